@@ -1,0 +1,30 @@
+# One entry point for people and CI. `make test` is the README's test command; `.ci/run` calls it.
+# Every target installs what it needs (cached under ~/.cache/moe) so a fresh machine works.
+SHELL := /bin/bash
+export JAVA_HOME ?= /usr/lib/jvm/java-17-openjdk-amd64
+MVN := mvn -B -ntp
+
+.PHONY: test test-java test-trainer test-e2e build demo deps-python deps-k8s
+
+build:                       ## operator jar, plan CLI jar, generated CRDs
+	$(MVN) -DskipTests package
+
+deps-python:                 ## trainer virtualenv (torch, transformers) under ~/.cache/moe/venv
+	bash trainer-image/scripts/ensure-venv.sh
+
+deps-k8s:                    ## kube-apiserver, scheduler, controller-manager, etcd, kwok built from the Go proxy
+	bash e2e/bin/build-binaries.sh
+
+test-java:                   ## plan engine, CLI, reconciler unit tests, CRD drift
+	$(MVN) verify
+
+test-trainer: deps-python    ## trainer on CPU: parity with transformers, gloo EP/TP/DP, checkpoint/resume
+	bash trainer-image/scripts/test.sh
+
+test-e2e: deps-k8s build     ## real kube-apiserver + etcd + scheduler + KWOK: CEL tier and e2e scenarios
+	bash e2e/run-tests.sh
+
+test: test-java test-trainer test-e2e
+
+demo: deps-k8s build         ## README's main job: local control plane with fake GPU nodes, apply examples/
+	bash e2e/bin/demo.sh
