@@ -1,0 +1,23 @@
+# Sourced by the e2e scripts: versions, cache, work dir, ports. Every value can be overridden from the env.
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+REPO_DIR=$(cd "$E2E_DIR/.." && pwd)
+# shellcheck source=e2e/bin/versions.sh
+source "$E2E_DIR/bin/versions.sh"
+WORK=${MOE_E2E_WORK:-$E2E_DIR/.work}             # certs, kubeconfig, etcd data, logs, pid files (gitignored)
+export KUBECONFIG_PATH="$WORK/kubeconfig"
+# Loopback ports (override if they collide with something else on the machine)
+ETCD_PORT=${MOE_E2E_ETCD_PORT:-23790}
+ETCD_PEER_PORT=${MOE_E2E_ETCD_PEER_PORT:-23800}
+APISERVER_PORT=${MOE_E2E_APISERVER_PORT:-16443}
+KCM_PORT=${MOE_E2E_KCM_PORT:-20257}
+SCHEDULER_PORT=${MOE_E2E_SCHEDULER_PORT:-20259}
+KWOK_PORT=${MOE_E2E_KWOK_PORT:-20247}
+# Fake GPU fleet
+NODES=${MOE_E2E_NODES:-16}
+GPUS_PER_NODE=${MOE_E2E_GPUS_PER_NODE:-8}
+NODES_PER_RACK=${MOE_E2E_NODES_PER_RACK:-4}
+GPU_PRODUCT=${MOE_E2E_GPU_PRODUCT:-NVIDIA-H100-80GB-HBM3}
+TRAINING_SECONDS=${MOE_KWOK_TRAINING_SECONDS:-10}   # how long a training.moe.dev/job pod "runs" in KWOK
+READY_TIMEOUT=${MOE_E2E_READY_TIMEOUT:-90}         # seconds per component
+export PATH="$K8S_BIN:$PATH"
+e2e_log() { echo "[e2e $(date -u +%H:%M:%S)] $*" >&2; }
