@@ -4,7 +4,7 @@
 set -uo pipefail
 source "$(dirname "$0")/env.sh"
 stopped=0
-for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+for name in operator kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
   pidfile="$WORK/pids/$name.pid"
   [[ -f $pidfile ]] || continue
   pid=$(cat "$pidfile")

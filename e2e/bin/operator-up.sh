@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Starts the operator (operator/target/quarkus-app/quarkus-run.jar) against the local cluster, in the
+# background, logging to $MOE_E2E_WORK/logs/operator.log (pid in pids/operator.pid; cluster-down.sh stops it).
+# Builds the jar with Maven if it is missing. HTTP (health, metrics) on 127.0.0.1:$MOE_E2E_OPERATOR_PORT (18080).
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+OPERATOR_PORT=${MOE_E2E_OPERATOR_PORT:-18080}
+jar="$REPO_DIR/operator/target/quarkus-app/quarkus-run.jar"
+if [[ ! -f $jar ]]; then
+  e2e_log "operator jar missing; building it (mvn -DskipTests package)"
+  (cd "$REPO_DIR" && mvn -B -ntp -q -DskipTests package) >&2 || { e2e_log "operator build failed"; exit 1; }
+  [[ -f $jar ]] || { e2e_log "mvn package did not produce $jar"; exit 1; }
+fi
+[[ -f "$KUBECONFIG_PATH" ]] || { e2e_log "no cluster: run e2e/bin/cluster-up.sh first"; exit 1; }
+pidfile="$WORK/pids/operator.pid"
+if [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then e2e_log "operator already running"; exit 0; fi
+JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+KUBECONFIG="$KUBECONFIG_PATH" setsid nohup "$JAVA" \
+  -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$OPERATOR_PORT" ${MOE_OPERATOR_JAVA_OPTS:-} \
+  -jar "$jar" >"$WORK/logs/operator.log" 2>&1 </dev/null &
+echo $! >"$pidfile"
+deadline=$((SECONDS + ${MOE_E2E_READY_TIMEOUT:-90}))
+until curl -fsS --max-time 2 "http://127.0.0.1:$OPERATOR_PORT/q/health/ready" >/dev/null 2>&1 \
+      || grep -qE 'Installed features|Operator .*started|Profile prod activated' "$WORK/logs/operator.log"; do
+  if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    e2e_log "operator exited during startup; last lines of $WORK/logs/operator.log:"; tail -n 60 "$WORK/logs/operator.log" >&2; exit 1
+  fi
+  (( SECONDS < deadline )) || { e2e_log "operator not ready in time"; tail -n 60 "$WORK/logs/operator.log" >&2; exit 1; }
+  sleep 1
+done
+e2e_log "operator started (pid $(cat "$pidfile"), log $WORK/logs/operator.log)"
