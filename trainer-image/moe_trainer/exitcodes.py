@@ -1,0 +1,33 @@
+"""Exit codes of the trainer, as docs/contract.md section 3 defines them."""
+import os
+
+EXIT_OK = 0
+#: Configuration error (bad plan, missing files, shapes that do not divide). Non-retriable.
+#: Always raised before any collective starts.
+EXIT_CONFIG = 78  # sysexits.h EX_CONFIG
+#: NCCL / distributed / runtime failure worth retrying (gang restart + resume from checkpoint).
+EXIT_TEMPFAIL = 75  # sysexits.h EX_TEMPFAIL
+
+
+class ConfigError(Exception):
+    """A configuration problem. The message names the field, the value and the fix."""
+
+
+def is_retriable(exc: BaseException) -> bool:
+    """Runtime failures that a gang restart can cure (NCCL, timeouts, lost peers, I/O)."""
+    import torch.distributed as dist
+
+    kinds = [RuntimeError, OSError, TimeoutError, ConnectionError]
+    for name in ("DistError", "DistBackendError", "DistNetworkError", "DistStoreError"):
+        if hasattr(dist, name):
+            kinds.append(getattr(dist, name))
+    return isinstance(exc, tuple(kinds))
+
+
+def hard_exit(code: int) -> None:
+    """Leave without running atexit/NCCL teardown, which can hang after a peer failed."""
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
