@@ -1,0 +1,39 @@
+package dev.moe.operator.api.v1alpha1;
+
+import io.fabric8.crd.generator.annotation.AdditionalPrinterColumn;
+import io.fabric8.kubernetes.api.model.Namespaced;
+import io.fabric8.kubernetes.client.CustomResource;
+import io.fabric8.kubernetes.model.annotation.Group;
+import io.fabric8.kubernetes.model.annotation.Kind;
+import io.fabric8.kubernetes.model.annotation.Plural;
+import io.fabric8.kubernetes.model.annotation.ShortNames;
+import io.fabric8.kubernetes.model.annotation.Singular;
+import io.fabric8.kubernetes.model.annotation.Version;
+
+/**
+ * A Mixture-of-Experts training job: one model, one parallel plan (TP × EP × CP × DP) over a gang of GPU pods.
+ * The CRD in {@code crds/} is generated from this class and its spec/status types.
+ */
+@Group(MoETrainingJob.GROUP)
+@Version(MoETrainingJob.VERSION)
+@Kind("MoETrainingJob")
+@Plural("moetrainingjobs")
+@Singular("moetrainingjob")
+@ShortNames("moejob")
+@AdditionalPrinterColumn(name = "Phase", jsonPath = ".status.phase", type = AdditionalPrinterColumn.Type.STRING)
+@AdditionalPrinterColumn(name = "World", jsonPath = ".status.plan.worldSize", type = AdditionalPrinterColumn.Type.INTEGER)
+@AdditionalPrinterColumn(name = "TP", jsonPath = ".status.plan.tensor", type = AdditionalPrinterColumn.Type.INTEGER)
+@AdditionalPrinterColumn(name = "EP", jsonPath = ".status.plan.expert", type = AdditionalPrinterColumn.Type.INTEGER)
+@AdditionalPrinterColumn(name = "DP", jsonPath = ".status.plan.data", type = AdditionalPrinterColumn.Type.INTEGER)
+@AdditionalPrinterColumn(name = "Restarts", jsonPath = ".status.restarts", type = AdditionalPrinterColumn.Type.INTEGER)
+@AdditionalPrinterColumn(name = "Step", jsonPath = ".status.progress.step", type = AdditionalPrinterColumn.Type.INTEGER)
+@AdditionalPrinterColumn(name = "Age", jsonPath = ".metadata.creationTimestamp", type = AdditionalPrinterColumn.Type.DATE)
+public class MoETrainingJob extends CustomResource<MoETrainingJobSpec, MoETrainingJobStatus> implements Namespaced {
+    public static final String GROUP = "training.moe.dev";
+    public static final String VERSION = "v1alpha1";
+
+    @Override
+    protected MoETrainingJobStatus initStatus() {
+        return new MoETrainingJobStatus();
+    }
+}

@@ -1,0 +1,45 @@
+package dev.moe.operator.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import dev.moe.plan.SpecDefaults;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.ValidationRule;
+import java.util.List;
+
+/**
+ * Gang restarts: any failed pod stops the whole gang; retriable failures recreate it from the last checkpoint
+ * after an exponential backoff, up to maxRestarts.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@ValidationRule(value = "!has(self.backoffSeconds) || !has(self.maxBackoffSeconds)"
+        + " || self.maxBackoffSeconds >= self.backoffSeconds",
+        message = "restartPolicy.maxBackoffSeconds must be at least restartPolicy.backoffSeconds",
+        reason = "FieldValueInvalid")
+public class RestartPolicySpec {
+    @Min(0)
+    @Default(SpecDefaults.MAX_RESTARTS)
+    @JsonPropertyDescription("Gang restarts allowed before the job fails.")
+    public Integer maxRestarts;
+
+    @Min(0)
+    @Default(SpecDefaults.BACKOFF_SECONDS)
+    @JsonPropertyDescription("Delay before the first restart; doubles with each restart.")
+    public Integer backoffSeconds;
+
+    @Min(0)
+    @Default(SpecDefaults.MAX_BACKOFF_SECONDS)
+    @JsonPropertyDescription("Upper bound of the restart delay.")
+    public Integer maxBackoffSeconds;
+
+    @JsonPropertyDescription("Container exit codes that fail the job at once. 78 (trainer configuration error)"
+            + " is always non-retryable.")
+    public List<Integer> nonRetryableExitCodes;
+
+    @Min(1)
+    @Default(SpecDefaults.GANG_SCHEDULING_TIMEOUT_SECONDS)
+    @JsonPropertyDescription("If not every pod of the gang is running after this long, the partial gang is"
+            + " deleted and recreated, so it never holds GPUs while waiting.")
+    public Integer gangSchedulingTimeoutSeconds;
+}

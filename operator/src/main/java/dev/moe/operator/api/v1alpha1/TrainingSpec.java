@@ -1,0 +1,111 @@
+package dev.moe.operator.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import dev.moe.plan.SpecDefaults;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.ValidationRule;
+
+/** Training hyper-parameters, dataset and checkpointing. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class TrainingSpec {
+
+    @Min(1)
+    @Default(SpecDefaults.SEQ_LENGTH)
+    @JsonPropertyDescription("Tokens per sequence. Must be divisible by 2 × parallelism.context.")
+    public Integer seqLength;
+
+    @Min(1)
+    @Default(SpecDefaults.MICRO_BATCH_SIZE)
+    @JsonPropertyDescription("Sequences per data-parallel rank per forward/backward pass.")
+    public Integer microBatchSize;
+
+    @Min(1)
+    @JsonPropertyDescription("Sequences per optimizer step = microBatchSize × data × gradient accumulation."
+            + " Defaults to microBatchSize × data (no accumulation).")
+    public Integer globalBatchSize;
+
+    @Min(1)
+    @Default(SpecDefaults.STEPS)
+    @JsonPropertyDescription("Optimizer steps to train.")
+    public Integer steps;
+
+    @Default(SpecDefaults.LEARNING_RATE)
+    @JsonPropertyDescription("Peak learning rate (AdamW, cosine decay after warmup).")
+    public Double learningRate;
+
+    @Default(SpecDefaults.MIN_LEARNING_RATE)
+    @JsonPropertyDescription("Learning rate at the end of the cosine decay.")
+    public Double minLearningRate;
+
+    @Min(0)
+    @Default(SpecDefaults.WARMUP_STEPS)
+    @JsonPropertyDescription("Linear warmup steps.")
+    public Integer warmupSteps;
+
+    @Min(0)
+    @Default(SpecDefaults.WEIGHT_DECAY)
+    @JsonPropertyDescription("AdamW weight decay.")
+    public Double weightDecay;
+
+    @Min(0)
+    @Default(SpecDefaults.GRAD_CLIP)
+    @JsonPropertyDescription("Gradient norm clipping threshold (0 = off).")
+    public Double gradClip;
+
+    @Default(SpecDefaults.SEED)
+    @JsonPropertyDescription("Random seed (initialisation and synthetic data).")
+    public Long seed;
+
+    @JsonPropertyDescription("Periodic distributed checkpoints; none when absent.")
+    public CheckpointSpec checkpoint;
+
+    @JsonPropertyDescription("Training data: synthetic tokens, or a flat file of token ids on a volume.")
+    public DatasetSpec dataset;
+
+    /** Where and how often the trainer checkpoints; the gang resumes from the newest one after a restart. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public static class CheckpointSpec {
+        @Required
+        @JsonPropertyDescription("PersistentVolumeClaim (ReadWriteMany) mounted at /checkpoints in every pod.")
+        public String claimName;
+
+        @Min(1)
+        @Default(SpecDefaults.CHECKPOINT_EVERY_STEPS)
+        @JsonPropertyDescription("Checkpoint every this many optimizer steps.")
+        public Integer everySteps;
+    }
+
+    /** Training data. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @ValidationRule(value = "self.type != 'tokens' || has(self.path)",
+            message = "training.dataset.path is required when training.dataset.type is tokens",
+            reason = "FieldValueRequired")
+    public static class DatasetSpec {
+        @Default(SpecDefaults.DATASET_TYPE)
+        @JsonPropertyDescription("synthetic (random tokens, no volume) or tokens (a flat binary file of token ids).")
+        public DatasetType type;
+
+        @JsonPropertyDescription("PersistentVolumeClaim holding the dataset, mounted read-only at /data.")
+        public String claimName;
+
+        @JsonPropertyDescription("Path of the token file inside the pod, e.g. /data/tokens.bin (type tokens).")
+        public String path;
+
+        @Default(SpecDefaults.DATASET_DTYPE)
+        @JsonPropertyDescription("Integer type of the token file: uint16 or uint32.")
+        public TokenDtype dtype;
+    }
+
+    /** Dataset kinds the trainer reads. */
+    public enum DatasetType {
+        synthetic, tokens
+    }
+
+    /** Element types of a token file. */
+    public enum TokenDtype {
+        uint16, uint32
+    }
+}

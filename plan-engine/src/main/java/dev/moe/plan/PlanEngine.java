@@ -1,0 +1,5 @@
+package dev.moe.plan;
+
+/** Placeholder, replaced below. */
+public final class PlanEngine {
+}
