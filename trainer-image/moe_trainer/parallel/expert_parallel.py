@@ -1,0 +1,137 @@
+"""Expert parallelism: each expert rank owns numExperts/E experts; tokens travel by all-to-all.
+
+Dispatch sends each routed token copy only to the rank that owns its expert (not every hidden state to
+every rank, as transformers' EP does with an all-reduce):
+  1. sort the T·k (token, slot) copies by expert id (stable argsort) and count them (bincount);
+  2. exchange the per-expert counts (a small all_to_all_single) -> split sizes, one host sync;
+  3. all_to_all_single of the sorted copies (bf16 under autocast);
+  4. regroup what arrived by local expert and run one grouped GEMM per projection;
+  5. all_to_all_single back, un-sort, weight by the router and sum the k slots.
+Expert weights are DTensors on the expert mesh, placements (Replicate over expertData, Shard(0) over
+expert), so DCP checkpoints and optimizer states are correct; forward uses the local shard.
+"""
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.distributed.tensor import Replicate, Shard, distribute_tensor
+
+
+class CommTimer:
+    """Accumulates all-to-all time (device events on GPU, wall clock on CPU) for the metrics."""
+
+    def __init__(self):
+        self.events = []
+        self.cpu_seconds = 0.0
+
+    def start(self, device):
+        if device.type == "cuda":
+            e = torch.cuda.Event(enable_timing=True)
+            e.record()
+            return e
+        return time.perf_counter()
+
+    def stop(self, device, start):
+        if device.type == "cuda":
+            e = torch.cuda.Event(enable_timing=True)
+            e.record()
+            self.events.append((start, e))
+        else:
+            self.cpu_seconds += time.perf_counter() - start
+
+    def pop_seconds(self) -> float:
+        """Call after the step's work has been synchronised."""
+        s = self.cpu_seconds + sum(a.elapsed_time(b) for a, b in self.events) / 1000.0
+        self.events, self.cpu_seconds = [], 0.0
+        return s
+
+
+COMM_TIMER = CommTimer()
+
+
+def _a2a(x: torch.Tensor, out_splits: list, in_splits: list, group) -> torch.Tensor:
+    out = x.new_empty((sum(out_splits),) + tuple(x.shape[1:]))
+    t0 = COMM_TIMER.start(x.device)
+    dist.all_to_all_single(out, x.contiguous(), out_splits, in_splits, group=group)
+    COMM_TIMER.stop(x.device, t0)
+    return out
+
+
+class _AllToAll(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, out_splits, in_splits, group):
+        ctx.splits, ctx.group = (out_splits, in_splits), group
+        return _a2a(x, out_splits, in_splits, group)
+
+    @staticmethod
+    def backward(ctx, g):
+        out_splits, in_splits = ctx.splits
+        return _a2a(g, in_splits, out_splits, ctx.group), None, None, None
+
+
+class AllToAllDispatch:
+    def __init__(self, group, ep_size: int):
+        self.group, self.ep = group, ep_size
+
+    def __call__(self, x, weights, idx, experts, num_experts: int):
+        T, k = idx.shape
+        ep, n_local = self.ep, num_experts // self.ep
+        flat = idx.reshape(-1)
+        order = torch.argsort(flat, stable=True)
+        counts = torch.bincount(flat, minlength=num_experts)  # copies per global expert, sent by me
+        recv_counts = torch.empty_like(counts)  # [src rank, local expert] of what I will receive
+        t0 = COMM_TIMER.start(x.device)
+        dist.all_to_all_single(recv_counts, counts, group=self.group)
+        COMM_TIMER.stop(x.device, t0)
+        splits = torch.stack([counts.view(ep, n_local).sum(1), recv_counts.view(ep, n_local).sum(1)]).tolist()
+        send_splits, recv_splits = splits[0], splits[1]
+
+        xs = x[order // k]
+        if torch.is_autocast_enabled(x.device.type):
+            xs = xs.to(torch.get_autocast_dtype(x.device.type))
+        xr = _AllToAll.apply(xs, recv_splits, send_splits, self.group)
+
+        # rows arrived grouped by (source rank, local expert); regroup by local expert
+        rc = recv_counts.view(ep, n_local)
+        expert_of_row = torch.repeat_interleave(torch.arange(n_local, device=x.device).repeat(ep), rc.reshape(-1),
+                                                output_size=xr.shape[0])
+        perm = torch.argsort(expert_of_row, stable=True)
+        ys = experts(xr[perm], rc.sum(0))
+        y_back = torch.empty_like(ys).index_copy_(0, perm, ys)
+        yr = _AllToAll.apply(y_back, send_splits, recv_splits, self.group)
+        y = torch.empty_like(yr).index_copy_(0, order, yr)
+        return (y.view(T, k, -1) * weights.unsqueeze(-1).to(y.dtype)).sum(1).to(x.dtype)
+
+
+def apply_expert_parallel(model, meshes) -> None:
+    """Shard expert weights over the expert mesh (call on the meta-device model) and install the
+    all-to-all dispatcher when the expert degree is > 1."""
+    placements = [Replicate(), Shard(0)]
+    for block in model.moe_blocks():
+        for name in ("gate_up_proj", "down_proj"):
+            p = getattr(block.experts, name)
+            setattr(block.experts, name, nn.Parameter(distribute_tensor(p.data, meshes.expert, placements)))
+        if meshes.ep > 1:
+            block.dispatch = AllToAllDispatch(meshes.expert.get_group("expert"), meshes.ep)
+
+
+@torch.no_grad()
+def reduce_expert_gradients(model, meshes) -> None:
+    """Expert-data-parallel reduction. Each expert's grad on its owner already sums the contributions of
+    every token copy routed to it in its EP group; summing over expertData and dividing by the number of
+    dense replicas of a batch (data × tensor; each tensor rank dispatches its own copy of the tokens)
+    gives the gradient of the mean loss, the same as the dense parameters get from FSDP."""
+    grads = [p.grad.to_local() if hasattr(p.grad, "to_local") else p.grad
+             for p in model.expert_parameters() if p.grad is not None]
+    if not grads:
+        return
+    if meshes.edp > 1:
+        group = meshes.expert.get_group("expertData")
+        for g in grads:  # one collective per tensor: bounded extra memory
+            dist.all_reduce(g, group=group)
+    div = meshes.data * meshes.tensor
+    if div != 1:
+        torch._foreach_div_(grads, float(div))

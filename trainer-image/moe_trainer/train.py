@@ -1,0 +1,273 @@
+"""Training entrypoint: ``torchrun ... -m moe_trainer.train --plan /etc/moe/plan.json``.
+
+Everything that can be wrong with the configuration is checked before torch.distributed starts
+(exit 78); runtime failures (NCCL, lost peers, I/O) exit 75 so the operator restarts the gang, which
+resumes from the last checkpoint at the same step with the same data.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import sys
+import time
+import traceback
+
+import torch
+import torch.distributed as dist
+
+from . import checkpoint as ckpt
+from .config import PEAK_FLOPS_BF16, Plan, check_env_against_plan, load_plan
+from .data import BatchSource
+from .exitcodes import EXIT_CONFIG, EXIT_OK, EXIT_TEMPFAIL, ConfigError, hard_exit, is_retriable
+from .metrics import Metrics
+from .model import Qwen3MoeForCausalLM
+from .parallel.expert_parallel import COMM_TIMER, apply_expert_parallel, reduce_expert_gradients
+from .parallel.fsdp import apply_fsdp, set_gradient_sync
+from .parallel.mesh import Meshes, build_meshes
+from .parallel.tensor_parallel import apply_tensor_parallel
+from .progress import ProgressReporter
+
+log = logging.getLogger("moe_trainer")
+
+
+def setup_logging(rank: int) -> None:
+    level = logging.INFO if rank == 0 else logging.WARNING
+    logging.basicConfig(level=level, stream=sys.stdout, force=True,
+                        format=f"%(asctime)s rank{rank} %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+
+# ---------------------------------------------------------------- building
+def init_distributed(local_rank: int, rank: int, world: int) -> torch.device:
+    if torch.cuda.is_available() and os.environ.get("MOE_DEVICE", "cuda") == "cuda":
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+        dist.init_process_group("nccl", device_id=device)
+    else:
+        device = torch.device("cpu")
+        dist.init_process_group("gloo")
+    return device
+
+
+def build_model(plan: Plan, meshes: Meshes, device: torch.device, seed: int | None = None):
+    """Meta-device model -> TP -> EP -> local shards filled (HF checkpoint or seeded init) -> FSDP2."""
+    from .checkpoint_hf import hf_source, materialize, random_source
+
+    with torch.device("meta"):
+        model = Qwen3MoeForCausalLM(plan.model)
+    apply_tensor_parallel(model, meshes)
+    apply_expert_parallel(model, meshes)
+    if plan.checkpoint_path:
+        src = hf_source(plan.checkpoint_path)
+    else:
+        src = random_source(plan.model, plan.training.seed if seed is None else seed, device)
+    materialize(model, device, src)
+    bf16 = device.type == "cuda"
+    apply_fsdp(model, meshes, param_dtype=torch.bfloat16 if bf16 else None)
+    return model
+
+
+def build_optimizers(model, plan: Plan, device) -> list[torch.optim.Optimizer]:
+    """One AdamW per (mesh) bucket, so foreach/fused kernels never mix DTensors of different meshes.
+    No weight decay on norms (1-D tensors)."""
+    from torch.distributed.tensor import DTensor
+
+    buckets: dict = {}
+    for name, p in model.named_parameters():
+        key = (id(p.device_mesh), tuple(map(str, p.placements))) if isinstance(p, DTensor) else None
+        decay = p.dim() >= 2
+        buckets.setdefault(key, ([], []))[0 if decay else 1].append(p)
+    t = plan.training
+    opts = []
+    for decay, no_decay in buckets.values():
+        groups = [g for g in ({"params": decay, "weight_decay": t.weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
+        kw = {"fused": True} if device.type == "cuda" else {"foreach": True}
+        opts.append(torch.optim.AdamW(groups, lr=t.learning_rate, betas=(0.9, 0.95), eps=1e-8, **kw))
+    return opts
+
+
+def lr_at(step: int, t) -> float:
+    """Linear warmup to learningRate over warmupSteps, then cosine decay to minLearningRate at `steps`."""
+    if t.warmup_steps and step < t.warmup_steps:
+        return t.learning_rate * (step + 1) / t.warmup_steps
+    span = max(1, t.steps - t.warmup_steps)
+    frac = min(1.0, (step - t.warmup_steps) / span)
+    return t.min_learning_rate + 0.5 * (t.learning_rate - t.min_learning_rate) * (1 + math.cos(math.pi * frac))
+
+
+@torch.no_grad()
+def clip_grad_norm(model, max_norm: float, world: int) -> torch.Tensor:
+    """Global gradient norm over every shard kind (FSDP, TP, EP, replicated) with one all-reduce.
+    Each local shard's squared norm is divided by the number of ranks holding an identical copy."""
+    from torch.distributed.tensor import DTensor
+
+    groups: dict[float, list] = {}
+    grads = []
+    for p in model.parameters():
+        g = p.grad
+        if g is None:
+            continue
+        if isinstance(g, DTensor):
+            shards = 1
+            for i, pl in enumerate(g.placements):
+                if not (pl.is_replicate() or pl.is_partial()):  # Shard, _StridedShard (FSDP over TP)
+                    shards *= g.device_mesh.size(i)
+            rep, local = world / shards, g.to_local()
+        else:
+            rep, local = float(world), g
+        groups.setdefault(rep, []).append(local)
+        grads.append(local)
+    dev = grads[0].device
+    total = torch.zeros((), device=dev, dtype=torch.float32)
+    for rep, gs in groups.items():
+        norms = torch._foreach_norm(gs, 2.0)
+        total += torch.stack(norms).float().pow(2).sum() / rep
+    if dist.is_initialized() and world > 1:
+        dist.all_reduce(total)
+    norm = total.sqrt()
+    if max_norm > 0:
+        coef = torch.clamp(max_norm / (norm + 1e-6), max=1.0)
+        torch._foreach_mul_(grads, coef.to(grads[0].dtype))
+    return norm
+
+
+def forward_backward(model, meshes: Meshes, data: BatchSource, step: int, accum: int, device):
+    """Gradient accumulation over `accum` micro-batches; returns local (loss, ce, aux) sums / accum."""
+    stats = torch.zeros(3, device=device)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else _null()
+    for micro in range(accum):
+        inputs, labels = data.batch(step, micro, meshes.data_rank, device)
+        set_gradient_sync(model, micro == accum - 1)
+        with autocast:
+            out = model(inputs, labels)
+        (out["loss"] / accum).backward()
+        stats += torch.stack([out["loss"].detach(), out["ce"].detach(), out["aux"].detach()]).float() / accum
+    reduce_expert_gradients(model, meshes)
+    return stats
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+def load_imbalance(model, world: int) -> float:
+    counts = [b.last_counts for b in model.moe_blocks() if b.last_counts is not None]
+    if not counts:
+        return 1.0
+    c = torch.stack(counts).float()
+    if dist.is_initialized() and world > 1:
+        dist.all_reduce(c)
+    return (c.max(1).values / c.mean(1).clamp(min=1e-9)).mean().item()
+
+
+# ---------------------------------------------------------------- main loop
+def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
+    t, p = plan.training, plan.parallelism
+    device = init_distributed(local_rank, rank, world)
+    meshes = build_meshes(p, device.type)
+    torch.manual_seed(t.seed)
+    log.info("world %d: data %d × context %d × tensor %d; expert %d × expertData %d; device %s", world, p.data,
+             p.context, p.tensor, p.expert, p.expert_data, device)
+    model = build_model(plan, meshes, device)
+    opts = build_optimizers(model, plan, device)
+    data = BatchSource(t.dataset, plan.model.vocab_size, t.seq_length, t.micro_batch_size, t.gradient_accumulation,
+                       p.data, t.seed)
+    start, last_ckpt = 0, None
+    resume = ckpt.latest_step_dir(t.checkpoint_dir)
+    if resume:
+        start = last_ckpt = ckpt.load(resume, model, opts)
+        log.info("resumed from %s at step %d (attempt %s)", resume, start, os.environ.get("MOE_RESTART_ATTEMPT", "0"))
+
+    port = os.environ.get("MOE_METRICS_PORT")
+    metrics = Metrics(int(port) + local_rank if port else None, rank, plan.job_name)
+    progress = ProgressReporter(os.environ.get("MOE_PROGRESS") if rank == 0 else None)
+    tokens_per_step = t.micro_batch_size * t.seq_length * p.data * t.gradient_accumulation
+    flops_per_token = plan.model.flops_per_token(t.seq_length)
+    fail_at = int(os.environ.get("MOE_TEST_FAIL_AT_STEP", "-1"))  # tests: simulate a crash
+    loss_log = os.environ.get("MOE_LOSS_LOG")
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+    loss_val = float("nan")
+    tps = mfu = 0.0
+    for step in range(start, t.steps):
+        if step == fail_at:
+            raise RuntimeError(f"MOE_TEST_FAIL_AT_STEP={fail_at}: simulated failure")
+        t0 = time.perf_counter()
+        lr = lr_at(step, t)
+        for o in opts:
+            for g in o.param_groups:
+                g["lr"] = lr
+        stats = forward_backward(model, meshes, data, step, t.gradient_accumulation, device)
+        gnorm = clip_grad_norm(model, t.grad_clip, world)
+        for o in opts:
+            o.step()
+            o.zero_grad(set_to_none=True)
+        done = step + 1
+        if done % t.log_every == 0 or done == t.steps:
+            dist.all_reduce(stats)
+            stats /= world
+            loss_val, ce, aux = stats.tolist()
+            imb = load_imbalance(model, world)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            dt = time.perf_counter() - t0
+            a2a = COMM_TIMER.pop_seconds()
+            tps = tokens_per_step / dt
+            mfu = tps * flops_per_token / (world * PEAK_FLOPS_BF16)
+            mem = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else 0
+            log.info("step %d/%d  loss %.4f (ce %.4f aux %.4f)  lr %.2e  grad_norm %.3f  %.2fs  %s tok/s "
+                     "(%s /GPU)  MFU %.1f%%  a2a %.3fs  imbalance %.2f  peak_mem %.1f GiB",
+                     done, t.steps, loss_val, ce, aux, lr, gnorm.item(), dt, f"{tps:,.0f}", f"{tps / world:,.0f}",
+                     100 * mfu, a2a, imb, mem / 2**30)
+            metrics.set(step=done, step_seconds=dt, tokens_per_second=tps, tokens_per_second_per_gpu=tps / world,
+                        mfu=mfu, loss=loss_val, aux_loss=aux, expert_load_imbalance=imb, all_to_all_seconds=a2a,
+                        peak_memory_bytes=mem, grad_norm=gnorm.item(), learning_rate=lr)
+            if rank == 0 and loss_log:
+                with open(loss_log, "a") as f:
+                    f.write(f"{done} {loss_val!r}\n")
+            progress.report(done, loss_val, tps, mfu, last_ckpt)
+        if t.checkpoint_dir and t.checkpoint_every and (done % t.checkpoint_every == 0 or done == t.steps):
+            ckpt.save(t.checkpoint_dir, done, model, opts, rank)
+            last_ckpt = done
+            metrics.set(last_checkpoint_step=done)
+    progress.report(t.steps, loss_val, tps, mfu, last_ckpt, final=True)
+    log.info("training finished at step %d", t.steps)
+    dist.barrier()
+    dist.destroy_process_group()
+    return EXIT_OK
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="moe_trainer.train", description=__doc__)
+    ap.add_argument("--plan", default=None, help="plan JSON (default $MOE_PLAN_PATH)")
+    args = ap.parse_args(argv)
+    rank = int(os.environ.get("RANK", "0"))
+    setup_logging(rank)
+    try:  # configuration: no collective has started yet
+        plan = load_plan(args.plan)
+        rank, local_rank, world = check_env_against_plan(plan)
+    except ConfigError as e:
+        log.error("configuration error (exit %d, not retriable): %s", EXIT_CONFIG, e)
+        return EXIT_CONFIG
+    try:
+        return train(plan, rank, local_rank, world)
+    except ConfigError as e:
+        log.error("configuration error (exit %d, not retriable): %s", EXIT_CONFIG, e)
+        return EXIT_CONFIG
+    except Exception as e:  # noqa: BLE001
+        traceback.print_exc()
+        code = EXIT_TEMPFAIL if is_retriable(e) else 1
+        log.error("training failed (exit %d, %s): %s", code, "retriable" if code == EXIT_TEMPFAIL else "unclassified", e)
+        hard_exit(code)
+        return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
