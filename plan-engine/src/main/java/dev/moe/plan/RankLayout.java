@@ -1,0 +1,28 @@
+package dev.moe.plan;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The rank layout of docs/contract.md: global rank = node × gpusPerNode + localRank; dense mesh
+ * (data, context, tensor) with tensor innermost; expert mesh (expertData, expert) with expert innermost; expert
+ * rank e owns experts [e·numExperts/E, (e+1)·numExperts/E).
+ */
+public final class RankLayout {
+    private RankLayout() {
+    }
+
+    /** Assignments of every rank, in rank order. Degrees must already be valid. */
+    public static List<RankAssignment> of(int nodes, int gpusPerNode, int tensor, int context, int expert,
+            int numExperts) {
+        int world = nodes * gpusPerNode;
+        int perRank = numExperts / expert;
+        List<RankAssignment> out = new ArrayList<>(world);
+        for (int rank = 0; rank < world; rank++) {
+            int e = rank % expert;
+            out.add(new RankAssignment(rank, rank / gpusPerNode, rank % gpusPerNode, rank / (tensor * context),
+                    (rank / tensor) % context, rank % tensor, rank / expert, e, e * perRank, (e + 1) * perRank));
+        }
+        return out;
+    }
+}
