@@ -1,0 +1,42 @@
+"""Checkpoint, crash, resume: the loss sequence after resume equals the uninterrupted run."""
+import json
+import os
+
+from conftest import TINY
+from helpers import make_plan, torchrun, write_plan
+
+
+def _losses(path):
+    out = {}
+    with open(path) as f:
+        for line in f:
+            s, v = line.split()
+            out[int(s)] = v  # last occurrence wins (the resumed run)
+    return out
+
+
+def test_checkpoint_kill_resume(tmp_path):
+    model = dict(TINY)
+    runs = {}
+    for name in ("straight", "crashed"):
+        d = tmp_path / name
+        d.mkdir()
+        plan = make_plan(model, data=2, expert=2, steps=6, ckpt=str(d / "ckpt"), every=2, accum=2)
+        path = write_plan(d, plan)
+        log = str(d / "loss.txt")
+        if name == "crashed":
+            r = torchrun(2, ["-m", "moe_trainer.train", "--plan", path],
+                         env={"MOE_LOSS_LOG": log, "MOE_TEST_FAIL_AT_STEP": "3"})
+            assert r.returncode != 0
+            assert "exitcode  : 75" in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]
+            assert sorted(os.listdir(d / "ckpt")) == ["latest", "step-00000002"]
+            assert set(_losses(log)) == {1, 2, 3}
+        r = torchrun(2, ["-m", "moe_trainer.train", "--plan", path],
+                     env={"MOE_LOSS_LOG": log, "MOE_PROGRESS": f"file:{d / 'progress.json'}"})
+        assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+        runs[name] = _losses(log)
+        prog = json.loads((d / "progress.json").read_text())
+        assert prog["step"] == 6 and prog["lastCheckpointStep"] == 6
+    assert "resumed from" in r.stdout
+    assert runs["crashed"] == runs["straight"], runs
+    assert len(runs["straight"]) == 6 and float(runs["straight"][6]) < float(runs["straight"][1])

@@ -1,0 +1,104 @@
+"""Small CPU unit tests: model size, FLOPs formula, LR schedule, data order, progress, metrics."""
+import json
+import socket
+import urllib.request
+
+import torch
+
+from moe_trainer.config import ModelConfig
+from moe_trainer.data import BatchSource
+from moe_trainer.model import Qwen3MoeForCausalLM
+from moe_trainer.progress import ANNOTATION, ProgressReporter
+from moe_trainer.train import lr_at
+
+QWEN3_30B = dict(model_type="qwen3_moe", vocab_size=151936, hidden_size=2048, intermediate_size=6144,
+                 moe_intermediate_size=768, num_hidden_layers=48, num_attention_heads=32, num_key_value_heads=4,
+                 head_dim=128, num_experts=128, num_experts_per_tok=8, norm_topk_prob=True)
+
+
+def test_qwen3_30b_parameter_count_and_flops():
+    cfg = ModelConfig.from_dict(QWEN3_30B)
+    with torch.device("meta"):
+        m = Qwen3MoeForCausalLM(cfg)
+    assert sum(p.numel() for p in m.parameters()) == 30_532_122_624
+    embed = cfg.vocab_size * cfg.hidden_size
+    # active = all parameters a token touches, minus the input embedding and norms
+    assert cfg.active_params_per_token() + embed + 48 * (2 * 2048 + 2 * 128) + 2048 == 3_353_032_704
+    assert cfg.flops_per_token(4096) == 6 * cfg.active_params_per_token() + 12 * 48 * 32 * 128 * 4096
+
+
+def test_lr_schedule():
+    class T:
+        learning_rate, min_learning_rate, warmup_steps, steps = 1.0, 0.1, 4, 14
+
+    assert lr_at(0, T) == 0.25 and lr_at(3, T) == 1.0
+    assert abs(lr_at(4, T) - 1.0) < 1e-9 and abs(lr_at(14, T) - 0.1) < 1e-9
+    assert all(lr_at(s, T) >= lr_at(s + 1, T) for s in range(4, 14))
+
+
+def test_data_is_a_function_of_step(tmp_path):
+    import numpy as np
+
+    path = tmp_path / "tok.bin"
+    np.arange(1000, dtype=np.uint32).tofile(path)
+    a = BatchSource({"type": "tokens", "path": str(path), "dtype": "uint32"}, 1000, 16, 2, 2, 2, 5)
+    b = BatchSource({"type": "tokens", "path": str(path), "dtype": "uint32"}, 1000, 16, 2, 2, 2, 5)
+    x1, y1 = a.batch(7, 1, 1, "cpu")
+    x2, y2 = b.batch(7, 1, 1, "cpu")
+    assert torch.equal(x1, x2) and torch.equal(x1[:, 1:], y1[:, :-1])
+    assert not torch.equal(a.batch(7, 1, 0, "cpu")[0], x1)  # data ranks differ
+    s = BatchSource({"type": "synthetic"}, 100, 8, 1, 1, 1, 5)
+    assert torch.equal(s.batch(3, 0, 0, "cpu")[0], s.batch(3, 0, 0, "cpu")[0])
+
+
+def test_progress_file(tmp_path):
+    p = tmp_path / "progress.json"
+    r = ProgressReporter(f"file:{p}")
+    r.report(120, 3.21, 51234.0, 0.31, 100)
+    doc = json.loads(p.read_text())
+    assert doc["step"] == 120 and doc["lastCheckpointStep"] == 100 and doc["mfu"] == 0.31 and doc["time"].endswith("Z")
+
+
+def test_progress_pod_annotation(tmp_path, monkeypatch):
+    (tmp_path / "token").write_text("tok\n")
+    (tmp_path / "ca.crt").write_text("")
+    seen = []
+
+    class Resp:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *a):
+            return False
+
+        def read(self):
+            return b"{}"
+
+    monkeypatch.setattr("ssl.create_default_context", lambda cafile=None: None)
+    monkeypatch.setattr(urllib.request, "urlopen", lambda req, context=None, timeout=None: seen.append(req) or Resp())
+    env = {"POD_NAMESPACE": "ns", "POD_NAME": "job-0", "KUBERNETES_SERVICE_HOST": "10.0.0.1",
+           "KUBERNETES_SERVICE_PORT": "443"}
+    r = ProgressReporter("pod-annotation", env=env, sa_dir=str(tmp_path))
+    r.report(1, 3.0, 10.0, 0.1, None)
+    r.report(2, 2.9, 10.0, 0.1, None)  # rate-limited
+    r.report(3, 2.8, 10.0, 0.1, None, final=True)  # always at the end
+    assert len(seen) == 2
+    req = seen[0]
+    assert req.get_method() == "PATCH" and req.full_url == "https://10.0.0.1:443/api/v1/namespaces/ns/pods/job-0"
+    assert req.headers["Content-type"] == "application/merge-patch+json"
+    assert req.headers["Authorization"] == "Bearer tok"
+    ann = json.loads(json.loads(req.data)["metadata"]["annotations"][ANNOTATION])
+    assert ann["step"] == 1
+
+
+def test_metrics_endpoint():
+    from moe_trainer.metrics import Metrics
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    m = Metrics(port, 0, "job")
+    m.set(step=5, mfu=0.3, all_to_all_seconds=0.01, expert_load_imbalance=1.2)
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+    assert 'moe_trainer_step{job="job",rank="0"} 5.0' in body
+    assert "moe_trainer_mfu" in body and "moe_trainer_expert_load_imbalance" in body
