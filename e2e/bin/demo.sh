@@ -15,7 +15,7 @@ if [[ -z $JOB_FILE ]]; then
   else JOB_FILE=$(ls examples/*.yaml 2>/dev/null | head -n 1 || true); fi
 fi
 [[ -n $JOB_FILE && -f $JOB_FILE ]] || { e2e_log "no example job found (examples/*.yaml); set MOE_DEMO_JOB"; exit 1; }
-compgen -G "crds/*.yaml" >/dev/null || { e2e_log "no CRD in crds/"; exit 1; }
+compgen -G "crds/*.y*ml" >/dev/null || { e2e_log "no CRD in crds/"; exit 1; }
 
 "$E2E_DIR/bin/build-binaries.sh" >/dev/null
 cleanup() {
