@@ -94,8 +94,9 @@ def grouped_mm(x: torch.Tensor, w: torch.Tensor, counts: torch.Tensor) -> torch.
 
     torch._grouped_mm (one kernel, CUTLASS on sm90) on CUDA in bf16; a per-group loop elsewhere
     (exact, used on CPU and as the float32 reference)."""
-    if x.is_cuda and x.dtype == torch.bfloat16 and hasattr(torch, "_grouped_mm") and grouped_mm.enabled:
-        offs = torch.cumsum(counts, 0, dtype=torch.int32)
+    if (x.is_cuda and x.dtype == torch.bfloat16 and grouped_mm.enabled and hasattr(torch, "_grouped_mm")
+            and x.shape[1] % 8 == 0 and w.shape[1] % 8 == 0):  # 16-byte aligned rows (kernel requirement)
+        offs = torch.cumsum(counts, 0, dtype=torch.int32)  # offsets need no alignment for bf16
         return torch._grouped_mm(x, w.to(x.dtype).transpose(-2, -1), offs=offs)
     out = []
     for g, xs in enumerate(torch.split(x, counts.tolist())):
