@@ -1,20 +1,33 @@
 #!/usr/bin/env bash
-# Stops every process that cluster-up.sh started (pid files in $MOE_E2E_WORK/pids), newest first.
+# Stops every process that cluster-up.sh / operator-up.sh started (pid files in $MOE_E2E_WORK/pids):
+# first the clients (operator, kwok, scheduler, controller-manager) together, then kube-apiserver, then etcd.
 # MOE_E2E_KEEP_DATA=1 keeps the etcd data dir; logs and certificates are always kept.
 set -uo pipefail
 source "$(dirname "$0")/env.sh"
 stopped=0
-for name in operator kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
-  pidfile="$WORK/pids/$name.pid"
-  [[ -f $pidfile ]] || continue
-  pid=$(cat "$pidfile")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    if kill -0 "$pid" 2>/dev/null; then e2e_log "$name ($pid) did not stop on TERM; killing"; kill -KILL "$pid" 2>/dev/null; fi
+stop_group() {  # TERM all of the group, wait up to 10 s, then KILL what is left
+  local pids=() name pidfile pid
+  for name in "$@"; do
+    pidfile="$WORK/pids/$name.pid"
+    [[ -f $pidfile ]] || continue
+    pid=$(cat "$pidfile"); rm -f "$pidfile"
+    if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null && pids+=("$pid:$name")
+    fi
+  done
+  for _ in $(seq 1 100); do
+    local alive=0 p
+    for p in "${pids[@]}"; do kill -0 "${p%%:*}" 2>/dev/null && alive=1; done
+    (( alive )) || break
+    sleep 0.1
+  done
+  for p in "${pids[@]}"; do
+    if kill -0 "${p%%:*}" 2>/dev/null; then e2e_log "${p#*:} (${p%%:*}) did not stop on TERM; killing"; kill -KILL "${p%%:*}" 2>/dev/null; fi
     stopped=$((stopped + 1))
-  fi
-  rm -f "$pidfile"
-done
+  done
+}
+stop_group operator kwok kube-scheduler kube-controller-manager
+stop_group kube-apiserver
+stop_group etcd
 [[ -n "${MOE_E2E_KEEP_DATA:-}" ]] || rm -rf "$WORK/etcd-data"
 e2e_log "cluster down ($stopped processes stopped)"

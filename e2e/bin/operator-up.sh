@@ -14,10 +14,12 @@ fi
 [[ -f "$KUBECONFIG_PATH" ]] || { e2e_log "no cluster: run e2e/bin/cluster-up.sh first"; exit 1; }
 pidfile="$WORK/pids/operator.pid"
 if [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then e2e_log "operator already running"; exit 0; fi
+# Run a snapshot of quarkus-app, so that a `mvn package` running meanwhile cannot pull jars from under it.
+rm -rf "$WORK/operator-app" && cp -r "$(dirname "$jar")" "$WORK/operator-app"
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 KUBECONFIG="$KUBECONFIG_PATH" setsid nohup "$JAVA" \
   -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$OPERATOR_PORT" ${MOE_OPERATOR_JAVA_OPTS:-} \
-  -jar "$jar" >"$WORK/logs/operator.log" 2>&1 </dev/null &
+  -jar "$WORK/operator-app/quarkus-run.jar" >"$WORK/logs/operator.log" 2>&1 </dev/null &
 echo $! >"$pidfile"
 deadline=$((SECONDS + ${MOE_E2E_READY_TIMEOUT:-90}))
 until curl -fsS --max-time 2 "http://127.0.0.1:$OPERATOR_PORT/q/health/ready" >/dev/null 2>&1 \
