@@ -1,5 +1,6 @@
 package dev.moe.operator.api.v1alpha1;
 
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.crd.generator.annotation.AdditionalPrinterColumn;
 import io.fabric8.kubernetes.api.model.Namespaced;
 import io.fabric8.kubernetes.client.CustomResource;
@@ -31,6 +32,22 @@ import io.fabric8.kubernetes.model.annotation.Version;
 public class MoETrainingJob extends CustomResource<MoETrainingJobSpec, MoETrainingJobStatus> implements Namespaced {
     public static final String GROUP = "training.moe.dev";
     public static final String VERSION = "v1alpha1";
+
+    @Override
+    @JsonPropertyDescription("Desired state: the model, its parallel plan (tensor, expert, context, data degrees),"
+            + " the GPUs, training settings, trainer container, placement, restart policy and NCCL hints."
+            + " Model-dependent rules (experts, heads, memory) are checked by the operator's plan engine and"
+            + " reported in status; check a file offline with bin/moe-plan.")
+    public MoETrainingJobSpec getSpec() {
+        return super.getSpec();
+    }
+
+    @Override
+    @JsonPropertyDescription("Observed state, written by the operator: phase, conditions, the plan it runs,"
+            + " restarts, last failure and training progress.")
+    public MoETrainingJobStatus getStatus() {
+        return super.getStatus();
+    }
 
     @Override
     protected MoETrainingJobStatus initStatus() {
