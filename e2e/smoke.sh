@@ -3,6 +3,8 @@
 #  - a pod asking for 8 nvidia.com/gpu with a nodeSelector is placed by the real kube-scheduler on a KWOK node
 #    and becomes Running; a pod asking for 9 GPUs stays Pending (Unschedulable);
 #  - e2e.moe.dev/exit-code: "75" -> pod Failed with exit code 75; e2e.moe.dev/run-seconds: "1" -> Succeeded;
+#  - a pod labelled training.moe.dev/job completes after MOE_KWOK_TRAINING_SECONDS (10); e2e.moe.dev/hold keeps it Running;
+#    annotating a running pod with e2e.moe.dev/exit-code later fails it (failure injection);
 #  - the garbage collector deletes a pod whose owner is deleted (ownerReference GC).
 # Prints "N passed, N failed" and exits non-zero on any failure.
 set -uo pipefail
@@ -71,7 +73,35 @@ if wait_jp pod/run1 '{.status.phase}' Succeeded 60 \
   ok "run-seconds pod Succeeded with exitCode 0"
 else bad "run-seconds pod did not succeed"; fi
 
-# 3. ownerReference garbage collection (kube-controller-manager's garbage collector)
+# 3. the operator's pods (label training.moe.dev/job) complete after MOE_KWOK_TRAINING_SECONDS unless held
+training_pod() {  # training_pod NAME ANNOTATIONS
+  cat <<YAML
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $1
+  namespace: $NS
+  labels: {training.moe.dev/job: smoke}
+  annotations: {$2}
+spec:
+  restartPolicy: Never
+  containers: [{name: trainer, image: example.invalid/trainer:latest}]
+YAML
+}
+training_pod train-done "" | kubectl apply -f - >/dev/null
+training_pod train-held '"e2e.moe.dev/hold": "true"' | kubectl apply -f - >/dev/null
+if wait_jp pod/train-done '{.status.phase}' Succeeded $((TRAINING_SECONDS + 30)); then
+  ok "training.moe.dev/job pod Succeeded after ~${TRAINING_SECONDS}s (moe-training-pod-complete stage)"
+else bad "training.moe.dev/job pod did not complete"; fi
+[[ $(jp pod/train-held '{.status.phase}') == Running ]] && ok "e2e.moe.dev/hold pod still Running" || bad "held pod is not Running"
+# failure injection into a running pod (what operator e2e tests do to the operator's pods)
+kubectl -n "$NS" annotate pod train-held e2e.moe.dev/exit-code=75 >/dev/null
+if wait_jp pod/train-held '{.status.containerStatuses[0].state.terminated.exitCode}' 75 30 \
+   && wait_jp pod/train-held '{.status.phase}' Failed 5; then
+  ok "annotating a running pod with e2e.moe.dev/exit-code=75 fails it with exitCode 75"
+else bad "failure injection by annotation did not fail the pod"; fi
+
+# 4. ownerReference garbage collection (kube-controller-manager's garbage collector)
 kubectl -n "$NS" create configmap owner >/dev/null
 uid=$(jp configmap/owner '{.metadata.uid}')
 kubectl apply -f - >/dev/null <<YAML
