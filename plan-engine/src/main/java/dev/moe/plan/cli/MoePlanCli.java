@@ -117,7 +117,9 @@ public final class MoePlanCli {
                     result = new PlanResult(null, List.of(new PlanError("FieldRequired", "metadata.name", null,
                             "is required", "name the job")), List.of(), List.of());
                 } else {
-                    result = PlanEngine.plan(namespace, name, doc.get("spec"));
+                    List<PlanError> schemaErrors = SchemaCheck.check(doc.get("spec"));
+                    result = schemaErrors.isEmpty() ? PlanEngine.plan(namespace, name, doc.get("spec"))
+                            : new PlanResult(null, schemaErrors, List.of(), List.of());
                 }
                 if (!result.isValid()) {
                     status = Math.max(status, INVALID);

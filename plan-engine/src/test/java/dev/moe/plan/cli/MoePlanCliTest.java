@@ -142,4 +142,33 @@ class MoePlanCliTest {
         assertThat(run().status()).isEqualTo(2);
         assertThat(run("--output", "yaml", "x").status()).isEqualTo(2);
     }
+
+    @Test
+    void fields_the_api_server_would_reject_are_reported(@TempDir Path dir) throws Exception {
+        String tiny = Files.readString(EXAMPLES.resolve("tiny-cpu.yaml"));
+        Path typo = dir.resolve("typo.yaml");
+        Files.writeString(typo, tiny.replace("  parallelism:", "  paralelism:"));
+        Run r = run(typo.toString());
+        assertThat(r.status()).isEqualTo(1);
+        assertThat(r.out()).contains("error: spec.paralelism is not a field of spec (the API server rejects or drops"
+                + " it); known fields: model, nccl, parallelism,");
+        assertThat(r.out()).contains("error: spec.parallelism is required");
+
+        Path types = dir.resolve("types.yaml");
+        Files.writeString(types, tiny.replace("nodes: 2", "nodes: \"2\"").replace("type: synthetic", "type: random")
+                .replace("maxRestarts: 3", "maxRestarts: -1"));
+        Run t = run(types.toString());
+        assertThat(t.status()).isEqualTo(1);
+        assertThat(t.out()).contains("error: spec.resources.nodes=\"2\" must be an integer")
+                .contains("error: spec.training.dataset.type=random is not an allowed value; use one of: synthetic, tokens")
+                .contains("error: spec.restartPolicy.maxRestarts=-1 must be at least 0");
+
+        Path extra = dir.resolve("extra.yaml");
+        Files.writeString(extra, tiny.replace("    type: synthetic", "    type: synthetic\n  nodeSelector: {a: b}")
+                + "  placement:\n    nodeSelector: {gpu: h100}\n    tolerations: [{key: gpu, operator: Exists}]\n"
+                + "  model2: x\n");
+        Run x = run(extra.toString());
+        assertThat(x.out()).contains("error: spec.model2 is not a field of spec")
+                .doesNotContain("spec.placement.nodeSelector.gpu", "tolerations[0]");
+    }
 }
