@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # e2e entry point (make test-e2e): ensures the binaries, brings the local control plane up, runs the suites with
 # KUBECONFIG set, and always tears the cluster down. Exits non-zero if any suite fails.
-# Suites: e2e/smoke.sh (control plane + KWOK stages), e2e/tests (pytest: CRD/CEL/SSA/status on the real apiserver).
-# Env: MOE_E2E_SUITES="smoke api" to choose; MOE_E2E_KEEP_CLUSTER=1 leaves the cluster running afterwards.
+# Suites: smoke = e2e/smoke.sh (control plane + KWOK stages); api = e2e/tests (pytest: CRD/CEL/SSA/status on the
+# real apiserver); operator = e2e/operator_tests (pytest: the operator runs jobs on KWOK GPU nodes; starts the
+# operator first). Env: MOE_E2E_SUITES (default "smoke api"; add "operator" once the reconciler is in),
+# MOE_E2E_KEEP_CLUSTER=1 leaves the cluster running afterwards.
 set -uo pipefail
 source "$(dirname "$0")/bin/env.sh"
 SUITES=${MOE_E2E_SUITES:-smoke api}
@@ -23,6 +25,8 @@ for suite in $SUITES; do
   case $suite in
     smoke) "$E2E_DIR/smoke.sh" ;;
     api)   (cd "$REPO_DIR" && python3 -m pytest -q -p no:cacheprovider "$E2E_DIR/tests") ;;
+    operator) "$E2E_DIR/bin/operator-up.sh" \
+              && (cd "$REPO_DIR" && python3 -m pytest -q -p no:cacheprovider "$E2E_DIR/operator_tests") ;;
     *)     e2e_log "unknown suite $suite"; false ;;
   esac || failed_suites+=("$suite")
 done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts the operator (operator/target/quarkus-app/quarkus-run.jar) against the local cluster, in the
 # background, logging to $MOE_E2E_WORK/logs/operator.log (pid in pids/operator.pid; cluster-down.sh stops it).
-# Builds the jar with Maven if it is missing. HTTP (health, metrics) on 127.0.0.1:$MOE_E2E_OPERATOR_PORT (18080).
+# Installs crds/ first. Builds the jar with Maven if it is missing. HTTP (health, metrics) on 127.0.0.1:$MOE_E2E_OPERATOR_PORT (18080).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 OPERATOR_PORT=${MOE_E2E_OPERATOR_PORT:-18080}
@@ -12,6 +12,9 @@ if [[ ! -f $jar ]]; then
   [[ -f $jar ]] || { e2e_log "mvn package did not produce $jar"; exit 1; }
 fi
 [[ -f "$KUBECONFIG_PATH" ]] || { e2e_log "no cluster: run e2e/bin/cluster-up.sh first"; exit 1; }
+# The operator does not install its CRD (quarkus.operator-sdk.crd.apply=false) and stops if it is missing.
+KUBECONFIG="$KUBECONFIG_PATH" kubectl apply --server-side --force-conflicts --field-manager=e2e-crd-install -f "$REPO_DIR/crds/" >/dev/null
+KUBECONFIG="$KUBECONFIG_PATH" kubectl wait --for=condition=Established --timeout=60s -f "$REPO_DIR/crds/" >/dev/null
 pidfile="$WORK/pids/operator.pid"
 if [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then e2e_log "operator already running"; exit 0; fi
 # Run a snapshot of quarkus-app, so that a `mvn package` running meanwhile cannot pull jars from under it.
