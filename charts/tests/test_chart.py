@@ -1,0 +1,143 @@
+"""Renders the Helm chart with helm itself and checks what users rely on: least-privilege RBAC in both
+scopes, the monitoring objects behind their switches, the CRD kept equal to crds/, and alert / dashboard
+queries that only name metrics the operator and the trainer really export."""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "moe-operator"
+HELM = os.environ.get("HELM") or subprocess.run(
+    ["bash", str(REPO / "charts/scripts/ensure-helm.sh")], check=True, capture_output=True, text=True
+).stdout.strip()
+MONITORING = ["metrics.serviceMonitor.enabled=true", "metrics.podMonitor.enabled=true",
+              "metrics.prometheusRule.enabled=true", "metrics.grafanaDashboard.enabled=true"]
+
+
+def render(*sets: str) -> list[dict]:
+    args = [HELM, "template", "rel", str(CHART), "--namespace", "moe-system", "--kube-version", "1.36.3"]
+    for s in sets:
+        args += ["--set", s]
+    out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def by_kind(docs: list[dict], kind: str) -> list[dict]:
+    return [d for d in docs if d["kind"] == kind]
+
+
+def operator_rules(docs: list[dict], kind: str) -> list[dict]:
+    return [r for d in by_kind(docs, kind) if d["metadata"]["name"] == "rel-moe-operator" for r in d["rules"]]
+
+
+def grants(rules: list[dict], group: str, resource: str, verb: str) -> bool:
+    return any(group in r["apiGroups"] and resource in r["resources"] and verb in r["verbs"] for r in rules)
+
+
+def test_lint_passes_with_everything_on():
+    subprocess.run([HELM, "lint", str(CHART), "--set", ",".join(MONITORING)], check=True, capture_output=True)
+
+
+def test_default_install_watches_all_namespaces_with_one_cluster_role():
+    docs = render()
+    rules = operator_rules(docs, "ClusterRole")
+    assert rules, "no ClusterRole for the operator"
+    assert not operator_rules(docs, "Role")
+    env = {e["name"]: e.get("value") for e in by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]
+           ["containers"][0]["env"]}
+    assert env["QUARKUS_OPERATOR_SDK_NAMESPACES"] == "JOSDK_ALL_NAMESPACES"
+    # What the reconciler does, and nothing it does not.
+    for group, resource, verb in [("training.moe.dev", "moetrainingjobs", "watch"),
+                                  ("training.moe.dev", "moetrainingjobs/status", "patch"),
+                                  ("", "pods", "create"), ("", "pods", "delete"), ("", "services", "create"),
+                                  ("", "configmaps", "create"), ("", "events", "create"),
+                                  ("rbac.authorization.k8s.io", "roles", "create")]:
+        assert grants(rules, group, resource, verb), (group, resource, verb)
+    assert not any("*" in r["verbs"] or "*" in r["resources"] for r in rules)
+    assert not grants(rules, "", "secrets", "get"), "the operator never reads secrets"
+    assert not grants(rules, "", "nodes", "get")
+    binding = [d for d in by_kind(docs, "ClusterRoleBinding")][0]
+    assert binding["subjects"][0] == {"kind": "ServiceAccount", "name": "rel-moe-operator", "namespace": "moe-system"}
+
+
+def test_watch_namespaces_gives_roles_only_in_those_namespaces():
+    docs = render("watchNamespaces={team-a,team-b}")
+    assert not operator_rules(docs, "ClusterRole")
+    roles = [d for d in by_kind(docs, "Role") if d["metadata"]["name"] == "rel-moe-operator"]
+    assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
+    assert sorted(b["metadata"]["namespace"] for b in by_kind(docs, "RoleBinding")) == ["team-a", "team-b"]
+    env = {e["name"]: e.get("value") for e in by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]
+           ["containers"][0]["env"]}
+    assert env["QUARKUS_OPERATOR_SDK_NAMESPACES"] == "team-a,team-b"
+
+
+def test_monitoring_objects_follow_their_switches():
+    kinds = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
+    assert not kinds & {d["kind"] for d in render()}
+    docs = render(*MONITORING)
+    assert kinds <= {d["kind"] for d in docs}
+    dashboards = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-dashboard")]
+    assert dashboards and dashboards[0]["metadata"]["labels"]["grafana_dashboard"] == "1"
+    json.loads(dashboards[0]["data"]["moe-training.json"])
+    pm = by_kind(docs, "PodMonitor")[0]
+    assert pm["spec"]["selector"]["matchExpressions"][0]["key"] == "training.moe.dev/job"
+
+
+def test_chart_crd_is_the_generated_crd():
+    for generated in (REPO / "crds").glob("*.yml"):
+        assert (CHART / "crds" / generated.name).read_text() == generated.read_text(), (
+            f"charts/moe-operator/crds/{generated.name} drifted: cp crds/{generated.name} charts/moe-operator/crds/")
+
+
+# --- queries name only real metrics ---------------------------------------------------------------
+
+def operator_metric_names() -> set[str]:
+    """Micrometer names in the operator's source, as the Prometheus registry exports them."""
+    names = set()
+    for src in (REPO / "operator/src/main/java").rglob("*.java"):
+        text = src.read_text()
+        for kind, name in re.findall(r'(Gauge|Counter|Timer)\.builder\("(moe\.[a-z0-9.]+)"', text):
+            base = name.replace(".", "_")
+            names |= {base + "_total"} if kind == "Counter" else (
+                {base + "_seconds_bucket", base + "_seconds_count", base + "_seconds_sum"} if kind == "Timer" else {base})
+        for name in re.findall(r'jobGauge\("(moe\.[a-z0-9.]+)"', text):
+            names.add(name.replace(".", "_"))
+    return names
+
+
+def trainer_metric_names() -> set[str]:
+    tree = ast.parse((REPO / "trainer-image/moe_trainer/metrics.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "_GAUGES":
+            return {"moe_trainer_" + k.value for k in node.value.keys}
+    raise AssertionError("no _GAUGES in trainer metrics")
+
+
+def queried_metrics(expr: str) -> set[str]:
+    return set(re.findall(r"\b(moe_[a-z0-9_]+)", expr))
+
+
+def all_queries() -> list[str]:
+    docs = render(*MONITORING)
+    exprs = [r["expr"] for d in by_kind(docs, "PrometheusRule") for g in d["spec"]["groups"] for r in g["rules"]]
+    dash = json.loads((CHART / "dashboards/moe-training.json").read_text())
+    exprs += [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+    exprs += [v["query"]["query"] for v in dash["templating"]["list"] if v["type"] == "query"]
+    return exprs
+
+
+def test_alerts_and_dashboard_only_query_exported_metrics():
+    known = operator_metric_names() | trainer_metric_names()
+    assert "moe_job_step" in known and "moe_trainer_mfu" in known
+    exprs = all_queries()
+    assert len(exprs) > 10
+    unknown = {m for e in exprs for m in queried_metrics(e)} - known
+    assert not unknown, f"queries name metrics nobody exports: {sorted(unknown)}"
