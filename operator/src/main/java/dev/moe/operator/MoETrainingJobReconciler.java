@@ -1,20 +1,221 @@
 package dev.moe.operator;
 
 import dev.moe.operator.api.v1alpha1.MoETrainingJob;
+import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
+import dev.moe.operator.gang.GangDecision;
+import dev.moe.operator.gang.GangLifecycle;
+import dev.moe.operator.gang.GangNames;
+import dev.moe.operator.gang.GangObserver;
+import dev.moe.operator.gang.GangPodFactory;
+import dev.moe.operator.gang.GangRestartPolicy;
+import dev.moe.operator.gang.GangSettings;
+import dev.moe.operator.gang.GangState;
+import dev.moe.operator.gang.JobResourceFactory;
+import dev.moe.operator.k8s.DependentWriter;
+import dev.moe.operator.k8s.JobEvents;
+import dev.moe.operator.metrics.JobMetrics;
+import dev.moe.operator.status.StatusUpdater;
+import dev.moe.plan.Plan;
+import dev.moe.plan.PlanResult;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServiceAccount;
+import io.fabric8.kubernetes.api.model.rbac.Role;
+import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import io.micrometer.core.instrument.Timer;
+import jakarta.inject.Inject;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import org.jboss.logging.Logger;
 
 /**
- * Reconciles MoETrainingJobs.
- *
- * <p>TODO(issue 3): the real reconciler (plan → ConfigMap, headless Service, gang pods, failure handling,
- * status). This placeholder only registers the resource so that the build generates the CRD.
+ * Reconciles MoETrainingJobs: observe → validate → reconcile, each in its own class.
+ * <ol>
+ *   <li>observe: the job's pods from the informer cache ({@link GangObserver});</li>
+ *   <li>validate: the spec through the plan engine ({@link JobPlanner}); the reconciler does no plan
+ *       arithmetic;</li>
+ *   <li>reconcile: dependents written only when they differ ({@link DependentWriter}), the gang's next step
+ *       decided by {@link GangLifecycle} (pure) and carried out here, Events and metrics recorded, status
+ *       patched only when it changed.</li>
+ * </ol>
+ * Backoffs and timeouts are rescheduled reconciles, never sleeps. Every owned object carries a controller owner
+ * reference, so deleting the job deletes them (garbage collection); no finalizer is needed.
  */
+@ControllerConfiguration(name = MoETrainingJobReconciler.NAME)
 public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
+    public static final String NAME = "moetrainingjob";
+    private static final Logger LOG = Logger.getLogger(MoETrainingJobReconciler.class);
+
+    @Inject
+    OperatorConfig config;
+
+    @Inject
+    JobMetrics metrics;
+
+    /** The clock; tests may replace it. */
+    Clock clock = Clock.systemUTC();
 
     @Override
-    public UpdateControl<MoETrainingJob> reconcile(MoETrainingJob job, Context<MoETrainingJob> context) {
-        return UpdateControl.noUpdate();
+    public List<EventSource<?, MoETrainingJob>> prepareEventSources(EventSourceContext<MoETrainingJob> context) {
+        return List.of(
+                informer(context, Pod.class),
+                informer(context, ConfigMap.class),
+                informer(context, Service.class),
+                informer(context, ServiceAccount.class),
+                informer(context, Role.class),
+                informer(context, RoleBinding.class));
+    }
+
+    /** Watches only objects labelled with a job name; maps them to their job through the owner reference. */
+    private static <R extends HasMetadata> InformerEventSource<R, MoETrainingJob> informer(
+            EventSourceContext<MoETrainingJob> context, Class<R> type) {
+        return new InformerEventSource<>(InformerEventSourceConfiguration.from(type, MoETrainingJob.class)
+                .withName(type.getSimpleName().toLowerCase())
+                .withLabelSelector(GangNames.JOB_LABEL)
+                .build(), context);
+    }
+
+    @Override
+    public UpdateControl<MoETrainingJob> reconcile(MoETrainingJob job, Context<MoETrainingJob> ctx) {
+        metrics.bind(ctx.getPrimaryCache());
+        Timer.Sample sample = metrics.startReconcile();
+        boolean ok = false;
+        try {
+            UpdateControl<MoETrainingJob> control = doReconcile(job, ctx);
+            ok = true;
+            return control;
+        } finally {
+            metrics.stopReconcile(sample, ok);
+        }
+    }
+
+    private UpdateControl<MoETrainingJob> doReconcile(MoETrainingJob job, Context<MoETrainingJob> ctx) {
+        Instant now = clock.instant();
+        String ns = job.getMetadata().getNamespace();
+        String name = job.getMetadata().getName();
+        Set<Pod> pods = ctx.getSecondaryResources(Pod.class);
+        MoETrainingJobStatus before = job.getStatus();
+        int attempt = before != null && before.restartAttempt != null ? before.restartAttempt : 0;
+        GangRestartPolicy policy = GangRestartPolicy.of(job.getSpec().restartPolicy);
+
+        GangDecision decision;
+        if (GangLifecycle.isTerminal(before)) {
+            GangState gang = GangObserver.observe(name, pods, attempt, 0, false, policy.nonRetryableExitCodes(), now);
+            decision = GangLifecycle.decideTerminal(job, gang);
+        } else {
+            PlanResult result = JobPlanner.plan(job);
+            if (!result.isValid()) {
+                GangState gang = GangObserver.observe(name, pods, attempt, 0, false, policy.nonRetryableExitCodes(),
+                        now);
+                decision = GangLifecycle.decideInvalid(job, result, gang, now);
+            } else {
+                Plan plan = result.plan();
+                ensureDependents(job, plan, ctx);
+                GangState gang = GangObserver.observe(name, pods, attempt, plan.nodes(),
+                        GangLifecycle.gangStarted(before), policy.nonRetryableExitCodes(), now);
+                decision = GangLifecycle.decide(job, plan, gang, policy, now);
+                createPods(job, plan, decision, ctx);
+            }
+        }
+        deletePods(decision, ctx);
+        decision.events.forEach(e -> JobEvents.record(ctx.getClient(), job, e, now));
+        decision.restartReasons.forEach(metrics::gangRestarted);
+        decision.rejectedRules.forEach(metrics::planRejected);
+        metrics.track(job);
+
+        UpdateControl<MoETrainingJob> control;
+        if (StatusUpdater.changed(before, decision.status)) {
+            job.setStatus(decision.status);
+            control = UpdateControl.patchStatus(job);
+        } else {
+            control = UpdateControl.noUpdate();
+        }
+        decision.requeue().ifPresent(control::rescheduleAfter);
+        return control;
+    }
+
+    private void ensureDependents(MoETrainingJob job, Plan plan, Context<MoETrainingJob> ctx) {
+        boolean ssa = config.serverSideApply();
+        GangSettings settings = config.gangSettings();
+        DependentWriter.ensure(ctx, ssa, JobResourceFactory.planConfigMap(job, plan),
+                ctx.getSecondaryResource(ConfigMap.class),
+                (d, a) -> Objects.equals(d.getData(), a.getData()) && owned(job, a),
+                (d, a) -> {
+                    a.setData(d.getData());
+                    return a;
+                });
+        DependentWriter.ensure(ctx, ssa, JobResourceFactory.headlessService(job, settings.masterPort()),
+                ctx.getSecondaryResource(Service.class),
+                (d, a) -> a.getSpec() != null && "None".equals(a.getSpec().getClusterIP())
+                        && Objects.equals(d.getSpec().getSelector(), a.getSpec().getSelector())
+                        && Boolean.TRUE.equals(a.getSpec().getPublishNotReadyAddresses())
+                        && a.getSpec().getPorts() != null && a.getSpec().getPorts().size() == 1
+                        && Objects.equals(a.getSpec().getPorts().get(0).getPort(), settings.masterPort())
+                        && owned(job, a),
+                (d, a) -> {
+                    a.getSpec().setSelector(d.getSpec().getSelector());
+                    a.getSpec().setPorts(d.getSpec().getPorts());
+                    a.getSpec().setPublishNotReadyAddresses(true);
+                    return a;
+                });
+        DependentWriter.ensure(ctx, ssa, JobResourceFactory.trainerServiceAccount(job),
+                ctx.getSecondaryResource(ServiceAccount.class), (d, a) -> owned(job, a), (d, a) -> a);
+        DependentWriter.ensure(ctx, ssa, JobResourceFactory.trainerRole(job, plan.nodes()),
+                ctx.getSecondaryResource(Role.class),
+                (d, a) -> Objects.equals(d.getRules(), a.getRules()) && owned(job, a),
+                (d, a) -> {
+                    a.setRules(d.getRules());
+                    return a;
+                });
+        DependentWriter.ensure(ctx, ssa, JobResourceFactory.trainerRoleBinding(job),
+                ctx.getSecondaryResource(RoleBinding.class),
+                (d, a) -> Objects.equals(d.getSubjects(), a.getSubjects())
+                        && Objects.equals(d.getRoleRef(), a.getRoleRef()) && owned(job, a),
+                (d, a) -> {
+                    a.setSubjects(d.getSubjects());
+                    return a;
+                });
+    }
+
+    private static boolean owned(MoETrainingJob job, HasMetadata a) {
+        return a.getMetadata().getOwnerReferences() != null && a.getMetadata().getOwnerReferences().stream()
+                .anyMatch(o -> Objects.equals(o.getUid(), job.getMetadata().getUid()));
+    }
+
+    /** Creates the decided ranks. Names are deterministic, so a create that meets an existing pod is a no-op. */
+    private void createPods(MoETrainingJob job, Plan plan, GangDecision decision, Context<MoETrainingJob> ctx) {
+        int attempt = decision.status.restartAttempt;
+        for (int rank : decision.createRanks) {
+            Pod pod = GangPodFactory.render(job, plan, attempt, rank, config.gangSettings());
+            try {
+                ctx.resourceOperations().create(pod);
+            } catch (KubernetesClientException e) {
+                if (e.getCode() != 409) {
+                    throw e;
+                }
+                LOG.debugf("pod %s already exists", pod.getMetadata().getName());
+            }
+        }
+    }
+
+    private void deletePods(GangDecision decision, Context<MoETrainingJob> ctx) {
+        for (Pod p : decision.deletePods) {
+            ctx.getClient().pods().inNamespace(p.getMetadata().getNamespace()).withName(p.getMetadata().getName())
+                    .delete();
+        }
     }
 }

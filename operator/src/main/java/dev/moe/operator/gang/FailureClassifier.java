@@ -1,0 +1,164 @@
+package dev.moe.operator.gang;
+
+import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
+import io.fabric8.kubernetes.api.model.ContainerStatus;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodCondition;
+import java.time.Instant;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Reads one pod and says whether, and why, it stopped the gang. Pure: no API calls, no clock except the
+ * {@code now} passed in.
+ *
+ * <ul>
+ *   <li>ExitCode: the trainer container terminated with a non-zero code (the pod runs with restartPolicy
+ *       Never, so one failed process is a failed pod).</li>
+ *   <li>Evicted: kubelet or Eviction API (status reason Evicted, DisruptionTarget EvictionByEvictionAPI or
+ *       TerminationByKubelet).</li>
+ *   <li>Preempted: the scheduler preempted it (DisruptionTarget PreemptionByScheduler).</li>
+ *   <li>NodeLost: its node went away (phase Unknown, reason NodeLost, DisruptionTarget DeletionByTaintManager
+ *       or DeletionByPodGC).</li>
+ *   <li>PodDeleted: someone else deleted a pod of the running gang, or a rank vanished.</li>
+ *   <li>PodFailed: phase Failed for any other reason.</li>
+ * </ul>
+ * Non-retriable: an ExitCode failure whose code is 78 (the trainer's configuration error, docs/contract.md) or
+ * one of spec.restartPolicy.nonRetryableExitCodes.
+ */
+public final class FailureClassifier {
+    private FailureClassifier() {
+    }
+
+    public static final String EXIT_CODE = "ExitCode";
+    public static final String EVICTED = "Evicted";
+    public static final String PREEMPTED = "Preempted";
+    public static final String NODE_LOST = "NodeLost";
+    public static final String POD_DELETED = "PodDeleted";
+    public static final String POD_FAILED = "PodFailed";
+    public static final String GANG_SCHEDULING_TIMEOUT = "GangSchedulingTimeout";
+    /** Every reason this operator reports (the restart metric's label values). */
+    public static final List<String> REASONS = List.of(EXIT_CODE, EVICTED, PREEMPTED, NODE_LOST, POD_DELETED,
+            POD_FAILED, GANG_SCHEDULING_TIMEOUT);
+
+    /** The trainer's configuration-error exit code (EX_CONFIG): never retried. */
+    public static final int CONFIG_ERROR_EXIT_CODE = 78;
+
+    /** The failure of {@code pod}, or empty while it is pending, running or succeeded. */
+    public static Optional<PodFailure> classify(Pod pod, int nodeRank, Instant now) {
+        String name = pod.getMetadata().getName();
+        String phase = pod.getStatus() != null ? pod.getStatus().getPhase() : null;
+        String statusReason = pod.getStatus() != null ? pod.getStatus().getReason() : null;
+        ContainerStateTerminated terminated = trainerTermination(pod);
+        Integer exitCode = terminated != null ? terminated.getExitCode() : null;
+        Instant when = terminated != null && terminated.getFinishedAt() != null ? parse(terminated.getFinishedAt(), now)
+                : now;
+        String disruption = disruptionReason(pod);
+        boolean terminating = pod.getMetadata().getDeletionTimestamp() != null;
+        boolean failedPhase = "Failed".equals(phase);
+        boolean failedContainer = exitCode != null && exitCode != 0;
+
+        if ("Succeeded".equals(phase)) {
+            return Optional.empty();
+        }
+        String reason = null;
+        if ("Evicted".equals(statusReason) || "EvictionByEvictionAPI".equals(disruption)
+                || "TerminationByKubelet".equals(disruption)) {
+            reason = EVICTED;
+        } else if ("PreemptionByScheduler".equals(disruption) || "PreemptionByKubeScheduler".equals(disruption)
+                || "Preempting".equals(statusReason)) {
+            reason = PREEMPTED;
+        } else if ("Unknown".equals(phase) || "NodeLost".equals(statusReason)
+                || "DeletionByTaintManager".equals(disruption) || "DeletionByPodGC".equals(disruption)) {
+            reason = NODE_LOST;
+        }
+        if (reason == null) {
+            if (failedContainer) {
+                reason = EXIT_CODE;
+            } else if (failedPhase) {
+                reason = POD_FAILED;
+            } else if (terminating) {
+                reason = POD_DELETED;
+            } else {
+                return Optional.empty();
+            }
+        } else if (!failedPhase && !terminating && !failedContainer && !"Unknown".equals(phase)
+                && !"NodeLost".equals(statusReason)) {
+            // A DisruptionTarget condition alone announces a deletion that has not happened yet: wait for it.
+            return Optional.empty();
+        }
+        StringBuilder msg = new StringBuilder(name).append(" (node rank ").append(nodeRank).append(')');
+        switch (reason) {
+            case EXIT_CODE -> msg.append(" exited with code ").append(exitCode);
+            case EVICTED -> msg.append(" was evicted");
+            case PREEMPTED -> msg.append(" was preempted");
+            case NODE_LOST -> msg.append(" lost its node");
+            case POD_DELETED -> msg.append(" was deleted");
+            default -> msg.append(" failed");
+        }
+        if (terminated != null && terminated.getReason() != null && !EXIT_CODE.equals(reason)) {
+            msg.append(" (").append(terminated.getReason()).append(')');
+        } else if (terminated != null && terminated.getReason() != null && !"Error".equals(terminated.getReason())) {
+            msg.append(" (").append(terminated.getReason()).append(')');
+        }
+        String detail = pod.getStatus() != null ? pod.getStatus().getMessage() : null;
+        if (detail != null && !detail.isBlank()) {
+            msg.append(": ").append(detail);
+        }
+        return Optional.of(new PodFailure(reason, name, nodeRank, exitCode, msg.toString(), when));
+    }
+
+    /** Whether the failure fails the job at once instead of restarting the gang. */
+    public static boolean isNonRetriable(PodFailure failure, List<Integer> nonRetryableExitCodes) {
+        if (!EXIT_CODE.equals(failure.reason()) || failure.exitCode() == null) {
+            return false;
+        }
+        int code = failure.exitCode();
+        return code == CONFIG_ERROR_EXIT_CODE || (nonRetryableExitCodes != null && nonRetryableExitCodes.contains(code));
+    }
+
+    /** The trainer container's termination (or the first terminated container's, for foreign trainers). */
+    static ContainerStateTerminated trainerTermination(Pod pod) {
+        if (pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null) {
+            return null;
+        }
+        ContainerStateTerminated any = null;
+        for (ContainerStatus cs : pod.getStatus().getContainerStatuses()) {
+            ContainerStateTerminated t = cs.getState() != null ? cs.getState().getTerminated() : null;
+            if (t == null && cs.getLastState() != null) {
+                t = cs.getLastState().getTerminated();
+            }
+            if (t == null) {
+                continue;
+            }
+            if (GangNames.TRAINER_CONTAINER.equals(cs.getName())) {
+                return t;
+            }
+            if (any == null || (t.getExitCode() != null && t.getExitCode() != 0 && (any.getExitCode() == null
+                    || any.getExitCode() == 0))) {
+                any = t;
+            }
+        }
+        return any;
+    }
+
+    static String disruptionReason(Pod pod) {
+        if (pod.getStatus() == null || pod.getStatus().getConditions() == null) {
+            return null;
+        }
+        for (PodCondition c : pod.getStatus().getConditions()) {
+            if ("DisruptionTarget".equals(c.getType()) && "True".equals(c.getStatus())) {
+                return c.getReason();
+            }
+        }
+        return null;
+    }
+
+    static Instant parse(String time, Instant fallback) {
+        try {
+            return Instant.parse(time);
+        } catch (RuntimeException e) {
+            return fallback;
+        }
+    }
+}

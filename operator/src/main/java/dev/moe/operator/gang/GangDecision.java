@@ -1,0 +1,57 @@
+package dev.moe.operator.gang;
+
+import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
+import io.fabric8.kubernetes.api.model.Pod;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * What one reconcile decided: the new status and the writes that bring the cluster there. Built by
+ * {@link GangLifecycle}, carried out by the reconciler.
+ */
+public final class GangDecision {
+    /** A Kubernetes Event on the job. */
+    public record JobEvent(String type, String reason, String message) {
+        public static JobEvent normal(String reason, String message) {
+            return new JobEvent("Normal", reason, message);
+        }
+
+        public static JobEvent warning(String reason, String message) {
+            return new JobEvent("Warning", reason, message);
+        }
+    }
+
+    public final MoETrainingJobStatus status;
+    public final List<Integer> createRanks = new ArrayList<>();
+    public final List<Pod> deletePods = new ArrayList<>();
+    public final List<JobEvent> events = new ArrayList<>();
+    /** Reasons of gang restarts started by this decision (metric). */
+    public final List<String> restartReasons = new ArrayList<>();
+    /** Plan rules newly rejected by this decision (metric). */
+    public final List<String> rejectedRules = new ArrayList<>();
+    private Duration requeue;
+
+    GangDecision(MoETrainingJobStatus status) {
+        this.status = status;
+    }
+
+    void requeueAfter(Duration d) {
+        Duration min = d.isNegative() ? Duration.ZERO : d;
+        if (requeue == null || min.compareTo(requeue) < 0) {
+            requeue = min;
+        }
+    }
+
+    void delete(Pod p) {
+        if (!GangObserver.isTerminating(p) && deletePods.stream()
+                .noneMatch(q -> q.getMetadata().getName().equals(p.getMetadata().getName()))) {
+            deletePods.add(p);
+        }
+    }
+
+    public Optional<Duration> requeue() {
+        return Optional.ofNullable(requeue);
+    }
+}

@@ -1,0 +1,291 @@
+package dev.moe.operator.gang;
+
+import dev.moe.operator.api.v1alpha1.MoETrainingJob;
+import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
+import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.FailureRecord;
+import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.JobPhase;
+import dev.moe.operator.gang.GangDecision.JobEvent;
+import dev.moe.operator.status.Conditions;
+import dev.moe.operator.JobPlanner;
+import dev.moe.operator.status.ProgressReader;
+import dev.moe.operator.status.StatusUpdater;
+import dev.moe.plan.MemoryEstimate;
+import dev.moe.plan.Plan;
+import dev.moe.plan.PlanError;
+import dev.moe.plan.PlanResult;
+import io.fabric8.kubernetes.api.model.Pod;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * The gang's state machine: from (job, plan, observed pods, now) to a {@link GangDecision}. Pure; the reconciler
+ * performs the decision's writes.
+ *
+ * <pre>
+ *   Pending ──all pods running──► Running ──all pods succeeded──► Succeeded
+ *      │  ▲                          │
+ *      │  └──backoff over, old pods gone── Restarting ◄──retriable failure (restarts &lt; maxRestarts)
+ *      │                                              ◄──not all running within gangSchedulingTimeoutSeconds
+ *      └──non-retriable failure, or restarts exhausted──► Failed
+ *   suspend: any non-terminal phase ──► Suspended (pods deleted, status kept) ──resume──► Pending
+ *   plan rejected: ──► Invalid (no pods)
+ * </pre>
+ */
+public final class GangLifecycle {
+    private GangLifecycle() {
+    }
+
+    /** Re-check a Restarting gang whose old pods are still terminating at least this often. */
+    static final Duration TERMINATION_POLL = Duration.ofSeconds(5);
+
+    /** Whether the gang of the current attempt has been complete once (a vanished rank is then a failure). */
+    public static boolean gangStarted(MoETrainingJobStatus status) {
+        return status != null && (status.phase == JobPhase.Running
+                || (status.phase == JobPhase.Pending && Conditions.isTrue(status, Conditions.GANG_SCHEDULED)));
+    }
+
+    public static boolean isTerminal(MoETrainingJobStatus status) {
+        return status != null && (status.phase == JobPhase.Succeeded || status.phase == JobPhase.Failed);
+    }
+
+    /** A finished job: nothing is recreated; pods still running (after a failure) are stopped. */
+    public static GangDecision decideTerminal(MoETrainingJob job, GangState gang) {
+        GangDecision d = new GangDecision(StatusUpdater.copyOf(job));
+        for (Pod p : gang.allPods()) {
+            if (!GangObserver.isFinished(p)) {
+                d.delete(p);
+            }
+        }
+        return d;
+    }
+
+    /** The plan engine rejected the spec: no pods, PlanValid=False with the engine's messages. */
+    public static GangDecision decideInvalid(MoETrainingJob job, PlanResult result, GangState gang, Instant now) {
+        MoETrainingJobStatus s = StatusUpdater.copyOf(job);
+        GangDecision d = new GangDecision(s);
+        Long gen = job.getMetadata().getGeneration();
+        init(s, gen);
+        String reason = result.errors().isEmpty() ? "PlanRejected" : result.errors().get(0).rule();
+        String message = result.errors().stream().map(PlanError::message).collect(Collectors.joining("; "));
+        boolean news = Conditions.get(s, Conditions.PLAN_VALID)
+                .map(c -> !Conditions.FALSE.equals(c.status) || !message.equals(c.message)).orElse(true);
+        if (news) {
+            d.events.add(JobEvent.warning("PlanRejected", message));
+            result.errors().stream().map(PlanError::rule).distinct().forEach(d.rejectedRules::add);
+        }
+        Conditions.set(s, Conditions.PLAN_VALID, Conditions.FALSE, reason, message, gen, now);
+        Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, "PlanInvalid", "no pods while the plan is invalid",
+                gen, now);
+        Conditions.set(s, Conditions.RUNNING, Conditions.FALSE, "PlanInvalid", "no pods while the plan is invalid",
+                gen, now);
+        s.phase = JobPhase.Invalid;
+        gang.allPods().forEach(d::delete);
+        return d;
+    }
+
+    /** A valid plan: create, watch, restart or finish the gang. */
+    public static GangDecision decide(MoETrainingJob job, Plan plan, GangState gang, GangRestartPolicy policy,
+            Instant now) {
+        MoETrainingJobStatus s = StatusUpdater.copyOf(job);
+        GangDecision d = new GangDecision(s);
+        Long gen = job.getMetadata().getGeneration();
+        init(s, gen);
+        s.plan = JobPlanner.summary(plan);
+        MemoryEstimate m = plan.memory();
+        Conditions.set(s, Conditions.PLAN_VALID, Conditions.TRUE, "PlanAccepted",
+                plan.mesh() + "; estimated memory per GPU " + m.summary(), gen, now);
+        gang.rank0().flatMap(ProgressReader::read).ifPresent(p -> s.progress = p);
+
+        boolean suspend = Boolean.TRUE.equals(job.getSpec().suspend);
+        if (suspend) {
+            gang.allPods().forEach(d::delete);
+            if (s.phase != JobPhase.Suspended) {
+                d.events.add(JobEvent.normal("Suspended", "gang deleted (" + gang.allPods().size()
+                        + " pods); status kept"));
+            }
+            s.phase = JobPhase.Suspended;
+            Conditions.set(s, Conditions.SUSPENDED, Conditions.TRUE, "SuspendedByUser", "spec.suspend is true", gen, now);
+            Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, "Suspended", "the job is suspended", gen, now);
+            Conditions.set(s, Conditions.RUNNING, Conditions.FALSE, "Suspended", "the job is suspended", gen, now);
+            return d;
+        }
+        if (s.phase == JobPhase.Suspended) {
+            d.events.add(JobEvent.normal("Resumed", "recreating the gang as attempt " + s.restartAttempt));
+            s.phase = JobPhase.Pending;
+        }
+        if (s.phase == null || s.phase == JobPhase.Invalid) {
+            s.phase = JobPhase.Pending;
+        }
+        Conditions.set(s, Conditions.SUSPENDED, Conditions.FALSE, "NotSuspended", "spec.suspend is false", gen, now);
+
+        // Pods of earlier attempts never rejoin a gang.
+        gang.stale().forEach(d::delete);
+
+        if (s.phase == JobPhase.Restarting) {
+            Instant next = policy.nextGangStart(s, now);
+            if (now.isBefore(next)) {
+                d.requeueAfter(Duration.between(now, next));
+                return d;
+            }
+            if (gang.hasPods()) {
+                // Ranks keep their names: wait until every old pod is gone (pod deletions wake us up too).
+                gang.allPods().forEach(d::delete);
+                d.requeueAfter(TERMINATION_POLL);
+                return d;
+            }
+            s.phase = JobPhase.Pending;
+        }
+
+        if (!gang.failures().isEmpty()) {
+            stopGang(job, s, d, gang, gang.failures().get(0), policy, now);
+            return d;
+        }
+
+        if (gang.allSucceeded()) {
+            s.phase = JobPhase.Succeeded;
+            s.completionTime = Conditions.time(now);
+            Conditions.set(s, Conditions.SUCCEEDED, Conditions.TRUE, "AllPodsSucceeded",
+                    "every node rank exited 0", gen, now);
+            Conditions.set(s, Conditions.RUNNING, Conditions.FALSE, "Completed", "training finished", gen, now);
+            d.events.add(JobEvent.normal("Succeeded", "all " + gang.nodes() + " pods succeeded"));
+            return d;
+        }
+
+        List<Integer> missing = gang.missingRanks();
+        if (!missing.isEmpty()) {
+            var existing = gang.existingNames();
+            int before = d.createRanks.size();
+            for (int r : missing) {
+                if (!existing.contains(GangNames.podName(job, r))) {
+                    d.createRanks.add(r);
+                }
+            }
+            if (d.createRanks.size() - before == gang.nodes()) {
+                d.events.add(JobEvent.normal("GangCreated", "created " + gang.nodes() + " pods ("
+                        + plan.worldSize() + " GPUs) as attempt " + s.restartAttempt));
+            }
+            if (d.createRanks.size() < missing.size()) {
+                d.requeueAfter(TERMINATION_POLL);
+            }
+        }
+
+        int nodes = gang.nodes();
+        if (gang.allRunning()) {
+            s.phase = JobPhase.Running;
+            if (s.startTime == null) {
+                s.startTime = Conditions.time(now);
+            }
+            Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.TRUE, "AllPodsScheduled",
+                    "all " + nodes + " pods are bound to nodes", gen, now);
+            Conditions.set(s, Conditions.RUNNING, Conditions.TRUE, "AllPodsRunning",
+                    "all " + nodes + " pods are running (attempt " + s.restartAttempt + ")", gen, now);
+            return d;
+        }
+        s.phase = JobPhase.Pending;
+        if (gang.allScheduled()) {
+            Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.TRUE, "AllPodsScheduled",
+                    "all " + nodes + " pods are bound to nodes", gen, now);
+        } else {
+            Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, "WaitingForPods",
+                    gang.scheduled() + " of " + nodes + " pods bound to nodes", gen, now);
+        }
+        Conditions.set(s, Conditions.RUNNING, Conditions.FALSE, "WaitingForPods",
+                gang.running() + " of " + nodes + " pods running", gen, now);
+
+        boolean queued = job.getSpec().placement != null && job.getSpec().placement.queueName != null
+                && !job.getSpec().placement.queueName.isBlank();
+        if (!queued) {
+            // Never hold GPUs with a partial gang: if it is not all running in time, give everything back.
+            Instant created = gang.oldestCreation().orElse(now);
+            Instant deadline = created.plusSeconds(policy.gangSchedulingTimeoutSeconds());
+            if (!now.isBefore(deadline) && !gang.current().isEmpty()) {
+                int rank = gang.missingRanks().isEmpty() ? firstNotRunning(gang) : gang.missingRanks().get(0);
+                PodFailure timeout = new PodFailure(FailureClassifier.GANG_SCHEDULING_TIMEOUT,
+                        GangNames.podName(job, rank), rank, null, "only " + gang.running() + " of " + nodes
+                        + " pods running after " + policy.gangSchedulingTimeoutSeconds() + "s", now);
+                stopGang(job, s, d, gang, timeout, policy, now);
+                return d;
+            }
+            d.requeueAfter(Duration.between(now, deadline));
+        }
+        return d;
+    }
+
+    private static int firstNotRunning(GangState gang) {
+        for (var e : gang.current().entrySet()) {
+            String phase = e.getValue().getStatus() != null ? e.getValue().getStatus().getPhase() : null;
+            if (!"Running".equals(phase) && !"Succeeded".equals(phase)) {
+                return e.getKey();
+            }
+        }
+        return 0;
+    }
+
+    /** A failure stops the whole gang: fail the job, or restart the gang after a backoff. */
+    static void stopGang(MoETrainingJob job, MoETrainingJobStatus s, GangDecision d, GangState gang,
+            PodFailure failure, GangRestartPolicy policy, Instant now) {
+        Long gen = job.getMetadata().getGeneration();
+        FailureRecord record = new FailureRecord();
+        record.reason = failure.reason();
+        record.pod = failure.pod();
+        record.rank = failure.nodeRank();
+        record.exitCode = failure.exitCode();
+        record.time = Conditions.time(now);
+        s.lastFailure = record;
+        boolean timeout = FailureClassifier.GANG_SCHEDULING_TIMEOUT.equals(failure.reason());
+        Conditions.set(s, Conditions.RUNNING, Conditions.FALSE, failure.reason(), failure.message(), gen, now);
+
+        String failReason = null;
+        String failMessage = null;
+        if (FailureClassifier.isNonRetriable(failure, policy.nonRetryableExitCodes())) {
+            failReason = "NonRetryableExitCode";
+            failMessage = failure.message() + "; exit code " + failure.exitCode() + " is not retried";
+        } else if (!timeout && s.restarts >= policy.maxRestarts()) {
+            failReason = "RestartLimitExceeded";
+            failMessage = failure.message() + "; restartPolicy.maxRestarts=" + policy.maxRestarts() + " reached";
+        }
+        if (failReason != null) {
+            s.phase = JobPhase.Failed;
+            s.completionTime = Conditions.time(now);
+            Conditions.set(s, Conditions.FAILED, Conditions.TRUE, failReason, failMessage, gen, now);
+            Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, failReason, "the job failed", gen, now);
+            d.events.add(JobEvent.warning("Failed", failMessage));
+            // Stop the rest of the gang; finished pods stay for their logs.
+            for (Pod p : gang.allPods()) {
+                if (!GangObserver.isFinished(p)) {
+                    d.delete(p);
+                }
+            }
+            return;
+        }
+        if (!timeout) {
+            s.restarts = s.restarts + 1;
+        }
+        s.restartAttempt = s.restartAttempt + 1;
+        s.phase = JobPhase.Restarting;
+        Duration delay = policy.backoff(GangRestartPolicy.restartIndex(s));
+        Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, "Restarting",
+                "gang deleted after " + failure.reason() + "; next attempt " + s.restartAttempt + " in "
+                        + delay.toSeconds() + "s", gen, now);
+        String what = timeout ? failure.message() : failure.message();
+        d.events.add(JobEvent.warning(timeout ? FailureClassifier.GANG_SCHEDULING_TIMEOUT : "GangRestart",
+                what + "; restarting the whole gang" + (timeout ? "" : " (restart " + s.restarts + " of "
+                        + policy.maxRestarts() + ")") + " as attempt " + s.restartAttempt + " after "
+                        + delay.toSeconds() + "s"));
+        d.restartReasons.add(failure.reason());
+        gang.allPods().forEach(d::delete);
+        d.requeueAfter(delay);
+    }
+
+    private static void init(MoETrainingJobStatus s, Long gen) {
+        s.observedGeneration = gen;
+        if (s.restarts == null) {
+            s.restarts = 0;
+        }
+        if (s.restartAttempt == null) {
+            s.restartAttempt = 0;
+        }
+    }
+}

@@ -1,0 +1,72 @@
+package dev.moe.operator.gang;
+
+import dev.moe.operator.api.v1alpha1.MoETrainingJob;
+import java.util.Map;
+
+/**
+ * Names, labels and annotations of everything a job owns. One place, so the pod factory, the observer and the
+ * tests agree.
+ *
+ * <pre>
+ *   Service        &lt;job&gt;              headless, selects the job's pods, publishNotReadyAddresses
+ *   ConfigMap      &lt;job&gt;-plan         key plan.json (docs/contract.md section 1)
+ *   ServiceAccount &lt;job&gt;-trainer      + Role/RoleBinding &lt;job&gt;-trainer: patch on the job's pods only
+ *   Pod            &lt;job&gt;-node-&lt;r&gt;    hostname &lt;job&gt;-node-&lt;r&gt;, subdomain &lt;job&gt;
+ * </pre>
+ */
+public final class GangNames {
+    private GangNames() {
+    }
+
+    public static final String LABEL_PREFIX = "training.moe.dev/";
+    /** Job name, on every owned object. */
+    public static final String JOB_LABEL = LABEL_PREFIX + "job";
+    /** Node rank of a pod (0..nodes-1). */
+    public static final String NODE_RANK_LABEL = LABEL_PREFIX + "node-rank";
+    /** Restart attempt that created the pod (MOE_RESTART_ATTEMPT). */
+    public static final String ATTEMPT_LABEL = LABEL_PREFIX + "attempt";
+    /** Expert-parallel group of a pod, when groups span nodes. */
+    public static final String EXPERT_GROUP_LABEL = LABEL_PREFIX + "expert-group";
+    /** Progress report of global rank 0 (docs/contract.md section 4). */
+    public static final String PROGRESS_ANNOTATION = LABEL_PREFIX + "progress";
+    public static final String MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
+    public static final String MANAGED_BY = "moe-operator";
+    public static final String COMPONENT_LABEL = "app.kubernetes.io/component";
+
+    /** The trainer container's name. */
+    public static final String TRAINER_CONTAINER = "trainer";
+    /** Key of the plan document in the ConfigMap. */
+    public static final String PLAN_KEY = "plan.json";
+    public static final String PLAN_DIR = "/etc/moe";
+    public static final String PLAN_PATH = PLAN_DIR + "/" + PLAN_KEY;
+
+    public static String serviceName(MoETrainingJob job) {
+        return job.getMetadata().getName();
+    }
+
+    public static String planConfigMapName(MoETrainingJob job) {
+        return job.getMetadata().getName() + "-plan";
+    }
+
+    public static String trainerIdentityName(MoETrainingJob job) {
+        return job.getMetadata().getName() + "-trainer";
+    }
+
+    public static String podName(MoETrainingJob job, int nodeRank) {
+        return podName(job.getMetadata().getName(), nodeRank);
+    }
+
+    public static String podName(String jobName, int nodeRank) {
+        return jobName + "-node-" + nodeRank;
+    }
+
+    /** DNS name of node rank 0 through the headless Service: MASTER_ADDR. */
+    public static String masterAddress(MoETrainingJob job) {
+        return podName(job, 0) + "." + serviceName(job) + "." + job.getMetadata().getNamespace() + ".svc";
+    }
+
+    /** Labels on every object a job owns. */
+    public static Map<String, String> jobLabels(MoETrainingJob job) {
+        return Map.of(JOB_LABEL, job.getMetadata().getName(), MANAGED_BY_LABEL, MANAGED_BY);
+    }
+}

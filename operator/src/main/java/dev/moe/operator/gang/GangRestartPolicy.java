@@ -1,0 +1,62 @@
+package dev.moe.operator.gang;
+
+import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
+import dev.moe.operator.api.v1alpha1.RestartPolicySpec;
+import dev.moe.plan.SpecDefaults;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * spec.restartPolicy with defaults applied, and the backoff arithmetic. Pure.
+ *
+ * <p>The n-th restart (n ≥ 1) waits {@code min(backoffSeconds × 2^(n-1), maxBackoffSeconds)} after the failure
+ * that caused it. Gang-scheduling timeouts back off the same way, counted separately (they are not failures of
+ * the training and do not use up maxRestarts): their count is {@code restartAttempt − restarts}.
+ */
+public record GangRestartPolicy(int maxRestarts, int backoffSeconds, int maxBackoffSeconds,
+        List<Integer> nonRetryableExitCodes, int gangSchedulingTimeoutSeconds) {
+
+    public static GangRestartPolicy of(RestartPolicySpec spec) {
+        RestartPolicySpec s = spec != null ? spec : new RestartPolicySpec();
+        return new GangRestartPolicy(
+                s.maxRestarts != null ? s.maxRestarts : Integer.parseInt(SpecDefaults.MAX_RESTARTS),
+                s.backoffSeconds != null ? s.backoffSeconds : Integer.parseInt(SpecDefaults.BACKOFF_SECONDS),
+                s.maxBackoffSeconds != null ? s.maxBackoffSeconds : Integer.parseInt(SpecDefaults.MAX_BACKOFF_SECONDS),
+                s.nonRetryableExitCodes != null ? List.copyOf(s.nonRetryableExitCodes) : List.of(),
+                s.gangSchedulingTimeoutSeconds != null ? s.gangSchedulingTimeoutSeconds
+                        : Integer.parseInt(SpecDefaults.GANG_SCHEDULING_TIMEOUT_SECONDS));
+    }
+
+    /** Delay before the n-th restart (n ≥ 1); zero for n ≤ 0. */
+    public Duration backoff(int n) {
+        if (n <= 0 || backoffSeconds <= 0) {
+            return Duration.ZERO;
+        }
+        long max = Math.max(maxBackoffSeconds, backoffSeconds);
+        long delay = backoffSeconds;
+        for (int i = 1; i < n && delay < max; i++) {
+            delay *= 2;
+        }
+        return Duration.ofSeconds(Math.min(delay, max));
+    }
+
+    /** Which restart of its kind the last failure started (1 = first). */
+    public static int restartIndex(MoETrainingJobStatus status) {
+        int restarts = status.restarts != null ? status.restarts : 0;
+        int attempt = status.restartAttempt != null ? status.restartAttempt : 0;
+        if (status.lastFailure != null && FailureClassifier.GANG_SCHEDULING_TIMEOUT.equals(status.lastFailure.reason)) {
+            return attempt - restarts;
+        }
+        return restarts;
+    }
+
+    /** When the next gang may be created: the last failure's time plus its backoff. */
+    public Instant nextGangStart(MoETrainingJobStatus status, Instant now) {
+        if (status.lastFailure == null || status.lastFailure.time == null) {
+            return now;
+        }
+        Instant failedAt = FailureClassifier.parse(status.lastFailure.time, now);
+        return failedAt.plus(backoff(restartIndex(status)));
+    }
+}

@@ -1,0 +1,63 @@
+package dev.moe.operator.status;
+
+import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
+import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.JobCondition;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.Optional;
+
+/**
+ * metav1.Condition handling: lastTransitionTime changes only when the condition's status changes, so a
+ * reconcile that observes nothing new writes nothing new.
+ */
+public final class Conditions {
+    private Conditions() {
+    }
+
+    public static final String PLAN_VALID = "PlanValid";
+    public static final String GANG_SCHEDULED = "GangScheduled";
+    public static final String RUNNING = "Running";
+    public static final String SUSPENDED = "Suspended";
+    public static final String SUCCEEDED = "Succeeded";
+    public static final String FAILED = "Failed";
+
+    public static final String TRUE = "True";
+    public static final String FALSE = "False";
+
+    /** RFC 3339 with second precision, as the API server writes times. */
+    public static String time(Instant t) {
+        return t.truncatedTo(ChronoUnit.SECONDS).toString();
+    }
+
+    public static Optional<JobCondition> get(MoETrainingJobStatus status, String type) {
+        if (status.conditions == null) {
+            return Optional.empty();
+        }
+        return status.conditions.stream().filter(c -> type.equals(c.type)).findFirst();
+    }
+
+    public static boolean isTrue(MoETrainingJobStatus status, String type) {
+        return get(status, type).map(c -> TRUE.equals(c.status)).orElse(false);
+    }
+
+    /** Sets a condition; keeps lastTransitionTime when the status does not change. */
+    public static void set(MoETrainingJobStatus status, String type, String value, String reason, String message,
+            Long generation, Instant now) {
+        if (status.conditions == null) {
+            status.conditions = new java.util.ArrayList<>();
+        }
+        JobCondition c = get(status, type).orElse(null);
+        if (c == null) {
+            c = new JobCondition();
+            c.type = type;
+            status.conditions.add(c);
+        }
+        if (!value.equals(c.status) || c.lastTransitionTime == null) {
+            c.lastTransitionTime = time(now);
+        }
+        c.status = value;
+        c.reason = reason;
+        c.message = message;
+        c.observedGeneration = generation;
+    }
+}

@@ -1,0 +1,456 @@
+package dev.moe.operator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.moe.operator.api.v1alpha1.MoETrainingJob;
+import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
+import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.JobPhase;
+import dev.moe.operator.gang.GangNames;
+import dev.moe.operator.gang.GangPodFactory;
+import dev.moe.operator.gang.GangSettings;
+import dev.moe.operator.status.Conditions;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.Event;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodConditionBuilder;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServiceAccount;
+import io.fabric8.kubernetes.api.model.rbac.Role;
+import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.kubernetes.client.WithKubernetesTestServer;
+import jakarta.inject.Inject;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.UnaryOperator;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The operator running against the Fabric8 mock API server (CRUD mode). Pod lifecycles are simulated by
+ * patching pod status from the test, as the kubelet and scheduler would. The real-cluster proof is in e2e/.
+ */
+@QuarkusTest
+@WithKubernetesTestServer(crud = true)
+class MoETrainingJobReconcilerTest {
+    static final String NS = "training";
+    static final Duration WAIT = Duration.ofSeconds(30);
+
+    @Inject
+    KubernetesClient client;
+
+    @Inject
+    MeterRegistry registry;
+
+    // ---- helpers -------------------------------------------------------------------------------------------
+
+    MoETrainingJob create(MoETrainingJob job) {
+        job.getMetadata().setUid(null);
+        job.getMetadata().setGeneration(null);
+        return client.resources(MoETrainingJob.class).inNamespace(NS).resource(job).create();
+    }
+
+    MoETrainingJob job(String name) {
+        return client.resources(MoETrainingJob.class).inNamespace(NS).withName(name).get();
+    }
+
+    MoETrainingJobStatus status(String name) {
+        MoETrainingJob j = job(name);
+        return j != null && j.getStatus() != null ? j.getStatus() : new MoETrainingJobStatus();
+    }
+
+    List<Pod> pods(String job) {
+        return client.pods().inNamespace(NS).withLabel(GangNames.JOB_LABEL, job).list().getItems();
+    }
+
+    Map<Integer, Pod> podsByRank(String job) {
+        return pods(job).stream().collect(Collectors.toMap(
+                p -> Integer.parseInt(p.getMetadata().getLabels().get(GangNames.NODE_RANK_LABEL)), p -> p,
+                (a, b) -> {
+                    throw new AssertionError("two pods with node rank " + a.getMetadata().getLabels());
+                }, TreeMap::new));
+    }
+
+    void awaitPods(String job, int n, int attempt) {
+        await().atMost(WAIT).untilAsserted(() -> assertThat(pods(job)).hasSize(n).allSatisfy(p -> assertThat(
+                p.getMetadata().getLabels()).containsEntry(GangNames.ATTEMPT_LABEL, String.valueOf(attempt))));
+    }
+
+    void awaitPhase(String job, JobPhase phase) {
+        await().atMost(WAIT).untilAsserted(() -> assertThat(status(job).phase).isEqualTo(phase));
+    }
+
+    void editPodStatus(Pod pod, UnaryOperator<Pod> f) {
+        client.pods().inNamespace(NS).withName(pod.getMetadata().getName()).editStatus(p -> {
+            if (p.getStatus() == null) {
+                p.setStatus(new io.fabric8.kubernetes.api.model.PodStatus());
+            }
+            return f.apply(p);
+        });
+    }
+
+    /** The scheduler binds and the kubelet starts every pod. */
+    void runAll(String job) {
+        for (Pod p : pods(job)) {
+            editPodStatus(p, q -> {
+                q.getStatus().setPhase("Running");
+                q.getStatus().setConditions(List.of(new PodConditionBuilder().withType("PodScheduled")
+                        .withStatus("True").build()));
+                return q;
+            });
+        }
+    }
+
+    void exit(Pod p, int code) {
+        editPodStatus(p, q -> {
+            q.getStatus().setPhase(code == 0 ? "Succeeded" : "Failed");
+            q.getStatus().setContainerStatuses(List.of(new io.fabric8.kubernetes.api.model.ContainerStatusBuilder()
+                    .withName(GangNames.TRAINER_CONTAINER).withNewState().withNewTerminated().withExitCode(code)
+                    .withReason(code == 0 ? "Completed" : "Error").endTerminated().endState().build()));
+            return q;
+        });
+    }
+
+    List<Event> events(String job) {
+        return client.v1().events().inNamespace(NS).list().getItems().stream()
+                .filter(e -> job.equals(e.getInvolvedObject().getName())).toList();
+    }
+
+    static Map<String, String> env(Pod p) {
+        return p.getSpec().getContainers().get(0).getEnv().stream().filter(e -> e.getValue() != null)
+                .collect(Collectors.toMap(EnvVar::getName, EnvVar::getValue));
+    }
+
+    long reconciles() {
+        return registry.find("moe.reconcile.duration").timers().stream().mapToLong(Timer::count).sum();
+    }
+
+    // ---- tests ---------------------------------------------------------------------------------------------
+
+    @Test
+    void validJobGetsServicePlanIdentityAndOnePodPerNodeInRankOrder() {
+        create(TestJobs.tiny(NS, "gang", 3));
+        awaitPods("gang", 3, 0);
+        MoETrainingJob job = job("gang");
+        String uid = job.getMetadata().getUid();
+
+        Map<Integer, Pod> pods = podsByRank("gang");
+        assertThat(pods.keySet()).containsExactly(0, 1, 2);
+        pods.forEach((rank, p) -> {
+            assertThat(p.getMetadata().getName()).isEqualTo("gang-node-" + rank);
+            assertThat(env(p)).containsEntry("NODE_RANK", String.valueOf(rank))
+                    .containsEntry("MASTER_ADDR", "gang-node-0.gang." + NS + ".svc")
+                    .containsEntry("WORLD_SIZE", "6").containsEntry("NNODES", "3")
+                    .containsEntry("MOE_RESTART_ATTEMPT", "0");
+            assertThat(p.getSpec().getContainers().get(0).getResources().getLimits().get("nvidia.com/gpu")
+                    .getAmount()).isEqualTo("2");
+            assertThat(p.getMetadata().getOwnerReferences()).singleElement()
+                    .satisfies(o -> assertThat(o.getUid()).isEqualTo(uid));
+        });
+
+        Service svc = client.services().inNamespace(NS).withName("gang").get();
+        assertThat(svc.getSpec().getClusterIP()).isEqualTo("None");
+        assertThat(svc.getSpec().getPublishNotReadyAddresses()).isTrue();
+        ConfigMap cm = client.configMaps().inNamespace(NS).withName("gang-plan").get();
+        assertThat(cm.getData().get("plan.json")).contains("training.moe.dev/plan-v1").contains("\"nodes\" : 3");
+        assertThat(client.serviceAccounts().inNamespace(NS).withName("gang-trainer").get()).isNotNull();
+        Role role = client.rbac().roles().inNamespace(NS).withName("gang-trainer").get();
+        assertThat(role.getRules().get(0).getResourceNames()).containsExactly("gang-node-0", "gang-node-1",
+                "gang-node-2");
+        assertThat(client.rbac().roleBindings().inNamespace(NS).withName("gang-trainer").get()).isNotNull();
+        // Everything is owned by the job: deleting the job garbage-collects it.
+        for (HasMetadata owned : List.<HasMetadata>of(svc, cm, role)) {
+            assertThat(owned.getMetadata().getOwnerReferences()).singleElement()
+                    .satisfies(o -> assertThat(o.getUid()).isEqualTo(uid));
+        }
+
+        await().atMost(WAIT).untilAsserted(() -> {
+            MoETrainingJobStatus s = status("gang");
+            assertThat(s.phase).isEqualTo(JobPhase.Pending);
+            assertThat(s.plan.worldSize).isEqualTo(6);
+            assertThat(s.plan.memory.perGpuBytes).isPositive();
+            assertThat(s.observedGeneration).isEqualTo(job("gang").getMetadata().getGeneration());
+            assertThat(Conditions.get(s, Conditions.PLAN_VALID).orElseThrow().status).isEqualTo("True");
+        });
+
+        runAll("gang");
+        awaitPhase("gang", JobPhase.Running);
+        assertThat(status("gang").startTime).isNotNull();
+        assertThat(Conditions.isTrue(status("gang"), Conditions.GANG_SCHEDULED)).isTrue();
+
+        // All ranks exit 0 → Succeeded.
+        pods("gang").forEach(p -> exit(p, 0));
+        awaitPhase("gang", JobPhase.Succeeded);
+        assertThat(status("gang").completionTime).isNotNull();
+    }
+
+    @Test
+    void retriableFailureRestartsTheWholeGangWithTheNextAttemptUntilMaxRestarts() {
+        create(TestJobs.tiny(NS, "flaky", 2)); // maxRestarts 2, backoff 1 s (max 2 s)
+        awaitPods("flaky", 2, 0);
+        runAll("flaky");
+        awaitPhase("flaky", JobPhase.Running);
+
+        exit(podsByRank("flaky").get(1), 75);
+        awaitPods("flaky", 2, 1);
+        MoETrainingJobStatus s = status("flaky");
+        assertThat(s.restarts).isEqualTo(1);
+        assertThat(s.restartAttempt).isEqualTo(1);
+        assertThat(s.lastFailure.reason).isEqualTo("ExitCode");
+        assertThat(s.lastFailure.exitCode).isEqualTo(75);
+        assertThat(s.lastFailure.rank).isEqualTo(1);
+        assertThat(s.lastFailure.pod).isEqualTo("flaky-node-1");
+        assertThat(s.lastFailure.time).isNotNull();
+        assertThat(podsByRank("flaky").values()).allSatisfy(p ->
+                assertThat(env(p)).containsEntry("MOE_RESTART_ATTEMPT", "1"));
+        assertThat(events("flaky")).anySatisfy(e -> {
+            assertThat(e.getReason()).isEqualTo("GangRestart");
+            assertThat(e.getType()).isEqualTo("Warning");
+            assertThat(e.getMessage()).contains("flaky-node-1").contains("75");
+        });
+
+        // Evicted (second restart)
+        runAll("flaky");
+        awaitPhase("flaky", JobPhase.Running);
+        editPodStatus(podsByRank("flaky").get(0), q -> {
+            q.getStatus().setPhase("Failed");
+            q.getStatus().setReason("Evicted");
+            return q;
+        });
+        awaitPods("flaky", 2, 2);
+        assertThat(status("flaky").lastFailure.reason).isEqualTo("Evicted");
+        assertThat(status("flaky").restarts).isEqualTo(2);
+
+        // Third failure: maxRestarts reached → Failed; the other rank is stopped, the failed one kept.
+        runAll("flaky");
+        awaitPhase("flaky", JobPhase.Running);
+        exit(podsByRank("flaky").get(0), 1);
+        awaitPhase("flaky", JobPhase.Failed);
+        assertThat(Conditions.get(status("flaky"), Conditions.FAILED).orElseThrow().reason)
+                .isEqualTo("RestartLimitExceeded");
+        await().atMost(WAIT).untilAsserted(() -> assertThat(pods("flaky")).extracting(p -> p.getMetadata().getName())
+                .containsExactly("flaky-node-0"));
+        assertThat(registry.find("moe.gang.restarts").tag("reason", "ExitCode").counter().count()).isPositive();
+        assertThat(registry.find("moe.gang.restarts").tag("reason", "Evicted").counter().count()).isPositive();
+    }
+
+    @Test
+    void configErrorExitCodeFailsTheJobWithoutRestart() {
+        create(TestJobs.tiny(NS, "badcfg", 2));
+        awaitPods("badcfg", 2, 0);
+        runAll("badcfg");
+        awaitPhase("badcfg", JobPhase.Running);
+        exit(podsByRank("badcfg").get(0), 78);
+        awaitPhase("badcfg", JobPhase.Failed);
+        MoETrainingJobStatus s = status("badcfg");
+        assertThat(s.restarts).isZero();
+        assertThat(s.lastFailure.exitCode).isEqualTo(78);
+        assertThat(Conditions.get(s, Conditions.FAILED).orElseThrow().reason).isEqualTo("NonRetryableExitCode");
+        await().atMost(WAIT).untilAsserted(() -> assertThat(pods("badcfg")).hasSize(1));
+        assertThat(events("badcfg")).anySatisfy(e -> assertThat(e.getReason()).isEqualTo("Failed"));
+    }
+
+    @Test
+    void configuredNonRetryableExitCodeFailsTheJob() {
+        MoETrainingJob j = TestJobs.tiny(NS, "custom-code", 2);
+        j.getSpec().restartPolicy.nonRetryableExitCodes = List.of(42);
+        create(j);
+        awaitPods("custom-code", 2, 0);
+        runAll("custom-code");
+        awaitPhase("custom-code", JobPhase.Running);
+        exit(podsByRank("custom-code").get(1), 42);
+        awaitPhase("custom-code", JobPhase.Failed);
+        assertThat(status("custom-code").restarts).isZero();
+    }
+
+    @Test
+    void nodeLossAndPreemptionRestartTheGang() {
+        create(TestJobs.tiny(NS, "lost", 2));
+        awaitPods("lost", 2, 0);
+        runAll("lost");
+        awaitPhase("lost", JobPhase.Running);
+        editPodStatus(podsByRank("lost").get(1), q -> {
+            q.getStatus().setPhase("Unknown");
+            return q;
+        });
+        awaitPods("lost", 2, 1);
+        assertThat(status("lost").lastFailure.reason).isEqualTo("NodeLost");
+
+        runAll("lost");
+        awaitPhase("lost", JobPhase.Running);
+        editPodStatus(podsByRank("lost").get(0), q -> {
+            q.getStatus().setPhase("Failed");
+            q.getStatus().setConditions(List.of(new PodConditionBuilder().withType("DisruptionTarget")
+                    .withStatus("True").withReason("PreemptionByScheduler").build()));
+            return q;
+        });
+        awaitPods("lost", 2, 2);
+        assertThat(status("lost").lastFailure.reason).isEqualTo("Preempted");
+    }
+
+    @Test
+    void partialGangIsDeletedAfterTheSchedulingTimeoutAndRetriedWithoutUsingARestart() {
+        MoETrainingJob j = TestJobs.tiny(NS, "stuck", 2);
+        j.getSpec().restartPolicy.gangSchedulingTimeoutSeconds = 1;
+        create(j);
+        awaitPods("stuck", 2, 0);
+        // Only rank 0 gets a node.
+        editPodStatus(podsByRank("stuck").get(0), q -> {
+            q.getStatus().setPhase("Running");
+            return q;
+        });
+        awaitPods("stuck", 2, 1);
+        MoETrainingJobStatus s = status("stuck");
+        assertThat(s.lastFailure.reason).isEqualTo("GangSchedulingTimeout");
+        assertThat(s.restarts).isZero();
+        assertThat(s.restartAttempt).isGreaterThanOrEqualTo(1);
+        assertThat(events("stuck")).anySatisfy(e -> assertThat(e.getReason()).isEqualTo("GangSchedulingTimeout"));
+    }
+
+    @Test
+    void suspendDeletesPodsKeepsStatusAndResumeRecreatesThem() {
+        create(TestJobs.tiny(NS, "pause", 2));
+        awaitPods("pause", 2, 0);
+        runAll("pause");
+        awaitPhase("pause", JobPhase.Running);
+        String started = status("pause").startTime;
+
+        client.resources(MoETrainingJob.class).inNamespace(NS).withName("pause").edit(j -> {
+            j.getSpec().suspend = true;
+            return j;
+        });
+        awaitPhase("pause", JobPhase.Suspended);
+        await().atMost(WAIT).untilAsserted(() -> assertThat(pods("pause")).isEmpty());
+        assertThat(status("pause").startTime).isEqualTo(started);
+        assertThat(Conditions.isTrue(status("pause"), Conditions.SUSPENDED)).isTrue();
+
+        client.resources(MoETrainingJob.class).inNamespace(NS).withName("pause").edit(j -> {
+            j.getSpec().suspend = false;
+            return j;
+        });
+        awaitPods("pause", 2, 0);
+        awaitPhase("pause", JobPhase.Pending);
+        assertThat(events("pause")).extracting(Event::getReason).contains("Suspended", "Resumed");
+    }
+
+    @Test
+    void invalidPlanGivesPlanValidFalseAWarningEventAndNoPods() {
+        MoETrainingJob j = TestJobs.tiny(NS, "invalid", 2);
+        j.getSpec().parallelism.expert = 3; // does not divide 8 experts nor the world of 4
+        create(j);
+        awaitPhase("invalid", JobPhase.Invalid);
+        var cond = Conditions.get(status("invalid"), Conditions.PLAN_VALID).orElseThrow();
+        assertThat(cond.status).isEqualTo("False");
+        assertThat(cond.message).contains("spec.parallelism.expert=3");
+        assertThat(pods("invalid")).isEmpty();
+        await().atMost(WAIT).untilAsserted(() -> assertThat(events("invalid")).anySatisfy(e -> {
+            assertThat(e.getType()).isEqualTo("Warning");
+            assertThat(e.getReason()).isEqualTo("PlanRejected");
+            assertThat(e.getMessage()).contains("spec.parallelism.expert=3");
+        }));
+        assertThat(registry.find("moe.plan.rejections").counters()).isNotEmpty();
+    }
+
+    @Test
+    void operatorRestartWhileCreatingTheGangNeverDuplicatesARank() {
+        // A previous operator process created rank 0 of attempt 0 and died before creating rank 1.
+        MoETrainingJob j = TestJobs.tiny(NS, "halfway", 2);
+        Pod leftover = GangPodFactory.render(j, TestJobs.plan(j), 0, 0, GangSettings.defaults());
+        leftover = client.pods().inNamespace(NS).resource(leftover).create();
+        String leftoverUid = leftover.getMetadata().getUid();
+        create(j);
+        awaitPods("halfway", 2, 0);
+        Map<Integer, Pod> pods = podsByRank("halfway");
+        assertThat(pods.keySet()).containsExactly(0, 1);
+        assertThat(pods.get(0).getMetadata().getUid()).isEqualTo(leftoverUid);
+    }
+
+    @Test
+    void noOpReconcileLeavesEveryResourceVersionUnchanged() {
+        create(TestJobs.tiny(NS, "steady", 2));
+        awaitPods("steady", 2, 0);
+        runAll("steady");
+        awaitPhase("steady", JobPhase.Running);
+        // Let the reconciles caused by our own writes settle.
+        await().pollDelay(Duration.ofMillis(500)).atMost(WAIT).until(() -> {
+            long before = reconciles();
+            Thread.sleep(700);
+            return reconciles() == before;
+        });
+        Map<String, String> before = resourceVersions("steady");
+        long reconcilesBefore = reconciles();
+
+        // An event that changes nothing the operator cares about: it reconciles and must write nothing.
+        Pod rank1 = podsByRank("steady").get(1);
+        client.pods().inNamespace(NS).withName(rank1.getMetadata().getName())
+                .edit(p -> {
+                    p.getMetadata().getLabels().put("unrelated", "touch");
+                    return p;
+                });
+        await().atMost(WAIT).until(() -> reconciles() > reconcilesBefore);
+        Map<String, String> after = resourceVersions("steady");
+        after.remove("Pod/steady-node-1");
+        before.remove("Pod/steady-node-1");
+        assertThat(after).isEqualTo(before);
+    }
+
+    Map<String, String> resourceVersions(String name) {
+        Map<String, String> rv = new TreeMap<>();
+        List<HasMetadata> all = new java.util.ArrayList<>();
+        all.add(job(name));
+        all.addAll(pods(name));
+        all.add(client.services().inNamespace(NS).withName(name).get());
+        all.add(client.configMaps().inNamespace(NS).withName(name + "-plan").get());
+        all.add(client.serviceAccounts().inNamespace(NS).withName(name + "-trainer").get());
+        all.add(client.rbac().roles().inNamespace(NS).withName(name + "-trainer").get());
+        all.add(client.rbac().roleBindings().inNamespace(NS).withName(name + "-trainer").get());
+        for (HasMetadata h : all) {
+            rv.put(h.getKind() + "/" + h.getMetadata().getName(), h.getMetadata().getResourceVersion());
+        }
+        return rv;
+    }
+
+    @Test
+    void progressAnnotationOfRankZeroLandsInStatusAndMetrics() {
+        create(TestJobs.tiny(NS, "progress", 2));
+        awaitPods("progress", 2, 0);
+        runAll("progress");
+        awaitPhase("progress", JobPhase.Running);
+        client.pods().inNamespace(NS).withName("progress-node-0").edit(p -> {
+            if (p.getMetadata().getAnnotations() == null) {
+                p.getMetadata().setAnnotations(new java.util.HashMap<>());
+            }
+            p.getMetadata().getAnnotations().put(GangNames.PROGRESS_ANNOTATION,
+                    "{\"step\": 120, \"loss\": 3.21, \"tokensPerSecond\": 51234.0, \"mfu\": 0.31,"
+                            + " \"lastCheckpointStep\": 100, \"time\": \"2026-11-26T12:00:00Z\"}");
+            return p;
+        });
+        await().atMost(WAIT).untilAsserted(() -> {
+            MoETrainingJobStatus.Progress p = status("progress").progress;
+            assertThat(p).isNotNull();
+            assertThat(p.step).isEqualTo(120L);
+            assertThat(p.loss).isEqualTo(3.21);
+            assertThat(p.tokensPerSecond).isEqualTo(51234.0);
+            assertThat(p.mfu).isEqualTo(0.31);
+            assertThat(p.lastCheckpointStep).isEqualTo(100L);
+            assertThat(p.updateTime).isEqualTo("2026-11-26T12:00:00Z");
+        });
+        await().atMost(WAIT).untilAsserted(() -> assertThat(registry.find("moe.job.step")
+                .tags("namespace", NS, "job", "progress").gauge().value()).isEqualTo(120.0));
+        assertThat(registry.find("moe.job.mfu").tags("namespace", NS, "job", "progress").gauge().value())
+                .isEqualTo(0.31);
+        assertThat(registry.find("moe.jobs").tag("phase", "Running").gauge().value()).isGreaterThanOrEqualTo(1.0);
+        String metrics = io.restassured.RestAssured.get("/q/metrics").asString();
+        assertThat(metrics).contains("moe_job_step{job=\"progress\",namespace=\"" + NS + "\"} 120.0")
+                .contains("moe_reconcile_duration_seconds_count").contains("moe_gang_restarts_total")
+                .contains("moe_gpus_requested");
+    }
+}

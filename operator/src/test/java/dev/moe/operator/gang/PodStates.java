@@ -1,0 +1,54 @@
+package dev.moe.operator.gang;
+
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.PodConditionBuilder;
+
+/** Pod status shapes as the kubelet, scheduler and controllers write them. */
+public final class PodStates {
+    private PodStates() {
+    }
+
+    public static Pod base(String job, int rank, int attempt) {
+        return new PodBuilder().withNewMetadata().withName(GangNames.podName(job, rank))
+                .withCreationTimestamp("2026-11-26T12:00:00Z")
+                .addToLabels(GangNames.JOB_LABEL, job)
+                .addToLabels(GangNames.NODE_RANK_LABEL, String.valueOf(rank))
+                .addToLabels(GangNames.ATTEMPT_LABEL, String.valueOf(attempt)).endMetadata()
+                .withNewSpec().endSpec().withNewStatus().withPhase("Pending").endStatus().build();
+    }
+
+    public static Pod running(Pod p) {
+        return new PodBuilder(p).editSpec().withNodeName("node-" + p.getMetadata().getName()).endSpec()
+                .editStatus().withPhase("Running").withConditions(new PodConditionBuilder().withType("PodScheduled")
+                        .withStatus("True").build()).endStatus().build();
+    }
+
+    public static Pod exited(Pod p, int code) {
+        return new PodBuilder(running(p)).editStatus().withPhase(code == 0 ? "Succeeded" : "Failed")
+                .addNewContainerStatus().withName(GangNames.TRAINER_CONTAINER).withNewState().withNewTerminated()
+                .withExitCode(code).withReason(code == 0 ? "Completed" : "Error")
+                .withFinishedAt("2026-11-26T12:05:00Z").endTerminated().endState().endContainerStatus()
+                .endStatus().build();
+    }
+
+    public static Pod evicted(Pod p) {
+        return new PodBuilder(running(p)).editStatus().withPhase("Failed").withReason("Evicted")
+                .withMessage("The node was low on resource: memory.").endStatus().build();
+    }
+
+    public static Pod preempted(Pod p) {
+        return new PodBuilder(running(p)).editMetadata().withDeletionTimestamp("2026-11-26T12:06:00Z").endMetadata()
+                .editStatus().addToConditions(new PodConditionBuilder().withType("DisruptionTarget").withStatus("True")
+                        .withReason("PreemptionByScheduler").build()).endStatus().build();
+    }
+
+    public static Pod nodeLost(Pod p) {
+        return new PodBuilder(running(p)).editStatus().withPhase("Unknown").endStatus().build();
+    }
+
+    public static Pod deleted(Pod p) {
+        return new PodBuilder(running(p)).editMetadata().withDeletionTimestamp("2026-11-26T12:06:00Z").endMetadata()
+                .build();
+    }
+}
