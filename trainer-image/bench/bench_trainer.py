@@ -118,8 +118,12 @@ def run_hf(args):
     model.config.use_cache = False
     device = next(model.parameters()).device
     cfg = ModelConfig.from_dict(_cfg(args.ckpt))
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5,
-                            fused=device.type == "cuda")
+    from torch.distributed.tensor import DTensor
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    # fused AdamW refuses a mix of DTensor and plain tensors (HF shards some, not all): one per kind
+    kinds = [[p for p in params if isinstance(p, DTensor)], [p for p in params if not isinstance(p, DTensor)]]
+    opts = [torch.optim.AdamW(ps, lr=1e-5, fused=device.type == "cuda") for ps in kinds if ps]
     g = torch.Generator().manual_seed(0)
     times = []
     for step in range(args.warmup + args.steps):
@@ -129,8 +133,9 @@ def run_hf(args):
         out = model(input_ids=ids, labels=ids, output_router_logits=True)
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0) if world == 1 else None
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        for opt in opts:
+            opt.step()
+            opt.zero_grad(set_to_none=True)
         _sync(device)
         dt = time.perf_counter() - t0
         if world > 1:

@@ -124,6 +124,12 @@ class Experts(nn.Module):
         return grouped_mm(F.silu(g) * u, _local(self.down_proj), counts)
 
 
+def count_per_expert(flat_idx: torch.Tensor, num_experts: int) -> torch.Tensor:
+    """Tokens per expert without a host sync (torch.bincount on CUDA reads the max back to the host)."""
+    return torch.zeros(num_experts, dtype=torch.int64, device=flat_idx.device).scatter_add_(
+        0, flat_idx, torch.ones_like(flat_idx))
+
+
 class LocalDispatch:
     """All experts on this process: sort token copies by expert, grouped GEMM, weight and sum."""
 
@@ -131,7 +137,7 @@ class LocalDispatch:
         T, k = idx.shape
         flat = idx.reshape(-1)
         order = torch.argsort(flat, stable=True)
-        counts = torch.bincount(flat, minlength=num_experts)
+        counts = count_per_expert(flat, num_experts)
         xs = x[order // k]
         if torch.is_autocast_enabled(x.device.type):
             xs = xs.to(torch.get_autocast_dtype(x.device.type))
@@ -168,8 +174,8 @@ class SparseMoeBlock(nn.Module):
         B, S, H = x.shape
         flat = x.reshape(-1, H)
         probs, w, idx = self.gate(flat)
-        counts = torch.bincount(idx.reshape(-1), minlength=self.num_experts)
-        self.last_counts = counts.detach()
+        counts = count_per_expert(idx.reshape(-1), self.num_experts)
+        self.last_counts = counts
         out = self.dispatch(flat, w, idx, self.experts, self.num_experts)
         # statistics for the load-balancing loss (transformers' load_balancing_loss_func, summed over layers)
         stats = (counts.float(), probs.sum(0), flat.shape[0])

@@ -50,7 +50,7 @@ def init_distributed(local_rank: int, rank: int, world: int) -> torch.device:
     return device
 
 
-def build_model(plan: Plan, meshes: Meshes, device: torch.device, seed: int | None = None):
+def build_model(plan: Plan, meshes: Meshes, device: torch.device, seed: int | None = None, bf16: bool | None = None):
     """Meta-device model -> TP -> EP -> local shards filled (HF checkpoint or seeded init) -> FSDP2."""
     from .checkpoint_hf import hf_source, materialize, random_source
 
@@ -63,7 +63,7 @@ def build_model(plan: Plan, meshes: Meshes, device: torch.device, seed: int | No
     else:
         src = random_source(plan.model, plan.training.seed if seed is None else seed, device)
     materialize(model, device, src)
-    bf16 = device.type == "cuda"
+    bf16 = device.type == "cuda" if bf16 is None else bf16
     apply_fsdp(model, meshes, param_dtype=torch.bfloat16 if bf16 else None)
     return model
 
@@ -133,10 +133,12 @@ def clip_grad_norm(model, max_norm: float, world: int) -> torch.Tensor:
     return norm
 
 
-def forward_backward(model, meshes: Meshes, data: BatchSource, step: int, accum: int, device):
-    """Gradient accumulation over `accum` micro-batches; returns local (loss, ce, aux) sums / accum."""
+def forward_backward(model, meshes: Meshes, data: BatchSource, step: int, accum: int, device, bf16: bool | None = None):
+    """Gradient accumulation over `accum` micro-batches; returns local (loss, ce, aux) sums / accum.
+    bf16 autocast on GPU (float32 master weights), float32 elsewhere."""
     stats = torch.zeros(3, device=device)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else _null()
+    bf16 = device.type == "cuda" if bf16 is None else bf16
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else _null()
     for micro in range(accum):
         inputs, labels = data.batch(step, micro, meshes.data_rank, device)
         set_gradient_sync(model, micro == accum - 1)
@@ -195,6 +197,7 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
         torch.cuda.reset_peak_memory_stats(device)
 
     loss_val = float("nan")
+    steps_since_log = 0
     tps = mfu = 0.0
     for step in range(start, t.steps):
         if step == fail_at:
@@ -210,6 +213,7 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
             o.step()
             o.zero_grad(set_to_none=True)
         done = step + 1
+        steps_since_log += 1
         if done % t.log_every == 0 or done == t.steps:
             dist.all_reduce(stats)
             stats /= world
@@ -218,12 +222,13 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             dt = time.perf_counter() - t0
-            a2a = COMM_TIMER.pop_seconds()
+            a2a = COMM_TIMER.pop_seconds() / steps_since_log
+            steps_since_log = 0
             tps = tokens_per_step / dt
             mfu = tps * flops_per_token / (world * PEAK_FLOPS_BF16)
             mem = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else 0
             log.info("step %d/%d  loss %.4f (ce %.4f aux %.4f)  lr %.2e  grad_norm %.3f  %.2fs  %s tok/s "
-                     "(%s /GPU)  MFU %.1f%%  a2a %.3fs  imbalance %.2f  peak_mem %.1f GiB",
+                     "(%s /GPU)  MFU %.1f%%  a2a %.3fs/step  imbalance %.2f  peak_mem %.1f GiB",
                      done, t.steps, loss_val, ce, aux, lr, gnorm.item(), dt, f"{tps:,.0f}", f"{tps / world:,.0f}",
                      100 * mfu, a2a, imb, mem / 2**30)
             metrics.set(step=done, step_seconds=dt, tokens_per_second=tps, tokens_per_second_per_gpu=tps / world,

@@ -19,6 +19,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.distributed.tensor import Replicate, Shard, distribute_tensor
 
+from ..model import count_per_expert
+
 
 class CommTimer:
     """Accumulates all-to-all time (device events on GPU, wall clock on CPU) for the metrics."""
@@ -81,11 +83,12 @@ class AllToAllDispatch:
         ep, n_local = self.ep, num_experts // self.ep
         flat = idx.reshape(-1)
         order = torch.argsort(flat, stable=True)
-        counts = torch.bincount(flat, minlength=num_experts)  # copies per global expert, sent by me
+        counts = count_per_expert(flat, num_experts)  # copies per global expert, sent by me
         recv_counts = torch.empty_like(counts)  # [src rank, local expert] of what I will receive
         t0 = COMM_TIMER.start(x.device)
         dist.all_to_all_single(recv_counts, counts, group=self.group)
         COMM_TIMER.stop(x.device, t0)
+        # the only host sync of the dispatch: all_to_all_single needs split sizes on the host
         splits = torch.stack([counts.view(ep, n_local).sum(1), recv_counts.view(ep, n_local).sum(1)]).tolist()
         send_splits, recv_splits = splits[0], splits[1]
 

@@ -21,7 +21,9 @@ from moe_trainer.model import Qwen3MoeForCausalLM, grouped_mm  # noqa: E402
 from moe_trainer.parallel.mesh import build_meshes  # noqa: E402
 from moe_trainer.train import build_model, clip_grad_norm, forward_backward, init_distributed  # noqa: E402
 
-LOSS_TOL, GRAD_TOL = 2e-2, 5e-2  # bf16 vs float32
+# (loss, global gradient) relative tolerances against the float32 single-GPU reference. bf16 differs by a
+# few 1e-2 in the gradient even on one GPU without parallelism (bf16 activations; near-tie top-k flips).
+TOL = {"fp32": (1e-5, 1e-4), "bf16": (1e-2, 6e-2)}
 
 
 def check_grouped_mm(device):
@@ -46,16 +48,22 @@ def main(hf_dir, D, T, E):
     rank, local = int(os.environ["RANK"]), int(os.environ["LOCAL_RANK"])
     device = init_distributed(local, rank, world)
     meshes = build_meshes(plan.parallelism, device.type)
-    model = build_model(plan, meshes, device)
     t = plan.training
     data = BatchSource(t.dataset, plan.model.vocab_size, t.seq_length, t.micro_batch_size, t.gradient_accumulation,
                        D, t.seed)
-    stats = forward_backward(model, meshes, data, 0, t.gradient_accumulation, device)
-    dist.all_reduce(stats)
-    stats /= world
-    norm = clip_grad_norm(model, 0.0, world).item()
-    grads = {n: (p.grad.full_tensor() if isinstance(p.grad, DTensor) else p.grad).float()
-             for n, p in model.named_parameters()}
+    results = {}
+    for mode in ("fp32", "bf16"):  # float32 end to end (exactness of the parallel maths), then bf16 training path
+        bf16 = mode == "bf16"
+        model = build_model(plan, meshes, device, bf16=bf16)
+        stats = forward_backward(model, meshes, data, 0, t.gradient_accumulation, device, bf16=bf16)
+        dist.all_reduce(stats)
+        stats /= world
+        norm = clip_grad_norm(model, 0.0, world).item()
+        grads = {n: (p.grad.full_tensor() if isinstance(p.grad, DTensor) else p.grad).float()
+                 for n, p in model.named_parameters()}
+        results[mode] = (stats[0].item(), norm, grads)
+        del model
+    code = 0
     if rank == 0:
         cfg = ModelConfig.from_dict(model_cfg)
         ref = Qwen3MoeForCausalLM(cfg).to(device)
@@ -67,22 +75,22 @@ def main(hf_dir, D, T, E):
                 loss = ref(x, y)["loss"] / (t.gradient_accumulation * D)
                 loss.backward()
                 total += loss.item()
-        num = sum((grads[n] - p.grad).pow(2).sum() for n, p in ref.named_parameters())
         den = sum(p.grad.pow(2).sum() for p in ref.parameters())
-        grad_rel = (num / den).sqrt().item()
-        worst = max(((grads[n] - p.grad).norm() / p.grad.norm().clamp(min=1e-12)).item()
-                    for n, p in ref.named_parameters())
         ref_norm = den.sqrt().item()
-        loss_rel = abs(stats[0].item() - total) / total
         gmm = check_grouped_mm(device)
-        ok = loss_rel < LOSS_TOL and grad_rel < GRAD_TOL and abs(norm - ref_norm) / ref_norm < GRAD_TOL and gmm < 1e-2
-        print(f"PARITY gpus={world} data={D} tensor={T} expert={E} loss={stats[0].item():.5f} ref={total:.5f} "
-              f"loss_rel={loss_rel:.2e} grad_rel={grad_rel:.2e} worst_param_rel={worst:.2e} "
-              f"norm_rel={abs(norm - ref_norm) / ref_norm:.2e} grouped_mm_rel={gmm:.2e} {'PASS' if ok else 'FAIL'}",
-              flush=True)
-        code = 0 if ok else 1
-    else:
-        code = 0
+        for mode, (loss_v, norm, grads) in results.items():
+            num = sum((grads[n] - p.grad).pow(2).sum() for n, p in ref.named_parameters())
+            grad_rel = (num / den).sqrt().item()
+            worst = max(((grads[n] - p.grad).norm() / p.grad.norm().clamp(min=1e-12)).item()
+                        for n, p in ref.named_parameters())
+            loss_rel = abs(loss_v - total) / total
+            norm_rel = abs(norm - ref_norm) / ref_norm
+            lt, gt = TOL[mode]
+            ok = loss_rel < lt and grad_rel < gt and norm_rel < gt and gmm < 1e-2
+            code |= 0 if ok else 1
+            print(f"PARITY {mode} gpus={world} data={D} tensor={T} expert={E} loss={loss_v:.5f} ref={total:.5f} "
+                  f"loss_rel={loss_rel:.1e} grad_rel={grad_rel:.1e} worst_param_rel={worst:.1e} "
+                  f"norm_rel={norm_rel:.1e} grouped_mm_rel={gmm:.1e} {'PASS' if ok else 'FAIL'}", flush=True)
     dist.barrier()
     dist.destroy_process_group()
     sys.exit(code)

@@ -29,6 +29,6 @@ if __name__ == "__main__":
             if "norm" in n:
                 p.fill_(1.0)
             else:
-                p.normal_(0, 0.02 if kind == "bench" else 0.1)
+                p.normal_(0, 0.02)
     m.save_pretrained(out, max_shard_size="2GB")
     print("wrote", out)
