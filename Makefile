@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export JAVA_HOME ?= /usr/lib/jvm/java-17-openjdk-amd64
 MVN := mvn -B -ntp
 
-.PHONY: test test-java test-trainer test-e2e build demo deps-python deps-k8s
+.PHONY: test test-java test-trainer test-e2e test-chart build demo deps-python deps-k8s
 
 build:                       ## operator jar, plan CLI jar, generated CRDs
 	$(MVN) -DskipTests package
@@ -24,7 +24,10 @@ test-trainer: deps-python    ## trainer on CPU: parity with transformers, gloo E
 test-e2e: deps-k8s build     ## real kube-apiserver + etcd + scheduler + KWOK: CEL tier and e2e scenarios
 	bash e2e/run-tests.sh
 
-test: test-java test-trainer test-e2e
+test-chart: deps-python      ## Helm chart rendered by real helm: RBAC, monitoring switches, CRD copy, queried metrics
+	$(HOME)/.cache/moe/venv/bin/python -m pytest -q charts/tests
+
+test: test-java test-trainer test-chart test-e2e
 
 demo: deps-k8s build         ## README's main job: local control plane with fake GPU nodes, apply examples/
 	bash e2e/bin/demo.sh
