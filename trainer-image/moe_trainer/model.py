@@ -72,7 +72,10 @@ class Attention(nn.Module):
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if q.dtype != v.dtype:  # autocast: norms return float32
             q, k = q.to(v.dtype), k.to(v.dtype)
-        o = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=q.shape[1] != k.shape[1])
+        if q.shape[1] != k.shape[1]:  # GQA: expand KV heads (cheap) so every fused SDPA backend is eligible
+            rep = q.shape[1] // k.shape[1]
+            k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
+        o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         return self.o_proj(o.transpose(1, 2).reshape(B, S, -1))
 
 

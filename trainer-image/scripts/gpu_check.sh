@@ -13,6 +13,19 @@ NGPU=$($PY -c 'import torch; print(torch.cuda.device_count())')
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | head -1
 echo "gpus: $NGPU; torch $($PY -c 'import torch; print(torch.__version__, torch.version.cuda)'); date $(date -u +%FT%TZ)"
 TR="$PY -m torch.distributed.run --standalone"
+$PY - <<'PY'
+import torch, torch.nn.functional as F
+from torch.nn.attention import SDPBackend, sdpa_kernel
+q = torch.randn(1, 32, 4096, 128, device="cuda", dtype=torch.bfloat16)
+for name, b in (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION), ("efficient", SDPBackend.EFFICIENT_ATTENTION)):
+    try:
+        with sdpa_kernel([b]):
+            F.scaled_dot_product_attention(q, q, q, is_causal=True)
+        print(f"sdpa {name}: ok", end="; ")
+    except RuntimeError as e:
+        print(f"sdpa {name}: unavailable", end="; ")
+print()
+PY
 
 correctness() {
   local summary="$OUT/parity.txt"; : > "$summary"
@@ -62,6 +75,7 @@ bench() {
     timeout 150 $TR --nproc-per-node="$n" bench/bench_trainer.py ours --ckpt /tmp/bench --mbs $mbs --out "$R" > "$OUT/bench_ours_$mbs.log" 2>&1 || tail -20 "$OUT/bench_ours_$mbs.log"
   done
   timeout 150 $TR --nproc-per-node=1 bench/bench_trainer.py ours --ckpt /tmp/bench --mbs 1 --out "$R" > "$OUT/bench_ours_1gpu.log" 2>&1 || tail -20 "$OUT/bench_ours_1gpu.log"
+  timeout 100 $TR --nproc-per-node="$n" bench/bench_trainer.py ours --ckpt /tmp/bench --mbs 4 --out "$R" > "$OUT/bench_ours_4.log" 2>&1 || tail -5 "$OUT/bench_ours_4.log"
   $PY bench/bench_trainer.py table "$R"
 }
 
