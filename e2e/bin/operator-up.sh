@@ -2,11 +2,12 @@
 # Starts the operator (operator/target/quarkus-app/quarkus-run.jar) against the local cluster, in the
 # background, logging to $MOE_E2E_WORK/logs/operator.log (pid in pids/operator.pid; cluster-down.sh stops it).
 # Installs crds/ first. Builds the jar with Maven if it is missing. HTTP (health, metrics) on 127.0.0.1:$MOE_E2E_OPERATOR_PORT (18080).
+# MOE_OPERATOR_APP=<dir> runs another quarkus-app directory (e.g. a build in a separate checkout).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 OPERATOR_PORT=${MOE_E2E_OPERATOR_PORT:-18080}
-jar="$REPO_DIR/operator/target/quarkus-app/quarkus-run.jar"
-if [[ ! -f $jar ]]; then
+jar="${MOE_OPERATOR_APP:-$REPO_DIR/operator/target/quarkus-app}/quarkus-run.jar"
+if [[ ! -f $jar && -z ${MOE_OPERATOR_APP:-} ]]; then
   e2e_log "operator jar missing; building it (mvn -DskipTests package)"
   (cd "$REPO_DIR" && mvn -B -ntp -q -DskipTests package) >&2 || { e2e_log "operator build failed"; exit 1; }
   [[ -f $jar ]] || { e2e_log "mvn package did not produce $jar"; exit 1; }

@@ -22,7 +22,7 @@ def test_job_runs_to_success_with_the_contracts_pods(ns):
     assert sorted(e["NODE_RANK"] for e in envs) == ["0", "1"]
     for e in envs:
         assert e["NNODES"] == "2" and e["NPROC_PER_NODE"] == "2" and e["WORLD_SIZE"] == "4"
-        assert e["MASTER_ADDR"] == f"tiny-0.tiny.{ns}.svc" and e["MASTER_PORT"] == "29500"
+        assert e["MASTER_ADDR"] == f"tiny-node-0.tiny.{ns}.svc" and e["MASTER_PORT"] == "29500"
         assert e["MOE_PLAN_PATH"] == "/etc/moe/plan.json" and e["MOE_RESTART_ATTEMPT"] == "0"
     # plan ConfigMap and headless Service
     plan = json.loads(json.loads(kubectl("get", "configmap", "tiny-plan", "-n", ns, "-o", "json"))["data"]["plan.json"])
