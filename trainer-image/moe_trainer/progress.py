@@ -16,7 +16,10 @@ SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 class ProgressReporter:
     def __init__(self, spec: str | None, env=None, min_interval_s: float = 10.0, sa_dir: str = SA_DIR):
         env = os.environ if env is None else env
-        self.spec, self.min_interval, self.sa_dir = (spec or "").strip(), min_interval_s, sa_dir
+        self.spec, self.min_interval = (spec or "").strip(), min_interval_s
+        # MOE_K8S_SA_DIR: where the service-account token, ca.crt and namespace are, when not at the in-cluster
+        # path (the e2e local runner runs pods as local processes and materializes the projected volume elsewhere).
+        self.sa_dir = env.get("MOE_K8S_SA_DIR") or sa_dir
         self.last = 0.0
         self.namespace, self.pod = env.get("POD_NAMESPACE"), env.get("POD_NAME")
         self.api = "https://{}:{}".format(env.get("KUBERNETES_SERVICE_HOST", "kubernetes.default.svc"),
