@@ -104,8 +104,30 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
     }
 
     private UpdateControl<MoETrainingJob> doReconcile(MoETrainingJob job, Context<MoETrainingJob> ctx) {
+        if (job.getMetadata().getDeletionTimestamp() != null) {
+            // Being deleted (foreground deletion or namespace teardown): garbage collection removes the gang.
+            return UpdateControl.noUpdate();
+        }
+        try {
+            return decideAndAct(job, ctx);
+        } catch (KubernetesClientException e) {
+            if (isNamespaceTerminating(e)) {
+                LOG.debugf("namespace %s is terminating; leaving %s alone", job.getMetadata().getNamespace(),
+                        job.getMetadata().getName());
+                return UpdateControl.noUpdate();
+            }
+            throw e;
+        }
+    }
+
+    static boolean isNamespaceTerminating(KubernetesClientException e) {
+        return e.getCode() == 403 && e.getStatus() != null && e.getStatus().getDetails() != null
+                && e.getStatus().getDetails().getCauses() != null && e.getStatus().getDetails().getCauses().stream()
+                        .anyMatch(c -> "NamespaceTerminating".equals(c.getReason()));
+    }
+
+    private UpdateControl<MoETrainingJob> decideAndAct(MoETrainingJob job, Context<MoETrainingJob> ctx) {
         Instant now = clock.instant();
-        String ns = job.getMetadata().getNamespace();
         String name = job.getMetadata().getName();
         Set<Pod> pods = ctx.getSecondaryResources(Pod.class);
         MoETrainingJobStatus before = job.getStatus();

@@ -444,12 +444,13 @@ class MoETrainingJobReconcilerTest {
             assertThat(p.updateTime).isEqualTo("2026-11-26T12:00:00Z");
         });
         await().atMost(WAIT).untilAsserted(() -> assertThat(registry.find("moe.job.step")
-                .tags("namespace", NS, "job", "progress").gauge().value()).isEqualTo(120.0));
-        assertThat(registry.find("moe.job.mfu").tags("namespace", NS, "job", "progress").gauge().value())
+                .tags("namespace", NS, "moejob", "progress").gauge().value()).isEqualTo(120.0));
+        assertThat(registry.find("moe.job.mfu").tags("namespace", NS, "moejob", "progress").gauge().value())
                 .isEqualTo(0.31);
         assertThat(registry.find("moe.jobs").tag("phase", "Running").gauge().value()).isGreaterThanOrEqualTo(1.0);
         String metrics = io.restassured.RestAssured.get("/q/metrics").asString();
-        assertThat(metrics).contains("moe_job_step{job=\"progress\",namespace=\"" + NS + "\"} 120.0")
+        assertThat(metrics).contains("moe_job_step{moejob=\"progress\",namespace=\"" + NS + "\"} 120.0")
+                .contains("moe_job_phase{moejob=\"progress\",namespace=\"" + NS + "\",phase=\"Running\"} 1.0")
                 .contains("moe_reconcile_duration_seconds_count").contains("moe_gang_restarts_total")
                 .contains("moe_gpus_requested");
     }

@@ -96,10 +96,8 @@ public final class FailureClassifier {
             case POD_DELETED -> msg.append(" was deleted");
             default -> msg.append(" failed");
         }
-        if (terminated != null && terminated.getReason() != null && !EXIT_CODE.equals(reason)) {
-            msg.append(" (").append(terminated.getReason()).append(')');
-        } else if (terminated != null && terminated.getReason() != null && !"Error".equals(terminated.getReason())) {
-            msg.append(" (").append(terminated.getReason()).append(')');
+        if (terminated != null && terminated.getReason() != null && !"Error".equals(terminated.getReason())) {
+            msg.append(" (").append(terminated.getReason()).append(')'); // e.g. OOMKilled
         }
         String detail = pod.getStatus() != null ? pod.getStatus().getMessage() : null;
         if (detail != null && !detail.isBlank()) {

@@ -269,9 +269,8 @@ public final class GangLifecycle {
         Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, "Restarting",
                 "gang deleted after " + failure.reason() + "; next attempt " + s.restartAttempt + " in "
                         + delay.toSeconds() + "s", gen, now);
-        String what = timeout ? failure.message() : failure.message();
         d.events.add(JobEvent.warning(timeout ? FailureClassifier.GANG_SCHEDULING_TIMEOUT : "GangRestart",
-                what + "; restarting the whole gang" + (timeout ? "" : " (restart " + s.restarts + " of "
+                failure.message() + "; restarting the whole gang" + (timeout ? "" : " (restart " + s.restarts + " of "
                         + policy.maxRestarts() + ")") + " as attempt " + s.restartAttempt + " after "
                         + delay.toSeconds() + "s"));
         d.restartReasons.add(failure.reason());

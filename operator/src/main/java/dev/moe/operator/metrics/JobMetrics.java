@@ -12,12 +12,16 @@ import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
+import jakarta.annotation.PreDestroy;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.ToDoubleFunction;
 
@@ -33,12 +37,15 @@ import java.util.function.ToDoubleFunction;
  *   <li>{@code moe_reconcile_duration_seconds{result}}: reconcile latency (histogram).</li>
  *   <li>{@code moe_job_step}, {@code moe_job_loss}, {@code moe_job_tokens_per_second}, {@code moe_job_mfu},
  *       {@code moe_job_last_checkpoint_step}, {@code moe_job_restarts}, {@code moe_job_gpus_requested}
- *       {@code {namespace, job}}: per-job figures from status; removed when the job is deleted.</li>
+ *       {@code {namespace, moejob}}, and {@code moe_job_phase{namespace, moejob, phase}} (1 for the current
+ *       phase): per-job figures from status; removed when the job is deleted.</li>
  * </ul>
  * Label values come from closed sets (phases, reasons, rule ids, result) or are one series per existing job.
  */
 @ApplicationScoped
 public class JobMetrics {
+    /** Per-job label: not "job", which Prometheus reserves for the scrape job. */
+    public static final String JOB_TAG = "moejob";
 
     @Inject
     MeterRegistry registry;
@@ -48,6 +55,12 @@ public class JobMetrics {
     private final Map<String, Counter> rejections = new ConcurrentHashMap<>();
     private final Map<String, Counter> restarts = new ConcurrentHashMap<>();
     private volatile boolean registered;
+    private static final long PRUNE_SECONDS = 30;
+    private final ScheduledExecutorService pruner = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "moe-metrics-pruner");
+        t.setDaemon(true);
+        return t;
+    });
 
     private synchronized void registerGlobal() {
         if (registered) {
@@ -68,9 +81,20 @@ public class JobMetrics {
     /** Binds the operator's primary cache (jobs) the gauges read from. */
     public void bind(IndexedResourceCache<MoETrainingJob> primaryCache) {
         if (this.cache == null) {
-            this.cache = primaryCache;
+            synchronized (this) {
+                if (this.cache == null) {
+                    this.cache = primaryCache;
+                    // Deleted jobs trigger no reconcile: drop their series on a timer as well.
+                    pruner.scheduleWithFixedDelay(this::prune, PRUNE_SECONDS, PRUNE_SECONDS, TimeUnit.SECONDS);
+                }
+            }
         }
         registerGlobal();
+    }
+
+    @PreDestroy
+    void stop() {
+        pruner.shutdownNow();
     }
 
     public Timer.Sample startReconcile() {
@@ -99,7 +123,7 @@ public class JobMetrics {
     }
 
     /** Makes sure the per-job gauges of {@code job} exist, and drops those of jobs that are gone. */
-    public void track(MoETrainingJob job) {
+    public synchronized void track(MoETrainingJob job) {
         registerGlobal();
         ResourceID id = ResourceID.fromResource(job);
         perJob.computeIfAbsent(id, this::registerJob);
@@ -107,7 +131,7 @@ public class JobMetrics {
     }
 
     private List<Meter> registerJob(ResourceID id) {
-        Tags tags = Tags.of("namespace", id.getNamespace().orElse(""), "job", id.getName());
+        Tags tags = Tags.of("namespace", id.getNamespace().orElse(""), JOB_TAG, id.getName());
         List<Meter> meters = new ArrayList<>();
         meters.add(jobGauge("moe.job.step", "Optimizer steps done (rank 0 report)", id, tags,
                 s -> s.progress != null ? num(s.progress.step) : Double.NaN));
@@ -122,6 +146,11 @@ public class JobMetrics {
         meters.add(jobGauge("moe.job.restarts", "Gang restarts of the job", id, tags, s -> num(s.restarts)));
         meters.add(jobGauge("moe.job.gpus.requested", "GPUs the job's gang requests now", id, tags,
                 JobMetrics::gpusOf));
+        for (JobPhase phase : JobPhase.values()) {
+            meters.add(jobGauge("moe.job.phase", "1 for the job's current phase, 0 for the others", id,
+                    tags.and("phase", phase.name()),
+                    s -> (s.phase != null ? s.phase : JobPhase.Pending) == phase ? 1 : 0));
+        }
         return meters;
     }
 
@@ -137,7 +166,7 @@ public class JobMetrics {
         return Gauge.builder(name, id, rid -> read.apply(rid)).description(help).tags(tags).register(registry);
     }
 
-    private void prune() {
+    synchronized void prune() {
         IndexedResourceCache<MoETrainingJob> c = cache;
         if (c == null) {
             return;
