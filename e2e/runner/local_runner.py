@@ -4,7 +4,9 @@ operator's contract (docs/contract.md) while the control plane is the real one (
 nodes are KWOK's.
 
 For each pod labelled training.moe.dev/job=<job> it does what a kubelet + container runtime would:
-  * as soon as the pod appears: annotate e2e.moe.dev/hold=true, so KWOK keeps it Running instead of completing it;
+  * hold: while the runner runs, a MutatingAdmissionPolicy (removed on exit) annotates the job's pods
+    e2e.moe.dev/hold=true at creation, so KWOK keeps them Running instead of completing them after
+    MOE_KWOK_TRAINING_SECONDS (a pod created before the policy took effect is annotated when seen);
   * once KWOK reports it Running: materialize its volumes under the work dir (configMap, secret, emptyDir,
     projected service-account token/CA/namespace via `kubectl create token` bound to the pod, and
     persistentVolumeClaim -> <work>/pvc/<claimName>, shared by every pod and attempt, so checkpoints survive
@@ -312,15 +314,15 @@ class Runner:
                 except Exception as e:  # noqa: BLE001 -- like a container that cannot start
                     log(f"{p.name}: cannot start: {e}")
                     p.state, p.exit_code = "exited", 128
-                    self.report_exit(p)
+                    self.report_exit(p, pod)
                 changed = True
         for uid, p in self.procs.items():
             if uid not in pods:
                 changed |= self.terminate(p, "pod is gone")
-            if p.state == "running" and p.proc.poll() is not None:
-                self.on_exit(p)
+            changed |= self.reap(p)  # a process we stopped because its pod was deleted: nothing to report
+            if p.state == "running" and p.kill_deadline is None and p.proc.poll() is not None:
+                self.on_exit(p, pods.get(uid))
                 changed = True
-            changed |= self.reap(p)
         if changed:
             self.write_state()
 
@@ -403,20 +405,30 @@ class Runner:
             f"[NODE_RANK={env.get('NODE_RANK')} NPROC_PER_NODE={nproc} MASTER_PORT={env.get('MASTER_PORT')}] "
             f"log {p.log_path}")
 
-    def on_exit(self, p: PodProcess) -> None:
+    def on_exit(self, p: PodProcess, pod: dict | None) -> None:
         rc = p.proc.returncode
         code = rc if rc >= 0 else 128 - rc
         p.exit_code, p.ended, p.state = code, time.time(), "exited"
         self.killpg(p, signal.SIGKILL)  # the container is gone: so is everything it started
         log(f"{p.name} (attempt {p.attempt}): exited with code {code}")
-        self.report_exit(p)
+        self.report_exit(p, pod)
 
-    def report_exit(self, p: PodProcess) -> None:
+    def report_exit(self, p: PodProcess, pod: dict | None = None) -> None:
+        """Exit code -> KWOK (moe-pod-exit stage, at once). A JSON patch whose first op tests the pod's uid: pods of
+        the next attempt have the same names, and must never receive the exit code of a process of this one."""
+        esc = lambda k: k.replace("~", "~0").replace("/", "~1")  # noqa: E731
+        ops = [{"op": "test", "path": "/metadata/uid", "value": p.uid},
+               {"op": "add", "path": f"/metadata/annotations/{esc(EXIT_CODE)}", "value": str(p.exit_code)},
+               {"op": "add", "path": f"/metadata/annotations/{esc(RUN_SECONDS)}", "value": "0"}]
+        if pod is not None and not pod["metadata"].get("annotations"):
+            ops[1:] = [{"op": "add", "path": "/metadata/annotations",
+                        "value": {EXIT_CODE: str(p.exit_code), RUN_SECONDS: "0"}}]
+        elif pod is not None and HOLD in pod["metadata"]["annotations"]:
+            ops.append({"op": "remove", "path": f"/metadata/annotations/{esc(HOLD)}"})
         try:
-            kubectl("annotate", "pod", p.name, "-n", self.ns, "--overwrite", f"{EXIT_CODE}={p.exit_code}",
-                    f"{RUN_SECONDS}=0", f"{HOLD}-")
+            kubectl("patch", "pod", p.name, "-n", self.ns, "--type=json", "-p", json.dumps(ops))
         except KubectlError as e:
-            log(f"{p.name}: cannot report exit code {p.exit_code}: {e}")
+            log(f"{p.name} (attempt {p.attempt}): exit code {p.exit_code} not reported: {e}")
 
     def terminate(self, p: PodProcess, why: str) -> bool:
         if p.state != "running" or p.kill_deadline is not None:
