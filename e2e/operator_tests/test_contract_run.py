@@ -1,0 +1,217 @@
+"""Contract run (issue 4 item 5): the operator's pods run for real. e2e/runner/local_runner.py executes the pods of
+one job (their command, env and volumes, MASTER_ADDR on loopback) as local processes running the real trainer on
+CPU with the tiny model, and reports each process's exit code back through KWOK. So a job is Succeeded only
+because training really finished; progress arrives through the pod annotation written with the job's own
+ServiceAccount token (the per-job Role); a killed process leads to a gang restart that resumes from the checkpoint
+on the job's volume.
+
+Suite `contract` in e2e/run-tests.sh (needs the trainer venv: trainer-image/scripts/ensure-venv.sh)."""
+import json
+import math
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import REPO, apply, env_of, job, kubectl, pods, tiny_job, wait
+
+VENV_PY = pathlib.Path(os.environ.get("MOE_VENV", os.path.expanduser("~/.cache/moe/venv"))) / "bin" / "python"
+RUNNER = REPO / "e2e" / "runner" / "local_runner.py"
+STEPS, EVERY = 40, 10
+TIMEOUT = 150  # per scenario; the tiny model trains 40 steps in ~15 s on 2 busy cores, startup ~15 s per gang
+# Per-step losses of the uninterrupted run (scenario 1), to compare the resumed run with.
+RESULTS = {}
+
+
+def contract_job(name):
+    """examples/tiny-cpu.yaml (2 nodes x 2 GPUs, tiny-moe) with a checkpoint volume; rank 0 also appends each
+    step's loss to a file on that volume (a container path: the runner translates it like a mount)."""
+    return tiny_job(name, training={"steps": STEPS, "warmupSteps": 2, "learningRate": 0.001,
+                                    "checkpoint": {"claimName": "ckpt", "everySteps": EVERY}},
+                    trainer={"env": [{"name": "MOE_LOSS_LOG", "value": "/checkpoints/losses.txt"}]})
+
+
+@pytest.fixture
+def checkpoint_claim(ns):
+    """PVC `ckpt` statically bound to a PV (no provisioner here); the runner maps the claim to a local dir."""
+    pv = f"e2e-contract-{ns}"
+    kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
+         "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteMany"], "storageClassName": "",
+                  "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": f"/tmp/{pv}"},
+                  "claimRef": {"namespace": ns, "name": "ckpt"}}},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "ckpt", "namespace": ns},
+         "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "", "volumeName": pv,
+                  "resources": {"requests": {"storage": "1Gi"}}}}]}))
+    wait(lambda: kubectl("get", "pvc", "ckpt", "-n", ns, "-o", "jsonpath={.status.phase}") == "Bound", 30, "PVC Bound")
+    yield "ckpt"
+    kubectl("delete", "pv", pv, "--wait=false", check=False)
+
+
+class LocalRunner:
+    def __init__(self, ns, name, work):
+        self.ns, self.name, self.work = ns, name, pathlib.Path(work)
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.out = self.work / "runner.log"
+        self.proc = subprocess.Popen([sys.executable, str(RUNNER), "-n", ns, "--job", name, "--work", str(work),
+                                      "--python", str(VENV_PY), "--timeout", str(TIMEOUT + 60)],
+                                     stdout=open(self.out, "w"), stderr=subprocess.STDOUT)
+        wait(lambda: self.state().get("ready") or self.proc.poll() is not None, 60, "runner ready")
+        assert self.proc.poll() is None, self.tail()
+
+    def state(self):
+        try:
+            return json.loads((self.work / "state.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def pods(self, attempt=None):
+        return [p for p in self.state().get("pods", []) if attempt is None or p["attempt"] == attempt]
+
+    def log(self, pod, attempt):
+        p = self.work / "logs" / f"{pod}-a{attempt}.log"
+        return p.read_text(errors="replace") if p.exists() else ""
+
+    def pvc(self, claim):
+        return self.work / "pvc" / claim
+
+    def tail(self, n=4000):
+        text = self.out.read_text(errors="replace")[-n:]
+        for f in sorted((self.work / "logs").glob("*.log")):
+            text += f"\n--- {f.name}\n" + f.read_text(errors="replace")[-n:]
+        return text
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+@pytest.fixture
+def runner(ns, tmp_path):
+    if not VENV_PY.exists():
+        pytest.fail(f"no trainer venv at {VENV_PY}: run trainer-image/scripts/ensure-venv.sh")
+    started = []
+
+    def start(name):
+        r = LocalRunner(ns, name, tmp_path / "runner")
+        started.append(r)
+        return r
+
+    yield start
+    for r in started:
+        r.stop()
+
+
+def wait_job(r, name, phase, timeout=TIMEOUT):
+    def done():
+        st = job(r.ns, name).get("status", {})
+        if st.get("phase") == "Failed" and phase != "Failed":
+            raise AssertionError(f"job Failed: {st.get('lastFailure')}\n{r.tail()}")
+        return st.get("phase") == phase
+    try:
+        wait(done, timeout, f"job {name} {phase}", interval=1)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{r.tail()}") from None
+    return job(r.ns, name)["status"]
+
+
+def losses(path):
+    """step -> loss from MOE_LOSS_LOG (the last occurrence wins: a resumed gang repeats steps)."""
+    out = {}
+    for line in path.read_text().splitlines():
+        s, v = line.split()
+        out[int(s)] = float(v)
+    return out
+
+
+def test_job_succeeds_because_training_really_finished(ns, checkpoint_claim, runner):
+    r = runner("contract")
+    t0 = time.time()
+    apply(contract_job("contract"), ns)
+    status = wait_job(r, "contract", "Succeeded")
+    elapsed = time.time() - t0
+
+    # the real trainer ran every rank: 2 pods x 2 local processes, all exited 0, under the operator's env
+    ran = r.pods(attempt=0)
+    assert sorted(p["name"] for p in ran) == ["contract-node-0", "contract-node-1"], ran
+    assert all(p["exitCode"] == 0 for p in ran), ran
+    for p in pods(ns, "contract"):
+        term = p["status"]["containerStatuses"][0]["state"]["terminated"]
+        assert term["exitCode"] == 0 and p["status"]["phase"] == "Succeeded", p["status"]
+    log0 = r.log("contract-node-0", 0)
+    assert f"step {STEPS}/{STEPS}" in log0 and f"training finished at step {STEPS}" in log0, r.tail()
+    assert "world 4: data 2 × context 1 × tensor 2; expert 2 × expertData 2; device cpu" in log0, log0[-3000:]
+
+    # real losses: one per step, finite, and the model learned something
+    ls = losses(r.pvc("ckpt") / "losses.txt")
+    assert sorted(ls) == list(range(1, STEPS + 1)), ls
+    assert all(math.isfinite(v) for v in ls.values()), ls
+    assert min(ls[s] for s in range(STEPS - 4, STEPS + 1)) < ls[1], ls
+    RESULTS["losses"] = ls
+
+    # checkpoints on the job's volume
+    assert (r.pvc("ckpt") / "latest").read_text().strip() == f"step-{STEPS:08d}"
+
+    # progress came through the pod annotation, patched with the job's ServiceAccount (per-job Role)
+    assert status["progress"]["step"] == STEPS, status
+    assert status["progress"]["lastCheckpointStep"] == STEPS, status
+    assert abs(status["progress"]["loss"] - ls[STEPS]) < 1e-4, (status["progress"], ls[STEPS])
+    node0 = next(p for p in pods(ns, "contract") if p["metadata"]["name"] == "contract-node-0")
+    assert json.loads(node0["metadata"]["annotations"]["training.moe.dev/progress"])["step"] == STEPS
+    sa = f"system:serviceaccount:{ns}:contract-trainer"
+    can = lambda verb, res: kubectl("auth", "can-i", verb, res, "-n", ns, "--as", sa, check=False).stdout.strip()  # noqa: E731
+    assert can("patch", "pods/contract-node-0") == "yes"
+    assert can("patch", "pods/someone-else") == "no" and can("get", "secrets") == "no"
+    print(f"\ncontract run: Succeeded {elapsed:.0f} s after apply, loss {ls[1]:.4f} -> {ls[STEPS]:.4f}")
+
+
+def test_killed_trainer_process_restarts_the_gang_which_resumes_from_the_checkpoint(ns, checkpoint_claim, runner):
+    r = runner("crash")
+    t0 = time.time()
+    apply(contract_job("crash"), ns)
+    latest = r.pvc("ckpt") / "latest"
+    try:
+        wait(lambda: latest.exists(), TIMEOUT, "the first checkpoint", interval=0.1)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{r.tail()}") from None
+    victim = next(p for p in r.pods(attempt=0) if p["name"] == "crash-node-1")
+    saved = int(latest.read_text().strip().split("-")[1])
+    os.kill(victim["pid"], signal.SIGKILL)  # the pod's main process (torchrun agent): like an OOM-killed container
+    assert saved < STEPS, "training finished before the kill; make the job longer"
+
+    # the operator sees exit 137 on node rank 1 and restarts the whole gang once
+    wait(lambda: job(ns, "crash").get("status", {}).get("restarts") == 1, 60, "status.restarts == 1")
+    status = wait_job(r, "crash", "Succeeded")
+    elapsed = time.time() - t0
+    assert status["restarts"] == 1, status
+    failure = status["lastFailure"]
+    assert (failure["pod"], failure["rank"], failure["exitCode"]) == ("crash-node-1", 1, 137), failure
+
+    # the new gang is attempt 1 and resumed from the checkpoint of attempt 0
+    assert {env_of(p)["MOE_RESTART_ATTEMPT"] for p in pods(ns, "crash")} == {"1"}
+    assert {p["metadata"]["labels"]["training.moe.dev/attempt"] for p in pods(ns, "crash")} == {"1"}
+    assert all(p["exitCode"] == 0 for p in r.pods(attempt=1)), r.pods()
+    log1 = r.log("crash-node-0", 1)
+    resumed = [line for line in log1.splitlines() if "resumed from" in line]
+    assert resumed and "(attempt 1)" in resumed[0], log1[-3000:]
+    step = int(resumed[0].split(" at step ")[1].split()[0])
+    assert step >= saved and step % EVERY == 0 and step < STEPS, resumed
+    assert f"step-{step:08d}" in resumed[0]
+    assert f"step {step + 1}/{STEPS}" in log1 and f"step {step}/{STEPS}" not in log1, "must not redo saved steps"
+    assert f"training finished at step {STEPS}" in log1
+    assert status["progress"]["step"] == STEPS, status
+
+    # resume reproduces the uninterrupted run: same loss at every step (data order is a function of the step)
+    ls = losses(r.pvc("ckpt") / "losses.txt")
+    assert sorted(ls) == list(range(1, STEPS + 1)), ls
+    if "losses" in RESULTS:
+        assert ls == RESULTS["losses"], {s: (ls[s], RESULTS["losses"][s]) for s in ls if ls[s] != RESULTS["losses"][s]}
+    print(f"\ncontract run with a kill: resumed at step {step}, Succeeded {elapsed:.0f} s after apply")
