@@ -409,9 +409,12 @@ class Runner:
         rc = p.proc.returncode
         code = rc if rc >= 0 else 128 - rc
         p.exit_code, p.ended, p.state = code, time.time(), "exited"
-        self.killpg(p, signal.SIGKILL)  # the container is gone: so is everything it started
         log(f"{p.name} (attempt {p.attempt}): exited with code {code}")
+        # Report first, then kill what is left of the process group (the container's cgroup): when the main process
+        # was killed, its orphaned workers keep the peers of other pods going until then, so this pod's exit code
+        # reaches the apiserver before any peer can fail because of it (a deterministic lastFailure).
         self.report_exit(p, pod)
+        self.killpg(p, signal.SIGKILL)
 
     def report_exit(self, p: PodProcess, pod: dict | None = None) -> None:
         """Exit code -> KWOK (moe-pod-exit stage, at once). A JSON patch whose first op tests the pod's uid: pods of
