@@ -2,6 +2,7 @@ package dev.moe.operator;
 
 import dev.moe.operator.api.v1alpha1.MoETrainingJob;
 import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
+import dev.moe.operator.gang.FailureClassifier;
 import dev.moe.operator.gang.GangDecision;
 import dev.moe.operator.gang.GangLifecycle;
 import dev.moe.operator.gang.GangNames;
@@ -19,6 +20,7 @@ import dev.moe.plan.Plan;
 import dev.moe.plan.PlanResult;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
@@ -120,6 +122,18 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
         }
     }
 
+    /** Whether the namespace is being deleted (false when it cannot be read). */
+    private static boolean namespaceTerminating(Context<MoETrainingJob> ctx, String namespace) {
+        try {
+            Namespace ns = ctx.getClient().namespaces().withName(namespace).get();
+            return ns != null && (ns.getMetadata().getDeletionTimestamp() != null
+                    || (ns.getStatus() != null && "Terminating".equals(ns.getStatus().getPhase())));
+        } catch (KubernetesClientException e) {
+            LOG.debugf("cannot read namespace %s: %s", namespace, e.getMessage());
+            return false;
+        }
+    }
+
     static boolean isNamespaceTerminating(KubernetesClientException e) {
         return e.getCode() == 403 && e.getStatus() != null && e.getStatus().getDetails() != null
                 && e.getStatus().getDetails().getCauses() != null && e.getStatus().getDetails().getCauses().stream()
@@ -152,6 +166,11 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
                 decision = GangLifecycle.decide(job, plan, gang, policy, now);
                 createPods(job, plan, decision, ctx);
             }
+        }
+        if (decision.stoppedBy != null && FailureClassifier.POD_DELETED.equals(decision.stoppedBy.reason())
+                && namespaceTerminating(ctx, job.getMetadata().getNamespace())) {
+            // The namespace controller is deleting the pods, and the job next: not a failure of the gang.
+            return UpdateControl.noUpdate();
         }
         deletePods(decision, ctx);
         decision.events.forEach(e -> JobEvents.record(ctx.getClient(), job, e, now));

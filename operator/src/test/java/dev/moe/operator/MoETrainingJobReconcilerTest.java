@@ -297,6 +297,43 @@ class MoETrainingJobReconcilerTest {
     }
 
     @Test
+    void aDeletedPodRestartsTheGangUnlessItsNamespaceIsBeingDeleted() {
+        create(TestJobs.tiny(NS, "vanish", 2));
+        awaitPods("vanish", 2, 0);
+        runAll("vanish");
+        awaitPhase("vanish", JobPhase.Running);
+        client.pods().inNamespace(NS).withName("vanish-node-1").delete();
+        awaitPods("vanish", 2, 1);
+        assertThat(status("vanish").lastFailure.reason).isEqualTo("PodDeleted");
+        assertThat(status("vanish").restarts).isEqualTo(1);
+
+        // Namespace teardown deletes pods before the job: that is not a failure of the gang.
+        String ns = "going-away";
+        client.namespaces().resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata()
+                .withName(ns).endMetadata().withNewStatus().withPhase("Terminating").endStatus().build()).create();
+        MoETrainingJob j = TestJobs.tiny(ns, "teardown", 2);
+        j.getMetadata().setUid(null);
+        j.getMetadata().setGeneration(null);
+        client.resources(MoETrainingJob.class).inNamespace(ns).resource(j).create();
+        await().atMost(WAIT).until(() -> client.pods().inNamespace(ns).list().getItems().size() == 2);
+        for (Pod p : client.pods().inNamespace(ns).list().getItems()) {
+            client.pods().inNamespace(ns).withName(p.getMetadata().getName()).editStatus(q -> {
+                q.setStatus(new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Running")
+                        .addNewCondition().withType("PodScheduled").withStatus("True").endCondition().build());
+                return q;
+            });
+        }
+        await().atMost(WAIT).until(() -> client.resources(MoETrainingJob.class).inNamespace(ns).withName("teardown")
+                .get().getStatus().phase == JobPhase.Running);
+        client.pods().inNamespace(ns).withName("teardown-node-0").delete();
+        await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(10)).until(() -> {
+            MoETrainingJobStatus st = client.resources(MoETrainingJob.class).inNamespace(ns).withName("teardown").get()
+                    .getStatus();
+            return st.restarts == 0 && st.phase == JobPhase.Running;
+        });
+    }
+
+    @Test
     void partialGangIsDeletedAfterTheSchedulingTimeoutAndRetriedWithoutUsingARestart() {
         MoETrainingJob j = TestJobs.tiny(NS, "stuck", 2);
         j.getSpec().restartPolicy.gangSchedulingTimeoutSeconds = 1;

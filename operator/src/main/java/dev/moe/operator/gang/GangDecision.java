@@ -31,6 +31,8 @@ public final class GangDecision {
     public final List<String> restartReasons = new ArrayList<>();
     /** Plan rules newly rejected by this decision (metric). */
     public final List<String> rejectedRules = new ArrayList<>();
+    /** The failure that stopped the gang in this decision, if any. */
+    public PodFailure stoppedBy;
     private Duration requeue;
 
     GangDecision(MoETrainingJobStatus status) {

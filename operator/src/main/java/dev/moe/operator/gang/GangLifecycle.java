@@ -227,6 +227,7 @@ public final class GangLifecycle {
     static void stopGang(MoETrainingJob job, MoETrainingJobStatus s, GangDecision d, GangState gang,
             PodFailure failure, GangRestartPolicy policy, Instant now) {
         Long gen = job.getMetadata().getGeneration();
+        d.stoppedBy = failure;
         FailureRecord record = new FailureRecord();
         record.reason = failure.reason();
         record.pod = failure.pod();
