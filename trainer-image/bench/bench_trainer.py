@@ -60,8 +60,16 @@ def run_ours(args):
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     ep = args.ep or world
-    plan = parse_plan({"apiVersion": "training.moe.dev/plan-v1", "model": _cfg(args.ckpt),
-                       "checkpoint": {"path": args.ckpt},
+    if args.ckpt:
+        model_cfg, ckpt = _cfg(args.ckpt), {"path": args.ckpt}
+    else:  # seeded random init at Qwen3-30B-A3B shapes with --layers layers
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "gpu"))
+        from make_hf_checkpoint import SHAPES
+
+        model_cfg = dict(SHAPES["bench"], num_hidden_layers=args.layers, model_type="qwen3_moe")
+        ckpt = None
+    plan = parse_plan({"apiVersion": "training.moe.dev/plan-v1", "model": model_cfg,
+                       "checkpoint": ckpt,
                        "parallelism": {"data": world, "tensor": 1, "expert": ep, "context": 1},
                        "world": {"size": world, "nodes": 1, "gpusPerNode": world},
                        "training": {"seqLength": args.seq, "microBatchSize": args.mbs, "gradientAccumulation": 1,
@@ -75,11 +83,16 @@ def run_ours(args):
     t = plan.training
     data = BatchSource(t.dataset, plan.model.vocab_size, t.seq_length, t.micro_batch_size, 1, world, t.seed)
     times, a2a, losses = [], [], []
+    prof = None
     for step in range(args.warmup + args.steps):
+        if args.profile and step == args.warmup:
+            prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU,
+                                                      torch.profiler.ProfilerActivity.CUDA])
+            prof.__enter__()
         _sync(device)
         t0 = time.perf_counter()
         stats = forward_backward(model, meshes, data, step, 1, device)
-        clip_grad_norm(model, 1.0, world)
+        clip_grad_norm(model, 1.0, world, opts)
         for o in opts:
             o.step()
             o.zero_grad(set_to_none=True)
@@ -91,6 +104,14 @@ def run_ours(args):
             times.append(dt.item())
             a2a.append(s)
             losses.append(stats[0].item())
+    if prof is not None:
+        prof.__exit__(None, None, None)
+        if rank == 0:
+            ka = prof.key_averages()
+            print(ka.table(sort_by="self_device_time_total", row_limit=int(os.environ.get("PROF_ROWS", "35")),
+                           max_name_column_width=60))
+            gpu = sum(e.self_device_time_total for e in ka) / 1e6
+            print(f"PROFILE {args.steps} steps: wall {sum(times):.3f}s, summed device kernel time {gpu:.3f}s")
     if rank == 0:
         r = _result(args, "ours", f"EP={ep}, FSDP={world}, mbs={args.mbs}", world, times,
                     args.mbs * args.seq * world, plan.model,
@@ -188,6 +209,8 @@ def main():
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--layers", type=int, default=8, help="with no --ckpt: random init, this many layers")
+    ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
     if args.mode == "table":
         table(args.path)

@@ -141,12 +141,13 @@ class LocalDispatch:
         flat = idx.reshape(-1)
         order = torch.argsort(flat, stable=True)
         counts = count_per_expert(flat, num_experts)
+        in_dtype = x.dtype
+        if torch.is_autocast_enabled(x.device.type):  # cast before the gather: half the bytes moved
+            x = x.to(torch.get_autocast_dtype(x.device.type))
         xs = x[order // k]
-        if torch.is_autocast_enabled(x.device.type):
-            xs = xs.to(torch.get_autocast_dtype(x.device.type))
         ys = experts(xs, counts)
         y = torch.empty_like(ys).index_copy_(0, order, ys)  # back to (token, slot) order
-        return (y.view(T, k, -1) * weights.unsqueeze(-1).to(y.dtype)).sum(1).to(x.dtype)
+        return (y.view(T, k, -1) * weights.unsqueeze(-1).to(y.dtype)).sum(1).to(in_dtype)
 
 
 class Router(nn.Module):

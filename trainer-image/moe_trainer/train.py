@@ -98,9 +98,11 @@ def lr_at(step: int, t) -> float:
 
 
 @torch.no_grad()
-def clip_grad_norm(model, max_norm: float, world: int) -> torch.Tensor:
+def clip_grad_norm(model, max_norm: float, world: int, optimizers=None) -> torch.Tensor:
     """Global gradient norm over every shard kind (FSDP, TP, EP, replicated) with one all-reduce.
-    Each local shard's squared norm is divided by the number of ranks holding an identical copy."""
+    Each local shard's squared norm is divided by the number of ranks holding an identical copy.
+    With fused AdamW the clip factor is handed to the optimizer kernel (its grad_scale divides the
+    gradients as it reads them), saving a full pass over the gradients and any host sync."""
     from torch.distributed.tensor import DTensor
 
     groups: dict[float, list] = {}
@@ -129,7 +131,12 @@ def clip_grad_norm(model, max_norm: float, world: int) -> torch.Tensor:
     norm = total.sqrt()
     if max_norm > 0:
         coef = torch.clamp(max_norm / (norm + 1e-6), max=1.0)
-        torch._foreach_mul_(grads, coef.to(grads[0].dtype))
+        if optimizers and all(o.defaults.get("fused") for o in optimizers):
+            inv = (1.0 / coef).to(torch.float32)
+            for o in optimizers:
+                o.grad_scale = inv
+        else:
+            torch._foreach_mul_(grads, coef.to(grads[0].dtype))
     return norm
 
 
@@ -208,7 +215,7 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
             for g in o.param_groups:
                 g["lr"] = lr
         stats = forward_backward(model, meshes, data, step, t.gradient_accumulation, device)
-        gnorm = clip_grad_norm(model, t.grad_clip, world)
+        gnorm = clip_grad_norm(model, t.grad_clip, world, opts)
         for o in opts:
             o.step()
             o.zero_grad(set_to_none=True)

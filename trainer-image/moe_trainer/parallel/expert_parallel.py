@@ -92,9 +92,10 @@ class AllToAllDispatch:
         splits = torch.stack([counts.view(ep, n_local).sum(1), recv_counts.view(ep, n_local).sum(1)]).tolist()
         send_splits, recv_splits = splits[0], splits[1]
 
+        in_dtype = x.dtype
+        if torch.is_autocast_enabled(x.device.type):  # cast before the gather: half the bytes moved
+            x = x.to(torch.get_autocast_dtype(x.device.type))
         xs = x[order // k]
-        if torch.is_autocast_enabled(x.device.type):
-            xs = xs.to(torch.get_autocast_dtype(x.device.type))
         xr = _AllToAll.apply(xs, recv_splits, send_splits, self.group)
 
         # rows arrived grouped by (source rank, local expert); regroup by local expert
@@ -106,7 +107,7 @@ class AllToAllDispatch:
         y_back = torch.empty_like(ys).index_copy_(0, perm, ys)
         yr = _AllToAll.apply(y_back, send_splits, recv_splits, self.group)
         y = torch.empty_like(yr).index_copy_(0, order, yr)
-        return (y.view(T, k, -1) * weights.unsqueeze(-1).to(y.dtype)).sum(1).to(x.dtype)
+        return (y.view(T, k, -1) * weights.unsqueeze(-1).to(y.dtype)).sum(1).to(in_dtype)
 
 
 def apply_expert_parallel(model, meshes) -> None:
