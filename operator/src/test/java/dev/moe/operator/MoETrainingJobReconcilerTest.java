@@ -24,6 +24,8 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.kubernetes.client.KubernetesServer;
+import io.quarkus.test.kubernetes.client.KubernetesTestServer;
 import io.quarkus.test.kubernetes.client.WithKubernetesTestServer;
 import jakarta.inject.Inject;
 import java.time.Duration;
@@ -49,6 +51,9 @@ class MoETrainingJobReconcilerTest {
 
     @Inject
     MeterRegistry registry;
+
+    @KubernetesTestServer
+    KubernetesServer mockServer;
 
     // ---- helpers -------------------------------------------------------------------------------------------
 
@@ -350,6 +355,11 @@ class MoETrainingJobReconcilerTest {
         assertThat(s.restarts).isZero();
         assertThat(s.restartAttempt).isGreaterThanOrEqualTo(1);
         assertThat(events("stuck")).anySatisfy(e -> assertThat(e.getReason()).isEqualTo("GangSchedulingTimeout"));
+        // Stop the retry loop for the other tests.
+        client.resources(MoETrainingJob.class).inNamespace(NS).withName("stuck").edit(x -> {
+            x.getSpec().suspend = true;
+            return x;
+        });
     }
 
     @Test
@@ -411,7 +421,7 @@ class MoETrainingJobReconcilerTest {
     }
 
     @Test
-    void noOpReconcileLeavesEveryResourceVersionUnchanged() {
+    void noOpReconcileLeavesEveryResourceVersionUnchanged() throws Exception {
         create(TestJobs.tiny(NS, "steady", 2));
         awaitPods("steady", 2, 0);
         runAll("steady");
@@ -423,6 +433,7 @@ class MoETrainingJobReconcilerTest {
             return reconciles() == before;
         });
         Map<String, String> before = resourceVersions("steady");
+        drainRequests();
         long reconcilesBefore = reconciles();
 
         // An event that changes nothing the operator cares about: it reconciles and must write nothing.
@@ -433,10 +444,25 @@ class MoETrainingJobReconcilerTest {
                     return p;
                 });
         await().atMost(WAIT).until(() -> reconciles() > reconcilesBefore);
+        // Not one write for this job besides the test's own edit (not even an identical one).
+        assertThat(drainRequests()).filteredOn(r -> !r.getMethod().equals("GET"))
+                .filteredOn(r -> r.getPath().contains("steady") || r.getUtf8Body().contains("steady"))
+                .extracting(r -> r.getMethod() + " " + r.getPath())
+                .allMatch(line -> line.endsWith("/pods/steady-node-1"), "only the test's own pod edit");
         Map<String, String> after = resourceVersions("steady");
         after.remove("Pod/steady-node-1");
         before.remove("Pod/steady-node-1");
         assertThat(after).isEqualTo(before);
+    }
+
+    /** Requests the mock server received since the last drain. */
+    List<io.fabric8.mockwebserver.http.RecordedRequest> drainRequests() throws InterruptedException {
+        List<io.fabric8.mockwebserver.http.RecordedRequest> out = new java.util.ArrayList<>();
+        io.fabric8.mockwebserver.http.RecordedRequest r;
+        while ((r = mockServer.getKubernetesMockServer().takeRequest(1, java.util.concurrent.TimeUnit.MILLISECONDS)) != null) {
+            out.add(r);
+        }
+        return out;
     }
 
     Map<String, String> resourceVersions(String name) {

@@ -93,6 +93,9 @@ public final class GangLifecycle {
         Long gen = job.getMetadata().getGeneration();
         init(s, gen);
         s.plan = JobPlanner.summary(plan);
+        if (s.plan.warnings != null && s.plan.warnings.isEmpty()) {
+            s.plan.warnings = null;
+        }
         MemoryEstimate m = plan.memory();
         Conditions.set(s, Conditions.PLAN_VALID, Conditions.TRUE, "PlanAccepted",
                 plan.mesh() + "; estimated memory per GPU " + m.summary(), gen, now);
