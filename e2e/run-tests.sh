@@ -3,11 +3,13 @@
 # KUBECONFIG set, and always tears the cluster down. Exits non-zero if any suite fails.
 # Suites: smoke = e2e/smoke.sh (control plane + KWOK stages); api = e2e/tests (pytest: CRD/CEL/SSA/status on the
 # real apiserver); operator = e2e/operator_tests (pytest: the operator runs jobs on KWOK GPU nodes; starts the
-# operator first). Env: MOE_E2E_SUITES (default "smoke api operator"),
+# operator first); contract = e2e/operator_tests/test_contract_run.py (the operator's pods run the real trainer on
+# CPU as local processes through e2e/runner/local_runner.py; needs the trainer venv, ensured first).
+# Env: MOE_E2E_SUITES (default "smoke api operator contract"),
 # MOE_E2E_KEEP_CLUSTER=1 leaves the cluster running afterwards.
 set -uo pipefail
 source "$(dirname "$0")/bin/env.sh"
-SUITES=${MOE_E2E_SUITES:-smoke api operator}
+SUITES=${MOE_E2E_SUITES:-smoke api operator contract}
 
 "$E2E_DIR/bin/build-binaries.sh" >/dev/null || { e2e_log "building the binaries failed"; exit 1; }
 cleanup() {
