@@ -17,7 +17,10 @@ fi
 KUBECONFIG="$KUBECONFIG_PATH" kubectl apply --server-side --force-conflicts --field-manager=e2e-crd-install -f "$REPO_DIR/crds/" >/dev/null
 KUBECONFIG="$KUBECONFIG_PATH" kubectl wait --for=condition=Established --timeout=60s -f "$REPO_DIR/crds/" >/dev/null
 pidfile="$WORK/pids/operator.pid"
-if [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then e2e_log "operator already running"; exit 0; fi
+alive() {  # a killed operator may linger as a zombie until reaped: that is not running
+  kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+if [[ -f $pidfile ]] && alive "$(cat "$pidfile")"; then e2e_log "operator already running"; exit 0; fi
 # Run a snapshot of quarkus-app, so that a `mvn package` running meanwhile cannot pull jars from under it.
 rm -rf "$WORK/operator-app" && cp -r "$(dirname "$jar")" "$WORK/operator-app"
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
@@ -28,7 +31,7 @@ echo $! >"$pidfile"
 deadline=$((SECONDS + ${MOE_E2E_READY_TIMEOUT:-90}))
 until curl -fsS --max-time 2 "http://127.0.0.1:$OPERATOR_PORT/q/health/ready" >/dev/null 2>&1 \
       || grep -qE 'Installed features|Operator .*started|Profile prod activated' "$WORK/logs/operator.log"; do
-  if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+  if ! alive "$(cat "$pidfile")"; then
     e2e_log "operator exited during startup; last lines of $WORK/logs/operator.log:"; tail -n 60 "$WORK/logs/operator.log" >&2; exit 1
   fi
   (( SECONDS < deadline )) || { e2e_log "operator not ready in time"; tail -n 60 "$WORK/logs/operator.log" >&2; exit 1; }

@@ -102,3 +102,44 @@ def running_gang(ns, name, n, timeout=60):
 def fail_pod(ns, pod_name, code):
     """Failure injection: KWOK's moe-pod-exit stage terminates the pod with this exit code."""
     kubectl("annotate", "pod", pod_name, "-n", ns, f"e2e.moe.dev/exit-code={code}", "--overwrite")
+
+
+FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
+E2E = REPO / "e2e"
+WORK = pathlib.Path(os.environ.get("MOE_E2E_WORK", str(REPO / "e2e" / ".work")))
+
+
+def apply_file(path, ns):
+    """kubectl apply -f FILE into the test namespace (fixtures carry no namespace)."""
+    return kubectl("apply", "-n", ns, "-f", str(path))
+
+
+def hold(ns, pod_names):
+    """Keep pods Running (KWOK completes the operator's pods after MOE_KWOK_TRAINING_SECONDS otherwise)."""
+    for n in pod_names:
+        kubectl("annotate", "pod", n, "-n", ns, "e2e.moe.dev/hold=true", "--overwrite", check=False)
+
+
+def gpu_holders():
+    """Pods in any namespace that are bound to a node and not finished: they hold the node's GPUs."""
+    items = json.loads(kubectl("get", "pods", "-A", "-o", "json"))["items"]
+    return [p for p in items if p["spec"].get("nodeName") and p["status"].get("phase") not in ("Succeeded", "Failed")
+            and p["spec"]["containers"][0].get("resources", {}).get("requests", {}).get("nvidia.com/gpu")]
+
+
+def wait_fleet_free(timeout=120):
+    """Earlier tests' namespaces are deleted asynchronously: wait until no pod holds GPUs."""
+    wait(lambda: not gpu_holders(), timeout, "every GPU free (earlier tests' pods gone)")
+
+
+def node_labels():
+    items = json.loads(kubectl("get", "nodes", "-o", "json"))["items"]
+    return {n["metadata"]["name"]: n["metadata"].get("labels", {}) for n in items}
+
+
+def condition(status, ctype):
+    return next((c for c in status.get("conditions", []) if c["type"] == ctype), None)
+
+
+def node_rank(pod):
+    return int(pod["metadata"]["labels"]["training.moe.dev/node-rank"])

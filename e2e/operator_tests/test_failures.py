@@ -1,0 +1,118 @@
+"""Operator tier: failures of the cluster around a job (a node lost, the operator killed, not enough GPUs).
+Jobs come from fixture files through `kubectl apply -f`."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+from conftest import (E2E, FIXTURES, JOBS, WORK, apply_file, condition, env_of, gpu_holders, job, kubectl,
+                      node_rank, pods, running_gang, wait, wait_fleet_free, wait_phase)
+
+
+def _restore_node(node):
+    """Recreate a deleted KWOK node from its saved object (kwok manages it again through its annotation)."""
+    for k in ("resourceVersion", "uid", "creationTimestamp", "managedFields"):
+        node["metadata"].pop(k, None)
+    node["status"] = {"capacity": node["status"]["capacity"], "allocatable": node["status"]["allocatable"]}
+    node["spec"] = {}
+    kubectl("create", "-f", "-", input=node)
+    name = node["metadata"]["name"]
+    wait(lambda: "True" in kubectl("get", "node", name, "-o",
+                                   "jsonpath={.status.conditions[?(@.type=='Ready')].status}", check=False).stdout,
+         60, f"node {name} Ready again")
+
+
+def test_node_deleted_under_a_running_job_restarts_the_gang_elsewhere(ns):
+    apply_file(FIXTURES / "tiny-hold.yaml", ns)
+    gang = running_gang(ns, "tiny-hold", 2)
+    victim = next(p for p in gang if node_rank(p) == 1)
+    node_name = victim["spec"]["nodeName"]
+    saved = json.loads(kubectl("get", "node", node_name, "-o", "json"))
+    first_uids = {p["metadata"]["uid"] for p in gang}
+    t0 = time.time()
+    kubectl("delete", "node", node_name)
+    try:
+        # kube-controller-manager's pod GC deletes the pods bound to a node that no longer exists (after its
+        # 40 s quarantine); the operator sees a rank vanish and restarts the whole gang.
+        wait(lambda: job(ns, "tiny-hold").get("status", {}).get("restarts") == 1, 150, "status.restarts == 1")
+        status = job(ns, "tiny-hold")["status"]
+        failure = status["lastFailure"]
+        assert failure["reason"] in ("NodeLost", "PodDeleted"), failure
+        assert failure["rank"] == 1 and failure["pod"] == "tiny-hold-node-1", failure
+        new = running_gang(ns, "tiny-hold", 2, timeout=60)
+        print(f"node {node_name} deleted -> gang running again after {time.time() - t0:.1f}s; failure {failure}")
+        assert not first_uids & {p["metadata"]["uid"] for p in new}, "the whole gang must be recreated"
+        assert node_name not in {p["spec"]["nodeName"] for p in new}
+        assert {env_of(p)["MOE_RESTART_ATTEMPT"] for p in new} == {"1"}
+        assert job(ns, "tiny-hold")["status"]["restartAttempt"] == 1
+        events = json.loads(kubectl("get", "events", "-n", ns, "--field-selector",
+                                    "involvedObject.name=tiny-hold,reason=GangRestart", "-o", "json"))["items"]
+        assert events, "a GangRestart event is recorded"
+    finally:
+        if kubectl("get", "node", node_name, check=False).returncode != 0:
+            _restore_node(saved)
+
+
+def _operator_pid():
+    return int((WORK / "pids" / "operator.pid").read_text().strip())
+
+
+def test_operator_killed_while_creating_the_gang_leaves_no_duplicate_ranks(ns):
+    wait_fleet_free()
+    watch = subprocess.Popen(["kubectl", "get", "pods", "-n", ns, "-l", "training.moe.dev/job=fleet", "--watch",
+                              "-o", "name"], stdout=subprocess.PIPE, text=True)
+    try:
+        apply_file(FIXTURES / "whole-fleet.yaml", ns)
+        watch.stdout.readline()  # the first pod of the gang exists: the operator is creating the rest
+        os.kill(_operator_pid(), signal.SIGKILL)
+    finally:
+        watch.kill()
+    at_kill = len(pods(ns, "fleet", include_deleting=True))
+    print(f"operator killed with {at_kill} of 16 pods created")
+    subprocess.run([str(E2E / "bin" / "operator-up.sh")], check=True, timeout=180)
+    gang = running_gang(ns, "fleet", 16, timeout=120)
+    ranks = sorted(node_rank(p) for p in pods(ns, "fleet", include_deleting=True))
+    assert ranks == list(range(16)), f"each node rank exactly once, got {ranks}"
+    assert len({p["spec"]["nodeName"] for p in gang}) == 16
+    wait(lambda: job(ns, "fleet").get("status", {}).get("phase") == "Running", 60, "status Running")
+    status = job(ns, "fleet")["status"]
+    attempt = status.get("restartAttempt", 0)
+    assert {p["metadata"]["labels"]["training.moe.dev/attempt"] for p in gang} == {str(attempt)}
+    assert {env_of(p)["MOE_RESTART_ATTEMPT"] for p in gang} == {str(attempt)}
+    assert status.get("restarts", 0) == 0, status
+    assert condition(status, "GangScheduled")["status"] == "True"
+    assert condition(status, "Running")["status"] == "True"
+    kubectl("delete", JOBS, "fleet", "-n", ns, "--wait=false")
+
+
+def test_not_enough_gpus_times_out_without_holding_a_partial_gang(ns):
+    wait_fleet_free()
+    apply_file(FIXTURES / "not-enough-gpus.yaml", ns)
+    # 16 of 20 pods get a node, 4 stay Pending (Insufficient nvidia.com/gpu) ...
+    wait(lambda: sum(1 for p in pods(ns, "too-big") if p["spec"].get("nodeName")) == 16, 60, "16 of 20 pods bound")
+    st = job(ns, "too-big")["status"]
+    assert st["phase"] == "Pending", st
+    # ... and after gangSchedulingTimeoutSeconds (5 s) the partial gang is given back.
+    wait(lambda: job(ns, "too-big")["status"].get("lastFailure", {}).get("reason") == "GangSchedulingTimeout", 60,
+         "GangSchedulingTimeout")
+    st = job(ns, "too-big")["status"]
+    assert st["phase"] == "Restarting", st
+    wait(lambda: not pods(ns, "too-big", include_deleting=True), 30, "the partial gang deleted")
+    assert not [p for p in gpu_holders() if p["metadata"]["namespace"] == ns]
+    running = condition(st, "Running")
+    assert running["status"] == "False" and running["reason"] == "GangSchedulingTimeout", running
+    assert "16 of 20" in running["message"], running
+    assert condition(st, "GangScheduled")["status"] == "False"
+    assert st.get("restarts", 0) == 0, "a scheduling timeout is not a training failure"
+    # The GPUs are free for others meanwhile: a small job runs during the backoff.
+    apply_file(FIXTURES / "tiny.yaml", ns)
+    running_gang(ns, "tiny", 2, timeout=60)
+    # The big job keeps retrying (past maxRestarts=1) instead of failing.
+    wait(lambda: job(ns, "too-big")["status"].get("restartAttempt", 0) >= 2, 90, "a second timeout")
+    st = job(ns, "too-big")["status"]
+    assert st["phase"] in ("Pending", "Restarting") and st.get("restarts", 0) == 0, st
+    events = json.loads(kubectl("get", "events", "-n", ns, "--field-selector",
+                                "involvedObject.name=too-big,reason=GangSchedulingTimeout", "-o", "json"))["items"]
+    assert events and "16 of 20" in events[0]["message"], events
+    kubectl("delete", JOBS, "too-big", "-n", ns, "--wait=false")
