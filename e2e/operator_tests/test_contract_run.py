@@ -21,6 +21,7 @@ from conftest import REPO, apply, env_of, job, kubectl, pods, tiny_job, wait
 
 VENV_PY = pathlib.Path(os.environ.get("MOE_VENV", os.path.expanduser("~/.cache/moe/venv"))) / "bin" / "python"
 RUNNER = REPO / "e2e" / "runner" / "local_runner.py"
+WORK = pathlib.Path(os.environ.get("MOE_E2E_WORK", str(REPO / "e2e" / ".work")))
 STEPS, EVERY = 40, 10
 TIMEOUT = 150  # per scenario; the tiny model trains 40 steps in ~15 s on 2 busy cores, startup ~15 s per gang
 # Per-step losses of the uninterrupted run (scenario 1), to compare the resumed run with.
@@ -95,13 +96,15 @@ class LocalRunner:
 
 
 @pytest.fixture
-def runner(ns, tmp_path):
+def runner(ns):
+    """Starts the local runner for one job; its work dir (logs, volumes, state.json) is
+    $MOE_E2E_WORK/contract/<namespace>-<job>, next to the cluster's logs."""
     if not VENV_PY.exists():
         pytest.fail(f"no trainer venv at {VENV_PY}: run trainer-image/scripts/ensure-venv.sh")
     started = []
 
     def start(name):
-        r = LocalRunner(ns, name, tmp_path / "runner")
+        r = LocalRunner(ns, name, WORK / "contract" / f"{ns}-{name}")
         started.append(r)
         return r
 
