@@ -37,20 +37,36 @@ def contract_job(name):
 
 
 @pytest.fixture
-def checkpoint_claim(ns):
-    """PVC `ckpt` statically bound to a PV (no provisioner here); the runner maps the claim to a local dir."""
-    pv = f"e2e-contract-{ns}"
-    kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
-        {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
-         "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteMany"], "storageClassName": "",
-                  "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": f"/tmp/{pv}"},
-                  "claimRef": {"namespace": ns, "name": "ckpt"}}},
-        {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "ckpt", "namespace": ns},
-         "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "", "volumeName": pv,
-                  "resources": {"requests": {"storage": "1Gi"}}}}]}))
-    wait(lambda: kubectl("get", "pvc", "ckpt", "-n", ns, "-o", "jsonpath={.status.phase}") == "Bound", 30, "PVC Bound")
-    yield "ckpt"
-    kubectl("delete", "pv", pv, "--wait=false", check=False)
+def claims(ns):
+    """claims("ckpt", ...): PVCs statically bound to PVs (no provisioner here), so the pods can be scheduled; the
+    runner maps each claim to a local dir."""
+    pvs = []
+
+    def make(*names):
+        for claim in names:
+            pv = f"e2e-contract-{ns}-{claim}"
+            pvs.append(pv)
+            kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
+                {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
+                 "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteMany"], "storageClassName": "",
+                          "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": f"/tmp/{pv}"},
+                          "claimRef": {"namespace": ns, "name": claim}}},
+                {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": claim, "namespace": ns},
+                 "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "", "volumeName": pv,
+                          "resources": {"requests": {"storage": "1Gi"}}}}]}))
+        for claim in names:
+            wait(lambda: kubectl("get", "pvc", claim, "-n", ns, "-o", "jsonpath={.status.phase}") == "Bound", 30,
+                 f"PVC {claim} Bound")
+
+    yield make
+    for pv in pvs:
+        kubectl("delete", "pv", pv, "--wait=false", check=False)
+
+
+@pytest.fixture
+def checkpoint_claim(claims):
+    claims("ckpt")
+    return "ckpt"
 
 
 class LocalRunner:
@@ -218,3 +234,21 @@ def test_killed_trainer_process_restarts_the_gang_which_resumes_from_the_checkpo
     if "losses" in RESULTS:
         assert ls == RESULTS["losses"], {s: (ls[s], RESULTS["losses"][s]) for s in ls if ls[s] != RESULTS["losses"][s]}
     print(f"\ncontract run with a kill: resumed at step {step}, Succeeded {elapsed:.0f} s after apply")
+
+
+def test_trainer_config_error_exit_78_fails_the_job_without_restart(ns, claims, runner):
+    """A token file missing from the dataset volume: the trainer exits 78 before any collective, moe-train passes
+    78 through torchrun, and the operator fails the job without a restart (docs/contract.md section 3)."""
+    claims("ckpt", "corpus")
+    r = runner("cfgerr")
+    spec = contract_job("cfgerr")
+    spec["spec"]["training"]["dataset"] = {"type": "tokens", "claimName": "corpus", "path": "/data/tokens.bin"}
+    apply(spec, ns)
+    status = wait_job(r, "cfgerr", "Failed")
+    assert status.get("restarts", 0) == 0, status
+    failure = status["lastFailure"]
+    assert failure["exitCode"] == 78 and failure["pod"] == f"cfgerr-node-{failure['rank']}", failure
+    assert {p["exitCode"] for p in r.pods(attempt=0) if p["name"] == failure["pod"]} == {78}, r.pods()
+    log = r.log(failure["pod"], 0)
+    assert "configuration error (exit 78" in log and "token file not found" in log, log[-3000:]
+    assert not r.pods(attempt=1), "no second gang"
