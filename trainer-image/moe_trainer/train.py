@@ -249,6 +249,13 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
             ckpt.save(t.checkpoint_dir, done, model, opts, rank)
             last_ckpt = done
             metrics.set(last_checkpoint_step=done)
+    export = os.environ.get("MOE_EXPORT_HF_DIR")  # optional: final weights in Hugging Face safetensors layout
+    if export:
+        from .checkpoint_hf import save_hf
+
+        save_hf(model, plan.model, export, is_writer=rank == 0)
+        dist.barrier()
+        log.info("exported Hugging Face checkpoint to %s", export)
     progress.report(t.steps, loss_val, tps, mfu, last_ckpt, final=True)
     log.info("training finished at step %d", t.steps)
     dist.barrier()

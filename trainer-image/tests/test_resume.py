@@ -32,11 +32,18 @@ def test_checkpoint_kill_resume(tmp_path):
             assert sorted(os.listdir(d / "ckpt")) == ["latest", "step-00000002"]
             assert set(_losses(log)) == {1, 2, 3}
         r = torchrun(2, ["-m", "moe_trainer.train", "--plan", path],
-                     env={"MOE_LOSS_LOG": log, "MOE_PROGRESS": f"file:{d / 'progress.json'}"})
+                     env={"MOE_LOSS_LOG": log, "MOE_PROGRESS": f"file:{d / 'progress.json'}",
+                          "MOE_EXPORT_HF_DIR": str(d / "export")})
         assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
         runs[name] = _losses(log)
         prog = json.loads((d / "progress.json").read_text())
         assert prog["step"] == 6 and prog["lastCheckpointStep"] == 6
     assert "resumed from" in r.stdout
+    # the trained, EP-sharded weights export to transformers' layout and load there
+    import torch
+    from transformers import Qwen3MoeForCausalLM
+
+    hf = Qwen3MoeForCausalLM.from_pretrained(str(tmp_path / "crashed" / "export"), dtype=torch.float32)
+    assert torch.isfinite(hf(input_ids=torch.arange(8)[None]).logits).all()
     assert runs["crashed"] == runs["straight"], runs
     assert len(runs["straight"]) == 6 and float(runs["straight"][6]) < float(runs["straight"][1])
