@@ -96,8 +96,9 @@ def free_port(count: int = 1) -> int:
 
 
 class PodWatch(threading.Thread):
-    """`kubectl get pods -w --output-watch-events -o json` in the background; keeps {uid: pod}. Re-lists and
-    restarts the watch when kubectl exits (the apiserver closes watches after a while)."""
+    """List + watch of the job's pods in the background, without a gap: the watch (`kubectl get --raw`, which streams)
+    starts at the list's resourceVersion, so a pod created right after the list is still seen. Keeps {uid: pod};
+    re-lists when the watch ends or expires (410)."""
 
     def __init__(self, namespace: str, selector: str, wake: threading.Event):
         super().__init__(daemon=True)
@@ -125,44 +126,31 @@ class PodWatch(threading.Thread):
                     self.pods = {p["metadata"]["uid"]: p for p in listed["items"]}
                 self.synced.set()
                 self.wake.set()
-                # --watch-only after our own list: events newer than the list (kubectl has no --resource-version
-                # for get -w, but the list/watch gap is a few ms and the next re-list repairs anything missed).
+                query = urllib.parse.urlencode({"watch": "1", "labelSelector": self.selector,
+                                                "resourceVersion": listed["metadata"]["resourceVersion"]})
                 self.proc = subprocess.Popen(
-                    ["kubectl", "get", "pods", "-n", self.namespace, "-l", self.selector, "--watch-only",
-                     "--output-watch-events", "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-                self._consume(self.proc.stdout.fileno())
+                    ["kubectl", "get", "--raw", f"/api/v1/namespaces/{self.namespace}/pods?{query}"],
+                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                for line in self.proc.stdout:
+                    ev = json.loads(line)
+                    if ev.get("type") == "ERROR":  # e.g. 410 Gone: re-list
+                        break
+                    obj = ev.get("object") or {}
+                    uid = obj.get("metadata", {}).get("uid")
+                    if not uid:
+                        continue
+                    with self.lock:
+                        if ev["type"] == "DELETED":
+                            self.pods.pop(uid, None)
+                        else:
+                            self.pods[uid] = obj
+                    self.wake.set()
+                self.proc.kill()
                 self.proc.wait()
             except Exception as e:  # noqa: BLE001 -- keep watching
                 log(f"pod watch: {e}; restarting")
             if not self.stopped:
                 time.sleep(0.5)
-
-    def _consume(self, fd: int) -> None:
-        dec, buf = json.JSONDecoder(), ""
-        while True:
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                return
-            buf += chunk.decode()
-            while True:
-                buf = buf.lstrip()
-                if not buf:
-                    break
-                try:
-                    ev, end = dec.raw_decode(buf)
-                except ValueError:
-                    break  # incomplete document
-                buf = buf[end:]
-                obj = ev.get("object") or {}
-                uid = obj.get("metadata", {}).get("uid")
-                if not uid:
-                    continue
-                with self.lock:
-                    if ev.get("type") == "DELETED":
-                        self.pods.pop(uid, None)
-                    else:
-                        self.pods[uid] = obj
-                self.wake.set()
 
 
 class PodProcess:
