@@ -3,7 +3,8 @@ one job (their command, env and volumes, MASTER_ADDR on loopback) as local proce
 CPU with the tiny model, and reports each process's exit code back through KWOK. So a job is Succeeded only
 because training really finished; progress arrives through the pod annotation written with the job's own
 ServiceAccount token (the per-job Role); a killed process leads to a gang restart that resumes from the checkpoint
-on the job's volume.
+on the job's volume and reproduces the uninterrupted run's losses; a trainer config error (exit 78) fails the job
+without a restart.
 
 Suite `contract` in e2e/run-tests.sh (needs the trainer venv: trainer-image/scripts/ensure-venv.sh)."""
 import json
@@ -74,9 +75,10 @@ class LocalRunner:
         self.ns, self.name, self.work = ns, name, pathlib.Path(work)
         self.work.mkdir(parents=True, exist_ok=True)
         self.out = self.work / "runner.log"
-        self.proc = subprocess.Popen([sys.executable, str(RUNNER), "-n", ns, "--job", name, "--work", str(work),
-                                      "--python", str(VENV_PY), "--timeout", str(TIMEOUT + 60)],
-                                     stdout=open(self.out, "w"), stderr=subprocess.STDOUT)
+        with open(self.out, "w") as out:
+            self.proc = subprocess.Popen([sys.executable, str(RUNNER), "-n", ns, "--job", name, "--work", str(work),
+                                          "--python", str(VENV_PY), "--timeout", str(TIMEOUT + 60)],
+                                         stdout=out, stderr=subprocess.STDOUT)
         wait(lambda: self.state().get("ready") or self.proc.poll() is not None, 60, "runner ready")
         assert self.proc.poll() is None, self.tail()
 
