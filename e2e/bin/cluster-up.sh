@@ -4,6 +4,7 @@
 #   kwok (fake nodes, pod lifecycle from e2e/kwok/stages), and registers MOE_E2E_NODES fake GPU nodes.
 # Writes $MOE_E2E_WORK/kubeconfig (default e2e/.work/kubeconfig) and prints `export KUBECONFIG=...` on stdout.
 # Ports: MOE_E2E_{ETCD,ETCD_PEER,APISERVER,KCM,SCHEDULER,KWOK}_PORT. Stop with cluster-down.sh.
+# MOE_E2E_APISERVER_EXTRA_ARGS: more kube-apiserver flags (e2e/bench/run.sh turns on an audit log with it).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -97,7 +98,8 @@ start kube-apiserver kube-apiserver \
   --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-cluster-ip-range=10.96.0.0/16 --authorization-mode=RBAC --allow-privileged=true \
-  --enable-priority-and-fairness=false --profiling=false --endpoint-reconciler-type=none
+  --enable-priority-and-fairness=false --profiling=false --endpoint-reconciler-type=none \
+  ${MOE_E2E_APISERVER_EXTRA_ARGS:-}
 wait_for kube-apiserver curl_admin "https://127.0.0.1:$APISERVER_PORT/readyz"
 
 # ---- kube-controller-manager, kube-scheduler --------------------------------------------------------------------

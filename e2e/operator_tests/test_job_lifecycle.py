@@ -38,10 +38,19 @@ def test_job_runs_to_success_with_the_contracts_pods(ns):
 def test_deleting_the_job_garbage_collects_what_it_owns(ns):
     apply(tiny_job("gc"), ns)
     running_gang(ns, "gc", 2)
+    # everything the job owns carries a controller owner reference to it (what the garbage collector follows)
+    uid = job(ns, "gc")["metadata"]["uid"]
+    for kind, name in (("configmap", "gc-plan"), ("service", "gc"), ("serviceaccount", "gc-trainer"),
+                       ("role.rbac.authorization.k8s.io", "gc-trainer"),
+                       ("rolebinding.rbac.authorization.k8s.io", "gc-trainer")):
+        refs = json.loads(kubectl("get", kind, name, "-n", ns, "-o", "json"))["metadata"]["ownerReferences"]
+        assert [(r["uid"], r.get("controller")) for r in refs] == [(uid, True)], (kind, refs)
     kubectl("delete", JOBS, "gc", "-n", ns, "--wait=true")
     wait(lambda: not pods(ns, "gc", include_deleting=True), 60, "pods garbage-collected")
     wait(lambda: kubectl("get", "configmap", "gc-plan", "-n", ns, check=False).returncode != 0, 60, "plan ConfigMap GC")
     wait(lambda: kubectl("get", "service", "gc", "-n", ns, check=False).returncode != 0, 60, "Service GC")
+    for kind in ("serviceaccount", "role.rbac.authorization.k8s.io", "rolebinding.rbac.authorization.k8s.io"):
+        wait(lambda: kubectl("get", kind, "gc-trainer", "-n", ns, check=False).returncode != 0, 60, f"{kind} GC")
 
 
 def test_retriable_failure_restarts_the_whole_gang(ns):
