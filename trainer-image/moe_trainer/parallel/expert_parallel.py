@@ -7,8 +7,9 @@ every rank, as transformers' EP does with an all-reduce):
   3. all_to_all_single of the sorted copies (bf16 under autocast);
   4. regroup what arrived by local expert and run one grouped GEMM per projection;
   5. all_to_all_single back, un-sort, weight by the router and sum the k slots.
-Expert weights are DTensors on the expert mesh, placements (Replicate over expertData, Shard(0) over
-expert), so DCP checkpoints and optimizer states are correct; forward uses the local shard.
+Expert weights are DTensors sharded (Shard(0)) over the "expert" dimension of the expert mesh and, when
+expertData > 1, further sharded by FSDP2 over "expertData" (parallel/fsdp.py), so DCP checkpoints and
+optimizer states are correct; forward uses the local shard.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import time
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.distributed.tensor import Replicate, Shard, distribute_tensor
+from torch.distributed.tensor import Shard, distribute_tensor
 
 from ..model import count_per_expert
 
@@ -113,11 +114,11 @@ class AllToAllDispatch:
 def apply_expert_parallel(model, meshes) -> None:
     """Shard expert weights over the expert mesh (call on the meta-device model) and install the
     all-to-all dispatcher when the expert degree is > 1."""
-    placements = [Replicate(), Shard(0)]
+    ep_mesh = meshes.expert["expert"]  # 1-D, so FSDP2 can add expertData on top (2-D, like FSDP over TP)
     for block in model.moe_blocks():
         for name in ("gate_up_proj", "down_proj"):
             p = getattr(block.experts, name)
-            setattr(block.experts, name, nn.Parameter(distribute_tensor(p.data, meshes.expert, placements)))
+            setattr(block.experts, name, nn.Parameter(distribute_tensor(p.data, ep_mesh, [Shard(0)])))
         if meshes.ep > 1:
             block.dispatch = AllToAllDispatch(meshes.expert.get_group("expert"), meshes.ep)
 
@@ -128,6 +129,8 @@ def reduce_expert_gradients(model, meshes) -> None:
     every token copy routed to it in its EP group; summing over expertData and dividing by the number of
     dense replicas of a batch (data × tensor; each tensor rank dispatches its own copy of the tokens)
     gives the gradient of the mean loss, the same as the dense parameters get from FSDP."""
+    if getattr(model, "experts_fsdp", False):  # FSDP2 over expertData already reduced and divided
+        return
     grads = [p.grad.to_local() if hasattr(p.grad, "to_local") else p.grad
              for p in model.expert_parameters() if p.grad is not None]
     if not grads:

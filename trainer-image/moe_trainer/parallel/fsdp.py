@@ -1,24 +1,39 @@
-"""FSDP2 over the dense "data" dimension for every non-expert parameter (experts are ignored here:
-they are sharded by expert parallelism and reduced over expertData by expert_parallel.py)."""
+"""FSDP2 (fully_shard):
+- non-expert parameters over the dense "data" dimension (mean over data ranks);
+- expert weights over "expertData" when it is > 1: they are already EP-sharded on the expert mesh, FSDP2
+  shards them further (2-D, like FSDP over TP) so a large expertData does not replicate every expert's
+  weights, gradients and optimizer state. Their reduce-scatter sums over expertData and divides by
+  data × tensor (see expert_parallel.reduce_expert_gradients for why)."""
 from __future__ import annotations
 
 import torch
-from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+from torch.distributed.fsdp import FSDPModule, MixedPrecisionPolicy, fully_shard
 
 
 def apply_fsdp(model, meshes, param_dtype=None) -> bool:
-    if meshes.data == 1:
-        return False
-    mesh = meshes.dense["data"]
     mp = MixedPrecisionPolicy(param_dtype=param_dtype, reduce_dtype=torch.float32)
-    experts = set(model.expert_parameters())
-    for layer in model.model.layers:
-        ignored = {p for p in layer.parameters() if p in experts}
-        fully_shard(layer, mesh=mesh, mp_policy=mp, ignored_params=ignored or None)
-    fully_shard(model, mesh=mesh, mp_policy=mp, ignored_params=experts or None)
-    return True
+    experts_sharded = meshes.edp > 1 and bool(model.moe_blocks())
+    if experts_sharded:
+        emesh = meshes.expert["expertData"]
+        for block in model.moe_blocks():
+            fully_shard(block.experts, mesh=emesh, mp_policy=mp)
+            block.experts.set_gradient_divide_factor(float(meshes.data * meshes.tensor))
+            if emesh.device_type != "cuda":  # NCCL pre-multiplied sum is CUDA-only; sum, then divide
+                block.experts.set_force_sum_reduction_for_comms(True)
+    model.experts_fsdp = experts_sharded
+    if meshes.data > 1:
+        mesh = meshes.dense["data"]
+        # experts under their own FSDP module are skipped by the parents; otherwise ignore them explicitly
+        experts = set() if experts_sharded else set(model.expert_parameters())
+        for layer in model.model.layers:
+            ignored = {p for p in layer.parameters() if p in experts}
+            fully_shard(layer, mesh=mesh, mp_policy=mp, ignored_params=ignored or None)
+        fully_shard(model, mesh=mesh, mp_policy=mp, ignored_params=experts or None)
+    return meshes.data > 1 or experts_sharded
 
 
 def set_gradient_sync(model, enabled: bool) -> None:
-    if hasattr(model, "set_requires_gradient_sync"):
-        model.set_requires_gradient_sync(enabled)
+    """Skip gradient reduction on accumulation micro-batches (every FSDP module, root or not)."""
+    for m in model.modules():
+        if isinstance(m, FSDPModule):
+            m.set_requires_gradient_sync(enabled, recurse=False)
