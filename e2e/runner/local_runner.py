@@ -239,17 +239,17 @@ class Runner:
             self.install_hold_policy()
         except Exception as e:  # noqa: BLE001
             log(f"cannot install the hold policy ({e}); annotating pods after creation instead (racy with KWOK)")
-        self.watch.start()
-        if not self.watch.synced.wait(30):
-            log("could not list pods")
-            return 2
-        self.ready = True
-        self.write_state()
-        log("ready")
         deadline = time.time() + self.args.timeout
         next_job_check = 0.0
         phase = None
         try:
+            self.watch.start()
+            if not self.watch.synced.wait(30):
+                log("could not list pods")
+                return 2
+            self.ready = True
+            self.write_state()
+            log("ready")
             while not self.stopping:
                 self.wake.wait(0.2)
                 self.wake.clear()
