@@ -258,5 +258,11 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
             ctx.getClient().pods().inNamespace(p.getMetadata().getNamespace()).withName(p.getMetadata().getName())
                     .delete();
         }
+        for (Pod p : decision.forceDeletePods) {
+            LOG.warnf("force-deleting %s/%s, terminating since %s (node unreachable?)", p.getMetadata().getNamespace(),
+                    p.getMetadata().getName(), p.getMetadata().getDeletionTimestamp());
+            ctx.getClient().pods().inNamespace(p.getMetadata().getNamespace()).withName(p.getMetadata().getName())
+                    .withGracePeriod(0).delete();
+        }
     }
 }

@@ -26,6 +26,8 @@ public final class GangDecision {
     public final MoETrainingJobStatus status;
     public final List<Integer> createRanks = new ArrayList<>();
     public final List<Pod> deletePods = new ArrayList<>();
+    /** Pods stuck terminating (their node is gone): deleted with grace period 0 so their rank can be reused. */
+    public final List<Pod> forceDeletePods = new ArrayList<>();
     public final List<JobEvent> events = new ArrayList<>();
     /** Reasons of gang restarts started by this decision (metric). */
     public final List<String> restartReasons = new ArrayList<>();

@@ -40,6 +40,32 @@ public final class GangLifecycle {
     /** Re-check a Restarting gang whose old pods are still terminating at least this often. */
     static final Duration TERMINATION_POLL = Duration.ofSeconds(5);
 
+    /**
+     * How long past its grace period a pod may stay terminating before it is force-deleted. A pod whose node
+     * is unreachable never finishes terminating on its own, and its rank's name cannot be reused until it is
+     * gone. Forcing risks a partitioned node still running the old process, hence the generous slack.
+     */
+    static final Duration FORCE_DELETE_AFTER = Duration.ofSeconds(120);
+
+    /** Force-deletes pods stuck terminating; wakes up when the next one becomes due. */
+    static void forceStuckPods(GangState gang, GangDecision d, Instant now) {
+        for (Pod p : gang.allPods()) {
+            if (!GangObserver.isTerminating(p)) {
+                continue;
+            }
+            long grace = p.getMetadata().getDeletionGracePeriodSeconds() != null
+                    ? p.getMetadata().getDeletionGracePeriodSeconds() : 30;
+            // deletionTimestamp is when the grace period ends.
+            Instant due = FailureClassifier.parse(p.getMetadata().getDeletionTimestamp(), now)
+                    .plus(FORCE_DELETE_AFTER);
+            if (grace > 0 && !now.isBefore(due)) {
+                d.forceDeletePods.add(p);
+            } else if (grace > 0) {
+                d.requeueAfter(Duration.between(now, due));
+            }
+        }
+    }
+
     /** Whether the gang of the current attempt has been complete once (a vanished rank is then a failure). */
     public static boolean gangStarted(MoETrainingJobStatus status) {
         return status != null && (status.phase == JobPhase.Running
@@ -101,6 +127,7 @@ public final class GangLifecycle {
                 plan.mesh() + "; estimated memory per GPU " + m.summary(), gen, now);
         gang.rank0().flatMap(ProgressReader::read).ifPresent(p -> s.progress = p);
 
+        forceStuckPods(gang, d, now);
         boolean suspend = Boolean.TRUE.equals(job.getSpec().suspend);
         if (suspend) {
             gang.allPods().forEach(d::delete);

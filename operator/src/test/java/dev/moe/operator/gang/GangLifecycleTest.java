@@ -182,4 +182,23 @@ class GangLifecycleTest {
         assertThat(Conditions.get(d.status, Conditions.RUNNING).orElseThrow().lastTransitionTime).isEqualTo(t);
         assertThat(dev.moe.operator.status.StatusUpdater.changed(before, d.status)).isFalse();
     }
+
+    @Test
+    void aPodStuckTerminatingIsForceDeletedWellAfterItsGracePeriod() {
+        decide(List.of(), T0);
+        decide(runningGang(0), T0);
+        decide(List.of(PodStates.running(PodStates.base("j", 0, 0)), PodStates.exited(PodStates.base("j", 1, 0), 75)),
+                T0.plusSeconds(10));
+        // rank 0 sits on a lost node: its deletion never completes (deletionTimestamp = end of its grace period)
+        Pod stuck = new io.fabric8.kubernetes.api.model.PodBuilder(PodStates.base("j", 0, 0)).editMetadata()
+                .withDeletionTimestamp("2026-11-26T12:10:40Z").withDeletionGracePeriodSeconds(30L).endMetadata().build();
+        GangDecision d = decide(List.of(stuck), Instant.parse("2026-11-26T12:11:00Z"));
+        assertThat(d.forceDeletePods).isEmpty();
+        assertThat(d.createRanks).isEmpty();
+        assertThat(d.requeue()).isPresent();
+        d = decide(List.of(stuck), Instant.parse("2026-11-26T12:12:40Z"));
+        assertThat(d.forceDeletePods).extracting(p -> p.getMetadata().getName()).containsExactly("j-node-0");
+        d = decide(List.of(), Instant.parse("2026-11-26T12:12:41Z"));
+        assertThat(d.createRanks).containsExactly(0, 1);
+    }
 }
