@@ -10,7 +10,9 @@ from conftest import (JOBS, REPO, TRAINING_SECONDS, apply, env_of, fail_pod, job
 def test_job_runs_to_success_with_the_contracts_pods(ns):
     apply(tiny_job("tiny"), ns)
     gang = running_gang(ns, "tiny", 2)
-    assert phase(ns, "tiny") == "Running"
+    # status follows the pods through the informer: Running (or already Succeeded, which passed through Running)
+    wait(lambda: phase(ns, "tiny") in ("Running", "Succeeded"), 30, "job phase Running")
+    assert job(ns, "tiny")["status"].get("startTime"), "startTime is set when the whole gang runs"
     # one pod per node, all GPUs of the node, pinned to the GPU product
     assert len({p["spec"]["nodeName"] for p in gang}) == 2
     for p in gang:
