@@ -150,18 +150,18 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
 
         GangDecision decision;
         if (GangLifecycle.isTerminal(before)) {
-            GangState gang = GangObserver.observe(name, pods, attempt, 0, false, policy.nonRetryableExitCodes(), now);
+            GangState gang = GangObserver.observe(name, job.getMetadata().getUid(), pods, attempt, 0, false, policy.nonRetryableExitCodes(), now);
             decision = GangLifecycle.decideTerminal(job, gang);
         } else {
             PlanResult result = JobPlanner.plan(job);
             if (!result.isValid()) {
-                GangState gang = GangObserver.observe(name, pods, attempt, 0, false, policy.nonRetryableExitCodes(),
+                GangState gang = GangObserver.observe(name, job.getMetadata().getUid(), pods, attempt, 0, false, policy.nonRetryableExitCodes(),
                         now);
                 decision = GangLifecycle.decideInvalid(job, result, gang, now);
             } else {
                 Plan plan = result.plan();
                 ensureDependents(job, plan, ctx);
-                GangState gang = GangObserver.observe(name, pods, attempt, plan.nodes(),
+                GangState gang = GangObserver.observe(name, job.getMetadata().getUid(), pods, attempt, plan.nodes(),
                         GangLifecycle.gangStarted(before), policy.nonRetryableExitCodes(), now);
                 decision = GangLifecycle.decide(job, plan, gang, policy, now);
                 createPods(job, plan, decision, ctx);

@@ -408,16 +408,39 @@ class MoETrainingJobReconcilerTest {
 
     @Test
     void operatorRestartWhileCreatingTheGangNeverDuplicatesARank() {
-        // A previous operator process created rank 0 of attempt 0 and died before creating rank 1.
-        MoETrainingJob j = TestJobs.tiny(NS, "halfway", 2);
-        Pod leftover = GangPodFactory.render(j, TestJobs.plan(j), 0, 0, GangSettings.defaults());
-        leftover = client.pods().inNamespace(NS).resource(leftover).create();
-        String leftoverUid = leftover.getMetadata().getUid();
-        create(j);
-        awaitPods("halfway", 2, 0);
-        Map<Integer, Pod> pods = podsByRank("halfway");
-        assertThat(pods.keySet()).containsExactly(0, 1);
-        assertThat(pods.get(0).getMetadata().getUid()).isEqualTo(leftoverUid);
+        // What an operator that died half-way through creating a gang leaves behind: some ranks of the attempt
+        // exist, others do not. The next reconcile must create exactly the missing ranks, under the same names.
+        create(TestJobs.tiny(NS, "halfway", 3));
+        awaitPods("halfway", 3, 0);
+        Map<Integer, Pod> first = podsByRank("halfway");
+        client.pods().inNamespace(NS).withName("halfway-node-1").delete();
+        client.pods().inNamespace(NS).withName("halfway-node-2").delete();
+        await().atMost(WAIT).untilAsserted(() -> {
+            Map<Integer, Pod> now = podsByRank("halfway"); // fails on a duplicate rank
+            assertThat(now.keySet()).containsExactly(0, 1, 2);
+            assertThat(now.get(1).getMetadata().getUid()).isNotEqualTo(first.get(1).getMetadata().getUid());
+        });
+        Map<Integer, Pod> now = podsByRank("halfway");
+        assertThat(now.get(0).getMetadata().getUid()).isEqualTo(first.get(0).getMetadata().getUid());
+        assertThat(pods("halfway")).hasSize(3).allSatisfy(p -> assertThat(p.getMetadata().getLabels())
+                .containsEntry(GangNames.ATTEMPT_LABEL, "0"));
+        assertThat(status("halfway").restarts).isZero();
+    }
+
+    @Test
+    void podsOfAnEarlierJobWithTheSameNameAreNotAdopted() {
+        MoETrainingJob old = TestJobs.tiny(NS, "reborn", 2);
+        old.getMetadata().setUid("uid-of-a-deleted-job");
+        Pod orphan = GangPodFactory.render(old, TestJobs.plan(old), 0, 0, GangSettings.defaults());
+        String orphanUid = client.pods().inNamespace(NS).resource(orphan).create().getMetadata().getUid();
+        create(TestJobs.tiny(NS, "reborn", 2));
+        await().atMost(WAIT).untilAsserted(() -> {
+            Map<Integer, Pod> pods = podsByRank("reborn");
+            assertThat(pods.keySet()).containsExactly(0, 1);
+            assertThat(pods.get(0).getMetadata().getUid()).isNotEqualTo(orphanUid);
+            assertThat(pods.get(0).getMetadata().getOwnerReferences().get(0).getUid())
+                    .isEqualTo(job("reborn").getMetadata().getUid());
+        });
     }
 
     @Test

@@ -23,10 +23,11 @@ public final class GangObserver {
     }
 
     /**
+     * @param jobUid      the job's uid: pods controlled by another incarnation of the job are stale
      * @param gangStarted whether every rank of this attempt has been seen running or bound: from then on a rank
      *                    that vanished is a failure (PodDeleted), not a pod still to be created
      */
-    public static GangState observe(String jobName, Collection<Pod> pods, int attempt, int nodes, boolean gangStarted,
+    public static GangState observe(String jobName, String jobUid, Collection<Pod> pods, int attempt, int nodes, boolean gangStarted,
             List<Integer> nonRetryableExitCodes, Instant now) {
         SortedMap<Integer, Pod> current = new TreeMap<>();
         List<Pod> stale = new ArrayList<>();
@@ -34,7 +35,7 @@ public final class GangObserver {
             Integer rank = intLabel(p, GangNames.NODE_RANK_LABEL);
             Integer podAttempt = intLabel(p, GangNames.ATTEMPT_LABEL);
             if (rank != null && podAttempt != null && podAttempt == attempt && rank >= 0 && rank < nodes
-                    && !current.containsKey(rank)) {
+                    && !current.containsKey(rank) && ownedBy(p, jobUid)) {
                 current.put(rank, p);
             } else {
                 stale.add(p);
@@ -78,6 +79,19 @@ public final class GangObserver {
                 .thenComparingInt(PodFailure::nodeRank));
         return new GangState(attempt, nodes, current, stale, List.copyOf(failures), scheduled, running, succeeded,
                 Optional.ofNullable(oldest));
+    }
+
+    /**
+     * Whether the pod's controller is this incarnation of the job (a job deleted and re-created under the same
+     * name leaves pods of the old one behind until garbage collection removes them).
+     */
+    static boolean ownedBy(Pod p, String jobUid) {
+        if (jobUid == null || p.getMetadata().getOwnerReferences() == null) {
+            return true;
+        }
+        return p.getMetadata().getOwnerReferences().stream()
+                .filter(o -> Boolean.TRUE.equals(o.getController()))
+                .allMatch(o -> jobUid.equals(o.getUid()));
     }
 
     /** Bound to a node: spec.nodeName set or PodScheduled=True. */

@@ -25,7 +25,7 @@ class GangLifecycleTest {
         GangRestartPolicy policy = GangRestartPolicy.of(job.getSpec().restartPolicy);
         MoETrainingJobStatus s = job.getStatus();
         int attempt = s != null && s.restartAttempt != null ? s.restartAttempt : 0;
-        GangState gang = GangObserver.observe("j", pods, attempt, plan.nodes(), GangLifecycle.gangStarted(s),
+        GangState gang = GangObserver.observe("j", null, pods, attempt, plan.nodes(), GangLifecycle.gangStarted(s),
                 policy.nonRetryableExitCodes(), now);
         GangDecision d = GangLifecycle.decide(job, plan, gang, policy, now);
         job.setStatus(d.status);
