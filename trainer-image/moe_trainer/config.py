@@ -138,6 +138,7 @@ class TrainingConfig:
     checkpoint_dir: str | None = None
     checkpoint_every: int = 0
     log_every: int = 1
+    activation_checkpointing: bool = True
 
 
 @dataclass
@@ -167,6 +168,15 @@ def _num(d: dict, key: str, where: str, default=None, minimum: float = 0.0) -> f
     if not isinstance(v, (int, float)) or isinstance(v, bool) or v < minimum:
         raise ConfigError(f"{where}.{key}={v!r}: must be a number >= {minimum}")
     return float(v)
+
+
+def _bool(d: dict, key: str, where: str, default: bool) -> bool:
+    v = d.get(key, default)
+    if v is None:
+        return default
+    if not isinstance(v, bool):
+        raise ConfigError(f"{where}.{key}={v!r}: must be true or false")
+    return v
 
 
 def parse_plan(doc: Any) -> Plan:
@@ -208,6 +218,7 @@ def parse_plan(doc: Any) -> Plan:
         checkpoint_dir=ck.get("dir") or os.environ.get("MOE_CHECKPOINT_DIR") or None,
         checkpoint_every=_int(ck, "everySteps", "plan.training.checkpoint", 0, minimum=0),
         log_every=_int(t, "logEvery", "plan.training", 1),
+        activation_checkpointing=_bool(t, "activationCheckpointing", "plan.training", True),
     )
     if tr.global_batch_size == 0:
         tr.global_batch_size = tr.micro_batch_size * par.data * tr.gradient_accumulation

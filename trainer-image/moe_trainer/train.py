@@ -23,6 +23,7 @@ from .data import BatchSource
 from .exitcodes import EXIT_CONFIG, EXIT_OK, EXIT_TEMPFAIL, ConfigError, hard_exit, is_retriable
 from .metrics import Metrics
 from .model import Qwen3MoeForCausalLM
+from .parallel.activation_checkpoint import apply_activation_checkpointing
 from .parallel.expert_parallel import COMM_TIMER, apply_expert_parallel, reduce_expert_gradients
 from .parallel.fsdp import apply_fsdp, set_gradient_sync
 from .parallel.mesh import Meshes, build_meshes
@@ -50,8 +51,10 @@ def init_distributed(local_rank: int, rank: int, world: int) -> torch.device:
     return device
 
 
-def build_model(plan: Plan, meshes: Meshes, device: torch.device, seed: int | None = None, bf16: bool | None = None):
-    """Meta-device model -> TP -> EP -> local shards filled (HF checkpoint or seeded init) -> FSDP2."""
+def build_model(plan: Plan, meshes: Meshes, device: torch.device, seed: int | None = None, bf16: bool | None = None,
+                activation_checkpointing: bool | None = None):
+    """Meta-device model -> TP -> EP -> local shards filled (HF checkpoint or seeded init) -> activation
+    checkpointing (per decoder layer, plan.training.activationCheckpointing) -> FSDP2."""
     from .checkpoint_hf import hf_source, materialize, random_source
 
     with torch.device("meta"):
@@ -63,6 +66,8 @@ def build_model(plan: Plan, meshes: Meshes, device: torch.device, seed: int | No
     else:
         src = random_source(plan.model, plan.training.seed if seed is None else seed, device)
     materialize(model, device, src)
+    ac = plan.training.activation_checkpointing if activation_checkpointing is None else activation_checkpointing
+    model.checkpointed_layers = apply_activation_checkpointing(model, ac)
     bf16 = device.type == "cuda" if bf16 is None else bf16
     apply_fsdp(model, meshes, param_dtype=torch.bfloat16 if bf16 else None)
     return model
@@ -181,8 +186,9 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
     device = init_distributed(local_rank, rank, world)
     meshes = build_meshes(p, device.type)
     torch.manual_seed(t.seed)
-    log.info("world %d: data %d × context %d × tensor %d; expert %d × expertData %d; device %s", world, p.data,
-             p.context, p.tensor, p.expert, p.expert_data, device)
+    log.info("world %d: data %d × context %d × tensor %d; expert %d × expertData %d; device %s; activation "
+             "checkpointing %s", world, p.data, p.context, p.tensor, p.expert, p.expert_data, device,
+             "on" if t.activation_checkpointing else "off")
     model = build_model(plan, meshes, device)
     opts = build_optimizers(model, plan, device)
     data = BatchSource(t.dataset, plan.model.vocab_size, t.seq_length, t.micro_batch_size, t.gradient_accumulation,

@@ -34,7 +34,8 @@ def main(plan_path, out_path):
         g = p.grad
         grads[name] = (g.full_tensor() if isinstance(g, DTensor) else g).detach().clone()
     if rank == 0:
-        torch.save({"loss": stats[0].item(), "norm": norm.item(), "grads": grads}, out_path)
+        torch.save({"loss": stats[0].item(), "norm": norm.item(), "grads": grads,
+                    "checkpointed_layers": model.checkpointed_layers}, out_path)
     dist.barrier()
     dist.destroy_process_group()
 
