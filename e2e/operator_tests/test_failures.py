@@ -2,6 +2,7 @@
 Jobs come from fixture files through `kubectl apply -f`."""
 import json
 import os
+import select
 import signal
 import subprocess
 import time
@@ -64,7 +65,9 @@ def test_operator_killed_while_creating_the_gang_leaves_no_duplicate_ranks(ns):
                               "-o", "name"], stdout=subprocess.PIPE, text=True)
     try:
         apply_file(FIXTURES / "whole-fleet.yaml", ns)
-        watch.stdout.readline()  # the first pod of the gang exists: the operator is creating the rest
+        # the first pod of the gang exists: the operator is creating the rest
+        ready, _, _ = select.select([watch.stdout], [], [], 120)
+        assert ready and watch.stdout.readline(), "the operator created no pod of the gang within 120 s"
         os.kill(_operator_pid(), signal.SIGKILL)
     finally:
         watch.kill()
