@@ -148,29 +148,33 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
         int attempt = before != null && before.restartAttempt != null ? before.restartAttempt : 0;
         GangRestartPolicy policy = GangRestartPolicy.of(job.getSpec().restartPolicy);
 
+        String uid = job.getMetadata().getUid();
+        List<Integer> codes = policy.nonRetryableExitCodes();
         GangDecision decision;
+        Plan plan = null;
         if (GangLifecycle.isTerminal(before)) {
-            GangState gang = GangObserver.observe(name, job.getMetadata().getUid(), pods, attempt, 0, false, policy.nonRetryableExitCodes(), now);
-            decision = GangLifecycle.decideTerminal(job, gang);
+            decision = GangLifecycle.decideTerminal(job, GangObserver.observe(name, uid, pods, attempt, 0, false,
+                    codes, now));
         } else {
             PlanResult result = JobPlanner.plan(job);
             if (!result.isValid()) {
-                GangState gang = GangObserver.observe(name, job.getMetadata().getUid(), pods, attempt, 0, false, policy.nonRetryableExitCodes(),
-                        now);
-                decision = GangLifecycle.decideInvalid(job, result, gang, now);
+                decision = GangLifecycle.decideInvalid(job, result, GangObserver.observe(name, uid, pods, attempt, 0,
+                        false, codes, now), now);
             } else {
-                Plan plan = result.plan();
+                plan = result.plan();
                 ensureDependents(job, plan, ctx);
-                GangState gang = GangObserver.observe(name, job.getMetadata().getUid(), pods, attempt, plan.nodes(),
-                        GangLifecycle.gangStarted(before), policy.nonRetryableExitCodes(), now);
+                GangState gang = GangObserver.observe(name, uid, pods, attempt, plan.nodes(),
+                        GangLifecycle.gangStarted(before), codes, now);
                 decision = GangLifecycle.decide(job, plan, gang, policy, now);
-                createPods(job, plan, decision, ctx);
             }
         }
         if (decision.stoppedBy != null && FailureClassifier.POD_DELETED.equals(decision.stoppedBy.reason())
                 && namespaceTerminating(ctx, job.getMetadata().getNamespace())) {
             // The namespace controller is deleting the pods, and the job next: not a failure of the gang.
             return UpdateControl.noUpdate();
+        }
+        if (plan != null) {
+            createPods(job, plan, decision, ctx);
         }
         deletePods(decision, ctx);
         decision.events.forEach(e -> JobEvents.record(ctx.getClient(), job, e, now));
