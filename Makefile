@@ -29,5 +29,5 @@ test-chart: deps-python      ## Helm chart rendered by real helm: RBAC, monitori
 
 test: test-java test-trainer test-chart test-e2e
 
-demo: deps-k8s build         ## README's main job: local control plane with fake GPU nodes, apply examples/
+demo: deps-k8s deps-python build        ## README's main job: local control plane with fake GPU nodes, apply examples/
 	bash e2e/bin/demo.sh

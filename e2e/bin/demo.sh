@@ -3,8 +3,11 @@
 # (KWOK), runs the operator against it, applies crds/ and the example job, and follows the job
 # Pending -> Running -> Succeeded, showing where each rank landed (node, rack, clique).
 # Env: MOE_DEMO_JOB (default examples/tiny-cpu.yaml, else the first examples/*.yaml), MOE_DEMO_TIMEOUT (300 s),
-#      MOE_DEMO_KEEP=1 leaves the cluster and the operator running; MOE_KWOK_TRAINING_SECONDS (10) is how long
-#      the job's pods "train" before KWOK completes them. Plus the cluster-up.sh variables.
+#      MOE_DEMO_KEEP=1 leaves the cluster and the operator running; MOE_DEMO_TRAINER=local (default) runs the
+#      pods' command and env as local processes (the real trainer on CPU, e2e/runner/local_runner.py), so the job
+#      succeeds because training finished and status.progress shows real steps and losses; MOE_DEMO_TRAINER=kwok
+#      lets KWOK simulate the pods instead (MOE_KWOK_TRAINING_SECONDS, default 10, of "training").
+#      Plus the cluster-up.sh variables.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$REPO_DIR"
@@ -19,6 +22,7 @@ compgen -G "crds/*.y*ml" >/dev/null || { e2e_log "no CRD in crds/"; exit 1; }
 
 "$E2E_DIR/bin/build-binaries.sh" >/dev/null
 cleanup() {
+  if [[ -n ${runner_pid:-} ]]; then kill "$runner_pid" 2>/dev/null || true; wait "$runner_pid" 2>/dev/null || true; fi
   if [[ -n "${MOE_DEMO_KEEP:-}" ]]; then
     e2e_log "cluster and operator left running: export KUBECONFIG=$KUBECONFIG_PATH; stop with e2e/bin/cluster-down.sh"
   else "$E2E_DIR/bin/cluster-down.sh"; fi
@@ -33,6 +37,20 @@ kubectl wait --for=condition=Established --timeout=60s -f crds/ >/dev/null
 job_json=$(kubectl create --dry-run=client -o json -f "$JOB_FILE")
 name=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["name"])' <<<"$job_json")
 ns=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"].get("namespace") or "default")' <<<"$job_json")
+runner_pid=""
+if [[ ${MOE_DEMO_TRAINER:-local} == local ]]; then
+  bash "$REPO_DIR/trainer-image/scripts/ensure-venv.sh" >/dev/null
+  runner_work="$WORK/demo-runner"; rm -rf "$runner_work"; mkdir -p "$runner_work"
+  python3 "$E2E_DIR/runner/local_runner.py" -n "$ns" --job "$name" --work "$runner_work" \
+    --timeout "$TIMEOUT" >"$WORK/logs/runner.log" 2>&1 &
+  runner_pid=$!
+  for _ in $(seq 1 120); do
+    python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1])).get("ready") else 1)' \
+      "$runner_work/state.json" 2>/dev/null && break
+    sleep 0.5
+  done
+  e2e_log "local runner ready: the pods' processes run the real trainer on CPU (logs in $runner_work/logs)"
+fi
 kubectl apply -n "$ns" -f "$JOB_FILE"
 kind=moetrainingjobs.training.moe.dev
 
@@ -61,8 +79,14 @@ for p in sorted(pods, key=lambda p: (len(str(rank(p))), str(rank(p)))):
   echo
 }
 
+show_trainer_log() {
+  [[ -n $runner_pid ]] || return 0
+  local log; log=$(ls "$runner_work"/logs/"$name"-node-0-a*.log 2>/dev/null | tail -n 1)
+  [[ -n $log ]] && { echo "--- rank 0 trainer log (last lines): $log"; tail -n 8 "$log"; echo; }
+}
+
 e2e_log "following $kind $ns/$name (timeout ${TIMEOUT}s)"
-last=""; shown_running=""; deadline=$((SECONDS + TIMEOUT))
+last=""; shown_running=""; last_progress=""; deadline=$((SECONDS + TIMEOUT))
 while :; do
   phase=$(kubectl get "$kind" "$name" -n "$ns" -o jsonpath='{.status.phase}' 2>/dev/null || true)
   if [[ $phase != "$last" ]]; then
@@ -70,9 +94,15 @@ while :; do
     last=$phase
   fi
   if [[ $phase == Running && -z $shown_running ]]; then show_ranks; shown_running=1; fi
+  progress=$(kubectl get "$kind" "$name" -n "$ns" -o jsonpath='{.status.progress.step} {.status.progress.loss} {.status.progress.tokensPerSecond}' 2>/dev/null || true)
+  if [[ -n ${progress// /} && $progress != "$last_progress" ]]; then
+    read -r step loss tps <<<"$progress"
+    e2e_log "job $name: step ${step:-?}  loss ${loss:-?}  tokens/s ${tps:-?}   (status.progress, reported by rank 0)"
+    last_progress=$progress
+  fi
   case $phase in
-    Succeeded) show_ranks; kubectl get "$kind" "$name" -n "$ns"; e2e_log "demo: job Succeeded"; exit 0 ;;
-    Failed) show_ranks; kubectl get "$kind" "$name" -n "$ns" -o yaml | sed -n '/^status:/,$p'
+    Succeeded) show_ranks; show_trainer_log; kubectl get "$kind" "$name" -n "$ns"; e2e_log "demo: job Succeeded"; exit 0 ;;
+    Failed) show_ranks; show_trainer_log; kubectl get "$kind" "$name" -n "$ns" -o yaml | sed -n '/^status:/,$p'
             e2e_log "demo: job Failed"; exit 1 ;;
   esac
   if (( SECONDS > deadline )); then

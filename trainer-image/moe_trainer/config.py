@@ -6,11 +6,14 @@ before any collective. Errors name the field, the value and the fix.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
 from .exitcodes import ConfigError
+
+log = logging.getLogger("moe_trainer.config")
 
 PLAN_API_VERSION = "training.moe.dev/plan-v1"
 #: dense bf16 peak of H100/H200 SXM, the MFU denominator of docs/anchors.md
@@ -271,7 +274,10 @@ def validate_plan(plan: Plan) -> None:
         if not path or not os.path.isfile(path):
             raise ConfigError(f"plan.training.dataset.path={path!r}: token file not found; mount the dataset volume")
     if t.checkpoint_every and not t.checkpoint_dir:
-        raise ConfigError("plan.training.checkpoint.everySteps is set but checkpoint.dir is null; set dir or 0")
+        # docs/contract.md: "dir null = no checkpoints". The operator sends everySteps (a CRD default) even for
+        # jobs without a checkpoint volume, so this is the normal no-checkpoint case, not an error.
+        log.info("checkpoints off: plan.training.checkpoint.dir is null (no checkpoint volume in the job)")
+        t.checkpoint_every = 0
     if t.checkpoint_dir:
         parent = t.checkpoint_dir if os.path.isdir(t.checkpoint_dir) else os.path.dirname(os.path.abspath(t.checkpoint_dir))
         if not os.path.isdir(parent) or not os.access(parent, os.W_OK):

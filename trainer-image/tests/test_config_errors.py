@@ -81,3 +81,15 @@ def test_process_exit_code_and_preflight(tmp_path):
     r = subprocess.run([sys.executable, "-m", "moe_trainer.preflight", "--plan", path], env=env, capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == EXIT_CONFIG and "configuration error" in r.stderr
+
+
+def test_no_checkpoint_volume_means_no_checkpoints(monkeypatch):
+    """docs/contract.md: checkpoint.dir null = no checkpoints. The operator still sends everySteps (a CRD
+    default), so a job without a checkpoint volume must train, not exit 78."""
+    from moe_trainer.config import parse_plan, validate_plan
+
+    monkeypatch.delenv("MOE_CHECKPOINT_DIR", raising=False)
+    plan = parse_plan(_plan(data=2, ckpt=None, every=200))
+    validate_plan(plan)
+    assert plan.training.checkpoint_dir is None
+    assert plan.training.checkpoint_every == 0
