@@ -194,6 +194,22 @@ def test_job_succeeds_because_training_really_finished(ns, checkpoint_claim, run
     print(f"\ncontract run: Succeeded {elapsed:.0f} s after apply, loss {ls[1]:.4f} -> {ls[STEPS]:.4f}")
 
 
+def test_the_example_job_as_shipped_trains_to_completion(ns, runner):
+    """examples/tiny-cpu.yaml exactly as a user applies it (no checkpoint volume: the CRD's everySteps default
+    reaches the trainer with checkpoint.dir null, which must mean "no checkpoints", not a config error)."""
+    example = json.loads(kubectl("create", "--dry-run=client", "-o", "json", "-f",
+                                 str(REPO / "examples" / "tiny-cpu.yaml")))
+    example["metadata"].pop("namespace", None)
+    name = example["metadata"]["name"]
+    r = runner(name)
+    apply(example, ns)
+    status = wait_job(r, name, "Succeeded")
+    steps = example["spec"]["training"]["steps"]
+    assert status["progress"]["step"] == steps, status
+    assert status.get("restarts", 0) == 0, status
+    assert f"training finished at step {steps}" in r.log(f"{name}-node-0", 0), r.tail()
+
+
 def test_killed_trainer_process_restarts_the_gang_which_resumes_from_the_checkpoint(ns, checkpoint_claim, runner):
     r = runner("crash")
     t0 = time.time()
