@@ -124,6 +124,14 @@ class MoETrainingJobReconcilerTest {
         });
     }
 
+    /** A merge patch (no resourceVersion): the operator's status patches cannot make it conflict. */
+    void setSuspend(String job, boolean suspend) {
+        client.resources(MoETrainingJob.class).inNamespace(NS).withName(job).patch(
+                io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
+                        io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+                "{\"spec\":{\"suspend\":" + suspend + "}}");
+    }
+
     List<Event> events(String job) {
         return client.v1().events().inNamespace(NS).list().getItems().stream()
                 .filter(e -> job.equals(e.getInvolvedObject().getName())).toList();
@@ -356,10 +364,7 @@ class MoETrainingJobReconcilerTest {
         assertThat(s.restartAttempt).isGreaterThanOrEqualTo(1);
         assertThat(events("stuck")).anySatisfy(e -> assertThat(e.getReason()).isEqualTo("GangSchedulingTimeout"));
         // Stop the retry loop for the other tests.
-        client.resources(MoETrainingJob.class).inNamespace(NS).withName("stuck").edit(x -> {
-            x.getSpec().suspend = true;
-            return x;
-        });
+        setSuspend("stuck", true);
     }
 
     @Test
@@ -370,19 +375,13 @@ class MoETrainingJobReconcilerTest {
         awaitPhase("pause", JobPhase.Running);
         String started = status("pause").startTime;
 
-        client.resources(MoETrainingJob.class).inNamespace(NS).withName("pause").edit(j -> {
-            j.getSpec().suspend = true;
-            return j;
-        });
+        setSuspend("pause", true);
         awaitPhase("pause", JobPhase.Suspended);
         await().atMost(WAIT).untilAsserted(() -> assertThat(pods("pause")).isEmpty());
         assertThat(status("pause").startTime).isEqualTo(started);
         assertThat(Conditions.isTrue(status("pause"), Conditions.SUSPENDED)).isTrue();
 
-        client.resources(MoETrainingJob.class).inNamespace(NS).withName("pause").edit(j -> {
-            j.getSpec().suspend = false;
-            return j;
-        });
+        setSuspend("pause", false);
         awaitPods("pause", 2, 0);
         awaitPhase("pause", JobPhase.Pending);
         assertThat(events("pause")).extracting(Event::getReason).contains("Suspended", "Resumed");
