@@ -36,6 +36,8 @@ public final class JobSpecConverter {
         DEFAULTS.put("resources.gpuMemoryGiB", new Object[] {SpecDefaults.GPU_MEMORY_GIB, Type.INT});
         DEFAULTS.put("training.seqLength", new Object[] {SpecDefaults.SEQ_LENGTH, Type.INT});
         DEFAULTS.put("training.microBatchSize", new Object[] {SpecDefaults.MICRO_BATCH_SIZE, Type.INT});
+        DEFAULTS.put("training.activationCheckpointing",
+                new Object[] {SpecDefaults.ACTIVATION_CHECKPOINTING, Type.BOOL});
         DEFAULTS.put("training.steps", new Object[] {SpecDefaults.STEPS, Type.INT});
         DEFAULTS.put("training.learningRate", new Object[] {SpecDefaults.LEARNING_RATE, Type.NUMBER});
         DEFAULTS.put("training.minLearningRate", new Object[] {SpecDefaults.MIN_LEARNING_RATE, Type.NUMBER});
@@ -115,6 +117,7 @@ public final class JobSpecConverter {
         String gpuProduct = r.string("resources.gpuProduct", false);
         int seqLength = r.integer("training.seqLength");
         int microBatchSize = r.integer("training.microBatchSize");
+        boolean activationCheckpointing = r.bool("training.activationCheckpointing");
         Integer globalBatchSize = r.optionalInteger("training.globalBatchSize");
         int steps = r.integer("training.steps");
         double lr = r.number("training.learningRate");
@@ -140,7 +143,7 @@ public final class JobSpecConverter {
             keys.forEach(k -> topologyKeys.add(k.asText()));
         }
         return new PlanInput(namespace, name, preset, overrides, modelCheckpointPath, tensor, expert, context, data,
-                nodes, gpusPerNode, gpuMemoryGiB, gpuProduct, seqLength, microBatchSize, globalBatchSize, steps, lr,
+                nodes, gpusPerNode, gpuMemoryGiB, gpuProduct, seqLength, microBatchSize, activationCheckpointing, globalBatchSize, steps, lr,
                 minLr, warmup, wd, clip, seed, checkpointDir, everySteps, datasetType, datasetPath, datasetDtype,
                 List.copyOf(topologyKeys));
     }
@@ -227,6 +230,16 @@ public final class JobSpecConverter {
             errors.add(new PlanError("FieldType", "spec." + path, n.toString(), "is not an integer",
                     "write a whole number without quotes"));
             return 1;
+        }
+
+        boolean bool(String path) {
+            JsonNode n = at(spec, path);
+            if (n.isBoolean()) {
+                return n.booleanValue();
+            }
+            errors.add(new PlanError("FieldType", "spec." + path, n.toString(), "is not a boolean",
+                    "write true or false without quotes"));
+            return true;
         }
 
         long longValue(String path) {

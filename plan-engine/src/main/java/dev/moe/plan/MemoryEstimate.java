@@ -3,10 +3,12 @@ package dev.moe.plan;
 /**
  * Estimated memory of one GPU, bytes. See {@link MemoryEstimator} for the assumptions.
  *
- * @param weights     bf16 weights resident on this GPU plus the transient unsharded FSDP buffers
- * @param gradients   bf16 gradients of the resident shards
- * @param optimizer   fp32 master weights and AdamW first and second moments of the resident shards
- * @param activations activations of one micro-batch
+ * @param weights     fp32 parameters resident on this GPU plus the transient bf16 copies at the peak (FSDP2
+ *                    unsharded buffers, or autocast copies saved for backward)
+ * @param gradients   fp32 gradients allocated at the peak (FSDP2 reduce buffers and accumulated unsharded
+ *                    gradients included)
+ * @param optimizer   AdamW first and second moments (fp32) of the resident shards
+ * @param activations activations (and logits) of one micro-batch at the peak
  * @param headroom    CUDA context, NCCL buffers, allocator fragmentation
  * @param gpuBytes    memory of one GPU
  */

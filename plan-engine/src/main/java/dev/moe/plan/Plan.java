@@ -95,6 +95,7 @@ public record Plan(PlanInput input, ModelConfig model, int data, int globalBatch
         ObjectNode training = doc.putObject("training");
         training.put("seqLength", input.seqLength());
         training.put("microBatchSize", input.microBatchSize());
+        training.put("activationCheckpointing", input.activationCheckpointing());
         training.put("globalBatchSize", globalBatchSize);
         training.put("gradientAccumulation", gradientAccumulation);
         training.put("steps", input.steps());

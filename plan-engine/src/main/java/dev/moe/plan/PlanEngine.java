@@ -224,7 +224,7 @@ public final class PlanEngine {
 
         ParameterCount params = ParameterCount.of(model);
         MemoryEstimate memory = MemoryEstimator.estimate(model, params, t, e, c, data, in.microBatchSize(),
-                in.seqLength(), in.gpuMemoryGiB());
+                in.seqLength(), in.activationCheckpointing(), Math.max(1, accumulation), in.gpuMemoryGiB());
         if (!memory.fits()) {
             List<String> suggestions = suggest ? nearestFittingPlans(in, model) : List.of();
             errors.add(new PlanError("MemoryExceeded", "spec.parallelism",

@@ -8,6 +8,7 @@ import java.util.List;
  * {@code spec} of a MoETrainingJob (the same code path for the operator and the offline check).
  *
  * @param data            data-parallel degree, or null to derive it as world / (context × tensor)
+ * @param activationCheckpointing per-decoder-layer activation checkpointing in the trainer (memory estimate)
  * @param globalBatchSize sequences per optimizer step, or null for microBatchSize × data
  * @param checkpointDir   where the trainer writes checkpoints in the pod, or null for none
  * @param modelCheckpointPath HF safetensors directory to load, or null for random initialisation
@@ -28,6 +29,7 @@ public record PlanInput(
         String gpuProduct,
         int seqLength,
         int microBatchSize,
+        boolean activationCheckpointing,
         Integer globalBatchSize,
         int steps,
         double learningRate,
@@ -46,7 +48,8 @@ public record PlanInput(
     /** A copy with other parallel degrees (used to search for plans that fit). */
     public PlanInput withParallelism(int tensor, int expert, int context, Integer data) {
         return new PlanInput(namespace, name, preset, modelOverrides, modelCheckpointPath, tensor, expert, context,
-                data, nodes, gpusPerNode, gpuMemoryGiB, gpuProduct, seqLength, microBatchSize, globalBatchSize, steps,
+                data, nodes, gpusPerNode, gpuMemoryGiB, gpuProduct, seqLength, microBatchSize, activationCheckpointing,
+                globalBatchSize, steps,
                 learningRate, minLearningRate, warmupSteps, weightDecay, gradClip, seed, checkpointDir,
                 checkpointEverySteps, datasetType, datasetPath, datasetDtype, topologyKeys);
     }
@@ -54,7 +57,8 @@ public record PlanInput(
     /** A copy with another node count. */
     public PlanInput withNodes(int nodes) {
         return new PlanInput(namespace, name, preset, modelOverrides, modelCheckpointPath, tensor, expert, context,
-                data, nodes, gpusPerNode, gpuMemoryGiB, gpuProduct, seqLength, microBatchSize, globalBatchSize, steps,
+                data, nodes, gpusPerNode, gpuMemoryGiB, gpuProduct, seqLength, microBatchSize, activationCheckpointing,
+                globalBatchSize, steps,
                 learningRate, minLearningRate, warmupSteps, weightDecay, gradClip, seed, checkpointDir,
                 checkpointEverySteps, datasetType, datasetPath, datasetDtype, topologyKeys);
     }
@@ -62,7 +66,8 @@ public record PlanInput(
     /** A copy with another micro-batch size. */
     public PlanInput withMicroBatchSize(int microBatchSize) {
         return new PlanInput(namespace, name, preset, modelOverrides, modelCheckpointPath, tensor, expert, context,
-                data, nodes, gpusPerNode, gpuMemoryGiB, gpuProduct, seqLength, microBatchSize, globalBatchSize, steps,
+                data, nodes, gpusPerNode, gpuMemoryGiB, gpuProduct, seqLength, microBatchSize, activationCheckpointing,
+                globalBatchSize, steps,
                 learningRate, minLearningRate, warmupSteps, weightDecay, gradClip, seed, checkpointDir,
                 checkpointEverySteps, datasetType, datasetPath, datasetDtype, topologyKeys);
     }

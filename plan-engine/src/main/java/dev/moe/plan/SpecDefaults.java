@@ -25,6 +25,7 @@ public final class SpecDefaults {
     // spec.training (globalBatchSize has no default: it is derived as microBatchSize × data)
     public static final String SEQ_LENGTH = "4096";
     public static final String MICRO_BATCH_SIZE = "1";
+    public static final String ACTIVATION_CHECKPOINTING = "true";
     public static final String STEPS = "1000";
     public static final String LEARNING_RATE = "0.0003";
     public static final String MIN_LEARNING_RATE = "0.00003";

@@ -23,6 +23,7 @@ class JobSpecConverterTest {
         assertThat(in.gpuMemoryGiB()).isEqualTo(80);
         assertThat(in.seqLength()).isEqualTo(4096);
         assertThat(in.microBatchSize()).isEqualTo(1);
+        assertThat(in.activationCheckpointing()).isTrue();
         assertThat(in.globalBatchSize()).isNull();
         assertThat(in.steps()).isEqualTo(1000);
         assertThat(in.learningRate()).isEqualTo(3e-4);
@@ -50,6 +51,19 @@ class JobSpecConverterTest {
         assertThat(JobSpecConverter.withDefaults(Specs.set(spec, "parallelism.tensor", 2)).at("/parallelism/tensor")
                 .intValue()).isEqualTo(2);
         assertThat(spec.has("restartPolicy")).isFalse();
+    }
+
+    @Test
+    void activation_checkpointing_is_read_and_type_checked() {
+        ObjectNode off = Specs.yaml("model: {preset: tiny-moe}\nresources: {nodes: 2}\n"
+                + "training: {activationCheckpointing: false}\n");
+        List<PlanError> errors = new ArrayList<>();
+        assertThat(JobSpecConverter.toInput("ns", "job", off, errors).activationCheckpointing()).isFalse();
+        assertThat(errors).isEmpty();
+        ObjectNode bad = Specs.yaml("model: {preset: tiny-moe}\nresources: {nodes: 2}\n"
+                + "training: {activationCheckpointing: \"no\"}\n");
+        JobSpecConverter.toInput("ns", "job", bad, errors);
+        assertThat(errors).extracting(PlanError::rule).containsExactly("FieldType");
     }
 
     @Test

@@ -55,7 +55,8 @@ class PlanDocumentTest {
                 .isEqualTo("{\"tensor\":1,\"expert\":8,\"context\":1,\"data\":64,\"expertData\":8}");
         assertThat(doc.get("world").toString()).isEqualTo("{\"size\":64,\"nodes\":8,\"gpusPerNode\":8}");
         JsonNode t = doc.get("training");
-        assertThat(keys(t)).containsExactly("seqLength", "microBatchSize", "globalBatchSize", "gradientAccumulation",
+        assertThat(keys(t)).containsExactly("seqLength", "microBatchSize", "activationCheckpointing", "globalBatchSize",
+                "gradientAccumulation",
                 "steps", "learningRate", "minLearningRate", "warmupSteps", "weightDecay", "gradClip", "seed",
                 "dataset", "checkpoint");
         assertThat(t.get("gradientAccumulation").intValue()).isEqualTo(8);

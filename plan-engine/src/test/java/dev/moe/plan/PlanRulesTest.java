@@ -213,19 +213,22 @@ class PlanRulesTest {
                 + " estimated ").contains("but resources.gpuMemoryGiB=80; nearest plans that fit: ");
         assertThat(e.message()).contains("weights ", "gradients ", "optimizer ", "activations ", "headroom ");
         assertThat(r.suggestions()).isNotEmpty().hasSizeLessThanOrEqualTo(3);
-        assertThat(r.suggestions().get(0)).startsWith("resources.nodes=8, parallelism.expert=64 (");
+        // expertData = 1 leaves each rank's 8 experts × 94 layers unsharded; 8 nodes give expertData 4 (FSDP2)
+        assertThat(r.suggestions().get(0)).startsWith("resources.nodes=8 (");
         // the suggestion really fits
-        PlanResult suggested = plan(yaml("model: {preset: qwen3-235b-a22b}\nparallelism: {expert: 64}\n"
+        PlanResult suggested = plan(yaml("model: {preset: qwen3-235b-a22b}\nparallelism: {expert: 16}\n"
                 + "resources: {nodes: 8, gpusPerNode: 8, gpuMemoryGiB: 80}\n"));
         assertThat(suggested.isValid()).as(suggested.errorMessages()).isTrue();
 
-        // 30B with 4-way EP holds 32 experts × 48 layers per GPU: does not fit 80 GiB; 8-way does
-        PlanResult ep4 = plan(qwen30b(8, 1, 4));
+        // 30B on 4 GPUs (EP 4, expertData 1): 32 experts × 48 layers per GPU do not fit 80 GiB; 8 GPUs do
+        String q4 = "model: {preset: qwen3-30b-a3b}\nparallelism: {expert: 4}\n"
+                + "resources: {nodes: 1, gpusPerNode: 4, gpuMemoryGiB: 80}\n";
+        PlanResult ep4 = plan(yaml(q4));
         assertThat(rules(ep4)).containsExactly("MemoryExceeded");
-        assertThat(ep4.suggestions().get(0)).isEqualTo("parallelism.expert=8 ("
-                + plan(qwen30b(8, 1, 8)).plan().memory().summary() + ")");
+        assertThat(ep4.suggestions().get(0)).isEqualTo("resources.nodes=2 ("
+                + plan(yaml(q4.replace("nodes: 1", "nodes: 2"))).plan().memory().summary() + ")");
         // more GPU memory makes it fit
-        assertThat(plan(set(qwen30b(8, 1, 4), "resources.gpuMemoryGiB", 141)).isValid()).isTrue();
+        assertThat(plan(yaml(q4.replace("gpuMemoryGiB: 80", "gpuMemoryGiB: 141"))).isValid()).isTrue();
     }
 
     @Test
