@@ -40,6 +40,13 @@ def setup_logging(rank: int) -> None:
 
 
 # ---------------------------------------------------------------- building
+def configure_cuda_allocator() -> None:
+    """Expandable segments (unless the environment says otherwise): the caching allocator grows segments in
+    place instead of caching many fixed ones, so reserved memory stays close to allocated memory (the
+    operator's estimate models allocated memory plus a small fragmentation allowance). Before any CUDA use."""
+    os.environ.setdefault("PYTORCH_CUDA_ALLOC_CONF", "expandable_segments:True")
+
+
 def init_distributed(local_rank: int, rank: int, world: int) -> torch.device:
     if torch.cuda.is_available() and os.environ.get("MOE_DEVICE", "cuda") == "cuda":
         device = torch.device("cuda", local_rank)
@@ -275,6 +282,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     rank = int(os.environ.get("RANK", "0"))
     setup_logging(rank)
+    configure_cuda_allocator()
     try:  # configuration: no collective has started yet
         plan = load_plan(args.plan)
         rank, local_rank, world = check_env_against_plan(plan)
