@@ -284,11 +284,20 @@ public final class PlanEngine {
     }
 
     /**
-     * The nearest plans that fit: same or more nodes (×2, ×4, ×8), other tensor/expert degrees, smaller
-     * micro-batches. Distance: changing nodes costs most, then expert/tensor (log2 steps), then micro-batch.
+     * The nearest plans that fit: activation checkpointing turned on (when off), same or more nodes (×2, ×4,
+     * ×8), other tensor/expert degrees, smaller micro-batches. Distance: changing nodes costs most, then
+     * expert/tensor (log2 steps), then micro-batch; checkpointing costs a little less than halving the micro-batch
+     * (it keeps the batch; measured on H100 it also kept more throughput, bench/results.md).
      */
     static List<String> nearestFittingPlans(PlanInput in, ModelConfig model) {
         List<Candidate> found = new ArrayList<>();
+        if (!in.activationCheckpointing()) {
+            PlanInput cand = in.withActivationCheckpointing(true);
+            PlanResult r = evaluate(cand, false, false);
+            if (r.isValid()) {
+                found.add(new Candidate(describe(in, cand, r.plan()), 0.4, r.plan().memory().perGpuBytes()));
+            }
+        }
         for (int mult : new int[] {1, 2, 4, 8}) {
             int nodes = in.nodes() * mult;
             int world = nodes * in.gpusPerNode();
@@ -339,6 +348,9 @@ public final class PlanEngine {
         }
         if (to.microBatchSize() != from.microBatchSize()) {
             parts.add("training.microBatchSize=" + to.microBatchSize());
+        }
+        if (to.activationCheckpointing() != from.activationCheckpointing()) {
+            parts.add("training.activationCheckpointing=" + to.activationCheckpointing());
         }
         return String.join(", ", parts) + " (" + plan.memory().summary() + ")";
     }

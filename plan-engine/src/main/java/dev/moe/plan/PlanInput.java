@@ -63,6 +63,15 @@ public record PlanInput(
                 checkpointEverySteps, datasetType, datasetPath, datasetDtype, topologyKeys);
     }
 
+    /** A copy with activation checkpointing on or off. */
+    public PlanInput withActivationCheckpointing(boolean activationCheckpointing) {
+        return new PlanInput(namespace, name, preset, modelOverrides, modelCheckpointPath, tensor, expert, context,
+                data, nodes, gpusPerNode, gpuMemoryGiB, gpuProduct, seqLength, microBatchSize, activationCheckpointing,
+                globalBatchSize, steps,
+                learningRate, minLearningRate, warmupSteps, weightDecay, gradClip, seed, checkpointDir,
+                checkpointEverySteps, datasetType, datasetPath, datasetDtype, topologyKeys);
+    }
+
     /** A copy with another micro-batch size. */
     public PlanInput withMicroBatchSize(int microBatchSize) {
         return new PlanInput(namespace, name, preset, modelOverrides, modelCheckpointPath, tensor, expert, context,
