@@ -141,3 +141,15 @@ def test_alerts_and_dashboard_only_query_exported_metrics():
     assert len(exprs) > 10
     unknown = {m for e in exprs for m in queried_metrics(e)} - known
     assert not unknown, f"queries name metrics nobody exports: {sorted(unknown)}"
+
+
+def test_queries_filter_on_labels_the_metrics_carry():
+    """Per-job series are labelled {namespace, moejob} by the operator and {moejob, rank} by the trainer (never
+    "job": Prometheus owns that label for the scrape job and would rename ours)."""
+    operator_src = "\n".join(p.read_text() for p in (REPO / "operator/src/main/java").rglob("*.java"))
+    trainer_src = (REPO / "trainer-image/moe_trainer/metrics.py").read_text()
+    assert '"moejob"' in operator_src and '"moejob"' in trainer_src
+    used = {label for e in all_queries() for label in re.findall(r"(\w+)\s*=~?\s*\"", e)}
+    used |= {label for e in all_queries() for label in re.findall(r"by \(([\w, ]+)\)", e) for label in label.split(", ")}
+    assert "job" not in used
+    assert used <= {"namespace", "moejob", "phase", "reason", "rule", "result", "le", "rank"}, used

@@ -35,7 +35,8 @@ class Metrics:
             return
         reg = CollectorRegistry()
         for k, doc in _GAUGES.items():
-            self.g[k] = Gauge(f"moe_trainer_{k}", doc, ["job", "rank"], registry=reg).labels(job=job, rank=str(rank))
+            # "moejob", not "job": Prometheus owns the job label (the scrape job) and would rename ours.
+            self.g[k] = Gauge(f"moe_trainer_{k}", doc, ["moejob", "rank"], registry=reg).labels(moejob=job, rank=str(rank))
         try:
             start_http_server(port, registry=reg)
             log.info("metrics on :%d/metrics", port)

@@ -97,10 +97,10 @@ def test_metrics_endpoint():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    m = Metrics(port, 0, "job")
+    m = Metrics(port, 0, "tiny")
     m.set(step=5, mfu=0.3, all_to_all_seconds=0.01, expert_load_imbalance=1.2)
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
-    assert 'moe_trainer_step{job="job",rank="0"} 5.0' in body
+    assert 'moe_trainer_step{moejob="tiny",rank="0"} 5.0' in body
     assert "moe_trainer_mfu" in body and "moe_trainer_expert_load_imbalance" in body
 
 
