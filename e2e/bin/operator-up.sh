@@ -3,6 +3,9 @@
 # background, logging to $MOE_E2E_WORK/logs/operator.log (pid in pids/operator.pid; cluster-down.sh stops it).
 # Installs crds/ first. Builds the jar with Maven if it is missing. HTTP (health, metrics) on 127.0.0.1:$MOE_E2E_OPERATOR_PORT (18080).
 # MOE_OPERATOR_APP=<dir> runs another quarkus-app directory (e.g. a build in a separate checkout).
+# MOE_OPERATOR_RBAC=chart (default) runs the operator as the Helm chart's ServiceAccount under the chart's own
+# ClusterRole (rendered by helm, applied here), so every suite also proves the chart's RBAC is enough;
+# MOE_OPERATOR_RBAC=admin uses the cluster-admin kubeconfig.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 OPERATOR_PORT=${MOE_E2E_OPERATOR_PORT:-18080}
@@ -16,6 +19,21 @@ fi
 # The operator does not install its CRD (quarkus.operator-sdk.crd.apply=false) and stops if it is missing.
 KUBECONFIG="$KUBECONFIG_PATH" kubectl apply --server-side --force-conflicts --field-manager=e2e-crd-install -f "$REPO_DIR/crds/" >/dev/null
 KUBECONFIG="$KUBECONFIG_PATH" kubectl wait --for=condition=Established --timeout=60s -f "$REPO_DIR/crds/" >/dev/null
+operator_kubeconfig="$KUBECONFIG_PATH"
+if [[ ${MOE_OPERATOR_RBAC:-chart} == chart ]]; then
+  helm=$(bash "$REPO_DIR/charts/scripts/ensure-helm.sh")
+  export KUBECONFIG="$KUBECONFIG_PATH"
+  kubectl create namespace moe-system --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  "$helm" template moe-operator "$REPO_DIR/charts/moe-operator" --namespace moe-system --kube-version "${K8S_VERSION#v}" \
+    --show-only templates/serviceaccount.yaml --show-only templates/rbac.yaml | kubectl apply -f - >/dev/null
+  operator_kubeconfig="$WORK/operator.kubeconfig"
+  kubectl config view --raw --minify --flatten >"$operator_kubeconfig.tmp"
+  kubectl config --kubeconfig="$operator_kubeconfig.tmp" set-credentials moe-operator \
+    --token="$(kubectl create token moe-operator -n moe-system --duration=24h)" >/dev/null
+  kubectl config --kubeconfig="$operator_kubeconfig.tmp" set-context --current --user=moe-operator >/dev/null
+  mv "$operator_kubeconfig.tmp" "$operator_kubeconfig"
+  e2e_log "operator runs as system:serviceaccount:moe-system:moe-operator with the chart's RBAC"
+fi
 pidfile="$WORK/pids/operator.pid"
 alive() {  # a killed operator may linger as a zombie until reaped: that is not running
   kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
@@ -24,7 +42,7 @@ if [[ -f $pidfile ]] && alive "$(cat "$pidfile")"; then e2e_log "operator alread
 # Run a snapshot of quarkus-app, so that a `mvn package` running meanwhile cannot pull jars from under it.
 rm -rf "$WORK/operator-app" && cp -r "$(dirname "$jar")" "$WORK/operator-app"
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
-KUBECONFIG="$KUBECONFIG_PATH" setsid nohup "$JAVA" \
+KUBECONFIG="$operator_kubeconfig" setsid nohup "$JAVA" \
   -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$OPERATOR_PORT" ${MOE_OPERATOR_JAVA_OPTS:-} \
   -jar "$WORK/operator-app/quarkus-run.jar" >"$WORK/logs/operator.log" 2>&1 </dev/null &
 echo $! >"$pidfile"
