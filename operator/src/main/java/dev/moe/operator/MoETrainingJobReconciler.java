@@ -12,6 +12,7 @@ import dev.moe.operator.gang.GangRestartPolicy;
 import dev.moe.operator.gang.GangSettings;
 import dev.moe.operator.gang.GangState;
 import dev.moe.operator.gang.JobResourceFactory;
+import dev.moe.operator.k8s.BoundedParallel;
 import dev.moe.operator.k8s.DependentWriter;
 import dev.moe.operator.k8s.JobEvents;
 import dev.moe.operator.metrics.JobMetrics;
@@ -39,6 +40,7 @@ import io.micrometer.core.instrument.Timer;
 import jakarta.inject.Inject;
 import java.time.Clock;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
@@ -176,7 +178,7 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
         if (plan != null) {
             createPods(job, plan, decision, ctx);
         }
-        deletePods(decision, ctx);
+        deletePods(job, decision, ctx);
         decision.events.forEach(e -> JobEvents.record(ctx.getClient(), job, e, now));
         decision.restartReasons.forEach(metrics::gangRestarted);
         decision.rejectedRules.forEach(metrics::planRejected);
@@ -241,26 +243,48 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
                 .anyMatch(o -> Objects.equals(o.getUid(), job.getMetadata().getUid()));
     }
 
-    /** Creates the decided ranks. Names are deterministic, so a create that meets an existing pod is a no-op. */
+    /**
+     * Creates the decided ranks, up to {@link BoundedParallel#MAX_IN_FLIGHT} at a time. Names are deterministic, so
+     * a create that meets an existing pod is a no-op (an operator restart never duplicates a rank). One failed
+     * create does not stop the others; the first failure is rethrown and the next reconcile creates what is
+     * still missing.
+     */
     private void createPods(MoETrainingJob job, Plan plan, GangDecision decision, Context<MoETrainingJob> ctx) {
         int attempt = decision.status.restartAttempt;
+        List<Runnable> creates = new ArrayList<>(decision.createRanks.size());
         for (int rank : decision.createRanks) {
             Pod pod = GangPodFactory.render(job, plan, attempt, rank, config.gangSettings());
-            try {
-                ctx.resourceOperations().create(pod);
-            } catch (KubernetesClientException e) {
-                if (e.getCode() != 409) {
-                    throw e;
+            creates.add(() -> {
+                try {
+                    ctx.resourceOperations().create(pod);
+                } catch (KubernetesClientException e) {
+                    if (e.getCode() != 409) {
+                        throw e;
+                    }
+                    LOG.debugf("pod %s already exists", pod.getMetadata().getName());
                 }
-                LOG.debugf("pod %s already exists", pod.getMetadata().getName());
-            }
+            });
         }
+        BoundedParallel.runAll(creates);
     }
 
-    private void deletePods(GangDecision decision, Context<MoETrainingJob> ctx) {
-        for (Pod p : decision.deletePods) {
-            ctx.getClient().pods().inNamespace(p.getMetadata().getNamespace()).withName(p.getMetadata().getName())
-                    .delete();
+    /**
+     * Deletes the decided pods. When the decision stops the whole gang, one deletecollection by the job label
+     * replaces a DELETE per pod (one API write instead of one per node).
+     */
+    private void deletePods(MoETrainingJob job, GangDecision decision, Context<MoETrainingJob> ctx) {
+        String ns = job.getMetadata().getNamespace();
+        String name = job.getMetadata().getName();
+        boolean byLabel = decision.deleteGang && decision.deletePods.stream()
+                .allMatch(p -> ns.equals(p.getMetadata().getNamespace()) && p.getMetadata().getLabels() != null
+                        && name.equals(p.getMetadata().getLabels().get(GangNames.JOB_LABEL)));
+        if (byLabel) {
+            ctx.getClient().pods().inNamespace(ns).withLabel(GangNames.JOB_LABEL, name).delete();
+        } else {
+            for (Pod p : decision.deletePods) {
+                ctx.getClient().pods().inNamespace(p.getMetadata().getNamespace())
+                        .withName(p.getMetadata().getName()).delete();
+            }
         }
         for (Pod p : decision.forceDeletePods) {
             LOG.warnf("force-deleting %s/%s, terminating since %s (node unreachable?)", p.getMetadata().getNamespace(),

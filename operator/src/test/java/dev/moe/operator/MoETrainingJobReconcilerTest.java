@@ -477,6 +477,32 @@ class MoETrainingJobReconcilerTest {
         assertThat(after).isEqualTo(before);
     }
 
+    @Test
+    void aLargeGangIsCreatedInParallelOncePerRankAndDeletedWithOneCollectionDelete() throws Exception {
+        int nodes = 12;
+        drainRequests();
+        create(TestJobs.tiny(NS, "wide", nodes));
+        awaitPods("wide", nodes, 0);
+        runAll("wide");
+        awaitPhase("wide", JobPhase.Running);
+        assertThat(podsByRank("wide").keySet()).hasSize(nodes); // fails on a duplicate rank
+        assertThat(pods("wide")).extracting(p -> p.getMetadata().getName()).doesNotHaveDuplicates()
+                .hasSize(nodes);
+
+        exit(podsByRank("wide").get(5), 75);
+        awaitPods("wide", nodes, 1);
+        List<String> deletes = drainRequests().stream().filter(r -> r.getMethod().equals("DELETE"))
+                .map(r -> java.net.URLDecoder.decode(r.getPath(), java.nio.charset.StandardCharsets.UTF_8))
+                .filter(path -> path.contains("wide")).toList();
+        // The whole gang went with one deletecollection by the job label, not a DELETE per pod.
+        assertThat(deletes).hasSize(1);
+        assertThat(deletes.get(0)).contains("/namespaces/" + NS + "/pods?")
+                .contains("labelSelector=" + GangNames.JOB_LABEL + "=wide");
+        assertThat(status("wide").restarts).isEqualTo(1);
+        setSuspend("wide", true);
+        await().atMost(WAIT).untilAsserted(() -> assertThat(pods("wide")).isEmpty());
+    }
+
     /** Requests the mock server received since the last drain. */
     List<io.fabric8.mockwebserver.http.RecordedRequest> drainRequests() throws InterruptedException {
         List<io.fabric8.mockwebserver.http.RecordedRequest> out = new java.util.ArrayList<>();

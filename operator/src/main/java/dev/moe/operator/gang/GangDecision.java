@@ -26,6 +26,12 @@ public final class GangDecision {
     public final MoETrainingJobStatus status;
     public final List<Integer> createRanks = new ArrayList<>();
     public final List<Pod> deletePods = new ArrayList<>();
+    /**
+     * Whether every pod of the job goes ({@link #deletePods} then lists them): the reconciler deletes them with one
+     * deletecollection by the job label instead of one DELETE per pod. False when nothing needs deleting (every
+     * pod already terminating) or when some pods stay (a failed job keeps its finished pods for their logs).
+     */
+    public boolean deleteGang;
     /** Pods stuck terminating (their node is gone): deleted with grace period 0 so their rank can be reused. */
     public final List<Pod> forceDeletePods = new ArrayList<>();
     public final List<JobEvent> events = new ArrayList<>();
@@ -53,6 +59,12 @@ public final class GangDecision {
                 .noneMatch(q -> q.getMetadata().getName().equals(p.getMetadata().getName()))) {
             deletePods.add(p);
         }
+    }
+
+    /** Deletes every pod of the job (all attempts, stale ones too): one deletecollection when any is still live. */
+    void deleteAll(GangState gang) {
+        gang.allPods().forEach(this::delete);
+        deleteGang = !deletePods.isEmpty();
     }
 
     public Optional<Duration> requeue() {

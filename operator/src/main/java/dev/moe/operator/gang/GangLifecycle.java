@@ -107,7 +107,7 @@ public final class GangLifecycle {
         Conditions.set(s, Conditions.RUNNING, Conditions.FALSE, "PlanInvalid", "no pods while the plan is invalid",
                 gen, now);
         s.phase = JobPhase.Invalid;
-        gang.allPods().forEach(d::delete);
+        d.deleteAll(gang);
         return d;
     }
 
@@ -130,7 +130,7 @@ public final class GangLifecycle {
         forceStuckPods(gang, d, now);
         boolean suspend = Boolean.TRUE.equals(job.getSpec().suspend);
         if (suspend) {
-            gang.allPods().forEach(d::delete);
+            d.deleteAll(gang);
             if (s.phase != JobPhase.Suspended) {
                 d.events.add(JobEvent.normal("Suspended", "gang deleted (" + gang.allPods().size()
                         + " pods); status kept"));
@@ -161,7 +161,7 @@ public final class GangLifecycle {
             }
             if (gang.hasPods()) {
                 // Ranks keep their names: wait until every old pod is gone (pod deletions wake us up too).
-                gang.allPods().forEach(d::delete);
+                d.deleteAll(gang);
                 d.requeueAfter(TERMINATION_POLL);
                 return d;
             }
@@ -305,7 +305,7 @@ public final class GangLifecycle {
                         + policy.maxRestarts() + ")") + " as attempt " + s.restartAttempt + " after "
                         + delay.toSeconds() + "s"));
         d.restartReasons.add(failure.reason());
-        gang.allPods().forEach(d::delete);
+        d.deleteAll(gang);
         d.requeueAfter(delay);
     }
 
