@@ -246,15 +246,26 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
     /**
      * Creates the decided ranks, up to {@link BoundedParallel#MAX_IN_FLIGHT} at a time. Names are deterministic, so
      * a create that meets an existing pod is a no-op (an operator restart never duplicates a rank). One failed
-     * create does not stop the others; the first failure is rethrown and the next reconcile creates what is
-     * still missing.
+     * create does not stop the others of its wave; the first failure is rethrown and the next reconcile creates
+     * what is still missing.
+     *
+     * <p>When expert groups span nodes (required podAffinity within the group), the groups are created one after
+     * another, in rank order: every pod of group g is in the scheduler's queue before the first pod of group g+1,
+     * so the scheduler places a whole group before the next one can take nodes in its topology domain (created
+     * all at once, two groups could each take half a rack and neither fit). Otherwise the whole gang is one wave.
      */
     private void createPods(MoETrainingJob job, Plan plan, GangDecision decision, Context<MoETrainingJob> ctx) {
         int attempt = decision.status.restartAttempt;
-        List<Runnable> creates = new ArrayList<>(decision.createRanks.size());
+        List<List<Runnable>> waves = new ArrayList<>();
+        String lastGroup = null;
         for (int rank : decision.createRanks) {
             Pod pod = GangPodFactory.render(job, plan, attempt, rank, config.gangSettings());
-            creates.add(() -> {
+            String group = groupAffinity(pod) ? pod.getMetadata().getLabels().get(GangNames.EXPERT_GROUP_LABEL) : null;
+            if (waves.isEmpty() || (group != null && !group.equals(lastGroup))) {
+                waves.add(new ArrayList<>());
+            }
+            lastGroup = group;
+            waves.get(waves.size() - 1).add(() -> {
                 try {
                     ctx.resourceOperations().create(pod);
                 } catch (KubernetesClientException e) {
@@ -265,7 +276,17 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
                 }
             });
         }
-        BoundedParallel.runAll(creates);
+        for (List<Runnable> wave : waves) {
+            BoundedParallel.runAll(wave);
+        }
+    }
+
+    /** Whether the pod must land with the other pods of its expert group (required podAffinity). */
+    private static boolean groupAffinity(Pod pod) {
+        var affinity = pod.getSpec().getAffinity();
+        return affinity != null && affinity.getPodAffinity() != null
+                && affinity.getPodAffinity().getRequiredDuringSchedulingIgnoredDuringExecution() != null
+                && !affinity.getPodAffinity().getRequiredDuringSchedulingIgnoredDuringExecution().isEmpty();
     }
 
     /**
