@@ -281,6 +281,11 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
         }
     }
 
+    private static boolean ofJob(Pod p, String ns, String name) {
+        return ns.equals(p.getMetadata().getNamespace()) && p.getMetadata().getLabels() != null
+                && name.equals(p.getMetadata().getLabels().get(GangNames.JOB_LABEL));
+    }
+
     /** Whether the pod must land with the other pods of its expert group (required podAffinity). */
     private static boolean groupAffinity(Pod pod) {
         var affinity = pod.getSpec().getAffinity();
@@ -291,16 +296,24 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
 
     /**
      * Deletes the decided pods. When the decision stops the whole gang, one deletecollection by the job label
-     * replaces a DELETE per pod (one API write instead of one per node).
+     * replaces a DELETE per pod (one API write instead of one per node); stale pods of earlier attempts go the
+     * same way with {@code attempt != current}. A selector is used only when every pod to delete matches it and
+     * nothing that must stay can: the whole-gang delete never runs in a decision that also creates pods.
      */
     private void deletePods(MoETrainingJob job, GangDecision decision, Context<MoETrainingJob> ctx) {
         String ns = job.getMetadata().getNamespace();
         String name = job.getMetadata().getName();
-        boolean byLabel = decision.deleteGang && decision.deletePods.stream()
-                .allMatch(p -> ns.equals(p.getMetadata().getNamespace()) && p.getMetadata().getLabels() != null
-                        && name.equals(p.getMetadata().getLabels().get(GangNames.JOB_LABEL)));
-        if (byLabel) {
-            ctx.getClient().pods().inNamespace(ns).withLabel(GangNames.JOB_LABEL, name).delete();
+        String attempt = String.valueOf(decision.status.restartAttempt);
+        var pods = ctx.getClient().pods().inNamespace(ns);
+        if (decision.deleteGang && decision.createRanks.isEmpty()
+                && decision.deletePods.stream().allMatch(p -> ofJob(p, ns, name))) {
+            pods.withLabel(GangNames.JOB_LABEL, name).delete();
+        } else if (decision.deleteOtherAttempts && decision.deletePods.stream()
+                .allMatch(p -> ofJob(p, ns, name) && !attempt.equals(p.getMetadata().getLabels()
+                        .get(GangNames.ATTEMPT_LABEL)) && p.getMetadata().getLabels()
+                        .containsKey(GangNames.ATTEMPT_LABEL))) {
+            pods.withLabel(GangNames.JOB_LABEL, name).withLabel(GangNames.ATTEMPT_LABEL)
+                    .withoutLabel(GangNames.ATTEMPT_LABEL, attempt).delete();
         } else {
             for (Pod p : decision.deletePods) {
                 ctx.getClient().pods().inNamespace(p.getMetadata().getNamespace())

@@ -32,6 +32,11 @@ public final class GangDecision {
      * pod already terminating) or when some pods stay (a failed job keeps its finished pods for their logs).
      */
     public boolean deleteGang;
+    /**
+     * Whether {@link #deletePods} are stale pods of earlier attempts: the reconciler may delete them with one
+     * deletecollection by the job label and {@code attempt != current} (it checks that every listed pod matches).
+     */
+    public boolean deleteOtherAttempts;
     /** Pods stuck terminating (their node is gone): deleted with grace period 0 so their rank can be reused. */
     public final List<Pod> forceDeletePods = new ArrayList<>();
     public final List<JobEvent> events = new ArrayList<>();
@@ -59,6 +64,13 @@ public final class GangDecision {
                 .noneMatch(q -> q.getMetadata().getName().equals(p.getMetadata().getName()))) {
             deletePods.add(p);
         }
+    }
+
+    /** Deletes the pods that belong to no current rank (earlier attempts, another incarnation of the job). */
+    void deleteStale(GangState gang) {
+        int before = deletePods.size();
+        gang.stale().forEach(this::delete);
+        deleteOtherAttempts = deletePods.size() > before;
     }
 
     /** Deletes every pod of the job (all attempts, stale ones too): one deletecollection when any is still live. */

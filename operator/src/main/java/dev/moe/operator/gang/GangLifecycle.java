@@ -151,7 +151,7 @@ public final class GangLifecycle {
         Conditions.set(s, Conditions.SUSPENDED, Conditions.FALSE, "NotSuspended", "spec.suspend is false", gen, now);
 
         // Pods of earlier attempts never rejoin a gang.
-        gang.stale().forEach(d::delete);
+        d.deleteStale(gang);
 
         if (s.phase == JobPhase.Restarting) {
             Instant next = policy.nextGangStart(s, now);
