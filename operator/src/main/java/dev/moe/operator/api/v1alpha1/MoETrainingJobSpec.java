@@ -1,5 +1,6 @@
 package dev.moe.operator.api.v1alpha1;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import dev.moe.plan.SpecDefaults;
@@ -48,6 +49,7 @@ import io.fabric8.generator.annotation.ValidationRule;
 @ValidationRule(value = "self.suspend || oldSelf.suspend || self.resources == oldSelf.resources",
         message = "spec.resources is immutable while the job is not suspended: set spec.suspend=true first",
         reason = "FieldValueForbidden")
+@JsonIgnoreProperties(ignoreUnknown = true)
 public class MoETrainingJobSpec {
 
     @Required

@@ -1,5 +1,6 @@
 package dev.moe.operator.api.v1alpha1;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import java.util.ArrayList;
@@ -7,6 +8,7 @@ import java.util.List;
 
 /** Observed state of a MoETrainingJob, written only by the operator (status subresource). */
 @JsonInclude(JsonInclude.Include.NON_NULL)
+@JsonIgnoreProperties(ignoreUnknown = true)
 public class MoETrainingJobStatus {
 
     @JsonPropertyDescription("Pending, Running, Restarting, Suspended, Succeeded, Failed, or Invalid (the plan"
@@ -49,6 +51,7 @@ public class MoETrainingJobStatus {
 
     /** A metav1.Condition. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonIgnoreProperties(ignoreUnknown = true)
     public static class JobCondition {
         @JsonPropertyDescription("Condition type, e.g. PlanValid, GangScheduled, Running, Succeeded, Failed.")
         public String type;
@@ -71,6 +74,7 @@ public class MoETrainingJobStatus {
 
     /** What the plan engine decided for the current spec. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonIgnoreProperties(ignoreUnknown = true)
     public static class PlanSummary {
         @JsonPropertyDescription("GPUs in the gang: nodes × gpusPerNode.")
         public Integer worldSize;
@@ -114,6 +118,7 @@ public class MoETrainingJobStatus {
 
     /** Per-GPU memory estimate, bytes. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonIgnoreProperties(ignoreUnknown = true)
     public static class MemoryEstimate {
         @JsonPropertyDescription("Estimated bytes per GPU (sum of the parts below).")
         public Long perGpuBytes;
@@ -143,6 +148,7 @@ public class MoETrainingJobStatus {
 
     /** The failure that stopped a gang. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonIgnoreProperties(ignoreUnknown = true)
     public static class FailureRecord {
         @JsonPropertyDescription("Why: ExitCode, Evicted, Preempted, NodeLost, GangTimeout, ...")
         public String reason;
@@ -162,6 +168,7 @@ public class MoETrainingJobStatus {
 
     /** Progress report of global rank 0 (contract section 4). */
     @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonIgnoreProperties(ignoreUnknown = true)
     public static class Progress {
         @JsonPropertyDescription("Optimizer steps done.")
         public Long step;

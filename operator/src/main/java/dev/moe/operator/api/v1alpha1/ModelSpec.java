@@ -1,5 +1,6 @@
 package dev.moe.operator.api.v1alpha1;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -8,6 +9,7 @@ import io.fabric8.generator.annotation.Required;
 
 /** The model: a preset plus overrides, optionally loaded from a checkpoint. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
+@JsonIgnoreProperties(ignoreUnknown = true)
 public class ModelSpec {
 
     @Required
@@ -27,6 +29,7 @@ public class ModelSpec {
 
     /** A safetensors directory on a PersistentVolumeClaim. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonIgnoreProperties(ignoreUnknown = true)
     public static class ModelCheckpointSpec {
         @JsonPropertyDescription("PersistentVolumeClaim holding the weights, mounted read-only.")
         public String claimName;

@@ -1,5 +1,6 @@
 package dev.moe.operator.api.v1alpha1;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import dev.moe.plan.SpecDefaults;
@@ -11,6 +12,7 @@ import io.fabric8.generator.annotation.Min;
  * expert innermost, folded over the same ranks.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
+@JsonIgnoreProperties(ignoreUnknown = true)
 public class ParallelismSpec {
 
     @Min(1)

@@ -1,5 +1,6 @@
 package dev.moe.operator.api.v1alpha1;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.kubernetes.api.model.Toleration;
@@ -8,6 +9,7 @@ import java.util.Map;
 
 /** Scheduling hints: keep expert-parallel groups inside one fast topology domain. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
+@JsonIgnoreProperties(ignoreUnknown = true)
 public class PlacementSpec {
     @JsonPropertyDescription("Node label keys of topology domains, fastest first (e.g. nvidia.com/gpu.clique,"
             + " topology.kubernetes.io/rack). Pods of an expert-parallel group that spans nodes share a domain of"

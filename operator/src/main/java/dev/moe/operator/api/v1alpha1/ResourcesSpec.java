@@ -1,5 +1,6 @@
 package dev.moe.operator.api.v1alpha1;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import dev.moe.plan.SpecDefaults;
@@ -9,6 +10,7 @@ import io.fabric8.generator.annotation.Required;
 
 /** GPUs of the job: one pod per node, every GPU of the node requested by that pod. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
+@JsonIgnoreProperties(ignoreUnknown = true)
 public class ResourcesSpec {
 
     @Required

@@ -1,5 +1,6 @@
 package dev.moe.operator.api.v1alpha1;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import dev.moe.plan.SpecDefaults;
@@ -17,6 +18,7 @@ import java.util.List;
         + " || self.maxBackoffSeconds >= self.backoffSeconds",
         message = "restartPolicy.maxBackoffSeconds must be at least restartPolicy.backoffSeconds",
         reason = "FieldValueInvalid")
+@JsonIgnoreProperties(ignoreUnknown = true)
 public class RestartPolicySpec {
     @Min(0)
     @Default(SpecDefaults.MAX_RESTARTS)

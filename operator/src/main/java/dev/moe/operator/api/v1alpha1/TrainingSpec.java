@@ -1,5 +1,6 @@
 package dev.moe.operator.api.v1alpha1;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import dev.moe.plan.SpecDefaults;
@@ -10,6 +11,7 @@ import io.fabric8.generator.annotation.ValidationRule;
 
 /** Training hyper-parameters, dataset and checkpointing. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
+@JsonIgnoreProperties(ignoreUnknown = true)
 public class TrainingSpec {
 
     @Min(1)
@@ -73,6 +75,7 @@ public class TrainingSpec {
 
     /** Where and how often the trainer checkpoints; the gang resumes from the newest one after a restart. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonIgnoreProperties(ignoreUnknown = true)
     public static class CheckpointSpec {
         @Required
         @JsonPropertyDescription("PersistentVolumeClaim (ReadWriteMany) mounted at /checkpoints in every pod.")
@@ -89,6 +92,7 @@ public class TrainingSpec {
     @ValidationRule(value = "self.type != 'tokens' || has(self.path)",
             message = "training.dataset.path is required when training.dataset.type is tokens",
             reason = "FieldValueRequired")
+    @JsonIgnoreProperties(ignoreUnknown = true)
     public static class DatasetSpec {
         @Default(SpecDefaults.DATASET_TYPE)
         @JsonPropertyDescription("synthetic (random tokens, no volume) or tokens (a flat binary file of token ids).")
