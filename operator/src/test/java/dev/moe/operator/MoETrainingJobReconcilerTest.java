@@ -222,6 +222,13 @@ class MoETrainingJobReconcilerTest {
         assertThat(s.lastFailure.rank).isEqualTo(1);
         assertThat(s.lastFailure.pod).isEqualTo("flaky-node-1");
         assertThat(s.lastFailure.time).isNotNull();
+        assertThat(s.restartHistory).singleElement().satisfies(r -> {
+            assertThat(r.reason).isEqualTo("ExitCode");
+            assertThat(r.pod).isEqualTo("flaky-node-1");
+            assertThat(r.exitCode).isEqualTo(75);
+            assertThat(r.attempt).isZero();
+            assertThat(r.time).isEqualTo(s.lastFailure.time);
+        });
         assertThat(podsByRank("flaky").values()).allSatisfy(p ->
                 assertThat(env(p)).containsEntry("MOE_RESTART_ATTEMPT", "1"));
         assertThat(events("flaky")).anySatisfy(e -> {
@@ -241,6 +248,9 @@ class MoETrainingJobReconcilerTest {
         awaitPods("flaky", 2, 2);
         assertThat(status("flaky").lastFailure.reason).isEqualTo("Evicted");
         assertThat(status("flaky").restarts).isEqualTo(2);
+        assertThat(status("flaky").restartHistory).extracting(r -> r.reason, r -> r.attempt)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple("ExitCode", 0),
+                        org.assertj.core.groups.Tuple.tuple("Evicted", 1));
 
         // Third failure: maxRestarts reached → Failed; the other rank is stopped, the failed one kept.
         runAll("flaky");

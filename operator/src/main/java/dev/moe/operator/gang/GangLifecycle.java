@@ -4,6 +4,7 @@ import dev.moe.operator.api.v1alpha1.MoETrainingJob;
 import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
 import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.FailureRecord;
 import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.JobPhase;
+import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.RestartRecord;
 import dev.moe.operator.gang.GangDecision.JobEvent;
 import dev.moe.operator.status.Conditions;
 import dev.moe.operator.JobPlanner;
@@ -16,6 +17,7 @@ import dev.moe.plan.PlanResult;
 import io.fabric8.kubernetes.api.model.Pod;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Collectors;
 
@@ -291,6 +293,7 @@ public final class GangLifecycle {
             }
             return;
         }
+        recordRestart(s, record, s.restartAttempt);
         if (!timeout) {
             s.restarts = s.restarts + 1;
         }
@@ -307,6 +310,21 @@ public final class GangLifecycle {
         d.restartReasons.add(failure.reason());
         d.deleteAll(gang);
         d.requeueAfter(delay);
+    }
+
+    /** Appends a gang restart to status.restartHistory (newest last), keeping the last RESTART_HISTORY_LIMIT. */
+    static void recordRestart(MoETrainingJobStatus s, FailureRecord failure, int attempt) {
+        RestartRecord r = new RestartRecord();
+        r.reason = failure.reason;
+        r.pod = failure.pod;
+        r.rank = failure.rank;
+        r.exitCode = failure.exitCode;
+        r.time = failure.time;
+        r.attempt = attempt;
+        List<RestartRecord> history = new ArrayList<>(s.restartHistory != null ? s.restartHistory : List.of());
+        history.add(r);
+        int drop = history.size() - MoETrainingJobStatus.RESTART_HISTORY_LIMIT;
+        s.restartHistory = drop > 0 ? new ArrayList<>(history.subList(drop, history.size())) : history;
     }
 
     private static void init(MoETrainingJobStatus s, Long gen) {

@@ -108,6 +108,12 @@ class GangLifecycleTest {
         assertThat(d.deletePods).extracting(p -> p.getMetadata().getName()).containsExactly("j-node-0");
         assertThat(d.deleteGang).as("finished pods stay: per-pod deletes").isFalse();
         assertThat(d.status.restarts).isEqualTo(2);
+        // The two restarts, newest last; the final failure is lastFailure, not a restart.
+        assertThat(d.status.restartHistory).extracting(r -> r.reason, r -> r.pod, r -> r.rank, r -> r.exitCode,
+                r -> r.time, r -> r.attempt).containsExactly(
+                        org.assertj.core.groups.Tuple.tuple("ExitCode", "j-node-1", 1, 75, "2026-11-26T12:10:10Z", 0),
+                        org.assertj.core.groups.Tuple.tuple("Evicted", "j-node-0", 0, null, "2026-11-26T12:10:20Z", 1));
+        assertThat(d.status.lastFailure.exitCode).isEqualTo(1);
     }
 
     @Test
@@ -203,5 +209,33 @@ class GangLifecycleTest {
         assertThat(d.forceDeletePods).extracting(p -> p.getMetadata().getName()).containsExactly("j-node-0");
         d = decide(List.of(), Instant.parse("2026-11-26T12:12:41Z"));
         assertThat(d.createRanks).containsExactly(0, 1);
+    }
+
+    @Test
+    void restartHistoryKeepsTheLastTenRestartsNewestLast() {
+        MoETrainingJobStatus s = new MoETrainingJobStatus();
+        for (int attempt = 0; attempt < 13; attempt++) {
+            MoETrainingJobStatus.FailureRecord f = new MoETrainingJobStatus.FailureRecord();
+            f.reason = "ExitCode";
+            f.pod = "j-node-" + (attempt % 2);
+            f.rank = attempt % 2;
+            f.exitCode = 75;
+            f.time = T0.plusSeconds(attempt).toString();
+            GangLifecycle.recordRestart(s, f, attempt);
+        }
+        assertThat(s.restartHistory).hasSize(MoETrainingJobStatus.RESTART_HISTORY_LIMIT);
+        assertThat(s.restartHistory).extracting(r -> r.attempt).containsExactly(3, 4, 5, 6, 7, 8, 9, 10, 11, 12);
+        assertThat(s.restartHistory.get(9).time).isEqualTo("2026-11-26T12:10:12Z");
+    }
+
+    @Test
+    void aGangSchedulingTimeoutIsInTheHistoryToo() {
+        job.getSpec().restartPolicy.gangSchedulingTimeoutSeconds = 30;
+        decide(List.of(), T0);
+        GangDecision d = decide(List.of(PodStates.base("j", 0, 0), PodStates.base("j", 1, 0)), T0.plusSeconds(3600));
+        assertThat(d.status.restartHistory).singleElement().satisfies(r -> {
+            assertThat(r.reason).isEqualTo("GangSchedulingTimeout");
+            assertThat(r.attempt).isZero();
+        });
     }
 }

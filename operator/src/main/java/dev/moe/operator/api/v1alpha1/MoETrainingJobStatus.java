@@ -3,6 +3,7 @@ package dev.moe.operator.api.v1alpha1;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Size;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -10,6 +11,8 @@ import java.util.List;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
 public class MoETrainingJobStatus {
+    /** How many gang restarts {@link #restartHistory} keeps. */
+    public static final int RESTART_HISTORY_LIMIT = 10;
 
     @JsonPropertyDescription("Pending, Running, Restarting, Suspended, Succeeded, Failed, or Invalid (the plan"
             + " was rejected; see the PlanValid condition).")
@@ -34,6 +37,11 @@ public class MoETrainingJobStatus {
 
     @JsonPropertyDescription("The most recent failure that stopped the gang.")
     public FailureRecord lastFailure;
+
+    @JsonPropertyDescription("The last " + RESTART_HISTORY_LIMIT + " gang restarts, oldest first (newest last):"
+            + " what stopped each attempt and when. Older entries are dropped; restarts counts them all.")
+    @Size(max = RESTART_HISTORY_LIMIT)
+    public List<RestartRecord> restartHistory;
 
     @JsonPropertyDescription("Latest progress report of global rank 0.")
     public Progress progress;
@@ -164,6 +172,31 @@ public class MoETrainingJobStatus {
 
         @JsonPropertyDescription("When the failure was observed (RFC 3339).")
         public String time;
+    }
+
+    /** One gang restart: the failure that stopped an attempt, and which attempt it stopped. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public static class RestartRecord {
+        @JsonPropertyDescription("Why: ExitCode, Evicted, Preempted, NodeLost, PodDeleted, PodFailed,"
+                + " GangSchedulingTimeout, ...")
+        public String reason;
+
+        @JsonPropertyDescription("Pod that failed first.")
+        public String pod;
+
+        @JsonPropertyDescription("Node rank of that pod.")
+        public Integer rank;
+
+        @JsonPropertyDescription("Exit code of the trainer container, when it exited.")
+        public Integer exitCode;
+
+        @JsonPropertyDescription("When the failure was observed (RFC 3339).")
+        public String time;
+
+        @JsonPropertyDescription("The attempt that was stopped (its pods' MOE_RESTART_ATTEMPT); the next gang runs"
+                + " as attempt + 1.")
+        public Integer attempt;
     }
 
     /** Progress report of global rank 0 (contract section 4). */
