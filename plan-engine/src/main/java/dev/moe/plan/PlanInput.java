@@ -47,33 +47,27 @@ public record PlanInput(
 
     /** A copy with other parallel degrees (used to search for plans that fit). */
     public PlanInput withParallelism(int tensor, int expert, int context, Integer data) {
-        return new PlanInput(namespace, name, preset, modelOverrides, modelCheckpointPath, tensor, expert, context,
-                data, nodes, gpusPerNode, gpuMemoryGiB, gpuProduct, seqLength, microBatchSize, activationCheckpointing,
-                globalBatchSize, steps,
-                learningRate, minLearningRate, warmupSteps, weightDecay, gradClip, seed, checkpointDir,
-                checkpointEverySteps, datasetType, datasetPath, datasetDtype, topologyKeys);
+        return copy(tensor, expert, context, data, nodes, microBatchSize, activationCheckpointing);
     }
 
     /** A copy with another node count. */
     public PlanInput withNodes(int nodes) {
-        return new PlanInput(namespace, name, preset, modelOverrides, modelCheckpointPath, tensor, expert, context,
-                data, nodes, gpusPerNode, gpuMemoryGiB, gpuProduct, seqLength, microBatchSize, activationCheckpointing,
-                globalBatchSize, steps,
-                learningRate, minLearningRate, warmupSteps, weightDecay, gradClip, seed, checkpointDir,
-                checkpointEverySteps, datasetType, datasetPath, datasetDtype, topologyKeys);
+        return copy(tensor, expert, context, data, nodes, microBatchSize, activationCheckpointing);
     }
 
     /** A copy with activation checkpointing on or off. */
     public PlanInput withActivationCheckpointing(boolean activationCheckpointing) {
-        return new PlanInput(namespace, name, preset, modelOverrides, modelCheckpointPath, tensor, expert, context,
-                data, nodes, gpusPerNode, gpuMemoryGiB, gpuProduct, seqLength, microBatchSize, activationCheckpointing,
-                globalBatchSize, steps,
-                learningRate, minLearningRate, warmupSteps, weightDecay, gradClip, seed, checkpointDir,
-                checkpointEverySteps, datasetType, datasetPath, datasetDtype, topologyKeys);
+        return copy(tensor, expert, context, data, nodes, microBatchSize, activationCheckpointing);
     }
 
     /** A copy with another micro-batch size. */
     public PlanInput withMicroBatchSize(int microBatchSize) {
+        return copy(tensor, expert, context, data, nodes, microBatchSize, activationCheckpointing);
+    }
+
+    /** The one place that copies every field: the knobs the plan search turns, the rest unchanged. */
+    private PlanInput copy(int tensor, int expert, int context, Integer data, int nodes, int microBatchSize,
+            boolean activationCheckpointing) {
         return new PlanInput(namespace, name, preset, modelOverrides, modelCheckpointPath, tensor, expert, context,
                 data, nodes, gpusPerNode, gpuMemoryGiB, gpuProduct, seqLength, microBatchSize, activationCheckpointing,
                 globalBatchSize, steps,
