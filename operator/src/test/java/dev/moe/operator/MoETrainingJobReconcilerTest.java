@@ -93,6 +93,13 @@ class MoETrainingJobReconcilerTest {
         await().atMost(WAIT).untilAsserted(() -> assertThat(status(job).phase).isEqualTo(phase));
     }
 
+    /** Waits for attempt {@code attempt}'s {@code n} pods, marks them all running, waits for phase Running. */
+    void runGang(String job, int n, int attempt) {
+        awaitPods(job, n, attempt);
+        runAll(job);
+        awaitPhase(job, JobPhase.Running);
+    }
+
     void editPodStatus(Pod pod, UnaryOperator<Pod> f) {
         client.pods().inNamespace(NS).withName(pod.getMetadata().getName()).editStatus(p -> {
             if (p.getStatus() == null) {
@@ -208,9 +215,7 @@ class MoETrainingJobReconcilerTest {
     @Test
     void retriableFailureRestartsTheWholeGangWithTheNextAttemptUntilMaxRestarts() {
         create(TestJobs.tiny(NS, "flaky", 2)); // maxRestarts 2, backoff 1 s (max 2 s)
-        awaitPods("flaky", 2, 0);
-        runAll("flaky");
-        awaitPhase("flaky", JobPhase.Running);
+        runGang("flaky", 2, 0);
 
         exit(podsByRank("flaky").get(1), 75);
         awaitPods("flaky", 2, 1);
@@ -268,9 +273,7 @@ class MoETrainingJobReconcilerTest {
     @Test
     void configErrorExitCodeFailsTheJobWithoutRestart() {
         create(TestJobs.tiny(NS, "badcfg", 2));
-        awaitPods("badcfg", 2, 0);
-        runAll("badcfg");
-        awaitPhase("badcfg", JobPhase.Running);
+        runGang("badcfg", 2, 0);
         exit(podsByRank("badcfg").get(0), 78);
         awaitPhase("badcfg", JobPhase.Failed);
         MoETrainingJobStatus s = status("badcfg");
@@ -286,9 +289,7 @@ class MoETrainingJobReconcilerTest {
         MoETrainingJob j = TestJobs.tiny(NS, "custom-code", 2);
         j.getSpec().restartPolicy.nonRetryableExitCodes = List.of(42);
         create(j);
-        awaitPods("custom-code", 2, 0);
-        runAll("custom-code");
-        awaitPhase("custom-code", JobPhase.Running);
+        runGang("custom-code", 2, 0);
         exit(podsByRank("custom-code").get(1), 42);
         awaitPhase("custom-code", JobPhase.Failed);
         assertThat(status("custom-code").restarts).isZero();
@@ -297,9 +298,7 @@ class MoETrainingJobReconcilerTest {
     @Test
     void nodeLossAndPreemptionRestartTheGang() {
         create(TestJobs.tiny(NS, "lost", 2));
-        awaitPods("lost", 2, 0);
-        runAll("lost");
-        awaitPhase("lost", JobPhase.Running);
+        runGang("lost", 2, 0);
         editPodStatus(podsByRank("lost").get(1), q -> {
             q.getStatus().setPhase("Unknown");
             return q;
@@ -322,9 +321,7 @@ class MoETrainingJobReconcilerTest {
     @Test
     void aDeletedPodRestartsTheGangUnlessItsNamespaceIsBeingDeleted() {
         create(TestJobs.tiny(NS, "vanish", 2));
-        awaitPods("vanish", 2, 0);
-        runAll("vanish");
-        awaitPhase("vanish", JobPhase.Running);
+        runGang("vanish", 2, 0);
         client.pods().inNamespace(NS).withName("vanish-node-1").delete();
         awaitPods("vanish", 2, 1);
         assertThat(status("vanish").lastFailure.reason).isEqualTo("PodDeleted");
@@ -380,9 +377,7 @@ class MoETrainingJobReconcilerTest {
     @Test
     void suspendDeletesPodsKeepsStatusAndResumeRecreatesThem() {
         create(TestJobs.tiny(NS, "pause", 2));
-        awaitPods("pause", 2, 0);
-        runAll("pause");
-        awaitPhase("pause", JobPhase.Running);
+        runGang("pause", 2, 0);
         String started = status("pause").startTime;
 
         setSuspend("pause", true);
@@ -455,9 +450,7 @@ class MoETrainingJobReconcilerTest {
     @Test
     void noOpReconcileLeavesEveryResourceVersionUnchanged() throws Exception {
         create(TestJobs.tiny(NS, "steady", 2));
-        awaitPods("steady", 2, 0);
-        runAll("steady");
-        awaitPhase("steady", JobPhase.Running);
+        runGang("steady", 2, 0);
         // Let the reconciles caused by our own writes settle.
         await().pollDelay(Duration.ofMillis(500)).atMost(WAIT).until(() -> {
             long before = reconciles();
@@ -492,9 +485,7 @@ class MoETrainingJobReconcilerTest {
         int nodes = 12;
         drainRequests();
         create(TestJobs.tiny(NS, "wide", nodes));
-        awaitPods("wide", nodes, 0);
-        runAll("wide");
-        awaitPhase("wide", JobPhase.Running);
+        runGang("wide", nodes, 0);
         assertThat(podsByRank("wide").keySet()).hasSize(nodes); // fails on a duplicate rank
         assertThat(pods("wide")).extracting(p -> p.getMetadata().getName()).doesNotHaveDuplicates()
                 .hasSize(nodes);
@@ -544,9 +535,7 @@ class MoETrainingJobReconcilerTest {
     @Test
     void progressAnnotationOfRankZeroLandsInStatusAndMetrics() {
         create(TestJobs.tiny(NS, "progress", 2));
-        awaitPods("progress", 2, 0);
-        runAll("progress");
-        awaitPhase("progress", JobPhase.Running);
+        runGang("progress", 2, 0);
         client.pods().inNamespace(NS).withName("progress-node-0").edit(p -> {
             if (p.getMetadata().getAnnotations() == null) {
                 p.getMetadata().setAnnotations(new java.util.HashMap<>());
