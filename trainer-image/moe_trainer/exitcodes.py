@@ -25,7 +25,10 @@ def is_retriable(exc: BaseException) -> bool:
 
 
 def hard_exit(code: int) -> None:
-    """Leave without running atexit/NCCL teardown, which can hang after a peer failed."""
+    """Leave without running atexit handlers or interpreter finalization. After a peer failed, NCCL teardown can
+    hang; after a clean finish, gloo's worker threads can still hold tensors while the interpreter is torn down and
+    abort the process ("terminate called without an active exception", SIGABRT), which would turn a finished job
+    into a retriable failure. Every result is written and the process group destroyed before this is called."""
     import sys
 
     sys.stdout.flush()

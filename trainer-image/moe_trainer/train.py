@@ -303,4 +303,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    hard_exit(main())  # not sys.exit: see hard_exit (gloo can abort in interpreter finalization)

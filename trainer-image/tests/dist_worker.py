@@ -9,6 +9,7 @@ from torch.distributed.tensor import DTensor
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from moe_trainer.config import check_env_against_plan, load_plan  # noqa: E402
+from moe_trainer.exitcodes import hard_exit  # noqa: E402
 from moe_trainer.data import BatchSource  # noqa: E402
 from moe_trainer.parallel.mesh import build_meshes  # noqa: E402
 from moe_trainer.train import build_model, clip_grad_norm, forward_backward, init_distributed  # noqa: E402
@@ -42,3 +43,4 @@ def main(plan_path, out_path):
 
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2])
+    hard_exit(0)  # as the trainer does: gloo can abort in interpreter finalization after a clean finish
