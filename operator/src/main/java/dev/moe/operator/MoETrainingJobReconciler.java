@@ -3,6 +3,8 @@ package dev.moe.operator;
 import dev.moe.operator.api.v1alpha1.MoETrainingJob;
 import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
 import dev.moe.operator.gang.FailureClassifier;
+import dev.moe.operator.gang.FleetFit;
+import dev.moe.operator.gang.PodProblem;
 import dev.moe.operator.gang.GangDecision;
 import dev.moe.operator.gang.GangLifecycle;
 import dev.moe.operator.gang.GangNames;
@@ -15,6 +17,8 @@ import dev.moe.operator.gang.JobResourceFactory;
 import dev.moe.operator.k8s.BoundedParallel;
 import dev.moe.operator.k8s.DependentWriter;
 import dev.moe.operator.k8s.JobEvents;
+import dev.moe.operator.k8s.NodeFleet;
+import dev.moe.operator.k8s.WriteRejection;
 import dev.moe.operator.metrics.JobMetrics;
 import dev.moe.operator.status.StatusUpdater;
 import dev.moe.plan.Plan;
@@ -31,6 +35,7 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
@@ -39,9 +44,11 @@ import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEven
 import io.micrometer.core.instrument.Timer;
 import jakarta.inject.Inject;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import org.jboss.logging.Logger;
@@ -69,6 +76,9 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
 
     @Inject
     JobMetrics metrics;
+
+    @Inject
+    NodeFleet fleet;
 
     /** The clock; tests may replace it. */
     Clock clock = Clock.systemUTC();
@@ -148,7 +158,7 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
         Set<Pod> pods = ctx.getSecondaryResources(Pod.class);
         MoETrainingJobStatus before = job.getStatus();
         int attempt = before != null && before.restartAttempt != null ? before.restartAttempt : 0;
-        GangRestartPolicy policy = GangRestartPolicy.of(job.getSpec().restartPolicy);
+        GangRestartPolicy policy = GangRestartPolicy.of(job.getSpec() != null ? job.getSpec().restartPolicy : null);
 
         String uid = job.getMetadata().getUid();
         List<Integer> codes = policy.nonRetryableExitCodes();
@@ -165,8 +175,8 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
             } else {
                 plan = result.plan();
                 ensureDependents(job, plan, ctx);
-                GangState gang = GangObserver.observe(name, uid, pods, attempt, plan.nodes(),
-                        GangLifecycle.gangStarted(before), codes, now);
+                GangState gang = noNodeFits(job, GangObserver.observe(name, uid, pods, attempt, plan.nodes(),
+                        GangLifecycle.gangStarted(before), codes, now), ctx, now);
                 decision = GangLifecycle.decide(job, plan, gang, policy, now);
             }
         }
@@ -177,6 +187,7 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
         }
         if (plan != null) {
             createPods(job, plan, decision, ctx);
+            GangLifecycle.dependentsWritten(job, decision, now);
         }
         deletePods(job, decision, ctx);
         decision.events.forEach(e -> JobEvents.record(ctx.getClient(), job, e, now));
@@ -195,52 +206,96 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
         return control;
     }
 
+    /**
+     * When no pod of the gang can be scheduled, asks whether any node could ever take one (see {@link FleetFit});
+     * if none can, that becomes the gang's first problem.
+     */
+    private GangState noNodeFits(MoETrainingJob job, GangState gang, Context<MoETrainingJob> ctx, Instant now) {
+        if (gang.scheduled() > 0 || gang.problems().stream().noneMatch(p -> PodProblem.UNSCHEDULABLE.equals(p.reason()))) {
+            return gang;
+        }
+        Pod pod = gang.current().values().iterator().next();
+        Map<String, String> selector = pod.getSpec().getNodeSelector();
+        int gpus = job.getSpec().resources.gpusPerNode != null ? job.getSpec().resources.gpusPerNode : 1;
+        return fleet.matching(ctx.getClient(), selector, now)
+                .flatMap(nodes -> FleetFit.check(nodes, selector, gpus, pod.getMetadata().getName()))
+                .map(gang::withFirstProblem).orElse(gang);
+    }
+
+    /**
+     * A refused write of a derived object (someone else's object under the job's name, or the API server's 4xx)
+     * is reported on the job and retried with backoff (see {@link GangLifecycle#decideRejectedWrite}); any other
+     * error goes to the framework's retry.
+     */
+    @Override
+    public ErrorStatusUpdateControl<MoETrainingJob> updateErrorStatus(MoETrainingJob job, Context<MoETrainingJob> ctx,
+            Exception e) {
+        var rejection = WriteRejection.of(e);
+        if (rejection.isEmpty()) {
+            return ErrorStatusUpdateControl.defaultErrorProcessing();
+        }
+        WriteRejection r = rejection.get();
+        Instant now = clock.instant();
+        LOG.warnf("%s/%s: %s: %s", job.getMetadata().getNamespace(), job.getMetadata().getName(), r.reason(),
+                r.message());
+        MoETrainingJobStatus before = job.getStatus();
+        int attempt = before != null && before.restartAttempt != null ? before.restartAttempt : 0;
+        GangState gang = GangObserver.observe(job.getMetadata().getName(), job.getMetadata().getUid(),
+                ctx.getSecondaryResources(Pod.class), attempt, 0, false, List.of(), now);
+        GangDecision decision = GangLifecycle.decideRejectedWrite(job, r.reason(), r.message(), gang, now);
+        deletePods(job, decision, ctx);
+        decision.events.forEach(ev -> JobEvents.record(ctx.getClient(), job, ev, now));
+        metrics.writeRejected(r.reason());
+        ErrorStatusUpdateControl<MoETrainingJob> control;
+        if (StatusUpdater.changed(before, decision.status)) {
+            job.setStatus(decision.status);
+            control = ErrorStatusUpdateControl.patchStatus(job);
+        } else {
+            control = ErrorStatusUpdateControl.noStatusUpdate();
+        }
+        return control.rescheduleAfter(decision.requeue().orElse(Duration.ofMinutes(1)));
+    }
+
     private void ensureDependents(MoETrainingJob job, Plan plan, Context<MoETrainingJob> ctx) {
         boolean ssa = config.serverSideApply();
         GangSettings settings = config.gangSettings();
-        DependentWriter.ensure(ctx, ssa, JobResourceFactory.planConfigMap(job, plan),
+        DependentWriter.ensure(ctx, job, ssa, JobResourceFactory.planConfigMap(job, plan),
                 ctx.getSecondaryResource(ConfigMap.class),
-                (d, a) -> Objects.equals(d.getData(), a.getData()) && owned(job, a),
+                (d, a) -> Objects.equals(d.getData(), a.getData()),
                 (d, a) -> {
                     a.setData(d.getData());
                     return a;
                 });
-        DependentWriter.ensure(ctx, ssa, JobResourceFactory.headlessService(job, settings.masterPort()),
+        DependentWriter.ensure(ctx, job, ssa, JobResourceFactory.headlessService(job, settings.masterPort()),
                 ctx.getSecondaryResource(Service.class),
                 (d, a) -> a.getSpec() != null && "None".equals(a.getSpec().getClusterIP())
                         && Objects.equals(d.getSpec().getSelector(), a.getSpec().getSelector())
                         && Boolean.TRUE.equals(a.getSpec().getPublishNotReadyAddresses())
                         && a.getSpec().getPorts() != null && a.getSpec().getPorts().size() == 1
-                        && Objects.equals(a.getSpec().getPorts().get(0).getPort(), settings.masterPort())
-                        && owned(job, a),
+                        && Objects.equals(a.getSpec().getPorts().get(0).getPort(), settings.masterPort()),
                 (d, a) -> {
                     a.getSpec().setSelector(d.getSpec().getSelector());
                     a.getSpec().setPorts(d.getSpec().getPorts());
                     a.getSpec().setPublishNotReadyAddresses(true);
                     return a;
                 });
-        DependentWriter.ensure(ctx, ssa, JobResourceFactory.trainerServiceAccount(job),
-                ctx.getSecondaryResource(ServiceAccount.class), (d, a) -> owned(job, a), (d, a) -> a);
-        DependentWriter.ensure(ctx, ssa, JobResourceFactory.trainerRole(job, plan.nodes()),
+        DependentWriter.ensure(ctx, job, ssa, JobResourceFactory.trainerServiceAccount(job),
+                ctx.getSecondaryResource(ServiceAccount.class), (d, a) -> true, (d, a) -> a);
+        DependentWriter.ensure(ctx, job, ssa, JobResourceFactory.trainerRole(job, plan.nodes()),
                 ctx.getSecondaryResource(Role.class),
-                (d, a) -> Objects.equals(d.getRules(), a.getRules()) && owned(job, a),
+                (d, a) -> Objects.equals(d.getRules(), a.getRules()),
                 (d, a) -> {
                     a.setRules(d.getRules());
                     return a;
                 });
-        DependentWriter.ensure(ctx, ssa, JobResourceFactory.trainerRoleBinding(job),
+        DependentWriter.ensure(ctx, job, ssa, JobResourceFactory.trainerRoleBinding(job),
                 ctx.getSecondaryResource(RoleBinding.class),
                 (d, a) -> Objects.equals(d.getSubjects(), a.getSubjects())
-                        && Objects.equals(d.getRoleRef(), a.getRoleRef()) && owned(job, a),
+                        && Objects.equals(d.getRoleRef(), a.getRoleRef()),
                 (d, a) -> {
                     a.setSubjects(d.getSubjects());
                     return a;
                 });
-    }
-
-    private static boolean owned(MoETrainingJob job, HasMetadata a) {
-        return a.getMetadata().getOwnerReferences() != null && a.getMetadata().getOwnerReferences().stream()
-                .anyMatch(o -> Objects.equals(o.getUid(), job.getMetadata().getUid()));
     }
 
     /**
@@ -265,20 +320,17 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
                 waves.add(new ArrayList<>());
             }
             lastGroup = group;
-            waves.get(waves.size() - 1).add(() -> {
-                try {
-                    ctx.resourceOperations().create(pod);
-                } catch (KubernetesClientException e) {
-                    if (e.getCode() != 409) {
-                        throw e;
-                    }
-                    LOG.debugf("pod %s already exists", pod.getMetadata().getName());
-                }
-            });
+            // A pod of this job that already exists is left alone (the cache was behind); a pod of that name the
+            // job does not control stops the gang (ObjectNotOwnedException).
+            waves.get(waves.size() - 1).add(() -> DependentWriter.create(ctx, job, pod));
         }
         for (List<Runnable> wave : waves) {
             BoundedParallel.runAll(wave);
         }
+    }
+
+    private static boolean hasLabel(Pod p, String key, String value) {
+        return p.getMetadata().getLabels() != null && value.equals(p.getMetadata().getLabels().get(key));
     }
 
     private static boolean ofJob(Pod p, String ns, String name) {
@@ -295,30 +347,35 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
     }
 
     /**
-     * Deletes the decided pods. When the decision stops the whole gang, one deletecollection by the job label
-     * replaces a DELETE per pod (one API write instead of one per node); stale pods of earlier attempts go the
-     * same way with {@code attempt != current}. A selector is used only when every pod to delete matches it and
-     * nothing that must stay can: the whole-gang delete never runs in a decision that also creates pods.
+     * Deletes the decided pods. When the decision stops the whole gang, one deletecollection replaces a DELETE per
+     * pod (one API write instead of one per node); stale pods of earlier attempts go the same way with
+     * {@code attempt != current}. The selector always includes the job's uid label, so it can only reach pods this
+     * job created; pods without that label (created before it existed) are deleted one by one. A selector is used
+     * only when every pod to delete matches it and nothing that must stay can: the whole-gang delete never runs in
+     * a decision that also creates pods.
      */
     private void deletePods(MoETrainingJob job, GangDecision decision, Context<MoETrainingJob> ctx) {
         String ns = job.getMetadata().getNamespace();
         String name = job.getMetadata().getName();
+        String uid = job.getMetadata().getUid();
         String attempt = String.valueOf(decision.status.restartAttempt);
         var pods = ctx.getClient().pods().inNamespace(ns);
-        if (decision.deleteGang && decision.createRanks.isEmpty()
+        List<Pod> oneByOne = decision.deletePods;
+        if (uid != null && decision.deleteGang && decision.createRanks.isEmpty()
                 && decision.deletePods.stream().allMatch(p -> ofJob(p, ns, name))) {
-            pods.withLabel(GangNames.JOB_LABEL, name).delete();
-        } else if (decision.deleteOtherAttempts && decision.deletePods.stream()
+            pods.withLabel(GangNames.JOB_LABEL, name).withLabel(GangNames.JOB_UID_LABEL, uid).delete();
+            oneByOne = decision.deletePods.stream().filter(p -> !hasLabel(p, GangNames.JOB_UID_LABEL, uid)).toList();
+        } else if (uid != null && decision.deleteOtherAttempts && decision.deletePods.stream()
                 .allMatch(p -> ofJob(p, ns, name) && !attempt.equals(p.getMetadata().getLabels()
                         .get(GangNames.ATTEMPT_LABEL)) && p.getMetadata().getLabels()
                         .containsKey(GangNames.ATTEMPT_LABEL))) {
-            pods.withLabel(GangNames.JOB_LABEL, name).withLabel(GangNames.ATTEMPT_LABEL)
-                    .withoutLabel(GangNames.ATTEMPT_LABEL, attempt).delete();
-        } else {
-            for (Pod p : decision.deletePods) {
-                ctx.getClient().pods().inNamespace(p.getMetadata().getNamespace())
-                        .withName(p.getMetadata().getName()).delete();
-            }
+            pods.withLabel(GangNames.JOB_LABEL, name).withLabel(GangNames.JOB_UID_LABEL, uid)
+                    .withLabel(GangNames.ATTEMPT_LABEL).withoutLabel(GangNames.ATTEMPT_LABEL, attempt).delete();
+            oneByOne = decision.deletePods.stream().filter(p -> !hasLabel(p, GangNames.JOB_UID_LABEL, uid)).toList();
+        }
+        for (Pod p : oneByOne) {
+            ctx.getClient().pods().inNamespace(p.getMetadata().getNamespace())
+                    .withName(p.getMetadata().getName()).delete();
         }
         for (Pod p : decision.forceDeletePods) {
             LOG.warnf("force-deleting %s/%s, terminating since %s (node unreachable?)", p.getMetadata().getNamespace(),

@@ -495,12 +495,13 @@ class MoETrainingJobReconcilerTest {
         List<String> deletes = drainRequests().stream().filter(r -> r.getMethod().equals("DELETE"))
                 .map(r -> java.net.URLDecoder.decode(r.getPath(), java.nio.charset.StandardCharsets.UTF_8))
                 .filter(path -> path.contains("wide")).toList();
-        // The whole gang went with one deletecollection by the job label, not a DELETE per pod. A reconcile that
+        // The whole gang went with one deletecollection by the job and job-uid labels, not a DELETE per pod. A reconcile that
         // still sees the old pods in its cache (before their deletions arrive) may send one more collection delete
         // for the earlier attempt's pods, never a DELETE per pod.
         assertThat(deletes).isNotEmpty().hasSizeLessThanOrEqualTo(3)
                 .allSatisfy(path -> assertThat(path).contains("/namespaces/" + NS + "/pods?labelSelector="));
-        assertThat(deletes.get(0)).endsWith("labelSelector=" + GangNames.JOB_LABEL + "=wide");
+        assertThat(deletes.get(0)).endsWith("labelSelector=" + GangNames.JOB_LABEL + "=wide,"
+                + GangNames.JOB_UID_LABEL + "=" + job("wide").getMetadata().getUid());
         assertThat(status("wide").restarts).isEqualTo(1);
         setSuspend("wide", true);
         await().atMost(WAIT).untilAsserted(() -> assertThat(pods("wide")).isEmpty());

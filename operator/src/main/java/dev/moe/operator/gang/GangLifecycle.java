@@ -113,6 +113,53 @@ public final class GangLifecycle {
         return d;
     }
 
+    /** First and longest wait before retrying a refused write (see {@link #decideRejectedWrite}). */
+    static final Duration REJECTED_WRITE_MIN_BACKOFF = Duration.ofSeconds(10);
+    static final Duration REJECTED_WRITE_MAX_BACKOFF = Duration.ofMinutes(5);
+
+    /**
+     * A write of a derived object was refused (k8s.WriteRejection): DependentsReady=False naming the object, a
+     * Warning Event when the message is new, and a retry after a backoff that doubles with the time the condition
+     * has been False (10 s, 20 s, 40 s … 5 min), since nothing that could fix it (someone else's object going away)
+     * wakes the operator. A gang that is not running yet is deleted: it cannot be complete, and it must not hold
+     * GPUs meanwhile. A running gang keeps running: the refusal is reported, not acted on.
+     */
+    public static GangDecision decideRejectedWrite(MoETrainingJob job, String reason, String message, GangState gang,
+            Instant now) {
+        MoETrainingJobStatus s = StatusUpdater.copyOf(job);
+        GangDecision d = new GangDecision(s);
+        Long gen = job.getMetadata().getGeneration();
+        init(s, gen);
+        var previous = Conditions.get(s, Conditions.DEPENDENTS_READY);
+        boolean news = previous.map(c -> !Conditions.FALSE.equals(c.status) || !message.equals(c.message))
+                .orElse(true);
+        if (news) {
+            d.events.add(JobEvent.warning(reason, message));
+        }
+        Conditions.set(s, Conditions.DEPENDENTS_READY, Conditions.FALSE, reason, message, gen, now);
+        if (s.phase != JobPhase.Running) {
+            if (s.phase == null || s.phase == JobPhase.Invalid) {
+                s.phase = JobPhase.Pending;
+            }
+            Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, reason,
+                    "no pods until the objects the job derives can be written (see DependentsReady)", gen, now);
+            d.deleteAll(gang);
+        }
+        Instant since = Conditions.get(s, Conditions.DEPENDENTS_READY)
+                .map(c -> FailureClassifier.parse(c.lastTransitionTime, now)).orElse(now);
+        Duration waited = Duration.between(since, now);
+        d.requeueAfter(waited.compareTo(REJECTED_WRITE_MIN_BACKOFF) < 0 ? REJECTED_WRITE_MIN_BACKOFF
+                : waited.compareTo(REJECTED_WRITE_MAX_BACKOFF) > 0 ? REJECTED_WRITE_MAX_BACKOFF : waited);
+        return d;
+    }
+
+    /** The objects the job derives were written: DependentsReady=True (clears an earlier refusal). */
+    public static void dependentsWritten(MoETrainingJob job, GangDecision d, Instant now) {
+        Conditions.set(d.status, Conditions.DEPENDENTS_READY, Conditions.TRUE, "DependentsWritten",
+                "plan ConfigMap, headless Service, trainer identity and pods are the job's own", job.getMetadata()
+                        .getGeneration(), now);
+    }
+
     /** A valid plan: create, watch, restart or finish the gang. */
     public static GangDecision decide(MoETrainingJob job, Plan plan, GangState gang, GangRestartPolicy policy,
             Instant now) {
@@ -225,24 +272,58 @@ public final class GangLifecycle {
         }
         Conditions.set(s, Conditions.RUNNING, Conditions.FALSE, "WaitingForPods",
                 gang.running() + " of " + nodes + " pods running", gen, now);
+        reportProblem(job, s, d, gang, now);
 
         boolean queued = job.getSpec().placement != null && job.getSpec().placement.queueName != null
                 && !job.getSpec().placement.queueName.isBlank();
         if (!queued) {
-            // Never hold GPUs with a partial gang: if it is not all running in time, give everything back.
+            // Never hold GPUs with a partial gang: if it is not all running in time, give everything back. A gang
+            // of which no pod is bound holds nothing; restarting it would change nothing (its pods wait in the
+            // scheduler's queue, and GangScheduled says why), so it keeps waiting.
             Instant created = gang.oldestCreation().orElse(now);
             Instant deadline = created.plusSeconds(policy.gangSchedulingTimeoutSeconds());
-            if (!now.isBefore(deadline) && !gang.current().isEmpty()) {
+            if (!now.isBefore(deadline) && !gang.current().isEmpty() && gang.scheduled() > 0) {
                 int rank = gang.missingRanks().isEmpty() ? firstNotRunning(gang) : gang.missingRanks().get(0);
                 PodFailure timeout = new PodFailure(FailureClassifier.GANG_SCHEDULING_TIMEOUT,
                         GangNames.podName(job, rank), rank, null, "only " + gang.running() + " of " + nodes
-                        + " pods running after " + policy.gangSchedulingTimeoutSeconds() + "s", now);
+                        + " pods running after " + policy.gangSchedulingTimeoutSeconds() + "s"
+                        + gang.problems().stream().findFirst().map(p -> " (" + p.describe() + ")").orElse(""), now);
                 stopGang(job, s, d, gang, timeout, policy, now);
                 return d;
             }
-            d.requeueAfter(Duration.between(now, deadline));
+            d.requeueAfter(now.isBefore(deadline) ? Duration.between(now, deadline) : UNBOUND_GANG_RECHECK);
         }
         return d;
+    }
+
+    /** How often a gang of which no pod is bound, past its scheduling timeout, is looked at again. */
+    static final Duration UNBOUND_GANG_RECHECK = Duration.ofMinutes(1);
+
+    /**
+     * Says why the gang is not running, from the first pod with a problem: scheduling problems on GangScheduled,
+     * container problems (image pull, container config) on Running. A Warning Event when the reason is new.
+     */
+    private static void reportProblem(MoETrainingJob job, MoETrainingJobStatus s, GangDecision d, GangState gang,
+            Instant now) {
+        if (gang.problems().isEmpty()) {
+            return;
+        }
+        PodProblem first = gang.problems().get(0);
+        int others = gang.problems().size() - 1;
+        String message = first.describe() + (others > 0 ? " (and " + others + " more pods)" : "");
+        boolean scheduling = PodProblem.UNSCHEDULABLE.equals(first.reason())
+                || PodProblem.NO_NODE_FITS.equals(first.reason());
+        String type = scheduling ? Conditions.GANG_SCHEDULED : Conditions.RUNNING;
+        MoETrainingJobStatus before = job.getStatus();
+        boolean news = before == null || Conditions.get(before, type).map(c -> !first.reason().equals(c.reason))
+                .orElse(true);
+        if (news) {
+            d.events.add(JobEvent.warning(first.reason(), message));
+        }
+        String counts = scheduling ? gang.scheduled() + " of " + gang.nodes() + " pods bound; "
+                : gang.running() + " of " + gang.nodes() + " pods running; ";
+        Conditions.set(s, type, Conditions.FALSE, first.reason(), counts + message, job.getMetadata().getGeneration(),
+                now);
     }
 
     private static int firstNotRunning(GangState gang) {

@@ -21,6 +21,11 @@ public final class GangNames {
     public static final String LABEL_PREFIX = "training.moe.dev/";
     /** Job name, on every owned object. */
     public static final String JOB_LABEL = LABEL_PREFIX + "job";
+    /**
+     * The job's uid, on its pods: a whole-gang deletecollection selects {@code job=<name>,job-uid=<uid>}, so it can
+     * never take a pod the job did not create (anyone may label a pod {@code training.moe.dev/job=<name>}).
+     */
+    public static final String JOB_UID_LABEL = LABEL_PREFIX + "job-uid";
     /** Node rank of a pod (0..nodes-1). */
     public static final String NODE_RANK_LABEL = LABEL_PREFIX + "node-rank";
     /** Restart attempt that created the pod (MOE_RESTART_ATTEMPT). */

@@ -32,6 +32,11 @@ public final class GangObserver {
         SortedMap<Integer, Pod> current = new TreeMap<>();
         List<Pod> stale = new ArrayList<>();
         for (Pod p : pods) {
+            if (!controlledByJobNamed(p, jobName)) {
+                // Not created by the operator for a job of this name (e.g. a user's pod carrying our labels or a
+                // non-controller owner reference): never counted, never deleted.
+                continue;
+            }
             Integer rank = intLabel(p, GangNames.NODE_RANK_LABEL);
             Integer podAttempt = intLabel(p, GangNames.ATTEMPT_LABEL);
             if (rank != null && podAttempt != null && podAttempt == attempt && rank >= 0 && rank < nodes
@@ -42,6 +47,7 @@ public final class GangObserver {
             }
         }
         List<PodFailure> failures = new ArrayList<>();
+        List<PodProblem> problems = new ArrayList<>();
         int scheduled = 0;
         int running = 0;
         int succeeded = 0;
@@ -49,6 +55,7 @@ public final class GangObserver {
         for (var e : current.entrySet()) {
             Pod p = e.getValue();
             FailureClassifier.classify(p, e.getKey(), now).ifPresent(failures::add);
+            problem(p).ifPresent(problems::add);
             String phase = p.getStatus() != null ? p.getStatus().getPhase() : null;
             if (isScheduled(p)) {
                 scheduled++;
@@ -77,8 +84,8 @@ public final class GangObserver {
                 .comparing((PodFailure f) -> !FailureClassifier.isNonRetriable(f, nonRetryableExitCodes))
                 .thenComparing(PodFailure::time)
                 .thenComparingInt(PodFailure::nodeRank));
-        return new GangState(attempt, nodes, current, stale, List.copyOf(failures), scheduled, running, succeeded,
-                Optional.ofNullable(oldest));
+        return new GangState(attempt, nodes, current, stale, List.copyOf(failures), List.copyOf(problems), scheduled,
+                running, succeeded, Optional.ofNullable(oldest));
     }
 
     /**
@@ -86,16 +93,61 @@ public final class GangObserver {
      * name leaves pods of the old one behind until garbage collection removes them).
      */
     static boolean ownedBy(Pod p, String jobUid) {
-        if (jobUid == null || p.getMetadata().getOwnerReferences() == null) {
-            return true;
-        }
-        return p.getMetadata().getOwnerReferences().stream()
-                .filter(o -> Boolean.TRUE.equals(o.getController()))
-                .allMatch(o -> jobUid.equals(o.getUid()));
+        return jobUid == null || p.getMetadata().getOwnerReferences().stream()
+                .anyMatch(o -> Boolean.TRUE.equals(o.getController()) && jobUid.equals(o.getUid()));
     }
 
-    /** Bound to a node: spec.nodeName set or PodScheduled=True. */
+    /** Whether the pod's controller is a MoETrainingJob of this name (this incarnation or an earlier one). */
+    static boolean controlledByJobNamed(Pod p, String jobName) {
+        return p.getMetadata().getOwnerReferences() != null && p.getMetadata().getOwnerReferences().stream()
+                .anyMatch(o -> Boolean.TRUE.equals(o.getController()) && "MoETrainingJob".equals(o.getKind())
+                        && jobName.equals(o.getName()));
+    }
+
+    private static final java.util.Set<String> IMAGE_PULL = java.util.Set.of("ErrImagePull", "ImagePullBackOff",
+            "InvalidImageName", "ErrImageNeverPull");
+    private static final java.util.Set<String> CONTAINER_CONFIG = java.util.Set.of("CreateContainerConfigError",
+            "CreateContainerError", "RunContainerError");
+
+    /** Why a pod that has not failed is not running, when its status says so. */
+    static Optional<PodProblem> problem(Pod p) {
+        if (p.getStatus() == null || isFinished(p) || isTerminating(p)) {
+            return Optional.empty();
+        }
+        String name = p.getMetadata().getName();
+        if (p.getStatus().getContainerStatuses() != null) {
+            for (var cs : p.getStatus().getContainerStatuses()) {
+                var waiting = cs.getState() != null ? cs.getState().getWaiting() : null;
+                if (waiting == null || waiting.getReason() == null) {
+                    continue;
+                }
+                String message = waiting.getReason() + (waiting.getMessage() != null ? ": " + waiting.getMessage() : "");
+                if (IMAGE_PULL.contains(waiting.getReason())) {
+                    return Optional.of(new PodProblem(PodProblem.IMAGE_PULL_FAILED, name, message));
+                }
+                if (CONTAINER_CONFIG.contains(waiting.getReason())) {
+                    return Optional.of(new PodProblem(PodProblem.CONTAINER_CONFIG_ERROR, name, message));
+                }
+            }
+        }
+        if (p.getStatus().getConditions() != null && !isScheduled(p)) {
+            for (PodCondition c : p.getStatus().getConditions()) {
+                if ("PodScheduled".equals(c.getType()) && "False".equals(c.getStatus())
+                        && "Unschedulable".equals(c.getReason())) {
+                    return Optional.of(new PodProblem(PodProblem.UNSCHEDULABLE, name,
+                            c.getMessage() != null ? c.getMessage() : "unschedulable"));
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Bound to a node: spec.nodeName set, PodScheduled=True, or a phase only a bound pod reaches. */
     public static boolean isScheduled(Pod p) {
+        String phase = p.getStatus() != null ? p.getStatus().getPhase() : null;
+        if ("Running".equals(phase) || "Succeeded".equals(phase) || "Failed".equals(phase)) {
+            return true;
+        }
         if (p.getSpec() != null && p.getSpec().getNodeName() != null && !p.getSpec().getNodeName().isEmpty()) {
             return true;
         }

@@ -92,6 +92,9 @@ public final class GangPodFactory {
 
         Map<String, String> labels = new LinkedHashMap<>(GangNames.jobLabels(job));
         labels.put(GangNames.COMPONENT_LABEL, "trainer");
+        if (job.getMetadata().getUid() != null) {
+            labels.put(GangNames.JOB_UID_LABEL, job.getMetadata().getUid());
+        }
         labels.put(GangNames.NODE_RANK_LABEL, String.valueOf(nodeRank));
         labels.put(GangNames.ATTEMPT_LABEL, String.valueOf(attempt));
         labels.put(GangNames.EXPERT_GROUP_LABEL, String.valueOf(expertGroup(plan, nodeRank)));

@@ -15,13 +15,24 @@ import java.util.SortedMap;
  * @param current        pods of this attempt by node rank
  * @param stale          pods of other attempts (or unknown ranks): to be deleted before ranks are recreated
  * @param failures       failures among the current pods, most decisive first (see {@link GangObserver#observe})
+ * @param problems       why current pods that have not failed are not running (unschedulable, image pull …), in
+ *                       rank order
  * @param scheduled      current pods bound to a node
  * @param running        current pods running (or already succeeded)
  * @param succeeded      current pods succeeded
  * @param oldestCreation creation time of the oldest current pod, if any
  */
 public record GangState(int attempt, int nodes, SortedMap<Integer, Pod> current, List<Pod> stale,
-        List<PodFailure> failures, int scheduled, int running, int succeeded, Optional<Instant> oldestCreation) {
+        List<PodFailure> failures, List<PodProblem> problems, int scheduled, int running, int succeeded, Optional<Instant> oldestCreation) {
+
+    /** The same state with {@code problem} as the first problem (a fact learnt outside the pods, e.g. NoNodeFits). */
+    public GangState withFirstProblem(PodProblem problem) {
+        List<PodProblem> all = new java.util.ArrayList<>();
+        all.add(problem);
+        all.addAll(problems);
+        return new GangState(attempt, nodes, current, stale, failures, List.copyOf(all), scheduled, running, succeeded,
+                oldestCreation);
+    }
 
     /** Node ranks with no pod of this attempt. */
     public List<Integer> missingRanks() {

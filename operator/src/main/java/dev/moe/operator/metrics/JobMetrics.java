@@ -33,7 +33,10 @@ import java.util.function.ToDoubleFunction;
  *   <li>{@code moe_gpus_requested}: GPUs requested by gangs that have pods (Pending or Running).</li>
  *   <li>{@code moe_gang_restarts_total{reason}}: gang restarts by reason (ExitCode, Evicted, Preempted, NodeLost,
  *       PodDeleted, PodFailed, GangSchedulingTimeout).</li>
- *   <li>{@code moe_plan_rejections_total{rule}}: plan rejections by plan-engine rule id.</li>
+ *   <li>{@code moe_plan_rejections_total{rule}}: plan rejections by plan-engine rule id (SpecUnreadable: a stored
+ *       job the operator cannot read).</li>
+ *   <li>{@code moe_write_rejections_total{reason}}: refused writes of derived objects (ObjectNotOwned,
+ *       ApiRejected).</li>
  *   <li>{@code moe_reconcile_duration_seconds{result}}: reconcile latency (histogram).</li>
  *   <li>{@code moe_job_step}, {@code moe_job_loss}, {@code moe_job_tokens_per_second}, {@code moe_job_mfu},
  *       {@code moe_job_last_checkpoint_step}, {@code moe_job_restarts}, {@code moe_job_gpus_requested}
@@ -53,8 +56,11 @@ public class JobMetrics {
     private volatile IndexedResourceCache<MoETrainingJob> cache;
     private final Map<ResourceID, List<Meter>> perJob = new ConcurrentHashMap<>();
     private final Map<String, Counter> rejections = new ConcurrentHashMap<>();
+    private final Map<String, Counter> writeRejections = new ConcurrentHashMap<>();
     private final Map<String, Counter> restarts = new ConcurrentHashMap<>();
     private volatile boolean registered;
+    /** Gauges that read this instance: removed when it goes, or a later instance would find them and not register. */
+    private final List<Meter> gauges = new java.util.concurrent.CopyOnWriteArrayList<>();
     private static final long PRUNE_SECONDS = 30;
     private final ScheduledExecutorService pruner = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "moe-metrics-pruner");
@@ -67,15 +73,26 @@ public class JobMetrics {
             return;
         }
         for (JobPhase phase : JobPhase.values()) {
-            Gauge.builder("moe.jobs", this, m -> m.countPhase(phase))
-                    .description("MoETrainingJobs by phase").tag("phase", phase.name()).register(registry);
+            gauges.add(Gauge.builder("moe.jobs", this, m -> m.countPhase(phase))
+                    .description("MoETrainingJobs by phase").tag("phase", phase.name()).register(registry));
         }
-        Gauge.builder("moe.gpus.requested", this, JobMetrics::gpusRequested)
-                .description("GPUs requested by gangs that have pods (Pending or Running jobs)").register(registry);
+        gauges.add(Gauge.builder("moe.gpus.requested", this, JobMetrics::gpusRequested)
+                .description("GPUs requested by gangs that have pods (Pending or Running jobs)").register(registry));
         for (String reason : FailureClassifier.REASONS) {
             restartCounter(reason);
         }
         registered = true;
+    }
+
+    /**
+     * Removes the gauges that read this instance. Micrometer returns an existing meter of the same id instead of
+     * registering a new one, and the global registry outlives an application restart (as in tests).
+     */
+    @jakarta.annotation.PreDestroy
+    void close() {
+        gauges.forEach(registry::remove);
+        perJob.values().forEach(meters -> meters.forEach(registry::remove));
+        pruner.shutdownNow();
     }
 
     /** Binds the operator's primary cache (jobs) the gauges read from. */
@@ -120,6 +137,17 @@ public class JobMetrics {
         registerGlobal();
         rejections.computeIfAbsent(rule, r -> Counter.builder("moe.plan.rejections")
                 .description("Plan rejections by plan-engine rule").tag("rule", r).register(registry)).increment();
+    }
+
+    /**
+     * A derived object's write was refused (reason ObjectNotOwned or ApiRejected): an object of someone else under
+     * the job's name, or the API server's 4xx.
+     */
+    public void writeRejected(String reason) {
+        registerGlobal();
+        writeRejections.computeIfAbsent(reason, r -> Counter.builder("moe.write.rejections")
+                .description("Writes of derived objects refused (ObjectNotOwned, ApiRejected)").tag("reason", r)
+                .register(registry)).increment();
     }
 
     /** Makes sure the per-job gauges of {@code job} exist, and drops those of jobs that are gone. */

@@ -20,6 +20,11 @@ public final class Conditions {
     public static final String SUSPENDED = "Suspended";
     public static final String SUCCEEDED = "Succeeded";
     public static final String FAILED = "Failed";
+    /**
+     * The objects the job derives (plan ConfigMap, headless Service, trainer identity, pods) could be written:
+     * False when a name is taken by an object the job does not control, or the API server refused a write.
+     */
+    public static final String DEPENDENTS_READY = "DependentsReady";
 
     public static final String TRUE = "True";
     public static final String FALSE = "False";

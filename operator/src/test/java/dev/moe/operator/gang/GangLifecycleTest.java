@@ -232,7 +232,8 @@ class GangLifecycleTest {
     void aGangSchedulingTimeoutIsInTheHistoryToo() {
         job.getSpec().restartPolicy.gangSchedulingTimeoutSeconds = 30;
         decide(List.of(), T0);
-        GangDecision d = decide(List.of(PodStates.base("j", 0, 0), PodStates.base("j", 1, 0)), T0.plusSeconds(3600));
+        GangDecision d = decide(List.of(PodStates.running(PodStates.base("j", 0, 0)), PodStates.base("j", 1, 0)),
+                T0.plusSeconds(3600));
         assertThat(d.status.restartHistory).singleElement().satisfies(r -> {
             assertThat(r.reason).isEqualTo("GangSchedulingTimeout");
             assertThat(r.attempt).isZero();

@@ -14,8 +14,26 @@ public final class PodStates {
                 .withCreationTimestamp("2026-11-26T12:00:00Z")
                 .addToLabels(GangNames.JOB_LABEL, job)
                 .addToLabels(GangNames.NODE_RANK_LABEL, String.valueOf(rank))
-                .addToLabels(GangNames.ATTEMPT_LABEL, String.valueOf(attempt)).endMetadata()
+                .addToLabels(GangNames.ATTEMPT_LABEL, String.valueOf(attempt))
+                .addNewOwnerReference().withApiVersion("training.moe.dev/v1alpha1").withKind("MoETrainingJob")
+                .withName(job).withUid("uid-" + job).withController(true).endOwnerReference().endMetadata()
                 .withNewSpec().endSpec().withNewStatus().withPhase("Pending").endStatus().build();
+    }
+
+    /** The scheduler found no node: PodScheduled=False, reason Unschedulable. */
+    public static Pod unschedulable(Pod p, String message) {
+        return new PodBuilder(p).editStatus().withConditions(new PodConditionBuilder().withType("PodScheduled")
+                .withStatus("False").withReason("Unschedulable").withMessage(message).build()).endStatus().build();
+    }
+
+    /** Bound, but the kubelet cannot pull the image. */
+    public static Pod imagePullBackOff(Pod p) {
+        return new PodBuilder(p).editSpec().withNodeName("node-" + p.getMetadata().getName()).endSpec()
+                .editStatus().withConditions(new PodConditionBuilder().withType("PodScheduled").withStatus("True")
+                        .build())
+                .addNewContainerStatus().withName(GangNames.TRAINER_CONTAINER).withNewState().withNewWaiting()
+                .withReason("ImagePullBackOff").withMessage("Back-off pulling image \"registry.invalid/t:1\"")
+                .endWaiting().endState().endContainerStatus().endStatus().build();
     }
 
     public static Pod running(Pod p) {

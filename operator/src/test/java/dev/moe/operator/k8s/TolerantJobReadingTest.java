@@ -1,0 +1,80 @@
+package dev.moe.operator.k8s;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.moe.operator.api.v1alpha1.MoETrainingJob;
+import dev.moe.operator.k8s.TolerantJobReading.UnreadableSpec;
+import dev.moe.operator.k8s.TolerantJobReading.UnreadableStatus;
+import dev.moe.operator.status.StatusUpdater;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import org.junit.jupiter.api.Test;
+
+/** A stored job that does not fit the Java types is read anyway, and says which field and why. */
+class TolerantJobReadingTest {
+    private final KubernetesSerialization serialization = serialization();
+
+    private static KubernetesSerialization serialization() {
+        var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+        new TolerantJobReading().customize(mapper);
+        return new KubernetesSerialization(mapper, true);
+    }
+
+    private static String job(String spec, String status) {
+        return "{\"apiVersion\":\"training.moe.dev/v1alpha1\",\"kind\":\"MoETrainingJob\","
+                + "\"metadata\":{\"name\":\"j\",\"namespace\":\"ns\"},\"spec\":" + spec
+                + (status != null ? ",\"status\":" + status : "") + "}";
+    }
+
+    @Test
+    void aNumberBeyondTheJavaTypeMakesTheSpecUnreadableNamingTheFieldAndValue() {
+        MoETrainingJob j = serialization.unmarshal(job(
+                "{\"model\":{\"preset\":\"tiny-moe\"},\"resources\":{\"nodes\":3000000000}}", null),
+                MoETrainingJob.class);
+        assertThat(j.getSpec()).isInstanceOf(UnreadableSpec.class);
+        UnreadableSpec u = (UnreadableSpec) j.getSpec();
+        assertThat(u.problem.field()).isEqualTo("spec.resources.nodes");
+        assertThat(u.problem.reason()).contains("3000000000").doesNotContain("\n");
+        assertThat(u.resources).isNull();
+    }
+
+    @Test
+    void aTypeChangeIsUnreadableToo() {
+        MoETrainingJob j = serialization.unmarshal(job(
+                "{\"model\":{\"preset\":\"tiny-moe\"},\"placement\":{\"topologyKeys\":{\"not\":\"a list\"}}}", null),
+                MoETrainingJob.class);
+        assertThat(((UnreadableSpec) j.getSpec()).problem.field()).isEqualTo("spec.placement.topologyKeys");
+    }
+
+    @Test
+    void aCloneThroughJsonIsUnreadableInTheSameWayAndKeepsTheStoredSpec() {
+        // JOSDK clones every resource through JSON before reconciling it.
+        String stored = "{\"model\":{\"preset\":\"tiny-moe\"},\"resources\":{\"nodes\":3000000000}}";
+        MoETrainingJob j = serialization.unmarshal(job(stored, null), MoETrainingJob.class);
+        String written = serialization.asJson(j);
+        assertThat(written).contains("\"nodes\":3000000000");
+        MoETrainingJob clone = serialization.clone(j);
+        assertThat(clone.getSpec()).isInstanceOf(UnreadableSpec.class);
+        assertThat(((UnreadableSpec) clone.getSpec()).problem).isEqualTo(((UnreadableSpec) j.getSpec()).problem);
+    }
+
+    @Test
+    void aReadableSpecIsTheOrdinaryType() {
+        MoETrainingJob j = serialization.unmarshal(job(
+                "{\"model\":{\"preset\":\"tiny-moe\"},\"resources\":{\"nodes\":3},\"unknownField\":{\"x\":1}}",
+                "{\"phase\":\"Running\",\"restarts\":2}"), MoETrainingJob.class);
+        assertThat(j.getSpec()).isNotInstanceOf(UnreadableSpec.class);
+        assertThat(j.getSpec().resources.nodes).isEqualTo(3);
+        assertThat(j.getStatus().restarts).isEqualTo(2);
+    }
+
+    @Test
+    void anUnreadableStatusIsTreatedAsNoStatusAtAll() {
+        MoETrainingJob j = serialization.unmarshal(job("{\"model\":{\"preset\":\"tiny-moe\"}}",
+                "{\"phase\":\"Bogus\",\"restartAttempt\":-5}"), MoETrainingJob.class);
+        assertThat(j.getStatus()).isInstanceOf(UnreadableStatus.class);
+        assertThat(((UnreadableStatus) j.getStatus()).problem.field()).isEqualTo("status.phase");
+        // The operator rebuilds status from scratch rather than keep what it cannot read.
+        assertThat(StatusUpdater.copyOf(j).phase).isNull();
+        assertThat(StatusUpdater.copyOf(j).restartAttempt).isNull();
+    }
+}
