@@ -98,7 +98,8 @@ public final class GangLifecycle {
         String reason = result.errors().isEmpty() ? "PlanRejected" : result.errors().get(0).rule();
         String message = result.errors().stream().map(PlanError::message).collect(Collectors.joining("; "));
         boolean news = Conditions.get(s, Conditions.PLAN_VALID)
-                .map(c -> !Conditions.FALSE.equals(c.status) || !message.equals(c.message)).orElse(true);
+                .map(c -> !Conditions.FALSE.equals(c.status) || !Conditions.truncate(message).equals(c.message))
+                .orElse(true);
         if (news) {
             d.events.add(JobEvent.warning("PlanRejected", message));
             result.errors().stream().map(PlanError::rule).distinct().forEach(d.rejectedRules::add);
@@ -131,8 +132,8 @@ public final class GangLifecycle {
         Long gen = job.getMetadata().getGeneration();
         init(s, gen);
         var previous = Conditions.get(s, Conditions.DEPENDENTS_READY);
-        boolean news = previous.map(c -> !Conditions.FALSE.equals(c.status) || !message.equals(c.message))
-                .orElse(true);
+        boolean news = previous.map(c -> !Conditions.FALSE.equals(c.status)
+                || !Conditions.truncate(message).equals(c.message)).orElse(true);
         if (news) {
             d.events.add(JobEvent.warning(reason, message));
         }

@@ -45,6 +45,20 @@ public final class Conditions {
         return get(status, type).map(c -> TRUE.equals(c.status)).orElse(false);
     }
 
+    /**
+     * Longest condition message kept (metav1.Condition allows 32 KiB): a job with hundreds of errors must not turn
+     * every status patch into a megabyte. The plan's full verdict is always available offline (bin/moe-plan).
+     */
+    public static final int MAX_MESSAGE = 4096;
+
+    /** The message as a condition keeps it (at most {@link #MAX_MESSAGE} characters). */
+    public static String truncate(String message) {
+        return message != null && message.length() > MAX_MESSAGE
+                ? message.substring(0, MAX_MESSAGE - 40) + "… (" + (message.length() - MAX_MESSAGE + 40)
+                        + " more characters)"
+                : message;
+    }
+
     /** Sets a condition; keeps lastTransitionTime when the status does not change. */
     public static void set(MoETrainingJobStatus status, String type, String value, String reason, String message,
             Long generation, Instant now) {
@@ -62,7 +76,7 @@ public final class Conditions {
         }
         c.status = value;
         c.reason = reason;
-        c.message = message;
+        c.message = truncate(message);
         c.observedGeneration = generation;
     }
 }
