@@ -1,21 +1,25 @@
 package dev.moe.operator;
 
+import dev.moe.operator.config.OperatorConfig;
+import dev.moe.operator.planner.JobPlanner;
 import dev.moe.operator.api.v1alpha1.MoETrainingJob;
 import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
+import dev.moe.operator.dependents.HeadlessService;
+import dev.moe.operator.dependents.PlanConfigMap;
+import dev.moe.operator.dependents.PlanIsValid;
+import dev.moe.operator.dependents.TrainerRole;
+import dev.moe.operator.dependents.TrainerRoleBinding;
+import dev.moe.operator.dependents.TrainerServiceAccount;
 import dev.moe.operator.gang.FailureClassifier;
 import dev.moe.operator.gang.FleetFit;
-import dev.moe.operator.gang.PodProblem;
 import dev.moe.operator.gang.GangDecision;
 import dev.moe.operator.gang.GangLifecycle;
 import dev.moe.operator.gang.GangNames;
 import dev.moe.operator.gang.GangObserver;
-import dev.moe.operator.gang.GangPodFactory;
 import dev.moe.operator.gang.GangRestartPolicy;
-import dev.moe.operator.gang.GangSettings;
 import dev.moe.operator.gang.GangState;
-import dev.moe.operator.gang.JobResourceFactory;
-import dev.moe.operator.k8s.BoundedParallel;
-import dev.moe.operator.k8s.DependentWriter;
+import dev.moe.operator.gang.PodProblem;
+import dev.moe.operator.k8s.GangWriter;
 import dev.moe.operator.k8s.JobEvents;
 import dev.moe.operator.k8s.NodeFleet;
 import dev.moe.operator.k8s.WriteRejection;
@@ -23,14 +27,8 @@ import dev.moe.operator.metrics.JobMetrics;
 import dev.moe.operator.status.StatusUpdater;
 import dev.moe.plan.Plan;
 import dev.moe.plan.PlanResult;
-import io.fabric8.kubernetes.api.model.ConfigMap;
-import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.Service;
-import io.fabric8.kubernetes.api.model.ServiceAccount;
-import io.fabric8.kubernetes.api.model.rbac.Role;
-import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
@@ -39,6 +37,8 @@ import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.api.reconciler.Workflow;
+import io.javaoperatorsdk.operator.api.reconciler.dependent.Dependent;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
 import io.micrometer.core.instrument.Timer;
@@ -46,26 +46,34 @@ import jakarta.inject.Inject;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
 import java.util.Set;
 import org.jboss.logging.Logger;
 
 /**
  * Reconciles MoETrainingJobs: observe → validate → reconcile, each in its own class.
  * <ol>
+ *   <li>the job's singleton objects (plan ConfigMap, headless Service, trainer ServiceAccount, Role, RoleBinding)
+ *       are JOSDK dependents of a managed workflow ({@code dependents/}), reconciled before this class runs,
+ *       only for a valid plan ({@link PlanIsValid});</li>
  *   <li>observe: the job's pods from the informer cache ({@link GangObserver});</li>
- *   <li>validate: the spec through the plan engine ({@link JobPlanner}); the reconciler does no plan
- *       arithmetic;</li>
- *   <li>reconcile: dependents written only when they differ ({@link DependentWriter}), the gang's next step
- *       decided by {@link GangLifecycle} (pure) and carried out here, Events and metrics recorded, status
- *       patched only when it changed.</li>
+ *   <li>validate: the spec through the plan engine ({@link JobPlanner}, computed once per reconciliation); the
+ *       reconciler does no plan arithmetic;</li>
+ *   <li>decide: the gang's next step by {@link GangLifecycle} (pure); act: the pod writes by {@link GangWriter},
+ *       Events and metrics, status patched only when it changed.</li>
  * </ol>
- * Backoffs and timeouts are rescheduled reconciles, never sleeps. Every owned object carries a controller owner
- * reference, so deleting the job deletes them (garbage collection); no finalizer is needed.
+ * Backoffs and timeouts are rescheduled reconciles, never sleeps. A write refused for good (a name taken by
+ * someone else's object, an API 4xx) reaches status through {@link #updateErrorStatus}. Every owned object carries
+ * a controller owner reference, so deleting the job deletes them (garbage collection); no finalizer is needed.
  */
+@Workflow(dependents = {
+    @Dependent(type = PlanConfigMap.class, reconcilePrecondition = PlanIsValid.class),
+    @Dependent(type = HeadlessService.class, reconcilePrecondition = PlanIsValid.class),
+    @Dependent(type = TrainerServiceAccount.class, reconcilePrecondition = PlanIsValid.class),
+    @Dependent(type = TrainerRole.class, reconcilePrecondition = PlanIsValid.class),
+    @Dependent(type = TrainerRoleBinding.class, reconcilePrecondition = PlanIsValid.class)
+})
 @ControllerConfiguration(name = MoETrainingJobReconciler.NAME)
 public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
     public static final String NAME = "moetrainingjob";
@@ -83,24 +91,13 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
     /** The clock; tests may replace it. */
     Clock clock = Clock.systemUTC();
 
+    /** The pods: only those labelled with a job name, mapped to their job through the owner reference. */
     @Override
     public List<EventSource<?, MoETrainingJob>> prepareEventSources(EventSourceContext<MoETrainingJob> context) {
-        return List.of(
-                informer(context, Pod.class),
-                informer(context, ConfigMap.class),
-                informer(context, Service.class),
-                informer(context, ServiceAccount.class),
-                informer(context, Role.class),
-                informer(context, RoleBinding.class));
-    }
-
-    /** Watches only objects labelled with a job name; maps them to their job through the owner reference. */
-    private static <R extends HasMetadata> InformerEventSource<R, MoETrainingJob> informer(
-            EventSourceContext<MoETrainingJob> context, Class<R> type) {
-        return new InformerEventSource<>(InformerEventSourceConfiguration.from(type, MoETrainingJob.class)
-                .withName(type.getSimpleName().toLowerCase())
+        return List.of(new InformerEventSource<>(InformerEventSourceConfiguration.from(Pod.class, MoETrainingJob.class)
+                .withName("pod")
                 .withLabelSelector(GangNames.JOB_LABEL)
-                .build(), context);
+                .build(), context));
     }
 
     @Override
@@ -134,47 +131,28 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
         }
     }
 
-    /** Whether the namespace is being deleted (false when it cannot be read). */
-    private static boolean namespaceTerminating(Context<MoETrainingJob> ctx, String namespace) {
-        try {
-            Namespace ns = ctx.getClient().namespaces().withName(namespace).get();
-            return ns != null && (ns.getMetadata().getDeletionTimestamp() != null
-                    || (ns.getStatus() != null && "Terminating".equals(ns.getStatus().getPhase())));
-        } catch (KubernetesClientException e) {
-            LOG.debugf("cannot read namespace %s: %s", namespace, e.getMessage());
-            return false;
-        }
-    }
-
-    static boolean isNamespaceTerminating(KubernetesClientException e) {
-        return e.getCode() == 403 && e.getStatus() != null && e.getStatus().getDetails() != null
-                && e.getStatus().getDetails().getCauses() != null && e.getStatus().getDetails().getCauses().stream()
-                        .anyMatch(c -> "NamespaceTerminating".equals(c.getReason()));
-    }
-
     private UpdateControl<MoETrainingJob> decideAndAct(MoETrainingJob job, Context<MoETrainingJob> ctx) {
         Instant now = clock.instant();
         String name = job.getMetadata().getName();
+        String uid = job.getMetadata().getUid();
         Set<Pod> pods = ctx.getSecondaryResources(Pod.class);
         MoETrainingJobStatus before = job.getStatus();
         int attempt = before != null && before.restartAttempt != null ? before.restartAttempt : 0;
         GangRestartPolicy policy = GangRestartPolicy.of(job.getSpec() != null ? job.getSpec().restartPolicy : null);
-
-        String uid = job.getMetadata().getUid();
         List<Integer> codes = policy.nonRetryableExitCodes();
+
         GangDecision decision;
         Plan plan = null;
         if (GangLifecycle.isTerminal(before)) {
             decision = GangLifecycle.decideTerminal(job, GangObserver.observe(name, uid, pods, attempt, 0, false,
                     codes, now));
         } else {
-            PlanResult result = JobPlanner.plan(job);
+            PlanResult result = JobPlanner.plan(job, ctx);
             if (!result.isValid()) {
                 decision = GangLifecycle.decideInvalid(job, result, GangObserver.observe(name, uid, pods, attempt, 0,
                         false, codes, now), now);
             } else {
                 plan = result.plan();
-                ensureDependents(job, plan, ctx);
                 GangState gang = noNodeFits(job, GangObserver.observe(name, uid, pods, attempt, plan.nodes(),
                         GangLifecycle.gangStarted(before), codes, now), ctx, now);
                 decision = GangLifecycle.decide(job, plan, gang, policy, now);
@@ -186,10 +164,10 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
             return UpdateControl.noUpdate();
         }
         if (plan != null) {
-            createPods(job, plan, decision, ctx);
+            GangWriter.create(ctx, job, plan, decision, config.gangSettings());
             GangLifecycle.dependentsWritten(job, decision, now);
         }
-        deletePods(job, decision, ctx);
+        GangWriter.delete(ctx, job, decision);
         decision.events.forEach(e -> JobEvents.record(ctx.getClient(), job, e, now));
         decision.restartReasons.forEach(metrics::gangRestarted);
         decision.rejectedRules.forEach(metrics::planRejected);
@@ -211,7 +189,8 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
      * if none can, that becomes the gang's first problem.
      */
     private GangState noNodeFits(MoETrainingJob job, GangState gang, Context<MoETrainingJob> ctx, Instant now) {
-        if (gang.scheduled() > 0 || gang.problems().stream().noneMatch(p -> PodProblem.UNSCHEDULABLE.equals(p.reason()))) {
+        if (gang.scheduled() > 0
+                || gang.problems().stream().noneMatch(p -> PodProblem.UNSCHEDULABLE.equals(p.reason()))) {
             return gang;
         }
         Pod pod = gang.current().values().iterator().next();
@@ -223,9 +202,9 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
     }
 
     /**
-     * A refused write of a derived object (someone else's object under the job's name, or the API server's 4xx)
-     * is reported on the job and retried with backoff (see {@link GangLifecycle#decideRejectedWrite}); any other
-     * error goes to the framework's retry.
+     * A refused write of a derived object (someone else's object under the job's name, or the API server's 4xx),
+     * by a dependent of the workflow or by the gang, is reported on the job and retried with backoff (see
+     * {@link GangLifecycle#decideRejectedWrite}); any other error goes to the framework's retry.
      */
     @Override
     public ErrorStatusUpdateControl<MoETrainingJob> updateErrorStatus(MoETrainingJob job, Context<MoETrainingJob> ctx,
@@ -236,6 +215,9 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
         }
         WriteRejection r = rejection.get();
         Instant now = clock.instant();
+        if (r.namespaceTerminating()) {
+            return ErrorStatusUpdateControl.<MoETrainingJob>noStatusUpdate().withNoRetry();
+        }
         LOG.warnf("%s/%s: %s: %s", job.getMetadata().getNamespace(), job.getMetadata().getName(), r.reason(),
                 r.message());
         MoETrainingJobStatus before = job.getStatus();
@@ -243,7 +225,7 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
         GangState gang = GangObserver.observe(job.getMetadata().getName(), job.getMetadata().getUid(),
                 ctx.getSecondaryResources(Pod.class), attempt, 0, false, List.of(), now);
         GangDecision decision = GangLifecycle.decideRejectedWrite(job, r.reason(), r.message(), gang, now);
-        deletePods(job, decision, ctx);
+        GangWriter.delete(ctx, job, decision);
         decision.events.forEach(ev -> JobEvents.record(ctx.getClient(), job, ev, now));
         metrics.writeRejected(r.reason());
         ErrorStatusUpdateControl<MoETrainingJob> control;
@@ -256,132 +238,19 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
         return control.rescheduleAfter(decision.requeue().orElse(Duration.ofMinutes(1)));
     }
 
-    private void ensureDependents(MoETrainingJob job, Plan plan, Context<MoETrainingJob> ctx) {
-        boolean ssa = config.serverSideApply();
-        GangSettings settings = config.gangSettings();
-        DependentWriter.ensure(ctx, job, ssa, JobResourceFactory.planConfigMap(job, plan),
-                ctx.getSecondaryResource(ConfigMap.class),
-                (d, a) -> Objects.equals(d.getData(), a.getData()),
-                (d, a) -> {
-                    a.setData(d.getData());
-                    return a;
-                });
-        DependentWriter.ensure(ctx, job, ssa, JobResourceFactory.headlessService(job, settings.masterPort()),
-                ctx.getSecondaryResource(Service.class),
-                (d, a) -> a.getSpec() != null && "None".equals(a.getSpec().getClusterIP())
-                        && Objects.equals(d.getSpec().getSelector(), a.getSpec().getSelector())
-                        && Boolean.TRUE.equals(a.getSpec().getPublishNotReadyAddresses())
-                        && a.getSpec().getPorts() != null && a.getSpec().getPorts().size() == 1
-                        && Objects.equals(a.getSpec().getPorts().get(0).getPort(), settings.masterPort()),
-                (d, a) -> {
-                    a.getSpec().setSelector(d.getSpec().getSelector());
-                    a.getSpec().setPorts(d.getSpec().getPorts());
-                    a.getSpec().setPublishNotReadyAddresses(true);
-                    return a;
-                });
-        DependentWriter.ensure(ctx, job, ssa, JobResourceFactory.trainerServiceAccount(job),
-                ctx.getSecondaryResource(ServiceAccount.class), (d, a) -> true, (d, a) -> a);
-        DependentWriter.ensure(ctx, job, ssa, JobResourceFactory.trainerRole(job, plan.nodes()),
-                ctx.getSecondaryResource(Role.class),
-                (d, a) -> Objects.equals(d.getRules(), a.getRules()),
-                (d, a) -> {
-                    a.setRules(d.getRules());
-                    return a;
-                });
-        DependentWriter.ensure(ctx, job, ssa, JobResourceFactory.trainerRoleBinding(job),
-                ctx.getSecondaryResource(RoleBinding.class),
-                (d, a) -> Objects.equals(d.getSubjects(), a.getSubjects())
-                        && Objects.equals(d.getRoleRef(), a.getRoleRef()),
-                (d, a) -> {
-                    a.setSubjects(d.getSubjects());
-                    return a;
-                });
-    }
-
-    /**
-     * Creates the decided ranks, up to {@link BoundedParallel#MAX_IN_FLIGHT} at a time. Names are deterministic, so
-     * a create that meets an existing pod is a no-op (an operator restart never duplicates a rank). One failed
-     * create does not stop the others of its wave; the first failure is rethrown and the next reconcile creates
-     * what is still missing.
-     *
-     * <p>When expert groups span nodes (required podAffinity within the group), the groups are created one after
-     * another, in rank order: every pod of group g is in the scheduler's queue before the first pod of group g+1,
-     * so the scheduler places a whole group before the next one can take nodes in its topology domain (created
-     * all at once, two groups could each take half a rack and neither fit). Otherwise the whole gang is one wave.
-     */
-    private void createPods(MoETrainingJob job, Plan plan, GangDecision decision, Context<MoETrainingJob> ctx) {
-        int attempt = decision.status.restartAttempt;
-        List<List<Runnable>> waves = new ArrayList<>();
-        String lastGroup = null;
-        for (int rank : decision.createRanks) {
-            Pod pod = GangPodFactory.render(job, plan, attempt, rank, config.gangSettings());
-            String group = groupAffinity(pod) ? pod.getMetadata().getLabels().get(GangNames.EXPERT_GROUP_LABEL) : null;
-            if (waves.isEmpty() || (group != null && !group.equals(lastGroup))) {
-                waves.add(new ArrayList<>());
-            }
-            lastGroup = group;
-            // A pod of this job that already exists is left alone (the cache was behind); a pod of that name the
-            // job does not control stops the gang (ObjectNotOwnedException).
-            waves.get(waves.size() - 1).add(() -> DependentWriter.create(ctx, job, pod));
-        }
-        for (List<Runnable> wave : waves) {
-            BoundedParallel.runAll(wave);
+    /** Whether the namespace is being deleted (false when it cannot be read). */
+    private static boolean namespaceTerminating(Context<MoETrainingJob> ctx, String namespace) {
+        try {
+            Namespace ns = ctx.getClient().namespaces().withName(namespace).get();
+            return ns != null && (ns.getMetadata().getDeletionTimestamp() != null
+                    || (ns.getStatus() != null && "Terminating".equals(ns.getStatus().getPhase())));
+        } catch (KubernetesClientException e) {
+            LOG.debugf("cannot read namespace %s: %s", namespace, e.getMessage());
+            return false;
         }
     }
 
-    private static boolean hasLabel(Pod p, String key, String value) {
-        return p.getMetadata().getLabels() != null && value.equals(p.getMetadata().getLabels().get(key));
-    }
-
-    private static boolean ofJob(Pod p, String ns, String name) {
-        return ns.equals(p.getMetadata().getNamespace()) && p.getMetadata().getLabels() != null
-                && name.equals(p.getMetadata().getLabels().get(GangNames.JOB_LABEL));
-    }
-
-    /** Whether the pod must land with the other pods of its expert group (required podAffinity). */
-    private static boolean groupAffinity(Pod pod) {
-        var affinity = pod.getSpec().getAffinity();
-        return affinity != null && affinity.getPodAffinity() != null
-                && affinity.getPodAffinity().getRequiredDuringSchedulingIgnoredDuringExecution() != null
-                && !affinity.getPodAffinity().getRequiredDuringSchedulingIgnoredDuringExecution().isEmpty();
-    }
-
-    /**
-     * Deletes the decided pods. When the decision stops the whole gang, one deletecollection replaces a DELETE per
-     * pod (one API write instead of one per node); stale pods of earlier attempts go the same way with
-     * {@code attempt != current}. The selector always includes the job's uid label, so it can only reach pods this
-     * job created; pods without that label (created before it existed) are deleted one by one. A selector is used
-     * only when every pod to delete matches it and nothing that must stay can: the whole-gang delete never runs in
-     * a decision that also creates pods.
-     */
-    private void deletePods(MoETrainingJob job, GangDecision decision, Context<MoETrainingJob> ctx) {
-        String ns = job.getMetadata().getNamespace();
-        String name = job.getMetadata().getName();
-        String uid = job.getMetadata().getUid();
-        String attempt = String.valueOf(decision.status.restartAttempt);
-        var pods = ctx.getClient().pods().inNamespace(ns);
-        List<Pod> oneByOne = decision.deletePods;
-        if (uid != null && decision.deleteGang && decision.createRanks.isEmpty()
-                && decision.deletePods.stream().allMatch(p -> ofJob(p, ns, name))) {
-            pods.withLabel(GangNames.JOB_LABEL, name).withLabel(GangNames.JOB_UID_LABEL, uid).delete();
-            oneByOne = decision.deletePods.stream().filter(p -> !hasLabel(p, GangNames.JOB_UID_LABEL, uid)).toList();
-        } else if (uid != null && decision.deleteOtherAttempts && decision.deletePods.stream()
-                .allMatch(p -> ofJob(p, ns, name) && !attempt.equals(p.getMetadata().getLabels()
-                        .get(GangNames.ATTEMPT_LABEL)) && p.getMetadata().getLabels()
-                        .containsKey(GangNames.ATTEMPT_LABEL))) {
-            pods.withLabel(GangNames.JOB_LABEL, name).withLabel(GangNames.JOB_UID_LABEL, uid)
-                    .withLabel(GangNames.ATTEMPT_LABEL).withoutLabel(GangNames.ATTEMPT_LABEL, attempt).delete();
-            oneByOne = decision.deletePods.stream().filter(p -> !hasLabel(p, GangNames.JOB_UID_LABEL, uid)).toList();
-        }
-        for (Pod p : oneByOne) {
-            ctx.getClient().pods().inNamespace(p.getMetadata().getNamespace())
-                    .withName(p.getMetadata().getName()).delete();
-        }
-        for (Pod p : decision.forceDeletePods) {
-            LOG.warnf("force-deleting %s/%s, terminating since %s (node unreachable?)", p.getMetadata().getNamespace(),
-                    p.getMetadata().getName(), p.getMetadata().getDeletionTimestamp());
-            ctx.getClient().pods().inNamespace(p.getMetadata().getNamespace()).withName(p.getMetadata().getName())
-                    .withGracePeriod(0).delete();
-        }
+    static boolean isNamespaceTerminating(KubernetesClientException e) {
+        return WriteRejection.isNamespaceTerminating(e);
     }
 }

@@ -14,8 +14,8 @@ import org.junit.jupiter.api.Test;
  * when quarkus:build has written operator/target/kubernetes/). To update them after changing the API types:
  * {@code mvn -DskipTests package && cp operator/target/kubernetes/*.training.moe.dev-v1.yml crds/}.
  */
-class CrdDriftIT {
-    static final Path ROOT = Path.of(System.getProperty("moe.repo.root", "..")).toAbsolutePath().normalize();
+public class CrdDriftIT {
+    public static final Path ROOT = Path.of(System.getProperty("moe.repo.root", "..")).toAbsolutePath().normalize();
     static final Path GENERATED = Path.of(System.getProperty("moe.generated.crd.dir", "target/kubernetes"));
 
     @Test

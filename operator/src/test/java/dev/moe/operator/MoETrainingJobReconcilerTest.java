@@ -185,9 +185,14 @@ class MoETrainingJobReconcilerTest {
         Role role = client.rbac().roles().inNamespace(NS).withName("gang-trainer").get();
         assertThat(role.getRules().get(0).getResourceNames()).containsExactly("gang-node-0", "gang-node-1",
                 "gang-node-2");
-        assertThat(client.rbac().roleBindings().inNamespace(NS).withName("gang-trainer").get()).isNotNull();
+        RoleBinding binding = client.rbac().roleBindings().inNamespace(NS).withName("gang-trainer").get();
+        assertThat(binding.getRoleRef().getName()).isEqualTo("gang-trainer");
+        assertThat(binding.getSubjects()).singleElement().satisfies(s -> {
+            assertThat(s.getKind()).isEqualTo("ServiceAccount");
+            assertThat(s.getName()).isEqualTo("gang-trainer");
+        });
         // Everything is owned by the job: deleting the job garbage-collects it.
-        for (HasMetadata owned : List.<HasMetadata>of(svc, cm, role)) {
+        for (HasMetadata owned : List.<HasMetadata>of(svc, cm, role, binding)) {
             assertThat(owned.getMetadata().getOwnerReferences()).singleElement()
                     .satisfies(o -> assertThat(o.getUid()).isEqualTo(uid));
         }

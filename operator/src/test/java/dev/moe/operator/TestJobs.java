@@ -1,5 +1,6 @@
 package dev.moe.operator;
 
+import dev.moe.operator.planner.JobPlanner;
 import dev.moe.operator.api.v1alpha1.MoETrainingJob;
 import dev.moe.operator.api.v1alpha1.MoETrainingJobSpec;
 import dev.moe.operator.api.v1alpha1.ModelSpec;

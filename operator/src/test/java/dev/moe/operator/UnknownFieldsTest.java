@@ -1,5 +1,6 @@
 package dev.moe.operator;
 
+import dev.moe.operator.planner.JobPlanner;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;

@@ -43,7 +43,7 @@ public final class FleetFit {
         String message = matching == 0
                 ? "no node" + selector + " exists; the gang cannot start until such nodes join the cluster (check"
                         + " spec.resources.gpuProduct and spec.placement.nodeSelector)"
-                : "no node" + selector + " offers " + gpus + " " + GangPodFactory.GPU_RESOURCE + " (" + matching
+                : "no node" + selector + " offers " + gpus + " " + Placement.GPU_RESOURCE + " (" + matching
                         + " such nodes, the most any offers is " + most + "); the gang cannot start until such"
                         + " nodes join the cluster: lower spec.resources.gpusPerNode";
         return Optional.of(new PodProblem(PodProblem.NO_NODE_FITS, pod, message));
@@ -53,7 +53,7 @@ public final class FleetFit {
         if (n.getStatus() == null || n.getStatus().getAllocatable() == null) {
             return 0;
         }
-        Quantity q = n.getStatus().getAllocatable().get(GangPodFactory.GPU_RESOURCE);
+        Quantity q = n.getStatus().getAllocatable().get(Placement.GPU_RESOURCE);
         if (q == null) {
             return 0;
         }

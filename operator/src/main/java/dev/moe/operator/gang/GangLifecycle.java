@@ -7,8 +7,9 @@ import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.JobPhase;
 import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.RestartRecord;
 import dev.moe.operator.gang.GangDecision.JobEvent;
 import dev.moe.operator.status.Conditions;
-import dev.moe.operator.JobPlanner;
+import dev.moe.operator.status.PlanSummaries;
 import dev.moe.operator.status.ProgressReader;
+import dev.moe.operator.status.Reasons;
 import dev.moe.operator.status.StatusUpdater;
 import dev.moe.plan.MemoryEstimate;
 import dev.moe.plan.Plan;
@@ -95,19 +96,19 @@ public final class GangLifecycle {
         GangDecision d = new GangDecision(s);
         Long gen = job.getMetadata().getGeneration();
         init(s, gen);
-        String reason = result.errors().isEmpty() ? "PlanRejected" : result.errors().get(0).rule();
+        String reason = result.errors().isEmpty() ? Reasons.PLAN_REJECTED : result.errors().get(0).rule();
         String message = result.errors().stream().map(PlanError::message).collect(Collectors.joining("; "));
         boolean news = Conditions.get(s, Conditions.PLAN_VALID)
                 .map(c -> !Conditions.FALSE.equals(c.status) || !Conditions.truncate(message).equals(c.message))
                 .orElse(true);
         if (news) {
-            d.events.add(JobEvent.warning("PlanRejected", message));
+            d.events.add(JobEvent.warning(Reasons.PLAN_REJECTED, message));
             result.errors().stream().map(PlanError::rule).distinct().forEach(d.rejectedRules::add);
         }
         Conditions.set(s, Conditions.PLAN_VALID, Conditions.FALSE, reason, message, gen, now);
-        Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, "PlanInvalid", "no pods while the plan is invalid",
+        Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, Reasons.PLAN_INVALID, "no pods while the plan is invalid",
                 gen, now);
-        Conditions.set(s, Conditions.RUNNING, Conditions.FALSE, "PlanInvalid", "no pods while the plan is invalid",
+        Conditions.set(s, Conditions.RUNNING, Conditions.FALSE, Reasons.PLAN_INVALID, "no pods while the plan is invalid",
                 gen, now);
         s.phase = JobPhase.Invalid;
         d.deleteAll(gang);
@@ -156,7 +157,7 @@ public final class GangLifecycle {
 
     /** The objects the job derives were written: DependentsReady=True (clears an earlier refusal). */
     public static void dependentsWritten(MoETrainingJob job, GangDecision d, Instant now) {
-        Conditions.set(d.status, Conditions.DEPENDENTS_READY, Conditions.TRUE, "DependentsWritten",
+        Conditions.set(d.status, Conditions.DEPENDENTS_READY, Conditions.TRUE, Reasons.DEPENDENTS_WRITTEN,
                 "plan ConfigMap, headless Service, trainer identity and pods are the job's own", job.getMetadata()
                         .getGeneration(), now);
     }
@@ -168,12 +169,12 @@ public final class GangLifecycle {
         GangDecision d = new GangDecision(s);
         Long gen = job.getMetadata().getGeneration();
         init(s, gen);
-        s.plan = JobPlanner.summary(plan);
+        s.plan = PlanSummaries.of(plan);
         if (s.plan.warnings != null && s.plan.warnings.isEmpty()) {
             s.plan.warnings = null;
         }
         MemoryEstimate m = plan.memory();
-        Conditions.set(s, Conditions.PLAN_VALID, Conditions.TRUE, "PlanAccepted",
+        Conditions.set(s, Conditions.PLAN_VALID, Conditions.TRUE, Reasons.PLAN_ACCEPTED,
                 plan.mesh() + "; estimated memory per GPU " + m.summary(), gen, now);
         gang.rank0().flatMap(ProgressReader::read).ifPresent(p -> s.progress = p);
 
@@ -182,23 +183,23 @@ public final class GangLifecycle {
         if (suspend) {
             d.deleteAll(gang);
             if (s.phase != JobPhase.Suspended) {
-                d.events.add(JobEvent.normal("Suspended", "gang deleted (" + gang.allPods().size()
+                d.events.add(JobEvent.normal(Reasons.SUSPENDED, "gang deleted (" + gang.allPods().size()
                         + " pods); status kept"));
             }
             s.phase = JobPhase.Suspended;
-            Conditions.set(s, Conditions.SUSPENDED, Conditions.TRUE, "SuspendedByUser", "spec.suspend is true", gen, now);
-            Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, "Suspended", "the job is suspended", gen, now);
-            Conditions.set(s, Conditions.RUNNING, Conditions.FALSE, "Suspended", "the job is suspended", gen, now);
+            Conditions.set(s, Conditions.SUSPENDED, Conditions.TRUE, Reasons.SUSPENDED_BY_USER, "spec.suspend is true", gen, now);
+            Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, Reasons.SUSPENDED, "the job is suspended", gen, now);
+            Conditions.set(s, Conditions.RUNNING, Conditions.FALSE, Reasons.SUSPENDED, "the job is suspended", gen, now);
             return d;
         }
         if (s.phase == JobPhase.Suspended) {
-            d.events.add(JobEvent.normal("Resumed", "recreating the gang as attempt " + s.restartAttempt));
+            d.events.add(JobEvent.normal(Reasons.RESUMED, "recreating the gang as attempt " + s.restartAttempt));
             s.phase = JobPhase.Pending;
         }
         if (s.phase == null || s.phase == JobPhase.Invalid) {
             s.phase = JobPhase.Pending;
         }
-        Conditions.set(s, Conditions.SUSPENDED, Conditions.FALSE, "NotSuspended", "spec.suspend is false", gen, now);
+        Conditions.set(s, Conditions.SUSPENDED, Conditions.FALSE, Reasons.NOT_SUSPENDED, "spec.suspend is false", gen, now);
 
         // Pods of earlier attempts never rejoin a gang.
         d.deleteStale(gang);
@@ -226,10 +227,10 @@ public final class GangLifecycle {
         if (gang.allSucceeded()) {
             s.phase = JobPhase.Succeeded;
             s.completionTime = Conditions.time(now);
-            Conditions.set(s, Conditions.SUCCEEDED, Conditions.TRUE, "AllPodsSucceeded",
+            Conditions.set(s, Conditions.SUCCEEDED, Conditions.TRUE, Reasons.ALL_PODS_SUCCEEDED,
                     "every node rank exited 0", gen, now);
-            Conditions.set(s, Conditions.RUNNING, Conditions.FALSE, "Completed", "training finished", gen, now);
-            d.events.add(JobEvent.normal("Succeeded", "all " + gang.nodes() + " pods succeeded"));
+            Conditions.set(s, Conditions.RUNNING, Conditions.FALSE, Reasons.COMPLETED, "training finished", gen, now);
+            d.events.add(JobEvent.normal(Reasons.SUCCEEDED, "all " + gang.nodes() + " pods succeeded"));
             return d;
         }
 
@@ -243,7 +244,7 @@ public final class GangLifecycle {
                 }
             }
             if (d.createRanks.size() - before == gang.nodes()) {
-                d.events.add(JobEvent.normal("GangCreated", "created " + gang.nodes() + " pods ("
+                d.events.add(JobEvent.normal(Reasons.GANG_CREATED, "created " + gang.nodes() + " pods ("
                         + plan.worldSize() + " GPUs) as attempt " + s.restartAttempt));
             }
             if (d.createRanks.size() < missing.size()) {
@@ -257,27 +258,25 @@ public final class GangLifecycle {
             if (s.startTime == null) {
                 s.startTime = Conditions.time(now);
             }
-            Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.TRUE, "AllPodsScheduled",
+            Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.TRUE, Reasons.ALL_PODS_SCHEDULED,
                     "all " + nodes + " pods are bound to nodes", gen, now);
-            Conditions.set(s, Conditions.RUNNING, Conditions.TRUE, "AllPodsRunning",
+            Conditions.set(s, Conditions.RUNNING, Conditions.TRUE, Reasons.ALL_PODS_RUNNING,
                     "all " + nodes + " pods are running (attempt " + s.restartAttempt + ")", gen, now);
             return d;
         }
         s.phase = JobPhase.Pending;
         if (gang.allScheduled()) {
-            Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.TRUE, "AllPodsScheduled",
+            Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.TRUE, Reasons.ALL_PODS_SCHEDULED,
                     "all " + nodes + " pods are bound to nodes", gen, now);
         } else {
-            Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, "WaitingForPods",
+            Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, Reasons.WAITING_FOR_PODS,
                     gang.scheduled() + " of " + nodes + " pods bound to nodes", gen, now);
         }
-        Conditions.set(s, Conditions.RUNNING, Conditions.FALSE, "WaitingForPods",
+        Conditions.set(s, Conditions.RUNNING, Conditions.FALSE, Reasons.WAITING_FOR_PODS,
                 gang.running() + " of " + nodes + " pods running", gen, now);
         reportProblem(job, s, d, gang, now);
 
-        boolean queued = job.getSpec().placement != null && job.getSpec().placement.queueName != null
-                && !job.getSpec().placement.queueName.isBlank();
-        if (!queued) {
+        if (!new Placement(job, plan).queued()) {
             // Never hold GPUs with a partial gang: if it is not all running in time, give everything back. A gang
             // of which no pod is bound holds nothing; restarting it would change nothing (its pods wait in the
             // scheduler's queue, and GangScheduled says why), so it keeps waiting.
@@ -355,10 +354,10 @@ public final class GangLifecycle {
         String failReason = null;
         String failMessage = null;
         if (FailureClassifier.isNonRetriable(failure, policy.nonRetryableExitCodes())) {
-            failReason = "NonRetryableExitCode";
+            failReason = Reasons.NON_RETRYABLE_EXIT_CODE;
             failMessage = failure.message() + "; exit code " + failure.exitCode() + " is not retried";
         } else if (!timeout && s.restarts >= policy.maxRestarts()) {
-            failReason = "RestartLimitExceeded";
+            failReason = Reasons.RESTART_LIMIT_EXCEEDED;
             failMessage = failure.message() + "; restartPolicy.maxRestarts=" + policy.maxRestarts() + " reached";
         }
         if (failReason != null) {
@@ -366,7 +365,7 @@ public final class GangLifecycle {
             s.completionTime = Conditions.time(now);
             Conditions.set(s, Conditions.FAILED, Conditions.TRUE, failReason, failMessage, gen, now);
             Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, failReason, "the job failed", gen, now);
-            d.events.add(JobEvent.warning("Failed", failMessage));
+            d.events.add(JobEvent.warning(Reasons.FAILED, failMessage));
             // Stop the rest of the gang; finished pods stay for their logs.
             for (Pod p : gang.allPods()) {
                 if (!GangObserver.isFinished(p)) {
@@ -382,10 +381,10 @@ public final class GangLifecycle {
         s.restartAttempt = s.restartAttempt + 1;
         s.phase = JobPhase.Restarting;
         Duration delay = policy.backoff(GangRestartPolicy.restartIndex(s));
-        Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, "Restarting",
+        Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, Reasons.RESTARTING,
                 "gang deleted after " + failure.reason() + "; next attempt " + s.restartAttempt + " in "
                         + delay.toSeconds() + "s", gen, now);
-        d.events.add(JobEvent.warning(timeout ? FailureClassifier.GANG_SCHEDULING_TIMEOUT : "GangRestart",
+        d.events.add(JobEvent.warning(timeout ? FailureClassifier.GANG_SCHEDULING_TIMEOUT : Reasons.GANG_RESTART,
                 failure.message() + "; restarting the whole gang" + (timeout ? "" : " (restart " + s.restarts + " of "
                         + policy.maxRestarts() + ")") + " as attempt " + s.restartAttempt + " after "
                         + delay.toSeconds() + "s"));

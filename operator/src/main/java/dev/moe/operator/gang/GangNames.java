@@ -1,5 +1,6 @@
 package dev.moe.operator.gang;
 
+import dev.moe.plan.TrainerContract;
 import dev.moe.operator.api.v1alpha1.MoETrainingJob;
 import java.util.Map;
 
@@ -33,7 +34,7 @@ public final class GangNames {
     /** Expert-parallel group of a pod, when groups span nodes. */
     public static final String EXPERT_GROUP_LABEL = LABEL_PREFIX + "expert-group";
     /** Progress report of global rank 0 (docs/contract.md section 4). */
-    public static final String PROGRESS_ANNOTATION = LABEL_PREFIX + "progress";
+    public static final String PROGRESS_ANNOTATION = TrainerContract.PROGRESS_ANNOTATION;
     public static final String MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
     public static final String MANAGED_BY = "moe-operator";
     public static final String COMPONENT_LABEL = "app.kubernetes.io/component";
@@ -41,9 +42,9 @@ public final class GangNames {
     /** The trainer container's name. */
     public static final String TRAINER_CONTAINER = "trainer";
     /** Key of the plan document in the ConfigMap. */
-    public static final String PLAN_KEY = "plan.json";
-    public static final String PLAN_DIR = "/etc/moe";
-    public static final String PLAN_PATH = PLAN_DIR + "/" + PLAN_KEY;
+    public static final String PLAN_KEY = TrainerContract.PLAN_KEY;
+    public static final String PLAN_DIR = TrainerContract.PLAN_DIR;
+    public static final String PLAN_PATH = TrainerContract.PLAN_PATH;
 
     public static String serviceName(MoETrainingJob job) {
         return job.getMetadata().getName();

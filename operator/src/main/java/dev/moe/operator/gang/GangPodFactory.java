@@ -3,32 +3,22 @@ package dev.moe.operator.gang;
 import dev.moe.operator.api.v1alpha1.MoETrainingJob;
 import dev.moe.operator.api.v1alpha1.MoETrainingJobSpec;
 import dev.moe.operator.api.v1alpha1.NcclSpec;
-import dev.moe.operator.api.v1alpha1.PlacementSpec;
 import dev.moe.operator.api.v1alpha1.TrainerSpec;
 import dev.moe.plan.Plan;
-import dev.moe.plan.SpecDefaults;
-import io.fabric8.kubernetes.api.model.Affinity;
-import io.fabric8.kubernetes.api.model.AffinityBuilder;
+import dev.moe.plan.TrainerContract;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.EnvVarBuilder;
-import io.fabric8.kubernetes.api.model.LabelSelectorBuilder;
 import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.PodAffinityTerm;
-import io.fabric8.kubernetes.api.model.PodAffinityTermBuilder;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
-import io.fabric8.kubernetes.api.model.Toleration;
-import io.fabric8.kubernetes.api.model.TolerationBuilder;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeBuilder;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
-import io.fabric8.kubernetes.api.model.WeightedPodAffinityTerm;
-import io.fabric8.kubernetes.api.model.WeightedPodAffinityTermBuilder;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -50,44 +40,12 @@ public final class GangPodFactory {
     private GangPodFactory() {
     }
 
-    public static final String GPU_RESOURCE = "nvidia.com/gpu";
-    public static final String GPU_PRODUCT_LABEL = "nvidia.com/gpu.product";
-    public static final String HOSTNAME_KEY = "kubernetes.io/hostname";
-
-    public static final String KUEUE_QUEUE_LABEL = "kueue.x-k8s.io/queue-name";
-    public static final String KUEUE_GROUP_LABEL = "kueue.x-k8s.io/pod-group-name";
-    public static final String KUEUE_GROUP_COUNT_ANNOTATION = "kueue.x-k8s.io/pod-group-total-count";
-    public static final String KUEUE_INDEX_LABEL_ANNOTATION = "kueue.x-k8s.io/pod-group-pod-index-label";
-    public static final String KUEUE_PREFERRED_TOPOLOGY = "kueue.x-k8s.io/podset-preferred-topology";
-    public static final String KUEUE_SLICE_REQUIRED_TOPOLOGY = "kueue.x-k8s.io/podset-slice-required-topology";
-    public static final String KUEUE_SLICE_SIZE = "kueue.x-k8s.io/podset-slice-size";
-
-    /** Env the operator owns: spec.trainer.env cannot override these (they define the rank layout). */
-    static final Set<String> IDENTITY_ENV = Set.of("MASTER_ADDR", "MASTER_PORT", "NNODES", "NODE_RANK",
-            "NPROC_PER_NODE", "WORLD_SIZE", "MOE_PLAN_PATH", "MOE_RESTART_ATTEMPT", "MOE_JOB_NAME", "POD_NAME",
-            "POD_NAMESPACE", "MOE_TENSOR_PARALLEL", "MOE_EXPERT_PARALLEL", "MOE_CONTEXT_PARALLEL",
-            "MOE_DATA_PARALLEL");
-
-    /** Nodes spanned by one expert-parallel group (1 when groups lie inside a node). */
-    public static int expertGroupSpan(Plan plan) {
-        return plan.expert() > plan.gpusPerNode() ? plan.expert() / plan.gpusPerNode() : 1;
-    }
-
-    /** Expert-parallel group of a node rank: consecutive node ranks share a group. */
-    public static int expertGroup(Plan plan, int nodeRank) {
-        return nodeRank / expertGroupSpan(plan);
-    }
-
-    /** Kueue pod group of one attempt of the gang. */
-    public static String kueueGroupName(MoETrainingJob job, int attempt) {
-        return job.getMetadata().getName() + "-a" + attempt;
-    }
+    /** Env the operator owns: spec.trainer.env and spec.nccl.extraEnv cannot override these (the rank layout). */
+    static final Set<String> IDENTITY_ENV = Set.copyOf(TrainerContract.IDENTITY_ENV);
 
     public static Pod render(MoETrainingJob job, Plan plan, int attempt, int nodeRank, GangSettings settings) {
         MoETrainingJobSpec spec = job.getSpec();
-        PlacementSpec placement = spec.placement != null ? spec.placement : new PlacementSpec();
-        String queue = placement.queueName == null || placement.queueName.isBlank() ? null : placement.queueName;
-        List<String> keys = placement.topologyKeys != null ? placement.topologyKeys : List.of();
+        Placement placement = new Placement(job, plan);
         String name = GangNames.podName(job, nodeRank);
 
         Map<String, String> labels = new LinkedHashMap<>(GangNames.jobLabels(job));
@@ -97,39 +55,9 @@ public final class GangPodFactory {
         }
         labels.put(GangNames.NODE_RANK_LABEL, String.valueOf(nodeRank));
         labels.put(GangNames.ATTEMPT_LABEL, String.valueOf(attempt));
-        labels.put(GangNames.EXPERT_GROUP_LABEL, String.valueOf(expertGroup(plan, nodeRank)));
-        Map<String, String> annotations = new LinkedHashMap<>();
-        if (queue != null) {
-            labels.put(KUEUE_QUEUE_LABEL, queue);
-            labels.put(KUEUE_GROUP_LABEL, kueueGroupName(job, attempt));
-            annotations.put(KUEUE_GROUP_COUNT_ANNOTATION, String.valueOf(plan.nodes()));
-            annotations.put(KUEUE_INDEX_LABEL_ANNOTATION, GangNames.NODE_RANK_LABEL);
-            if (!keys.isEmpty()) {
-                int span = expertGroupSpan(plan);
-                if (span > 1) {
-                    annotations.put(KUEUE_SLICE_REQUIRED_TOPOLOGY, keys.get(0));
-                    annotations.put(KUEUE_SLICE_SIZE, String.valueOf(span));
-                }
-                annotations.put(KUEUE_PREFERRED_TOPOLOGY, keys.get(keys.size() - 1));
-            }
-        }
-
-        Map<String, String> nodeSelector = new TreeMap<>();
-        if (placement.nodeSelector != null) {
-            nodeSelector.putAll(placement.nodeSelector);
-        }
-        if (spec.resources != null && spec.resources.gpuProduct != null && !spec.resources.gpuProduct.isBlank()) {
-            nodeSelector.put(GPU_PRODUCT_LABEL, spec.resources.gpuProduct);
-        }
-
-        List<Toleration> tolerations = new ArrayList<>();
-        if (placement.tolerations != null) {
-            tolerations.addAll(placement.tolerations);
-        }
-        if (tolerations.stream().noneMatch(t -> GPU_RESOURCE.equals(t.getKey()))) {
-            tolerations.add(new TolerationBuilder().withKey(GPU_RESOURCE).withOperator("Exists")
-                    .withEffect("NoSchedule").build());
-        }
+        labels.putAll(placement.labels(nodeRank, attempt));
+        Map<String, String> annotations = placement.annotations();
+        Map<String, String> nodeSelector = placement.nodeSelector();
 
         Volumes volumes = volumes(job);
         Quantity gpus = new Quantity(String.valueOf(plan.gpusPerNode()));
@@ -146,7 +74,8 @@ public final class GangPodFactory {
                 .endPort()
                 .addNewPort().withName("metrics").withContainerPort(settings.metricsPort()).withProtocol("TCP")
                 .endPort()
-                .withNewResources().addToLimits(GPU_RESOURCE, gpus).addToRequests(GPU_RESOURCE, gpus).endResources()
+                .withNewResources().addToLimits(Placement.GPU_RESOURCE, gpus)
+                .addToRequests(Placement.GPU_RESOURCE, gpus).endResources()
                 .withVolumeMounts(volumes.mounts)
                 .build();
 
@@ -166,8 +95,8 @@ public final class GangPodFactory {
                 .withAutomountServiceAccountToken(true)
                 .withEnableServiceLinks(false)
                 .withNodeSelector(nodeSelector.isEmpty() ? null : nodeSelector)
-                .withTolerations(tolerations)
-                .withAffinity(queue != null ? null : affinity(job, plan, nodeRank, keys))
+                .withTolerations(placement.tolerations())
+                .withAffinity(placement.affinity(nodeRank))
                 .withContainers(container)
                 .withVolumes(volumes.volumes)
                 .endSpec()
@@ -186,73 +115,29 @@ public final class GangPodFactory {
                 .build();
     }
 
-    static Affinity affinity(MoETrainingJob job, Plan plan, int nodeRank, List<String> keys) {
-        String jobName = job.getMetadata().getName();
-        // One pod per node: never two ranks of the job on one node.
-        PodAffinityTerm oneper = new PodAffinityTermBuilder()
-                .withLabelSelector(new LabelSelectorBuilder().addToMatchLabels(GangNames.JOB_LABEL, jobName).build())
-                .withTopologyKey(HOSTNAME_KEY).build();
-        AffinityBuilder b = new AffinityBuilder().withNewPodAntiAffinity()
-                .withRequiredDuringSchedulingIgnoredDuringExecution(oneper).endPodAntiAffinity();
-        if (keys.isEmpty()) {
-            return b.build();
-        }
-        List<PodAffinityTerm> required = new ArrayList<>();
-        List<WeightedPodAffinityTerm> preferred = new ArrayList<>();
-        int span = expertGroupSpan(plan);
-        int first = 0;
-        if (span > 1) {
-            // The expert-parallel group's all-to-all must stay inside the fastest domain.
-            required.add(new PodAffinityTermBuilder()
-                    .withLabelSelector(new LabelSelectorBuilder()
-                            .addToMatchLabels(GangNames.JOB_LABEL, jobName)
-                            .addToMatchLabels(GangNames.EXPERT_GROUP_LABEL,
-                                    String.valueOf(expertGroup(plan, nodeRank)))
-                            .build())
-                    .withTopologyKey(keys.get(0)).build());
-            first = 1;
-        }
-        // The rest of the gang as close as possible: fastest domain first.
-        int weight = 100;
-        for (int i = first; i < keys.size(); i++) {
-            preferred.add(new WeightedPodAffinityTermBuilder().withWeight(Math.max(weight, 1))
-                    .withNewPodAffinityTerm()
-                    .withLabelSelector(new LabelSelectorBuilder().addToMatchLabels(GangNames.JOB_LABEL, jobName).build())
-                    .withTopologyKey(keys.get(i))
-                    .endPodAffinityTerm().build());
-            weight /= 2;
-        }
-        return b.withNewPodAffinity()
-                .withRequiredDuringSchedulingIgnoredDuringExecution(required.isEmpty() ? null : required)
-                .withPreferredDuringSchedulingIgnoredDuringExecution(preferred.isEmpty() ? null : preferred)
-                .endPodAffinity().build();
-    }
-
     static List<EnvVar> env(MoETrainingJob job, Plan plan, int attempt, int nodeRank, GangSettings settings,
             String checkpointDir) {
         Map<String, EnvVar> env = new LinkedHashMap<>();
-        put(env, "MASTER_ADDR", GangNames.masterAddress(job));
-        put(env, "MASTER_PORT", String.valueOf(settings.masterPort()));
-        put(env, "NNODES", String.valueOf(plan.nodes()));
-        put(env, "NODE_RANK", String.valueOf(nodeRank));
-        put(env, "NPROC_PER_NODE", String.valueOf(plan.gpusPerNode()));
-        put(env, "WORLD_SIZE", String.valueOf(plan.worldSize()));
-        put(env, "MOE_PLAN_PATH", GangNames.PLAN_PATH);
-        put(env, "MOE_TENSOR_PARALLEL", String.valueOf(plan.tensor()));
-        put(env, "MOE_EXPERT_PARALLEL", String.valueOf(plan.expert()));
-        put(env, "MOE_CONTEXT_PARALLEL", String.valueOf(plan.context()));
-        put(env, "MOE_DATA_PARALLEL", String.valueOf(plan.data()));
-        put(env, "MOE_RESTART_ATTEMPT", String.valueOf(attempt));
-        put(env, "MOE_JOB_NAME", job.getMetadata().getName());
-        env.put("POD_NAME", new EnvVarBuilder().withName("POD_NAME").withNewValueFrom().withNewFieldRef()
-                .withFieldPath("metadata.name").endFieldRef().endValueFrom().build());
-        env.put("POD_NAMESPACE", new EnvVarBuilder().withName("POD_NAMESPACE").withNewValueFrom().withNewFieldRef()
-                .withFieldPath("metadata.namespace").endFieldRef().endValueFrom().build());
+        put(env, TrainerContract.MASTER_ADDR, GangNames.masterAddress(job));
+        put(env, TrainerContract.MASTER_PORT, String.valueOf(settings.masterPort()));
+        put(env, TrainerContract.NNODES, String.valueOf(plan.nodes()));
+        put(env, TrainerContract.NODE_RANK, String.valueOf(nodeRank));
+        put(env, TrainerContract.NPROC_PER_NODE, String.valueOf(plan.gpusPerNode()));
+        put(env, TrainerContract.WORLD_SIZE, String.valueOf(plan.worldSize()));
+        put(env, TrainerContract.MOE_PLAN_PATH, TrainerContract.PLAN_PATH);
+        put(env, TrainerContract.MOE_TENSOR_PARALLEL, String.valueOf(plan.tensor()));
+        put(env, TrainerContract.MOE_EXPERT_PARALLEL, String.valueOf(plan.expert()));
+        put(env, TrainerContract.MOE_CONTEXT_PARALLEL, String.valueOf(plan.context()));
+        put(env, TrainerContract.MOE_DATA_PARALLEL, String.valueOf(plan.data()));
+        put(env, TrainerContract.MOE_RESTART_ATTEMPT, String.valueOf(attempt));
+        put(env, TrainerContract.MOE_JOB_NAME, job.getMetadata().getName());
+        fieldRef(env, TrainerContract.POD_NAME, "metadata.name");
+        fieldRef(env, TrainerContract.POD_NAMESPACE, "metadata.namespace");
         if (checkpointDir != null) {
-            put(env, "MOE_CHECKPOINT_DIR", checkpointDir);
+            put(env, TrainerContract.MOE_CHECKPOINT_DIR, checkpointDir);
         }
-        put(env, "MOE_METRICS_PORT", String.valueOf(settings.metricsPort()));
-        put(env, "MOE_PROGRESS", "pod-annotation");
+        put(env, TrainerContract.MOE_METRICS_PORT, String.valueOf(settings.metricsPort()));
+        put(env, TrainerContract.MOE_PROGRESS, TrainerContract.PROGRESS_TO_POD_ANNOTATION);
         // NCCL: fail fast on a broken peer so the gang restarts instead of hanging.
         put(env, "TORCH_NCCL_ASYNC_ERROR_HANDLING", "1");
         put(env, "TORCH_NCCL_BLOCKING_WAIT", "0");
@@ -286,6 +171,11 @@ public final class GangPodFactory {
         return new ArrayList<>(env.values());
     }
 
+    private static void fieldRef(Map<String, EnvVar> env, String name, String fieldPath) {
+        env.put(name, new EnvVarBuilder().withName(name).withNewValueFrom().withNewFieldRef()
+                .withFieldPath(fieldPath).endFieldRef().endValueFrom().build());
+    }
+
     private static void put(Map<String, EnvVar> env, String name, String value) {
         env.remove(name);
         env.put(name, new EnvVar(name, value, null));
@@ -308,10 +198,10 @@ public final class GangPodFactory {
         // NCCL and the data loader need far more shared memory than the container runtime's 64 MiB default.
         volumes.add(new VolumeBuilder().withName("dshm").withNewEmptyDir().withMedium("Memory").endEmptyDir()
                 .build());
-        mounts.add(new VolumeMountBuilder().withName("dshm").withMountPath("/dev/shm").build());
+        mounts.add(new VolumeMountBuilder().withName("dshm").withMountPath(TrainerContract.SHM_DIR).build());
         String checkpointDir = null;
         if (spec.training != null && spec.training.checkpoint != null && spec.training.checkpoint.claimName != null) {
-            checkpointDir = SpecDefaults.CHECKPOINT_MOUNT_PATH;
+            checkpointDir = TrainerContract.CHECKPOINT_DIR;
             volumes.add(new VolumeBuilder().withName("checkpoints").withNewPersistentVolumeClaim()
                     .withClaimName(spec.training.checkpoint.claimName).endPersistentVolumeClaim().build());
             mounts.add(new VolumeMountBuilder().withName("checkpoints").withMountPath(checkpointDir).build());
@@ -328,7 +218,7 @@ public final class GangPodFactory {
             volumes.add(new VolumeBuilder().withName("data").withNewPersistentVolumeClaim()
                     .withClaimName(spec.training.dataset.claimName).withReadOnly(true).endPersistentVolumeClaim()
                     .build());
-            mounts.add(new VolumeMountBuilder().withName("data").withMountPath("/data").withReadOnly(true).build());
+            mounts.add(new VolumeMountBuilder().withName("data").withMountPath(TrainerContract.DATA_DIR).withReadOnly(true).build());
         }
         return new Volumes(volumes, mounts, checkpointDir);
     }

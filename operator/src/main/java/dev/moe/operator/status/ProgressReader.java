@@ -3,12 +3,12 @@ package dev.moe.operator.status;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.Progress;
-import dev.moe.operator.gang.GangNames;
+import dev.moe.plan.TrainerContract;
 import io.fabric8.kubernetes.api.model.Pod;
 import java.util.Optional;
 
 /**
- * Reads rank 0's progress report, the pod annotation {@value GangNames#PROGRESS_ANNOTATION} (docs/contract.md
+ * Reads rank 0's progress report, the pod annotation {@value TrainerContract.PROGRESS_ANNOTATION} (docs/contract.md
  * section 4): {@code {"step", "loss", "tokensPerSecond", "mfu", "lastCheckpointStep", "time"}}. A malformed
  * report is ignored (the trainer is not ours to trust).
  */
@@ -22,7 +22,7 @@ public final class ProgressReader {
         if (pod.getMetadata().getAnnotations() == null) {
             return Optional.empty();
         }
-        String raw = pod.getMetadata().getAnnotations().get(GangNames.PROGRESS_ANNOTATION);
+        String raw = pod.getMetadata().getAnnotations().get(TrainerContract.PROGRESS_ANNOTATION);
         if (raw == null || raw.isBlank()) {
             return Optional.empty();
         }

@@ -228,26 +228,4 @@ class GangPodFactoryTest {
         assertThat(pod.getSpec().getAffinity()).isNull();
     }
 
-    @Test
-    void dependentsServiceConfigMapAndTrainerIdentity() {
-        MoETrainingJob job = TestJobs.tiny("ml", "tiny", 2);
-        Plan plan = TestJobs.plan(job);
-        var svc = JobResourceFactory.headlessService(job, 29500);
-        assertThat(svc.getMetadata().getName()).isEqualTo("tiny");
-        assertThat(svc.getSpec().getClusterIP()).isEqualTo("None");
-        assertThat(svc.getSpec().getPublishNotReadyAddresses()).isTrue();
-        assertThat(svc.getSpec().getSelector()).containsExactlyEntriesOf(Map.of("training.moe.dev/job", "tiny"));
-        var cm = JobResourceFactory.planConfigMap(job, plan);
-        assertThat(cm.getMetadata().getName()).isEqualTo("tiny-plan");
-        assertThat(cm.getData().get("plan.json")).contains("\"apiVersion\" : \"training.moe.dev/plan-v1\"");
-        var role = JobResourceFactory.trainerRole(job, 2);
-        assertThat(role.getRules()).singleElement().satisfies(r -> {
-            assertThat(r.getResources()).containsExactly("pods");
-            assertThat(r.getVerbs()).containsExactly("patch");
-            assertThat(r.getResourceNames()).containsExactly("tiny-node-0", "tiny-node-1");
-        });
-        var rb = JobResourceFactory.trainerRoleBinding(job);
-        assertThat(rb.getRoleRef().getName()).isEqualTo("tiny-trainer");
-        assertThat(rb.getSubjects()).singleElement().satisfies(s -> assertThat(s.getName()).isEqualTo("tiny-trainer"));
-    }
 }

@@ -1,4 +1,4 @@
-package dev.moe.operator;
+package dev.moe.operator.config;
 
 import dev.moe.operator.gang.GangSettings;
 import jakarta.enterprise.context.ApplicationScoped;

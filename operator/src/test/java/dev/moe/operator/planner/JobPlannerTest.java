@@ -1,11 +1,13 @@
-package dev.moe.operator;
+package dev.moe.operator.planner;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.moe.operator.CrdDriftIT;
 import dev.moe.operator.api.v1alpha1.MoETrainingJob;
+import dev.moe.operator.status.PlanSummaries;
 import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.PlanSummary;
 import dev.moe.plan.PlanResult;
 import io.fabric8.kubernetes.client.utils.Serialization;
@@ -38,7 +40,7 @@ class JobPlannerTest {
         MoETrainingJob job = load("qwen3-30b-a3b.yaml");
         PlanResult r = JobPlanner.plan(job);
         assertThat(r.isValid()).as(r.errorMessages()).isTrue();
-        PlanSummary s = JobPlanner.summary(r.plan());
+        PlanSummary s = PlanSummaries.of(r.plan());
         assertThat(s.worldSize).isEqualTo(64);
         assertThat(s.tensor).isEqualTo(1);
         assertThat(s.expert).isEqualTo(8);

@@ -1,22 +1,20 @@
-package dev.moe.operator;
+package dev.moe.operator.planner;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.moe.operator.api.v1alpha1.MoETrainingJob;
 import dev.moe.operator.api.v1alpha1.MoETrainingJobSpec;
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.MemoryEstimate;
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.PlanSummary;
 import dev.moe.operator.k8s.TolerantJobReading.UnreadableSpec;
-import dev.moe.plan.Plan;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
 import dev.moe.plan.PlanEngine;
 import dev.moe.plan.PlanError;
 import dev.moe.plan.PlanResult;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
  * The operator's door to the plan engine: serialises the CRD spec to its JSON shape and plans it with the same
- * code as bin/moe-plan, and turns a plan into the status summary.
+ * code as bin/moe-plan. A spec the operator could not read (see TolerantJobReading) or a missing spec is rejected
+ * here, with rule SpecUnreadable.
  */
 public final class JobPlanner {
     private static final ObjectMapper MAPPER = new ObjectMapper();
@@ -26,6 +24,19 @@ public final class JobPlanner {
 
     /** Rule id of a spec the operator cannot read into its types (see {@link UnreadableSpec}). */
     public static final String SPEC_UNREADABLE = "SpecUnreadable";
+
+    /**
+     * The job's plan for this reconciliation: computed once and shared by the workflow's dependents and the
+     * reconciler through the reconciliation's context.
+     */
+    public static PlanResult plan(MoETrainingJob job, Context<MoETrainingJob> context) {
+        var shared = context.managedWorkflowAndDependentResourceContext();
+        return shared.get(PlanResult.class, PlanResult.class).orElseGet(() -> {
+            PlanResult result = plan(job);
+            shared.put(PlanResult.class, result);
+            return result;
+        });
+    }
 
     /** Plans a job; {@link PlanResult#plan()} is null when the spec breaks a rule (see its errors). */
     public static PlanResult plan(MoETrainingJob job) {
@@ -50,33 +61,5 @@ public final class JobPlanner {
     /** The spec as the API server stores it (null fields left out). */
     public static JsonNode specJson(MoETrainingJobSpec spec) {
         return MAPPER.valueToTree(spec);
-    }
-
-    /** The plan as shown in status.plan. */
-    public static PlanSummary summary(Plan plan) {
-        PlanSummary s = new PlanSummary();
-        s.worldSize = plan.worldSize();
-        s.tensor = plan.tensor();
-        s.expert = plan.expert();
-        s.context = plan.context();
-        s.data = plan.data();
-        s.expertData = plan.expertData();
-        s.gradientAccumulation = plan.gradientAccumulation();
-        s.mesh = plan.mesh();
-        s.expertsPerRank = plan.expertsPerRank();
-        s.parametersTotal = plan.parameters().total();
-        s.parametersActive = plan.parameters().activePerToken();
-        MemoryEstimate m = new MemoryEstimate();
-        m.perGpuBytes = plan.memory().perGpuBytes();
-        m.gpuBytes = plan.memory().gpuBytes();
-        m.summary = plan.memory().summary();
-        m.weights = plan.memory().weights();
-        m.gradients = plan.memory().gradients();
-        m.optimizer = plan.memory().optimizer();
-        m.activations = plan.memory().activations();
-        m.headroom = plan.memory().headroom();
-        s.memory = m;
-        s.warnings = new ArrayList<>(plan.warnings());
-        return s;
     }
 }

@@ -1,0 +1,20 @@
+package dev.moe.operator.dependents;
+
+import dev.moe.operator.planner.JobPlanner;
+import dev.moe.operator.api.v1alpha1.MoETrainingJob;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.dependent.DependentResource;
+import io.javaoperatorsdk.operator.processing.dependent.workflow.Condition;
+
+/**
+ * Reconcile precondition of every dependent: the job's plan is valid. An invalid job gets no objects (its existing
+ * ones stay until the job is deleted: the dependents are garbage-collected, not deleted by the workflow).
+ */
+public class PlanIsValid implements Condition<HasMetadata, MoETrainingJob> {
+    @Override
+    public boolean isMet(DependentResource<HasMetadata, MoETrainingJob> dependent, MoETrainingJob job,
+            Context<MoETrainingJob> context) {
+        return JobPlanner.plan(job, context).isValid();
+    }
+}

@@ -1,0 +1,42 @@
+package dev.moe.operator.dependents;
+
+import dev.moe.operator.api.v1alpha1.MoETrainingJob;
+import dev.moe.operator.gang.GangNames;
+import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
+import io.fabric8.kubernetes.api.model.rbac.RoleBindingBuilder;
+import io.javaoperatorsdk.operator.api.config.informer.Informer;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
+import java.util.Objects;
+
+/** RoleBinding {@code <job>-trainer}: {@link TrainerRole} for {@link TrainerServiceAccount}. */
+@KubernetesDependent(informer = @Informer(labelSelector = GangNames.JOB_LABEL))
+public class TrainerRoleBinding extends JobDependent<RoleBinding> {
+
+    public TrainerRoleBinding() {
+        super(RoleBinding.class);
+    }
+
+    @Override
+    String name(MoETrainingJob job) {
+        return GangNames.trainerIdentityName(job);
+    }
+
+    @Override
+    protected RoleBinding desired(MoETrainingJob job, Context<MoETrainingJob> context) {
+        String name = name(job);
+        return new RoleBindingBuilder()
+                .withMetadata(meta(job, name))
+                .withNewRoleRef().withApiGroup("rbac.authorization.k8s.io").withKind("Role").withName(name)
+                .endRoleRef()
+                .addNewSubject().withKind("ServiceAccount").withName(name)
+                .withNamespace(job.getMetadata().getNamespace()).endSubject()
+                .build();
+    }
+
+    @Override
+    boolean matches(RoleBinding desired, RoleBinding actual) {
+        return Objects.equals(desired.getSubjects(), actual.getSubjects())
+                && Objects.equals(desired.getRoleRef(), actual.getRoleRef());
+    }
+}

@@ -1,0 +1,88 @@
+package dev.moe.operator.k8s;
+
+import dev.moe.operator.api.v1alpha1.MoETrainingJob;
+import dev.moe.operator.gang.GangDecision;
+import dev.moe.operator.gang.GangNames;
+import dev.moe.operator.gang.GangPodFactory;
+import dev.moe.operator.gang.GangSettings;
+import dev.moe.operator.gang.Placement;
+import dev.moe.plan.Plan;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import java.util.List;
+import org.jboss.logging.Logger;
+
+/**
+ * Every API write to a gang's pods, in one place: the decided creates (in the waves {@link Placement} orders, up to
+ * {@link BoundedParallel#MAX_IN_FLIGHT} at a time) and deletes (one deletecollection when the whole gang or every
+ * stale attempt goes).
+ */
+public final class GangWriter {
+    private static final Logger LOG = Logger.getLogger(GangWriter.class);
+
+    private GangWriter() {
+    }
+
+    /**
+     * Creates the decided ranks. Names are deterministic, so a create that meets this job's existing pod is a no-op
+     * (an operator restart never duplicates a rank); a pod of that name the job does not control stops the gang
+     * ({@link ObjectNotOwnedException}). One failed create does not stop the others of its wave; the first failure
+     * is rethrown and the next reconcile creates what is still missing.
+     */
+    public static void create(Context<MoETrainingJob> ctx, MoETrainingJob job, Plan plan, GangDecision decision,
+            GangSettings settings) {
+        int attempt = decision.status.restartAttempt;
+        for (List<Integer> wave : new Placement(job, plan).createWaves(decision.createRanks)) {
+            BoundedParallel.runAll(wave.stream().<Runnable>map(rank -> {
+                Pod pod = GangPodFactory.render(job, plan, attempt, rank, settings);
+                return () -> Ownership.create(ctx, job, pod);
+            }).toList());
+        }
+    }
+
+    /**
+     * Deletes the decided pods. When the decision stops the whole gang, one deletecollection replaces a DELETE per
+     * pod (one API write instead of one per node); stale pods of earlier attempts go the same way with
+     * {@code attempt != current}. The selector always includes the job's uid label, so it can only reach pods this
+     * job created; pods without that label (created before it existed) are deleted one by one. A selector is used
+     * only when every pod to delete matches it and nothing that must stay can: the whole-gang delete never runs in
+     * a decision that also creates pods.
+     */
+    public static void delete(Context<MoETrainingJob> ctx, MoETrainingJob job, GangDecision decision) {
+        String ns = job.getMetadata().getNamespace();
+        String name = job.getMetadata().getName();
+        String uid = job.getMetadata().getUid();
+        String attempt = String.valueOf(decision.status.restartAttempt);
+        var pods = ctx.getClient().pods().inNamespace(ns);
+        List<Pod> oneByOne = decision.deletePods;
+        if (uid != null && decision.deleteGang && decision.createRanks.isEmpty()
+                && decision.deletePods.stream().allMatch(p -> ofJob(p, ns, name))) {
+            pods.withLabel(GangNames.JOB_LABEL, name).withLabel(GangNames.JOB_UID_LABEL, uid).delete();
+            oneByOne = withoutLabel(decision.deletePods, GangNames.JOB_UID_LABEL, uid);
+        } else if (uid != null && decision.deleteOtherAttempts && decision.deletePods.stream()
+                .allMatch(p -> ofJob(p, ns, name) && p.getMetadata().getLabels().containsKey(GangNames.ATTEMPT_LABEL)
+                        && !attempt.equals(p.getMetadata().getLabels().get(GangNames.ATTEMPT_LABEL)))) {
+            pods.withLabel(GangNames.JOB_LABEL, name).withLabel(GangNames.JOB_UID_LABEL, uid)
+                    .withLabel(GangNames.ATTEMPT_LABEL).withoutLabel(GangNames.ATTEMPT_LABEL, attempt).delete();
+            oneByOne = withoutLabel(decision.deletePods, GangNames.JOB_UID_LABEL, uid);
+        }
+        for (Pod p : oneByOne) {
+            pods.withName(p.getMetadata().getName()).delete();
+        }
+        for (Pod p : decision.forceDeletePods) {
+            LOG.warnf("force-deleting %s/%s, terminating since %s (node unreachable?)", ns, p.getMetadata().getName(),
+                    p.getMetadata().getDeletionTimestamp());
+            pods.withName(p.getMetadata().getName()).withGracePeriod(0).delete();
+        }
+    }
+
+    private static List<Pod> withoutLabel(List<Pod> pods, String key, String value) {
+        return pods.stream().filter(p -> p.getMetadata().getLabels() == null
+                || !value.equals(p.getMetadata().getLabels().get(key))).toList();
+    }
+
+    private static boolean ofJob(Pod p, String ns, String name) {
+        return ns.equals(p.getMetadata().getNamespace()) && p.getMetadata().getLabels() != null
+                && name.equals(p.getMetadata().getLabels().get(GangNames.JOB_LABEL));
+    }
+}
