@@ -7,6 +7,8 @@ import io.fabric8.kubernetes.api.model.rbac.RoleBindingBuilder;
 import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Objects;
 
 /** RoleBinding {@code <job>-trainer}: {@link TrainerRole} for {@link TrainerServiceAccount}. */
@@ -34,9 +36,19 @@ public class TrainerRoleBinding extends JobDependent<RoleBinding> {
                 .build();
     }
 
+    /**
+     * Compares what the operator sets. The API server defaults a ServiceAccount subject's {@code apiGroup} to "",
+     * so comparing whole objects would see a difference, and write, on every reconcile.
+     */
     @Override
     boolean matches(RoleBinding desired, RoleBinding actual) {
-        return Objects.equals(desired.getSubjects(), actual.getSubjects())
-                && Objects.equals(desired.getRoleRef(), actual.getRoleRef());
+        return Objects.equals(subjects(desired), subjects(actual)) && actual.getRoleRef() != null
+                && Objects.equals(desired.getRoleRef().getKind(), actual.getRoleRef().getKind())
+                && Objects.equals(desired.getRoleRef().getName(), actual.getRoleRef().getName());
+    }
+
+    private static List<List<String>> subjects(RoleBinding b) {
+        return b.getSubjects() == null ? List.of() : b.getSubjects().stream()
+                .map(s -> Arrays.asList(s.getKind(), s.getName(), s.getNamespace())).toList();
     }
 }

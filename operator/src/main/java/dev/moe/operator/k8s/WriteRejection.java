@@ -23,8 +23,12 @@ public record WriteRejection(String reason, String message, boolean namespaceTer
     public static final String OBJECT_NOT_OWNED = "ObjectNotOwned";
     public static final String API_REJECTED = "ApiRejected";
 
-    /** HTTP codes that say the request itself is wrong: the same write fails again until something changes. */
-    private static final Set<Integer> PERMANENT = Set.of(400, 403, 404, 413, 422);
+    /**
+     * HTTP codes that say the request itself is wrong: the same write fails again until something changes. Not 404:
+     * an update of an object deleted meanwhile (garbage collection, a namespace teardown) is fixed by the next
+     * reconcile.
+     */
+    private static final Set<Integer> PERMANENT = Set.of(400, 403, 413, 422);
     private static final int MAX_MESSAGE = 1024;
 
     /**
