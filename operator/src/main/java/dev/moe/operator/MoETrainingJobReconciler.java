@@ -70,9 +70,11 @@ import org.jboss.logging.Logger;
 @Workflow(dependents = {
     @Dependent(type = PlanConfigMap.class, reconcilePrecondition = PlanIsValid.class),
     @Dependent(type = HeadlessService.class, reconcilePrecondition = PlanIsValid.class),
-    @Dependent(type = TrainerServiceAccount.class, reconcilePrecondition = PlanIsValid.class),
-    @Dependent(type = TrainerRole.class, reconcilePrecondition = PlanIsValid.class),
-    @Dependent(type = TrainerRoleBinding.class, reconcilePrecondition = PlanIsValid.class)
+    @Dependent(name = "trainer-sa", type = TrainerServiceAccount.class, reconcilePrecondition = PlanIsValid.class),
+    @Dependent(name = "trainer-role", type = TrainerRole.class, reconcilePrecondition = PlanIsValid.class),
+    // After the Role: the API server's escalation check of a new RoleBinding reads the Role it binds.
+    @Dependent(type = TrainerRoleBinding.class, reconcilePrecondition = PlanIsValid.class,
+            dependsOn = {"trainer-sa", "trainer-role"})
 })
 @ControllerConfiguration(name = MoETrainingJobReconciler.NAME)
 public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
