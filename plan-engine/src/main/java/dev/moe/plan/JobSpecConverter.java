@@ -231,7 +231,7 @@ public final class JobSpecConverter {
 
         int requiredInteger(String path) {
             JsonNode n = at(spec, path);
-            if (n.isMissingNode() || n.isNull()) {
+            if ((n.isMissingNode() && !underNonObject(path)) || n.isNull()) {
                 errors.add(new PlanError("FieldRequired", "spec." + path, null, "is required",
                         "set spec." + path));
                 return 1;
@@ -248,10 +248,19 @@ public final class JobSpecConverter {
             return v != null && v.compareTo(INT_MIN) >= 0 && v.compareTo(INT_MAX) <= 0 ? v.intValue() : 1;
         }
 
+        /** Whether a missing {@code path} is because its parent is not an object (reported once, for the parent). */
+        boolean underNonObject(String path) {
+            String parent = parentPath(path);
+            return !parent.isEmpty() && objectAt((ObjectNode) spec, parent) == null;
+        }
+
         boolean bool(String path) {
             JsonNode n = at(spec, path);
             if (n.isBoolean()) {
                 return n.booleanValue();
+            }
+            if (n.isMissingNode() && underNonObject(path)) {
+                return true;
             }
             errors.add(new PlanError("FieldType", "spec." + path, n.toString(), "is not a boolean",
                     "write true or false without quotes"));
@@ -269,16 +278,19 @@ public final class JobSpecConverter {
             if (n.isNumber() && Double.isFinite(n.doubleValue())) {
                 return n.doubleValue();
             }
-            errors.add(new PlanError("FieldType", "spec." + path, n.toString(),
+            if (n.isMissingNode() && underNonObject(path)) {
+                return 0;
+            }
+            errors.add(new PlanError("FieldType", "spec." + path, n.isNumber() ? n.asText() : n.toString(),
                     n.isNumber() ? "is not a finite number" : "is not a number",
-                    "write a number without quotes, e.g. 3e-4"));
+                    n.isNumber() ? "write a finite number, e.g. 3e-4" : "write a number without quotes, e.g. 3e-4"));
             return 0;
         }
 
         String string(String path, boolean required) {
             JsonNode n = at(spec, path);
             if (n.isMissingNode() || n.isNull()) {
-                if (required) {
+                if (required && !(n.isMissingNode() && underNonObject(path))) {
                     errors.add(new PlanError("FieldRequired", "spec." + path, null, "is required",
                             "set spec." + path));
                 }

@@ -373,7 +373,7 @@ public final class PlanEngine {
             errors.add(new PlanError("LearningRateOrder", "spec.training.minLearningRate",
                     String.valueOf(in.minLearningRate()), "is more than learningRate=" + lr
                             + " (the schedule decays from learningRate down to minLearningRate)",
-                    "use at most " + lr + ", e.g. " + lr / 10));
+                    "use at most " + lr));
         }
         if (in.warmupSteps() > in.steps()) {
             errors.add(new PlanError("WarmupExceedsSteps", "spec.training.warmupSteps",

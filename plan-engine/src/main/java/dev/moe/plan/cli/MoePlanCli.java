@@ -117,9 +117,8 @@ public final class MoePlanCli {
                     result = new PlanResult(null, List.of(new PlanError("FieldRequired", "metadata.name", null,
                             "is required", "name the job")), List.of(), List.of());
                 } else {
-                    List<PlanError> schemaErrors = SchemaCheck.check(doc.get("spec"));
-                    result = schemaErrors.isEmpty() ? PlanEngine.plan(namespace, name, doc.get("spec"))
-                            : new PlanResult(null, schemaErrors, List.of(), List.of());
+                    result = withSchemaErrors(PlanEngine.plan(namespace, name, doc.get("spec")),
+                            SchemaCheck.check(doc.get("spec")));
                 }
                 if (!result.isValid()) {
                     status = Math.max(status, INVALID);
@@ -158,6 +157,26 @@ public final class MoePlanCli {
             }
         }
         return status;
+    }
+
+    /**
+     * The engine's result plus what the CRD's schema refuses in fields the engine did not already report (the
+     * engine's message, with the reason for a limit, is the better one); invalid if either found a problem.
+     */
+    static PlanResult withSchemaErrors(PlanResult engine, List<PlanError> schemaErrors) {
+        List<PlanError> errors = new ArrayList<>(engine.errors());
+        for (PlanError s : schemaErrors) {
+            boolean reported = engine.errors().stream().anyMatch(e -> e.field().equals(s.field())
+                    || e.field().startsWith(s.field() + ".") || e.field().startsWith(s.field() + "[")
+                    || s.field().startsWith(e.field() + ".") || s.field().startsWith(e.field() + "["));
+            if (!reported) {
+                errors.add(s);
+            }
+        }
+        if (errors.isEmpty()) {
+            return engine;
+        }
+        return new PlanResult(null, List.copyOf(errors), engine.warnings(), engine.suggestions());
     }
 
     static List<JsonNode> readDocuments(ObjectMapper yaml, Path file) throws IOException {
