@@ -81,8 +81,12 @@ public final class PlanEngine {
                 ? new PlanResult(null, capped(r.errors()), r.warnings(), r.suggestions()) : r;
     }
 
-    /** At most {@link SpecLimits#MAX_REPORTED_ERRORS} errors: the first ones, then how many more there are. */
-    static List<PlanError> capped(List<PlanError> errors) {
+    /**
+     * Each problem once (a field two rules read is reported by both), and at most
+     * {@link SpecLimits#MAX_REPORTED_ERRORS}: the first ones, then how many more there are.
+     */
+    static List<PlanError> capped(List<PlanError> all) {
+        List<PlanError> errors = new ArrayList<>(new java.util.LinkedHashSet<>(all));
         if (errors.size() <= SpecLimits.MAX_REPORTED_ERRORS) {
             return List.copyOf(errors);
         }
@@ -338,7 +342,7 @@ public final class PlanEngine {
                 errors.add(new PlanError("PlanTooLarge", "spec.resources", "{nodes: " + in.nodes()
                         + ", gpusPerNode: " + in.gpusPerNode() + "}", "gives a plan document of " + bytes
                         + " bytes (one entry per rank), more than the " + SpecLimits.MAX_PLAN_DOCUMENT_BYTES
-                        + " the ConfigMap " + in.name() + "-plan may hold", "use fewer GPUs"));
+                        + " the ConfigMap <job>-plan may hold", "use fewer GPUs"));
                 return new PlanResult(null, List.copyOf(errors), List.copyOf(warnings), List.of());
             }
         }

@@ -13,10 +13,12 @@ package dev.moe.plan;
 public record PlanError(String rule, String field, String value, String problem, String fix) {
 
     /**
-     * Values are shown cut to {@link SpecLimits#MAX_SHOWN_VALUE_LENGTH} characters: a hostile value (a megabyte
-     * string) must not make the job's status condition or Event too large for the API server.
+     * Values (and fields, which can hold a user's map key) are shown cut to {@link SpecLimits#MAX_SHOWN_VALUE_LENGTH}
+     * characters: a hostile value (a megabyte string) must not make the job's status condition or Event too large
+     * for the API server.
      */
     public PlanError {
+        field = shorten(field);
         value = shorten(value);
     }
 

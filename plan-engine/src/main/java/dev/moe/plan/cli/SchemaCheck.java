@@ -187,6 +187,11 @@ final class SchemaCheck {
     }
 
     private static void checkBounds(JsonNode schema, JsonNode value, String path, List<PlanError> errors) {
+        if ((value.isDouble() || value.isFloat()) && !Double.isFinite(value.doubleValue())) {
+            errors.add(new PlanError("Schema", path, value.asText(), "is not a finite number (JSON has no "
+                    + value.asText() + ")", "write a finite number"));
+            return;
+        }
         BigDecimal v = value.decimalValue();
         if (schema.has("minimum")) {
             BigDecimal min = schema.get("minimum").decimalValue();
