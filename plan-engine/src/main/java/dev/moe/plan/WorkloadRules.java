@@ -49,9 +49,14 @@ public final class WorkloadRules {
     public static final String DATA_MOUNT = "/data";
     /** Every mount the operator makes itself; the model claim's mount may not be, contain or lie inside one. */
     public static final List<String> OPERATOR_MOUNTS = List.of(PLAN_MOUNT, SHM_MOUNT, CHECKPOINT_MOUNT, DATA_MOUNT);
+    /** {@link #OPERATOR_MOUNTS} as a CEL list literal (WorkloadRulesTest compares the two). */
+    public static final String OPERATOR_MOUNTS_CEL = "['/etc/moe', '/dev/shm', '/checkpoints', '/data']";
     /** Directories of the container image a volume must not hide (the trainer would not start). */
     public static final List<String> IMAGE_DIRECTORIES = List.of("/", "/bin", "/boot", "/dev", "/etc", "/home",
             "/lib", "/lib64", "/opt", "/proc", "/root", "/run", "/sbin", "/sys", "/tmp", "/usr", "/var");
+    /** {@link #IMAGE_DIRECTORIES} as a CEL list literal. */
+    public static final String IMAGE_DIRECTORIES_CEL = "['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib',"
+            + " '/lib64', '/opt', '/proc', '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/var']";
 
     /**
      * An absolute, normalised path: '/'-separated segments, none empty, '.' or '..', no trailing '/', no control

@@ -182,12 +182,18 @@ class WorkloadRulesTest {
     }
 
     @Test
-    void reserved_env_cel_list_is_the_reserved_env_list() {
+    void the_cel_lists_are_the_java_lists() {
+        assertThat(celList(WorkloadRules.RESERVED_ENV_CEL)).isEqualTo(WorkloadRules.RESERVED_ENV);
+        assertThat(celList(WorkloadRules.OPERATOR_MOUNTS_CEL)).isEqualTo(WorkloadRules.OPERATOR_MOUNTS);
+        assertThat(celList(WorkloadRules.IMAGE_DIRECTORIES_CEL)).isEqualTo(WorkloadRules.IMAGE_DIRECTORIES);
+    }
+
+    private static List<String> celList(String literal) {
         List<String> parsed = new ArrayList<>();
-        for (String part : WorkloadRules.RESERVED_ENV_CEL.replaceAll("[\\[\\]' ]", "").split(",")) {
+        for (String part : literal.replaceAll("[\\[\\]' ]", "").split(",")) {
             parsed.add(part);
         }
-        assertThat(parsed).isEqualTo(WorkloadRules.RESERVED_ENV);
+        return parsed;
     }
 
     @Test
