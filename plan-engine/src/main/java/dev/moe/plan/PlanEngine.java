@@ -137,7 +137,7 @@ public final class PlanEngine {
         inRange(errors, "spec.training.warmupSteps", in.warmupSteps());
         inRange(errors, "spec.training.seed", in.seed());
         inRange(errors, "spec.training.checkpoint.everySteps", in.checkpointEverySteps());
-        checkHyperParameters(in, errors);
+        checkHyperParameters(in, errors, warnings);
         long worldSize = Math.multiplyExact((long) in.nodes(), (long) in.gpusPerNode());
         if (errors.stream().noneMatch(e -> e.rule().equals("PositiveValue") || e.rule().equals("ValueTooLarge"))) {
             if (worldSize > SpecLimits.MAX_WORLD) {
@@ -160,7 +160,7 @@ public final class PlanEngine {
             }
         }
         if (!errors.stream().allMatch(e -> NON_BLOCKING.contains(e.rule()))) {
-            return new PlanResult(null, List.copyOf(errors), List.of(), List.of());
+            return new PlanResult(null, List.copyOf(errors), List.copyOf(warnings), List.of());
         }
 
         // Every number is now inside its range, so these products fit an int; they are exact regardless.
@@ -364,8 +364,14 @@ public final class PlanEngine {
                 && m.headroom() >= 0 && m.perGpuBytes() >= 0;
     }
 
-    /** Learning rates, warmup, weight decay and gradient clipping: numbers that make sense for AdamW. */
-    private static void checkHyperParameters(PlanInput in, List<PlanError> errors) {
+    /**
+     * Learning rates, warmup, weight decay and gradient clipping: numbers that make sense for AdamW. A default
+     * that conflicts with a value the user set (warmupSteps 100 with steps 20, minLearningRate 3e-5 with
+     * learningRate 1e-5) is a warning, not an error: a short job or a small learning rate must not need to
+     * restate a default (the API server cannot tell a default from a value written out, so an explicit value
+     * equal to the default is treated the same).
+     */
+    private static void checkHyperParameters(PlanInput in, List<PlanError> errors, List<String> warnings) {
         double lr = in.learningRate();
         if (!(lr > 0) || lr > SpecLimits.MAX_LEARNING_RATE) {
             errors.add(new PlanError("HyperParameterInvalid", "spec.training.learningRate", String.valueOf(lr),
@@ -374,16 +380,27 @@ public final class PlanEngine {
             errors.add(new PlanError("HyperParameterInvalid", "spec.training.minLearningRate",
                     String.valueOf(in.minLearningRate()), "is negative", "use 0 or more, e.g. learningRate / 10"));
         } else if (in.minLearningRate() > lr) {
-            errors.add(new PlanError("LearningRateOrder", "spec.training.minLearningRate",
-                    String.valueOf(in.minLearningRate()), "is more than learningRate=" + lr
-                            + " (the schedule decays from learningRate down to minLearningRate)",
-                    "use at most " + lr));
+            if (in.minLearningRate() == Double.parseDouble(SpecDefaults.MIN_LEARNING_RATE)) {
+                warnings.add("spec.training.minLearningRate=" + in.minLearningRate() + " (the default) is more than"
+                        + " learningRate=" + lr + ", so the schedule rises instead of decaying; set minLearningRate");
+            } else {
+                errors.add(new PlanError("LearningRateOrder", "spec.training.minLearningRate",
+                        String.valueOf(in.minLearningRate()), "is more than learningRate=" + lr
+                                + " (the schedule decays from learningRate down to minLearningRate)",
+                        "use at most " + lr));
+            }
         }
         if (in.warmupSteps() > in.steps()) {
-            errors.add(new PlanError("WarmupExceedsSteps", "spec.training.warmupSteps",
-                    String.valueOf(in.warmupSteps()), "is more than training.steps=" + in.steps()
-                            + " (the learning rate would never reach its peak)",
-                    "use at most " + in.steps()));
+            if (in.warmupSteps() == Integer.parseInt(SpecDefaults.WARMUP_STEPS)) {
+                warnings.add("spec.training.warmupSteps=" + in.warmupSteps() + " (the default) is more than"
+                        + " training.steps=" + in.steps() + ", so the learning rate never reaches its peak; set"
+                        + " warmupSteps");
+            } else {
+                errors.add(new PlanError("WarmupExceedsSteps", "spec.training.warmupSteps",
+                        String.valueOf(in.warmupSteps()), "is more than training.steps=" + in.steps()
+                                + " (the learning rate would never reach its peak)",
+                        "use at most " + in.steps()));
+            }
         }
         double wd = in.weightDecay();
         if (!(wd >= 0) || wd > SpecLimits.MAX_WEIGHT_DECAY) {

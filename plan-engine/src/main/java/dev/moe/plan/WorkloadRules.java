@@ -388,10 +388,15 @@ public final class WorkloadRules {
             clash = "would hide the image's " + mount;
         } else {
             for (String own : OPERATOR_MOUNTS) {
-                if (mount.equals(own) || own.startsWith(mount + "/") || mount.startsWith(own + "/")) {
-                    clash = (mount.equals(own) ? "is " : own.startsWith(mount + "/") ? "contains " : "lies inside ")
-                            + own + ", which the operator mounts in every pod (" + OPERATOR_MOUNTS.size()
-                            + " reserved: " + String.join(", ", OPERATOR_MOUNTS) + ")";
+                String reserved = " (the operator's mounts are " + String.join(", ", OPERATOR_MOUNTS) + ")";
+                if (mount.equals(own)) {
+                    clash = "is where the operator mounts a volume of its own" + reserved;
+                } else if (own.startsWith(mount + "/")) {
+                    clash = "would contain the operator's mount at " + own + reserved;
+                } else if (mount.startsWith(own + "/")) {
+                    clash = "lies inside the operator's mount at " + own + reserved;
+                }
+                if (clash != null) {
                     break;
                 }
             }

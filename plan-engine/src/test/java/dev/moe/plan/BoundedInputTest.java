@@ -109,6 +109,16 @@ class BoundedInputTest {
         assertThat(only(plan(set(tiny(2, 2, 2, 2), "training.warmupSteps", 2000))).message())
                 .isEqualTo("spec.training.warmupSteps=2000 is more than training.steps=1000 (the learning rate would"
                         + " never reach its peak); use at most 1000");
+        // the defaults (warmupSteps 100, minLearningRate 3e-5) only warn: a 20-step job or a 1e-5 learning rate
+        // must not have to restate them
+        PlanResult shortJob = plan(set(tiny(2, 2, 2, 2), "training.steps", 20));
+        assertThat(shortJob.isValid()).isTrue();
+        assertThat(shortJob.warnings()).containsExactly("spec.training.warmupSteps=100 (the default) is more than"
+                + " training.steps=20, so the learning rate never reaches its peak; set warmupSteps");
+        PlanResult smallLr = plan(set(tiny(2, 2, 2, 2), "training.learningRate", 1e-5));
+        assertThat(smallLr.isValid()).isTrue();
+        assertThat(smallLr.warnings()).singleElement().asString().startsWith("spec.training.minLearningRate=3.0E-5"
+                + " (the default) is more than learningRate=1.0E-5");
         assertThat(only(plan(set(tiny(2, 2, 2, 2), "training.weightDecay", -0.1))).rule())
                 .isEqualTo("HyperParameterInvalid");
         assertThat(only(plan(set(tiny(2, 2, 2, 2), "training.weightDecay", 2))).rule())

@@ -161,10 +161,13 @@ class WorkloadRulesTest {
         valid("model.checkpoint", Map.of("path", "/etc/moe/model")); // no claim: nothing is mounted
         invalid("model.checkpoint", Map.of("claimName", "w", "path", "/data/Qwen3"), "MountPathConflict",
                 "spec.model.checkpoint.path=/data/Qwen3 puts the model claim's mount at /data (the path's parent"
-                        + " directory), which is /data, which the operator mounts in every pod");
+                        + " directory), which is where the operator mounts a volume of its own (the operator's mounts"
+                        + " are /etc/moe, /dev/shm, /checkpoints, /data); put the model in a directory of its own,"
+                        + " e.g. /models/<name>");
         invalid("model.checkpoint", Map.of("claimName", "w", "path", "/checkpoints/run1/model"), "MountPathConflict",
                 "spec.model.checkpoint.path=/checkpoints/run1/model puts the model claim's mount at"
-                        + " /checkpoints/run1 (the path's parent directory), which lies inside /checkpoints");
+                        + " /checkpoints/run1 (the path's parent directory), which lies inside the operator's mount at"
+                        + " /checkpoints");
         invalid("model.checkpoint", Map.of("claimName", "w", "path", "/dev/shm"), "MountPathConflict",
                 "spec.model.checkpoint.path=/dev/shm puts the model claim's mount at /dev");
         invalid("model.checkpoint", Map.of("claimName", "w", "path", "/usr/Qwen3"), "MountPathConflict",

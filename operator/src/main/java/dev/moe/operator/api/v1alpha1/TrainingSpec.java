@@ -18,12 +18,15 @@ import io.fabric8.generator.annotation.ValidationRule;
 /** Training hyper-parameters, dataset and checkpointing. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @ValidationRule(value = "!has(self.minLearningRate) || !has(self.learningRate)"
-        + " || self.minLearningRate <= self.learningRate",
+        + " || self.minLearningRate <= self.learningRate || self.minLearningRate == " + SpecDefaults.MIN_LEARNING_RATE,
         message = "training.minLearningRate must be at most training.learningRate (the schedule decays from"
-                + " learningRate down to minLearningRate)",
+                + " learningRate down to minLearningRate; only the default " + SpecDefaults.MIN_LEARNING_RATE
+                + " passes, with a warning)",
         reason = "FieldValueInvalid")
-@ValidationRule(value = "!has(self.warmupSteps) || !has(self.steps) || self.warmupSteps <= self.steps",
-        message = "training.warmupSteps must be at most training.steps (the learning rate would never reach its peak)",
+@ValidationRule(value = "!has(self.warmupSteps) || !has(self.steps) || self.warmupSteps <= self.steps"
+        + " || self.warmupSteps == " + SpecDefaults.WARMUP_STEPS,
+        message = "training.warmupSteps must be at most training.steps (the learning rate would never reach its peak;"
+                + " only the default " + SpecDefaults.WARMUP_STEPS + " passes, with a warning)",
         reason = "FieldValueInvalid")
 @ValidationRule(value = "!has(self.microBatchSize) || !has(self.seqLength)"
         + " || self.microBatchSize * self.seqLength <= " + SpecLimits.MAX_TOKENS_PER_MICRO_BATCH,
