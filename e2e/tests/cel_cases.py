@@ -5,7 +5,11 @@ and its exact rule text, and gives two JSON merge patches onto the valid base jo
 nodes 2 × gpusPerNode 4 = world 8 = data 4 × context 1 × tensor 2, expert 2, seqLength 128, globalBatchSize 16):
 `ok` must be accepted and `bad` rejected with the rule's message (or `message`, when the rule has a
 messageExpression). Transition rules (oldSelf) set update=True: the object is created from `before`, then updated.
+Rules on metadata.name set `ok_name` / `bad_name` (the other cases get a unique generated name).
 test_every_cel_rule_has_a_case fails when the CRD gains a rule that has no case here.
+
+SCHEMA_CASES are the OpenAPI bounds that are not CEL (maximum, maxLength, pattern, maxItems, maxProperties, enum):
+one patch each that the apiserver must refuse with the given text (the limits: docs/limits.md).
 """
 from dataclasses import dataclass, field
 
@@ -20,6 +24,15 @@ class Case:
     message: str = ""
     update: bool = False
     before: dict = field(default_factory=dict)
+    ok_name: str = ""
+    bad_name: str = ""
+
+
+RESERVED_ENV = ("['MASTER_ADDR', 'MASTER_PORT', 'NNODES', 'NODE_RANK', 'NPROC_PER_NODE', 'WORLD_SIZE',"
+                " 'MOE_PLAN_PATH', 'MOE_RESTART_ATTEMPT', 'MOE_JOB_NAME', 'POD_NAME', 'POD_NAMESPACE',"
+                " 'MOE_TENSOR_PARALLEL', 'MOE_EXPERT_PARALLEL', 'MOE_CONTEXT_PARALLEL', 'MOE_DATA_PARALLEL']")
+MODEL_MOUNT = ("(self.path.lastIndexOf('/') > 0 ? self.path.substring(0, self.path.lastIndexOf('/'))"
+               " : self.path)")
 
 
 # Patches are JSON merge patches: None deletes a field of the base job.
@@ -109,4 +122,177 @@ CASES: list[Case] = [
         ok={"spec": {"suspend": True, "resources": {"gpuMemoryGiB": 40}}},
         bad={"spec": {"resources": {"gpuMemoryGiB": 40}}},
     ),
+    Case(
+        id="job-name-at-most-51-characters",
+        path="",
+        rule="self.metadata.name.size() <= 51",
+        ok={}, ok_name="n" * 51,
+        bad={}, bad_name="n" * 52,   # a valid DNS label, but <name>-a2147483647 (Kueue pod group) would not fit 63
+    ),
+    Case(
+        id="job-name-is-a-dns-1035-label",
+        path="",
+        rule="self.metadata.name.matches(r'^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+        ok={}, ok_name="cel-dns-1035",
+        bad={}, bad_name="cel.dotted",  # a valid object name (DNS subdomain), not a Service name
+    ),
+    Case(
+        id="world-at-most-8192-gpus",
+        path=".spec.resources",
+        rule="!has(self.gpusPerNode) || self.nodes * self.gpusPerNode <= 8192",
+        # data is left to derive (the base job's data 4 would break the world rule); 8192 exactly is allowed
+        ok={"spec": {"resources": {"nodes": 2048, "gpusPerNode": 4}, "parallelism": {"data": None}}},
+        bad={"spec": {"resources": {"nodes": 2050, "gpusPerNode": 4}, "parallelism": {"data": None}}},  # 8200
+    ),
+    Case(
+        id="min-learning-rate-at-most-learning-rate",
+        path=".spec.training",
+        rule="!has(self.minLearningRate) || !has(self.learningRate) || self.minLearningRate <= self.learningRate"
+             " || self.minLearningRate == 0.00003",
+        ok={"spec": {"training": {"learningRate": 0.00001}}},  # the default minLearningRate 3e-5 passes (a warning)
+        bad={"spec": {"training": {"learningRate": 0.001, "minLearningRate": 0.01}}},
+    ),
+    Case(
+        id="warmup-at-most-steps",
+        path=".spec.training",
+        rule="!has(self.warmupSteps) || !has(self.steps) || self.warmupSteps <= self.steps || self.warmupSteps == 100",
+        ok={"spec": {"training": {"steps": 10}}},  # the default warmupSteps 100 passes (a warning)
+        bad={"spec": {"training": {"steps": 10, "warmupSteps": 20}}},
+    ),
+    Case(
+        id="tokens-per-micro-batch",
+        path=".spec.training",
+        rule="!has(self.microBatchSize) || !has(self.seqLength) || self.microBatchSize * self.seqLength <= 4194304",
+        ok={"spec": {"training": {"seqLength": 1048576, "microBatchSize": 4, "globalBatchSize": 16}}},
+        bad={"spec": {"training": {"seqLength": 1048576, "microBatchSize": 8, "globalBatchSize": 32}}},
+    ),
+    Case(
+        id="model-mount-clashes-with-no-operator-mount",
+        path=".spec.model.checkpoint",
+        rule=f"!has(self.claimName) || !({MODEL_MOUNT} in ['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib',"
+             " '/lib64', '/opt', '/proc', '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/var'] ||"
+             f" ['/etc/moe', '/dev/shm', '/checkpoints', '/data'].exists(r, {MODEL_MOUNT} == r ||"
+             f" {MODEL_MOUNT}.startsWith(r + '/') || r.startsWith({MODEL_MOUNT} + '/')))",
+        ok={"spec": {"model": {"checkpoint": {"claimName": "weights", "path": "/models/Qwen3-30B-A3B"}}}},
+        bad={"spec": {"model": {"checkpoint": {"claimName": "weights", "path": "/data/Qwen3-30B-A3B"}}}},
+    ),
+    Case(
+        id="nccl-extra-env-names",
+        path=".spec.nccl.extraEnv",
+        rule="self.all(k, k.size() <= 256 && k.matches(r'^[-._a-zA-Z][-._a-zA-Z0-9]*$') && !(k in "
+             + RESERVED_ENV + "))",
+        ok={"spec": {"nccl": {"extraEnv": {"NCCL_DEBUG": "INFO"}}}},
+        bad={"spec": {"nccl": {"extraEnv": {"MASTER_PORT": "1"}}}},
+    ),
+    Case(
+        id="node-selector-keys-are-label-keys",
+        path=".spec.placement.nodeSelector",
+        rule="self.all(k, k.size() <= 317 && k.matches(r'^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*"
+             "[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'))",
+        ok={"spec": {"placement": {"nodeSelector": {"node.kubernetes.io/instance-type": "p5.48xlarge"}}}},
+        bad={"spec": {"placement": {"nodeSelector": {"gpu pool": "a"}}}},
+    ),
+    Case(
+        id="toleration-exists-has-no-value",
+        path=".spec.placement.tolerations[*]",
+        rule="!has(self.operator) || self.operator != 'Exists' || !has(self.value) || self.value == ''",
+        ok={"spec": {"placement": {"tolerations": [{"key": "dedicated", "operator": "Exists"}]}}},
+        bad={"spec": {"placement": {"tolerations": [{"key": "dedicated", "operator": "Exists", "value": "ml"}]}}},
+    ),
+    Case(
+        id="toleration-without-key-is-exists",
+        path=".spec.placement.tolerations[*]",
+        rule="(has(self.key) && self.key != '') || (has(self.operator) && self.operator == 'Exists')",
+        ok={"spec": {"placement": {"tolerations": [{"operator": "Exists"}]}}},
+        bad={"spec": {"placement": {"tolerations": [{"operator": "Equal", "value": "ml"}]}}},
+    ),
+    Case(
+        id="toleration-seconds-only-for-no-execute",
+        path=".spec.placement.tolerations[*]",
+        rule="!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+        ok={"spec": {"placement": {"tolerations": [{"key": "k", "effect": "NoExecute", "tolerationSeconds": 60}]}}},
+        bad={"spec": {"placement": {"tolerations": [{"key": "k", "effect": "NoSchedule", "tolerationSeconds": 60}]}}},
+    ),
+    Case(
+        id="trainer-env-leaves-operator-variables-alone",
+        path=".spec.trainer.env[*]",
+        rule="!(self.name in " + RESERVED_ENV + ")",
+        ok={"spec": {"trainer": {"env": [{"name": "NCCL_DEBUG", "value": "INFO"}]}}},
+        bad={"spec": {"trainer": {"env": [{"name": "NODE_RANK", "value": "3"}]}}},
+    ),
+    Case(
+        id="trainer-env-value-or-value-from",
+        path=".spec.trainer.env[*]",
+        rule="!has(self.valueFrom) || !has(self.value) || self.value == ''",
+        ok={"spec": {"trainer": {"env": [{"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]}}},
+        bad={"spec": {"trainer": {"env": [{"name": "NODE", "value": "x",
+                                           "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]}}},
+    ),
+    Case(
+        id="trainer-env-value-from-one-source",
+        path=".spec.trainer.env[*].valueFrom",
+        rule="[has(self.configMapKeyRef), has(self.secretKeyRef), has(self.fieldRef), has(self.resourceFieldRef)]"
+             ".filter(x, x).size() == 1",
+        ok={"spec": {"trainer": {"env": [{"name": "TOKEN",
+                                          "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}}]}}},
+        bad={"spec": {"trainer": {"env": [{"name": "TOKEN", "valueFrom": {
+            "secretKeyRef": {"name": "hf", "key": "token"}, "fieldRef": {"fieldPath": "metadata.name"}}}]}}},
+    ),
 ]
+
+
+@dataclass
+class SchemaCase:
+    id: str
+    bad: dict
+    expect: str
+
+
+SCHEMA_CASES: list[SchemaCase] = [
+    SchemaCase("nodes-maximum", {"spec": {"resources": {"nodes": 3000000000}}},
+               "spec.resources.nodes in body should be less than or equal to 4096"),
+    SchemaCase("gpus-per-node-maximum", {"spec": {"resources": {"gpusPerNode": 17}}},
+               "spec.resources.gpusPerNode in body should be less than or equal to 16"),
+    SchemaCase("micro-batch-maximum", {"spec": {"training": {"microBatchSize": 1073741824}}},
+               "spec.training.microBatchSize in body should be less than or equal to 4096"),
+    SchemaCase("seed-beyond-64-bits", {"spec": {"training": {"seed": 18446744073709551616}}},
+               "spec.training.seed in body must be of type integer"),
+    SchemaCase("learning-rate-positive", {"spec": {"training": {"learningRate": -0.001}}},
+               "spec.training.learningRate in body should be greater than 0"),
+    SchemaCase("weight-decay-not-negative", {"spec": {"training": {"weightDecay": -0.1}}},
+               "spec.training.weightDecay in body should be greater than or equal to 0"),
+    SchemaCase("exit-code-range", {"spec": {"restartPolicy": {"nonRetryableExitCodes": [75, 300]}}},
+               "spec.restartPolicy.nonRetryableExitCodes[1] in body should be less than or equal to 255"),
+    SchemaCase("image-without-spaces", {"spec": {"trainer": {"image": "registry.example/moe trainer:1"}}},
+               "spec.trainer.image in body should match"),
+    SchemaCase("env-name", {"spec": {"trainer": {"env": [{"name": "1BAD", "value": "x"}]}}},
+               "spec.trainer.env[0].name in body should match"),
+    SchemaCase("env-field-path", {"spec": {"trainer": {"env": [{"name": "X", "valueFrom": {
+        "fieldRef": {"fieldPath": "metadata.labels"}}}]}}},
+               "spec.trainer.env[0].valueFrom.fieldRef.fieldPath in body should match"),
+    SchemaCase("too-many-env", {"spec": {"trainer": {"env": [{"name": f"V{i}", "value": "x"} for i in range(65)]}}},
+               "Too many: 65: must have at most 64 items"),
+    SchemaCase("topology-key", {"spec": {"placement": {"topologyKeys": ["rack zone"]}}},
+               "spec.placement.topologyKeys[0] in body should match"),
+    SchemaCase("node-selector-value", {"spec": {"placement": {"nodeSelector": {"pool": "gpu pool"}}}},
+               "spec.placement.nodeSelector.pool in body should match"),
+    SchemaCase("toleration-operator", {"spec": {"placement": {"tolerations": [{"key": "k", "operator": "In"}]}}},
+               'Unsupported value: "In"'),
+    SchemaCase("toleration-effect", {"spec": {"placement": {"tolerations": [{"key": "k", "effect": "NoRun"}]}}},
+               'Unsupported value: "NoRun"'),
+    SchemaCase("queue-name", {"spec": {"placement": {"queueName": "Team A"}}},
+               "spec.placement.queueName in body should match"),
+    SchemaCase("gpu-product", {"spec": {"resources": {"gpuProduct": "NVIDIA H100"}}},
+               "spec.resources.gpuProduct in body should match"),
+    SchemaCase("claim-name", {"spec": {"training": {"checkpoint": {"claimName": "Ckpt_1"}}}},
+               "spec.training.checkpoint.claimName in body should match"),
+    SchemaCase("relative-model-path", {"spec": {"model": {"checkpoint": {"path": "models/qwen"}}}},
+               "spec.model.checkpoint.path in body should match"),
+    SchemaCase("dot-dot-dataset-path", {"spec": {"training": {"dataset": {"type": "tokens", "path": "/data/../etc"}}}},
+               "spec.training.dataset.path in body should match"),
+    SchemaCase("model-config-keys", {"spec": {"model": {"config": {f"k{i}": 1 for i in range(65)}}}},
+               "Too many: 65: must have at most 64 items"),
+    SchemaCase("string-length", {"spec": {"trainer": {"args": ["x" * 4097]}}},
+               "Too long: may not be more than 4096"),
+]
+

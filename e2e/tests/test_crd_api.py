@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from cel_cases import CASES
+from cel_cases import CASES, SCHEMA_CASES
 from conftest import REPO
 from kube import KubectlError, get, kubectl, merge, rejected, wait_for
 
@@ -120,7 +120,7 @@ def expected_message(case, rule):
 def test_cel_rule_accepts_a_valid_object(case, rules, base_job, namespace):
     if find_rule(rules, case) is None:
         pytest.fail(f"rule not in the CRD: {case.path}: {case.rule}")
-    name = unique("cel-ok")
+    name = case.ok_name or unique("cel-ok")
     if case.update:  # transition rule: create `before`, then update with `ok`
         ssa(job_with(base_job, case.before, name), namespace)
     created = ssa(job_with(base_job, merge(case.before or {}, case.ok) if case.update else case.ok, name), namespace)
@@ -132,7 +132,7 @@ def test_cel_rule_rejects_an_invalid_object_with_its_message(case, rules, base_j
     rule = find_rule(rules, case)
     if rule is None:
         pytest.fail(f"rule not in the CRD: {case.path}: {case.rule}")
-    name = unique("cel-bad")
+    name = case.bad_name or unique("cel-bad")
     if case.update:
         ssa(job_with(base_job, case.before, name), namespace)
         bad = job_with(base_job, merge(case.before or {}, case.bad), name)
@@ -141,6 +141,32 @@ def test_cel_rule_rejects_an_invalid_object_with_its_message(case, rules, base_j
     err = rejected(ssa, bad, namespace)
     assert expected_message(case, rule) in err, f"expected message {expected_message(case, rule)!r}, got: {err}"
     assert "Invalid value" in err or "Forbidden" in err or "Required value" in err or "Unsupported value" in err, err
+
+
+@pytest.mark.parametrize("case", SCHEMA_CASES, ids=lambda c: c.id)
+def test_schema_bound_rejects_an_invalid_object(case, base_job, namespace):
+    """The OpenAPI bounds (maximum, pattern, maxLength, maxItems, maxProperties, enum; docs/limits.md): the
+    apiserver refuses the object at apply time, naming the field."""
+    err = rejected(ssa, job_with(base_job, case.bad, unique("schema-bad")), namespace)
+    assert case.expect in err, f"expected {case.expect!r}, got: {err}"
+
+
+def test_a_job_at_the_limits_is_accepted(base_job, namespace):
+    """The limits are inclusive: the largest values the CRD admits are admitted (with derived data)."""
+    at_limits = {"spec": {
+        "resources": {"nodes": 512, "gpusPerNode": 16, "gpuMemoryGiB": 1024},
+        "parallelism": {"tensor": 16, "expert": 1024, "data": None},
+        "training": {"seqLength": 4096, "microBatchSize": 1024, "globalBatchSize": 16777216, "steps": 100000000,
+                     "warmupSteps": 100000000, "seed": 9007199254740991, "learningRate": 1.0,
+                     "checkpoint": {"claimName": "c" * 253, "everySteps": 100000000}},
+        "restartPolicy": {"maxRestarts": 1000, "backoffSeconds": 86400, "maxBackoffSeconds": 86400,
+                          "gangSchedulingTimeoutSeconds": 604800, "nonRetryableExitCodes": list(range(1, 33))},
+        "trainer": {"image": "r/" + "i" * 510, "args": ["a" * 4096] * 128,
+                    "env": [{"name": f"V{i}", "value": "v" * 4096} for i in range(64)]},
+        "placement": {"topologyKeys": ["t" * 253 + "/" + "k" * 63] * 8, "queueName": "q" * 63},
+    }}
+    created = ssa(job_with(base_job, at_limits, "l" * 51), namespace)
+    assert created["spec"]["resources"]["nodes"] == 512
 
 
 # ---- examples -------------------------------------------------------------------------------------------------------

@@ -180,7 +180,7 @@ class MoETrainingJobReconcilerTest {
         assertThat(svc.getSpec().getClusterIP()).isEqualTo("None");
         assertThat(svc.getSpec().getPublishNotReadyAddresses()).isTrue();
         ConfigMap cm = client.configMaps().inNamespace(NS).withName("gang-plan").get();
-        assertThat(cm.getData().get("plan.json")).contains("training.moe.dev/plan-v1").contains("\"nodes\" : 3");
+        assertThat(cm.getData().get("plan.json")).contains("training.moe.dev/plan-v1").contains("\"nodes\":3");
         assertThat(client.serviceAccounts().inNamespace(NS).withName("gang-trainer").get()).isNotNull();
         Role role = client.rbac().roles().inNamespace(NS).withName("gang-trainer").get();
         assertThat(role.getRules().get(0).getResourceNames()).containsExactly("gang-node-0", "gang-node-1",

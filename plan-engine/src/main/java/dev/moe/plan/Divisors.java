@@ -9,15 +9,22 @@ final class Divisors {
     private Divisors() {
     }
 
-    /** Positive divisors of n, ascending. */
+    /** Positive divisors of n, ascending (none for n &lt; 1). O(√n). */
     static List<Integer> of(int n) {
-        List<Integer> out = new ArrayList<>();
-        for (int d = 1; d <= n; d++) {
+        List<Integer> small = new ArrayList<>();
+        List<Integer> large = new ArrayList<>();
+        for (int d = 1; d <= n / d; d++) {
             if (n % d == 0) {
-                out.add(d);
+                small.add(d);
+                if (d != n / d) {
+                    large.add(n / d);
+                }
             }
         }
-        return out;
+        for (int i = large.size() - 1; i >= 0; i--) {
+            small.add(large.get(i));
+        }
+        return small;
     }
 
     /** Positive divisors common to a and b, ascending. */

@@ -3,6 +3,7 @@ package dev.moe.plan;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -92,8 +93,9 @@ public final class JobSpecConverter {
     }
 
     /**
-     * Converts a job spec. Type problems and missing required fields are added to {@code errors}; the result is
-     * null when the spec cannot be read at all.
+     * Converts a job spec. Type problems, missing required fields and numbers outside {@link SpecLimits} are added
+     * to {@code errors}; the result is null when the spec cannot be read at all. When {@code errors} gained
+     * anything, the returned input holds placeholders for the fields at fault and must not be planned.
      */
     public static PlanInput toInput(String namespace, String name, JsonNode rawSpec, List<PlanError> errors) {
         if (rawSpec == null || !rawSpec.isObject()) {
@@ -102,6 +104,15 @@ public final class JobSpecConverter {
             return null;
         }
         ObjectNode spec = withDefaults(rawSpec);
+        for (String object : List.of("model", "parallelism", "resources", "training", "training.checkpoint",
+                "training.dataset", "trainer", "placement", "restartPolicy", "nccl")) {
+            JsonNode n = at(spec, object);
+            if (!n.isMissingNode() && !n.isNull() && !n.isObject()) {
+                errors.add(new PlanError("FieldType", "spec." + object, n.toString(), "is not an object",
+                        "write an object (a map of fields)"));
+            }
+        }
+        RangeRules.checkSpec(spec, errors);
         Reader r = new Reader(spec, errors);
         String preset = r.string("model.preset", false); // PlanEngine reports a missing or unknown preset
         JsonNode overrides = spec.path("model").get("config");
@@ -131,7 +142,7 @@ public final class JobSpecConverter {
         int everySteps = Integer.parseInt(SpecDefaults.CHECKPOINT_EVERY_STEPS);
         if (hasCheckpoint) {
             r.string("training.checkpoint.claimName", true);
-            checkpointDir = SpecDefaults.CHECKPOINT_MOUNT_PATH;
+            checkpointDir = TrainerContract.CHECKPOINT_DIR;
             everySteps = r.integer("training.checkpoint.everySteps");
         }
         String datasetType = r.string("training.dataset.type", true);
@@ -140,12 +151,17 @@ public final class JobSpecConverter {
         List<String> topologyKeys = new ArrayList<>();
         JsonNode keys = spec.path("placement").path("topologyKeys");
         if (keys.isArray()) {
-            keys.forEach(k -> topologyKeys.add(k.asText()));
+            // WorkloadRules reports a list that is too long or holds non-strings; only strings are kept here
+            keys.forEach(k -> {
+                if (k.isTextual() && topologyKeys.size() < SpecLimits.MAX_TOPOLOGY_KEYS) {
+                    topologyKeys.add(k.textValue());
+                }
+            });
         }
         return new PlanInput(namespace, name, preset, overrides, modelCheckpointPath, tensor, expert, context, data,
-                nodes, gpusPerNode, gpuMemoryGiB, gpuProduct, seqLength, microBatchSize, activationCheckpointing, globalBatchSize, steps, lr,
-                minLr, warmup, wd, clip, seed, checkpointDir, everySteps, datasetType, datasetPath, datasetDtype,
-                List.copyOf(topologyKeys));
+                nodes, gpusPerNode, gpuMemoryGiB, gpuProduct, seqLength, microBatchSize, activationCheckpointing,
+                globalBatchSize, steps, lr, minLr, warmup, wd, clip, seed, checkpointDir, everySteps, datasetType,
+                datasetPath, datasetDtype, List.copyOf(topologyKeys));
     }
 
     private static JsonNode toJson(String value, Type type) {
@@ -194,7 +210,11 @@ public final class JobSpecConverter {
         return n;
     }
 
-    /** Typed reads that record errors (and return a harmless placeholder) instead of throwing. */
+    /**
+     * Typed reads that record errors (and return a harmless placeholder) instead of throwing. Integers are
+     * type- and range-checked by {@link RangeRules#checkSpec} (every integer field of a PlanInput has a range), so
+     * the integer reads here only return the value, or 1 when it is not a valid int.
+     */
     private static final class Reader {
         private final JsonNode spec;
         private final List<PlanError> errors;
@@ -211,7 +231,7 @@ public final class JobSpecConverter {
 
         int requiredInteger(String path) {
             JsonNode n = at(spec, path);
-            if (n.isMissingNode() || n.isNull()) {
+            if ((n.isMissingNode() && !underNonObject(path)) || n.isNull()) {
                 errors.add(new PlanError("FieldRequired", "spec." + path, null, "is required",
                         "set spec." + path));
                 return 1;
@@ -224,18 +244,23 @@ public final class JobSpecConverter {
             if (n.isMissingNode() || n.isNull()) {
                 return null;
             }
-            if (n.isIntegralNumber() && n.canConvertToInt()) {
-                return n.intValue();
-            }
-            errors.add(new PlanError("FieldType", "spec." + path, n.toString(), "is not an integer",
-                    "write a whole number without quotes"));
-            return 1;
+            BigDecimal v = RangeRules.integral(n);
+            return v != null && v.compareTo(INT_MIN) >= 0 && v.compareTo(INT_MAX) <= 0 ? v.intValue() : 1;
+        }
+
+        /** Whether a missing {@code path} is because its parent is not an object (reported once, for the parent). */
+        boolean underNonObject(String path) {
+            String parent = parentPath(path);
+            return !parent.isEmpty() && objectAt((ObjectNode) spec, parent) == null;
         }
 
         boolean bool(String path) {
             JsonNode n = at(spec, path);
             if (n.isBoolean()) {
                 return n.booleanValue();
+            }
+            if (n.isMissingNode() && underNonObject(path)) {
+                return true;
             }
             errors.add(new PlanError("FieldType", "spec." + path, n.toString(), "is not a boolean",
                     "write true or false without quotes"));
@@ -244,28 +269,28 @@ public final class JobSpecConverter {
 
         long longValue(String path) {
             JsonNode n = at(spec, path);
-            if (n.isIntegralNumber() && n.canConvertToLong()) {
-                return n.longValue();
-            }
-            errors.add(new PlanError("FieldType", "spec." + path, n.toString(), "is not an integer",
-                    "write a whole number without quotes"));
-            return 0;
+            BigDecimal v = RangeRules.integral(n);
+            return v != null && v.compareTo(LONG_MIN) >= 0 && v.compareTo(LONG_MAX) <= 0 ? v.longValue() : 0;
         }
 
         double number(String path) {
             JsonNode n = at(spec, path);
-            if (n.isNumber()) {
+            if (n.isNumber() && Double.isFinite(n.doubleValue())) {
                 return n.doubleValue();
             }
-            errors.add(new PlanError("FieldType", "spec." + path, n.toString(), "is not a number",
-                    "write a number without quotes, e.g. 3e-4"));
+            if (n.isMissingNode() && underNonObject(path)) {
+                return 0;
+            }
+            errors.add(new PlanError("FieldType", "spec." + path, n.isNumber() ? n.asText() : n.toString(),
+                    n.isNumber() ? "is not a finite number" : "is not a number",
+                    n.isNumber() ? "write a finite number, e.g. 3e-4" : "write a number without quotes, e.g. 3e-4"));
             return 0;
         }
 
         String string(String path, boolean required) {
             JsonNode n = at(spec, path);
             if (n.isMissingNode() || n.isNull()) {
-                if (required) {
+                if (required && !(n.isMissingNode() && underNonObject(path))) {
                     errors.add(new PlanError("FieldRequired", "spec." + path, null, "is required",
                             "set spec." + path));
                 }
@@ -279,4 +304,9 @@ public final class JobSpecConverter {
             return n.textValue();
         }
     }
+
+    private static final BigDecimal INT_MIN = BigDecimal.valueOf(Integer.MIN_VALUE);
+    private static final BigDecimal INT_MAX = BigDecimal.valueOf(Integer.MAX_VALUE);
+    private static final BigDecimal LONG_MIN = BigDecimal.valueOf(Long.MIN_VALUE);
+    private static final BigDecimal LONG_MAX = BigDecimal.valueOf(Long.MAX_VALUE);
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -48,10 +49,20 @@ public final class ModelConfig {
 
     private final String preset;
     private final ObjectNode hf;
+    /** Layer indices of mlp_only_layers (those inside [0, MAX_LAYERS); validate() reports the others). */
+    private final BitSet mlpOnly = new BitSet();
 
     ModelConfig(String preset, ObjectNode hf) {
         this.preset = preset;
         this.hf = hf;
+        JsonNode layers = hf.get("mlp_only_layers");
+        if (layers != null && layers.isArray()) {
+            for (JsonNode l : layers) {
+                if (l.isInt() && l.intValue() >= 0 && l.intValue() < SpecLimits.MAX_LAYERS) {
+                    mlpOnly.set(l.intValue());
+                }
+            }
+        }
     }
 
     /** The preset this configuration started from. */
@@ -128,15 +139,22 @@ public final class ModelConfig {
 
     /** Whether decoder layer {@code layer} (0-based) has a sparse MoE block (HF Qwen3MoeDecoderLayer's rule). */
     public boolean isMoeLayer(int layer) {
-        return !mlpOnlyLayers().contains(layer) && numExperts() > 0 && (layer + 1) % decoderSparseStep() == 0;
+        return !(layer >= 0 && mlpOnly.get(layer)) && numExperts() > 0 && (layer + 1) % decoderSparseStep() == 0;
     }
 
-    /** Number of decoder layers with a sparse MoE block. */
+    /**
+     * Number of decoder layers with a sparse MoE block, closed-form: every decoderSparseStep-th layer, less the
+     * mlp_only_layers among them.
+     */
     public int numMoeLayers() {
-        int n = 0;
-        for (int l = 0; l < numHiddenLayers(); l++) {
-            if (isMoeLayer(l)) {
-                n++;
+        if (numExperts() <= 0 || decoderSparseStep() <= 0) {
+            return 0;
+        }
+        int layers = numHiddenLayers();
+        int n = layers / decoderSparseStep();
+        for (int l = mlpOnly.nextSetBit(0); l >= 0 && l < layers; l = mlpOnly.nextSetBit(l + 1)) {
+            if ((l + 1) % decoderSparseStep() == 0) {
+                n--;
             }
         }
         return n;
@@ -155,13 +173,19 @@ public final class ModelConfig {
                     "is not an object", "write overrides as a map, e.g. {numHiddenLayers: 4}"));
             return this;
         }
+        if (overrides.size() > SpecLimits.MAX_MODEL_CONFIG_KEYS) {
+            errors.add(new PlanError("ModelConfigInvalid", "spec.model.config", null, "has " + overrides.size()
+                    + " keys, more than " + SpecLimits.MAX_MODEL_CONFIG_KEYS, "override only the model settings you"
+                    + " change; supported keys: " + String.join(", ", overridableCamelKeys())));
+            return this;
+        }
         ObjectNode copy = hf.deepCopy();
         Iterator<Map.Entry<String, JsonNode>> it = overrides.fields();
         while (it.hasNext()) {
             Map.Entry<String, JsonNode> e = it.next();
             String key = e.getKey();
             String hfKey = toSnakeCase(key);
-            String field = "spec.model.config." + key;
+            String field = "spec.model.config." + PlanError.shorten(key);
             Kind kind = KEYS.get(hfKey);
             if (kind == null || hfKey.equals("model_type")) {
                 errors.add(new PlanError("ModelConfigInvalid", field, e.getValue().toString(),
@@ -175,9 +199,46 @@ public final class ModelConfig {
                         "has the wrong type", "expected " + describe(kind)));
                 continue;
             }
+            PlanError outOfRange = checkRange(hfKey, field, v);
+            if (outOfRange != null) {
+                errors.add(outOfRange);
+                continue;
+            }
             copy.set(hfKey, converted);
         }
         return new ModelConfig(preset, copy);
+    }
+
+    /**
+     * The {@link SpecLimits} range problem of an integer override (or of an item of mlp_only_layers), as
+     * ModelConfigInvalid naming the key as the user wrote it; null when the value is inside its range.
+     */
+    private static PlanError checkRange(String hfKey, String field, JsonNode v) {
+        Kind kind = KEYS.get(hfKey);
+        SpecLimits.Range range = SpecLimits.range(RangeRules.MODEL_CONFIG + toCamelCase(hfKey)
+                + (kind == Kind.INT_LIST ? "[*]" : ""));
+        if (range == null) {
+            return null;
+        }
+        if (kind == Kind.INT_LIST) {
+            if (v.size() > SpecLimits.MAX_MLP_ONLY_LAYERS) {
+                return new PlanError("ModelConfigInvalid", field, null, "has " + v.size() + " items, more than "
+                        + SpecLimits.MAX_MLP_ONLY_LAYERS, "list each dense layer once");
+            }
+            for (int i = 0; i < v.size(); i++) {
+                PlanError e = RangeRules.check(field + "[" + i + "]", v.get(i), range);
+                if (e != null) {
+                    return asModelError(e);
+                }
+            }
+            return null;
+        }
+        PlanError e = RangeRules.check(field, v, range);
+        return e == null ? null : asModelError(e);
+    }
+
+    private static PlanError asModelError(PlanError e) {
+        return new PlanError("ModelConfigInvalid", e.field(), e.value(), e.problem(), e.fix());
     }
 
     /** Structural checks of the model itself (independent of the parallel plan). */
@@ -206,6 +267,39 @@ public final class ModelConfig {
                     String.valueOf(numKeyValueHeads()), "does not divide numAttentionHeads=" + numAttentionHeads()
                             + " (grouped-query attention shares each KV head among a whole number of heads)",
                     "valid values: " + Divisors.join(Divisors.of(numAttentionHeads()))));
+        }
+        if (headDim() % 2 != 0) {
+            errors.add(new PlanError("ModelConfigInvalid", "spec.model.config.headDim", String.valueOf(headDim()),
+                    "is odd (rotary position embeddings rotate pairs of dimensions)", "use an even head dimension"));
+        }
+        List<Integer> dense = mlpOnlyLayers();
+        for (int i = 0; i < dense.size(); i++) {
+            if (dense.get(i) >= numHiddenLayers()) {
+                errors.add(new PlanError("ModelConfigInvalid", "spec.model.config.mlpOnlyLayers[" + i + "]",
+                        String.valueOf(dense.get(i)), "is not a layer: the model has numHiddenLayers="
+                                + numHiddenLayers() + " (indices 0.." + (numHiddenLayers() - 1) + ")",
+                        "list layer indices below " + numHiddenLayers()));
+                break;
+            }
+        }
+        double eps = hf.get("rms_norm_eps").doubleValue();
+        if (!(eps > 0 && eps < 1)) {
+            errors.add(new PlanError("ModelConfigInvalid", "spec.model.config.rmsNormEps", String.valueOf(eps),
+                    "must be between 0 and 1 (exclusive)", "use e.g. 1e-6"));
+        }
+        if (!(hf.get("rope_theta").doubleValue() > 0)) {
+            errors.add(new PlanError("ModelConfigInvalid", "spec.model.config.ropeTheta",
+                    hf.get("rope_theta").asText(), "must be more than 0", "use e.g. 1000000.0"));
+        }
+        if (!(hf.get("router_aux_loss_coef").doubleValue() >= 0)) {
+            errors.add(new PlanError("ModelConfigInvalid", "spec.model.config.routerAuxLossCoef",
+                    hf.get("router_aux_loss_coef").asText(), "is negative", "use 0 or more, e.g. 0.001"));
+        }
+        String act = hf.get("hidden_act").asText();
+        if (!"silu".equals(act)) {
+            errors.add(new PlanError("ModelConfigInvalid", "spec.model.config.hiddenAct", act,
+                    "is not supported: Qwen3-MoE experts are SwiGLU (silu), which the parameter count and memory"
+                            + " estimate assume", "use silu or leave it out"));
         }
     }
 
@@ -249,16 +343,14 @@ public final class ModelConfig {
     private static JsonNode convert(Kind kind, JsonNode v) {
         JsonNodeFactory f = JsonNodeFactory.instance;
         switch (kind) {
-            case INT:
-                if (v.isIntegralNumber() && v.canConvertToInt()) {
-                    return f.numberNode(v.intValue());
-                }
-                if (v.isNumber() && v.doubleValue() == Math.rint(v.doubleValue()) && v.canConvertToInt()) {
-                    return f.numberNode(v.intValue());
-                }
-                return null;
+            case INT: {
+                // any whole number is the right type; checkRange reports one outside the int range
+                java.math.BigDecimal d = RangeRules.integral(v);
+                return d == null ? null : f.numberNode(d.compareTo(INT_MAX) > 0 ? Integer.MAX_VALUE
+                        : d.compareTo(INT_MIN) < 0 ? Integer.MIN_VALUE : d.intValue());
+            }
             case NUMBER:
-                return v.isNumber() ? f.numberNode(v.doubleValue()) : null;
+                return v.isNumber() && Double.isFinite(v.doubleValue()) ? f.numberNode(v.doubleValue()) : null;
             case BOOL:
                 return v.isBoolean() ? f.booleanNode(v.booleanValue()) : null;
             case STRING:
@@ -269,10 +361,12 @@ public final class ModelConfig {
                 }
                 ArrayNode arr = f.arrayNode();
                 for (JsonNode x : v) {
-                    if (!x.isIntegralNumber()) {
+                    java.math.BigDecimal d = RangeRules.integral(x);
+                    if (d == null) {
                         return null;
                     }
-                    arr.add(x.intValue());
+                    arr.add(d.compareTo(INT_MAX) > 0 ? Integer.MAX_VALUE
+                            : d.compareTo(INT_MIN) < 0 ? Integer.MIN_VALUE : d.intValue());
                 }
                 return arr;
             default:
@@ -280,12 +374,15 @@ public final class ModelConfig {
         }
     }
 
+    private static final java.math.BigDecimal INT_MIN = java.math.BigDecimal.valueOf(Integer.MIN_VALUE);
+    private static final java.math.BigDecimal INT_MAX = java.math.BigDecimal.valueOf(Integer.MAX_VALUE);
+
     private static String describe(Kind kind) {
         switch (kind) {
             case INT:
                 return "an integer";
             case NUMBER:
-                return "a number";
+                return "a finite number";
             case BOOL:
                 return "true or false";
             case STRING:

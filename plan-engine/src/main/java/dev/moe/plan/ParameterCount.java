@@ -25,47 +25,49 @@ public record ParameterCount(long total, long activePerToken, long expert, long 
         return total - expert;
     }
 
+    /**
+     * Counts in closed form (the layers are of two kinds, MoE and dense, so no loop over layers) with exact 64-bit
+     * arithmetic: a model whose count does not fit a long throws ArithmeticException, which the limits of
+     * {@link SpecLimits} rule out (the largest model they admit has about 10^16 parameters).
+     */
     public static ParameterCount of(ModelConfig m) {
         long h = m.hiddenSize();
-        long q = (long) m.numAttentionHeads() * m.headDim();
-        long kv = (long) m.numKeyValueHeads() * m.headDim();
-        long attention = h * q + 2 * h * kv + q * h;
+        long q = mul(m.numAttentionHeads(), m.headDim());
+        long kv = mul(m.numKeyValueHeads(), m.headDim());
+        long attention = add(mul(2, mul(h, q)), mul(2, mul(h, kv))); // q, o and k, v projections
         if (m.attentionBias()) {
-            attention += q + 2 * kv + h;
+            attention = add(attention, add(add(q, mul(2, kv)), h));
         }
-        long qkNorm = 2L * m.headDim();
-        long norms = 2 * h;
-        long router = h * m.numExperts();
-        long oneExpert = 3 * h * m.moeIntermediateSize();
-        long denseMlp = 3 * h * m.intermediateSize();
+        long qkNorm = mul(2, m.headDim());
+        long norms = mul(2, h);
+        long router = mul(h, m.numExperts());
+        long oneExpert = mul(3, mul(h, m.moeIntermediateSize()));
+        long denseMlp = mul(3, mul(h, m.intermediateSize()));
 
-        long total = 0;
-        long active = 0;
-        long expert = 0;
-        long perLayerDenseMax = 0;
-        for (int l = 0; l < m.numHiddenLayers(); l++) {
-            long layerDense = norms + attention + qkNorm;
-            long layerTotal;
-            long layerActive;
-            if (m.isMoeLayer(l)) {
-                long experts = m.numExperts() * oneExpert;
-                layerDense += router;
-                layerTotal = layerDense + experts;
-                layerActive = layerDense + m.numExpertsPerTok() * oneExpert;
-                expert += experts;
-            } else {
-                layerDense += denseMlp;
-                layerTotal = layerDense;
-                layerActive = layerDense;
-            }
-            perLayerDenseMax = Math.max(perLayerDenseMax, layerDense);
-            total += layerTotal;
-            active += layerActive;
-        }
-        long embedding = (long) m.vocabSize() * h * (m.tieWordEmbeddings() ? 1 : 2);
-        total += embedding + h;
-        active += embedding + h;
-        return new ParameterCount(total, active, expert, attention * m.numHiddenLayers(), embedding,
+        long moeLayers = m.numMoeLayers();
+        long denseLayers = m.numHiddenLayers() - moeLayers;
+        long shared = add(add(norms, attention), qkNorm); // every layer
+        long moeLayerDense = add(shared, router);
+        long denseLayerDense = add(shared, denseMlp);
+        long experts = mul(m.numExperts(), oneExpert);
+        long activeExperts = mul(m.numExpertsPerTok(), oneExpert);
+
+        long expert = mul(moeLayers, experts);
+        long layersTotal = add(mul(moeLayers, add(moeLayerDense, experts)), mul(denseLayers, denseLayerDense));
+        long layersActive = add(mul(moeLayers, add(moeLayerDense, activeExperts)), mul(denseLayers, denseLayerDense));
+        long perLayerDenseMax = Math.max(moeLayers > 0 ? moeLayerDense : 0, denseLayers > 0 ? denseLayerDense : 0);
+        long embedding = mul(mul(m.vocabSize(), h), m.tieWordEmbeddings() ? 1 : 2);
+        long total = add(layersTotal, add(embedding, h));
+        long active = add(layersActive, add(embedding, h));
+        return new ParameterCount(total, active, expert, mul(attention, m.numHiddenLayers()), embedding,
                 perLayerDenseMax);
+    }
+
+    private static long mul(long a, long b) {
+        return Math.multiplyExact(a, b);
+    }
+
+    private static long add(long a, long b) {
+        return Math.addExact(a, b);
     }
 }

@@ -2,7 +2,6 @@ package dev.moe.plan;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -28,7 +27,8 @@ public record Plan(PlanInput input, ModelConfig model, int data, int globalBatch
 
     public static final String API_VERSION = "training.moe.dev/plan-v1";
 
-    private static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+    /** Compact JSON: the ConfigMap must hold the document of the largest world (SpecLimits.MAX_WORLD). */
+    private static final ObjectMapper MAPPER = new ObjectMapper();
 
     public int tensor() {
         return input.tensor();
@@ -148,7 +148,10 @@ public record Plan(PlanInput input, ModelConfig model, int data, int globalBatch
         return doc;
     }
 
-    /** The plan document as indented JSON text (the ConfigMap's plan.json). */
+    /**
+     * The plan document as compact JSON text (the ConfigMap's plan.json; about 124 bytes per rank, so the largest
+     * world fits; {@code bin/moe-plan --output json} prints it indented).
+     */
     public String toJsonString() {
         try {
             return MAPPER.writeValueAsString(toJson());

@@ -12,6 +12,28 @@ package dev.moe.plan;
  */
 public record PlanError(String rule, String field, String value, String problem, String fix) {
 
+    /**
+     * Values (and fields, which can hold a user's map key) are shown cut to {@link SpecLimits#MAX_SHOWN_VALUE_LENGTH}
+     * characters: a hostile value (a megabyte string) must not make the job's status condition or Event too large
+     * for the API server.
+     */
+    public PlanError {
+        field = shorten(field);
+        value = shorten(value);
+    }
+
+    /** {@code s}, or its start and its length when it is longer than {@link SpecLimits#MAX_SHOWN_VALUE_LENGTH}. */
+    public static String shorten(String s) {
+        if (s == null || s.length() <= SpecLimits.MAX_SHOWN_VALUE_LENGTH) {
+            return s;
+        }
+        int end = SpecLimits.MAX_SHOWN_VALUE_LENGTH;
+        if (Character.isHighSurrogate(s.charAt(end - 1))) {
+            end--; // never cut a character in two
+        }
+        return s.substring(0, end) + "... (" + s.length() + " characters)";
+    }
+
     /** The one-line message users see. */
     public String message() {
         StringBuilder sb = new StringBuilder(field);

@@ -12,10 +12,20 @@ public final class RankLayout {
     private RankLayout() {
     }
 
-    /** Assignments of every rank, in rank order. Degrees must already be valid. */
+    /**
+     * Assignments of every rank, in rank order. Degrees must already be valid (PlanEngine checks them first); an
+     * invalid or oversized world is refused here too, before anything is allocated.
+     */
     public static List<RankAssignment> of(int nodes, int gpusPerNode, int tensor, int context, int expert,
             int numExperts) {
-        int world = nodes * gpusPerNode;
+        long size = (long) nodes * gpusPerNode;
+        if (nodes < 1 || gpusPerNode < 1 || size > SpecLimits.MAX_WORLD || tensor < 1 || context < 1 || expert < 1
+                || size % ((long) tensor * context) != 0 || size % expert != 0 || numExperts % expert != 0) {
+            throw new IllegalArgumentException("not a valid world: nodes=" + nodes + ", gpusPerNode=" + gpusPerNode
+                    + ", tensor=" + tensor + ", context=" + context + ", expert=" + expert + ", numExperts="
+                    + numExperts);
+        }
+        int world = (int) size;
         int perRank = numExperts / expert;
         List<RankAssignment> out = new ArrayList<>(world);
         for (int rank = 0; rank < world; rank++) {

@@ -45,7 +45,4 @@ public final class SpecDefaults {
 
     // spec
     public static final String SUSPEND = "false";
-
-    /** Mount path of spec.training.checkpoint's volume in every pod (contract: MOE_CHECKPOINT_DIR). */
-    public static final String CHECKPOINT_MOUNT_PATH = "/checkpoints";
 }

@@ -40,6 +40,9 @@ public final class TrainerContract {
     /** {@link #MOE_PROGRESS} in a cluster: rank 0 patches its own pod's {@link #PROGRESS_ANNOTATION}. */
     public static final String PROGRESS_TO_POD_ANNOTATION = "pod-annotation";
 
+    /** The pod's only container. */
+    public static final String TRAINER_CONTAINER = "trainer";
+
     // Mounts of the operator's own volumes (a job's paths must not clash with them).
     public static final String PLAN_DIR = "/etc/moe";
     public static final String PLAN_KEY = "plan.json";

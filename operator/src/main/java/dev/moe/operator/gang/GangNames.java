@@ -40,7 +40,7 @@ public final class GangNames {
     public static final String COMPONENT_LABEL = "app.kubernetes.io/component";
 
     /** The trainer container's name. */
-    public static final String TRAINER_CONTAINER = "trainer";
+    public static final String TRAINER_CONTAINER = TrainerContract.TRAINER_CONTAINER;
     /** Key of the plan document in the ConfigMap. */
     public static final String PLAN_KEY = TrainerContract.PLAN_KEY;
     public static final String PLAN_DIR = TrainerContract.PLAN_DIR;

@@ -6,6 +6,7 @@ import dev.moe.operator.api.v1alpha1.NcclSpec;
 import dev.moe.operator.api.v1alpha1.TrainerSpec;
 import dev.moe.plan.Plan;
 import dev.moe.plan.TrainerContract;
+import dev.moe.plan.WorkloadRules;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.EnvVar;
@@ -211,7 +212,7 @@ public final class GangPodFactory {
             volumes.add(new VolumeBuilder().withName("model").withNewPersistentVolumeClaim()
                     .withClaimName(spec.model.checkpoint.claimName).withReadOnly(true).endPersistentVolumeClaim()
                     .build());
-            mounts.add(new VolumeMountBuilder().withName("model").withMountPath(modelMountPath(spec.model.checkpoint.path))
+            mounts.add(new VolumeMountBuilder().withName("model").withMountPath(WorkloadRules.modelMountPath(spec.model.checkpoint.path))
                     .withReadOnly(true).build());
         }
         if (spec.training != null && spec.training.dataset != null && spec.training.dataset.claimName != null) {
@@ -223,14 +224,4 @@ public final class GangPodFactory {
         return new Volumes(volumes, mounts, checkpointDir);
     }
 
-    /**
-     * Where the model claim is mounted: the parent of spec.model.checkpoint.path (the claim holds the model
-     * directory, e.g. claim root /Qwen3-30B-A3B for path /models/Qwen3-30B-A3B), or the path itself when it is
-     * a top-level directory.
-     */
-    static String modelMountPath(String path) {
-        String p = path.endsWith("/") && path.length() > 1 ? path.substring(0, path.length() - 1) : path;
-        int slash = p.lastIndexOf('/');
-        return slash > 0 ? p.substring(0, slash) : p;
-    }
 }

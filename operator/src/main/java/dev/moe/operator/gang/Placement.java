@@ -91,7 +91,7 @@ public final class Placement {
     }
 
     /** Kueue pod group of one attempt of the gang. */
-    public String kueueGroupName(int attempt) {
+    public static String kueueGroupName(MoETrainingJob job, int attempt) {
         return job.getMetadata().getName() + "-a" + attempt;
     }
 
@@ -101,7 +101,7 @@ public final class Placement {
         labels.put(GangNames.EXPERT_GROUP_LABEL, String.valueOf(expertGroup(nodeRank)));
         if (queue != null) {
             labels.put(KUEUE_QUEUE_LABEL, queue);
-            labels.put(KUEUE_GROUP_LABEL, kueueGroupName(attempt));
+            labels.put(KUEUE_GROUP_LABEL, kueueGroupName(job, attempt));
         }
         return labels;
     }

@@ -101,12 +101,15 @@ class GangPodFactoryTest {
         assertThat(pod.getSpec().getTolerations()).extracting(t -> t.getKey())
                 .containsExactlyInAnyOrder("dedicated", "nvidia.com/gpu");
 
+        // The plan engine refuses a job that sets NODE_RANK (EnvNameReserved); rendering still ignores it
+        // (defense in depth for a job planned before the rule), so the plan is made before the env is set.
+        Plan plan = TestJobs.plan(job);
         job.getSpec().trainer = new TrainerSpec();
         job.getSpec().trainer.image = "my/trainer:1";
         job.getSpec().trainer.command = List.of("python", "-m", "x");
         job.getSpec().trainer.env = List.of(new EnvVar("FOO", "bar", null), new EnvVar("NODE_RANK", "7", null),
                 new EnvVar("TORCH_NCCL_BLOCKING_WAIT", "1", null));
-        Pod custom = GangPodFactory.render(job, TestJobs.plan(job), 0, 0, GangSettings.defaults());
+        Pod custom = GangPodFactory.render(job, plan, 0, 0, GangSettings.defaults());
         assertThat(custom.getSpec().getContainers().get(0).getImage()).isEqualTo("my/trainer:1");
         assertThat(custom.getSpec().getContainers().get(0).getCommand()).containsExactly("python", "-m", "x");
         // User env is added and may tune NCCL, but never changes the rank layout.
@@ -154,8 +157,11 @@ class GangPodFactoryTest {
         job.getSpec().nccl = new NcclSpec();
         job.getSpec().nccl.socketIfname = "eth0";
         job.getSpec().nccl.ibHca = "mlx5_0,mlx5_1";
+        job.getSpec().nccl.extraEnv = Map.of("NCCL_DEBUG", "WARN");
+        Plan plan = TestJobs.plan(job);
+        // refused by the plan engine (EnvNameReserved), and ignored by the pod factory all the same
         job.getSpec().nccl.extraEnv = Map.of("NCCL_DEBUG", "WARN", "MASTER_PORT", "1");
-        Map<String, String> env = env(GangPodFactory.render(job, TestJobs.plan(job), 0, 0, GangSettings.defaults()));
+        Map<String, String> env = env(GangPodFactory.render(job, plan, 0, 0, GangSettings.defaults()));
         assertThat(env).containsEntry("NCCL_SOCKET_IFNAME", "eth0").containsEntry("NCCL_IB_HCA", "mlx5_0,mlx5_1")
                 .containsEntry("NCCL_DEBUG", "WARN").containsEntry("MASTER_PORT", "29500");
     }

@@ -1,6 +1,8 @@
 package dev.moe.plan.cli;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MappingIterator;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -33,6 +35,18 @@ public final class MoePlanCli {
 
     static final String API_VERSION = "training.moe.dev/v1alpha1";
     static final String KIND = "MoETrainingJob";
+
+    /**
+     * What the parsers accept: names (map keys) up to the API server's 3 MB request size instead of Jackson's
+     * 50,000 characters, so that a job the API server would read is checked by the rules rather than refused as
+     * unreadable. Nesting and string lengths keep Jackson's and SnakeYAML's limits (a read error beyond them).
+     */
+    private static final StreamReadConstraints READ_LIMITS = StreamReadConstraints.builder()
+            .maxNameLength(3_000_000).build();
+    private static final ObjectMapper JSON_READER = new ObjectMapper(JsonFactory.builder()
+            .streamReadConstraints(READ_LIMITS).build());
+    private static final ObjectMapper YAML_READER = new ObjectMapper(YAMLFactory.builder()
+            .streamReadConstraints(READ_LIMITS).build());
 
     private MoePlanCli() {
     }
@@ -86,7 +100,7 @@ public final class MoePlanCli {
             return USAGE;
         }
 
-        ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
+        ObjectMapper yaml = YAML_READER;
         ObjectMapper jsonMapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         List<JsonNode> plans = new ArrayList<>();
         int status = OK;
@@ -95,7 +109,7 @@ public final class MoePlanCli {
             try {
                 docs = readDocuments(yaml, file);
             } catch (IOException e) {
-                err.println(file + ": cannot read: " + e.getMessage());
+                err.println(file + ": cannot read: " + oneLine(e));
                 status = Math.max(status, USAGE);
                 continue;
             }
@@ -117,9 +131,8 @@ public final class MoePlanCli {
                     result = new PlanResult(null, List.of(new PlanError("FieldRequired", "metadata.name", null,
                             "is required", "name the job")), List.of(), List.of());
                 } else {
-                    List<PlanError> schemaErrors = SchemaCheck.check(doc.get("spec"));
-                    result = schemaErrors.isEmpty() ? PlanEngine.plan(namespace, name, doc.get("spec"))
-                            : new PlanResult(null, schemaErrors, List.of(), List.of());
+                    result = withSchemaErrors(PlanEngine.plan(namespace, name, doc.get("spec")),
+                            SchemaCheck.check(doc.get("spec")));
                 }
                 if (!result.isValid()) {
                     status = Math.max(status, INVALID);
@@ -160,12 +173,65 @@ public final class MoePlanCli {
         return status;
     }
 
+    /**
+     * The engine's result plus what the CRD's schema refuses in fields the engine did not already report (the
+     * engine's message, with the reason for a limit, is the better one); invalid if either found a problem.
+     */
+    static PlanResult withSchemaErrors(PlanResult engine, List<PlanError> schemaErrors) {
+        List<PlanError> errors = new ArrayList<>(engine.errors());
+        for (PlanError s : schemaErrors) {
+            boolean reported = engine.errors().stream().anyMatch(e -> e.field().equals(s.field())
+                    || e.field().startsWith(s.field() + ".") || e.field().startsWith(s.field() + "[")
+                    || s.field().startsWith(e.field() + ".") || s.field().startsWith(e.field() + "["));
+            if (!reported) {
+                errors.add(s);
+            }
+        }
+        if (errors.isEmpty()) {
+            return engine;
+        }
+        return new PlanResult(null, List.copyOf(errors), engine.warnings(), engine.suggestions());
+    }
+
+    /** A read error on one line: the parser's message without its source excerpt, and where it happened. */
+    static String oneLine(IOException e) {
+        String message = e instanceof JsonProcessingException j && j.getOriginalMessage() != null
+                ? j.getOriginalMessage() : String.valueOf(e.getMessage());
+        message = message.replaceAll("\\s+", " ").strip();
+        if (message.length() > 300) {
+            message = message.substring(0, 300) + "...";
+        }
+        if (e instanceof JsonProcessingException j && j.getLocation() != null && j.getLocation().getLineNr() > 0) {
+            message += " (line " + j.getLocation().getLineNr() + ", column " + j.getLocation().getColumnNr() + ")";
+        }
+        return message;
+    }
+
+    /**
+     * The documents of a file: JSON for a .json file, YAML (multi-document) otherwise; YAML text that starts like
+     * JSON is tried as JSON first. JSON is read as JSON because a JSON file may hold characters YAML does not allow.
+     */
     static List<JsonNode> readDocuments(ObjectMapper yaml, Path file) throws IOException {
-        List<JsonNode> docs = new ArrayList<>();
         String text = file.toString().equals("-")
                 ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8)
                 : Files.readString(file, StandardCharsets.UTF_8);
-        try (MappingIterator<JsonNode> it = yaml.readerFor(JsonNode.class).readValues(text)) {
+        if (file.toString().endsWith(".json")) {
+            return read(JSON_READER, text);
+        }
+        String start = text.stripLeading();
+        if (start.startsWith("{") || start.startsWith("[")) {
+            try {
+                return read(JSON_READER, text);
+            } catch (IOException notJson) {
+                // flow-style YAML such as {kind: MoETrainingJob, ...}: read it as YAML below
+            }
+        }
+        return read(yaml, text);
+    }
+
+    private static List<JsonNode> read(ObjectMapper mapper, String text) throws IOException {
+        List<JsonNode> docs = new ArrayList<>();
+        try (MappingIterator<JsonNode> it = mapper.readerFor(JsonNode.class).readValues(text)) {
             while (it.hasNextValue()) {
                 docs.add(it.nextValue());
             }

@@ -7,16 +7,21 @@ import dev.moe.plan.PlanError;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
 
 /**
  * Structural check of a job spec against the OpenAPI schema of the committed CRD (bundled in the jar): what the
  * API server rejects before any CEL rule or the plan engine runs — unknown fields, wrong types, missing required
- * fields, values under a minimum or outside an enum. The cluster does this itself; the offline check needs it so
- * that a file passing bin/moe-plan is also accepted by {@code kubectl apply}.
+ * fields, numbers outside minimum/maximum, strings longer than maxLength or not matching their pattern, lists
+ * longer than maxItems, maps with more than maxProperties, values outside an enum. The cluster does this itself;
+ * the offline check needs it so that a file passing bin/moe-plan is also accepted by {@code kubectl apply}. (The
+ * CRD's CEL rules are not evaluated here; the plan engine checks everything they say.)
  */
 final class SchemaCheck {
     static final String CRD_RESOURCE = "/crds/moetrainingjobs.training.moe.dev-v1.yml";
@@ -80,6 +85,11 @@ final class SchemaCheck {
                     errors.add(error(path, value, "must be a list"));
                     return;
                 }
+                if (schema.has("maxItems") && value.size() > schema.get("maxItems").asLong()) {
+                    errors.add(new PlanError("Schema", path, null, "has " + value.size() + " items, more than "
+                            + schema.get("maxItems").asText(), "use at most " + schema.get("maxItems").asText()));
+                    return;
+                }
                 if (schema.has("items")) {
                     for (int i = 0; i < value.size(); i++) {
                         check(schema.get("items"), value.get(i), path + "[" + i + "]", errors);
@@ -91,14 +101,14 @@ final class SchemaCheck {
                     errors.add(error(path, value, "must be an integer"));
                     return;
                 }
-                checkMinimum(schema, value, path, errors);
+                checkBounds(schema, value, path, errors);
                 return;
             case "number":
                 if (!value.isNumber()) {
                     errors.add(error(path, value, "must be a number"));
                     return;
                 }
-                checkMinimum(schema, value, path, errors);
+                checkBounds(schema, value, path, errors);
                 return;
             case "boolean":
                 if (!value.isBoolean()) {
@@ -108,6 +118,22 @@ final class SchemaCheck {
             case "string":
                 if (!value.isTextual()) {
                     errors.add(error(path, value, "must be a string"));
+                    return;
+                }
+                int length = value.textValue().codePointCount(0, value.textValue().length());
+                if (schema.has("maxLength") && length > schema.get("maxLength").asLong()) {
+                    errors.add(new PlanError("Schema", path, value.asText(), "has " + length + " characters, more than "
+                            + schema.get("maxLength").asText(), "shorten it"));
+                    return;
+                }
+                if (schema.has("minLength") && length < schema.get("minLength").asLong()) {
+                    errors.add(new PlanError("Schema", path, value.asText(), "has fewer than "
+                            + schema.get("minLength").asText() + " characters", "write a longer value"));
+                    return;
+                }
+                if (schema.has("pattern") && !pattern(schema.get("pattern").asText()).matcher(value.asText()).find()) {
+                    errors.add(new PlanError("Schema", path, value.asText(), "does not match the pattern "
+                            + schema.get("pattern").asText(), describeField(schema)));
                     return;
                 }
                 if (schema.has("enum")) {
@@ -125,6 +151,11 @@ final class SchemaCheck {
     }
 
     private static void checkObject(JsonNode schema, JsonNode value, String path, List<PlanError> errors) {
+        if (schema.has("maxProperties") && value.size() > schema.get("maxProperties").asLong()) {
+            errors.add(new PlanError("Schema", path, null, "has " + value.size() + " entries, more than "
+                    + schema.get("maxProperties").asText(), "use at most " + schema.get("maxProperties").asText()));
+            return;
+        }
         for (JsonNode req : schema.path("required")) {
             JsonNode v = value.get(req.asText());
             if (v == null || v.isNull()) {
@@ -155,11 +186,50 @@ final class SchemaCheck {
         }
     }
 
-    private static void checkMinimum(JsonNode schema, JsonNode value, String path, List<PlanError> errors) {
-        if (schema.has("minimum") && value.decimalValue().compareTo(schema.get("minimum").decimalValue()) < 0) {
-            errors.add(new PlanError("Schema", path, value.asText(), "must be at least " + schema.get("minimum").asText(),
-                    "use a value of " + schema.get("minimum").asText() + " or more"));
+    private static void checkBounds(JsonNode schema, JsonNode value, String path, List<PlanError> errors) {
+        if ((value.isDouble() || value.isFloat()) && !Double.isFinite(value.doubleValue())) {
+            errors.add(new PlanError("Schema", path, value.asText(), "is not a finite number (JSON has no "
+                    + value.asText() + ")", "write a finite number"));
+            return;
         }
+        BigDecimal v = value.decimalValue();
+        if (schema.has("minimum")) {
+            BigDecimal min = schema.get("minimum").decimalValue();
+            boolean exclusive = schema.path("exclusiveMinimum").asBoolean(false);
+            int cmp = v.compareTo(min);
+            if (cmp < 0 || (exclusive && cmp == 0)) {
+                errors.add(new PlanError("Schema", path, value.asText(), "must be " + (exclusive ? "more than "
+                        : "at least ") + plain(min), "use a value of " + plain(min) + (exclusive ? " or more, not "
+                        + plain(min) : " or more")));
+                return;
+            }
+        }
+        if (schema.has("maximum")) {
+            BigDecimal max = schema.get("maximum").decimalValue();
+            boolean exclusive = schema.path("exclusiveMaximum").asBoolean(false);
+            int cmp = v.compareTo(max);
+            if (cmp > 0 || (exclusive && cmp == 0)) {
+                errors.add(new PlanError("Schema", path, value.asText(), "must be " + (exclusive ? "less than "
+                        : "at most ") + plain(max), "use a value of " + plain(max) + " or less"));
+            }
+        }
+    }
+
+    private static String plain(BigDecimal d) {
+        return d.stripTrailingZeros().toPlainString();
+    }
+
+    /** The field's description as the fix of a pattern mismatch (it says what the value is), or a default. */
+    private static String describeField(JsonNode schema) {
+        String d = schema.path("description").asText("");
+        return d.isEmpty() ? "see kubectl explain moejob.spec" : "expected: " + d;
+    }
+
+    private static final Map<String, Pattern> PATTERNS = new ConcurrentHashMap<>();
+
+    /** The schema's pattern compiled once (ECMA/RE2 patterns of the CRD use only syntax Java reads the same way). */
+    private static Pattern pattern(String regex) {
+        return PATTERNS.computeIfAbsent(regex, Pattern::compile);
     }
 
     private static PlanError error(String path, JsonNode value, String problem) {

@@ -69,13 +69,19 @@ class MoePlanCliTest {
         for (Path p : invalid) {
             Run r = run(p.toString());
             assertThat(r.status()).as(p.toString()).isEqualTo(1);
-            assertThat(r.out()).as(p.toString()).contains(": INVALID").contains("  error: spec.");
+            assertThat(r.out()).as(p.toString()).contains(": INVALID").containsPattern("  error: (spec|metadata)\\.");
         }
         assertThat(run(EXAMPLES.resolve("invalid/expert-not-dividing-experts.yaml").toString()).out())
                 .contains("error: spec.parallelism.expert=12 does not divide numExperts=128; valid values: 1, 2, 4, 8, 16");
         assertThat(run(EXAMPLES.resolve("invalid/memory-does-not-fit.yaml").toString()).out())
                 .contains("error: spec.parallelism={tensor: 1, expert: 16, context: 1, data: 16} needs an estimated")
                 .contains("nearest plans that fit: resources.nodes=8 (");
+        assertThat(run(EXAMPLES.resolve("invalid/nodes-beyond-limit.yaml").toString()).out())
+                .contains("error: spec.resources.nodes=3000000000 is more than 4096 (one pod per node");
+        assertThat(run(EXAMPLES.resolve("invalid/huge-layer-count.yaml").toString()).out())
+                .contains("error: spec.model.config.numHiddenLayers=2147483647 is more than 1024");
+        assertThat(run(EXAMPLES.resolve("invalid/reserved-env.yaml").toString()).out())
+                .contains("error: spec.trainer.env[0].name=NODE_RANK is set by the operator on every pod");
         assertThat(run(EXAMPLES.resolve("invalid/tensor-not-dividing-heads.yaml").toString()).out())
                 .contains("error: spec.parallelism.tensor=3 does not divide numAttentionHeads=32; valid values: 1, 2");
     }
@@ -159,9 +165,11 @@ class MoePlanCliTest {
                 .replace("maxRestarts: 3", "maxRestarts: -1"));
         Run t = run(types.toString());
         assertThat(t.status()).isEqualTo(1);
-        assertThat(t.out()).contains("error: spec.resources.nodes=\"2\" must be an integer")
+        // the engine's message where it reports the field, the schema's where only the schema does
+        assertThat(t.out()).contains("error: spec.resources.nodes=\"2\" is not an integer; write a whole number"
+                        + " without quotes")
                 .contains("error: spec.training.dataset.type=random is not an allowed value; use one of: synthetic, tokens")
-                .contains("error: spec.restartPolicy.maxRestarts=-1 must be at least 0");
+                .contains("error: spec.restartPolicy.maxRestarts=-1 is negative; use 0 or more");
 
         Path extra = dir.resolve("extra.yaml");
         Files.writeString(extra, tiny.replace("    type: synthetic", "    type: synthetic\n  nodeSelector: {a: b}")

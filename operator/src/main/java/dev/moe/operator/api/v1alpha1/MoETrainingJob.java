@@ -1,7 +1,9 @@
 package dev.moe.operator.api.v1alpha1;
 
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import dev.moe.plan.ObjectNameRules;
 import io.fabric8.crd.generator.annotation.AdditionalPrinterColumn;
+import io.fabric8.generator.annotation.ValidationRule;
 import io.fabric8.kubernetes.api.model.Namespaced;
 import io.fabric8.kubernetes.client.CustomResource;
 import io.fabric8.kubernetes.model.annotation.Group;
@@ -29,6 +31,15 @@ import io.fabric8.kubernetes.model.annotation.Version;
 @AdditionalPrinterColumn(name = "Restarts", jsonPath = ".status.restarts", type = AdditionalPrinterColumn.Type.INTEGER)
 @AdditionalPrinterColumn(name = "Step", jsonPath = ".status.progress.step", type = AdditionalPrinterColumn.Type.INTEGER)
 @AdditionalPrinterColumn(name = "Age", jsonPath = ".metadata.creationTimestamp", type = AdditionalPrinterColumn.Type.DATE)
+@ValidationRule(value = "self.metadata.name.size() <= " + ObjectNameRules.MAX_JOB_NAME_LENGTH,
+        message = "metadata.name must have at most " + ObjectNameRules.MAX_JOB_NAME_LENGTH + " characters: the operator"
+                + " names pods <job>-node-<rank> (also their hostnames) and Kueue pod groups <job>-a<attempt>, which"
+                + " must fit 63",
+        reason = "FieldValueInvalid")
+@ValidationRule(value = "self.metadata.name.matches(r'" + ObjectNameRules.DNS1035_LABEL + "')",
+        message = "metadata.name must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter,"
+                + " ending with a letter or digit): it names the job's headless Service",
+        reason = "FieldValueInvalid")
 public class MoETrainingJob extends CustomResource<MoETrainingJobSpec, MoETrainingJobStatus> implements Namespaced {
     public static final String GROUP = "training.moe.dev";
     public static final String VERSION = "v1alpha1";

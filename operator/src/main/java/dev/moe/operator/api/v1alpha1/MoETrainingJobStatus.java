@@ -3,11 +3,17 @@ package dev.moe.operator.api.v1alpha1;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Size;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Observed state of a MoETrainingJob, written only by the operator (status subresource). */
+/**
+ * Observed state of a MoETrainingJob, written only by the operator (status subresource). Integer fields are
+ * bounded to what a Java int holds, so no status anyone writes can stop the operator from reading the job (Long
+ * fields need no bound: the API server refuses integers beyond 64 bits).
+ */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
 public class MoETrainingJobStatus {
@@ -30,9 +36,13 @@ public class MoETrainingJobStatus {
     public PlanSummary plan;
 
     @JsonPropertyDescription("Gang restarts so far.")
+    @Min(Integer.MIN_VALUE)
+    @Max(Integer.MAX_VALUE)
     public Integer restarts;
 
     @JsonPropertyDescription("Attempt number of the current gang (MOE_RESTART_ATTEMPT): 0 first, +1 per restart.")
+    @Min(Integer.MIN_VALUE)
+    @Max(Integer.MAX_VALUE)
     public Integer restartAttempt;
 
     @JsonPropertyDescription("The most recent failure that stopped the gang.")
@@ -85,30 +95,46 @@ public class MoETrainingJobStatus {
     @JsonIgnoreProperties(ignoreUnknown = true)
     public static class PlanSummary {
         @JsonPropertyDescription("GPUs in the gang: nodes × gpusPerNode.")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
         public Integer worldSize;
 
         @JsonPropertyDescription("Tensor-parallel degree.")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
         public Integer tensor;
 
         @JsonPropertyDescription("Expert-parallel degree.")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
         public Integer expert;
 
         @JsonPropertyDescription("Context-parallel degree.")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
         public Integer context;
 
         @JsonPropertyDescription("Data-parallel degree (given or derived).")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
         public Integer data;
 
         @JsonPropertyDescription("Expert-data-parallel degree: world / expert.")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
         public Integer expertData;
 
         @JsonPropertyDescription("Gradient accumulation steps: globalBatchSize / (microBatchSize × data).")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
         public Integer gradientAccumulation;
 
         @JsonPropertyDescription("Both meshes, e.g. dense(data=8, context=1, tensor=1) x expert(expertData=8, expert=8).")
         public String mesh;
 
         @JsonPropertyDescription("Experts owned by each expert rank.")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
         public Integer expertsPerRank;
 
         @JsonPropertyDescription("Total parameters of the model.")
@@ -165,9 +191,13 @@ public class MoETrainingJobStatus {
         public String pod;
 
         @JsonPropertyDescription("Node rank of that pod (its global ranks are rank*gpusPerNode ...).")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
         public Integer rank;
 
         @JsonPropertyDescription("Exit code of the trainer container, when it exited.")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
         public Integer exitCode;
 
         @JsonPropertyDescription("When the failure was observed (RFC 3339).")
@@ -186,9 +216,13 @@ public class MoETrainingJobStatus {
         public String pod;
 
         @JsonPropertyDescription("Node rank of that pod.")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
         public Integer rank;
 
         @JsonPropertyDescription("Exit code of the trainer container, when it exited.")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
         public Integer exitCode;
 
         @JsonPropertyDescription("When the failure was observed (RFC 3339).")
@@ -196,6 +230,8 @@ public class MoETrainingJobStatus {
 
         @JsonPropertyDescription("The attempt that was stopped (its pods' MOE_RESTART_ATTEMPT); the next gang runs"
                 + " as attempt + 1.")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
         public Integer attempt;
     }
 

@@ -3,23 +3,47 @@ package dev.moe.operator.api.v1alpha1;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import dev.moe.plan.ObjectNameRules;
 import dev.moe.plan.SpecDefaults;
+import dev.moe.plan.SpecLimits;
+import dev.moe.plan.WorkloadRules;
 import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.Size;
 import io.fabric8.generator.annotation.ValidationRule;
 
 /** Training hyper-parameters, dataset and checkpointing. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
+@ValidationRule(value = "!has(self.minLearningRate) || !has(self.learningRate)"
+        + " || self.minLearningRate <= self.learningRate || self.minLearningRate == " + SpecDefaults.MIN_LEARNING_RATE,
+        message = "training.minLearningRate must be at most training.learningRate (the schedule decays from"
+                + " learningRate down to minLearningRate; only the default " + SpecDefaults.MIN_LEARNING_RATE
+                + " passes, with a warning)",
+        reason = "FieldValueInvalid")
+@ValidationRule(value = "!has(self.warmupSteps) || !has(self.steps) || self.warmupSteps <= self.steps"
+        + " || self.warmupSteps == " + SpecDefaults.WARMUP_STEPS,
+        message = "training.warmupSteps must be at most training.steps (the learning rate would never reach its peak;"
+                + " only the default " + SpecDefaults.WARMUP_STEPS + " passes, with a warning)",
+        reason = "FieldValueInvalid")
+@ValidationRule(value = "!has(self.microBatchSize) || !has(self.seqLength)"
+        + " || self.microBatchSize * self.seqLength <= " + SpecLimits.MAX_TOKENS_PER_MICRO_BATCH,
+        message = "training.microBatchSize × training.seqLength must be at most " + SpecLimits.MAX_TOKENS_PER_MICRO_BATCH
+                + " tokens per GPU per pass; reach a bigger batch with gradient accumulation (training.globalBatchSize)",
+        reason = "FieldValueInvalid")
 @JsonIgnoreProperties(ignoreUnknown = true)
 public class TrainingSpec {
 
     @Min(1)
+    @Max(SpecLimits.MAX_SEQ_LENGTH)
     @Default(SpecDefaults.SEQ_LENGTH)
     @JsonPropertyDescription("Tokens per sequence. Must be divisible by 2 × parallelism.context.")
     public Integer seqLength;
 
     @Min(1)
+    @Max(SpecLimits.MAX_MICRO_BATCH_SIZE)
     @Default(SpecDefaults.MICRO_BATCH_SIZE)
     @JsonPropertyDescription("Sequences per data-parallel rank per forward/backward pass.")
     public Integer microBatchSize;
@@ -31,29 +55,37 @@ public class TrainingSpec {
     public Boolean activationCheckpointing;
 
     @Min(1)
+    @Max(SpecLimits.MAX_GLOBAL_BATCH_SIZE)
     @JsonPropertyDescription("Sequences per optimizer step = microBatchSize × data × gradient accumulation."
             + " Defaults to microBatchSize × data (no accumulation).")
     public Integer globalBatchSize;
 
     @Min(1)
+    @Max(SpecLimits.MAX_STEPS)
     @Default(SpecDefaults.STEPS)
     @JsonPropertyDescription("Optimizer steps to train.")
     public Integer steps;
 
+    @Min(value = 0, inclusive = false)
+    @Max(SpecLimits.MAX_LEARNING_RATE)
     @Default(SpecDefaults.LEARNING_RATE)
     @JsonPropertyDescription("Peak learning rate (AdamW, cosine decay after warmup).")
     public Double learningRate;
 
+    @Min(0)
+    @Max(SpecLimits.MAX_LEARNING_RATE)
     @Default(SpecDefaults.MIN_LEARNING_RATE)
     @JsonPropertyDescription("Learning rate at the end of the cosine decay.")
     public Double minLearningRate;
 
     @Min(0)
+    @Max(SpecLimits.MAX_STEPS)
     @Default(SpecDefaults.WARMUP_STEPS)
     @JsonPropertyDescription("Linear warmup steps.")
     public Integer warmupSteps;
 
     @Min(0)
+    @Max(SpecLimits.MAX_WEIGHT_DECAY)
     @Default(SpecDefaults.WEIGHT_DECAY)
     @JsonPropertyDescription("AdamW weight decay.")
     public Double weightDecay;
@@ -63,6 +95,8 @@ public class TrainingSpec {
     @JsonPropertyDescription("Gradient norm clipping threshold (0 = off).")
     public Double gradClip;
 
+    @Min(0)
+    @Max(SpecLimits.MAX_SEED)
     @Default(SpecDefaults.SEED)
     @JsonPropertyDescription("Random seed (initialisation and synthetic data).")
     public Long seed;
@@ -78,10 +112,13 @@ public class TrainingSpec {
     @JsonIgnoreProperties(ignoreUnknown = true)
     public static class CheckpointSpec {
         @Required
+        @Size(max = ObjectNameRules.MAX_DNS_SUBDOMAIN_LENGTH)
+        @Pattern(ObjectNameRules.DNS1123_SUBDOMAIN)
         @JsonPropertyDescription("PersistentVolumeClaim (ReadWriteMany) mounted at /checkpoints in every pod.")
         public String claimName;
 
         @Min(1)
+        @Max(SpecLimits.MAX_STEPS)
         @Default(SpecDefaults.CHECKPOINT_EVERY_STEPS)
         @JsonPropertyDescription("Checkpoint every this many optimizer steps.")
         public Integer everySteps;
@@ -98,10 +135,15 @@ public class TrainingSpec {
         @JsonPropertyDescription("synthetic (random tokens, no volume) or tokens (a flat binary file of token ids).")
         public DatasetType type;
 
+        @Size(max = ObjectNameRules.MAX_DNS_SUBDOMAIN_LENGTH)
+        @Pattern(ObjectNameRules.DNS1123_SUBDOMAIN)
         @JsonPropertyDescription("PersistentVolumeClaim holding the dataset, mounted read-only at /data.")
         public String claimName;
 
-        @JsonPropertyDescription("Path of the token file inside the pod, e.g. /data/tokens.bin (type tokens).")
+        @Size(max = SpecLimits.MAX_PATH_LENGTH)
+        @Pattern(WorkloadRules.ABSOLUTE_PATH)
+        @JsonPropertyDescription("Path of the token file inside the pod, e.g. /data/tokens.bin (type tokens;"
+                + " absolute, normalised).")
         public String path;
 
         @Default(SpecDefaults.DATASET_DTYPE)
