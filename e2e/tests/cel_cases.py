@@ -28,9 +28,10 @@ class Case:
     bad_name: str = ""
 
 
+# The operator's identity env (plan-engine TrainerContract.IDENTITY_ENV, in that order).
 RESERVED_ENV = ("['MASTER_ADDR', 'MASTER_PORT', 'NNODES', 'NODE_RANK', 'NPROC_PER_NODE', 'WORLD_SIZE',"
-                " 'MOE_PLAN_PATH', 'MOE_RESTART_ATTEMPT', 'MOE_JOB_NAME', 'POD_NAME', 'POD_NAMESPACE',"
-                " 'MOE_TENSOR_PARALLEL', 'MOE_EXPERT_PARALLEL', 'MOE_CONTEXT_PARALLEL', 'MOE_DATA_PARALLEL']")
+                " 'MOE_PLAN_PATH', 'MOE_TENSOR_PARALLEL', 'MOE_EXPERT_PARALLEL', 'MOE_CONTEXT_PARALLEL',"
+                " 'MOE_DATA_PARALLEL', 'MOE_RESTART_ATTEMPT', 'MOE_JOB_NAME', 'POD_NAME', 'POD_NAMESPACE']")
 MODEL_MOUNT = ("(self.path.lastIndexOf('/') > 0 ? self.path.substring(0, self.path.lastIndexOf('/'))"
                " : self.path)")
 
