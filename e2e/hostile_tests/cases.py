@@ -186,8 +186,9 @@ SINGLE_CASES = [
     _c("ovf-nodes-1e9", "32-bit overflow", {"resources": {"nodes": 1_000_000_000}},
        REFUSED, "spec.resources.nodes", why="the rank layout of 1e9 nodes was allocated up front (OOM)"),
     _c("ovf-world-beyond-fleet-max", "32-bit overflow",
-       {"resources": {"nodes": 4096, "gpusPerNode": 64}}, REFUSED, "resources.nodes",
-       why="each factor may be in range, the world (262,144 GPUs) is not"),
+       {"resources": {"nodes": 4096, "gpusPerNode": 64}}, REFUSED, "resources.",
+       why="each factor may be in range, the world (262,144 GPUs) is not: refused by the bound of a factor "
+           "(spec.resources.nodes / .gpusPerNode) or by a rule on resources.nodes × resources.gpusPerNode"),
 
     # model overrides (spec.model.config is free-form: only the plan engine can judge it)
     _c("cfg-layers-i32max", MODEL, {"model": {"config": {"numHiddenLayers": INT32_MAX}}}, REPORTED,
@@ -371,6 +372,99 @@ SINGLE_CASES = [
        "spec.trainer.command"),
 ]
 
+# ---------------------------------------------------------------------------------------------------------------
+# 3. Status garbage: a user with access to the status subresource writes nonsense into a running job's status
+# ---------------------------------------------------------------------------------------------------------------
+TOLERATED = "tolerated"  # accepted; the operator keeps reconciling the job (and every other one)
+
+
+@dataclass
+class StatusCase:
+    id: str
+    status: dict             # merge patch of .status, through the status subresource
+    outcome: str             # REFUSED (the field named) or TOLERATED
+    field: str = None
+
+
+STATUS_CASES = [
+    StatusCase("st-phase-bogus", {"phase": "Bogus"}, REFUSED, "status.phase"),
+    StatusCase("st-restart-attempt-negative", {"restartAttempt": -5}, REFUSED, "status.restartAttempt"),
+    StatusCase("st-restart-attempt-3e9", {"restartAttempt": 3_000_000_000}, REFUSED, "status.restartAttempt"),
+    StatusCase("st-restarts-i64max", {"restarts": INT64_MAX}, REFUSED, "status.restarts"),
+    StatusCase("st-world-i32over", {"plan": {"worldSize": 2**31}}, REFUSED, "status.plan.worldSize"),
+    StatusCase("st-exit-code-i32over", {"lastFailure": {"reason": "ExitCode", "exitCode": 2**31}}, REFUSED,
+               "status.lastFailure.exitCode"),
+    StatusCase("st-history-11", {"restartHistory": [{"reason": "ExitCode", "attempt": i} for i in range(11)]},
+               REFUSED, "status.restartHistory"),
+    StatusCase("st-conditions-garbage", {"conditions": [
+        {"type": "PlanValid", "status": "Maybe", "reason": "UserWasHere", "message": "x" * 10_000},
+        {"type": "NotOurs", "status": "True"}]}, TOLERATED),
+    StatusCase("st-observed-generation-i64max", {"observedGeneration": INT64_MAX}, TOLERATED),
+]
+
+# ---------------------------------------------------------------------------------------------------------------
+# 4. Ownership (data loss): the user already has objects with the names the operator derives for job `victim`
+# ---------------------------------------------------------------------------------------------------------------
+VICTIM = "victim"
+
+
+def _user(kind, name, **body):
+    api = "rbac.authorization.k8s.io/v1" if kind in ("Role", "RoleBinding") else "v1"
+    return {"apiVersion": api, "kind": kind, "metadata": {"name": name, "labels": {"owner": "user"}}, **body}
+
+
+USER_CONFIGMAP = _user("ConfigMap", f"{VICTIM}-plan", data={"settings.json": '{"mine": true}'})
+USER_SERVICE = _user("Service", VICTIM, spec={"selector": {"app": "user-web"}, "ports": [{"port": 80}]})
+USER_SERVICE_ACCOUNT = _user("ServiceAccount", f"{VICTIM}-trainer")
+USER_ROLE = _user("Role", f"{VICTIM}-trainer",
+                  rules=[{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}])
+USER_ROLE_BINDING = _user("RoleBinding", f"{VICTIM}-trainer",
+                          roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+                          subjects=[{"kind": "User", "name": "alice"}])
+
+
+def _user_pod(labels):
+    pod = _user("Pod", f"{VICTIM}-node-0", spec={"containers": [{"name": "app", "image": "registry.example/app:1"}]})
+    pod["metadata"]["labels"].update(labels)
+    # Running until deleted (KWOK would complete a pod labelled training.moe.dev/job after 10 s)
+    pod["metadata"]["annotations"] = {"e2e.moe.dev/hold": "true"}
+    return pod
+
+
+OWNERSHIP_CASES = {
+    "own-configmap": [USER_CONFIGMAP],
+    "own-service": [USER_SERVICE],
+    "own-serviceaccount": [USER_SERVICE_ACCOUNT],
+    "own-role": [USER_ROLE],
+    "own-rolebinding": [USER_ROLE_BINDING],
+    "own-pod-unlabelled": [_user_pod({})],
+    "own-pod-labelled": [_user_pod({"training.moe.dev/job": VICTIM})],
+    "own-everything": [USER_CONFIGMAP, USER_SERVICE, USER_SERVICE_ACCOUNT, USER_ROLE, USER_ROLE_BINDING,
+                       _user_pod({"training.moe.dev/job": VICTIM})],
+}
+
+# ---------------------------------------------------------------------------------------------------------------
+# 5. Gangs that can never start: the reason must reach status (deliverable 4)
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass
+class GangCase:
+    id: str
+    patch: dict              # merge patch of the spec
+    reason: str              # key of REASONS
+    mentions: str            # the condition's message and the Event name it (copied from the pod)
+
+
+GANG_CASES = [
+    GangCase("gang-missing-claim", {"training": {"checkpoint": {"claimName": "no-such-claim"}}}, "unschedulable",
+             "no-such-claim"),
+    GangCase("gang-16-gpus-per-node", {"resources": {"gpusPerNode": 16}, "training": {"globalBatchSize": 16}},
+             "no_node_fits", "nvidia.com/gpu"),
+    GangCase("gang-image-pull", {"trainer": {"image": "e2e.invalid/trainer:0"}}, "image_pull_failed",
+             "e2e.invalid/trainer:0"),
+    GangCase("gang-no-such-gpu", {"resources": {"gpuProduct": "NVIDIA-B300-288GB"}}, "no_node_matches",
+             "node affinity/selector"),
+]
+
 GROUPS = _integer_matrix() + [Group(c.id, [c]) for c in SINGLE_CASES]
 CASES = [c for g in GROUPS for c in g.cases]
 
@@ -383,6 +477,10 @@ def _check_table():
     for c in CASES:
         assert c.outcome in (REFUSED, REPORTED), c
         assert c.reason in REASONS, c
+    for c in GANG_CASES:
+        assert c.reason in REASONS, c
+    for c in STATUS_CASES:
+        assert c.outcome in (REFUSED, TOLERATED) and (c.field or c.outcome == TOLERATED), c
 
 
 _check_table()

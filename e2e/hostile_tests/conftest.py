@@ -10,9 +10,11 @@ plane; every test applies hostile jobs, and after every test the `guard` fixture
   operator's informers see them) and the user objects the test registered are unchanged (resourceVersion, owner
   references, data, spec).
 
-Then the test's objects are deleted. When the operator is down or not reconciling, it is restarted (after the
-hostile objects are gone), so one broken case does not fail every later one."""
+Then the test's objects are deleted. When the operator is down or not reconciling — or, after a failed case,
+still burns CPU with no job left (a reconcile that never returns) — it is restarted once the hostile objects are
+gone, so that one broken case does not fail or slow every later one."""
 import json
+import os
 import pathlib
 import sys
 import time
@@ -20,7 +22,7 @@ import time
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
-from cluster import (JOB_LABEL, JOBS, OPERATOR_LOG, cluster_and_operator_problem, job, kubectl,  # noqa: E402
+from cluster import (JOB_LABEL, JOBS, OPERATOR_LOG, cluster_and_operator_problem, kubectl,  # noqa: E402
                      operator_health, operator_pid, process_alive, start_operator, stop_operator, wait)
 from cases import base_job  # noqa: E402
 
@@ -59,6 +61,11 @@ def snapshot(ns, names=None):
     return {k: v for k, v in out.items() if names is None or k in names}
 
 
+def _short(value, limit=160):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"
+
+
 def differences(ns, before):
     """Human-readable differences between a snapshot and the objects now."""
     now = snapshot(ns, set(before))
@@ -69,7 +76,8 @@ def differences(ns, before):
             continue
         changed = [f for f in was if was[f] != now[key][f]]
         if changed:
-            out.append(f"{ns}/{key} changed: " + ", ".join(f"{f}: {was[f]!r} -> {now[key][f]!r}" for f in changed))
+            out.append(f"{ns}/{key} changed: " + ", ".join(f"{f}: {_short(was[f])} -> {_short(now[key][f])}"
+                                                           for f in changed))
     return out
 
 
@@ -184,28 +192,58 @@ class Operator:
 # the canary
 # ------------------------------------------------------------------------------------------------------------------
 class Canary:
-    """A fresh valid job per check: proves the operator still plans, writes status and creates pods."""
+    """A fresh valid job per check: proves the operator still plans, writes status and creates pods. The job carries
+    the job label itself, so one `kubectl get` returns the job and its pods."""
 
     def __init__(self):
         self.n = 0
+        self.name = None
 
-    def check(self):
-        """None when a new canary job got a status phase and its pod within the deadline; else the problem."""
+    def start(self):
         self.n += 1
-        name = f"canary-{self.n:03d}"
-        kubectl("apply", "--server-side", "--field-manager=e2e-hostile", "-n", CANARY_NS, "-f", "-",
-                input=base_job(name))
+        self.name = f"canary-{self.n:03d}"
+        obj = base_job(self.name)
+        obj["metadata"]["labels"] = {JOB_LABEL: self.name}
+        kubectl("apply", "--server-side", "--field-manager=e2e-hostile", "-n", CANARY_NS, "-f", "-", input=obj)
+
+    def result(self):
+        """None when the canary got a status phase and its pod within the deadline; else the problem. Deletes it."""
+        def reconciled():
+            items = json.loads(kubectl("get", f"{JOBS},pods", "-n", CANARY_NS, "-l", f"{JOB_LABEL}={self.name}",
+                                       "-o", "json"))["items"]
+            jobs = [o for o in items if o["kind"] == "MoETrainingJob"]
+            return jobs and (jobs[0].get("status") or {}).get("phase") and any(o["kind"] == "Pod" for o in items)
         try:
-            def reconciled():
-                status = job(CANARY_NS, name).get("status") or {}
-                pods = kubectl("get", "pods", "-n", CANARY_NS, "-l", f"{JOB_LABEL}={name}", "-o", "name").split()
-                return status.get("phase") and pods
-            wait(reconciled, CANARY_DEADLINE, f"canary {name} reconciled (status phase and its pod)", interval=0.2)
+            wait(reconciled, CANARY_DEADLINE, f"canary {self.name} reconciled (status phase and its pod)",
+                 interval=0.2)
             return None
         except AssertionError as e:
-            return f"canary {CANARY_NS}/{name} did not reconcile: {e}"
+            return f"canary {CANARY_NS}/{self.name} did not reconcile: {e}"
         finally:
-            kubectl("delete", JOBS, name, "-n", CANARY_NS, "--wait=false", check=False)
+            kubectl("delete", JOBS, self.name, "-n", CANARY_NS, "--wait=false", check=False)
+
+    def check(self):
+        self.start()
+        return self.result()
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def busy_with_nothing(pid, seconds=2.0):
+    """Whether the operator keeps at least a third of a core busy while no job exists (a reconcile that never
+    returns: the parameter count of a 2^31-layer model looped for ever). Only decides whether to restart the
+    operator after a failed case; it asserts nothing."""
+    before = cpu_seconds(pid)
+    time.sleep(seconds)
+    return cpu_seconds(pid) - before > seconds / 3
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -225,12 +263,19 @@ def session_setup():
         kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
-class Guard:
-    """What a test hands to the after-case checks: objects to delete afterwards, user objects that must stay
-    unchanged, and whether it restarted the operator on purpose."""
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keeps each phase's report on the test item, so that the guard knows whether the test itself failed."""
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"report_{report.when}", report)
 
-    def __init__(self, operator):
-        self.operator = operator
+
+class Guard:
+    """What a test hands to the after-case checks: objects to delete afterwards and user objects that must stay
+    unchanged."""
+
+    def __init__(self):
         self.to_delete = []       # (resource, namespace or None, name)
         self.user_objects = []    # (namespace, snapshot)
 
@@ -241,8 +286,12 @@ class Guard:
         self.user_objects.append((ns, snap))
 
     def delete_all(self):
-        for resource, ns, name in reversed(self.to_delete):
-            args = ["delete", resource, name, "--ignore-not-found", "--timeout=60s"]
+        """One kubectl delete per (resource, namespace); namespaces without waiting for their contents."""
+        batches = {}
+        for resource, ns, name in self.to_delete:
+            batches.setdefault((resource, ns), []).append(name)
+        for (resource, ns), names in batches.items():
+            args = ["delete", resource, *names, "--ignore-not-found", "--timeout=60s"]
             if ns:
                 args += ["-n", ns]
             if resource == "namespace":
@@ -251,24 +300,28 @@ class Guard:
 
 
 @pytest.fixture(autouse=True)
-def guard(session_setup):
-    operator = session_setup["operator"]
+def guard(session_setup, request):
+    operator, canary = session_setup["operator"], session_setup["canary"]
     operator.mark()
-    g = Guard(operator)
+    g = Guard()
     yield g
     problems = operator.problems()
     broken = bool(problems)
     if not broken:  # a dead or blind operator cannot reconcile the canary: do not wait for it
-        canary = session_setup["canary"].check()
-        if canary:
-            problems.append(canary)
-            broken = True
-        problems += operator.problems()
+        canary.start()
+    # while the operator reconciles the canary: nothing the operator does not own has changed
     problems += differences(SENTINEL_NS, session_setup["sentinels"])
     for ns, snap in g.user_objects:
         problems += differences(ns, snap)
+    if not broken:
+        late = canary.result()
+        if late:
+            problems.append(late)
+            broken = True
+        problems += operator.problems()
     g.delete_all()
-    if broken or operator.problems():
+    test_failed = getattr(request.node, "report_call", None) is not None and request.node.report_call.failed
+    if broken or operator.problems() or (test_failed and g.to_delete and busy_with_nothing(operator.pid)):
         operator.restart()
     if problems:
         pytest.fail("after the case, the operator is not unharmed:\n  " + "\n  ".join(problems), pytrace=False)

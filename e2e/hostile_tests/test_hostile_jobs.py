@@ -7,7 +7,7 @@ import pytest
 
 from cases import GROUPS, REASONS, REFUSED
 from conftest import CASES_NS, REPORT_DEADLINE
-from cluster import JOB_LABEL, JOBS, job, kubectl, wait, warning_events
+from cluster import JOB_LABEL, JOBS, job, kubectl, wait_or_none, warning_events
 
 
 def check(ok, message):
@@ -42,18 +42,16 @@ def assert_reported(ns, name, field, value, reason_key):
                 return obj, c
         return None
 
-    try:
-        obj, cond = wait(reported, REPORT_DEADLINE, "a False condition naming the field", interval=0.3)
-    except AssertionError:
+    found = wait_or_none(reported, REPORT_DEADLINE, interval=0.3)
+    if not found:
         raise AssertionError(f"not reported within {REPORT_DEADLINE}s: no False {ctype} condition naming {field!r}"
                              + (f" and {value!r}" if value else "") + f"; status: {_summary(seen.get('status', {}))}")
+    obj, cond = found
     check(_matches(reason, cond.get("reason")), f"{cond['type']} reason {cond.get('reason')!r}, want {reason!r}")
     if cond["type"] == "PlanValid":
         check(obj["status"].get("phase") == "Invalid", f"phase is not Invalid: {_summary(obj['status'])}")
-    try:
-        wait(lambda: [e for e in warning_events(ns, name) if field in (e.get("message") or "")],
-             REPORT_DEADLINE, "Warning Event", interval=0.3)
-    except AssertionError:
+    if not wait_or_none(lambda: [e for e in warning_events(ns, name) if field in (e.get("message") or "")],
+                        REPORT_DEADLINE, interval=0.3):
         raise AssertionError(f"no Warning Event on {name} naming {field!r}: "
                              f"{[(e.get('reason'), e.get('message', '')[:200]) for e in warning_events(ns, name)]}")
     uid = obj["metadata"]["uid"]

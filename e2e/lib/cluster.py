@@ -35,6 +35,14 @@ def wait(predicate, timeout, what, interval=0.5):
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+def wait_or_none(predicate, timeout, interval=0.5):
+    """Like wait(), but returns None at the deadline (for tests that build their own failure message)."""
+    try:
+        return wait(predicate, timeout, "", interval)
+    except AssertionError:
+        return None
+
+
 def install_crds():
     for f in sorted(REPO.glob("crds/*.y*ml")):
         kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=e2e-crd-install", "-f", str(f))
