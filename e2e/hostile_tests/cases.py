@@ -213,11 +213,12 @@ SINGLE_CASES = [
        "spec.model.config.decoderSparseStep", value="0", why="(layer + 1) % 0"),
     _c("cfg-unknown-key", MODEL, {"model": {"config": {"numExpertz": 8}}}, REPORTED,
        "spec.model.config.numExpertz", value="8"),
-    _c("cfg-not-an-object", MODEL, {"model": {"config": [1, 2, 3]}}, REPORTED, "spec.model.config"),
+    _c("cfg-not-an-object", MODEL, {"model": {"config": [1, 2, 3]}}, REFUSED, "spec.model.config",
+       why="the schema can say config is a map"),
     _c("cfg-nesting-50", MODEL, {"model": {"config": {"hiddenSize": DEEP_PLACEHOLDER}}}, REPORTED,
        "spec.model.config.hiddenSize", deep=50, why="an object where an integer belongs"),
     _c("cfg-nesting-2000", MODEL, {"model": {"config": {"hiddenSize": DEEP_PLACEHOLDER}}}, REPORTED,
-       "spec.model.config", reason="spec_unreadable", deep=2000,
+       "spec.model.config", deep=2000,
        why="beyond Jackson's 1000-level nesting limit: the job watch stopped for every job"),
     _c("cfg-huge-string", MODEL, {"model": {"config": {"hiddenAct": "x" * 200_000}}}, REPORTED,
        "spec.model.config.hiddenAct", why="a 200 kB activation name the trainer cannot know"),
@@ -234,7 +235,7 @@ SINGLE_CASES = [
        "spec.training.minLearningRate"),
     _c("num-min-lr-above-lr", "nonsense number", {"training": {"learningRate": 0.001, "minLearningRate": 0.01}},
        REFUSED, "minLearningRate"),
-    _c("num-warmup-above-steps", "nonsense number", {"training": {"steps": 20, "warmupSteps": 100}}, REFUSED,
+    _c("num-warmup-above-steps", "nonsense number", {"training": {"steps": 20, "warmupSteps": 500}}, REFUSED,
        "warmupSteps"),
     _c("num-weight-decay-negative", "nonsense number", {"training": {"weightDecay": -0.1}}, REFUSED,
        "spec.training.weightDecay"),
@@ -266,16 +267,16 @@ SINGLE_CASES = [
     _c("mount-relative", MOUNT, {"model": {"checkpoint": {"claimName": "weights", "path": "models/qwen"}}},
        REFUSED, "spec.model.checkpoint.path"),
     _c("mount-etc-moe", MOUNT, {"model": {"checkpoint": {"claimName": "weights", "path": "/etc/moe/qwen"}}},
-       REFUSED, "spec.model.checkpoint.path", why="would shadow the plan mount /etc/moe"),
+       REFUSED, "model.checkpoint.path", why="would shadow the plan mount /etc/moe"),
     _c("mount-dev-shm", MOUNT, {"model": {"checkpoint": {"claimName": "weights", "path": "/dev/shm/qwen"}}},
-       REFUSED, "spec.model.checkpoint.path"),
+       REFUSED, "model.checkpoint.path"),
     _c("mount-checkpoints", MOUNT, {"model": {"checkpoint": {"claimName": "weights", "path": "/checkpoints/m"}},
                                     "training": {"checkpoint": {"claimName": "ckpt"}}},
-       REFUSED, "spec.model.checkpoint.path"),
+       REFUSED, "model.checkpoint.path"),
     _c("mount-data", MOUNT, {"model": {"checkpoint": {"claimName": "weights", "path": "/data/qwen"}},
                              "training": {"dataset": {"type": "tokens", "claimName": "tokens",
                                                       "path": "/data/tokens.bin"}}},
-       REFUSED, "spec.model.checkpoint.path"),
+       REFUSED, "model.checkpoint.path"),
     _c("mount-dotdot", MOUNT, {"model": {"checkpoint": {"claimName": "weights",
                                                         "path": "/models/../etc/moe/qwen"}}},
        REFUSED, "spec.model.checkpoint.path", why="not normalised: resolves into /etc/moe"),
@@ -334,22 +335,26 @@ SINGLE_CASES = [
     _c("env-name-non-ascii", "env name", {"trainer": {"env": [{"name": "ÜBER", "value": "1"}]}}, REFUSED,
        "spec.trainer.env[0].name"),
     _c("env-identity-master-addr", "env name", {"trainer": {"env": [{"name": "MASTER_ADDR", "value": "evil"}]}},
-       REFUSED, "spec.trainer.env[0].name", why="today silently dropped; the user must learn it is reserved"),
+       REFUSED, "spec.trainer.env[0]", why="today silently dropped; the user must learn it is reserved"),
     _c("env-identity-world-size", "env name", {"trainer": {"env": [{"name": "WORLD_SIZE", "value": "1"}]}},
-       REFUSED, "spec.trainer.env[0].name"),
+       REFUSED, "spec.trainer.env[0]"),
     _c("nccl-env-name-invalid", "env name", {"nccl": {"extraEnv": {"BAD=KEY": "1"}}}, REFUSED,
        "spec.nccl.extraEnv"),
     _c("nccl-env-identity", "env name", {"nccl": {"extraEnv": {"MASTER_PORT": "1"}}}, REFUSED,
        "spec.nccl.extraEnv"),
 
-    # objects the apiserver refuses to derive: only the cluster can say (a 4xx on the pod becomes a condition)
-    _c("env-fieldref-unknown", "derived object refused",
+    _c("env-fieldref-unknown", "env name",
        {"trainer": {"env": [{"name": "X", "valueFrom": {"fieldRef": {"fieldPath": "status.bogus"}}}]}},
-       REPORTED, "fieldPath", value="status.bogus", reason="derived_refused"),
-    _c("env-value-and-value-from", "derived object refused",
+       REFUSED, "spec.trainer.env[0].valueFrom.fieldRef.fieldPath", why="the pod API supports a few field paths"),
+    _c("env-divisor-invalid", "env name",
+       {"trainer": {"env": [{"name": "X", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu",
+                                                                              "divisor": "7"}}}]}},
+       REPORTED, "spec.trainer.env[0].valueFrom.resourceFieldRef.divisor", value="7",
+       why="the pod API takes only 1 and 1m for cpu; a quantity rule the schema cannot say"),
+    _c("env-value-and-value-from", "env name",
        {"trainer": {"env": [{"name": "X", "value": "v",
                              "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]}},
-       REPORTED, "valueFrom", reason="derived_refused"),
+       REFUSED, "spec.trainer.env[0]", why="a pod may not have both"),
 
     # images
     _c("image-inner-space", "image", {"trainer": {"image": "ghcr.io/x/trainer:1 --privileged"}}, REFUSED,
@@ -464,6 +469,23 @@ GANG_CASES = [
     GangCase("gang-no-such-gpu", {"resources": {"gpuProduct": "NVIDIA-B300-288GB"}}, "no_node_matches",
              "node affinity/selector"),
 ]
+
+# ---------------------------------------------------------------------------------------------------------------
+# 6. The namespace refuses a derived object (quota): no spec rule can know it; the apiserver's 403 must reach status
+# ---------------------------------------------------------------------------------------------------------------
+@dataclass
+class QuotaCase:
+    id: str                  # also the job's name
+    hard: dict               # ResourceQuota spec.hard in the job's namespace
+    refused_object: str      # the derived object the apiserver refuses (named in the condition and the Event)
+
+
+QUOTA_CASES = [
+    QuotaCase("quota-pods", {"pods": "0"}, "quota-pods-node-0"),
+    # kube-root-ca.crt already uses the one ConfigMap allowed
+    QuotaCase("quota-configmaps", {"count/configmaps": "1"}, "quota-configmaps-plan"),
+]
+QUOTA_MESSAGE = "exceeded quota"
 
 GROUPS = _integer_matrix() + [Group(c.id, [c]) for c in SINGLE_CASES]
 CASES = [c for g in GROUPS for c in g.cases]
