@@ -4,12 +4,14 @@
 # Suites: smoke = e2e/smoke.sh (control plane + KWOK stages); api = e2e/tests (pytest: CRD/CEL/SSA/status on the
 # real apiserver); operator = e2e/operator_tests (pytest: the operator runs jobs on KWOK GPU nodes; starts the
 # operator first); contract = e2e/operator_tests/test_contract_run.py (the operator's pods run the real trainer on
-# CPU as local processes through e2e/runner/local_runner.py; needs the trainer venv, ensured first).
-# Env: MOE_E2E_SUITES (default "smoke api operator contract"),
+# CPU as local processes through e2e/runner/local_runner.py; needs the trainer venv, ensured first);
+# hostile = e2e/hostile_tests (pytest: hostile jobs refused or reported, the operator unharmed after each; starts
+# the operator first).
+# Env: MOE_E2E_SUITES (default "smoke api operator contract hostile"),
 # MOE_E2E_KEEP_CLUSTER=1 leaves the cluster running afterwards.
 set -uo pipefail
 source "$(dirname "$0")/bin/env.sh"
-SUITES=${MOE_E2E_SUITES:-smoke api operator contract}
+SUITES=${MOE_E2E_SUITES:-smoke api operator contract hostile}
 
 "$E2E_DIR/bin/build-binaries.sh" >/dev/null || { e2e_log "building the binaries failed"; exit 1; }
 cleanup() {
@@ -32,6 +34,8 @@ for suite in $SUITES; do
                     --ignore="$E2E_DIR/operator_tests/test_contract_run.py") ;;
     contract) "$REPO_DIR/trainer-image/scripts/ensure-venv.sh" >/dev/null && "$E2E_DIR/bin/operator-up.sh" \
               && (cd "$REPO_DIR" && python3 -m pytest -q -s -p no:cacheprovider "$E2E_DIR/operator_tests/test_contract_run.py") ;;
+    hostile) "$E2E_DIR/bin/operator-up.sh" \
+              && (cd "$REPO_DIR" && python3 -m pytest -q -p no:cacheprovider "$E2E_DIR/hostile_tests") ;;
     *)     e2e_log "unknown suite $suite"; false ;;
   esac || failed_suites+=("$suite")
 done

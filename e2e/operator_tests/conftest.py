@@ -1,34 +1,26 @@
 """Fixtures of the operator tier: the operator (e2e/bin/operator-up.sh) runs against the local control plane
-(e2e/bin/cluster-up.sh); pods "run" on KWOK's fake GPU nodes and end as e2e/kwok/stages decide."""
+(e2e/bin/cluster-up.sh); pods "run" on KWOK's fake GPU nodes and end as e2e/kwok/stages decide. The helpers shared
+with e2e/hostile_tests live in e2e/lib/cluster.py; the tests import them from here."""
 import json
 import os
 import pathlib
 import sys
-import time
 import uuid
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "tests"))
-from kube import KubectlError, kubectl  # noqa: E402
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
+from cluster import (E2E, JOBS, REPO, WORK, KubectlError, apply, cluster_and_operator_problem,  # noqa: E402,F401
+                     condition, job, kubectl, phase, pods, tiny_job, wait)
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-JOBS = "moetrainingjobs.training.moe.dev"
 TRAINING_SECONDS = int(os.environ.get("MOE_KWOK_TRAINING_SECONDS", "10"))
 
 
 @pytest.fixture(scope="session", autouse=True)
 def operator_running():
-    try:
-        kubectl("get", "--raw", "/readyz")
-    except (KubectlError, FileNotFoundError) as e:
-        pytest.exit(f"no reachable kube-apiserver (e2e/bin/cluster-up.sh, export KUBECONFIG): {e}", returncode=2)
-    for f in sorted(REPO.glob("crds/*.y*ml")):
-        kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=e2e-crd-install", "-f", str(f))
-    kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{JOBS}")
-    port = os.environ.get("MOE_E2E_OPERATOR_PORT", "18080")
-    if os.system(f"curl -fsS --max-time 2 http://127.0.0.1:{port}/q/health/ready >/dev/null 2>&1") != 0:
-        pytest.exit("the operator is not running (e2e/bin/operator-up.sh)", returncode=2)
+    problem = cluster_and_operator_problem()
+    if problem:
+        pytest.exit(problem, returncode=2)
 
 
 @pytest.fixture
@@ -39,50 +31,6 @@ def ns():
          30, "default ServiceAccount")
     yield name
     kubectl("delete", "namespace", name, "--wait=false", check=False)
-
-
-def wait(predicate, timeout, what, interval=0.5):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
-
-
-def tiny_job(name, **spec_overrides):
-    """examples/tiny-cpu.yaml's spec (2 nodes × 2 GPUs, tiny-moe), with overrides merged at the top level."""
-    spec = {
-        "model": {"preset": "tiny-moe"},
-        "parallelism": {"tensor": 2, "expert": 2},
-        "resources": {"nodes": 2, "gpusPerNode": 2, "gpuProduct": "NVIDIA-H100-80GB-HBM3"},
-        "training": {"seqLength": 64, "microBatchSize": 2, "globalBatchSize": 8, "steps": 20},
-        "restartPolicy": {"maxRestarts": 3, "backoffSeconds": 1, "maxBackoffSeconds": 2},
-    }
-    for k, v in spec_overrides.items():
-        spec[k] = {**spec.get(k, {}), **v} if isinstance(v, dict) else v
-    return {"apiVersion": "training.moe.dev/v1alpha1", "kind": "MoETrainingJob",
-            "metadata": {"name": name}, "spec": spec}
-
-
-def apply(obj, ns):
-    return json.loads(kubectl("apply", "--server-side", "--field-manager=e2e-test", "-n", ns, "-o", "json",
-                              "-f", "-", input=obj))
-
-
-def job(ns, name):
-    return json.loads(kubectl("get", JOBS, name, "-n", ns, "-o", "json"))
-
-
-def phase(ns, name):
-    return job(ns, name).get("status", {}).get("phase")
-
-
-def pods(ns, name, include_deleting=False):
-    items = json.loads(kubectl("get", "pods", "-n", ns, "-l", f"training.moe.dev/job={name}", "-o", "json"))["items"]
-    return [p for p in items if include_deleting or not p["metadata"].get("deletionTimestamp")]
 
 
 def env_of(pod):
@@ -105,8 +53,6 @@ def fail_pod(ns, pod_name, code):
 
 
 FIXTURES = pathlib.Path(__file__).resolve().parent / "fixtures"
-E2E = REPO / "e2e"
-WORK = pathlib.Path(os.environ.get("MOE_E2E_WORK", str(REPO / "e2e" / ".work")))
 
 
 def apply_file(path, ns):
@@ -135,10 +81,6 @@ def wait_fleet_free(timeout=120):
 def node_labels():
     items = json.loads(kubectl("get", "nodes", "-o", "json"))["items"]
     return {n["metadata"]["name"]: n["metadata"].get("labels", {}) for n in items}
-
-
-def condition(status, ctype):
-    return next((c for c in status.get("conditions", []) if c["type"] == ctype), None)
 
 
 def node_rank(pod):
