@@ -35,12 +35,13 @@ REASONS = {
     # a derived object (ConfigMap, Service, ServiceAccount, Role, RoleBinding, Pod) exists without this job's
     # controller owner reference
     "not_owned": ("DependentsReady", "ObjectNotOwned"),
-    # the apiserver refused (4xx) a derived object: condition type and reason not fixed yet, any False condition
-    "derived_refused": ("*", "*"),
+    # the apiserver refused (4xx) a derived object
+    "derived_refused": ("DependentsReady", "ApiRejected"),
     # gangs that cannot start
     "unschedulable": ("GangScheduled", "Unschedulable"),
     "no_node_fits": ("GangScheduled", "NoNodeFits"),
-    "image_pull_failed": ("GangScheduled", "ImagePullFailed"),
+    # the pod is bound, its container cannot start: on the Running condition
+    "image_pull_failed": ("Running", "ImagePullFailed"),
     # a node selector no node matches: the scheduler's Unschedulable, or NoNodeFits when the operator sees no
     # node can ever match
     "no_node_matches": ("GangScheduled", ("Unschedulable", "NoNodeFits")),

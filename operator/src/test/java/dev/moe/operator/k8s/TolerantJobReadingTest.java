@@ -6,7 +6,9 @@ import dev.moe.operator.api.v1alpha1.MoETrainingJob;
 import dev.moe.operator.k8s.TolerantJobReading.UnreadableSpec;
 import dev.moe.operator.k8s.TolerantJobReading.UnreadableStatus;
 import dev.moe.operator.status.StatusUpdater;
+import com.fasterxml.jackson.core.type.TypeReference;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** A stored job that does not fit the Java types is read anyway, and says which field and why. */
@@ -46,15 +48,29 @@ class TolerantJobReadingTest {
     }
 
     @Test
-    void aCloneThroughJsonIsUnreadableInTheSameWayAndKeepsTheStoredSpec() {
+    void aCloneThroughJsonIsUnreadableInTheSameWay() {
         // JOSDK clones every resource through JSON before reconciling it.
         String stored = "{\"model\":{\"preset\":\"tiny-moe\"},\"resources\":{\"nodes\":3000000000}}";
         MoETrainingJob j = serialization.unmarshal(job(stored, null), MoETrainingJob.class);
-        String written = serialization.asJson(j);
-        assertThat(written).contains("\"nodes\":3000000000");
         MoETrainingJob clone = serialization.clone(j);
         assertThat(clone.getSpec()).isInstanceOf(UnreadableSpec.class);
         assertThat(((UnreadableSpec) clone.getSpec()).problem).isEqualTo(((UnreadableSpec) j.getSpec()).problem);
+    }
+
+    @Test
+    void nestingBeyondWhatAnyParserShouldFollowIsOneUnreadableJobNotABrokenList() {
+        String deep = "{\"a\":".repeat(3000) + "1" + "}".repeat(3000);
+        String list = "["
+                + job("{\"model\":{\"preset\":\"tiny-moe\",\"config\":{\"hiddenSize\":" + deep + "}}}", null) + ","
+                + job("{\"model\":{\"preset\":\"tiny-moe\"}}", null) + "]";
+        List<MoETrainingJob> jobs = serialization.unmarshal(new java.io.ByteArrayInputStream(list.getBytes(java.nio.charset.StandardCharsets.UTF_8)), new TypeReference<List<MoETrainingJob>>() {
+        });
+        assertThat(jobs).hasSize(2);
+        UnreadableSpec u = (UnreadableSpec) jobs.get(0).getSpec();
+        assertThat(u.problem.field()).startsWith("spec.model.config.hiddenSize.a.a");
+        assertThat(u.problem.reason()).contains("deeper than " + TolerantJobReading.MAX_DEPTH);
+        assertThat(jobs.get(1).getSpec()).isNotInstanceOf(UnreadableSpec.class);
+        assertThat(serialization.clone(jobs.get(0)).getSpec()).isInstanceOf(UnreadableSpec.class);
     }
 
     @Test

@@ -36,12 +36,12 @@ public class MoETrainingJobStatus {
     public PlanSummary plan;
 
     @JsonPropertyDescription("Gang restarts so far.")
-    @Min(Integer.MIN_VALUE)
+    @Min(0)
     @Max(Integer.MAX_VALUE)
     public Integer restarts;
 
     @JsonPropertyDescription("Attempt number of the current gang (MOE_RESTART_ATTEMPT): 0 first, +1 per restart.")
-    @Min(Integer.MIN_VALUE)
+    @Min(0)
     @Max(Integer.MAX_VALUE)
     public Integer restartAttempt;
 
