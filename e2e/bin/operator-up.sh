@@ -42,13 +42,17 @@ if [[ -f $pidfile ]] && alive "$(cat "$pidfile")"; then e2e_log "operator alread
 # Run a snapshot of quarkus-app, so that a `mvn package` running meanwhile cannot pull jars from under it.
 rm -rf "$WORK/operator-app" && cp -r "$(dirname "$jar")" "$WORK/operator-app"
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
+# Appended, not overwritten: a test that restarts the operator keeps the evidence of the run before.
+log="$WORK/logs/operator.log"
+offset=$(stat -c %s "$log" 2>/dev/null || echo 0)
+echo "===== operator-up $(date -u +%FT%TZ)" >>"$log"
 KUBECONFIG="$operator_kubeconfig" setsid nohup "$JAVA" \
-  -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$OPERATOR_PORT" ${MOE_OPERATOR_JAVA_OPTS:-} \
-  -jar "$WORK/operator-app/quarkus-run.jar" >"$WORK/logs/operator.log" 2>&1 </dev/null &
+  -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$OPERATOR_PORT" -Xss8m ${MOE_OPERATOR_JAVA_OPTS:-} \
+  -jar "$WORK/operator-app/quarkus-run.jar" >>"$WORK/logs/operator.log" 2>&1 </dev/null &
 echo $! >"$pidfile"
 deadline=$((SECONDS + ${MOE_E2E_READY_TIMEOUT:-90}))
 until curl -fsS --max-time 2 "http://127.0.0.1:$OPERATOR_PORT/q/health/ready" >/dev/null 2>&1 \
-      || grep -qE 'Installed features|Operator .*started|Profile prod activated' "$WORK/logs/operator.log"; do
+      || tail -c +$((offset + 1)) "$log" | grep -qE 'Installed features|Operator .*started|Profile prod activated'; do
   if ! alive "$(cat "$pidfile")"; then
     e2e_log "operator exited during startup; last lines of $WORK/logs/operator.log:"; tail -n 60 "$WORK/logs/operator.log" >&2; exit 1
   fi

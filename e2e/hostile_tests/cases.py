@@ -42,9 +42,6 @@ REASONS = {
     "no_node_fits": ("GangScheduled", "NoNodeFits"),
     # the pod is bound, its container cannot start: on the Running condition
     "image_pull_failed": ("Running", "ImagePullFailed"),
-    # a node selector no node matches: the scheduler's Unschedulable, or NoNodeFits when the operator sees no
-    # node can ever match
-    "no_node_matches": ("GangScheduled", ("Unschedulable", "NoNodeFits")),
 }
 
 INT32_MAX = 2**31 - 1
@@ -221,6 +218,9 @@ SINGLE_CASES = [
     _c("cfg-nesting-2000", MODEL, {"model": {"config": {"hiddenSize": DEEP_PLACEHOLDER}}}, REPORTED,
        "spec.model.config", deep=2000,
        why="beyond Jackson's 1000-level nesting limit: the job watch stopped for every job"),
+    _c("cfg-nesting-9990", MODEL, {"model": {"config": {"hiddenSize": DEEP_PLACEHOLDER}}}, REPORTED,
+       "spec.model.config", deep=9990,
+       why="as deep as the API server's JSON decoder allows (10,000): the client converted watch events recursively"),
     _c("cfg-huge-string", MODEL, {"model": {"config": {"hiddenAct": "x" * 200_000}}}, REPORTED,
        "spec.model.config.hiddenAct", why="a 200 kB activation name the trainer cannot know"),
     _c("preset-unknown", "unknown preset", {"model": {"preset": "gpt-5"}}, REPORTED, "spec.model.preset",
@@ -467,8 +467,9 @@ GANG_CASES = [
              "no_node_fits", "nvidia.com/gpu"),
     GangCase("gang-image-pull", {"trainer": {"image": "e2e.invalid/trainer:0"}}, "image_pull_failed",
              "e2e.invalid/trainer:0"),
-    GangCase("gang-no-such-gpu", {"resources": {"gpuProduct": "NVIDIA-B300-288GB"}}, "no_node_matches",
-             "node affinity/selector"),
+    # The operator may list nodes (the chart's ClusterRole): no node has the product, so no node can ever fit.
+    GangCase("gang-no-such-gpu", {"resources": {"gpuProduct": "NVIDIA-B300-288GB"}}, "no_node_fits",
+             "NVIDIA-B300-288GB"),
 ]
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -21,6 +21,8 @@ import time
 
 import pytest
 
+# Some hostile jobs are nested thousands of levels deep; Python's json decoder recurses once per level.
+sys.setrecursionlimit(20_000)
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
 from cluster import (JOB_LABEL, JOBS, OPERATOR_LOG, cluster_and_operator_problem, kubectl,  # noqa: E402
                      operator_health, operator_pid, process_alive, start_operator, stop_operator, wait)

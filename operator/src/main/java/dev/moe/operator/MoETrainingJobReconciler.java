@@ -48,7 +48,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.jboss.logging.Logger;
 
 /**
@@ -93,6 +95,17 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
     /** The clock; tests may replace it. */
     Clock clock = Clock.systemUTC();
 
+    /**
+     * Jobs whose write was refused, by uid: not retried before {@code at} unless their spec changed. Without it the
+     * events of the job's own writes would retry at once: a gang that got one pod created before the refusal of
+     * the next is given back (a pod deleted: an event), recreated, refused, given back, in a hot loop. In memory:
+     * after an operator restart the first reconcile simply tries once more.
+     */
+    private final Map<String, RefusedUntil> refused = new ConcurrentHashMap<>();
+
+    private record RefusedUntil(Long generation, Instant at) {
+    }
+
     /** The pods: only those labelled with a job name, mapped to their job through the owner reference. */
     @Override
     public List<EventSource<?, MoETrainingJob>> prepareEventSources(EventSourceContext<MoETrainingJob> context) {
@@ -121,8 +134,16 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
             // Being deleted (foreground deletion or namespace teardown): garbage collection removes the gang.
             return UpdateControl.noUpdate();
         }
+        RefusedUntil wait = refused.get(job.getMetadata().getUid());
+        Instant now = clock.instant();
+        if (wait != null && Objects.equals(wait.generation(), job.getMetadata().getGeneration())
+                && now.isBefore(wait.at())) {
+            return UpdateControl.<MoETrainingJob>noUpdate().rescheduleAfter(Duration.between(now, wait.at()));
+        }
         try {
-            return decideAndAct(job, ctx);
+            UpdateControl<MoETrainingJob> control = decideAndAct(job, ctx);
+            refused.remove(job.getMetadata().getUid());
+            return control;
         } catch (KubernetesClientException e) {
             if (isNamespaceTerminating(e)) {
                 LOG.debugf("namespace %s is terminating; leaving %s alone", job.getMetadata().getNamespace(),
@@ -237,7 +258,10 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
         } else {
             control = ErrorStatusUpdateControl.noStatusUpdate();
         }
-        return control.rescheduleAfter(decision.requeue().orElse(Duration.ofMinutes(1)));
+        Duration delay = decision.requeue().orElse(Duration.ofMinutes(1));
+        refused.values().removeIf(old -> old.at().isBefore(now.minus(Duration.ofHours(1)))); // jobs deleted meanwhile
+        refused.put(job.getMetadata().getUid(), new RefusedUntil(job.getMetadata().getGeneration(), now.plus(delay)));
+        return control.rescheduleAfter(delay);
     }
 
     /** Whether the namespace is being deleted (false when it cannot be read). */

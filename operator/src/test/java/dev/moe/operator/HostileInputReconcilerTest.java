@@ -138,7 +138,7 @@ class HostileInputReconcilerTest {
     }
 
     @Test
-    void aUsersPodUnderARankNameStopsTheGangAndIsLeftAlone() {
+    void aUsersPodUnderARankNameStopsTheGangAndIsLeftAlone() throws Exception {
         Pod squatter = client.pods().inNamespace(NS).resource(new PodBuilder().withNewMetadata()
                 .withName("squat-node-1").addToLabels("app", "users-own").endMetadata().withNewSpec()
                 .addNewContainer().withName("c").withImage("busybox").endContainer().endSpec().build()).create();
@@ -151,6 +151,11 @@ class HostileInputReconcilerTest {
         // The rank the job could create is given back: a gang that cannot be complete holds no GPUs.
         await().atMost(WAIT).untilAsserted(() -> assertThat(pods("squat")).isEmpty());
         assertUnchanged(squatter);
+        // ... and not created again at once by the events of its own deletion (a hot loop): only after the backoff.
+        drainRequests();
+        await().pollDelay(Duration.ofSeconds(5)).atMost(Duration.ofSeconds(6)).until(() -> true);
+        assertThat(drainRequests().stream().filter(r -> r.getMethod().equals("POST")
+                && r.getPath().contains("/pods"))).isEmpty();
     }
 
     @Test
@@ -205,6 +210,17 @@ class HostileInputReconcilerTest {
         await().atMost(RETRY_WAIT).untilAsserted(() -> assertThat(pods("refused")).hasSize(2));
         await().atMost(WAIT).untilAsserted(() -> assertThat(condition("refused", Conditions.DEPENDENTS_READY).status)
                 .isEqualTo("True"));
+    }
+
+    /** Requests the mock server received since the last drain. */
+    List<io.fabric8.mockwebserver.http.RecordedRequest> drainRequests() throws InterruptedException {
+        List<io.fabric8.mockwebserver.http.RecordedRequest> out = new java.util.ArrayList<>();
+        io.fabric8.mockwebserver.http.RecordedRequest r;
+        while ((r = mockServer.getKubernetesMockServer().takeRequest(1, java.util.concurrent.TimeUnit.MILLISECONDS))
+                != null) {
+            out.add(r);
+        }
+        return out;
     }
 
     /** The object as the user left it: same resourceVersion, no owner references. */

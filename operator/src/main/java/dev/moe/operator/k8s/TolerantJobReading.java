@@ -1,5 +1,6 @@
 package dev.moe.operator.k8s;
 
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -16,11 +17,16 @@ import com.fasterxml.jackson.databind.SerializationConfig;
 import com.fasterxml.jackson.databind.SerializerProvider;
 import com.fasterxml.jackson.databind.deser.BeanDeserializerModifier;
 import com.fasterxml.jackson.databind.deser.std.DelegatingDeserializer;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ContainerNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.module.SimpleModule;
 import com.fasterxml.jackson.databind.ser.BeanSerializerModifier;
 import com.fasterxml.jackson.databind.ser.std.StdSerializer;
 import dev.moe.operator.api.v1alpha1.MoETrainingJobSpec;
 import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
+import io.fabric8.kubernetes.api.model.ManagedFieldsEntry;
 import io.quarkus.kubernetes.client.KubernetesClientObjectMapperCustomizer;
 import jakarta.inject.Singleton;
 import java.io.IOException;
@@ -30,6 +36,7 @@ import java.util.Deque;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiFunction;
 import java.util.function.Function;
 import java.util.stream.Collectors;
 
@@ -44,10 +51,11 @@ import java.util.stream.Collectors;
  * an {@link UnreadableSpec} / {@link UnreadableStatus} naming the field and the reason: the reconciler reports it
  * on that job alone.
  *
- * <p>JOSDK clones every resource through JSON before reconciling it, so an unreadable spec is written as
- * {@code {"$unreadable": {"field": …, "reason": …}}} and read back as the same {@link UnreadableSpec}. The
- * operator never writes a job's spec (the status subresource ignores it), and the API server prunes such a
- * key from anything a user stores, so the marker cannot be forged.
+ * <p>JOSDK clones every resource through JSON before reconciling it, and sends the whole object (spec included,
+ * which the status subresource ignores but checks against the schema) with every status patch. So an unreadable
+ * spec is written back as it was stored, and its clone is unreadable in the same way; one that was too deep is
+ * written with everything below {@link #MAX_DEPTH} levels replaced by a short string, so its clone is readable and
+ * the plan engine names the field that holds the wrong value.
  */
 @Singleton
 public class TolerantJobReading implements KubernetesClientObjectMapperCustomizer {
@@ -58,23 +66,28 @@ public class TolerantJobReading implements KubernetesClientObjectMapperCustomize
      * that a job is parsed, then found too deep, instead of failing the whole list of jobs.
      */
     static final int PARSER_MAX_NESTING = 100_000;
-    static final String MARKER = "$unreadable";
+    static final String CUT = "(nested too deep: removed by the operator)";
 
     /** A spec that could not be read into {@link MoETrainingJobSpec}: every field is null. */
     public static final class UnreadableSpec extends MoETrainingJobSpec {
+        /** The spec as stored (cut at {@link #MAX_DEPTH} levels). */
+        public final transient JsonNode stored;
         /** The field that cannot be read, e.g. {@code spec.resources.nodes}, and why. */
         public final transient Problem problem;
 
-        UnreadableSpec(Problem problem) {
+        UnreadableSpec(JsonNode stored, Problem problem) {
+            this.stored = stored;
             this.problem = problem;
         }
     }
 
     /** A status that could not be read into {@link MoETrainingJobStatus}: every field is null or empty. */
     public static final class UnreadableStatus extends MoETrainingJobStatus {
+        public final transient JsonNode stored;
         public final transient Problem problem;
 
-        UnreadableStatus(Problem problem) {
+        UnreadableStatus(JsonNode stored, Problem problem) {
+            this.stored = stored;
             this.problem = problem;
         }
     }
@@ -90,9 +103,20 @@ public class TolerantJobReading implements KubernetesClientObjectMapperCustomize
         mapper.registerModule(module());
     }
 
+    /**
+     * managedFields are neither read nor written by this client: their fieldsV1 mirror every field path of an
+     * object, as deep as its deepest field, and Jackson reads and writes such maps recursively (a deep job stopped the
+     * watch with a StackOverflowError). The operator compares dependents on their fields, never on managedFields,
+     * and server-side apply needs none on the request; skipping them also keeps the informer caches smaller.
+     */
+    @JsonIgnoreProperties(value = "fieldsV1", ignoreUnknown = true)
+    abstract static class WithoutFieldsV1 {
+    }
+
     /** The Jackson module (also for tests that build their own mapper). */
     public static SimpleModule module() {
         SimpleModule module = new SimpleModule("moe-tolerant-job-reading");
+        module.setMixInAnnotation(ManagedFieldsEntry.class, WithoutFieldsV1.class);
         module.setDeserializerModifier(new BeanDeserializerModifier() {
             @Override
             public JsonDeserializer<?> modifyDeserializer(DeserializationConfig config, BeanDescription bean,
@@ -113,10 +137,10 @@ public class TolerantJobReading implements KubernetesClientObjectMapperCustomize
                     JsonSerializer<?> serializer) {
                 Class<?> type = bean.getBeanClass();
                 if (type == UnreadableSpec.class) {
-                    return new Marker<>(UnreadableSpec.class, s -> s.problem);
+                    return new StoredJson<>(UnreadableSpec.class, s -> s.stored);
                 }
                 if (type == UnreadableStatus.class) {
-                    return new Marker<>(UnreadableStatus.class, s -> s.problem);
+                    return new StoredJson<>(UnreadableStatus.class, s -> s.stored);
                 }
                 return serializer;
             }
@@ -127,9 +151,9 @@ public class TolerantJobReading implements KubernetesClientObjectMapperCustomize
     /** Reads the subtree; when it is too deep or the bean deserializer fails, keeps the reason instead. */
     private static final class Tolerant extends DelegatingDeserializer {
         private final String root;
-        private final Function<Problem, Object> unreadable;
+        private final BiFunction<JsonNode, Problem, Object> unreadable;
 
-        Tolerant(JsonDeserializer<?> delegate, String root, Function<Problem, Object> unreadable) {
+        Tolerant(JsonDeserializer<?> delegate, String root, BiFunction<JsonNode, Problem, Object> unreadable) {
             super(delegate);
             this.root = root;
             this.unreadable = unreadable;
@@ -143,19 +167,16 @@ public class TolerantJobReading implements KubernetesClientObjectMapperCustomize
         @Override
         public Object deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
             JsonNode tree = ctxt.readTree(p); // iterative: no recursion however deep
-            JsonNode marker = tree.get(MARKER);
-            if (marker != null && marker.isObject()) {
-                return unreadable.apply(new Problem(marker.path("field").asText(root), marker.path("reason").asText()));
-            }
             String tooDeep = deeperThan(tree, root, MAX_DEPTH);
             if (tooDeep != null) {
-                return unreadable.apply(new Problem(tooDeep, "nested deeper than " + MAX_DEPTH + " levels"));
+                return unreadable.apply(cut(tree, MAX_DEPTH),
+                        new Problem(tooDeep, "nested deeper than " + MAX_DEPTH + " levels"));
             }
             try (JsonParser again = tree.traverse(p.getCodec())) {
                 again.nextToken();
                 return _delegatee.deserialize(again, ctxt);
             } catch (JsonProcessingException | IllegalArgumentException e) {
-                return unreadable.apply(describe(root, e));
+                return unreadable.apply(tree, describe(root, e));
             }
         }
     }
@@ -188,6 +209,52 @@ public class TolerantJobReading implements KubernetesClientObjectMapperCustomize
         return null;
     }
 
+    /** A copy of {@code tree} with every node more than {@code max} levels down replaced by {@link #CUT}; iterative. */
+    static JsonNode cut(JsonNode tree, int max) {
+        record Frame(JsonNode from, ContainerNode<?> to, int depth) {
+        }
+        if (!tree.isContainerNode()) {
+            return tree;
+        }
+        ContainerNode<?> root = tree.isObject() ? JsonNodeFactory.instance.objectNode()
+                : JsonNodeFactory.instance.arrayNode();
+        Deque<Frame> todo = new ArrayDeque<>();
+        todo.push(new Frame(tree, root, 1));
+        while (!todo.isEmpty()) {
+            Frame f = todo.pop();
+            Iterator<Map.Entry<String, JsonNode>> fields = f.from().isObject() ? f.from().fields() : null;
+            int i = 0;
+            while (fields != null ? fields.hasNext() : i < f.from().size()) {
+                String key = null;
+                JsonNode child;
+                if (fields != null) {
+                    var e = fields.next();
+                    key = e.getKey();
+                    child = e.getValue();
+                } else {
+                    child = f.from().get(i++);
+                }
+                JsonNode copy;
+                if (!child.isContainerNode()) {
+                    copy = child;
+                } else if (f.depth() >= max) {
+                    copy = JsonNodeFactory.instance.textNode(CUT);
+                } else {
+                    ContainerNode<?> c = child.isObject() ? JsonNodeFactory.instance.objectNode()
+                            : JsonNodeFactory.instance.arrayNode();
+                    todo.push(new Frame(child, c, f.depth() + 1));
+                    copy = c;
+                }
+                if (f.to() instanceof ObjectNode o) {
+                    o.set(key, copy);
+                } else {
+                    ((ArrayNode) f.to()).add(copy);
+                }
+            }
+        }
+        return root;
+    }
+
     /** The JSON path of the failing field below {@code root}, and the first line of Jackson's reason. */
     static Problem describe(String root, Exception e) {
         String path = root;
@@ -206,24 +273,18 @@ public class TolerantJobReading implements KubernetesClientObjectMapperCustomize
         return new Problem(path, (newline >= 0 ? reason.substring(0, newline) : reason).trim());
     }
 
-    /** Writes {"$unreadable": {"field": …, "reason": …}}. */
-    private static final class Marker<T> extends StdSerializer<T> {
-        private final Function<T, Problem> problem;
+    /** Writes the JSON that was stored. */
+    private static final class StoredJson<T> extends StdSerializer<T> {
+        private final Function<T, JsonNode> stored;
 
-        Marker(Class<T> type, Function<T, Problem> problem) {
+        StoredJson(Class<T> type, Function<T, JsonNode> stored) {
             super(type);
-            this.problem = problem;
+            this.stored = stored;
         }
 
         @Override
         public void serialize(T value, JsonGenerator gen, SerializerProvider provider) throws IOException {
-            Problem p = problem.apply(value);
-            gen.writeStartObject();
-            gen.writeObjectFieldStart(MARKER);
-            gen.writeStringField("field", p.field());
-            gen.writeStringField("reason", p.reason());
-            gen.writeEndObject();
-            gen.writeEndObject();
+            gen.writeTree(stored.apply(value));
         }
     }
 }

@@ -52,6 +52,7 @@ class TolerantJobReadingTest {
         // JOSDK clones every resource through JSON before reconciling it.
         String stored = "{\"model\":{\"preset\":\"tiny-moe\"},\"resources\":{\"nodes\":3000000000}}";
         MoETrainingJob j = serialization.unmarshal(job(stored, null), MoETrainingJob.class);
+        assertThat(serialization.asJson(j)).contains("\"nodes\":3000000000");
         MoETrainingJob clone = serialization.clone(j);
         assertThat(clone.getSpec()).isInstanceOf(UnreadableSpec.class);
         assertThat(((UnreadableSpec) clone.getSpec()).problem).isEqualTo(((UnreadableSpec) j.getSpec()).problem);
@@ -70,7 +71,45 @@ class TolerantJobReadingTest {
         assertThat(u.problem.field()).startsWith("spec.model.config.hiddenSize.a.a");
         assertThat(u.problem.reason()).contains("deeper than " + TolerantJobReading.MAX_DEPTH);
         assertThat(jobs.get(1).getSpec()).isNotInstanceOf(UnreadableSpec.class);
-        assertThat(serialization.clone(jobs.get(0)).getSpec()).isInstanceOf(UnreadableSpec.class);
+        // Written back cut at the depth limit (status patches carry the spec): its clone reads, and the plan engine
+        // names the field with the wrong value.
+        String written = serialization.asJson(jobs.get(0));
+        assertThat(written).contains(TolerantJobReading.CUT).hasSizeLessThan(2000);
+        var clone = serialization.clone(jobs.get(0)).getSpec();
+        assertThat(clone).isNotInstanceOf(UnreadableSpec.class);
+        assertThat(clone.model.config.get("hiddenSize").isObject()).isTrue();
+    }
+
+    @Test
+    void aWatchEventOfTheDeepestJobTheApiServerStoresIsReadOnTheOperatorsStack() throws Exception {
+        // The API server's JSON decoder stops at 10,000 levels; the operator runs with 8 MiB thread stacks
+        // (-Xss8m: the chart's jvmOptions, e2e/bin/operator-up.sh), on which reading and converting such a watch
+        // event must not overflow.
+        Throwable[] failure = new Throwable[1];
+        Thread reader = new Thread(null, () -> {
+            try {
+                watchEventOfDepth(10_000);
+            } catch (Throwable e) {
+                failure[0] = e;
+            }
+        }, "watch-reader", 8L << 20);
+        reader.start();
+        reader.join();
+        assertThat(failure[0]).isNull();
+    }
+
+    /** A watch event of a job nested {@code depth} levels deep in spec.model.config, managedFields included. */
+    void watchEventOfDepth(int depth) {
+        String deep = "{\"a\":".repeat(depth) + "1" + "}".repeat(depth);
+        String fields = "{\"f:a\":".repeat(depth) + "{}" + "}".repeat(depth);
+        String event = "{\"type\":\"ADDED\",\"object\":{\"apiVersion\":\"training.moe.dev/v1alpha1\","
+                + "\"kind\":\"MoETrainingJob\",\"metadata\":{\"name\":\"j\",\"namespace\":\"ns\","
+                + "\"managedFields\":[{\"manager\":\"kubectl\",\"operation\":\"Apply\",\"fieldsType\":\"FieldsV1\","
+                + "\"fieldsV1\":" + fields + "}]},\"spec\":{\"model\":{\"preset\":\"tiny-moe\",\"config\":"
+                + "{\"hiddenSize\":" + deep + "}}}}}";
+        var watchEvent = serialization.unmarshal(event, io.fabric8.kubernetes.api.model.WatchEvent.class);
+        MoETrainingJob j = serialization.convertValue(watchEvent.getObject(), MoETrainingJob.class);
+        assertThat(j.getSpec()).isInstanceOf(UnreadableSpec.class);
     }
 
     @Test
