@@ -339,16 +339,18 @@ def run(a):
             hf = ["row", "hf", "--layers", str(layers), "--seq", str(seq), "--mbs-list", "1,2,4",
                   "--steps", str(a.steps), "--warmup", str(a.warmup)] + (["--compiled"] if compiled else [])
             rows += _child(hf)
-        for budget, cap in (("gpu", None), ("80GiB", H100_USABLE_GIB)):
+        for budget, cap in (("gpu", None), ("80GiB", H100_USABLE_GIB), ("80GiB_rejected", H100_USABLE_GIB)):
             cands = plans.get(shape, {}).get(budget, [])
-            if not cands:
+            if not cands and budget != "80GiB_rejected":
                 rows.append({"impl": "ours", "layers": layers, "seq": seq, "mbs": None, "ok": False,
-                             "plan": f"best plan for {budget}",
+                             "plan": f"best plan for {budget}", "budget": budget,
                              "error": plans.get(shape, {}).get(budget + "_note", "no plan fits this budget")})
             for p in cands[:a.candidates]:
+                p = dict(p, label=f"mbs {p['mbs']}, ac={p['ac']}" + (" (estimate: does not fit)"
+                                                                      if budget == "80GiB_rejected" else ""))
                 for r in _child(_ours_args(layers, seq, p, a.steps, a.warmup, cap,
                                            ["--sync-check"] if budget == "gpu" else [])):
-                    r["budget"] = "80 GiB (H100)" if cap else card
+                    r.update(budget="80 GiB (H100)" if cap else card, estimate_key=p.get("key"))
                     rows.append(r)
     for r in rows:
         r.update(run_id=run_id, date=date, card=card, gpus=1, command=command)
@@ -377,7 +379,7 @@ def ladder(a):
         ("micro-batch 4, selective AC", dict(mbs=4, ac="selective"), {}, []),
         ("micro-batch 4, full AC", dict(mbs=4, ac="full"), {}, []),
         ("+ micro-batch 8", dict(mbs=8, ac="off"), {}, []),
-        ("+ micro-batch 16", dict(mbs=16, ac="off"), {}, []),
+        ("micro-batch 16, selective AC (off does not fit)", dict(mbs=16, ac="selective"), {}, []),
     ]
     only = set(a.rungs.split(",")) if a.rungs else None
     rows = []

@@ -200,7 +200,9 @@ def _adamw_kernel():
             tl.store(exp_avg_sq_ptr + offs, v, mask=mask)
             if HAS_MASTER:
                 tl.store(master_ptr + offs, w, mask=mask)
-                tl.store(param_ptr + offs, w.to(param_ptr.dtype.element_ty), mask=mask)
+                # round to nearest even, as torch's .to(bf16): a resumed run re-derives the bf16 weights from the
+                # loaded masters with torch and must get the same bits
+                tl.store(param_ptr + offs, w.to(param_ptr.dtype.element_ty, fp_downcast_rounding="rtne"), mask=mask)
             else:
                 tl.store(param_ptr + offs, w, mask=mask)
 
@@ -213,11 +215,12 @@ def fused_adamw_available(device: torch.device) -> bool:
 
 
 def adamw_step(param, grad, master, exp_avg, exp_avg_sq, scale, *, lr, beta1, beta2, eps, weight_decay,
-               step: int) -> None:
-    """One AdamW update of one (local) tensor; see the module docstring."""
+               step: int, fused: bool | None = None) -> None:
+    """One AdamW update of one (local) tensor; see the module docstring. fused=None: the Triton kernel where
+    it can run (CUDA), else the reference."""
     if param.numel() == 0:
         return
-    if not fused_adamw_available(param.device):
+    if not (fused_adamw_available(param.device) if fused is None else fused):
         adamw_reference(param, grad, master, exp_avg, exp_avg_sq, scale, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
                         weight_decay=weight_decay, step=step)
         return

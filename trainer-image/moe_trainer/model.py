@@ -148,6 +148,11 @@ def inverse_permutation(order: torch.Tensor) -> torch.Tensor:
     return torch.empty_like(order).scatter_(0, order, torch.arange(order.numel(), device=order.device))
 
 
+# The routing index tensors (a few bytes per token) are kept on ctx by reference, not through
+# save_for_backward: they are not activations worth recomputing, and with nothing saved at the very end of a
+# layer an activation-checkpointing recompute stops after the experts' last GEMM, before the sum back to token
+# order and, under expert parallelism, before the all-to-all that returns the expert outputs (which is then
+# neither kept nor sent again; parallel/activation_checkpoint.py).
 class _GatherRows(torch.autograd.Function):
     """rows[p] = x[src[p]], where each source row appears exactly k times (a token's k routed copies,
     src = order // k). Backward sums each token's k copies as a gather (grad[t] = Σ_j g[inv[t·k + j]]) rather
@@ -155,14 +160,12 @@ class _GatherRows(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, src, inv, k):
-        ctx.save_for_backward(src, inv)
-        ctx.k = k
+        ctx.src, ctx.inv, ctx.k = src, inv, k
         return x[src]
 
     @staticmethod
     def backward(ctx, g):
-        src, inv = ctx.saved_tensors
-        return g[inv].view(-1, ctx.k, g.shape[-1]).sum(1), None, None, None
+        return g[ctx.inv].view(-1, ctx.k, g.shape[-1]).sum(1), None, None, None
 
 
 class _SumRows(torch.autograd.Function):
@@ -171,13 +174,12 @@ class _SumRows(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, rows, src, inv, k):
-        ctx.save_for_backward(src, inv)
+        ctx.src = src
         return rows[inv].view(-1, k, rows.shape[-1]).sum(1)
 
     @staticmethod
     def backward(ctx, g):
-        src, inv = ctx.saved_tensors
-        return g[src], None, None, None
+        return g[ctx.src], None, None, None
 
 
 def gather_rows(x, src, inv, k: int = 1):
@@ -241,16 +243,16 @@ class SparseMoeBlock(nn.Module):
         self.gate = Router(cfg)
         self.experts = Experts(cfg.num_experts, cfg.hidden_size, cfg.moe_intermediate_size)
         self.dispatch = LocalDispatch()  # parallel/expert_parallel.py swaps in the all-to-all dispatcher
-        self.last_counts = None  # tokens per expert of the last forward (for load-imbalance metrics)
 
     def forward(self, x):
         B, S, H = x.shape
         flat = x.reshape(-1, H)
         probs, w, idx = self.gate(flat)
         counts = count_per_expert(idx.reshape(-1), self.num_experts)
-        self.last_counts = counts
         out = self.dispatch(flat, w, idx, counts, self.experts, self.num_experts)
-        # statistics for the load-balancing loss (transformers' load_balancing_loss_func, summed over layers)
+        # statistics for the load-balancing loss (transformers' load_balancing_loss_func, summed over layers) and
+        # the load-imbalance metric; returned, never stored on the module: a compiled, checkpointed layer must
+        # have no side effects (one graph-breaks torch.compile out of the whole checkpointed region)
         stats = (counts.float(), probs.sum(0), flat.shape[0])
         return out.view(B, S, H), stats
 
@@ -297,15 +299,17 @@ class Qwen3MoeForCausalLM(nn.Module):
         cos, sin = rope_cos_sin(input_ids.shape[1], cfg.head_dim, cfg.rope_theta, x.device, x.dtype)
         tok_sum = prob_sum = None
         rows = 0
+        counts = []
         for layer in self.model.layers:
             x, stats = layer(x, cos, sin)
             if stats is not None:
                 c, p, n = stats
+                counts.append(c.detach())
                 tok_sum = c if tok_sum is None else tok_sum + c
                 prob_sum = p if prob_sum is None else prob_sum + p
                 rows += n
         h = self.model.norm(x)
-        out = {}
+        out = {"expert_counts": torch.stack(counts) if counts else None}  # [MoE layers, experts] of this forward
         if tok_sum is not None:
             out["aux"] = cfg.num_experts * torch.sum((tok_sum / rows) * (prob_sum / rows))
         else:

@@ -159,21 +159,23 @@ def forward_backward(model, meshes: Meshes, data: BatchSource, step: int, accum:
     The model computes in its parameters' dtype (no autocast); gradients accumulate in float32 (FSDP2 for
     the parameters it shards, optim.Fp32GradAccumulation for the others)."""
     stats = torch.zeros(3, device=device)
+    model.last_expert_counts = None
     for micro in range(accum):
         inputs, labels = data.batch(step, micro, meshes.data_rank, device)
         set_gradient_sync(model, micro == accum - 1)
         out = model(inputs, labels)
         (out["loss"] / accum).backward()
         stats += torch.stack([out["loss"].detach(), out["ce"].detach(), out["aux"].detach()]).float() / accum
+        model.last_expert_counts = out["expert_counts"]
     reduce_expert_gradients(model, meshes)
     return stats
 
 
 def load_imbalance(model, world: int) -> float:
-    counts = [b.last_counts for b in model.moe_blocks() if b.last_counts is not None]
-    if not counts:
+    c = getattr(model, "last_expert_counts", None)  # [MoE layers, experts] of the last micro-batch
+    if c is None:
         return 1.0
-    c = torch.stack(counts).float()
+    c = c.float()
     if dist.is_initialized() and world > 1:
         dist.all_reduce(c)
     return (c.max(1).values / c.mean(1).clamp(min=1e-9)).mean().item()

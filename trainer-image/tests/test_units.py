@@ -102,3 +102,20 @@ def test_metrics_endpoint():
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
     assert 'moe_trainer_step{moejob="tiny",rank="0"} 5.0' in body
     assert "moe_trainer_mfu" in body and "moe_trainer_expert_load_imbalance" in body
+
+
+def test_activation_checkpointing_values_of_the_plan():
+    """plan-v1 booleans keep their meaning (true = full, false = off, absent = full); mode names pass."""
+    import copy
+
+    from conftest import TINY
+    from helpers import make_plan
+
+    from moe_trainer.config import parse_plan
+
+    for value, mode in ((True, "full"), (False, "off"), (None, "full"), ("off", "off"), ("selective", "selective"),
+                        ("full", "full")):
+        plan = make_plan(copy.deepcopy(TINY))
+        if value is not None:
+            plan["training"]["activationCheckpointing"] = value
+        assert parse_plan(plan).training.activation_checkpointing == mode

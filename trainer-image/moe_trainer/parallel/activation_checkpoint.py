@@ -6,8 +6,10 @@
   (norms, RoPE, SwiGLU, routing permutations and sums) is recomputed in backward;
 - ``full``: only each layer's input (and its all-to-all outputs) is kept; the layer is recomputed.
 
-In every mode the all-to-all outputs are saved, so a recompute never re-sends tokens (the dispatch's
-split sizes are still read back from the device once more in a recompute: a sync, no communication).
+In every mode the dispatch all-to-all outputs (counts, tokens, router weights) are saved, so a recompute never
+re-sends tokens; the all-to-all returning the expert outputs is neither saved nor re-sent, because the recompute
+stops after the experts' last GEMM (model._SumRows keeps no saved tensors) and backward never reads its output.
+The dispatch's split sizes are read back from the device once more in a recompute (a sync, no communication).
 Implemented with torch.utils.checkpoint (non-reentrant, so recompute stops as soon as backward has what it
 needs) and a selective-checkpoint policy; the layer's forward is wrapped in place, so parameter names (DCP,
 the Hugging Face mapping) do not change, and it composes with per-layer torch.compile and FSDP2. The maths is
@@ -35,10 +37,12 @@ def _ops(*names):
     return out
 
 
-#: collectives whose outputs are always kept (all-to-all dispatch of tokens, weights and counts)
-COMMUNICATION = set()
+#: all-to-all (expert_parallel.AllToAllDispatch issues per layer, in this order: counts, tokens, router weights,
+#: then the expert outputs back; the first DISPATCH_ALL_TO_ALLS of each group are kept)
+ALL_TO_ALL = set()
 if hasattr(torch.ops, "_c10d_functional"):
-    COMMUNICATION.add(torch.ops._c10d_functional.all_to_all_single.default)
+    ALL_TO_ALL.add(torch.ops._c10d_functional.all_to_all_single.default)
+ALL_TO_ALLS_PER_LAYER, DISPATCH_ALL_TO_ALLS = 4, 3
 #: expensive compute kept by "selective"; _grouped_mm is handled apart (only the gate/up projection)
 SELECTIVE_SAVE = _ops("mm", "addmm", "bmm", "_scaled_dot_product_cudnn_attention",
                       "_scaled_dot_product_flash_attention", "_scaled_dot_product_efficient_attention",
@@ -54,10 +58,14 @@ def _policy(selective: bool):
     re-runs the down GEMM, because autograd saves its inputs after running it (≈ 6% more FLOPs per layer).
     Forward and recompute count separately and see the same sequence."""
     seen = {False: 0, True: 0}
+    sent = {False: 0, True: 0}
 
     def policy(ctx, op, *args, **kwargs):
-        if op in COMMUNICATION:
-            return CheckpointPolicy.MUST_SAVE
+        if op in ALL_TO_ALL:
+            sent[ctx.is_recompute] += 1
+            if (sent[ctx.is_recompute] - 1) % ALL_TO_ALLS_PER_LAYER < DISPATCH_ALL_TO_ALLS:
+                return CheckpointPolicy.MUST_SAVE
+            return CheckpointPolicy.PREFER_RECOMPUTE
         if selective:
             if op in SELECTIVE_SAVE:
                 return CheckpointPolicy.MUST_SAVE

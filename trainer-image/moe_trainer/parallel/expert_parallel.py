@@ -93,6 +93,8 @@ class AllToAllDispatch:
         return recv_counts, splits[0], splits[1]
 
     def __call__(self, x, weights, idx, counts, experts, num_experts: int):
+        # four all-to-alls in this order (activation_checkpoint.py keeps the first three): counts, tokens,
+        # router weights, expert outputs back
         ep, n_local = self.ep, num_experts // self.ep
         r = Routing(idx)
         recv_counts, send_splits, recv_splits = self._splits(counts)
