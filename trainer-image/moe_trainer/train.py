@@ -85,7 +85,7 @@ def build_model(plan: Plan, meshes: Meshes, device: torch.device, seed: int | No
     model.grad_accumulation = (Fp32GradAccumulation(model.master_weights)
                                if plan.training.gradient_accumulation > 1 and model.master_weights else None)
     ac = plan.training.activation_checkpointing if activation_checkpointing is None else activation_checkpointing
-    model.checkpointed_layers = apply_activation_checkpointing(model, ac)
+    model.checkpointed_layers = apply_activation_checkpointing(model, ac, all_to_all=meshes.ep > 1)
     if device.type == "cuda":
         prefer_fast_attention()
     model.compiled_layers = apply_compile(model) if (compile_enabled(device) if compile is None else compile) else 0

@@ -93,17 +93,23 @@ def normalize_mode(value) -> str:
     return value
 
 
-def apply_activation_checkpointing(model, mode: str = "full") -> int:
-    """Wrap every decoder layer's forward; returns the number of checkpointed layers."""
+def apply_activation_checkpointing(model, mode: str = "full", all_to_all: bool = True) -> int:
+    """Wrap every decoder layer's forward; returns the number of checkpointed layers. all_to_all: the layers
+    communicate (expert parallelism). Full checkpointing without it needs no policy: the policy is a Python
+    dispatch mode seeing every op, host time in an eager step (eager, micro-batch 1, 8 layers: full with the
+    policy took 79 ms per step more than off, where the recompute itself is ≈ 30 ms); compiled layers trace
+    it once."""
     mode = normalize_mode(mode)
     if mode == "off":
         return 0
-    context_fn = functools.partial(_contexts, mode == "selective")
+    # no context_fn at all without a policy (Dynamo refuses an explicit noop_context_fn)
+    policy = {} if mode == "full" and not all_to_all else {"context_fn": functools.partial(_contexts,
+                                                                                         mode == "selective")}
     for layer in model.model.layers:
         inner = layer.forward
 
         def forward(*args, _inner=inner, **kwargs):
-            return checkpoint(_inner, *args, use_reentrant=False, context_fn=context_fn, **kwargs)
+            return checkpoint(_inner, *args, use_reentrant=False, **policy, **kwargs)
 
         layer.forward = forward
     return len(model.model.layers)
