@@ -55,7 +55,7 @@ def _result(args, system, setting, world, step_times, unique_tokens_per_step, cf
 def run_ours(args):
     from moe_trainer.parallel.expert_parallel import COMM_TIMER
     from moe_trainer.parallel.mesh import build_meshes
-    from moe_trainer.train import build_model, build_optimizers, clip_grad_norm, forward_backward, init_distributed
+    from moe_trainer.train import build_model, build_optimizer, clip_grad_norm, forward_backward, init_distributed
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
@@ -77,7 +77,7 @@ def run_ours(args):
     device = init_distributed(local, rank, world)
     meshes = build_meshes(plan.parallelism, device.type)
     model = build_model(plan, meshes, device)
-    opts = build_optimizers(model, plan, device)
+    opt = build_optimizer(model, plan)
     from moe_trainer.data import BatchSource
 
     t = plan.training
@@ -92,10 +92,9 @@ def run_ours(args):
         _sync(device)
         t0 = time.perf_counter()
         stats = forward_backward(model, meshes, data, step, 1, device)
-        clip_grad_norm(model, 1.0, world, opts)
-        for o in opts:
-            o.step()
-            o.zero_grad(set_to_none=True)
+        clip_grad_norm(model, 1.0, world, opt)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
         _sync(device)
         dt = torch.tensor([time.perf_counter() - t0], device=device)
         dist.all_reduce(dt, op=dist.ReduceOp.MAX)

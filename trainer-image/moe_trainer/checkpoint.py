@@ -3,6 +3,8 @@
 Atomic: DCP writes into <dir>/step-NNNNNNNN.tmp; after a barrier rank 0 renames it to step-NNNNNNNN
 and then rewrites <dir>/latest (write + rename). A crash mid-save leaves only a .tmp that is ignored.
 The data order is a pure function of the step (data.py), so the step is all the loop state we need.
+What is saved is float32 only: the master weights (not the bf16 working copies) and the AdamW moments
+(optim.AdamW.fp32_state), in get_state_dict's layout, so a resume restores exactly the state it left.
 """
 from __future__ import annotations
 
@@ -13,7 +15,6 @@ import shutil
 
 import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
-from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
 
 log = logging.getLogger("moe_trainer.checkpoint")
 
@@ -35,15 +36,14 @@ def latest_step_dir(ckpt_dir: str | None) -> str | None:
     return d if os.path.isfile(os.path.join(d, "trainer.json")) else None
 
 
-def save(ckpt_dir: str, step: int, model, optimizers, rank: int, keep: int = 2) -> None:
+def save(ckpt_dir: str, step: int, model, optimizer, rank: int, keep: int = 2) -> None:
     name = f"step-{step:08d}"
     final, tmp = os.path.join(ckpt_dir, name), os.path.join(ckpt_dir, name + ".tmp")
     if rank == 0:
         os.makedirs(ckpt_dir, exist_ok=True)
         shutil.rmtree(tmp, ignore_errors=True)
     _barrier()
-    msd, osd = get_state_dict(model, optimizers)
-    dcp.save({"model": msd, "optim": osd}, checkpoint_id=tmp)
+    dcp.save(optimizer.fp32_state(model), checkpoint_id=tmp)
     _barrier()
     if rank == 0:
         with open(os.path.join(tmp, "trainer.json"), "w") as f:
@@ -60,10 +60,8 @@ def save(ckpt_dir: str, step: int, model, optimizers, rank: int, keep: int = 2) 
     log.info("checkpoint step %d written to %s", step, final)
 
 
-def load(path: str, model, optimizers) -> int:
-    msd, osd = get_state_dict(model, optimizers)
-    state = {"model": msd, "optim": osd}
-    dcp.load(state, checkpoint_id=path)
-    set_state_dict(model, optimizers, model_state_dict=state["model"], optim_state_dict=state["optim"])
+def load(path: str, model, optimizer) -> int:
+    dcp.load(optimizer.fp32_state(model), checkpoint_id=path)  # in place into masters, moments and steps
+    optimizer.masters_loaded()
     with open(os.path.join(path, "trainer.json")) as f:
         return int(json.load(f)["step"])

@@ -175,9 +175,11 @@ def _full(p: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def save_hf(model: torch.nn.Module, cfg: ModelConfig, out_dir: str, max_shard_bytes: int = 4 << 30,
-            is_writer: bool = True) -> None:
-    """Write config.json + sharded safetensors in transformers' on-disk layout. Every rank must call it
-    (sharded parameters are gathered); only `is_writer` writes. Atomic: written to out_dir.tmp, renamed."""
+            is_writer: bool = True, named_tensors=None) -> None:
+    """Write config.json + sharded safetensors in transformers' on-disk layout, float32. Every rank must call
+    it (sharded parameters are gathered); only `is_writer` writes. Atomic: written to out_dir.tmp, renamed.
+    named_tensors: (name, tensor) to write instead of model.named_parameters(); the trainer passes the
+    optimizer's float32 masters, so a bf16-trained model exports its master weights, not their bf16 copy."""
     from safetensors.torch import save_file
 
     tmp = out_dir.rstrip("/") + ".tmp"
@@ -198,7 +200,7 @@ def save_hf(model: torch.nn.Module, cfg: ModelConfig, out_dir: str, max_shard_by
         size += b
 
     I = cfg.moe_intermediate_size
-    for name, p in model.named_parameters():
+    for name, p in (model.named_parameters() if named_tensors is None else named_tensors):
         name = name.replace("_orig_mod.", "").replace("_checkpoint_wrapped_module.", "")
         full = _full(p).float()
         m = _EXPERT_RE.match(name)

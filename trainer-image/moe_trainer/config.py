@@ -141,7 +141,8 @@ class TrainingConfig:
     checkpoint_dir: str | None = None
     checkpoint_every: int = 0
     log_every: int = 1
-    activation_checkpointing: bool = True
+    #: "off" | "selective" | "full" (parallel/activation_checkpoint.py); plan-v1 booleans map true -> full
+    activation_checkpointing: str = "full"
 
 
 @dataclass
@@ -173,12 +174,19 @@ def _num(d: dict, key: str, where: str, default=None, minimum: float = 0.0) -> f
     return float(v)
 
 
-def _bool(d: dict, key: str, where: str, default: bool) -> bool:
-    v = d.get(key, default)
-    if v is None:
-        return default
-    if not isinstance(v, bool):
-        raise ConfigError(f"{where}.{key}={v!r}: must be true or false")
+ACTIVATION_CHECKPOINTING = ("off", "selective", "full")
+
+
+def _checkpointing(d: dict, key: str, where: str) -> str:
+    """Absent or true -> "full", false -> "off" (the boolean of earlier plans), or one of the mode names."""
+    v = d.get(key)
+    if v is None or v is True:
+        return "full"
+    if v is False:
+        return "off"
+    if v not in ACTIVATION_CHECKPOINTING:
+        raise ConfigError(f"{where}.{key}={v!r}: use one of {', '.join(ACTIVATION_CHECKPOINTING)} "
+                          "(or true = full, false = off)")
     return v
 
 
@@ -221,7 +229,7 @@ def parse_plan(doc: Any) -> Plan:
         checkpoint_dir=ck.get("dir") or os.environ.get("MOE_CHECKPOINT_DIR") or None,
         checkpoint_every=_int(ck, "everySteps", "plan.training.checkpoint", 0, minimum=0),
         log_every=_int(t, "logEvery", "plan.training", 1),
-        activation_checkpointing=_bool(t, "activationCheckpointing", "plan.training", True),
+        activation_checkpointing=_checkpointing(t, "activationCheckpointing", "plan.training"),
     )
     if tr.global_batch_size == 0:
         tr.global_batch_size = tr.micro_batch_size * par.data * tr.gradient_accumulation

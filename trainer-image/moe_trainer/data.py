@@ -46,5 +46,7 @@ class BatchSource:
         t = torch.from_numpy(arr)
         if (t < 0).any() or (t >= self.vocab).any():
             raise ValueError(f"token id out of range [0, {self.vocab}) in the dataset")
+        if torch.device(device).type == "cuda":  # pinned: the copy is asynchronous, the step stays sync-free
+            t = t.pin_memory()
         t = t.to(device, non_blocking=True)
         return t[:, :-1], t[:, 1:]

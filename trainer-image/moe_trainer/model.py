@@ -4,6 +4,11 @@ Parameter names equal transformers' Qwen3MoeForCausalLM in-memory names (experts
 ``mlp.experts.gate_up_proj`` [E, 2I, H] and ``mlp.experts.down_proj`` [E, H, I]); checkpoint_hf.py maps
 them to the per-expert names on disk. Parallelism lives in moe_trainer/parallel and only swaps in a
 token dispatcher and sharded parameters; the maths here stays the same.
+
+Precision: the model computes in the dtype of its parameters (bf16 working weights on GPU, float32 in the
+CPU tests); there is no autocast. What must stay float32 is float32 whatever the parameters are: the router
+softmax and top-k weights, the load-balancing statistics, and the loss (log-sum-exp of the logits in
+float32, kernels.py). Master weights and optimizer state live in optim.py.
 """
 from __future__ import annotations
 
@@ -12,19 +17,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
+from .kernels import linear_cross_entropy
 
 
 class RMSNorm(nn.Module):
+    """F.rms_norm: one fused kernel on CUDA (the mean of squares accumulated in float32), the same formula
+    as transformers' Qwen3MoeRMSNorm."""
+
     def __init__(self, dim: int, eps: float):
         super().__init__()
         self.weight = nn.Parameter(torch.ones(dim))
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        dtype = x.dtype
-        x = x.float()
-        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
-        return self.weight * x.to(dtype)
+        return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
 
 
 def rope_cos_sin(seq_len: int, head_dim: int, theta: float, device, dtype):
@@ -45,8 +51,12 @@ def apply_rope(x, cos, sin):  # x [B, heads, S, D], cos/sin [S, D]
 
 
 def _local(t: torch.Tensor) -> torch.Tensor:
-    """Parameters may be DTensors after parallelisation (experts sharded on the expert mesh)."""
-    return t.to_local() if hasattr(t, "to_local") else t
+    """Parameters may be DTensors after parallelisation (experts sharded on the expert mesh). An isinstance
+    test, not hasattr(t, "to_local"): under torch.compile the hasattr form let the DTensor itself reach
+    torch._grouped_mm and compilation failed."""
+    from torch.distributed.tensor import DTensor
+
+    return t.to_local() if isinstance(t, DTensor) else t
 
 
 class Attention(nn.Module):
@@ -70,12 +80,9 @@ class Attention(nn.Module):
         k = self.k_norm(self.k_proj(x).view(B, S, -1, self.head_dim)).transpose(1, 2)
         v = self.v_proj(x).view(B, S, -1, self.head_dim).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        if q.dtype != v.dtype:  # autocast: norms return float32
-            q, k = q.to(v.dtype), k.to(v.dtype)
-        if q.shape[1] != k.shape[1]:  # GQA: expand KV heads (cheap) so every fused SDPA backend is eligible
-            rep = q.shape[1] // k.shape[1]
-            k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)
-        o = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        # GQA native: K/V are not repeated (cuDNN and flash read the shared heads; 67 MB per layer less saved
+        # at seq 4096). The backend order (cuDNN first on GPU) is set once by kernels.prefer_fast_attention().
+        o = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=q.shape[1] != k.shape[1])
         return self.o_proj(o.transpose(1, 2).reshape(B, S, -1))
 
 
@@ -114,17 +121,21 @@ grouped_mm.enabled = True
 
 
 class Experts(nn.Module):
-    """SwiGLU experts as stacked tensors. forward() takes tokens already sorted by (local) expert."""
+    """SwiGLU experts as stacked tensors. forward() takes tokens already sorted by (local) expert.
+
+    The router weight of each row is applied inside the activation (down(silu(g)·u·w) = w·down(silu(g)·u)),
+    so the expert outputs need no separate weighting pass and are not saved for the weight's gradient."""
 
     def __init__(self, num_experts: int, h: int, i: int):
         super().__init__()
         self.gate_up_proj = nn.Parameter(torch.empty(num_experts, 2 * i, h))
         self.down_proj = nn.Parameter(torch.empty(num_experts, h, i))
 
-    def forward(self, x: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, counts: torch.Tensor, row_weights: torch.Tensor) -> torch.Tensor:
         gu = grouped_mm(x, _local(self.gate_up_proj), counts)
         g, u = gu.chunk(2, dim=-1)
-        return grouped_mm(F.silu(g) * u, _local(self.down_proj), counts)
+        h = F.silu(g) * u * row_weights.unsqueeze(-1).to(gu.dtype)
+        return grouped_mm(h, _local(self.down_proj), counts)
 
 
 def count_per_expert(flat_idx: torch.Tensor, num_experts: int) -> torch.Tensor:
@@ -133,24 +144,84 @@ def count_per_expert(flat_idx: torch.Tensor, num_experts: int) -> torch.Tensor:
         0, flat_idx, torch.ones_like(flat_idx))
 
 
-class LocalDispatch:
-    """All experts on this process: sort token copies by expert, grouped GEMM, weight and sum."""
+def inverse_permutation(order: torch.Tensor) -> torch.Tensor:
+    return torch.empty_like(order).scatter_(0, order, torch.arange(order.numel(), device=order.device))
 
-    def __call__(self, x, weights, idx, experts: Experts, num_experts: int):
-        T, k = idx.shape
-        flat = idx.reshape(-1)
-        order = torch.argsort(flat, stable=True)
-        counts = count_per_expert(flat, num_experts)
-        in_dtype = x.dtype
-        if torch.is_autocast_enabled(x.device.type):  # cast before the gather: half the bytes moved
-            x = x.to(torch.get_autocast_dtype(x.device.type))
-        xs = x[order // k]
-        ys = experts(xs, counts)
-        y = torch.empty_like(ys).index_copy_(0, order, ys)  # back to (token, slot) order
-        return (y.view(T, k, -1) * weights.unsqueeze(-1).to(y.dtype)).sum(1).to(in_dtype)
+
+# The routing index tensors (a few bytes per token) are kept on ctx by reference, not through
+# save_for_backward: they are not activations worth recomputing, and with nothing saved at the very end of a
+# layer an activation-checkpointing recompute stops after the experts' last GEMM, before the sum back to token
+# order and, under expert parallelism, before the all-to-all that returns the expert outputs (which is then
+# neither kept nor sent again; parallel/activation_checkpoint.py).
+class _GatherRows(torch.autograd.Function):
+    """rows[p] = x[src[p]], where each source row appears exactly k times (a token's k routed copies,
+    src = order // k). Backward sums each token's k copies as a gather (grad[t] = Σ_j g[inv[t·k + j]]) rather
+    than an index_add: no atomics, so the sum is deterministic on GPU and one fused kernel under compile."""
+
+    @staticmethod
+    def forward(ctx, x, src, inv, k):
+        ctx.src, ctx.inv, ctx.k = src, inv, k
+        return x[src]
+
+    @staticmethod
+    def backward(ctx, g):
+        return g[ctx.inv].view(-1, ctx.k, g.shape[-1]).sum(1), None, None, None
+
+
+class _SumRows(torch.autograd.Function):
+    """The inverse of _GatherRows: out[t] = Σ_j rows[inv[t·k + j]] (back to token order, the k copies summed
+    in float32 by .sum); backward gathers."""
+
+    @staticmethod
+    def forward(ctx, rows, src, inv, k):
+        ctx.src = src
+        return rows[inv].view(-1, k, rows.shape[-1]).sum(1)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g[ctx.src], None, None, None
+
+
+def gather_rows(x, src, inv, k: int = 1):
+    return _GatherRows.apply(x, src, inv, k)
+
+
+def sum_rows(rows, src, inv, k: int = 1):
+    return _SumRows.apply(rows, src, inv, k)
+
+
+class Routing:
+    """A (token, slot) -> expert assignment sorted by expert: order[p] is the flat (token·k + slot) index of
+    sorted row p, src[p] its token, inv the inverse of order."""
+
+    def __init__(self, idx: torch.Tensor):
+        self.k = idx.shape[1]
+        self.order = torch.argsort(idx.reshape(-1), stable=True)
+        self.inv = inverse_permutation(self.order)
+        self.src = self.order // self.k
+
+    def gather(self, x):  # [T, H] -> [T·k, H], rows sorted by expert
+        return gather_rows(x, self.src, self.inv, self.k)
+
+    def combine(self, rows):  # [T·k, H] sorted by expert -> [T, H], the k slots summed
+        return sum_rows(rows, self.src, self.inv, self.k)
+
+    def sort(self, per_slot):  # [T, k] -> [T·k] in expert order
+        return per_slot.reshape(-1)[self.order]
+
+
+class LocalDispatch:
+    """All experts on this process: sort token copies by expert, grouped GEMM (router weights applied in
+    the activation), back to token order summing the k copies."""
+
+    def __call__(self, x, weights, idx, counts, experts: Experts, num_experts: int):
+        r = Routing(idx)
+        return r.combine(experts(r.gather(x), counts, r.sort(weights)))
 
 
 class Router(nn.Module):
+    """Router logits from a GEMM in the working dtype, softmax, top-k and normalisation in float32."""
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(cfg.num_experts, cfg.hidden_size))
@@ -162,7 +233,7 @@ class Router(nn.Module):
         top_v, top_i = torch.topk(probs, self.top_k, dim=-1)
         if self.norm_topk_prob:
             top_v = top_v / top_v.sum(dim=-1, keepdim=True)
-        return probs, top_v.to(logits.dtype), top_i
+        return probs, top_v, top_i
 
 
 class SparseMoeBlock(nn.Module):
@@ -172,16 +243,16 @@ class SparseMoeBlock(nn.Module):
         self.gate = Router(cfg)
         self.experts = Experts(cfg.num_experts, cfg.hidden_size, cfg.moe_intermediate_size)
         self.dispatch = LocalDispatch()  # parallel/expert_parallel.py swaps in the all-to-all dispatcher
-        self.last_counts = None  # tokens per expert of the last forward (for load-imbalance metrics)
 
     def forward(self, x):
         B, S, H = x.shape
         flat = x.reshape(-1, H)
         probs, w, idx = self.gate(flat)
         counts = count_per_expert(idx.reshape(-1), self.num_experts)
-        self.last_counts = counts
-        out = self.dispatch(flat, w, idx, self.experts, self.num_experts)
-        # statistics for the load-balancing loss (transformers' load_balancing_loss_func, summed over layers)
+        out = self.dispatch(flat, w, idx, counts, self.experts, self.num_experts)
+        # statistics for the load-balancing loss (transformers' load_balancing_loss_func, summed over layers) and
+        # the load-imbalance metric; returned, never stored on the module: a compiled, checkpointed layer must
+        # have no side effects (one graph-breaks torch.compile out of the whole checkpointed region)
         stats = (counts.float(), probs.sum(0), flat.shape[0])
         return out.view(B, S, H), stats
 
@@ -228,25 +299,31 @@ class Qwen3MoeForCausalLM(nn.Module):
         cos, sin = rope_cos_sin(input_ids.shape[1], cfg.head_dim, cfg.rope_theta, x.device, x.dtype)
         tok_sum = prob_sum = None
         rows = 0
+        counts = []
         for layer in self.model.layers:
             x, stats = layer(x, cos, sin)
             if stats is not None:
                 c, p, n = stats
+                counts.append(c.detach())
                 tok_sum = c if tok_sum is None else tok_sum + c
                 prob_sum = p if prob_sum is None else prob_sum + p
                 rows += n
-        logits = self.lm_head(self.model.norm(x))
-        out = {}
+        h = self.model.norm(x)
+        out = {"expert_counts": torch.stack(counts) if counts else None}  # [MoE layers, experts] of this forward
         if tok_sum is not None:
             out["aux"] = cfg.num_experts * torch.sum((tok_sum / rows) * (prob_sum / rows))
         else:
-            out["aux"] = logits.new_zeros(())
-        if labels is not None:
-            ce = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
-            out["ce"] = ce
-            out["loss"] = ce + cfg.router_aux_loss_coef * out["aux"]
-        if return_logits:
+            out["aux"] = h.new_zeros((), dtype=torch.float32)
+        if return_logits:  # tests and tools: the full logits, loss from their float32 copy
+            logits = self.lm_head(h)
             out["logits"] = logits
+            if labels is not None:
+                out["ce"] = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
+                                            ignore_index=-100)
+        elif labels is not None:  # training: lm_head + cross-entropy by chunks of tokens, no [tokens × vocab] copy
+            out["ce"] = linear_cross_entropy(h.reshape(-1, h.shape[-1]), self.lm_head.weight, labels.reshape(-1))
+        if labels is not None:
+            out["loss"] = out["ce"] + cfg.router_aux_loss_coef * out["aux"]
         return out
 
     def moe_blocks(self):

@@ -21,11 +21,14 @@ from . import checkpoint as ckpt
 from .config import PEAK_FLOPS_BF16, Plan, check_env_against_plan, load_plan
 from .data import BatchSource
 from .exitcodes import EXIT_CONFIG, EXIT_OK, EXIT_TEMPFAIL, ConfigError, hard_exit, is_retriable
+from .kernels import compile_enabled, prefer_fast_attention
 from .metrics import Metrics
 from .model import Qwen3MoeForCausalLM
+from .optim import AdamW, Fp32GradAccumulation, grad_of, split_master_weights
 from .parallel.activation_checkpoint import apply_activation_checkpointing
+from .parallel.compile import apply_compile
 from .parallel.expert_parallel import COMM_TIMER, apply_expert_parallel, reduce_expert_gradients
-from .parallel.fsdp import apply_fsdp, set_gradient_sync
+from .parallel.fsdp import apply_fsdp, fsdp_managed_parameters, set_gradient_sync
 from .parallel.mesh import Meshes, build_meshes
 from .parallel.tensor_parallel import apply_tensor_parallel
 from .progress import ProgressReporter
@@ -59,9 +62,11 @@ def init_distributed(local_rank: int, rank: int, world: int) -> torch.device:
 
 
 def build_model(plan: Plan, meshes: Meshes, device: torch.device, seed: int | None = None, bf16: bool | None = None,
-                activation_checkpointing: bool | None = None):
-    """Meta-device model -> TP -> EP -> local shards filled (HF checkpoint or seeded init) -> activation
-    checkpointing (per decoder layer, plan.training.activationCheckpointing) -> FSDP2."""
+                activation_checkpointing: str | bool | None = None, compile: bool | None = None):
+    """Meta-device model -> TP -> EP -> local shards filled in float32 (HF checkpoint or seeded init) ->
+    working precision (bf16 on GPU: parameters FSDP2 will not shard become bf16, their float32 values kept as
+    masters, optim.py) -> activation checkpointing (plan.training.activationCheckpointing) -> per-layer
+    torch.compile (GPU) -> FSDP2. The same steps for any world size; float32 throughout when bf16 is False."""
     from .checkpoint_hf import hf_source, materialize, random_source
 
     with torch.device("meta"):
@@ -73,31 +78,30 @@ def build_model(plan: Plan, meshes: Meshes, device: torch.device, seed: int | No
     else:
         src = random_source(plan.model, plan.training.seed if seed is None else seed, device)
     materialize(model, device, src)
+    if bf16 is None:  # bf16 on GPU; MOE_PRECISION=bf16|fp32 overrides (tests run the bf16 path on CPU)
+        bf16 = os.environ.get("MOE_PRECISION", "bf16" if device.type == "cuda" else "fp32") == "bf16"
+    working = torch.bfloat16 if bf16 else torch.float32
+    model.master_weights = split_master_weights(model, working, keep=fsdp_managed_parameters(model, meshes))
+    model.grad_accumulation = (Fp32GradAccumulation(model.master_weights)
+                               if plan.training.gradient_accumulation > 1 and model.master_weights else None)
     ac = plan.training.activation_checkpointing if activation_checkpointing is None else activation_checkpointing
-    model.checkpointed_layers = apply_activation_checkpointing(model, ac)
-    bf16 = device.type == "cuda" if bf16 is None else bf16
-    apply_fsdp(model, meshes, param_dtype=torch.bfloat16 if bf16 else None)
+    model.checkpointed_layers = apply_activation_checkpointing(model, ac, all_to_all=meshes.ep > 1)
+    if device.type == "cuda":
+        prefer_fast_attention()
+    model.compiled_layers = apply_compile(model) if (compile_enabled(device) if compile is None else compile) else 0
+    apply_fsdp(model, meshes, param_dtype=working if bf16 else None)
     return model
 
 
-def build_optimizers(model, plan: Plan, device) -> list[torch.optim.Optimizer]:
-    """One AdamW per (mesh) bucket, so foreach/fused kernels never mix DTensors of different meshes.
-    No weight decay on norms (1-D tensors)."""
-    from torch.distributed.tensor import DTensor
-
-    buckets: dict = {}
-    for name, p in model.named_parameters():
-        key = (id(p.device_mesh), tuple(map(str, p.placements))) if isinstance(p, DTensor) else None
-        decay = p.dim() >= 2
-        buckets.setdefault(key, ([], []))[0 if decay else 1].append(p)
+def build_optimizer(model, plan: Plan) -> AdamW:
+    """One AdamW over every parameter (it updates tensor by tensor, so DTensors of different meshes mix
+    freely); no weight decay on norms (1-D tensors)."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
     t = plan.training
-    opts = []
-    for decay, no_decay in buckets.values():
-        groups = [g for g in ({"params": decay, "weight_decay": t.weight_decay},
-                              {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
-        kw = {"fused": True} if device.type == "cuda" else {"foreach": True}
-        opts.append(torch.optim.AdamW(groups, lr=t.learning_rate, betas=(0.9, 0.95), eps=1e-8, **kw))
-    return opts
+    groups = [g for g in ({"params": decay, "weight_decay": t.weight_decay},
+                          {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
+    return AdamW(groups, model.master_weights, lr=t.learning_rate, betas=(0.9, 0.95), eps=1e-8)
 
 
 def lr_at(step: int, t) -> float:
@@ -110,17 +114,17 @@ def lr_at(step: int, t) -> float:
 
 
 @torch.no_grad()
-def clip_grad_norm(model, max_norm: float, world: int, optimizers=None) -> torch.Tensor:
+def clip_grad_norm(model, max_norm: float, world: int, optimizer: AdamW | None = None) -> torch.Tensor:
     """Global gradient norm over every shard kind (FSDP, TP, EP, replicated) with one all-reduce.
-    Each local shard's squared norm is divided by the number of ranks holding an identical copy.
-    With fused AdamW the clip factor is handed to the optimizer kernel (its grad_scale divides the
-    gradients as it reads them), saving a full pass over the gradients and any host sync."""
+    Each local shard's squared norm (float32) is divided by the number of ranks holding an identical copy.
+    With an optimizer the clip factor stays on the device and the optimizer multiplies the gradients by it as
+    it reads them (no extra pass over the gradients, no host sync); without one the gradients are scaled."""
     from torch.distributed.tensor import DTensor
 
-    groups: dict[float, list] = {}
+    groups: dict[tuple, list] = {}
     grads = []
     for p in model.parameters():
-        g = p.grad
+        g = grad_of(p)
         if g is None:
             continue
         if isinstance(g, DTensor):
@@ -131,57 +135,47 @@ def clip_grad_norm(model, max_norm: float, world: int, optimizers=None) -> torch
             rep, local = world / shards, g.to_local()
         else:
             rep, local = float(world), g
-        groups.setdefault(rep, []).append(local)
+        groups.setdefault((rep, local.dtype), []).append(local)
         grads.append(local)
-    dev = grads[0].device
-    total = torch.zeros((), device=dev, dtype=torch.float32)
-    for rep, gs in groups.items():
-        norms = torch._foreach_norm(gs, 2.0)
-        total += torch.stack(norms).float().pow(2).sum() / rep
+    total = torch.zeros((), device=grads[0].device, dtype=torch.float32)
+    for (rep, _), gs in groups.items():
+        norms = torch._foreach_norm(gs, 2.0, dtype=torch.float32)
+        total += torch.stack(norms).pow(2).sum() / rep
     if dist.is_initialized() and world > 1:
         dist.all_reduce(total)
     norm = total.sqrt()
     if max_norm > 0:
         coef = torch.clamp(max_norm / (norm + 1e-6), max=1.0)
-        if optimizers and all(o.defaults.get("fused") for o in optimizers):
-            inv = (1.0 / coef).to(torch.float32)
-            for o in optimizers:
-                o.grad_scale = inv
+        if optimizer is not None:
+            optimizer.clip_factor = coef
         else:
-            torch._foreach_mul_(grads, coef.to(grads[0].dtype))
+            for dtype in {g.dtype for g in grads}:
+                torch._foreach_mul_([g for g in grads if g.dtype == dtype], coef.to(dtype))
     return norm
 
 
-def forward_backward(model, meshes: Meshes, data: BatchSource, step: int, accum: int, device, bf16: bool | None = None):
+def forward_backward(model, meshes: Meshes, data: BatchSource, step: int, accum: int, device):
     """Gradient accumulation over `accum` micro-batches; returns local (loss, ce, aux) sums / accum.
-    bf16 autocast on GPU (float32 master weights), float32 elsewhere."""
+    The model computes in its parameters' dtype (no autocast); gradients accumulate in float32 (FSDP2 for
+    the parameters it shards, optim.Fp32GradAccumulation for the others)."""
     stats = torch.zeros(3, device=device)
-    bf16 = device.type == "cuda" if bf16 is None else bf16
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else _null()
+    model.last_expert_counts = None
     for micro in range(accum):
         inputs, labels = data.batch(step, micro, meshes.data_rank, device)
         set_gradient_sync(model, micro == accum - 1)
-        with autocast:
-            out = model(inputs, labels)
+        out = model(inputs, labels)
         (out["loss"] / accum).backward()
         stats += torch.stack([out["loss"].detach(), out["ce"].detach(), out["aux"].detach()]).float() / accum
+        model.last_expert_counts = out["expert_counts"]
     reduce_expert_gradients(model, meshes)
     return stats
 
 
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        return False
-
-
 def load_imbalance(model, world: int) -> float:
-    counts = [b.last_counts for b in model.moe_blocks() if b.last_counts is not None]
-    if not counts:
+    c = getattr(model, "last_expert_counts", None)  # [MoE layers, experts] of the last micro-batch
+    if c is None:
         return 1.0
-    c = torch.stack(counts).float()
+    c = c.float()
     if dist.is_initialized() and world > 1:
         dist.all_reduce(c)
     return (c.max(1).values / c.mean(1).clamp(min=1e-9)).mean().item()
@@ -195,15 +189,15 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
     torch.manual_seed(t.seed)
     log.info("world %d: data %d × context %d × tensor %d; expert %d × expertData %d; device %s; activation "
              "checkpointing %s", world, p.data, p.context, p.tensor, p.expert, p.expert_data, device,
-             "on" if t.activation_checkpointing else "off")
+             t.activation_checkpointing)
     model = build_model(plan, meshes, device)
-    opts = build_optimizers(model, plan, device)
+    opt = build_optimizer(model, plan)
     data = BatchSource(t.dataset, plan.model.vocab_size, t.seq_length, t.micro_batch_size, t.gradient_accumulation,
                        p.data, t.seed)
     start, last_ckpt = 0, None
     resume = ckpt.latest_step_dir(t.checkpoint_dir)
     if resume:
-        start = last_ckpt = ckpt.load(resume, model, opts)
+        start = last_ckpt = ckpt.load(resume, model, opt)
         log.info("resumed from %s at step %d (attempt %s)", resume, start, os.environ.get("MOE_RESTART_ATTEMPT", "0"))
 
     port = os.environ.get("MOE_METRICS_PORT")
@@ -224,14 +218,12 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
             raise RuntimeError(f"MOE_TEST_FAIL_AT_STEP={fail_at}: simulated failure")
         t0 = time.perf_counter()
         lr = lr_at(step, t)
-        for o in opts:
-            for g in o.param_groups:
-                g["lr"] = lr
+        for g in opt.param_groups:
+            g["lr"] = lr
         stats = forward_backward(model, meshes, data, step, t.gradient_accumulation, device)
-        gnorm = clip_grad_norm(model, t.grad_clip, world, opts)
-        for o in opts:
-            o.step()
-            o.zero_grad(set_to_none=True)
+        gnorm = clip_grad_norm(model, t.grad_clip, world, opt)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
         done = step + 1
         steps_since_log += 1
         if done % t.log_every == 0 or done == t.steps:
@@ -259,14 +251,14 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
                     f.write(f"{done} {loss_val!r}\n")
             progress.report(done, loss_val, tps, mfu, last_ckpt)
         if t.checkpoint_dir and t.checkpoint_every and (done % t.checkpoint_every == 0 or done == t.steps):
-            ckpt.save(t.checkpoint_dir, done, model, opts, rank)
+            ckpt.save(t.checkpoint_dir, done, model, opt, rank)
             last_ckpt = done
             metrics.set(last_checkpoint_step=done)
     export = os.environ.get("MOE_EXPORT_HF_DIR")  # optional: final weights in Hugging Face safetensors layout
     if export:
         from .checkpoint_hf import save_hf
 
-        save_hf(model, plan.model, export, is_writer=rank == 0)
+        save_hf(model, plan.model, export, is_writer=rank == 0, named_tensors=opt.fp32_named_parameters(model))
         dist.barrier()
         log.info("exported Hugging Face checkpoint to %s", export)
     progress.report(t.steps, loss_val, tps, mfu, last_ckpt, final=True)

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# GPU checks on the lent machine (one call each, ≤ 10 min):
+# GPU checks on the lent machine (≤ 10 min per call; several steps may share one call: gpu_check.sh kernels ladder):
 #   scripts/gpu_check.sh correctness   # NCCL+bf16 parity vs float32 reference on 1, 2, 4 GPUs; short training run + resume
 #   scripts/gpu_check.sh bench         # ours vs HF transformers EP at Qwen3-30B-A3B shapes, 8 layers, seq 4096
+#   scripts/gpu_check.sh kernels       # fused pieces vs float32 references (tests/gpu/kernel_check.py)
+#   scripts/gpu_check.sh ladder        # one GPU, one change at a time (bench/bench_one_gpu.py ladder; BEFORE=old tree)
+#   scripts/gpu_check.sh memory        # peak memory vs the plan engine's estimates (bench/memory_estimates.json)
+#   scripts/gpu_check.sh one-gpu       # the one-GPU benchmark: ours vs HF transformers (bench/bench_one_gpu.py)
 # Writes logs and results under ${OUT:-/tmp/out}; prints a short table last.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -82,8 +86,22 @@ bench() {
   $PY bench/bench_trainer.py table "$R"
 }
 
-case "${1:-correctness}" in
-  correctness) correctness ;;
-  bench) bench ;;
-  all) correctness; bench ;;
-esac
+kernels() { timeout "${KERNELS_TIMEOUT:-150}" $PY tests/gpu/kernel_check.py 2>&1 | tee "$OUT/kernel_check.log" | grep -E "CHECK|INFO|KERNEL"; }
+ladder() { timeout "${LADDER_TIMEOUT:-360}" $PY bench/bench_one_gpu.py ladder ${BEFORE:+--before "$BEFORE"} \
+  --steps "${STEPS:-4}" --warmup 3 ${RUNGS:+--rungs "$RUNGS"} | tee -a "$OUT/summary.txt"; }
+memory() { timeout "${MEMORY_TIMEOUT:-200}" $PY bench/bench_one_gpu.py memory --steps 2 --warmup 2 ${PLANS:+--plans "$PLANS"} \
+  | tee -a "$OUT/summary.txt"; }
+one_gpu() { timeout "${ONE_GPU_TIMEOUT:-560}" $PY bench/bench_one_gpu.py ${SHAPES:+--shapes "$SHAPES"} --steps "${STEPS:-5}" \
+  | tee -a "$OUT/summary.txt"; }
+
+for cmd in "${@:-correctness}"; do
+  case "$cmd" in
+    correctness) correctness ;;
+    bench) bench ;;
+    kernels) kernels ;;
+    ladder) ladder ;;
+    memory) memory ;;
+    one-gpu) one_gpu ;;
+    all) correctness; bench ;;
+  esac
+done

@@ -42,11 +42,13 @@ def _bad_cases(tmp_path, hf_tiny_dir):
     p = _plan(data=2)
     p["world"]["size"] = 3
     cases["world"] = (p, "world.size=3")
+    cases["checkpointing"] = (_plan(data=2, activationCheckpointing="partial"),
+                              "plan.training.activationCheckpointing='partial': use one of off, selective, full")
     return cases
 
 
 @pytest.mark.parametrize("case", ["apiVersion", "experts", "kv_heads", "context", "ckpt_missing", "ckpt_shape",
-                                  "dataset", "batch", "world"])
+                                  "dataset", "batch", "world", "checkpointing"])
 def test_bad_plan_exits_78_before_any_collective(case, tmp_path, hf_tiny_dir, monkeypatch, capsys):
     plan, msg = _bad_cases(tmp_path, hf_tiny_dir)[case]
     path = write_plan(tmp_path, plan)

@@ -2,6 +2,8 @@
 import json
 import os
 
+import pytest
+
 from conftest import TINY
 from helpers import make_plan, torchrun, write_plan
 
@@ -15,7 +17,10 @@ def _losses(path):
     return out
 
 
-def test_checkpoint_kill_resume(tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_checkpoint_kill_resume(precision, tmp_path):
+    """bf16: bf16 working weights with float32 masters (the GPU path, here on CPU); the checkpoint holds the
+    masters, so resuming restores the exact state and the loss sequence is the same."""
     model = dict(TINY)
     runs = {}
     for name in ("straight", "crashed"):
@@ -26,14 +31,14 @@ def test_checkpoint_kill_resume(tmp_path):
         log = str(d / "loss.txt")
         if name == "crashed":
             r = torchrun(2, ["-m", "moe_trainer.train", "--plan", path],
-                         env={"MOE_LOSS_LOG": log, "MOE_TEST_FAIL_AT_STEP": "3"})
+                         env={"MOE_LOSS_LOG": log, "MOE_TEST_FAIL_AT_STEP": "3", "MOE_PRECISION": precision})
             assert r.returncode != 0
             assert "exitcode  : 75" in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]
             assert sorted(os.listdir(d / "ckpt")) == ["latest", "step-00000002"]
             assert set(_losses(log)) == {1, 2, 3}
         r = torchrun(2, ["-m", "moe_trainer.train", "--plan", path],
                      env={"MOE_LOSS_LOG": log, "MOE_PROGRESS": f"file:{d / 'progress.json'}",
-                          "MOE_EXPORT_HF_DIR": str(d / "export")})
+                          "MOE_EXPORT_HF_DIR": str(d / "export"), "MOE_PRECISION": precision})
         assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
         runs[name] = _losses(log)
         prog = json.loads((d / "progress.json").read_text())
@@ -45,5 +50,8 @@ def test_checkpoint_kill_resume(tmp_path):
 
     hf = Qwen3MoeForCausalLM.from_pretrained(str(tmp_path / "crashed" / "export"), dtype=torch.float32)
     assert torch.isfinite(hf(input_ids=torch.arange(8)[None]).logits).all()
+    # the export holds float32 masters: with bf16 training they carry more bits than a bf16 copy would
+    w = hf.model.layers[0].self_attn.q_proj.weight
+    assert not torch.equal(w, w.bfloat16().float())
     assert runs["crashed"] == runs["straight"], runs
     assert len(runs["straight"]) == 6 and float(runs["straight"][6]) < float(runs["straight"][1])

@@ -104,24 +104,18 @@ def test_metrics_endpoint():
     assert "moe_trainer_mfu" in body and "moe_trainer_expert_load_imbalance" in body
 
 
-def test_clip_folded_into_fused_adamw_matches_explicit_clip():
-    """The fused-AdamW path (clip factor passed as grad_scale) equals clipping the gradients first."""
-    from moe_trainer.train import clip_grad_norm
+def test_activation_checkpointing_values_of_the_plan():
+    """plan-v1 booleans keep their meaning (true = full, false = off, absent = full); mode names pass."""
+    import copy
 
-    torch.manual_seed(0)
-    a = torch.nn.Linear(16, 8)
-    b = torch.nn.Linear(16, 8)
-    b.load_state_dict(a.state_dict())
-    x = torch.randn(4, 16)
-    for m in (a, b):
-        (m(x).pow(2).sum() * 100).backward()
-    oa = torch.optim.AdamW(a.parameters(), lr=1e-2, foreach=True)
-    ob = torch.optim.AdamW(b.parameters(), lr=1e-2, fused=True)
-    na = clip_grad_norm(a, 1.0, 1, [oa])
-    nb = clip_grad_norm(b, 1.0, 1, [ob])
-    assert na.item() > 1.0 and abs(na.item() - nb.item()) < 1e-6
-    assert hasattr(ob, "grad_scale") and not hasattr(oa, "grad_scale")
-    oa.step()
-    ob.step()
-    for pa, pb in zip(a.parameters(), b.parameters()):
-        assert torch.allclose(pa, pb, atol=1e-6), (pa - pb).abs().max()
+    from conftest import TINY
+    from helpers import make_plan
+
+    from moe_trainer.config import parse_plan
+
+    for value, mode in ((True, "full"), (False, "off"), (None, "full"), ("off", "off"), ("selective", "selective"),
+                        ("full", "full")):
+        plan = make_plan(copy.deepcopy(TINY))
+        if value is not None:
+            plan["training"]["activationCheckpointing"] = value
+        assert parse_plan(plan).training.activation_checkpointing == mode

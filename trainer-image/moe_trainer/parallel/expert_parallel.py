@@ -2,11 +2,14 @@
 
 Dispatch sends each routed token copy only to the rank that owns its expert (not every hidden state to
 every rank, as transformers' EP does with an all-reduce):
-  1. sort the T·k (token, slot) copies by expert id (stable argsort) and count them (bincount);
-  2. exchange the per-expert counts (a small all_to_all_single) -> split sizes, one host sync;
-  3. all_to_all_single of the sorted copies (bf16 under autocast);
-  4. regroup what arrived by local expert and run one grouped GEMM per projection;
-  5. all_to_all_single back, un-sort, weight by the router and sum the k slots.
+  1. sort the T·k (token, slot) copies by expert id (stable argsort) and count them;
+  2. exchange the per-expert counts (a small all-to-all) -> split sizes: the dispatch's one host sync;
+  3. all-to-all of the sorted copies (working dtype, bf16 on GPU) and of their router weights (float32);
+  4. regroup what arrived by local expert and run one grouped GEMM per projection, the router weight
+     applied inside the activation as on one GPU (model.Experts);
+  5. all-to-all back, then back to token order summing the k copies (model.Routing).
+The all-to-alls are torch's functional collectives, so an activation-checkpointing recompute finds their
+outputs saved and never sends again (parallel/activation_checkpoint.py).
 Expert weights are DTensors sharded (Shard(0)) over the "expert" dimension of the expert mesh and, when
 expertData > 1, further sharded by FSDP2 over "expertData" (parallel/fsdp.py), so DCP checkpoints and
 optimizer states are correct; forward uses the local shard.
@@ -17,10 +20,12 @@ import time
 
 import torch
 import torch.distributed as dist
+import torch.distributed._functional_collectives as funcol
 from torch import nn
 from torch.distributed.tensor import Shard, distribute_tensor
 
-from ..model import count_per_expert
+from ..model import Routing, gather_rows, inverse_permutation, sum_rows
+from ..optim import grad_of
 
 
 class CommTimer:
@@ -55,10 +60,10 @@ class CommTimer:
 COMM_TIMER = CommTimer()
 
 
-def _a2a(x: torch.Tensor, out_splits: list, in_splits: list, group) -> torch.Tensor:
-    out = x.new_empty((sum(out_splits),) + tuple(x.shape[1:]))
+def _a2a(x: torch.Tensor, out_splits, in_splits, group) -> torch.Tensor:
     t0 = COMM_TIMER.start(x.device)
-    dist.all_to_all_single(out, x.contiguous(), out_splits, in_splits, group=group)
+    out = funcol.all_to_all_single(x.contiguous(), out_splits, in_splits, group)
+    out = out.wait() if isinstance(out, funcol.AsyncCollectiveTensor) else out
     COMM_TIMER.stop(x.device, t0)
     return out
 
@@ -79,36 +84,32 @@ class AllToAllDispatch:
     def __init__(self, group, ep_size: int):
         self.group, self.ep = group, ep_size
 
-    def __call__(self, x, weights, idx, experts, num_experts: int):
-        T, k = idx.shape
-        ep, n_local = self.ep, num_experts // self.ep
-        flat = idx.reshape(-1)
-        order = torch.argsort(flat, stable=True)
-        counts = count_per_expert(flat, num_experts)  # copies per global expert, sent by me
-        recv_counts = torch.empty_like(counts)  # [src rank, local expert] of what I will receive
-        t0 = COMM_TIMER.start(x.device)
-        dist.all_to_all_single(recv_counts, counts, group=self.group)
-        COMM_TIMER.stop(x.device, t0)
-        # the only host sync of the dispatch: all_to_all_single needs split sizes on the host
+    @torch.compiler.disable  # split sizes must reach the host: the compiled layer breaks its graph here
+    def _splits(self, counts: torch.Tensor):
+        ep, n_local = self.ep, counts.numel() // self.ep
+        recv_counts = _a2a(counts, None, None, self.group)  # [source rank, local expert] of what I receive
+        # the only host sync of the dispatch: the all-to-all needs its split sizes on the host
         splits = torch.stack([counts.view(ep, n_local).sum(1), recv_counts.view(ep, n_local).sum(1)]).tolist()
-        send_splits, recv_splits = splits[0], splits[1]
+        return recv_counts, splits[0], splits[1]
 
-        in_dtype = x.dtype
-        if torch.is_autocast_enabled(x.device.type):  # cast before the gather: half the bytes moved
-            x = x.to(torch.get_autocast_dtype(x.device.type))
-        xs = x[order // k]
-        xr = _AllToAll.apply(xs, recv_splits, send_splits, self.group)
+    def __call__(self, x, weights, idx, counts, experts, num_experts: int):
+        # four all-to-alls in this order (activation_checkpoint.py keeps the first three): counts, tokens,
+        # router weights, expert outputs back
+        ep, n_local = self.ep, num_experts // self.ep
+        r = Routing(idx)
+        recv_counts, send_splits, recv_splits = self._splits(counts)
+        xr = _AllToAll.apply(r.gather(x), recv_splits, send_splits, self.group)
+        wr = _AllToAll.apply(r.sort(weights), recv_splits, send_splits, self.group)
 
         # rows arrived grouped by (source rank, local expert); regroup by local expert
         rc = recv_counts.view(ep, n_local)
         expert_of_row = torch.repeat_interleave(torch.arange(n_local, device=x.device).repeat(ep), rc.reshape(-1),
                                                 output_size=xr.shape[0])
         perm = torch.argsort(expert_of_row, stable=True)
-        ys = experts(xr[perm], rc.sum(0))
-        y_back = torch.empty_like(ys).index_copy_(0, perm, ys)
-        yr = _AllToAll.apply(y_back, send_splits, recv_splits, self.group)
-        y = torch.empty_like(yr).index_copy_(0, order, yr)
-        return (y.view(T, k, -1) * weights.unsqueeze(-1).to(y.dtype)).sum(1).to(in_dtype)
+        perm_inv = inverse_permutation(perm)
+        ys = experts(gather_rows(xr, perm, perm_inv), rc.sum(0), wr[perm])
+        yr = _AllToAll.apply(sum_rows(ys, perm, perm_inv), send_splits, recv_splits, self.group)
+        return r.combine(yr)
 
 
 def apply_expert_parallel(model, meshes) -> None:
@@ -131,8 +132,10 @@ def reduce_expert_gradients(model, meshes) -> None:
     gives the gradient of the mean loss, the same as the dense parameters get from FSDP."""
     if getattr(model, "experts_fsdp", False):  # FSDP2 over expertData already reduced and divided
         return
-    grads = [p.grad.to_local() if hasattr(p.grad, "to_local") else p.grad
-             for p in model.expert_parameters() if p.grad is not None]
+    from torch.distributed.tensor import DTensor
+
+    grads = [g.to_local() if isinstance(g, DTensor) else g
+             for g in (grad_of(p) for p in model.expert_parameters()) if g is not None]
     if not grads:
         return
     if meshes.edp > 1:

@@ -3,16 +3,36 @@
 - expert weights over "expertData" when it is > 1: they are already EP-sharded on the expert mesh, FSDP2
   shards them further (2-D, like FSDP over TP) so a large expertData does not replicate every expert's
   weights, gradients and optimizer state. Their reduce-scatter sums over expertData and divides by
-  data × tensor (see expert_parallel.reduce_expert_gradients for why)."""
+  data × tensor (see expert_parallel.reduce_expert_gradients for why).
+Parameters FSDP2 shards stay float32 (they are the master weights, optim.py) and are all-gathered in bf16 for
+compute on GPU (param_dtype), with float32 gradient reduction (reduce_dtype); the others are bf16 in the model
+with the master in the optimizer."""
 from __future__ import annotations
 
 import torch
 from torch.distributed.fsdp import FSDPModule, MixedPrecisionPolicy, fully_shard
 
 
+def _shards_dense(meshes) -> bool:
+    return meshes.data > 1
+
+
+def _shards_experts(model, meshes) -> bool:
+    return meshes.edp > 1 and bool(model.moe_blocks())
+
+
+def fsdp_managed_parameters(model, meshes) -> set:
+    """The parameters apply_fsdp will shard (before it runs): the one place for that rule."""
+    experts = set(model.expert_parameters())
+    managed = set(experts) if _shards_experts(model, meshes) else set()
+    if _shards_dense(meshes):
+        managed |= {p for p in model.parameters() if p not in experts}
+    return managed
+
+
 def apply_fsdp(model, meshes, param_dtype=None) -> bool:
     mp = MixedPrecisionPolicy(param_dtype=param_dtype, reduce_dtype=torch.float32)
-    experts_sharded = meshes.edp > 1 and bool(model.moe_blocks())
+    experts_sharded = _shards_experts(model, meshes)
     if experts_sharded:
         emesh = meshes.expert["expertData"]
         for block in model.moe_blocks():
@@ -21,7 +41,7 @@ def apply_fsdp(model, meshes, param_dtype=None) -> bool:
             if emesh.device_type != "cuda":  # NCCL pre-multiplied sum is CUDA-only; sum, then divide
                 block.experts.set_force_sum_reduction_for_comms(True)
     model.experts_fsdp = experts_sharded
-    if meshes.data > 1:
+    if _shards_dense(meshes):
         mesh = meshes.dense["data"]
         # experts under their own FSDP module are skipped by the parents; otherwise ignore them explicitly
         experts = set() if experts_sharded else set(model.expert_parameters())
@@ -29,7 +49,7 @@ def apply_fsdp(model, meshes, param_dtype=None) -> bool:
             ignored = {p for p in layer.parameters() if p in experts}
             fully_shard(layer, mesh=mesh, mp_policy=mp, ignored_params=ignored or None)
         fully_shard(model, mesh=mesh, mp_policy=mp, ignored_params=experts or None)
-    return meshes.data > 1 or experts_sharded
+    return _shards_dense(meshes) or experts_sharded
 
 
 def set_gradient_sync(model, enabled: bool) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import torch
 import torch.distributed as dist
+import torch.nn.functional as F
 from torch.distributed.tensor.parallel import ColwiseParallel, RowwiseParallel, parallelize_module
 
 from ..model import RMSNorm
@@ -32,10 +33,7 @@ class HeadShardedRMSNorm(RMSNorm):
     tp_group = None
 
     def forward(self, x):
-        dtype = x.dtype
-        x = x.float()
-        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
-        return _SumGradOverGroup.apply(self.weight, self.tp_group) * x.to(dtype)
+        return F.rms_norm(x, (x.shape[-1],), _SumGradOverGroup.apply(self.weight, self.tp_group), self.eps)
 
 
 def apply_tensor_parallel(model, meshes) -> None:

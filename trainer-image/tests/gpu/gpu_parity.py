@@ -1,6 +1,7 @@
-"""GPU correctness (run under torchrun, NCCL): the parallel trainer in bf16 (autocast, FSDP bf16 params,
-torch._grouped_mm, all-to-all) against an unsharded float32 reference of the same model on the same
-global batch. Prints one PARITY line per run; exit 1 if out of tolerance.
+"""GPU correctness (run under torchrun, NCCL): the parallel trainer in bf16 (bf16 working weights with float32
+masters, FSDP bf16 all-gather, torch._grouped_mm, cuDNN attention, all-to-all, compiled layers) against an
+unsharded float32 reference of the same model on the same global batch. Prints one PARITY line per run;
+exit 1 if out of tolerance.
 
 usage: torchrun --nproc-per-node N gpu_parity.py HF_DIR DATA TENSOR EXPERT
 """
@@ -18,6 +19,7 @@ from moe_trainer.checkpoint_hf import load_hf_into  # noqa: E402
 from moe_trainer.config import ModelConfig, parse_plan  # noqa: E402
 from moe_trainer.data import BatchSource  # noqa: E402
 from moe_trainer.model import Qwen3MoeForCausalLM, grouped_mm  # noqa: E402
+from moe_trainer.optim import grad_of  # noqa: E402
 from moe_trainer.parallel.mesh import build_meshes  # noqa: E402
 from moe_trainer.train import build_model, clip_grad_norm, forward_backward, init_distributed  # noqa: E402
 
@@ -55,12 +57,14 @@ def main(hf_dir, D, T, E):
     for mode in ("fp32", "bf16"):  # float32 end to end (exactness of the parallel maths), then bf16 training path
         bf16 = mode == "bf16"
         model = build_model(plan, meshes, device, bf16=bf16)
-        stats = forward_backward(model, meshes, data, 0, t.gradient_accumulation, device, bf16=bf16)
+        stats = forward_backward(model, meshes, data, 0, t.gradient_accumulation, device)
         dist.all_reduce(stats)
         stats /= world
         norm = clip_grad_norm(model, 0.0, world).item()
-        grads = {n: (p.grad.full_tensor() if isinstance(p.grad, DTensor) else p.grad).float()
-                 for n, p in model.named_parameters()}
+        grads = {}
+        for n, p in model.named_parameters():
+            g = grad_of(p)
+            grads[n] = (g.full_tensor() if isinstance(g, DTensor) else g).float()
         results[mode] = (stats[0].item(), norm, grads)
         del model
     code = 0

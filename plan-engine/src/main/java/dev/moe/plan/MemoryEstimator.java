@@ -1,50 +1,52 @@
 package dev.moe.plan;
 
 /**
- * Per-GPU peak memory estimate of a plan. It models what the trainer in trainer-image/ allocates (torch caching
- * allocator, {@code torch.cuda.max_memory_allocated}), tensor by tensor, and adds a headroom for what the
- * allocator does not count. Checked against real training steps on an H100 (bench/results.md, "Memory:
- * estimate vs measured"; trainer-image/scripts/gpu_memory_check.sh).
+ * Per-GPU peak memory estimate of a plan. It models what the trainer in trainer-image/ allocates on GPU (torch
+ * caching allocator, {@code torch.cuda.max_memory_allocated}), tensor by tensor, and adds a headroom for what the
+ * allocator does not count. Checked against real training steps on one H200, with and without an 80 GiB cap
+ * (bench/results.md, "Memory: estimate vs measured"; {@code trainer-image/bench/bench_one_gpu.py memory}).
  *
  * <p>What the trainer does (and this class assumes):
  * <ul>
- *   <li><b>Precision.</b> Parameters are fp32 (the trainer keeps no separate master copy: the fp32 parameter is
- *       the master); forward/backward run under bf16 autocast; gradients are fp32 (plain {@code .grad}, or
- *       FSDP2's {@code reduce_dtype=float32} sharded gradients); fused AdamW keeps two fp32 moments. So 16 bytes
- *       per resident parameter: weights 4, gradients 4, optimizer 8.</li>
+ *   <li><b>Precision</b> (trainer-image/moe_trainer/optim.py). Compute in bf16. A parameter that FSDP2 shards
+ *       (dense parameters when data &gt; 1, experts when expertData &gt; 1) is float32 in the model and is its
+ *       own master: 4 bytes, plus a float32 sharded gradient (4) and two float32 AdamW moments (8). Every other
+ *       parameter is bf16 in the model (2) with a float32 master in the optimizer (4), the moments (8) and a bf16
+ *       gradient (2), or a float32 accumulation buffer (4) with gradient accumulation. So 16 bytes per resident
+ *       parameter either way (18 for unsharded ones while accumulating).</li>
  *   <li><b>Sharding.</b> Attention projections are split by tensor parallelism (everything else is replicated
- *       over tensor). Dense (non-expert) parameters are sharded by FSDP2 over the dense mesh's {@code data}
- *       dimension only (not data × context) when data &gt; 1. Routed experts are split by expert parallelism
- *       (numExperts / expert per rank) and, when expertData = world / expert &gt; 1, further sharded by FSDP2
- *       over expertData.</li>
- *   <li><b>Transient weights.</b> With FSDP2 (bf16 {@code param_dtype}) a unit's unsharded bf16 parameters live
- *       while it runs: two decoder layers (the current one and the prefetched one) plus the root's embedding
- *       and lm_head, which the root keeps unsharded from forward to backward. Without FSDP the parameters stay
- *       fp32 and autocast makes bf16 copies that autograd saves for backward: every layer's linear weights and
- *       lm_head, and the experts' {@code w.to(bf16)} of every MoE layer (with activation checkpointing only
- *       lm_head's copy outlives forward; a layer's copies come back while it is recomputed).</li>
- *   <li><b>Activations</b> per token, as saved by autograd for this model code (bf16 unless noted): RMSNorm
- *       keeps an fp32 copy of its input and its normalised input; q/k RMSNorm the same per head; SDPA keeps
- *       q and the repeated (GQA) k and v and its output; o_proj its input; the router its input and fp32
- *       probabilities; each routed token copy keeps its hidden state, the gate/up output, silu(gate), the
- *       SwiGLU product and the expert output (2h + 8I bytes per copy, and 2h more per copy on the sender when
- *       experts run locally). Without FSDP the embedding output, and so the residual stream, is fp32 and
- *       autocast makes a bf16 copy of a norm's output for each projection reading it. With expert parallelism
- *       the received copies get a 1.25 allowance for routing imbalance. With per-layer activation
- *       checkpointing only each layer's input is kept, and one layer's activations come back during its
- *       backward.</li>
- *   <li><b>Logits.</b> lm_head output (bf16), the fp32 copy, and log-softmax: at the peak, the log-softmax
- *       backward holds its saved fp32 output, the incoming fp32 gradient and its fp32 result, 12 bytes per
- *       vocabulary entry per token.</li>
- *   <li><b>Gradient accumulation.</b> On non-final micro-batches the trainer turns FSDP2's gradient
- *       reduction off, so FSDP2 keeps every managed parameter's unsharded gradient, upcast to fp32, until the
- *       last micro-batch; plain gradients simply accumulate in place.</li>
- *   <li><b>Peak.</b> The larger of (a) the start of backward (logits, every saved activation; no gradient yet
- *       unless accumulating) and (b) backward of the first decoder layer (all later gradients allocated, that
- *       layer's working set live) or the end of backward (every gradient).</li>
+ *       over tensor). Dense parameters are sharded by FSDP2 over {@code data} when data &gt; 1. Routed experts
+ *       are split by expert parallelism (numExperts / expert per rank) and, when expertData = world / expert
+ *       &gt; 1, further sharded by FSDP2 over expertData.</li>
+ *   <li><b>Transient weights</b> with FSDP2: a unit's unsharded bf16 parameters live while it runs (the current
+ *       and the prefetched decoder layer), and the root keeps embedding and lm_head unsharded from forward to
+ *       backward; a unit's reduce-scatter holds its unsharded bf16 gradient and a float32 copy.</li>
+ *   <li><b>Activations</b> per token and decoder layer, as the compiled layer keeps them (bf16 unless noted),
+ *       read from the graphs Inductor's partitioner produces ({@code trainer-image/bench/saved_activations.py},
+ *       at Qwen3-30B-A3B width: off 114,437, selective 51,584, full 4,106 bytes per token and layer, which
+ *       these terms reproduce). {@code selective} keeps the layer input and the outputs of the GEMMs and of attention: q, k,
+ *       v (GQA: k and v are not repeated), the attention output and its float32 log-sum-exp, o_proj's output,
+ *       the router logits and each routed copy's gate/up output (4·moeIntermediate bytes per copy).
+ *       {@code off} adds what the partitioner did not choose to recompute: the normed inputs, q and k after
+ *       norm and RoPE, float32 norm statistics, top-k indices and weights, the routing permutation, the
+ *       gathered routed copies (2·hidden bytes each) and their SwiGLU output. {@code full} keeps the layer
+ *       input. With expert parallelism every mode also keeps the dispatch all-to-all outputs (received copies
+ *       with a 1.25 allowance for routing imbalance, and their router weights), so no recompute sends them
+ *       again; the all-to-all returning the expert outputs is not kept.</li>
+ *   <li><b>Backward working set</b> of one layer: the routed copies and their gradient, the gate/up gradient
+ *       and the SwiGLU output with its gradient, plus whatever checkpointing dropped and backward recomputes
+ *       (a model of the backward graph, not yet checked against a measured peak).</li>
+ *   <li><b>Loss</b> (kernels.linear_cross_entropy): lm_head and cross-entropy by chunks of 4,096 tokens; a
+ *       chunk's logits and their gradient in bf16, the lm_head weight gradient accumulated in float32 and the
+ *       input gradient in bf16; never the full [tokens × vocab] logits.</li>
+ *   <li><b>Gradient accumulation.</b> FSDP2 keeps every managed parameter's unsharded gradient in float32
+ *       until the last micro-batch; other parameters accumulate into their float32 buffers.</li>
+ *   <li><b>Peak.</b> The largest of (a) the last loss chunk of forward (every saved activation, no gradient yet
+ *       unless accumulating), (b) backward of the first decoder layer (all later gradients allocated, that
+ *       layer's working set live) and (c) the end of backward (every gradient).</li>
  *   <li><b>Headroom</b> (not counted by the allocator's statistics): 2 GiB for the CUDA context, NCCL
  *       communicators and cuBLAS workspaces plus 5% of everything else for caching-allocator
- *       fragmentation.</li>
+ *       fragmentation (the trainer runs the allocator with expandable segments).</li>
  * </ul>
  * Tokens per GPU = microBatchSize × seqLength / context.
  */
@@ -52,42 +54,56 @@ public final class MemoryEstimator {
     private MemoryEstimator() {
     }
 
+    /** Activation memory per decoder layer: the plan's training.activationCheckpointing. */
+    public enum Checkpointing {
+        OFF, SELECTIVE, FULL;
+
+        /** Plans of the boolean era: true = full, false = off. */
+        public static Checkpointing of(boolean on) {
+            return on ? FULL : OFF;
+        }
+
+        public String planValue() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
     static final long BF16 = 2;
     static final long FP32 = 4;
-    /** fp32 parameter + fp32 gradient + two fp32 AdamW moments. */
-    static final long BYTES_PER_PARAMETER = 16;
-    /** log-softmax backward: saved fp32 output, fp32 incoming gradient, fp32 result. */
-    static final long LOGIT_BYTES = 3 * FP32;
+    /** Two float32 AdamW moments. */
+    static final long MOMENTS = 2 * FP32;
+    /** Tokens per lm_head/cross-entropy chunk (trainer-image/moe_trainer/kernels.py CE_CHUNK_TOKENS). */
+    static final long LOSS_CHUNK_TOKENS = 4096;
     /** Allowance for routing imbalance of the token copies an expert rank receives (expert &gt; 1). */
     static final double CAPACITY_FACTOR = 1.25;
     static final long FIXED_HEADROOM = 2L << 30;
     static final double FRAGMENTATION = 0.05;
 
-    /** Without gradient accumulation. */
+    /** Without gradient accumulation; the boolean of plans before the three modes. */
     public static MemoryEstimate estimate(ModelConfig m, ParameterCount p, int tensor, int expert, int context,
             int data, int microBatchSize, int seqLength, boolean activationCheckpointing, int gpuMemoryGiB) {
-        return estimate(m, p, tensor, expert, context, data, microBatchSize, seqLength, activationCheckpointing, 1,
-                gpuMemoryGiB);
+        return estimate(m, p, tensor, expert, context, data, microBatchSize, seqLength,
+                Checkpointing.of(activationCheckpointing), 1, gpuMemoryGiB);
     }
 
     public static MemoryEstimate estimate(ModelConfig m, ParameterCount p, int tensor, int expert, int context,
             int data, int microBatchSize, int seqLength, boolean activationCheckpointing,
             int gradientAccumulation, int gpuMemoryGiB) {
+        return estimate(m, p, tensor, expert, context, data, microBatchSize, seqLength,
+                Checkpointing.of(activationCheckpointing), gradientAccumulation, gpuMemoryGiB);
+    }
+
+    public static MemoryEstimate estimate(ModelConfig m, ParameterCount p, int tensor, int expert, int context,
+            int data, int microBatchSize, int seqLength, Checkpointing ac, int gradientAccumulation,
+            int gpuMemoryGiB) {
         int layers = m.numHiddenLayers();
         long world = (long) data * context * tensor;
         long expertData = Math.max(1, world / expert);
         boolean fsdpDense = data > 1;
         boolean fsdpExperts = expertData > 1 && m.numMoeLayers() > 0;
         boolean accumulating = gradientAccumulation > 1;
-        boolean ac = activationCheckpointing;
 
         long h = m.hiddenSize();
-        long q = (long) m.numAttentionHeads() * m.headDim() / tensor;
-        long kv = (long) m.numKeyValueHeads() * m.headDim() / tensor;
-        long inter = m.moeIntermediateSize();
-        long denseInter = m.intermediateSize();
-        long k = m.numExpertsPerTok();
-        long vocab = m.vocabSize();
 
         // ---- parameters of this GPU
         long attentionLayer = p.attention() / layers;
@@ -100,74 +116,54 @@ public final class MemoryEstimator {
         long residentExpert = fsdpExperts ? ceilDiv(expertLocal, expertData) : expertLocal;
         long resident = residentDense + residentExpert;
         long embeddingMatrices = p.embedding();
-        long lmHead = vocab * h;
 
-        long layerLinearsAll = 0; // linear weights autocast copies (no FSDP): attention, router / dense MLP
-        for (int l = 0; l < layers; l++) {
-            layerLinearsAll += attentionLocal + (m.isMoeLayer(l) ? h * m.numExperts() : 3 * h * denseInter);
-        }
-
-        // ---- activations, bytes per token
-        long tokens = (long) microBatchSize * seqLength / context;
-        long residual = fsdpDense ? BF16 : FP32; // embedding output dtype = parameter dtype
-        long norms = fsdpDense ? 16 * h : 22 * h; // input_layernorm (+ q/k/v casts) and post_attention_layernorm
-        long attention = 16 * q + 6 * kv;
-        long moe = FP32 * m.numExperts() + (fsdpDense ? 0 : 4 * h) // router fp32 probs; router/dispatch casts
-                + (expert == 1 ? k * (4 * h + 8 * inter)
-                        : k * 2 * h + (long) Math.ceil(CAPACITY_FACTOR * k * (2 * h + 8 * inter)));
-        long denseMlp = (fsdpDense ? 0 : 4 * h) + 8 * denseInter;
-        long savedLayersNoAc = 0;
-        long maxLayerSaved = 0;
-        for (int l = 0; l < layers; l++) {
-            long perToken = norms + attention + (m.isMoeLayer(l) ? moe : denseMlp);
-            savedLayersNoAc += perToken;
-            maxLayerSaved = Math.max(maxLayerSaved, perToken);
-        }
-        long savedLayers = tokens * (ac ? layers * h * residual : savedLayersNoAc);
-        long finalNorm = tokens * (fsdpDense ? 8 * h : 10 * h);
-        long logits = tokens * vocab * LOGIT_BYTES;
-
-        // ---- (a) start of backward: logits and every saved activation
-        long weightsA = FP32 * resident;
-        if (fsdpDense) {
-            weightsA += BF16 * (embeddingMatrices + 2 * layerDenseLocal);
-        } else {
-            weightsA += BF16 * (lmHead + (ac ? 0 : layerLinearsAll));
-        }
-        if (fsdpExperts) {
-            weightsA += BF16 * 2 * expertLayerLocal;
-        } else if (!ac) {
-            weightsA += BF16 * expertLocal;
-        }
+        // float32 master in the model (FSDP2) or bf16 working copy + float32 master in the optimizer
+        long weightsStatic = (fsdpDense ? FP32 : BF16 + FP32) * residentDense
+                + (fsdpExperts ? FP32 : BF16 + FP32) * residentExpert;
+        long optimizer = MOMENTS * resident;
+        long unshardedGradBytes = accumulating ? FP32 : BF16;
+        long gradsFinal = (fsdpDense ? FP32 : unshardedGradBytes) * residentDense
+                + (fsdpExperts ? FP32 : unshardedGradBytes) * residentExpert;
+        // while accumulating: float32 buffers of unsharded parameters, FSDP2's unsharded float32 gradients
         long accumulatedGrads = accumulating
                 ? FP32 * ((fsdpDense ? denseLocal : residentDense) + (fsdpExperts ? expertLocal : residentExpert))
                 : 0;
-        long gradsA = accumulatedGrads;
-        long activationsA = savedLayers + finalNorm + logits;
+        // FSDP2 transients: two decoder layers unsharded in bf16, the root's embedding and lm_head
+        long fsdpTransient = (fsdpDense ? BF16 * (embeddingMatrices + 2 * layerDenseLocal) : 0)
+                + (fsdpExperts ? BF16 * 2 * expertLayerLocal : 0);
 
-        // ---- (b) backward of the first decoder layer: gradients of everything after it allocated
-        long layerWorkingSet = tokens * maxLayerSaved; // its saved (or recomputed) activations
-        long weightsB = FP32 * resident;
-        if (fsdpDense) {
-            weightsB += BF16 * (embeddingMatrices + 2 * layerDenseLocal);
+        // ---- activations, bytes per token (see the class comment)
+        long tokens = (long) microBatchSize * seqLength / context;
+        long savedAll = 0;
+        long maxLayer = 0;
+        for (int l = 0; l < layers; l++) {
+            savedAll += layerActivations(m, l, tensor, expert, ac);
+            maxLayer = Math.max(maxLayer, layerBackwardWorkingSet(m, l, tensor, expert, ac));
         }
-        weightsB += BF16 * (fsdpExperts ? 2 * expertLayerLocal : expertLayerLocal);
+        long layer0Saved = layerActivations(m, 0, tensor, expert, ac);
+        long lossForward = lossBytes(m, tokens);
+        long finalNorm = tokens * h * BF16;
+
+        // ---- (a) last loss chunk of forward
+        long weightsA = weightsStatic + fsdpTransient;
+        long gradsA = accumulatedGrads;
+        long activationsA = tokens * savedAll + finalNorm + lossForward;
+
+        // ---- (b) backward of the first decoder layer: everything after it has its gradient
         long layerResident = (fsdpDense ? ceilDiv(layerDenseLocal, data) : layerDenseLocal)
                 + (fsdpExperts ? ceilDiv(expertLayerLocal, expertData) : expertLayerLocal);
         long embeddingResident = fsdpDense ? ceilDiv(embeddingMatrices / 2, data) : embeddingMatrices / 2;
-        // FSDP2 reduce-scatter of one unit: unsharded bf16 gradient + its fp32 copy (reduce_dtype)
+        long laterGrads = resident - layerResident - embeddingResident;
         long reduceBuffers = (FP32 + BF16) * ((fsdpDense ? layerDenseLocal : 0) + (fsdpExperts ? expertLayerLocal : 0));
-        long gradsB = Math.max(FP32 * (resident - layerResident - embeddingResident), accumulatedGrads)
-                + reduceBuffers;
-        long activationsB = layerWorkingSet + (ac ? tokens * h * residual : 0);
-        // (c) end of backward: every gradient, no activation
-        long weightsC = FP32 * resident;
-        long gradsC = Math.max(FP32 * resident, accumulatedGrads);
+        long gradsB = Math.max(gradsFinal * laterGrads / Math.max(1, resident), accumulatedGrads) + reduceBuffers;
+        long activationsB = tokens * (layer0Saved + maxLayer) + finalNorm;
 
-        long optimizer = 8 * resident;
+        // ---- (c) end of backward
+        long gradsC = Math.max(gradsFinal, accumulatedGrads);
+
         long a = weightsA + gradsA + activationsA;
-        long b = weightsB + gradsB + activationsB;
-        long c = weightsC + gradsC;
+        long b = weightsA + gradsB + activationsB;
+        long c = weightsStatic + gradsC;
         long weights;
         long gradients;
         long activations;
@@ -176,11 +172,11 @@ public final class MemoryEstimator {
             gradients = gradsA;
             activations = activationsA;
         } else if (b >= c) {
-            weights = weightsB;
+            weights = weightsA;
             gradients = gradsB;
             activations = activationsB;
         } else {
-            weights = weightsC;
+            weights = weightsStatic;
             gradients = gradsC;
             activations = 0;
         }
@@ -188,6 +184,71 @@ public final class MemoryEstimator {
         long headroom = FIXED_HEADROOM + (long) (FRAGMENTATION * subtotal);
         return new MemoryEstimate(weights, gradients, optimizer, activations, headroom,
                 (long) gpuMemoryGiB * MemoryEstimate.GIB);
+    }
+
+    /** The loss at its peak, the last chunk of forward: the chunk's logits and their gradient (bf16), the lm_head
+     * weight gradient accumulated in float32 and the input gradient of every token (bf16). */
+    static long lossBytes(ModelConfig m, long tokens) {
+        long chunk = Math.min(tokens, LOSS_CHUNK_TOKENS);
+        return 2 * chunk * m.vocabSize() * BF16 + (long) m.vocabSize() * m.hiddenSize() * FP32
+                + tokens * m.hiddenSize() * BF16;
+    }
+
+    /** Bytes per token decoder layer {@code l} keeps from forward to backward (compiled layer). */
+    static long layerActivations(ModelConfig m, int l, int tensor, int expert, Checkpointing ac) {
+        long h = m.hiddenSize();
+        long moe = m.isMoeLayer(l) ? 1 : 0;
+        long allToAll = moe * dispatchedCopies(m, expert, expert == 1 ? 0 : BF16 * h + FP32);
+        return switch (ac) {
+            case OFF -> selectiveKept(m, l, tensor, expert) + offExtra(m, l, tensor, expert) + allToAll;
+            case SELECTIVE -> selectiveKept(m, l, tensor, expert) + allToAll;
+            case FULL -> BF16 * h + allToAll;
+        };
+    }
+
+    /** The layer's transient bytes per token during its backward: routed copies and their gradients, the
+     * gate/up gradient, SwiGLU output and gradient, plus what checkpointing dropped and backward recomputes. */
+    static long layerBackwardWorkingSet(ModelConfig m, int l, int tensor, int expert, Checkpointing ac) {
+        long h = m.hiddenSize();
+        long working = m.isMoeLayer(l)
+                ? dispatchedCopies(m, expert, 2 * 2 * BF16 * h + 3 * BF16 * m.moeIntermediateSize())
+                : BF16 * h + 3 * BF16 * m.intermediateSize();
+        long off = selectiveKept(m, l, tensor, expert) + offExtra(m, l, tensor, expert);
+        long kept = ac == Checkpointing.FULL ? BF16 * h : ac == Checkpointing.SELECTIVE
+                ? selectiveKept(m, l, tensor, expert) : off;
+        return working + off - kept;
+    }
+
+    /** perCopy bytes for each routed copy this rank holds per token (a 1.25 allowance under expert parallelism). */
+    private static long dispatchedCopies(ModelConfig m, int expert, long perCopy) {
+        long k = m.numExpertsPerTok();
+        return (expert == 1 ? k : (long) Math.ceil(CAPACITY_FACTOR * k)) * perCopy;
+    }
+
+    /** Kept in every mode but full: the layer input, GEMM and attention outputs, gate/up per routed copy. */
+    private static long selectiveKept(ModelConfig m, int l, int tensor, int expert) {
+        long h = m.hiddenSize();
+        long q = (long) m.numAttentionHeads() * m.headDim() / tensor;
+        long kv = (long) m.numKeyValueHeads() * m.headDim() / tensor;
+        long attention = BF16 * (2 * h + 2 * q + 2 * kv) + FP32 * (m.numAttentionHeads() / tensor);
+        if (!m.isMoeLayer(l)) {
+            return attention + 2 * BF16 * m.intermediateSize();
+        }
+        return attention + BF16 * m.numExperts() + dispatchedCopies(m, expert, 2 * BF16 * m.moeIntermediateSize());
+    }
+
+    /** Kept only with checkpointing off: what the partitioner chose not to recompute. */
+    private static long offExtra(ModelConfig m, int l, int tensor, int expert) {
+        long h = m.hiddenSize();
+        long q = (long) m.numAttentionHeads() * m.headDim() / tensor;
+        long kv = (long) m.numKeyValueHeads() * m.headDim() / tensor;
+        long k = m.numExpertsPerTok();
+        long attention = BF16 * (h + q + kv) + FP32 * (1 + (m.numAttentionHeads() + m.numKeyValueHeads()) / tensor);
+        if (!m.isMoeLayer(l)) {
+            return attention + BF16 * (h + m.intermediateSize()) + FP32;
+        }
+        return attention + BF16 * h + FP32 * 4 + k * (8 + FP32) + 2 * k * 8
+                + dispatchedCopies(m, expert, BF16 * (h + m.moeIntermediateSize()));
     }
 
     private static long ceilDiv(long a, long b) {
