@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moe.api.v1alpha1.SpecLimits;
 import java.math.BigInteger;
 import java.time.Duration;
 import java.util.List;

@@ -24,7 +24,7 @@ class PlanDocumentTest {
                 + "resources: {nodes: 8, gpusPerNode: 8, gpuMemoryGiB: 80}\n"
                 + "training: {seqLength: 4096, microBatchSize: 1, globalBatchSize: 512, steps: 1000,\n"
                 + "  checkpoint: {claimName: ckpt, everySteps: 200}, dataset: {type: synthetic}}\n");
-        PlanResult r = PlanEngine.plan("default", "qwen3-30b", spec);
+        PlanResult r = Specs.plan("default", "qwen3-30b", spec);
         assertThat(r.isValid()).as(r.errorMessages()).isTrue();
         return r.plan().toJson();
     }

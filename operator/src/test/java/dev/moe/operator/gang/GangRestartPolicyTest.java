@@ -2,8 +2,8 @@ package dev.moe.operator.gang;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
-import dev.moe.operator.api.v1alpha1.RestartPolicySpec;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus;
+import dev.moe.api.v1alpha1.RestartPolicySpec;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;

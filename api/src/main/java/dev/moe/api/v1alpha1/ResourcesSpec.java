@@ -1,0 +1,47 @@
+package dev.moe.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.Size;
+import io.fabric8.generator.annotation.ValidationRule;
+
+/** GPUs of the job: one pod per node, every GPU of the node requested by that pod. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@ValidationRule(value = "!has(self.gpusPerNode) || self.nodes * self.gpusPerNode <= " + SpecLimits.MAX_WORLD,
+        message = "resources.nodes × resources.gpusPerNode must be at most " + SpecLimits.MAX_WORLD + " GPUs: the plan"
+                + " document lists every rank and must fit a 1 MiB ConfigMap (docs/limits.md)",
+        reason = "FieldValueInvalid")
+@JsonIgnoreProperties(ignoreUnknown = true)
+public class ResourcesSpec {
+
+    @Required
+    @Min(1)
+    @Max(SpecLimits.MAX_NODES)
+    @JsonPropertyDescription("Number of nodes (pods) in the gang; nodes × gpusPerNode is at most "
+            + SpecLimits.MAX_WORLD + ".")
+    public Integer nodes;
+
+    @Min(1)
+    @Max(SpecLimits.MAX_GPUS_PER_NODE)
+    @Default(SpecDefaults.GPUS_PER_NODE)
+    @JsonPropertyDescription("GPUs per node (nvidia.com/gpu per pod; torchrun processes per pod).")
+    public Integer gpusPerNode = Integer.valueOf(SpecDefaults.GPUS_PER_NODE);
+
+    @Size(max = ObjectNameRules.MAX_LABEL_VALUE_LENGTH)
+    @Pattern(ObjectNameRules.LABEL_VALUE)
+    @JsonPropertyDescription("GPU product label value the pods are pinned to (nvidia.com/gpu.product), e.g."
+            + " NVIDIA-H100-80GB-HBM3.")
+    public String gpuProduct;
+
+    @Min(1)
+    @Max(SpecLimits.MAX_GPU_MEMORY_GIB)
+    @Default(SpecDefaults.GPU_MEMORY_GIB)
+    @JsonPropertyDescription("Memory of one GPU in GiB; the plan's per-GPU memory estimate must fit it.")
+    public Integer gpuMemoryGiB = Integer.valueOf(SpecDefaults.GPU_MEMORY_GIB);
+}

@@ -1,0 +1,53 @@
+package dev.moe.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Size;
+import io.fabric8.generator.annotation.ValidationRule;
+import java.util.List;
+
+/**
+ * Gang restarts: any failed pod stops the whole gang; retriable failures recreate it from the last checkpoint
+ * after an exponential backoff, up to maxRestarts.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@ValidationRule(value = "!has(self.backoffSeconds) || !has(self.maxBackoffSeconds)"
+        + " || self.maxBackoffSeconds >= self.backoffSeconds",
+        message = "restartPolicy.maxBackoffSeconds must be at least restartPolicy.backoffSeconds",
+        reason = "FieldValueInvalid")
+@JsonIgnoreProperties(ignoreUnknown = true)
+public class RestartPolicySpec {
+    @Min(0)
+    @Max(SpecLimits.MAX_RESTARTS)
+    @Default(SpecDefaults.MAX_RESTARTS)
+    @JsonPropertyDescription("Gang restarts allowed before the job fails.")
+    public Integer maxRestarts = Integer.valueOf(SpecDefaults.MAX_RESTARTS);
+
+    @Min(0)
+    @Max(SpecLimits.MAX_BACKOFF_SECONDS)
+    @Default(SpecDefaults.BACKOFF_SECONDS)
+    @JsonPropertyDescription("Delay before the first restart; doubles with each restart.")
+    public Integer backoffSeconds = Integer.valueOf(SpecDefaults.BACKOFF_SECONDS);
+
+    @Min(0)
+    @Max(SpecLimits.MAX_BACKOFF_SECONDS)
+    @Default(SpecDefaults.MAX_BACKOFF_SECONDS)
+    @JsonPropertyDescription("Upper bound of the restart delay.")
+    public Integer maxBackoffSeconds = Integer.valueOf(SpecDefaults.MAX_BACKOFF_SECONDS);
+
+    @JsonPropertyDescription("Container exit codes that fail the job at once. 78 (trainer configuration error)"
+            + " is always non-retryable.")
+    @Size(max = SpecLimits.MAX_NON_RETRYABLE_EXIT_CODES)
+    public List<@Min(SpecLimits.MIN_EXIT_CODE) @Max(SpecLimits.MAX_EXIT_CODE) Integer> nonRetryableExitCodes;
+
+    @Min(1)
+    @Max(SpecLimits.MAX_GANG_SCHEDULING_TIMEOUT_SECONDS)
+    @Default(SpecDefaults.GANG_SCHEDULING_TIMEOUT_SECONDS)
+    @JsonPropertyDescription("If not every pod of the gang is running after this long, the partial gang is"
+            + " deleted and recreated, so it never holds GPUs while waiting.")
+    public Integer gangSchedulingTimeoutSeconds = Integer.valueOf(SpecDefaults.GANG_SCHEDULING_TIMEOUT_SECONDS);
+}

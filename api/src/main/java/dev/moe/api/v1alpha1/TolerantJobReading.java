@@ -1,0 +1,318 @@
+package dev.moe.api.v1alpha1;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.exc.InputCoercionException;
+import com.fasterxml.jackson.databind.DeserializationContext;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.MapperFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializerProvider;
+import com.fasterxml.jackson.databind.cfg.CoercionAction;
+import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
+import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
+import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.module.SimpleModule;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.MissingNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.databind.ser.std.StdSerializer;
+import com.fasterxml.jackson.databind.type.LogicalType;
+import java.io.IOException;
+import java.lang.invoke.MethodType;
+import java.math.BigDecimal;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Reads every MoETrainingJob spec and status, even one that does not fit the Java types: the one reader for the
+ * operator's Kubernetes client ({@link #module()}) and for files checked offline ({@link #readSpec}).
+ *
+ * <p>The CRD bounds every field so that a new object always fits. An object stored before those bounds existed
+ * (an older CRD), or by a newer CRD whose types changed, would otherwise fail to deserialise — and one such
+ * object in a list stops the job informer, so the operator would silently ignore every job in the cluster and
+ * crash-loop on restart. Here the spec or status that cannot be read becomes an {@link UnreadableSpec} /
+ * {@link UnreadableStatus} holding the stored JSON and the {@link Problem}s (the field, its value, the type it
+ * must fit): the plan engine reports them on that job alone, with the messages {@code bin/moe-plan} gives for the
+ * same file. Writing one back (JOSDK clones resources through JSON) writes the stored JSON unchanged, so a clone
+ * is unreadable in the same way.
+ *
+ * <p>The reading is strict where Jackson would guess, and reads JSON as the API server does: a string is never
+ * a number or a boolean (nor a number a string), an enum is one of its names, a fraction is no integer, but an
+ * integral floating value (2.0) is the integer it equals; a {@code null} field is absent (so the field keeps its
+ * default), as the API server prunes it, except inside the free-form {@code spec.model.config}. Objects that came
+ * through an API server are never affected: its schema already guarantees the types.
+ */
+public final class TolerantJobReading {
+    private TolerantJobReading() {
+    }
+
+    /**
+     * A spec that does not fit {@link MoETrainingJobSpec}: its {@link #problems}, and every other field as read
+     * (when {@link #othersRead}; otherwise the fields hold their defaults).
+     */
+    public static final class UnreadableSpec extends MoETrainingJobSpec {
+        /** The spec as stored. */
+        public final transient JsonNode stored;
+        /** The fields that cannot be read, e.g. {@code spec.resources.nodes}, and why; at least one. */
+        public final transient List<Problem> problems;
+        /** Whether the fields without a problem were read (false: the spec is no object, or has too many). */
+        public final transient boolean othersRead;
+
+        UnreadableSpec(JsonNode stored, List<Problem> problems, boolean othersRead) {
+            this.stored = stored;
+            this.problems = List.copyOf(problems);
+            this.othersRead = othersRead;
+        }
+    }
+
+    /** A status that does not fit {@link MoETrainingJobStatus}: every field is null or empty. */
+    public static final class UnreadableStatus extends MoETrainingJobStatus {
+        public final transient JsonNode stored;
+        public final transient List<Problem> problems;
+
+        UnreadableStatus(JsonNode stored, List<Problem> problems) {
+            this.stored = stored;
+            this.problems = List.copyOf(problems);
+        }
+    }
+
+    /**
+     * What could not be read.
+     *
+     * @param field    the field's path, e.g. {@code spec.resources.nodes} or {@code spec.trainer.env[0].name}
+     * @param value    its stored value (a missing node when the path cannot be followed)
+     * @param expected the Java type the value must fit (Integer, a List, TrainingSpec, an enum, ...), or null when
+     *                 Jackson does not say
+     * @param reason   the first line of Jackson's message, e.g. "Numeric value (3000000000) out of range of int"
+     */
+    public record Problem(String field, JsonNode value, Class<?> expected, String reason) {
+    }
+
+    /** Reads the job's objects: plain bean reading with the strictness described on this class. */
+    private static final ObjectMapper STRICT = strictMapper();
+
+    private static ObjectMapper strictMapper() {
+        ObjectMapper m = JsonMapper.builder()
+                .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
+                .disable(DeserializationFeature.ACCEPT_FLOAT_AS_INT)
+                .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+                .enable(DeserializationFeature.FAIL_ON_NUMBERS_FOR_ENUMS)
+                .build();
+        for (CoercionInputShape shape : List.of(CoercionInputShape.Integer, CoercionInputShape.Float,
+                CoercionInputShape.Boolean)) {
+            m.coercionConfigFor(LogicalType.Textual).setCoercion(shape, CoercionAction.Fail);
+        }
+        m.coercionConfigFor(LogicalType.Enum).setCoercion(CoercionInputShape.EmptyString, CoercionAction.Fail);
+        return m;
+    }
+
+    /**
+     * The spec of a job, as JSON (a stored object's, or a file's), read into the Java types: null when there is
+     * none, an {@link UnreadableSpec} when it does not fit them. Never throws.
+     */
+    public static MoETrainingJobSpec readSpec(JsonNode spec) {
+        if (spec == null || spec.isNull() || spec.isMissingNode()) {
+            return null;
+        }
+        Reading<MoETrainingJobSpec> r = read(spec, "spec", MoETrainingJobSpec.class);
+        if (r.problems.isEmpty()) {
+            return r.value;
+        }
+        UnreadableSpec unreadable = new UnreadableSpec(spec, r.problems, r.rest != null);
+        if (r.rest != null) {
+            try {
+                STRICT.readerForUpdating(unreadable).readValue(r.rest);
+            } catch (IOException | IllegalArgumentException e) {
+                return new UnreadableSpec(spec, r.problems, false); // not expected: the rest was read once
+            }
+        }
+        return unreadable;
+    }
+
+    /** The status of a job, read like {@link #readSpec}; an unreadable status keeps none of its fields. */
+    public static MoETrainingJobStatus readStatus(JsonNode status) {
+        if (status == null || status.isNull() || status.isMissingNode()) {
+            return null;
+        }
+        Reading<MoETrainingJobStatus> r = read(status, "status", MoETrainingJobStatus.class);
+        return r.problems.isEmpty() ? r.value : new UnreadableStatus(status, r.problems);
+    }
+
+    /** The Jackson module for a client's mapper: MoETrainingJob's spec and status are read by this class. */
+    public static SimpleModule module() {
+        SimpleModule module = new SimpleModule("moe-tolerant-job-reading");
+        module.addDeserializer(MoETrainingJobSpec.class, new TreeReader<>(MoETrainingJobSpec.class,
+                TolerantJobReading::readSpec));
+        module.addDeserializer(MoETrainingJobStatus.class, new TreeReader<>(MoETrainingJobStatus.class,
+                TolerantJobReading::readStatus));
+        module.addSerializer(UnreadableSpec.class, new StoredJson<>(UnreadableSpec.class, s -> s.stored));
+        module.addSerializer(UnreadableStatus.class, new StoredJson<>(UnreadableStatus.class, s -> s.stored));
+        return module;
+    }
+
+    /**
+     * What reading found: the value (no problems), or the problems and the tree without the fields at fault
+     * ({@code rest}, null when they could not all be set aside).
+     */
+    private record Reading<T>(T value, List<Problem> problems, JsonNode rest) {
+    }
+
+    /**
+     * Reads {@code stored}; a field that does not fit is recorded and set aside (a list as a whole, so the indices
+     * of the problems stay those of the stored list), and the rest read again, so every problem is reported at once
+     * (up to {@link SpecLimits#MAX_REPORTED_ERRORS}, each a fresh read of a bounded object).
+     */
+    private static <T> Reading<T> read(JsonNode stored, String root, Class<T> type) {
+        JsonNode tree = asTheApiServerReadsIt(stored, root);
+        List<Problem> problems = new ArrayList<>();
+        while (true) {
+            try {
+                T value = STRICT.treeToValue(tree, type);
+                return problems.isEmpty() ? new Reading<>(value, List.of(), null) : new Reading<>(null, problems, tree);
+            } catch (JsonProcessingException | IllegalArgumentException e) {
+                problems.add(describe(root, stored, e));
+                if (problems.size() >= SpecLimits.MAX_REPORTED_ERRORS || !setAside(tree, e)) {
+                    return new Reading<>(null, problems, null);
+                }
+            }
+        }
+    }
+
+    /** Removes the field at fault from {@code tree} (the whole list, for an item); false when there is none. */
+    private static boolean setAside(JsonNode tree, Exception e) {
+        if (!(e instanceof JsonMappingException m) || m.getPath().isEmpty()) {
+            return false;
+        }
+        List<JsonMappingException.Reference> path = m.getPath();
+        int end = path.size() - 1;
+        for (int i = 0; i < path.size(); i++) {
+            if (path.get(i).getFieldName() == null) {
+                end = i - 1; // the list that holds the item
+                break;
+            }
+        }
+        if (end < 0) {
+            return false;
+        }
+        JsonNode parent = tree;
+        for (int i = 0; i < end; i++) {
+            parent = parent.path(path.get(i).getFieldName());
+        }
+        return parent instanceof ObjectNode o && o.remove(path.get(end).getFieldName()) != null;
+    }
+
+    /**
+     * A copy of {@code node} without null fields and with integral floating values as integers; untouched below
+     * {@code spec.model.config} (free-form: the plan engine reads it as written).
+     */
+    static JsonNode asTheApiServerReadsIt(JsonNode node, String path) {
+        if (path.equals("spec.model.config")) {
+            return node;
+        }
+        if (node.isObject()) {
+            ObjectNode copy = JsonNodeFactory.instance.objectNode();
+            Iterator<Map.Entry<String, JsonNode>> it = node.fields();
+            while (it.hasNext()) {
+                Map.Entry<String, JsonNode> e = it.next();
+                if (!e.getValue().isNull()) {
+                    copy.set(e.getKey(), asTheApiServerReadsIt(e.getValue(), path + "." + e.getKey()));
+                }
+            }
+            return copy;
+        }
+        if (node.isArray()) {
+            ArrayNode copy = JsonNodeFactory.instance.arrayNode();
+            node.forEach(item -> copy.add(asTheApiServerReadsIt(item, path + "[]")));
+            return copy;
+        }
+        if (node.isFloatingPointNumber() && isIntegral(node)) {
+            return JsonNodeFactory.instance.numberNode(node.decimalValue().toBigIntegerExact());
+        }
+        return node;
+    }
+
+    private static boolean isIntegral(JsonNode n) {
+        if ((n.isDouble() || n.isFloat()) && !Double.isFinite(n.doubleValue())) {
+            return false;
+        }
+        BigDecimal d = n.decimalValue();
+        // a huge exponent (1e400) is integral too, but its integer would have hundreds of digits: keep it a number
+        return d.signum() == 0 || (d.stripTrailingZeros().scale() <= 0 && d.precision() - d.scale() <= 40);
+    }
+
+    /** The failing field below {@code root}, its stored value, the expected type and Jackson's reason. */
+    static Problem describe(String root, JsonNode stored, Exception e) {
+        StringBuilder path = new StringBuilder(root);
+        JsonNode value = stored;
+        String reason = e.getMessage();
+        if (e instanceof JsonMappingException m) {
+            for (JsonMappingException.Reference r : m.getPath()) {
+                if (r.getFieldName() != null) {
+                    path.append('.').append(r.getFieldName());
+                    value = value.isObject() ? value.path(r.getFieldName()) : MissingNode.getInstance();
+                } else {
+                    path.append('[').append(r.getIndex()).append(']');
+                    value = value.isArray() ? value.path(r.getIndex()) : MissingNode.getInstance();
+                }
+            }
+            reason = m.getOriginalMessage();
+        }
+        if (reason == null) {
+            reason = e.getClass().getSimpleName();
+        }
+        int newline = reason.indexOf('\n');
+        return new Problem(path.toString(), value, expectedType(e),
+                (newline >= 0 ? reason.substring(0, newline) : reason).trim());
+    }
+
+    private static Class<?> expectedType(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof MismatchedInputException m && m.getTargetType() != null) {
+                return m.getTargetType();
+            }
+            if (t instanceof InputCoercionException c && c.getTargetType() != null) {
+                // the parser names the primitive it tried (int for 3000000000); the field is its wrapper
+                return MethodType.methodType(c.getTargetType()).wrap().returnType();
+            }
+        }
+        return null;
+    }
+
+    /** Reads the subtree, then hands it to {@code read}. */
+    private static final class TreeReader<T> extends StdDeserializer<T> {
+        private final java.util.function.Function<JsonNode, T> read;
+
+        TreeReader(Class<T> type, java.util.function.Function<JsonNode, T> read) {
+            super(type);
+            this.read = read;
+        }
+
+        @Override
+        public T deserialize(JsonParser p, DeserializationContext ctxt) throws IOException {
+            return read.apply(ctxt.readTree(p));
+        }
+    }
+
+    /** Writes the JSON that was stored. */
+    private static final class StoredJson<T> extends StdSerializer<T> {
+        private final java.util.function.Function<T, JsonNode> stored;
+
+        StoredJson(Class<T> type, java.util.function.Function<T, JsonNode> stored) {
+            super(type);
+            this.stored = stored;
+        }
+
+        @Override
+        public void serialize(T value, JsonGenerator gen, SerializerProvider provider) throws IOException {
+            gen.writeTree(stored.apply(value));
+        }
+    }
+}
