@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.moe.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus;
 import dev.moe.api.v1alpha1.MoETrainingJobStatus.JobCondition;
 import dev.moe.api.v1alpha1.MoETrainingJobStatus.JobPhase;
-import dev.moe.api.v1alpha1.MoETrainingJobStatus;
 import dev.moe.api.v1alpha1.TolerantJobReading.UnreadableSpec;
 import dev.moe.operator.gang.GangNames;
 import dev.moe.operator.status.Conditions;

@@ -3,10 +3,9 @@ package dev.moe.plan;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.moe.api.v1alpha1.MoETrainingJobSpec;
 import dev.moe.api.v1alpha1.ObjectNameRules;
-import dev.moe.api.v1alpha1.SpecDefaults;
 import dev.moe.api.v1alpha1.SpecLimits;
-import dev.moe.api.v1alpha1.TolerantJobReading.UnreadableSpec;
 import dev.moe.api.v1alpha1.TolerantJobReading;
+import dev.moe.api.v1alpha1.TolerantJobReading.UnreadableSpec;
 import dev.moe.api.v1alpha1.TrainingSpec;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -396,7 +395,7 @@ public final class PlanEngine {
             errors.add(new PlanError("HyperParameterInvalid", "spec.training.minLearningRate",
                     String.valueOf(training.minLearningRate), "is negative", "use 0 or more, e.g. learningRate / 10"));
         } else if (training.minLearningRate > lr) {
-            if (training.minLearningRate == Double.parseDouble(SpecDefaults.MIN_LEARNING_RATE)) {
+            if (training.minLearningRate == Double.parseDouble(TrainingSpec.DEFAULT_MIN_LEARNING_RATE)) {
                 warnings.add("spec.training.minLearningRate=" + training.minLearningRate + " (the default) is more than"
                         + " learningRate=" + lr + ", so the schedule rises instead of decaying; set minLearningRate");
             } else {
@@ -407,7 +406,7 @@ public final class PlanEngine {
             }
         }
         if (training.warmupSteps > training.steps) {
-            if (training.warmupSteps == Integer.parseInt(SpecDefaults.WARMUP_STEPS)) {
+            if (training.warmupSteps == Integer.parseInt(TrainingSpec.DEFAULT_WARMUP_STEPS)) {
                 warnings.add("spec.training.warmupSteps=" + training.warmupSteps + " (the default) is more than"
                         + " training.steps=" + training.steps + ", so the learning rate never reaches its peak; set"
                         + " warmupSteps");

@@ -13,10 +13,11 @@ import io.fabric8.generator.annotation.ValidationRule;
  * <p>Static rules live here as CEL (they need no model); rules that depend on the model (experts, heads,
  * memory) are checked by the plan engine and reported in status. Every rule's message names the fields.
  *
- * <p>Defaults: a field with a CRD {@code @Default} starts at the same {@link SpecDefaults} value, and an object
- * whose fields all have defaults (parallelism, training, training.dataset, restartPolicy) starts as that object, so
- * a spec read without an API server (bin/moe-plan) holds the values the API server would fill in; CrdDefaultsTest
- * compares the two. {@link TolerantJobReading} reads a JSON {@code null} as absent, as the API server does.
+ * <p>Defaults, in one place each: the field's declaration. A field with a CRD {@code @Default} starts at the same
+ * value (the API server fills the annotation's value in; the Java value is what a spec read without an API server,
+ * bin/moe-plan, holds), and an object whose fields all have defaults (parallelism, training, training.dataset,
+ * restartPolicy) starts as that object. CrdDefaultsTest compares every default of the committed CRD with what the
+ * Java types start with. {@link TolerantJobReading} reads a JSON {@code null} as absent, as the API server does.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @ValidationRule(value = "!has(self.parallelism.data) || self.resources.nodes * self.resources.gpusPerNode"
@@ -87,8 +88,8 @@ public class MoETrainingJobSpec {
     @JsonPropertyDescription("NCCL hints passed to every pod.")
     public NcclSpec nccl;
 
-    @Default(SpecDefaults.SUSPEND)
+    @Default("false")
     @JsonPropertyDescription("Suspend the job: its pods are deleted and its status kept. parallelism and"
             + " resources may only change while suspended.")
-    public Boolean suspend = Boolean.valueOf(SpecDefaults.SUSPEND);
+    public Boolean suspend = false;
 }

@@ -17,23 +17,23 @@ public class ParallelismSpec {
 
     @Min(1)
     @Max(SpecLimits.MAX_TENSOR)
-    @Default(SpecDefaults.TENSOR)
+    @Default("1")
     @JsonPropertyDescription("Tensor-parallel degree (attention heads split across GPUs of one node). Must divide"
             + " resources.gpusPerNode and the model's attention and key/value heads.")
-    public Integer tensor = Integer.valueOf(SpecDefaults.TENSOR);
+    public Integer tensor = 1;
 
     @Min(1)
     @Max(SpecLimits.MAX_EXPERT)
-    @Default(SpecDefaults.EXPERT)
+    @Default("1")
     @JsonPropertyDescription("Expert-parallel degree: each expert rank owns numExperts/expert experts. Must divide"
             + " the model's numExperts and the world size.")
-    public Integer expert = Integer.valueOf(SpecDefaults.EXPERT);
+    public Integer expert = 1;
 
     @Min(1)
     @Max(SpecLimits.MAX_WORLD)
-    @Default(SpecDefaults.CONTEXT)
+    @Default("1")
     @JsonPropertyDescription("Context-parallel degree (sequence split). Only 1 is supported by the trainer today.")
-    public Integer context = Integer.valueOf(SpecDefaults.CONTEXT);
+    public Integer context = 1;
 
     @Min(1)
     @Max(SpecLimits.MAX_WORLD)

@@ -29,9 +29,9 @@ public class ResourcesSpec {
 
     @Min(1)
     @Max(SpecLimits.MAX_GPUS_PER_NODE)
-    @Default(SpecDefaults.GPUS_PER_NODE)
+    @Default("8")
     @JsonPropertyDescription("GPUs per node (nvidia.com/gpu per pod; torchrun processes per pod).")
-    public Integer gpusPerNode = Integer.valueOf(SpecDefaults.GPUS_PER_NODE);
+    public Integer gpusPerNode = 8;
 
     @Size(max = ObjectNameRules.MAX_LABEL_VALUE_LENGTH)
     @Pattern(ObjectNameRules.LABEL_VALUE)
@@ -41,7 +41,7 @@ public class ResourcesSpec {
 
     @Min(1)
     @Max(SpecLimits.MAX_GPU_MEMORY_GIB)
-    @Default(SpecDefaults.GPU_MEMORY_GIB)
+    @Default("80")
     @JsonPropertyDescription("Memory of one GPU in GiB; the plan's per-GPU memory estimate must fit it.")
-    public Integer gpuMemoryGiB = Integer.valueOf(SpecDefaults.GPU_MEMORY_GIB);
+    public Integer gpuMemoryGiB = 80;
 }

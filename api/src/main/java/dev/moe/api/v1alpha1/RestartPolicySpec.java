@@ -23,21 +23,21 @@ import java.util.List;
 public class RestartPolicySpec {
     @Min(0)
     @Max(SpecLimits.MAX_RESTARTS)
-    @Default(SpecDefaults.MAX_RESTARTS)
+    @Default("5")
     @JsonPropertyDescription("Gang restarts allowed before the job fails.")
-    public Integer maxRestarts = Integer.valueOf(SpecDefaults.MAX_RESTARTS);
+    public Integer maxRestarts = 5;
 
     @Min(0)
     @Max(SpecLimits.MAX_BACKOFF_SECONDS)
-    @Default(SpecDefaults.BACKOFF_SECONDS)
+    @Default("10")
     @JsonPropertyDescription("Delay before the first restart; doubles with each restart.")
-    public Integer backoffSeconds = Integer.valueOf(SpecDefaults.BACKOFF_SECONDS);
+    public Integer backoffSeconds = 10;
 
     @Min(0)
     @Max(SpecLimits.MAX_BACKOFF_SECONDS)
-    @Default(SpecDefaults.MAX_BACKOFF_SECONDS)
+    @Default("300")
     @JsonPropertyDescription("Upper bound of the restart delay.")
-    public Integer maxBackoffSeconds = Integer.valueOf(SpecDefaults.MAX_BACKOFF_SECONDS);
+    public Integer maxBackoffSeconds = 300;
 
     @JsonPropertyDescription("Container exit codes that fail the job at once. 78 (trainer configuration error)"
             + " is always non-retryable.")
@@ -46,8 +46,8 @@ public class RestartPolicySpec {
 
     @Min(1)
     @Max(SpecLimits.MAX_GANG_SCHEDULING_TIMEOUT_SECONDS)
-    @Default(SpecDefaults.GANG_SCHEDULING_TIMEOUT_SECONDS)
+    @Default("600")
     @JsonPropertyDescription("If not every pod of the gang is running after this long, the partial gang is"
             + " deleted and recreated, so it never holds GPUs while waiting.")
-    public Integer gangSchedulingTimeoutSeconds = Integer.valueOf(SpecDefaults.GANG_SCHEDULING_TIMEOUT_SECONDS);
+    public Integer gangSchedulingTimeoutSeconds = 600;
 }

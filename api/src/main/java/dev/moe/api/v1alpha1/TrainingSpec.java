@@ -11,18 +11,19 @@ import io.fabric8.generator.annotation.Required;
 import io.fabric8.generator.annotation.Size;
 import io.fabric8.generator.annotation.ValidationRule;
 
-/** Training hyper-parameters, dataset and checkpointing. */
+/** Training hyper-parameters, dataset and checkpointing; each default sits on its field (CrdDefaultsTest). */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @ValidationRule(value = "!has(self.minLearningRate) || !has(self.learningRate)"
-        + " || self.minLearningRate <= self.learningRate || self.minLearningRate == " + SpecDefaults.MIN_LEARNING_RATE,
+        + " || self.minLearningRate <= self.learningRate"
+        + " || self.minLearningRate == " + TrainingSpec.DEFAULT_MIN_LEARNING_RATE,
         message = "training.minLearningRate must be at most training.learningRate (the schedule decays from"
-                + " learningRate down to minLearningRate; only the default " + SpecDefaults.MIN_LEARNING_RATE
-                + " passes, with a warning)",
+                + " learningRate down to minLearningRate; only the default "
+                + TrainingSpec.DEFAULT_MIN_LEARNING_RATE + " passes, with a warning)",
         reason = "FieldValueInvalid")
 @ValidationRule(value = "!has(self.warmupSteps) || !has(self.steps) || self.warmupSteps <= self.steps"
-        + " || self.warmupSteps == " + SpecDefaults.WARMUP_STEPS,
+        + " || self.warmupSteps == " + TrainingSpec.DEFAULT_WARMUP_STEPS,
         message = "training.warmupSteps must be at most training.steps (the learning rate would never reach its peak;"
-                + " only the default " + SpecDefaults.WARMUP_STEPS + " passes, with a warning)",
+                + " only the default " + TrainingSpec.DEFAULT_WARMUP_STEPS + " passes, with a warning)",
         reason = "FieldValueInvalid")
 @ValidationRule(value = "!has(self.microBatchSize) || !has(self.seqLength)"
         + " || self.microBatchSize * self.seqLength <= " + SpecLimits.MAX_TOKENS_PER_MICRO_BATCH,
@@ -31,24 +32,30 @@ import io.fabric8.generator.annotation.ValidationRule;
         reason = "FieldValueInvalid")
 @JsonIgnoreProperties(ignoreUnknown = true)
 public class TrainingSpec {
+    /**
+     * The defaults the rules above let conflict with a value the user set (a short job, a small learning rate):
+     * they only warn, in the CRD's CEL and in the plan engine (decision 12).
+     */
+    public static final String DEFAULT_MIN_LEARNING_RATE = "0.00003";
+    public static final String DEFAULT_WARMUP_STEPS = "100";
 
     @Min(1)
     @Max(SpecLimits.MAX_SEQ_LENGTH)
-    @Default(SpecDefaults.SEQ_LENGTH)
+    @Default("4096")
     @JsonPropertyDescription("Tokens per sequence. Must be divisible by 2 × parallelism.context.")
-    public Integer seqLength = Integer.valueOf(SpecDefaults.SEQ_LENGTH);
+    public Integer seqLength = 4096;
 
     @Min(1)
     @Max(SpecLimits.MAX_MICRO_BATCH_SIZE)
-    @Default(SpecDefaults.MICRO_BATCH_SIZE)
+    @Default("1")
     @JsonPropertyDescription("Sequences per data-parallel rank per forward/backward pass.")
-    public Integer microBatchSize = Integer.valueOf(SpecDefaults.MICRO_BATCH_SIZE);
+    public Integer microBatchSize = 1;
 
-    @Default(SpecDefaults.ACTIVATION_CHECKPOINTING)
+    @Default("true")
     @JsonPropertyDescription("Per-decoder-layer activation checkpointing: keep only each layer's input and"
             + " recompute the layer in backward (about 1/3 more compute, far less activation memory). The"
             + " operator's memory estimate follows this setting.")
-    public Boolean activationCheckpointing = Boolean.valueOf(SpecDefaults.ACTIVATION_CHECKPOINTING);
+    public Boolean activationCheckpointing = true;
 
     @Min(1)
     @Max(SpecLimits.MAX_GLOBAL_BATCH_SIZE)
@@ -58,44 +65,44 @@ public class TrainingSpec {
 
     @Min(1)
     @Max(SpecLimits.MAX_STEPS)
-    @Default(SpecDefaults.STEPS)
+    @Default("1000")
     @JsonPropertyDescription("Optimizer steps to train.")
-    public Integer steps = Integer.valueOf(SpecDefaults.STEPS);
+    public Integer steps = 1000;
 
     @Min(value = 0, inclusive = false)
     @Max(SpecLimits.MAX_LEARNING_RATE)
-    @Default(SpecDefaults.LEARNING_RATE)
+    @Default("0.0003")
     @JsonPropertyDescription("Peak learning rate (AdamW, cosine decay after warmup).")
-    public Double learningRate = Double.valueOf(SpecDefaults.LEARNING_RATE);
+    public Double learningRate = 0.0003;
 
     @Min(0)
     @Max(SpecLimits.MAX_LEARNING_RATE)
-    @Default(SpecDefaults.MIN_LEARNING_RATE)
+    @Default(DEFAULT_MIN_LEARNING_RATE)
     @JsonPropertyDescription("Learning rate at the end of the cosine decay.")
-    public Double minLearningRate = Double.valueOf(SpecDefaults.MIN_LEARNING_RATE);
+    public Double minLearningRate = Double.valueOf(DEFAULT_MIN_LEARNING_RATE);
 
     @Min(0)
     @Max(SpecLimits.MAX_STEPS)
-    @Default(SpecDefaults.WARMUP_STEPS)
+    @Default(DEFAULT_WARMUP_STEPS)
     @JsonPropertyDescription("Linear warmup steps.")
-    public Integer warmupSteps = Integer.valueOf(SpecDefaults.WARMUP_STEPS);
+    public Integer warmupSteps = Integer.valueOf(DEFAULT_WARMUP_STEPS);
 
     @Min(0)
     @Max(SpecLimits.MAX_WEIGHT_DECAY)
-    @Default(SpecDefaults.WEIGHT_DECAY)
+    @Default("0.1")
     @JsonPropertyDescription("AdamW weight decay.")
-    public Double weightDecay = Double.valueOf(SpecDefaults.WEIGHT_DECAY);
+    public Double weightDecay = 0.1;
 
     @Min(0)
-    @Default(SpecDefaults.GRAD_CLIP)
+    @Default("1.0")
     @JsonPropertyDescription("Gradient norm clipping threshold (0 = off).")
-    public Double gradClip = Double.valueOf(SpecDefaults.GRAD_CLIP);
+    public Double gradClip = 1.0;
 
     @Min(0)
     @Max(SpecLimits.MAX_SEED)
-    @Default(SpecDefaults.SEED)
+    @Default("1234")
     @JsonPropertyDescription("Random seed (initialisation and synthetic data).")
-    public Long seed = Long.valueOf(SpecDefaults.SEED);
+    public Long seed = 1234L;
 
     @JsonPropertyDescription("Periodic distributed checkpoints; none when absent.")
     public CheckpointSpec checkpoint;
@@ -115,9 +122,9 @@ public class TrainingSpec {
 
         @Min(1)
         @Max(SpecLimits.MAX_STEPS)
-        @Default(SpecDefaults.CHECKPOINT_EVERY_STEPS)
+        @Default("200")
         @JsonPropertyDescription("Checkpoint every this many optimizer steps.")
-        public Integer everySteps = Integer.valueOf(SpecDefaults.CHECKPOINT_EVERY_STEPS);
+        public Integer everySteps = 200;
     }
 
     /** Training data. */
@@ -127,9 +134,9 @@ public class TrainingSpec {
             reason = "FieldValueRequired")
     @JsonIgnoreProperties(ignoreUnknown = true)
     public static class DatasetSpec {
-        @Default(SpecDefaults.DATASET_TYPE)
+        @Default("synthetic")
         @JsonPropertyDescription("synthetic (random tokens, no volume) or tokens (a flat binary file of token ids).")
-        public DatasetType type = DatasetType.valueOf(SpecDefaults.DATASET_TYPE);
+        public DatasetType type = DatasetType.synthetic;
 
         @Size(max = ObjectNameRules.MAX_DNS_SUBDOMAIN_LENGTH)
         @Pattern(ObjectNameRules.DNS1123_SUBDOMAIN)
@@ -142,9 +149,9 @@ public class TrainingSpec {
                 + " absolute, normalised).")
         public String path;
 
-        @Default(SpecDefaults.DATASET_DTYPE)
+        @Default("uint32")
         @JsonPropertyDescription("Integer type of the token file: uint16 or uint32.")
-        public TokenDtype dtype = TokenDtype.valueOf(SpecDefaults.DATASET_DTYPE);
+        public TokenDtype dtype = TokenDtype.uint32;
     }
 
     /** Dataset kinds the trainer reads. */

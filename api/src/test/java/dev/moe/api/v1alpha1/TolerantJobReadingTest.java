@@ -158,8 +158,8 @@ class TolerantJobReadingTest {
     void aNullFieldIsAbsentAndKeepsItsDefault_butTheModelConfigIsReadAsWritten() throws Exception {
         MoETrainingJobSpec s = spec("{\"resources\":{\"nodes\":2,\"gpusPerNode\":null},\"training\":null,"
                 + "\"model\":{\"preset\":\"tiny-moe\",\"config\":{\"hiddenSize\":null,\"ropeTheta\":1000.0}}}");
-        assertThat(s.resources.gpusPerNode).isEqualTo(Integer.valueOf(SpecDefaults.GPUS_PER_NODE));
-        assertThat(s.training.seqLength).isEqualTo(Integer.valueOf(SpecDefaults.SEQ_LENGTH));
+        assertThat(s.resources.gpusPerNode).isEqualTo(new ResourcesSpec().gpusPerNode);
+        assertThat(s.training.seqLength).isEqualTo(new TrainingSpec().seqLength);
         JsonNode config = s.model.config;
         assertThat(config.get("hiddenSize").isNull()).isTrue();
         assertThat(config.get("ropeTheta").isDouble()).isTrue();

@@ -16,7 +16,7 @@ import java.util.List;
 public record GangRestartPolicy(int maxRestarts, int backoffSeconds, int maxBackoffSeconds,
         List<Integer> nonRetryableExitCodes, int gangSchedulingTimeoutSeconds) {
 
-    /** The defaults: the values a RestartPolicySpec starts with (the CRD's @Default, SpecDefaults). */
+    /** The defaults: the values a RestartPolicySpec starts with (those of the CRD's @Default). */
     private static final RestartPolicySpec DEFAULTS = new RestartPolicySpec();
 
     public static GangRestartPolicy of(RestartPolicySpec spec) {

@@ -1,8 +1,8 @@
 package dev.moe.operator.metrics;
 
 import dev.moe.api.v1alpha1.MoETrainingJob;
-import dev.moe.api.v1alpha1.MoETrainingJobStatus.JobPhase;
 import dev.moe.api.v1alpha1.MoETrainingJobStatus;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus.JobPhase;
 import dev.moe.operator.gang.FailureClassifier;
 import io.javaoperatorsdk.operator.api.reconciler.IndexedResourceCache;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;

@@ -3,8 +3,8 @@ package dev.moe.operator.gang;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.moe.api.v1alpha1.MoETrainingJob;
-import dev.moe.api.v1alpha1.MoETrainingJobStatus.JobPhase;
 import dev.moe.api.v1alpha1.MoETrainingJobStatus;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus.JobPhase;
 import dev.moe.operator.TestJobs;
 import dev.moe.operator.status.Conditions;
 import dev.moe.plan.Plan;

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
  * A spec read from a file gets the CRD's defaults from the API types (api's CrdDefaultsTest proves the two
  * agree), and the plan runs on them.
  */
-class SpecDefaultsTest {
+class PlanDefaultsTest {
 
     private static Plan planOf(ObjectNode spec) {
         PlanResult r = Specs.plan(spec);
