@@ -3,11 +3,13 @@ package dev.moe.plan;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.moe.api.v1alpha1.MoETrainingJobSpec;
 import dev.moe.api.v1alpha1.SpecLimits;
+import dev.moe.api.v1alpha1.TolerantJobReading;
 import dev.moe.api.v1alpha1.TolerantJobReading.Problem;
 import dev.moe.api.v1alpha1.TolerantJobReading.UnreadableSpec;
-import dev.moe.api.v1alpha1.TolerantJobReading;
 import dev.moe.api.v1alpha1.TrainingSpec;
-import io.fabric8.kubernetes.api.model.Toleration;
+import java.lang.reflect.Field;
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.List;
@@ -22,8 +24,8 @@ import java.util.stream.Collectors;
  *       of its range, 2^63 included), DatasetInvalid (a dataset type or dtype that does not exist), SpecMissing (a
  *       spec that is not an object), SpecUnreadable (anything else);</li>
  *   <li>every integer with a {@link SpecLimits#RANGES} range lies inside it (FieldType, PositiveValue,
- *       ValueTooLarge; SpecLimitsTest checks that each range is applied);</li>
- *   <li>required fields are set (FieldRequired) and numbers are finite (FieldType).</li>
+ *       ValueTooLarge): the table's paths are followed on the typed spec, so a new range needs no code here;</li>
+ *   <li>required fields are set (FieldRequired) and every number of the spec is finite (FieldType).</li>
  * </ul>
  * A spec read by {@link TolerantJobReading} or stored by the API server holds its defaults; a null where the types
  * give a default comes only from Java code that cleared it, and is reported as FieldRequired rather than read.
@@ -111,126 +113,131 @@ final class FieldRules {
         List<String> setAside = spec instanceof UnreadableSpec u
                 ? u.problems.stream().map(p -> p.field().replaceFirst("\\[.*", "")).toList() : List.of();
         Fields f = new Fields(errors, setAside);
-        var p = spec.parallelism;
-        if (f.present("parallelism", p)) {
-            f.integer("parallelism.tensor", p.tensor, true);
-            f.integer("parallelism.expert", p.expert, true);
-            f.integer("parallelism.context", p.context, true);
-            f.integer("parallelism.data", p.data, false);
-        }
-        var r = spec.resources;
-        if (r == null) {
-            f.required("resources.nodes");
-        } else {
-            f.integer("resources.nodes", r.nodes, true);
-            f.integer("resources.gpusPerNode", r.gpusPerNode, true);
-            f.integer("resources.gpuMemoryGiB", r.gpuMemoryGiB, true);
-        }
-        var t = spec.training;
-        if (f.present("training", t)) {
-            f.integer("training.seqLength", t.seqLength, true);
-            f.integer("training.microBatchSize", t.microBatchSize, true);
-            f.integer("training.globalBatchSize", t.globalBatchSize, false);
-            f.integer("training.steps", t.steps, true);
-            f.integer("training.warmupSteps", t.warmupSteps, true);
-            f.integer("training.seed", t.seed, true);
-            if (t.checkpoint != null) {
-                f.integer("training.checkpoint.everySteps", t.checkpoint.everySteps, true);
+        SpecLimits.RANGES.forEach((path, range) -> {
+            if (!path.startsWith(RangeRules.MODEL_CONFIG)) {
+                f.inRange(spec, path.split("\\."), 0, "spec", range);
             }
+        });
+        f.walk(spec, MoETrainingJobSpec.class, "spec");
+        // the fields without a default that the plan reads
+        if (spec.resources == null || spec.resources.nodes == null) {
+            f.required("spec.resources.nodes");
         }
-        var rp = spec.restartPolicy;
-        if (f.present("restartPolicy", rp)) {
-            f.integer("restartPolicy.maxRestarts", rp.maxRestarts, true);
-            f.integer("restartPolicy.backoffSeconds", rp.backoffSeconds, true);
-            f.integer("restartPolicy.maxBackoffSeconds", rp.maxBackoffSeconds, true);
-            f.integer("restartPolicy.gangSchedulingTimeoutSeconds", rp.gangSchedulingTimeoutSeconds, true);
-            if (rp.nonRetryableExitCodes != null) {
-                for (int i = 0; i < rp.nonRetryableExitCodes.size(); i++) {
-                    f.item("restartPolicy.nonRetryableExitCodes", i, rp.nonRetryableExitCodes.get(i));
-                }
-            }
-        }
-        if (spec.placement != null && spec.placement.tolerations != null) {
-            List<Toleration> tolerations = spec.placement.tolerations;
-            for (int i = 0; i < tolerations.size(); i++) {
-                if (tolerations.get(i) != null) {
-                    f.integer("placement.tolerations[*].tolerationSeconds", "placement.tolerations[" + i
-                            + "].tolerationSeconds", tolerations.get(i).getTolerationSeconds(), false);
-                }
-            }
-        }
-
         if (spec.model != null && spec.model.checkpoint != null && spec.model.checkpoint.path == null) {
-            f.required("model.checkpoint.path");
+            f.required("spec.model.checkpoint.path");
         }
-        if (t != null) {
-            f.present("training.activationCheckpointing", t.activationCheckpointing);
-            f.number("training.learningRate", t.learningRate);
-            f.number("training.minLearningRate", t.minLearningRate);
-            f.number("training.weightDecay", t.weightDecay);
-            f.number("training.gradClip", t.gradClip);
-            if (t.checkpoint != null && t.checkpoint.claimName == null) {
-                f.required("training.checkpoint.claimName");
-            }
-            if (f.present("training.dataset", t.dataset)) {
-                f.present("training.dataset.type", t.dataset.type);
-                f.present("training.dataset.dtype", t.dataset.dtype);
-            }
+        if (spec.training != null && spec.training.checkpoint != null && spec.training.checkpoint.claimName == null) {
+            f.required("spec.training.checkpoint.claimName");
         }
     }
 
-    /** Reports on fields by their path below spec; fields at or below {@code setAside} were reported already. */
+    /** Fresh objects of the spec's types: what each field starts with. */
+    private static final ClassValue<Object> FRESH = new ClassValue<>() {
+        @Override
+        protected Object computeValue(Class<?> type) {
+            try {
+                return type.getDeclaredConstructor().newInstance();
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException("a spec type without a public no-argument constructor: " + type, e);
+            }
+        }
+    };
+
+    /** Reports on fields by their path; fields at or below {@code setAside} were reported already. */
     private record Fields(List<PlanError> errors, List<String> setAside) {
-        void required(String path) {
-            String field = "spec." + path;
+        void required(String field) {
             if (setAside.stream().noneMatch(a -> field.equals(a) || field.startsWith(a + "."))) {
                 errors.add(new PlanError("FieldRequired", field, null, "is required", "set " + field));
             }
         }
 
-        /** Whether {@code value} is set (reported as required when not). */
-        boolean present(String path, Object value) {
-            if (value == null) {
-                required(path);
-                return false;
-            }
-            return true;
-        }
-
-        void integer(String path, Number value, boolean required) {
-            integer(path, path, value, required);
-        }
-
-        /** The integer at {@code field}, whose range is that of {@code rangePath}. */
-        void integer(String rangePath, String path, Number value, boolean required) {
-            if (value == null) {
-                if (required) {
-                    required(path);
+        /**
+         * Every field of {@code object} (of the spec type {@code type}) that a fresh object holds a value for is
+         * still set (only Java code can clear one: the reader and the API server fill defaults in), and every
+         * number is finite; the same below, in the objects of the spec's own types.
+         */
+        void walk(Object object, Class<?> type, String path) {
+            Object fresh = FRESH.get(type);
+            for (Field field : type.getFields()) {
+                if (Modifier.isStatic(field.getModifiers()) || Modifier.isTransient(field.getModifiers())) {
+                    continue;
                 }
+                String child = path + "." + field.getName();
+                Object value = get(field, object);
+                if (value == null) {
+                    if (get(field, fresh) != null) {
+                        required(child);
+                    }
+                } else if (value instanceof Double d && !Double.isFinite(d)) {
+                    errors.add(new PlanError("FieldType", child, String.valueOf(d), "is not a finite number",
+                            "write a finite number, e.g. 3e-4"));
+                } else if (isSpecType(field.getType())) {
+                    walk(value, field.getType(), child);
+                }
+            }
+        }
+
+        /** Follows {@code parts} (a {@link SpecLimits#RANGES} path; {@code name[*]} is every item) to the integers. */
+        void inRange(Object node, String[] parts, int i, String field, SpecLimits.Range range) {
+            boolean each = parts[i].endsWith("[*]");
+            String name = each ? parts[i].substring(0, parts[i].length() - 3) : parts[i];
+            Object child = child(node, name);
+            String childField = field + "." + name;
+            if (child == null) {
+                return; // absent: fine, or reported as required
+            }
+            if (!each) {
+                visit(child, parts, i, childField, range);
                 return;
             }
-            PlanError e = RangeRules.check("spec." + path, value.longValue(), SpecLimits.range(rangePath));
+            List<?> items = (List<?>) child;
+            for (int k = 0; k < items.size(); k++) {
+                Object item = items.get(k);
+                if (item == null && i == parts.length - 1) {
+                    errors.add(new PlanError("FieldType", childField + "[" + k + "]", "null", "is not an integer",
+                            "write a whole number without quotes"));
+                } else if (item != null) {
+                    visit(item, parts, i, childField + "[" + k + "]", range);
+                }
+            }
+        }
+
+        private void visit(Object value, String[] parts, int i, String field, SpecLimits.Range range) {
+            if (i < parts.length - 1) {
+                inRange(value, parts, i + 1, field, range);
+                return;
+            }
+            PlanError e = RangeRules.check(field, ((Number) value).longValue(), range);
             if (e != null) {
                 errors.add(e);
             }
         }
+    }
 
-        /** Item {@code i} of a list of integers. */
-        void item(String list, int i, Number value) {
-            String path = list + "[" + i + "]";
-            if (value == null) {
-                errors.add(new PlanError("FieldType", "spec." + path, "null", "is not an integer",
-                        "write a whole number without quotes"));
-            } else {
-                integer(list + "[*]", path, value, true);
-            }
+    private static boolean isSpecType(Class<?> type) {
+        return type.getPackage() == MoETrainingJobSpec.class.getPackage() && !type.isEnum();
+    }
+
+    private static Object get(Field field, Object object) {
+        try {
+            return field.get(object);
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException(e);
         }
+    }
 
-        void number(String path, Double value) {
-            if (present(path, value) && !Double.isFinite(value)) {
-                errors.add(new PlanError("FieldType", "spec." + path, String.valueOf(value), "is not a finite number",
-                        "write a finite number, e.g. 3e-4"));
+    /** The property {@code name} of a spec object: a public field of the spec's types, a getter of Fabric8's. */
+    private static Object child(Object node, String name) {
+        try {
+            if (isSpecType(node.getClass())) {
+                return node.getClass().getField(name).get(node);
             }
+            Method getter = node.getClass().getMethod("get" + Character.toUpperCase(name.charAt(0))
+                    + name.substring(1));
+            return getter.invoke(node);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("SpecLimits.RANGES names " + name + ", which "
+                    + node.getClass().getSimpleName() + " does not have", e);
         }
     }
 }

@@ -3,6 +3,7 @@ package dev.moe.plan;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moe.api.v1alpha1.ObjectNameRules;
 import dev.moe.api.v1alpha1.SpecLimits;
@@ -125,6 +126,28 @@ class SpecLimitsTest {
             }
         });
         assertThat((double) SpecLimits.MAX_SEED).as("exact as a double").isEqualTo(0x1p53 - 1);
+    }
+
+    @Test
+    void the_engine_applies_every_range_of_the_table() {
+        SpecLimits.RANGES.forEach((path, range) -> {
+            if (path.startsWith("model.config.")) {
+                return; // ModelConfig's, tested in BoundedInputTest
+            }
+            String field = "spec." + path.replace("[*]", "[0]");
+            for (long value : new long[] {range.max() + 1, range.min() - 1}) {
+                ObjectNode spec = Specs.tiny(2, 2, 2, 2);
+                if (path.startsWith("placement.tolerations")) {
+                    HostileSpecs.set(spec, "placement.tolerations[0]", Specs.yaml("{key: k, effect: NoExecute}"));
+                }
+                HostileSpecs.set(spec, path.replace("[*]", "[0]"), JsonNodeFactory.instance.numberNode(value));
+                PlanResult r = Specs.plan(spec);
+                assertThat(r.errors()).as(field + "=" + value).anySatisfy(e -> {
+                    assertThat(e.field()).isEqualTo(field);
+                    assertThat(e.rule()).isEqualTo(value > range.max() ? "ValueTooLarge" : "PositiveValue");
+                });
+            }
+        });
     }
 
     @Test
