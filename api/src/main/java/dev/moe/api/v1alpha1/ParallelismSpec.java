@@ -15,6 +15,7 @@ import io.fabric8.generator.annotation.Min;
 @JsonIgnoreProperties(ignoreUnknown = true)
 public class ParallelismSpec {
 
+    @LimitReason("tensor parallelism stays inside one node of at most " + SpecLimits.MAX_GPUS_PER_NODE + " GPUs")
     @Min(1)
     @Max(SpecLimits.MAX_TENSOR)
     @Default("1")
@@ -22,6 +23,7 @@ public class ParallelismSpec {
             + " resources.gpusPerNode and the model's attention and key/value heads.")
     public Integer tensor = 1;
 
+    @LimitReason("every expert rank owns at least one of at most " + SpecLimits.MAX_EXPERTS + " experts")
     @Min(1)
     @Max(SpecLimits.MAX_EXPERT)
     @Default("1")
@@ -29,12 +31,14 @@ public class ParallelismSpec {
             + " the model's numExperts and the world size.")
     public Integer expert = 1;
 
+    @LimitReason("a job has at most " + SpecLimits.MAX_WORLD + " GPUs")
     @Min(1)
     @Max(SpecLimits.MAX_WORLD)
     @Default("1")
     @JsonPropertyDescription("Context-parallel degree (sequence split). Only 1 is supported by the trainer today.")
     public Integer context = 1;
 
+    @LimitReason("a job has at most " + SpecLimits.MAX_WORLD + " GPUs")
     @Min(1)
     @Max(SpecLimits.MAX_WORLD)
     @JsonPropertyDescription("Data-parallel degree. Derived as world / (context × tensor) when left out.")

@@ -152,6 +152,7 @@ public final class PodFieldSchemas {
         @JsonPropertyDescription("NoSchedule, PreferNoSchedule or NoExecute; empty for every effect.")
         public TaintEffect effect;
 
+        @LimitReason("at most a year")
         @Min(0)
         @Max(SpecLimits.MAX_TOLERATION_SECONDS)
         @JsonPropertyDescription("With effect NoExecute: how long the pod stays on a node after the taint appears.")

@@ -21,12 +21,14 @@ import io.fabric8.generator.annotation.ValidationRule;
 public class ResourcesSpec {
 
     @Required
+    @LimitReason("one pod per node, each named, created and watched by the operator")
     @Min(1)
     @Max(SpecLimits.MAX_NODES)
     @JsonPropertyDescription("Number of nodes (pods) in the gang; nodes × gpusPerNode is at most "
             + SpecLimits.MAX_WORLD + ".")
     public Integer nodes;
 
+    @LimitReason("the largest GPU servers have " + SpecLimits.MAX_GPUS_PER_NODE + " GPUs")
     @Min(1)
     @Max(SpecLimits.MAX_GPUS_PER_NODE)
     @Default("8")
@@ -39,6 +41,7 @@ public class ResourcesSpec {
             + " NVIDIA-H100-80GB-HBM3.")
     public String gpuProduct;
 
+    @LimitReason("no accelerator has more than " + SpecLimits.MAX_GPU_MEMORY_GIB + " GiB")
     @Min(1)
     @Max(SpecLimits.MAX_GPU_MEMORY_GIB)
     @Default("80")

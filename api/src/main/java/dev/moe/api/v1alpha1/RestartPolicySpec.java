@@ -21,18 +21,21 @@ import java.util.List;
         reason = "FieldValueInvalid")
 @JsonIgnoreProperties(ignoreUnknown = true)
 public class RestartPolicySpec {
+    @LimitReason("a gang that failed a thousand times will not succeed")
     @Min(0)
     @Max(SpecLimits.MAX_RESTARTS)
     @Default("5")
     @JsonPropertyDescription("Gang restarts allowed before the job fails.")
     public Integer maxRestarts = 5;
 
+    @LimitReason("a restart delay of more than a day is a stopped job")
     @Min(0)
     @Max(SpecLimits.MAX_BACKOFF_SECONDS)
     @Default("10")
     @JsonPropertyDescription("Delay before the first restart; doubles with each restart.")
     public Integer backoffSeconds = 10;
 
+    @LimitReason("a restart delay of more than a day is a stopped job")
     @Min(0)
     @Max(SpecLimits.MAX_BACKOFF_SECONDS)
     @Default("300")
@@ -42,8 +45,10 @@ public class RestartPolicySpec {
     @JsonPropertyDescription("Container exit codes that fail the job at once. 78 (trainer configuration error)"
             + " is always non-retryable.")
     @Size(max = SpecLimits.MAX_NON_RETRYABLE_EXIT_CODES)
+    @LimitReason("container exit codes are 0-255 and 0 is success")
     public List<@Min(SpecLimits.MIN_EXIT_CODE) @Max(SpecLimits.MAX_EXIT_CODE) Integer> nonRetryableExitCodes;
 
+    @LimitReason("a gang that has not started within a week will not start")
     @Min(1)
     @Max(SpecLimits.MAX_GANG_SCHEDULING_TIMEOUT_SECONDS)
     @Default("600")

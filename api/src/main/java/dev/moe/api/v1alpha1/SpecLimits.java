@@ -1,17 +1,26 @@
 package dev.moe.api.v1alpha1;
 
+import io.fabric8.crd.generator.annotation.SchemaFrom;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
+import java.lang.reflect.AnnotatedParameterizedType;
+import java.lang.reflect.AnnotatedType;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
  * The bounds of every number, string, list and map a MoETrainingJob spec may carry: the one table of limits.
  *
- * <p>Used three ways: the CRD types beside it declare them ({@code @Min}/{@code @Max}/{@code @Size}
- * take these constants), so {@code kubectl apply} refuses a job outside them; the plan engine checks every spec
- * against {@link #RANGES} too (files checked offline, objects stored before the CRD carried a bound); and the
- * plan arithmetic relies on them to stay far inside 64 bits: the largest model the bounds admit has about 10^16
- * parameters and its memory estimate about 10^18 bytes, under the 9.2 × 10^18 of a {@code long}.
+ * <p>Used three ways: the CRD types beside it declare them ({@code @Min}/{@code @Max}/{@code @Size} take these
+ * constants, and each integer field says why with {@link LimitReason}), so {@code kubectl apply} refuses a job
+ * outside them; the plan engine checks every spec against {@link #RANGES}, read from those declarations (files
+ * checked offline, objects stored before the CRD carried a bound); and the plan arithmetic relies on them to stay
+ * far inside 64 bits: the largest model the bounds admit has about 10^16 parameters and its memory estimate about
+ * 10^18 bytes, under the 9.2 × 10^18 of a {@code long}.
  *
  * <p>Each bound is sized to reality with room to spare, and its reason is the {@link Range#why()} users see in
  * the error. {@code docs/limits.md} is the same table for readers (a test keeps the two equal).
@@ -156,53 +165,16 @@ public final class SpecLimits {
     }
 
     /**
-     * Every bounded integer of the spec: path below {@code spec} ({@code [*]} = every list item) → its range.
-     * model.config keys are the camelCase spellings (the snake_case key of the same setting has the same range).
+     * Every bounded integer of the spec: path below {@code spec} ({@code [*]} = every list item) → its range. The
+     * fields of the spec's types say their own bounds ({@code @Min}, {@code @Max}, {@link LimitReason}: the CRD is
+     * generated from the same annotations) and are read from them; model.config is a free map in the CRD, so its
+     * settings are listed here, by their camelCase spelling (the snake_case key of a setting has the same range).
      */
     public static final Map<String, Range> RANGES;
 
     static {
         Map<String, Range> r = new LinkedHashMap<>();
-        r.put("parallelism.tensor", new Range(1, MAX_TENSOR,
-                "tensor parallelism stays inside one node of at most " + MAX_GPUS_PER_NODE + " GPUs"));
-        r.put("parallelism.expert", new Range(1, MAX_EXPERT,
-                "every expert rank owns at least one of at most " + MAX_EXPERTS + " experts"));
-        r.put("parallelism.context", new Range(1, MAX_WORLD,
-                "a job has at most " + MAX_WORLD + " GPUs"));
-        r.put("parallelism.data", new Range(1, MAX_WORLD,
-                "a job has at most " + MAX_WORLD + " GPUs"));
-        r.put("resources.nodes", new Range(1, MAX_NODES,
-                "one pod per node, each named, created and watched by the operator"));
-        r.put("resources.gpusPerNode", new Range(1, MAX_GPUS_PER_NODE,
-                "the largest GPU servers have " + MAX_GPUS_PER_NODE + " GPUs"));
-        r.put("resources.gpuMemoryGiB", new Range(1, MAX_GPU_MEMORY_GIB,
-                "no accelerator has more than " + MAX_GPU_MEMORY_GIB + " GiB"));
-        r.put("training.seqLength", new Range(1, MAX_SEQ_LENGTH,
-                "the longest trained contexts are about 1M tokens"));
-        r.put("training.microBatchSize", new Range(1, MAX_MICRO_BATCH_SIZE,
-                "sequences per GPU per pass; use gradient accumulation (globalBatchSize) for larger batches"));
-        r.put("training.globalBatchSize", new Range(1, MAX_GLOBAL_BATCH_SIZE,
-                "large runs use a few thousand sequences per step"));
-        r.put("training.steps", new Range(1, MAX_STEPS,
-                "the longest runs take a few million steps"));
-        r.put("training.warmupSteps", new Range(0, MAX_STEPS,
-                "at most training.steps"));
-        r.put("training.seed", new Range(0, MAX_SEED,
-                "2^53 - 1 is the largest integer every JSON reader keeps exact"));
-        r.put("training.checkpoint.everySteps", new Range(1, MAX_STEPS,
-                "the longest runs take a few million steps"));
-        r.put("restartPolicy.maxRestarts", new Range(0, MAX_RESTARTS,
-                "a gang that failed a thousand times will not succeed"));
-        r.put("restartPolicy.backoffSeconds", new Range(0, MAX_BACKOFF_SECONDS,
-                "a restart delay of more than a day is a stopped job"));
-        r.put("restartPolicy.maxBackoffSeconds", new Range(0, MAX_BACKOFF_SECONDS,
-                "a restart delay of more than a day is a stopped job"));
-        r.put("restartPolicy.gangSchedulingTimeoutSeconds", new Range(1, MAX_GANG_SCHEDULING_TIMEOUT_SECONDS,
-                "a gang that has not started within a week will not start"));
-        r.put("restartPolicy.nonRetryableExitCodes[*]", new Range(MIN_EXIT_CODE, MAX_EXIT_CODE,
-                "container exit codes are 0-255 and 0 is success"));
-        r.put("placement.tolerations[*].tolerationSeconds", new Range(0, MAX_TOLERATION_SECONDS,
-                "at most a year"));
+        declaredRanges(MoETrainingJobSpec.class, "", r);
         r.put("model.config.vocabSize", new Range(1, MAX_VOCAB_SIZE,
                 "the largest vocabularies have about 256K tokens"));
         r.put("model.config.hiddenSize", new Range(1, MAX_HIDDEN_SIZE,
@@ -230,6 +202,54 @@ public final class SpecLimits {
         r.put("model.config.mlpOnlyLayers[*]", new Range(0, MAX_LAYERS - 1,
                 "layer indices are below numHiddenLayers"));
         RANGES = Collections.unmodifiableMap(r);
+    }
+
+    /**
+     * The ranges the fields of {@code type} declare, and those of the spec types below it: Integer and Long fields,
+     * the items of lists of them, and the fields of list items (of the schema class, for a Kubernetes type whose CRD
+     * schema is {@code @SchemaFrom} another class).
+     */
+    private static void declaredRanges(Class<?> type, String path, Map<String, Range> out) {
+        for (Field f : type.getDeclaredFields()) {
+            if (Modifier.isStatic(f.getModifiers()) || Modifier.isTransient(f.getModifiers())) {
+                continue;
+            }
+            String child = path.isEmpty() ? f.getName() : path + "." + f.getName();
+            LimitReason why = f.getAnnotation(LimitReason.class);
+            if (isInteger(f.getType())) {
+                declaredRange(f, f.getAnnotation(Min.class), f.getAnnotation(Max.class), why, child, out);
+            } else if (List.class.isAssignableFrom(f.getType())) {
+                SchemaFrom schema = f.getAnnotation(SchemaFrom.class);
+                AnnotatedType item = ((AnnotatedParameterizedType) f.getAnnotatedType())
+                        .getAnnotatedActualTypeArguments()[0];
+                Class<?> itemType = schema != null ? schema.type().getComponentType() : (Class<?>) item.getType();
+                if (isInteger(itemType)) {
+                    declaredRange(f, item.getAnnotation(Min.class), item.getAnnotation(Max.class), why,
+                            child + "[*]", out);
+                } else if (isSpecType(itemType)) {
+                    declaredRanges(itemType, child + "[*]", out);
+                }
+            } else if (isSpecType(f.getType())) {
+                declaredRanges(f.getType(), child, out);
+            }
+        }
+    }
+
+    private static void declaredRange(Field f, Min min, Max max, LimitReason why, String path, Map<String, Range> out) {
+        if (min == null || max == null || why == null) {
+            throw new IllegalStateException(f.getDeclaringClass().getSimpleName() + "." + f.getName()
+                    + ": every integer of the spec declares @Min, @Max and @LimitReason (docs/limits.md)");
+        }
+        out.put(path, new Range((long) min.value(), (long) max.value(), why.value()));
+    }
+
+    private static boolean isInteger(Class<?> type) {
+        return type == Integer.class || type == Long.class;
+    }
+
+    /** A type of this package read from a JSON object: the spec's own, and PodFieldSchemas' schema classes. */
+    private static boolean isSpecType(Class<?> type) {
+        return type.getPackage() == SpecLimits.class.getPackage() && !type.isEnum();
     }
 
     /** The range of a spec path (below spec, camelCase), or null when it is not a bounded integer. */

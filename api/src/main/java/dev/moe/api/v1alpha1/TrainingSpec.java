@@ -39,12 +39,15 @@ public class TrainingSpec {
     public static final String DEFAULT_MIN_LEARNING_RATE = "0.00003";
     public static final String DEFAULT_WARMUP_STEPS = "100";
 
+    @LimitReason("the longest trained contexts are about 1M tokens")
     @Min(1)
     @Max(SpecLimits.MAX_SEQ_LENGTH)
     @Default("4096")
     @JsonPropertyDescription("Tokens per sequence. Must be divisible by 2 × parallelism.context.")
     public Integer seqLength = 4096;
 
+    @LimitReason("sequences per GPU per pass; use gradient accumulation (globalBatchSize) for larger"
+            + " batches")
     @Min(1)
     @Max(SpecLimits.MAX_MICRO_BATCH_SIZE)
     @Default("1")
@@ -57,12 +60,14 @@ public class TrainingSpec {
             + " operator's memory estimate follows this setting.")
     public Boolean activationCheckpointing = true;
 
+    @LimitReason("large runs use a few thousand sequences per step")
     @Min(1)
     @Max(SpecLimits.MAX_GLOBAL_BATCH_SIZE)
     @JsonPropertyDescription("Sequences per optimizer step = microBatchSize × data × gradient accumulation."
             + " Defaults to microBatchSize × data (no accumulation).")
     public Integer globalBatchSize;
 
+    @LimitReason("the longest runs take a few million steps")
     @Min(1)
     @Max(SpecLimits.MAX_STEPS)
     @Default("1000")
@@ -81,6 +86,7 @@ public class TrainingSpec {
     @JsonPropertyDescription("Learning rate at the end of the cosine decay.")
     public Double minLearningRate = Double.valueOf(DEFAULT_MIN_LEARNING_RATE);
 
+    @LimitReason("at most training.steps")
     @Min(0)
     @Max(SpecLimits.MAX_STEPS)
     @Default(DEFAULT_WARMUP_STEPS)
@@ -98,6 +104,7 @@ public class TrainingSpec {
     @JsonPropertyDescription("Gradient norm clipping threshold (0 = off).")
     public Double gradClip = 1.0;
 
+    @LimitReason("2^53 - 1 is the largest integer every JSON reader keeps exact")
     @Min(0)
     @Max(SpecLimits.MAX_SEED)
     @Default("1234")
@@ -120,6 +127,7 @@ public class TrainingSpec {
         @JsonPropertyDescription("PersistentVolumeClaim (ReadWriteMany) mounted at /checkpoints in every pod.")
         public String claimName;
 
+        @LimitReason("the longest runs take a few million steps")
         @Min(1)
         @Max(SpecLimits.MAX_STEPS)
         @Default("200")
