@@ -209,28 +209,39 @@ public final class TolerantJobReading {
         return parent instanceof ObjectNode o && o.remove(path.get(end).getFieldName()) != null;
     }
 
+    /** Where a node lies, for {@link #asTheApiServerReadsIt}: only {@code spec.model.config} is read as written. */
+    private enum Where { SPEC, SPEC_MODEL, ELSEWHERE }
+
     /**
      * A copy of {@code node} without null fields and with integral floating values as integers; untouched below
      * {@code spec.model.config} (free-form: the plan engine reads it as written).
      */
-    static JsonNode asTheApiServerReadsIt(JsonNode node, String path) {
-        if (path.equals("spec.model.config")) {
-            return node;
-        }
+    static JsonNode asTheApiServerReadsIt(JsonNode node, String root) {
+        return copy(node, root.equals("spec") ? Where.SPEC : Where.ELSEWHERE);
+    }
+
+    // The position is an enum, not a path string: keys can be megabytes long and nesting deep.
+    private static JsonNode copy(JsonNode node, Where where) {
         if (node.isObject()) {
             ObjectNode copy = JsonNodeFactory.instance.objectNode();
             Iterator<Map.Entry<String, JsonNode>> it = node.fields();
             while (it.hasNext()) {
                 Map.Entry<String, JsonNode> e = it.next();
-                if (!e.getValue().isNull()) {
-                    copy.set(e.getKey(), asTheApiServerReadsIt(e.getValue(), path + "." + e.getKey()));
+                if (e.getValue().isNull()) {
+                    continue;
+                }
+                if (where == Where.SPEC_MODEL && e.getKey().equals("config")) {
+                    copy.set(e.getKey(), e.getValue());
+                } else {
+                    Where next = where == Where.SPEC && e.getKey().equals("model") ? Where.SPEC_MODEL : Where.ELSEWHERE;
+                    copy.set(e.getKey(), copy(e.getValue(), next));
                 }
             }
             return copy;
         }
         if (node.isArray()) {
             ArrayNode copy = JsonNodeFactory.instance.arrayNode();
-            node.forEach(item -> copy.add(asTheApiServerReadsIt(item, path + "[]")));
+            node.forEach(item -> copy.add(copy(item, Where.ELSEWHERE)));
             return copy;
         }
         if (node.isFloatingPointNumber() && isIntegral(node)) {
