@@ -114,6 +114,7 @@ public record Plan(String namespace, String name, MoETrainingJobSpec spec, PlanS
         training.put("weightDecay", t.weightDecay);
         training.put("gradClip", t.gradClip);
         training.put("seed", t.seed);
+        training.put("logEvery", t.logEvery);
         ObjectNode dataset = training.putObject("dataset");
         dataset.put("type", t.dataset.type.name());
         if (t.dataset.type == TrainingSpec.DatasetType.tokens) {

@@ -111,6 +111,15 @@ public class TrainingSpec {
     @JsonPropertyDescription("Random seed (initialisation and synthetic data).")
     public Long seed = 1234L;
 
+    @LimitReason("the longest runs take a few million steps")
+    @Min(1)
+    @Max(SpecLimits.MAX_STEPS)
+    @Default("1")
+    @JsonPropertyDescription("Report every this many optimizer steps (and at the last step): the trainer's log line"
+            + " and metrics, and rank 0's progress annotation that status.progress shows. Each report all-reduces"
+            + " the loss over the gang and patches a pod; large or fast jobs report every 10 or 100 steps.")
+    public Integer logEvery = 1;
+
     @JsonPropertyDescription("Periodic distributed checkpoints; none when absent.")
     public CheckpointSpec checkpoint;
 
