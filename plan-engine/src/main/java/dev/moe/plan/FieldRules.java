@@ -42,6 +42,10 @@ final class FieldRules {
         if (field.equals("spec") && !value.isObject()) {
             return specMissing(value.toString());
         }
+        if (value.isMissingNode()) {
+            return new PlanError("SpecUnreadable", field, null, "cannot be read (" + p.reason() + ")",
+                    "write a value of the field's type (kubectl explain moejob.spec)");
+        }
         SpecLimits.Range range = SpecLimits.range(rangePath(field));
         if (range != null) {
             PlanError outOfRange = RangeRules.check(field, value, range);
@@ -81,8 +85,8 @@ final class FieldRules {
             return new PlanError("FieldType", field, value.toString(), "is not an object",
                     "write an object (a map of fields)");
         }
-        return new PlanError("SpecUnreadable", field, value.isMissingNode() ? null : value.toString(),
-                "cannot be read (" + p.reason() + ")", "write a value of the field's type (kubectl explain moejob.spec)");
+        return new PlanError("SpecUnreadable", field, value.toString(), "cannot be read (" + p.reason() + ")",
+                "write a value of the field's type (kubectl explain moejob.spec)");
     }
 
     static PlanError specMissing(String value) {
