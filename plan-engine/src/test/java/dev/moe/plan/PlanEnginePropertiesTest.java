@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.Supplier;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -23,6 +24,11 @@ import org.junit.jupiter.api.Test;
  * and case.
  */
 class PlanEnginePropertiesTest {
+
+    @BeforeAll
+    static void warmUp() {
+        Specs.warmUp();
+    }
     static final long SEED = Long.getLong("moe.fuzz.seed", 20261201L);
     static final int CASES = Integer.getInteger("moe.fuzz.cases", 3000);
     static final Duration HANG = Duration.ofSeconds(1);

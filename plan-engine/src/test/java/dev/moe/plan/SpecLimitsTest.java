@@ -16,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -24,6 +25,11 @@ import org.junit.jupiter.api.Test;
  * assertTimeoutPreemptively is a hang detector (1 s for work that takes milliseconds), not a speed target.
  */
 class SpecLimitsTest {
+
+    @BeforeAll
+    static void warmUp() {
+        Specs.warmUp();
+    }
     static final Duration HANG = Duration.ofSeconds(1);
 
     /** The longest names and keys the rules admit, so the document is as large as it can get. */

@@ -48,6 +48,14 @@ final class Specs {
         return PlanEngine.plan(namespace, name, TolerantJobReading.readSpec(spec));
     }
 
+    /**
+     * Plans one job, so that the reader's and the engine's classes are loaded (about a second on a loaded 2-core
+     * machine) before a test's hang detector times a job: it watches for work that does not end, not for the JVM.
+     */
+    static void warmUp() {
+        plan(tiny(2, 2, 2, 2));
+    }
+
     static ObjectNode set(ObjectNode spec, String path, Object value) {
         String[] parts = path.split("\\.");
         ObjectNode n = spec;
