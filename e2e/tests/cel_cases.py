@@ -28,7 +28,7 @@ class Case:
     bad_name: str = ""
 
 
-# The operator's identity env (plan-engine TrainerContract.IDENTITY_ENV, in that order).
+# The operator's identity env (api TrainerContract.IDENTITY_ENV, in that order).
 RESERVED_ENV = ("['MASTER_ADDR', 'MASTER_PORT', 'NNODES', 'NODE_RANK', 'NPROC_PER_NODE', 'WORLD_SIZE',"
                 " 'MOE_PLAN_PATH', 'MOE_TENSOR_PARALLEL', 'MOE_EXPERT_PARALLEL', 'MOE_CONTEXT_PARALLEL',"
                 " 'MOE_DATA_PARALLEL', 'MOE_RESTART_ATTEMPT', 'MOE_JOB_NAME', 'POD_NAME', 'POD_NAMESPACE']")

@@ -1,9 +1,8 @@
 package dev.moe.operator;
 
+import dev.moe.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus;
 import dev.moe.operator.config.OperatorConfig;
-import dev.moe.operator.planner.JobPlanner;
-import dev.moe.operator.api.v1alpha1.MoETrainingJob;
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
 import dev.moe.operator.dependents.HeadlessService;
 import dev.moe.operator.dependents.PlanConfigMap;
 import dev.moe.operator.dependents.PlanIsValid;
@@ -24,6 +23,7 @@ import dev.moe.operator.k8s.JobEvents;
 import dev.moe.operator.k8s.NodeFleet;
 import dev.moe.operator.k8s.WriteRejection;
 import dev.moe.operator.metrics.JobMetrics;
+import dev.moe.operator.planner.JobPlanner;
 import dev.moe.operator.status.StatusUpdater;
 import dev.moe.plan.Plan;
 import dev.moe.plan.PlanResult;

@@ -5,8 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
-import dev.moe.plan.SpecLimits;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus;
+import dev.moe.api.v1alpha1.SpecLimits;
 import java.lang.reflect.Field;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -40,7 +40,7 @@ class CrdLimitsTest {
     }
 
     static JsonNode rootSchema() throws Exception {
-        JsonNode crd = new ObjectMapper(new YAMLFactory()).readTree(CrdDefaultsTest.CRD.toFile());
+        JsonNode crd = new ObjectMapper(new YAMLFactory()).readTree(CrdDriftIT.ROOT.resolve("crds/moetrainingjobs.training.moe.dev-v1.yml").toFile());
         return crd.at("/spec/versions/0/schema/openAPIV3Schema");
     }
 

@@ -3,9 +3,9 @@ package dev.moe.operator;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.moe.operator.api.v1alpha1.MoETrainingJob;
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.JobPhase;
+import dev.moe.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus.JobPhase;
 import dev.moe.operator.gang.GangNames;
 import dev.moe.operator.gang.GangPodFactory;
 import dev.moe.operator.gang.GangSettings;

@@ -1,13 +1,13 @@
 package dev.moe.operator;
 
+import dev.moe.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.MoETrainingJobSpec;
+import dev.moe.api.v1alpha1.ModelSpec;
+import dev.moe.api.v1alpha1.ParallelismSpec;
+import dev.moe.api.v1alpha1.ResourcesSpec;
+import dev.moe.api.v1alpha1.RestartPolicySpec;
+import dev.moe.api.v1alpha1.TrainingSpec;
 import dev.moe.operator.planner.JobPlanner;
-import dev.moe.operator.api.v1alpha1.MoETrainingJob;
-import dev.moe.operator.api.v1alpha1.MoETrainingJobSpec;
-import dev.moe.operator.api.v1alpha1.ModelSpec;
-import dev.moe.operator.api.v1alpha1.ParallelismSpec;
-import dev.moe.operator.api.v1alpha1.ResourcesSpec;
-import dev.moe.operator.api.v1alpha1.RestartPolicySpec;
-import dev.moe.operator.api.v1alpha1.TrainingSpec;
 import dev.moe.plan.Plan;
 import dev.moe.plan.PlanResult;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;

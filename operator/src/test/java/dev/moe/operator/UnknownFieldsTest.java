@@ -1,12 +1,12 @@
 package dev.moe.operator;
 
-import dev.moe.operator.planner.JobPlanner;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.moe.operator.api.v1alpha1.MoETrainingJob;
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.JobPhase;
+import dev.moe.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus.JobPhase;
+import dev.moe.operator.planner.JobPlanner;
 import dev.moe.plan.PlanResult;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import org.junit.jupiter.api.Test;

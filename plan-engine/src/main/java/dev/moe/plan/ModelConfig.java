@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moe.api.v1alpha1.SpecLimits;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.Iterator;

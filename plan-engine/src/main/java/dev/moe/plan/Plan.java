@@ -5,6 +5,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moe.api.v1alpha1.MoETrainingJobSpec;
+import dev.moe.api.v1alpha1.SpecLimits;
+import dev.moe.api.v1alpha1.TrainerContract;
+import dev.moe.api.v1alpha1.TrainingSpec;
 import java.io.UncheckedIOException;
 import java.util.List;
 
@@ -12,7 +16,10 @@ import java.util.List;
  * A valid parallel plan: what the trainer runs. {@link #toJson()} is the versioned plan document of
  * docs/contract.md ({@value #API_VERSION}).
  *
- * @param input                the job's input (defaults applied)
+ * @param namespace            the job's namespace
+ * @param name                 the job's name
+ * @param spec                 the job's spec (every field present and in range); the document's training settings
+ * @param shape                nodes, GPUs per node, parallel degrees, micro-batch, activation checkpointing
  * @param model                the model configuration (preset plus overrides)
  * @param data                 data-parallel degree (given or derived)
  * @param globalBatchSize      sequences per optimizer step (given or derived)
@@ -22,8 +29,9 @@ import java.util.List;
  * @param ranks                every rank's coordinates, in rank order
  * @param warnings             things that work but may be slow or surprising
  */
-public record Plan(PlanInput input, ModelConfig model, int data, int globalBatchSize, int gradientAccumulation,
-        ParameterCount parameters, MemoryEstimate memory, List<RankAssignment> ranks, List<String> warnings) {
+public record Plan(String namespace, String name, MoETrainingJobSpec spec, PlanShape shape, ModelConfig model,
+        int data, int globalBatchSize, int gradientAccumulation, ParameterCount parameters, MemoryEstimate memory,
+        List<RankAssignment> ranks, List<String> warnings) {
 
     public static final String API_VERSION = "training.moe.dev/plan-v1";
 
@@ -31,35 +39,35 @@ public record Plan(PlanInput input, ModelConfig model, int data, int globalBatch
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
     public int tensor() {
-        return input.tensor();
+        return shape.tensor();
     }
 
     public int expert() {
-        return input.expert();
+        return shape.expert();
     }
 
     public int context() {
-        return input.context();
+        return shape.context();
     }
 
     public int expertData() {
-        return worldSize() / input.expert();
+        return worldSize() / shape.expert();
     }
 
     public int nodes() {
-        return input.nodes();
+        return shape.nodes();
     }
 
     public int gpusPerNode() {
-        return input.gpusPerNode();
+        return shape.gpusPerNode();
     }
 
     public int worldSize() {
-        return input.nodes() * input.gpusPerNode();
+        return shape.nodes() * shape.gpusPerNode();
     }
 
     public int expertsPerRank() {
-        return model.numExperts() / input.expert();
+        return model.numExperts() / shape.expert();
     }
 
     /** Both meshes in one line, e.g. {@code dense(data=8, context=1, tensor=1) x expert(expertData=8, expert=8)}. */
@@ -74,11 +82,11 @@ public record Plan(PlanInput input, ModelConfig model, int data, int globalBatch
         ObjectNode doc = f.objectNode();
         doc.put("apiVersion", API_VERSION);
         ObjectNode job = doc.putObject("job");
-        job.put("namespace", input.namespace());
-        job.put("name", input.name());
+        job.put("namespace", namespace);
+        job.put("name", name);
         doc.set("model", model.toHfJson());
-        if (input.modelCheckpointPath() != null) {
-            doc.putObject("checkpoint").put("path", input.modelCheckpointPath());
+        if (spec.model.checkpoint != null) {
+            doc.putObject("checkpoint").put("path", spec.model.checkpoint.path);
         } else {
             doc.putNull("checkpoint");
         }
@@ -92,32 +100,36 @@ public record Plan(PlanInput input, ModelConfig model, int data, int globalBatch
         world.put("size", worldSize());
         world.put("nodes", nodes());
         world.put("gpusPerNode", gpusPerNode());
+        TrainingSpec t = spec.training;
         ObjectNode training = doc.putObject("training");
-        training.put("seqLength", input.seqLength());
-        training.put("microBatchSize", input.microBatchSize());
-        training.put("activationCheckpointing", input.activationCheckpointing());
+        training.put("seqLength", t.seqLength);
+        training.put("microBatchSize", shape.microBatchSize());
+        training.put("activationCheckpointing", shape.activationCheckpointing());
         training.put("globalBatchSize", globalBatchSize);
         training.put("gradientAccumulation", gradientAccumulation);
-        training.put("steps", input.steps());
-        training.put("learningRate", input.learningRate());
-        training.put("minLearningRate", input.minLearningRate());
-        training.put("warmupSteps", input.warmupSteps());
-        training.put("weightDecay", input.weightDecay());
-        training.put("gradClip", input.gradClip());
-        training.put("seed", input.seed());
+        training.put("steps", t.steps);
+        training.put("learningRate", t.learningRate);
+        training.put("minLearningRate", t.minLearningRate);
+        training.put("warmupSteps", t.warmupSteps);
+        training.put("weightDecay", t.weightDecay);
+        training.put("gradClip", t.gradClip);
+        training.put("seed", t.seed);
+        training.put("logEvery", t.logEvery);
         ObjectNode dataset = training.putObject("dataset");
-        dataset.put("type", input.datasetType());
-        if ("tokens".equals(input.datasetType())) {
-            dataset.put("path", input.datasetPath());
-            dataset.put("dtype", input.datasetDtype());
+        dataset.put("type", t.dataset.type.name());
+        if (t.dataset.type == TrainingSpec.DatasetType.tokens) {
+            dataset.put("path", t.dataset.path);
+            dataset.put("dtype", t.dataset.dtype.name());
         }
+        // without a checkpoint object the job writes no checkpoints, and everySteps is the field's default
+        var checkpoint = t.checkpoint != null ? t.checkpoint : new TrainingSpec.CheckpointSpec();
         ObjectNode ckpt = training.putObject("checkpoint");
-        if (input.checkpointDir() != null) {
-            ckpt.put("dir", input.checkpointDir());
+        if (t.checkpoint != null) {
+            ckpt.put("dir", TrainerContract.CHECKPOINT_DIR);
         } else {
             ckpt.putNull("dir");
         }
-        ckpt.put("everySteps", input.checkpointEverySteps());
+        ckpt.put("everySteps", checkpoint.everySteps);
         ObjectNode params = doc.putObject("parameters");
         params.put("total", parameters.total());
         params.put("activePerToken", parameters.activePerToken());

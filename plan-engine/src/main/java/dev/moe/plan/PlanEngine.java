@@ -1,21 +1,30 @@
 package dev.moe.plan;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.moe.api.v1alpha1.MoETrainingJobSpec;
+import dev.moe.api.v1alpha1.ObjectNameRules;
+import dev.moe.api.v1alpha1.SpecLimits;
+import dev.moe.api.v1alpha1.TolerantJobReading;
+import dev.moe.api.v1alpha1.TolerantJobReading.UnreadableSpec;
+import dev.moe.api.v1alpha1.TrainingSpec;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 
 /**
- * Checks a job against its model and lays it out: the "Plan rules" of shared/design/architecture.md. Plain Java,
- * no Kubernetes types; the operator and bin/moe-plan both call {@link #plan(String, String, JsonNode)}.
+ * Checks a job against its model and lays it out. Plain Java over the API types ({@code dev.moe.api.v1alpha1}, no
+ * Kubernetes client); the operator and bin/moe-plan both call {@link #plan(String, String, MoETrainingJobSpec)}.
  *
  * <p>Rules, each reported with the field, the value and a fix (rule ids are {@link PlanError#rule()}):
  * <ul>
- *   <li>JobNameInvalid, JobNameTooLong: the job's name makes valid derived names ({@link ObjectNameRules}).</li>
- *   <li>FieldType, FieldRequired, PositiveValue, ValueTooLarge: every number is a number of the right kind inside
- *       its {@link SpecLimits} range (degrees, nodes, GPUs, sequence length, batch sizes, steps are at least 1).</li>
+ *   <li>JobNameInvalid, JobNameTooLong: the job's name makes valid derived names ({@link ObjectNameRules},
+ *       {@link JobNameRules}).</li>
+ *   <li>FieldType, FieldRequired, PositiveValue, ValueTooLarge, SpecMissing, SpecUnreadable: every field is of
+ *       its type and every number inside its {@link SpecLimits} range (degrees, nodes, GPUs, sequence length,
+ *       batch sizes, steps are at least 1), {@link FieldRules}.</li>
  *   <li>The pod-bound fields (image, env, node selector, tolerations, topology keys, claims, mount paths):
  *       {@link WorkloadRules}.</li>
  *   <li>WorldTooLarge: nodes × gpusPerNode is at most {@link SpecLimits#MAX_WORLD}.</li>
@@ -54,19 +63,35 @@ public final class PlanEngine {
     /** How many nearby plans a MemoryExceeded error suggests. */
     static final int SUGGESTIONS = 3;
 
-    /** Plans the job {@code namespace/name} with the given {@code spec} (JSON shape of MoETrainingJob.spec). */
-    public static PlanResult plan(String namespace, String name, JsonNode spec) {
-        List<PlanError> errors = new ArrayList<>(ObjectNameRules.checkJobName(name));
-        List<PlanError> readErrors = new ArrayList<>();
-        PlanInput input = JobSpecConverter.toInput(namespace, name, spec, readErrors);
-        errors.addAll(readErrors);
-        if (input != null) {
-            WorkloadRules.check(JobSpecConverter.withDefaults(spec), errors);
-        }
-        if (input == null || !readErrors.isEmpty()) {
+    /**
+     * Plans the job {@code namespace/name} with the given {@code spec}: as the API server stores it, or as
+     * {@link TolerantJobReading#readSpec} reads a file (an {@link UnreadableSpec} is reported, not planned).
+     */
+    public static PlanResult plan(String namespace, String name, MoETrainingJobSpec spec) {
+        List<PlanError> errors = new ArrayList<>(JobNameRules.checkJobName(name));
+        if (spec == null) {
+            errors.add(FieldRules.specMissing(null));
             return new PlanResult(null, capped(errors), List.of(), List.of());
         }
-        PlanResult result = plan(input);
+        List<PlanError> fieldErrors = new ArrayList<>();
+        if (spec instanceof UnreadableSpec unreadable) {
+            // the values that do not fit the types, then the rules for the fields that were read (never a plan)
+            unreadable.problems.forEach(p -> fieldErrors.add(FieldRules.unreadable(p)));
+            if (!unreadable.othersRead) {
+                errors.addAll(fieldErrors);
+                return new PlanResult(null, capped(errors), List.of(), List.of());
+            }
+        }
+        FieldRules.check(spec, fieldErrors);
+        errors.addAll(fieldErrors);
+        WorkloadRules.check(spec, errors);
+        if (!fieldErrors.isEmpty()) {
+            return new PlanResult(null, capped(errors), List.of(), List.of());
+        }
+        PlanResult result = evaluate(new Job(namespace, name, spec), PlanShape.of(spec), true, true);
+        if (result.errors().size() > SpecLimits.MAX_REPORTED_ERRORS) {
+            result = new PlanResult(null, capped(result.errors()), result.warnings(), result.suggestions());
+        }
         if (errors.isEmpty()) {
             return result;
         }
@@ -74,11 +99,22 @@ public final class PlanEngine {
         return new PlanResult(null, capped(errors), result.warnings(), result.suggestions());
     }
 
-    /** Plans an already converted input. */
-    public static PlanResult plan(PlanInput input) {
-        PlanResult r = evaluate(input, true, true);
-        return r.errors().size() > SpecLimits.MAX_REPORTED_ERRORS
-                ? new PlanResult(null, capped(r.errors()), r.warnings(), r.suggestions()) : r;
+    /** The job being planned: its identity and its spec (every field present and in range, see FieldRules). */
+    private record Job(String namespace, String name, MoETrainingJobSpec spec) {
+        String preset() {
+            return spec.model == null ? null : spec.model.preset;
+        }
+
+        JsonNode modelOverrides() {
+            return spec.model == null ? null : spec.model.config;
+        }
+
+        /** The topology keys, fastest first (WorkloadRules reports a list that is too long or holds no strings). */
+        List<String> topologyKeys() {
+            List<String> keys = spec.placement == null ? null : spec.placement.topologyKeys;
+            return keys == null ? List.of()
+                    : keys.stream().filter(Objects::nonNull).limit(SpecLimits.MAX_TOPOLOGY_KEYS).toList();
+        }
     }
 
     /**
@@ -96,19 +132,25 @@ public final class PlanEngine {
         return List.copyOf(out);
     }
 
-    private static PlanResult evaluate(PlanInput in, boolean suggest, boolean withRanks) {
+    /**
+     * The plan rules for {@code job} in the given {@code shape} (the job's own, or one the nearest-plan search
+     * tries). Every number is inside its {@link SpecLimits} range: {@link FieldRules} checked the spec, and the
+     * search only tries shapes inside the limits.
+     */
+    private static PlanResult evaluate(Job job, PlanShape shape, boolean suggest, boolean withRanks) {
         List<PlanError> errors = new ArrayList<>();
         List<String> warnings = new ArrayList<>();
+        TrainingSpec training = job.spec().training;
 
         ModelConfig model = null;
-        Optional<ModelConfig> preset = ModelCatalog.preset(in.preset());
+        Optional<ModelConfig> preset = ModelCatalog.preset(job.preset());
         if (preset.isEmpty()) {
-            errors.add(new PlanError("UnknownPreset", "spec.model.preset", in.preset(),
-                    in.preset() == null ? "is required" : "is not a known model preset",
+            errors.add(new PlanError("UnknownPreset", "spec.model.preset", job.preset(),
+                    job.preset() == null ? "is required" : "is not a known model preset",
                     "use one of: " + String.join(", ", ModelCatalog.presets())));
         } else {
             int before = errors.size();
-            model = preset.get().withOverrides(in.modelOverrides(), errors);
+            model = preset.get().withOverrides(job.modelOverrides(), errors);
             if (errors.size() == before) {
                 model.validate(errors);
             }
@@ -117,47 +159,25 @@ public final class PlanEngine {
             }
         }
 
-        // Ranges first (JobSpecConverter already checked a spec; this covers inputs built in code and the
-        // nearest-plan search): nothing below multiplies a number that is not inside SpecLimits.
-        inRange(errors, "spec.parallelism.tensor", in.tensor());
-        inRange(errors, "spec.parallelism.expert", in.expert());
-        inRange(errors, "spec.parallelism.context", in.context());
-        if (in.data() != null) {
-            inRange(errors, "spec.parallelism.data", in.data());
+        checkHyperParameters(training, errors, warnings);
+        long worldSize = shape.worldSize();
+        if (worldSize > SpecLimits.MAX_WORLD) {
+            errors.add(new PlanError("WorldTooLarge", "spec.resources", "{nodes: " + shape.nodes()
+                    + ", gpusPerNode: " + shape.gpusPerNode() + "}", "gives nodes × gpusPerNode = " + worldSize
+                    + " GPUs, more than the " + SpecLimits.MAX_WORLD + " a job may have (the plan document lists"
+                    + " every rank and must fit a 1 MiB ConfigMap)",
+                    "use at most " + SpecLimits.MAX_WORLD + " GPUs, e.g. resources.nodes="
+                            + SpecLimits.MAX_WORLD / shape.gpusPerNode()));
         }
-        inRange(errors, "spec.resources.nodes", in.nodes());
-        inRange(errors, "spec.resources.gpusPerNode", in.gpusPerNode());
-        inRange(errors, "spec.resources.gpuMemoryGiB", in.gpuMemoryGiB());
-        inRange(errors, "spec.training.seqLength", in.seqLength());
-        inRange(errors, "spec.training.microBatchSize", in.microBatchSize());
-        if (in.globalBatchSize() != null) {
-            inRange(errors, "spec.training.globalBatchSize", in.globalBatchSize());
-        }
-        inRange(errors, "spec.training.steps", in.steps());
-        inRange(errors, "spec.training.warmupSteps", in.warmupSteps());
-        inRange(errors, "spec.training.seed", in.seed());
-        inRange(errors, "spec.training.checkpoint.everySteps", in.checkpointEverySteps());
-        checkHyperParameters(in, errors, warnings);
-        long worldSize = Math.multiplyExact((long) in.nodes(), (long) in.gpusPerNode());
-        if (errors.stream().noneMatch(e -> e.rule().equals("PositiveValue") || e.rule().equals("ValueTooLarge"))) {
-            if (worldSize > SpecLimits.MAX_WORLD) {
-                errors.add(new PlanError("WorldTooLarge", "spec.resources", "{nodes: " + in.nodes()
-                        + ", gpusPerNode: " + in.gpusPerNode() + "}", "gives nodes × gpusPerNode = " + worldSize
-                        + " GPUs, more than the " + SpecLimits.MAX_WORLD + " a job may have (the plan document lists"
-                        + " every rank and must fit a 1 MiB ConfigMap)",
-                        "use at most " + SpecLimits.MAX_WORLD + " GPUs, e.g. resources.nodes="
-                                + SpecLimits.MAX_WORLD / in.gpusPerNode()));
-            }
-            long tokens = Math.multiplyExact((long) in.microBatchSize(), (long) in.seqLength());
-            if (tokens > SpecLimits.MAX_TOKENS_PER_MICRO_BATCH) {
-                errors.add(new PlanError("TokensPerMicroBatch", "spec.training.microBatchSize",
-                        String.valueOf(in.microBatchSize()), "× seqLength " + in.seqLength() + " = " + tokens
-                                + " tokens per GPU per pass, more than " + SpecLimits.MAX_TOKENS_PER_MICRO_BATCH
-                                + " (no GPU holds the activations of that many tokens)",
-                        "use microBatchSize at most " + Math.max(1, SpecLimits.MAX_TOKENS_PER_MICRO_BATCH
-                                / in.seqLength()) + " and reach the batch with gradient accumulation"
-                                + " (training.globalBatchSize)"));
-            }
+        long tokens = Math.multiplyExact((long) shape.microBatchSize(), (long) training.seqLength);
+        if (tokens > SpecLimits.MAX_TOKENS_PER_MICRO_BATCH) {
+            errors.add(new PlanError("TokensPerMicroBatch", "spec.training.microBatchSize",
+                    String.valueOf(shape.microBatchSize()), "× seqLength " + training.seqLength + " = " + tokens
+                            + " tokens per GPU per pass, more than " + SpecLimits.MAX_TOKENS_PER_MICRO_BATCH
+                            + " (no GPU holds the activations of that many tokens)",
+                    "use microBatchSize at most " + Math.max(1, SpecLimits.MAX_TOKENS_PER_MICRO_BATCH
+                            / training.seqLength) + " and reach the batch with gradient accumulation"
+                            + " (training.globalBatchSize)"));
         }
         if (!errors.stream().allMatch(e -> NON_BLOCKING.contains(e.rule()))) {
             return new PlanResult(null, List.copyOf(errors), List.copyOf(warnings), List.of());
@@ -165,9 +185,9 @@ public final class PlanEngine {
 
         // Every number is now inside its range, so these products fit an int; they are exact regardless.
         int world = Math.toIntExact(worldSize);
-        int t = in.tensor();
-        int e = in.expert();
-        int c = in.context();
+        int t = shape.tensor();
+        int e = shape.expert();
+        int c = shape.context();
         int contextTensor = Math.multiplyExact(c, t);
 
         if (c > 1) {
@@ -175,15 +195,15 @@ public final class PlanEngine {
                     "is not supported: context parallelism is not implemented by the trainer yet",
                     "set spec.parallelism.context=1"));
         }
-        boolean tensorOk = t <= in.gpusPerNode() && in.gpusPerNode() % t == 0;
+        boolean tensorOk = t <= shape.gpusPerNode() && shape.gpusPerNode() % t == 0;
         if (!tensorOk) {
             errors.add(new PlanError("TensorWithinNode", "spec.parallelism.tensor", String.valueOf(t),
-                    "does not divide resources.gpusPerNode=" + in.gpusPerNode()
+                    "does not divide resources.gpusPerNode=" + shape.gpusPerNode()
                             + " (tensor parallelism must stay inside one node)",
-                    "valid values: " + Divisors.join(tensorChoices(model, in.gpusPerNode()))));
+                    "valid values: " + Divisors.join(tensorChoices(model, shape.gpusPerNode()))));
         }
 
-        Integer data = in.data();
+        Integer data = shape.data();
         if (data != null) {
             long product = Math.multiplyExact((long) data, (long) contextTensor);
             if (product != world) {
@@ -192,8 +212,8 @@ public final class PlanEngine {
                         : "change resources.nodes or resources.gpusPerNode so that context × tensor divides them";
                 errors.add(new PlanError("WorldSize", "spec.parallelism.data", String.valueOf(data),
                         "gives data × context × tensor = " + data + " × " + c + " × " + t + " = " + product
-                                + " but resources.nodes × resources.gpusPerNode = " + in.nodes() + " × "
-                                + in.gpusPerNode() + " = " + world, fix));
+                                + " but resources.nodes × resources.gpusPerNode = " + shape.nodes() + " × "
+                                + shape.gpusPerNode() + " = " + world, fix));
             }
         } else if (world % contextTensor != 0) {
             errors.add(new PlanError("WorldSize", "spec.parallelism", "context=" + c + ", tensor=" + t,
@@ -206,93 +226,87 @@ public final class PlanEngine {
         if (world % e != 0) {
             errors.add(new PlanError("ExpertDividesWorld", "spec.parallelism.expert", String.valueOf(e),
                     "does not divide the world size " + world + " (resources.nodes × resources.gpusPerNode)",
-                    "valid values: " + Divisors.join(expertChoices(model, world, in.gpusPerNode()))));
+                    "valid values: " + Divisors.join(expertChoices(model, world, shape.gpusPerNode()))));
         }
         if (model != null && model.numExperts() % e != 0) {
             errors.add(new PlanError("ExpertDividesExperts", "spec.parallelism.expert", String.valueOf(e),
                     "does not divide numExperts=" + model.numExperts(),
-                    "valid values: " + Divisors.join(expertChoices(model, world, in.gpusPerNode()))));
+                    "valid values: " + Divisors.join(expertChoices(model, world, shape.gpusPerNode()))));
         }
-        if (e % in.gpusPerNode() != 0 && in.gpusPerNode() % e != 0) {
+        if (e % shape.gpusPerNode() != 0 && shape.gpusPerNode() % e != 0) {
             errors.add(new PlanError("ExpertGroupAlignment", "spec.parallelism.expert", String.valueOf(e),
                     "would make expert-parallel groups straddle node boundaries (resources.gpusPerNode="
-                            + in.gpusPerNode() + ")",
+                            + shape.gpusPerNode() + ")",
                     "use a divisor or a multiple of gpusPerNode; valid values: "
-                            + Divisors.join(expertChoices(model, world, in.gpusPerNode()))));
+                            + Divisors.join(expertChoices(model, world, shape.gpusPerNode()))));
         }
 
         if (model != null && tensorOk) {
             if (model.numAttentionHeads() % t != 0) {
                 errors.add(new PlanError("TensorDividesHeads", "spec.parallelism.tensor", String.valueOf(t),
                         "does not divide numAttentionHeads=" + model.numAttentionHeads(),
-                        "valid values: " + Divisors.join(tensorChoices(model, in.gpusPerNode()))));
+                        "valid values: " + Divisors.join(tensorChoices(model, shape.gpusPerNode()))));
             }
             if (model.numKeyValueHeads() % t != 0) {
                 errors.add(new PlanError("TensorDividesKvHeads", "spec.parallelism.tensor", String.valueOf(t),
                         "does not divide numKeyValueHeads=" + model.numKeyValueHeads()
                                 + " (key/value heads are split across tensor ranks, not replicated)",
-                        "valid values: " + Divisors.join(tensorChoices(model, in.gpusPerNode()))));
+                        "valid values: " + Divisors.join(tensorChoices(model, shape.gpusPerNode()))));
             }
         }
 
         int twoContext = Math.multiplyExact(2, c);
-        if (in.seqLength() % twoContext != 0) {
-            int lo = in.seqLength() / twoContext * twoContext;
-            errors.add(new PlanError("SeqLengthDivisible", "spec.training.seqLength", String.valueOf(in.seqLength()),
+        if (training.seqLength % twoContext != 0) {
+            int lo = training.seqLength / twoContext * twoContext;
+            errors.add(new PlanError("SeqLengthDivisible", "spec.training.seqLength", String.valueOf(training.seqLength),
                     "is not divisible by 2 × context = " + twoContext,
                     "nearest valid values: " + (lo > 0 ? lo + ", " : "") + Math.addExact(lo, twoContext)));
         }
-        if (model != null && in.seqLength() > model.maxPositionEmbeddings()) {
-            warnings.add("spec.training.seqLength=" + in.seqLength() + " exceeds the model's maxPositionEmbeddings="
+        if (model != null && training.seqLength > model.maxPositionEmbeddings()) {
+            warnings.add("spec.training.seqLength=" + training.seqLength + " exceeds the model's maxPositionEmbeddings="
                     + model.maxPositionEmbeddings() + "; RoPE positions beyond it were not trained");
         }
 
         int globalBatch = 0;
         int accumulation = 0;
         if (data != null) {
-            int perStep = Math.multiplyExact(in.microBatchSize(), data);
-            globalBatch = in.globalBatchSize() != null ? in.globalBatchSize() : perStep;
+            int perStep = Math.multiplyExact(shape.microBatchSize(), data);
+            globalBatch = training.globalBatchSize != null ? training.globalBatchSize : perStep;
             if (globalBatch % perStep != 0) {
                 int lo = globalBatch / perStep * perStep;
                 errors.add(new PlanError("GlobalBatchDivisible", "spec.training.globalBatchSize",
                         String.valueOf(globalBatch), "is not a multiple of microBatchSize × data = "
-                                + in.microBatchSize() + " × " + data + " = " + perStep,
+                                + shape.microBatchSize() + " × " + data + " = " + perStep,
                         "nearest valid values: " + (lo > 0 ? lo + ", " : "") + Math.addExact(lo, perStep)));
             } else {
                 accumulation = globalBatch / perStep;
             }
         }
 
-        String dsType = in.datasetType();
-        if (!"synthetic".equals(dsType) && !"tokens".equals(dsType)) {
-            errors.add(new PlanError("DatasetInvalid", "spec.training.dataset.type", dsType, "is not a dataset type",
-                    "use synthetic or tokens"));
-        } else if ("tokens".equals(dsType) && (in.datasetPath() == null || in.datasetPath().isEmpty())) {
+        var dataset = training.dataset;
+        if (dataset.type == TrainingSpec.DatasetType.tokens && (dataset.path == null || dataset.path.isEmpty())) {
             errors.add(new PlanError("DatasetInvalid", "spec.training.dataset.path", null,
                     "is required when spec.training.dataset.type=tokens",
                     "set the token file's path in the pod, e.g. /data/tokens.bin"));
         }
-        if (!"uint16".equals(in.datasetDtype()) && !"uint32".equals(in.datasetDtype())) {
-            errors.add(new PlanError("DatasetInvalid", "spec.training.dataset.dtype", in.datasetDtype(),
-                    "is not a token type", "use uint16 or uint32"));
-        }
 
-        if (e > in.gpusPerNode() && e % in.gpusPerNode() == 0 && world % e == 0) {
-            int span = e / in.gpusPerNode();
-            if (in.topologyKeys().isEmpty()) {
+        List<String> topologyKeys = job.topologyKeys();
+        if (e > shape.gpusPerNode() && e % shape.gpusPerNode() == 0 && world % e == 0) {
+            int span = e / shape.gpusPerNode();
+            if (topologyKeys.isEmpty()) {
                 warnings.add("expert-parallel groups span " + span + " nodes, so expert all-to-all crosses the"
                         + " inter-node network, and spec.placement.topologyKeys is empty: groups may land on"
-                        + " distant nodes; set topologyKeys or use expert <= " + in.gpusPerNode());
-            } else if (HOSTNAME_KEY.equals(in.topologyKeys().get(0))) {
+                        + " distant nodes; set topologyKeys or use expert <= " + shape.gpusPerNode());
+            } else if (HOSTNAME_KEY.equals(topologyKeys.get(0))) {
                 errors.add(new PlanError("TopologyKeyHostname", "spec.placement.topologyKeys[0]", HOSTNAME_KEY,
                         "cannot hold an expert-parallel group: groups span " + span + " nodes (expert=" + e
-                                + " > gpusPerNode=" + in.gpusPerNode() + ") and every pod needs a node of its own,"
+                                + " > gpusPerNode=" + shape.gpusPerNode() + ") and every pod needs a node of its own,"
                                 + " so the gang could never be scheduled",
                         "use a topology key shared by several nodes, e.g. topology.kubernetes.io/rack, or expert <= "
-                                + in.gpusPerNode()));
+                                + shape.gpusPerNode()));
             } else {
                 warnings.add("expert-parallel groups span " + span + " nodes, so expert all-to-all crosses the"
-                        + " inter-node network; each group is kept inside one " + in.topologyKeys().get(0)
+                        + " inter-node network; each group is kept inside one " + topologyKeys.get(0)
                         + " domain");
             }
         }
@@ -305,25 +319,25 @@ public final class PlanEngine {
         MemoryEstimate memory = null;
         try {
             params = ParameterCount.of(model);
-            memory = MemoryEstimator.estimate(model, params, t, e, c, data, in.microBatchSize(), in.seqLength(),
-                    in.activationCheckpointing(), Math.max(1, accumulation), in.gpuMemoryGiB());
+            memory = MemoryEstimator.estimate(model, params, t, e, c, data, shape.microBatchSize(), training.seqLength,
+                    shape.activationCheckpointing(), Math.max(1, accumulation), job.spec().resources.gpuMemoryGiB);
         } catch (ArithmeticException overflow) {
             memory = null; // reported below
         }
         if (memory == null || !sane(memory)) {
             // SpecLimits keep every count and estimate far inside a long (ParameterCount is exact; a negative
             // part of the estimate would be a wrapped product): reaching this means a limit is wrong.
-            errors.add(new PlanError("EstimateOverflow", "spec.model", in.preset(),
+            errors.add(new PlanError("EstimateOverflow", "spec.model", job.preset(),
                     "with these overrides is too large to count or estimate in 64 bits",
                     "use a smaller model; please report this job file, docs/limits.md should have refused it"));
             return new PlanResult(null, List.copyOf(errors), List.copyOf(warnings), List.of());
         }
         if (!memory.fits()) {
-            List<String> suggestions = suggest ? nearestFittingPlans(in, model) : List.of();
+            List<String> suggestions = suggest ? nearestFittingPlans(job, shape, model) : List.of();
             errors.add(new PlanError("MemoryExceeded", "spec.parallelism",
                     "{tensor: " + t + ", expert: " + e + ", context: " + c + ", data: " + data + "}",
                     "needs an estimated " + MemoryEstimate.gib(memory.perGpuBytes()) + " per GPU ("
-                            + breakdown(memory) + ") but resources.gpuMemoryGiB=" + in.gpuMemoryGiB(),
+                            + breakdown(memory) + ") but resources.gpuMemoryGiB=" + job.spec().resources.gpuMemoryGiB,
                     suggestions.isEmpty()
                             ? "no plan with up to 8x the nodes fits; use GPUs with more memory or a smaller model"
                             : "nearest plans that fit: " + String.join("; ", suggestions)));
@@ -334,13 +348,14 @@ public final class PlanEngine {
         }
 
         List<RankAssignment> ranks = withRanks
-                ? RankLayout.of(in.nodes(), in.gpusPerNode(), t, c, e, model.numExperts()) : List.of();
-        Plan plan = new Plan(in, model, data, globalBatch, accumulation, params, memory, ranks, List.copyOf(warnings));
+                ? RankLayout.of(shape.nodes(), shape.gpusPerNode(), t, c, e, model.numExperts()) : List.of();
+        Plan plan = new Plan(job.namespace(), job.name(), job.spec(), shape, model, data, globalBatch, accumulation, params,
+                memory, ranks, List.copyOf(warnings));
         if (withRanks) {
             int bytes = plan.toJsonString().getBytes(StandardCharsets.UTF_8).length;
             if (bytes > SpecLimits.MAX_PLAN_DOCUMENT_BYTES) {
-                errors.add(new PlanError("PlanTooLarge", "spec.resources", "{nodes: " + in.nodes()
-                        + ", gpusPerNode: " + in.gpusPerNode() + "}", "gives a plan document of " + bytes
+                errors.add(new PlanError("PlanTooLarge", "spec.resources", "{nodes: " + shape.nodes()
+                        + ", gpusPerNode: " + shape.gpusPerNode() + "}", "gives a plan document of " + bytes
                         + " bytes (one entry per rank), more than the " + SpecLimits.MAX_PLAN_DOCUMENT_BYTES
                         + " the ConfigMap <job>-plan may hold", "use fewer GPUs"));
                 return new PlanResult(null, List.copyOf(errors), List.copyOf(warnings), List.of());
@@ -371,53 +386,46 @@ public final class PlanEngine {
      * restate a default (the API server cannot tell a default from a value written out, so an explicit value
      * equal to the default is treated the same).
      */
-    private static void checkHyperParameters(PlanInput in, List<PlanError> errors, List<String> warnings) {
-        double lr = in.learningRate();
+    private static void checkHyperParameters(TrainingSpec training, List<PlanError> errors, List<String> warnings) {
+        double lr = training.learningRate;
         if (!(lr > 0) || lr > SpecLimits.MAX_LEARNING_RATE) {
             errors.add(new PlanError("HyperParameterInvalid", "spec.training.learningRate", String.valueOf(lr),
                     "must be more than 0 and at most " + SpecLimits.MAX_LEARNING_RATE, "use e.g. 3e-4"));
-        } else if (!(in.minLearningRate() >= 0)) {
+        } else if (!(training.minLearningRate >= 0)) {
             errors.add(new PlanError("HyperParameterInvalid", "spec.training.minLearningRate",
-                    String.valueOf(in.minLearningRate()), "is negative", "use 0 or more, e.g. learningRate / 10"));
-        } else if (in.minLearningRate() > lr) {
-            if (in.minLearningRate() == Double.parseDouble(SpecDefaults.MIN_LEARNING_RATE)) {
-                warnings.add("spec.training.minLearningRate=" + in.minLearningRate() + " (the default) is more than"
+                    String.valueOf(training.minLearningRate), "is negative", "use 0 or more, e.g. learningRate / 10"));
+        } else if (training.minLearningRate > lr) {
+            if (training.minLearningRate == Double.parseDouble(TrainingSpec.DEFAULT_MIN_LEARNING_RATE)) {
+                warnings.add("spec.training.minLearningRate=" + training.minLearningRate + " (the default) is more than"
                         + " learningRate=" + lr + ", so the schedule rises instead of decaying; set minLearningRate");
             } else {
                 errors.add(new PlanError("LearningRateOrder", "spec.training.minLearningRate",
-                        String.valueOf(in.minLearningRate()), "is more than learningRate=" + lr
+                        String.valueOf(training.minLearningRate), "is more than learningRate=" + lr
                                 + " (the schedule decays from learningRate down to minLearningRate)",
                         "use at most " + lr));
             }
         }
-        if (in.warmupSteps() > in.steps()) {
-            if (in.warmupSteps() == Integer.parseInt(SpecDefaults.WARMUP_STEPS)) {
-                warnings.add("spec.training.warmupSteps=" + in.warmupSteps() + " (the default) is more than"
-                        + " training.steps=" + in.steps() + ", so the learning rate never reaches its peak; set"
+        if (training.warmupSteps > training.steps) {
+            if (training.warmupSteps == Integer.parseInt(TrainingSpec.DEFAULT_WARMUP_STEPS)) {
+                warnings.add("spec.training.warmupSteps=" + training.warmupSteps + " (the default) is more than"
+                        + " training.steps=" + training.steps + ", so the learning rate never reaches its peak; set"
                         + " warmupSteps");
             } else {
                 errors.add(new PlanError("WarmupExceedsSteps", "spec.training.warmupSteps",
-                        String.valueOf(in.warmupSteps()), "is more than training.steps=" + in.steps()
+                        String.valueOf(training.warmupSteps), "is more than training.steps=" + training.steps
                                 + " (the learning rate would never reach its peak)",
-                        "use at most " + in.steps()));
+                        "use at most " + training.steps));
             }
         }
-        double wd = in.weightDecay();
+        double wd = training.weightDecay;
         if (!(wd >= 0) || wd > SpecLimits.MAX_WEIGHT_DECAY) {
             errors.add(new PlanError("HyperParameterInvalid", "spec.training.weightDecay", String.valueOf(wd),
                     "must be between 0 and " + SpecLimits.MAX_WEIGHT_DECAY, "use e.g. 0.1"));
         }
-        double clip = in.gradClip();
+        double clip = training.gradClip;
         if (!(clip >= 0) || Double.isInfinite(clip)) {
             errors.add(new PlanError("HyperParameterInvalid", "spec.training.gradClip", String.valueOf(clip),
                     "must be 0 (off) or a positive number", "use e.g. 1.0"));
-        }
-    }
-
-    private static void inRange(List<PlanError> errors, String field, long value) {
-        PlanError e = RangeRules.check(field, value, SpecLimits.range(field.substring("spec.".length())));
-        if (e != null) {
-            errors.add(e);
         }
     }
 
@@ -460,39 +468,39 @@ public final class PlanEngine {
      * expert/tensor (log2 steps), then micro-batch; checkpointing costs a little less than halving the micro-batch
      * (it keeps the batch; measured on H100 it also kept more throughput, bench/results.md).
      */
-    static List<String> nearestFittingPlans(PlanInput in, ModelConfig model) {
+    static List<String> nearestFittingPlans(Job job, PlanShape requested, ModelConfig model) {
         List<Candidate> found = new ArrayList<>();
-        if (!in.activationCheckpointing()) {
-            PlanInput cand = in.withActivationCheckpointing(true);
-            PlanResult r = evaluate(cand, false, false);
+        if (!requested.activationCheckpointing()) {
+            PlanShape cand = requested.withActivationCheckpointing(true);
+            PlanResult r = evaluate(job, cand, false, false);
             if (r.isValid()) {
-                found.add(new Candidate(describe(in, cand, r.plan()), 0.4, r.plan().memory().perGpuBytes()));
+                found.add(new Candidate(describe(requested, cand, r.plan()), 0.4, r.plan().memory().perGpuBytes()));
             }
         }
         for (int mult : new int[] {1, 2, 4, 8}) {
-            int nodes = Math.multiplyExact(in.nodes(), mult);
-            int world = Math.multiplyExact(nodes, in.gpusPerNode());
+            int nodes = Math.multiplyExact(requested.nodes(), mult);
+            int world = Math.multiplyExact(nodes, requested.gpusPerNode());
             if (nodes > SpecLimits.MAX_NODES || world > SpecLimits.MAX_WORLD) {
                 break; // a suggestion the job could not use; bigger multiples are bigger still
             }
-            for (int t : tensorChoices(model, in.gpusPerNode())) {
-                for (int e : expertChoices(model, world, in.gpusPerNode())) {
-                    for (int mbs = in.microBatchSize(); mbs >= 1; mbs = mbs / 2) {
-                        if (mult == 1 && t == in.tensor() && e == in.expert() && mbs == in.microBatchSize()) {
+            for (int t : tensorChoices(model, requested.gpusPerNode())) {
+                for (int e : expertChoices(model, world, requested.gpusPerNode())) {
+                    for (int mbs = requested.microBatchSize(); mbs >= 1; mbs = mbs / 2) {
+                        if (mult == 1 && t == requested.tensor() && e == requested.expert() && mbs == requested.microBatchSize()) {
                             if (mbs == 1) {
                                 break;
                             }
                             continue;
                         }
                         int c = 1;
-                        Integer data = in.data() == null ? null : world / (c * t);
-                        PlanInput cand = in.withNodes(nodes).withParallelism(t, e, c, data).withMicroBatchSize(mbs);
-                        PlanResult r = evaluate(cand, false, false);
+                        Integer data = requested.data() == null ? null : world / (c * t);
+                        PlanShape cand = requested.withNodes(nodes).withParallelism(t, e, c, data).withMicroBatchSize(mbs);
+                        PlanResult r = evaluate(job, cand, false, false);
                         if (r.isValid()) {
-                            double d = 10 * log2(mult) + Math.abs(log2((double) e / in.expert()))
-                                    + Math.abs(log2((double) t / in.tensor()))
-                                    + 0.5 * Math.abs(log2((double) mbs / in.microBatchSize()));
-                            found.add(new Candidate(describe(in, cand, r.plan()), d,
+                            double d = 10 * log2(mult) + Math.abs(log2((double) e / requested.expert()))
+                                    + Math.abs(log2((double) t / requested.tensor()))
+                                    + 0.5 * Math.abs(log2((double) mbs / requested.microBatchSize()));
+                            found.add(new Candidate(describe(requested, cand, r.plan()), d,
                                     r.plan().memory().perGpuBytes()));
                         }
                         if (mbs == 1) {
@@ -506,7 +514,7 @@ public final class PlanEngine {
         return found.stream().limit(SUGGESTIONS).map(Candidate::description).toList();
     }
 
-    private static String describe(PlanInput from, PlanInput to, Plan plan) {
+    private static String describe(PlanShape from, PlanShape to, Plan plan) {
         List<String> parts = new ArrayList<>();
         if (to.nodes() != from.nodes()) {
             parts.add("resources.nodes=" + to.nodes());

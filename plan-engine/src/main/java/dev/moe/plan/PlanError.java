@@ -1,5 +1,7 @@
 package dev.moe.plan;
 
+import dev.moe.api.v1alpha1.SpecLimits;
+
 /**
  * One reason a job spec cannot run. It names the field, the value, the rule it breaks and how to fix it, e.g.
  * {@code spec.parallelism.expert=12 does not divide numExperts=128; valid values: 1, 2, 4, 8, 16, 32, 64}.

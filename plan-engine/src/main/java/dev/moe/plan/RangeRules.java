@@ -1,13 +1,14 @@
 package dev.moe.plan;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.moe.api.v1alpha1.SpecLimits;
 import java.math.BigDecimal;
-import java.util.List;
-import java.util.Map;
 
 /**
- * Checks integers against {@link SpecLimits#RANGES}: the type (a whole number, of any size: 2^63 and beyond are
- * read exactly) and the range. Rule ids: FieldType, PositiveValue (under the minimum), ValueTooLarge.
+ * Checks an integer against its range of {@link SpecLimits#RANGES}: the type (a whole number, of any size: 2^63
+ * and beyond are read exactly) and the range. Rule ids: FieldType, PositiveValue (under the minimum),
+ * ValueTooLarge. {@link FieldRules} applies it to the typed spec (and to values that do not fit a Java type),
+ * ModelConfig to the model overrides.
  */
 final class RangeRules {
     private RangeRules() {
@@ -15,53 +16,6 @@ final class RangeRules {
 
     /** Prefix of the model.config ranges; {@link ModelConfig} checks those (it knows both spellings of a key). */
     static final String MODEL_CONFIG = "model.config.";
-
-    /** Checks every ranged path of {@code spec} (defaults applied) except model.config; absent fields are fine. */
-    static void checkSpec(JsonNode spec, List<PlanError> errors) {
-        for (Map.Entry<String, SpecLimits.Range> e : SpecLimits.RANGES.entrySet()) {
-            if (!e.getKey().startsWith(MODEL_CONFIG)) {
-                checkPath(spec, e.getKey().split("\\."), 0, "spec", e.getValue(), errors);
-            }
-        }
-    }
-
-    /** Walks {@code parts} from {@code node}; a part ending in [*] visits every item of a list. */
-    private static void checkPath(JsonNode node, String[] parts, int i, String field, SpecLimits.Range range,
-            List<PlanError> errors) {
-        if (node == null || !node.isObject()) {
-            return; // a wrong container type is reported where the container is read
-        }
-        String part = parts[i];
-        boolean each = part.endsWith("[*]");
-        String name = each ? part.substring(0, part.length() - 3) : part;
-        JsonNode child = node.get(name);
-        if (child == null || child.isNull()) {
-            return;
-        }
-        String childField = field + "." + name;
-        if (each) {
-            if (!child.isArray()) {
-                return;
-            }
-            for (int k = 0; k < child.size(); k++) {
-                visit(child.get(k), parts, i, childField + "[" + k + "]", range, errors);
-            }
-        } else {
-            visit(child, parts, i, childField, range, errors);
-        }
-    }
-
-    private static void visit(JsonNode n, String[] parts, int i, String field, SpecLimits.Range range,
-            List<PlanError> errors) {
-        if (i == parts.length - 1) {
-            PlanError e = check(field, n, range);
-            if (e != null) {
-                errors.add(e);
-            }
-        } else {
-            checkPath(n, parts, i + 1, field, range, errors);
-        }
-    }
 
     /**
      * The exact integer value of {@code n}, or null when it is not a whole number. Integral floating values (2.0)

@@ -1,5 +1,6 @@
 package dev.moe.plan;
 
+import dev.moe.api.v1alpha1.SpecLimits;
 import java.util.ArrayList;
 import java.util.List;
 

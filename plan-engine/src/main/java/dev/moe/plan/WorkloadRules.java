@@ -1,7 +1,20 @@
 package dev.moe.plan;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import java.util.Iterator;
+import static dev.moe.api.v1alpha1.WorkloadSyntax.IMAGE_DIRECTORIES;
+import static dev.moe.api.v1alpha1.WorkloadSyntax.OPERATOR_MOUNTS;
+import static dev.moe.api.v1alpha1.WorkloadSyntax.RESERVED_ENV;
+import static dev.moe.api.v1alpha1.WorkloadSyntax.TRAINER_CONTAINER;
+
+import dev.moe.api.v1alpha1.MoETrainingJobSpec;
+import dev.moe.api.v1alpha1.ObjectNameRules;
+import dev.moe.api.v1alpha1.PlacementSpec;
+import dev.moe.api.v1alpha1.SpecLimits;
+import dev.moe.api.v1alpha1.WorkloadSyntax;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.EnvVarSource;
+import io.fabric8.kubernetes.api.model.ObjectFieldSelector;
+import io.fabric8.kubernetes.api.model.ResourceFieldSelector;
+import io.fabric8.kubernetes.api.model.Toleration;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -10,9 +23,10 @@ import java.util.regex.Pattern;
 /**
  * The rules for what the operator copies from a job into its pods (images, commands, env, node selector,
  * tolerations, topology keys, claims, mount paths): every value must be one the API server accepts in a pod,
- * so a job that passes these rules never leaves the operator with a pod it cannot create. Plain Java over the
- * spec's JSON shape; the CRD says the same where its schema can (patterns, lengths, CEL), this class says all of
- * it (files checked offline, objects stored before the CRD carried a rule).
+ * so a job that passes these rules never leaves the operator with a pod it cannot create. The CRD says the same
+ * where its schema can (patterns, lengths, CEL, from the constants of {@link WorkloadSyntax} and
+ * {@link ObjectNameRules}), this class says all of it (files checked offline, objects stored before the CRD
+ * carried a rule).
  *
  * <p>Rule ids: StringTooLong, TooManyItems, FieldType, ImageInvalid, EnvNameInvalid, EnvNameReserved,
  * EnvValueInvalid, TopologyKeyInvalid, QueueNameInvalid, NodeSelectorInvalid, TolerationInvalid,
@@ -22,56 +36,6 @@ public final class WorkloadRules {
     private WorkloadRules() {
     }
 
-    /**
-     * Env the operator sets on every pod from the plan and the pod's identity; spec.trainer.env and
-     * spec.nccl.extraEnv may not set them.
-     */
-    public static final List<String> RESERVED_ENV = TrainerContract.IDENTITY_ENV;
-    /** {@link #RESERVED_ENV} as a CEL list literal, for the CRD's rules (WorkloadRulesTest compares the two). */
-    public static final String RESERVED_ENV_CEL = "['" + TrainerContract.MASTER_ADDR + "', '"
-            + TrainerContract.MASTER_PORT + "', '"
-            + TrainerContract.NNODES + "', '"
-            + TrainerContract.NODE_RANK + "', '"
-            + TrainerContract.NPROC_PER_NODE + "', '"
-            + TrainerContract.WORLD_SIZE + "', '"
-            + TrainerContract.MOE_PLAN_PATH + "', '"
-            + TrainerContract.MOE_TENSOR_PARALLEL + "', '"
-            + TrainerContract.MOE_EXPERT_PARALLEL + "', '"
-            + TrainerContract.MOE_CONTEXT_PARALLEL + "', '"
-            + TrainerContract.MOE_DATA_PARALLEL + "', '"
-            + TrainerContract.MOE_RESTART_ATTEMPT + "', '"
-            + TrainerContract.MOE_JOB_NAME + "', '"
-            + TrainerContract.POD_NAME + "', '"
-            + TrainerContract.POD_NAMESPACE + "']";
-
-    /** The trainer container's name: the only container of a pod. */
-    public static final String TRAINER_CONTAINER = TrainerContract.TRAINER_CONTAINER;
-
-    /** Every mount the operator makes itself; the model claim's mount may not be, contain or lie inside one. */
-    public static final List<String> OPERATOR_MOUNTS = List.of(TrainerContract.PLAN_DIR, TrainerContract.SHM_DIR,
-            TrainerContract.CHECKPOINT_DIR, TrainerContract.DATA_DIR);
-    /** {@link #OPERATOR_MOUNTS} as a CEL list literal, a compile-time constant for the CRD's annotations. */
-    public static final String OPERATOR_MOUNTS_CEL = "['" + TrainerContract.PLAN_DIR + "', '" + TrainerContract.SHM_DIR
-            + "', '" + TrainerContract.CHECKPOINT_DIR + "', '" + TrainerContract.DATA_DIR + "']";
-    /** Directories of the container image a volume must not hide (the trainer would not start). */
-    public static final List<String> IMAGE_DIRECTORIES = List.of("/", "/bin", "/boot", "/dev", "/etc", "/home",
-            "/lib", "/lib64", "/opt", "/proc", "/root", "/run", "/sbin", "/sys", "/tmp", "/usr", "/var");
-    /** {@link #IMAGE_DIRECTORIES} as a CEL list literal. */
-    public static final String IMAGE_DIRECTORIES_CEL = "['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib',"
-            + " '/lib64', '/opt', '/proc', '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/var']";
-
-    /**
-     * An absolute, normalised path: '/'-separated segments, none empty, '.' or '..', no trailing '/', no control
-     * characters.
-     */
-    public static final String ABSOLUTE_PATH = "^(/([^/.\\x00-\\x1f][^/\\x00-\\x1f]*|\\.[^/.\\x00-\\x1f][^/\\x00-\\x1f]*"
-            + "|\\.\\.[^/\\x00-\\x1f]+))+$";
-    /** spec.trainer.env[*].valueFrom.fieldRef.fieldPath values a container's env may read (downward API). */
-    public static final String ENV_FIELD_PATH = "^(metadata\\.(name|namespace|uid)|metadata\\.(labels|annotations)\\['"
-            + ObjectNameRules.QUALIFIED_NAME_BODY + "'\\]|spec\\.(nodeName|serviceAccountName)"
-            + "|status\\.(hostIP|hostIPs|podIP|podIPs))$";
-    /** spec.trainer.env[*].valueFrom.resourceFieldRef.resource values. */
-    public static final String ENV_RESOURCE = "^(limits|requests)\\.(cpu|memory|ephemeral-storage|hugepages-[-A-Za-z0-9_.]+)$";
     /** Divisors the API server accepts for a CPU resource, and for memory, ephemeral storage and hugepages. */
     static final Set<String> CPU_DIVISORS = Set.of("1m", "1");
     static final Set<String> BYTE_DIVISORS = Set.of("1", "1k", "1M", "1G", "1T", "1P", "1E", "1Ki", "1Mi", "1Gi",
@@ -79,71 +43,84 @@ public final class WorkloadRules {
     static final Set<String> TOLERATION_OPERATORS = Set.of("Exists", "Equal");
     static final Set<String> TAINT_EFFECTS = Set.of("NoSchedule", "PreferNoSchedule", "NoExecute");
 
-    private static final Pattern PATH = Pattern.compile(ABSOLUTE_PATH);
-    private static final Pattern FIELD_PATH = Pattern.compile(ENV_FIELD_PATH);
-    private static final Pattern RESOURCE = Pattern.compile(ENV_RESOURCE);
+    private static final Pattern PATH = Pattern.compile(WorkloadSyntax.ABSOLUTE_PATH);
+    private static final Pattern FIELD_PATH = Pattern.compile(WorkloadSyntax.ENV_FIELD_PATH);
+    private static final Pattern RESOURCE = Pattern.compile(WorkloadSyntax.ENV_RESOURCE);
 
-    /** Checks the pod-bound parts of {@code spec} (JSON shape of MoETrainingJob.spec, defaults applied). */
-    public static void check(JsonNode spec, List<PlanError> errors) {
+    /** Checks the pod-bound parts of {@code spec}. */
+    public static void check(MoETrainingJobSpec spec, List<PlanError> errors) {
         Checker c = new Checker(errors);
-        JsonNode trainer = spec.path("trainer");
-        String image = c.string(trainer.path("image"), "spec.trainer.image", SpecLimits.MAX_IMAGE_LENGTH);
-        if (image != null && !ObjectNameRules.isImage(image)) {
-            errors.add(new PlanError("ImageInvalid", "spec.trainer.image", image,
-                    "is not an image reference: it contains spaces or characters other than printable ASCII",
-                    "write e.g. registry.example/moe-trainer:1.0, or leave it empty for the operator's image"));
-        }
-        c.strings(trainer.path("command"), "spec.trainer.command", SpecLimits.MAX_COMMAND_ITEMS,
-                SpecLimits.MAX_ARG_LENGTH);
-        c.strings(trainer.path("args"), "spec.trainer.args", SpecLimits.MAX_ARGS, SpecLimits.MAX_ARG_LENGTH);
-        JsonNode env = trainer.path("env");
-        if (c.list(env, "spec.trainer.env", SpecLimits.MAX_ENV)) {
-            for (int i = 0; i < env.size(); i++) {
-                checkEnvVar(c, env.get(i), "spec.trainer.env[" + i + "]");
+        var trainer = spec.trainer;
+        if (trainer != null) {
+            String image = c.string(trainer.image, "spec.trainer.image", SpecLimits.MAX_IMAGE_LENGTH);
+            if (image != null && !ObjectNameRules.isImage(image)) {
+                errors.add(new PlanError("ImageInvalid", "spec.trainer.image", image,
+                        "is not an image reference: it contains spaces or characters other than printable ASCII",
+                        "write e.g. registry.example/moe-trainer:1.0, or leave it empty for the operator's image"));
+            }
+            c.strings(trainer.command, "spec.trainer.command", SpecLimits.MAX_COMMAND_ITEMS,
+                    SpecLimits.MAX_ARG_LENGTH);
+            c.strings(trainer.args, "spec.trainer.args", SpecLimits.MAX_ARGS, SpecLimits.MAX_ARG_LENGTH);
+            if (c.list(trainer.env, "spec.trainer.env", SpecLimits.MAX_ENV)) {
+                for (int i = 0; i < trainer.env.size(); i++) {
+                    checkEnvVar(c, trainer.env.get(i), "spec.trainer.env[" + i + "]");
+                }
             }
         }
 
-        JsonNode nccl = spec.path("nccl");
-        c.string(nccl.path("socketIfname"), "spec.nccl.socketIfname", SpecLimits.MAX_NCCL_SETTING_LENGTH);
-        c.string(nccl.path("ibHca"), "spec.nccl.ibHca", SpecLimits.MAX_NCCL_SETTING_LENGTH);
-        JsonNode extra = nccl.path("extraEnv");
-        if (c.map(extra, "spec.nccl.extraEnv", SpecLimits.MAX_NCCL_EXTRA_ENV)) {
-            Iterator<Map.Entry<String, JsonNode>> it = extra.fields();
-            while (it.hasNext()) {
-                Map.Entry<String, JsonNode> e = it.next();
-                String field = "spec.nccl.extraEnv." + e.getKey();
-                checkEnvName(errors, e.getKey(), field);
-                c.string(e.getValue(), field, SpecLimits.MAX_ENV_VALUE_LENGTH);
+        var nccl = spec.nccl;
+        if (nccl != null) {
+            c.string(nccl.socketIfname, "spec.nccl.socketIfname", SpecLimits.MAX_NCCL_SETTING_LENGTH);
+            c.string(nccl.ibHca, "spec.nccl.ibHca", SpecLimits.MAX_NCCL_SETTING_LENGTH);
+            if (c.map(nccl.extraEnv, "spec.nccl.extraEnv", SpecLimits.MAX_NCCL_EXTRA_ENV)) {
+                for (Map.Entry<String, String> e : nccl.extraEnv.entrySet()) {
+                    String field = "spec.nccl.extraEnv." + e.getKey();
+                    checkEnvName(errors, e.getKey(), field);
+                    c.string(e.getValue(), field, SpecLimits.MAX_ENV_VALUE_LENGTH);
+                }
             }
         }
 
-        checkPlacement(c, spec.path("placement"));
-        String product = c.string(spec.path("resources").path("gpuProduct"), "spec.resources.gpuProduct",
-                ObjectNameRules.MAX_LABEL_VALUE_LENGTH);
-        if (product != null && !ObjectNameRules.isLabelValue(product)) {
-            errors.add(new PlanError("GpuProductInvalid", "spec.resources.gpuProduct", product,
-                    "is not a label value (it selects nodes by nvidia.com/gpu.product): letters, digits, '-', '_'"
-                            + " and '.', starting and ending with a letter or digit",
-                    "use the node label's value, e.g. NVIDIA-H100-80GB-HBM3"));
+        if (spec.placement != null) {
+            checkPlacement(c, spec.placement);
+        }
+        if (spec.resources != null) {
+            String product = c.string(spec.resources.gpuProduct, "spec.resources.gpuProduct",
+                    ObjectNameRules.MAX_LABEL_VALUE_LENGTH);
+            if (product != null && !ObjectNameRules.isLabelValue(product)) {
+                errors.add(new PlanError("GpuProductInvalid", "spec.resources.gpuProduct", product,
+                        "is not a label value (it selects nodes by nvidia.com/gpu.product): letters, digits, '-',"
+                                + " '_' and '.', starting and ending with a letter or digit",
+                        "use the node label's value, e.g. NVIDIA-H100-80GB-HBM3"));
+            }
         }
 
-        JsonNode model = spec.path("model");
-        c.string(model.path("preset"), "spec.model.preset", SpecLimits.MAX_PRESET_LENGTH);
-        JsonNode modelCheckpoint = model.path("checkpoint");
-        String modelClaim = claim(c, modelCheckpoint.path("claimName"), "spec.model.checkpoint.claimName");
-        String modelPath = path(c, modelCheckpoint.path("path"), "spec.model.checkpoint.path");
-        if (modelClaim != null && modelPath != null) {
-            checkModelMount(errors, modelPath);
+        var model = spec.model;
+        if (model != null) {
+            c.string(model.preset, "spec.model.preset", SpecLimits.MAX_PRESET_LENGTH);
+            if (model.checkpoint != null) {
+                String modelClaim = claim(c, model.checkpoint.claimName, "spec.model.checkpoint.claimName");
+                String modelPath = path(c, model.checkpoint.path, "spec.model.checkpoint.path");
+                if (modelClaim != null && modelPath != null) {
+                    checkModelMount(errors, modelPath);
+                }
+            }
         }
-        claim(c, spec.path("training").path("checkpoint").path("claimName"), "spec.training.checkpoint.claimName");
-        JsonNode dataset = spec.path("training").path("dataset");
-        claim(c, dataset.path("claimName"), "spec.training.dataset.claimName");
-        path(c, dataset.path("path"), "spec.training.dataset.path");
+        var training = spec.training;
+        if (training != null) {
+            if (training.checkpoint != null) {
+                claim(c, training.checkpoint.claimName, "spec.training.checkpoint.claimName");
+            }
+            if (training.dataset != null) {
+                claim(c, training.dataset.claimName, "spec.training.dataset.claimName");
+                path(c, training.dataset.path, "spec.training.dataset.path");
+            }
+        }
     }
 
-    private static void checkPlacement(Checker c, JsonNode placement) {
+    private static void checkPlacement(Checker c, PlacementSpec placement) {
         List<PlanError> errors = c.errors;
-        JsonNode keys = placement.path("topologyKeys");
+        List<String> keys = placement.topologyKeys;
         if (c.list(keys, "spec.placement.topologyKeys", SpecLimits.MAX_TOPOLOGY_KEYS)) {
             for (int i = 0; i < keys.size(); i++) {
                 String field = "spec.placement.topologyKeys[" + i + "]";
@@ -154,7 +131,7 @@ public final class WorkloadRules {
                 }
             }
         }
-        String queue = c.string(placement.path("queueName"), "spec.placement.queueName",
+        String queue = c.string(placement.queueName, "spec.placement.queueName",
                 ObjectNameRules.MAX_LABEL_VALUE_LENGTH);
         if (queue != null && !ObjectNameRules.isQueueName(queue)) {
             errors.add(new PlanError("QueueNameInvalid", "spec.placement.queueName", queue,
@@ -162,11 +139,9 @@ public final class WorkloadRules {
                             + " it is also the value of the pods' kueue.x-k8s.io/queue-name label)",
                     "use the name of a Kueue LocalQueue in the job's namespace, or leave it out"));
         }
-        JsonNode selector = placement.path("nodeSelector");
+        Map<String, String> selector = placement.nodeSelector;
         if (c.map(selector, "spec.placement.nodeSelector", SpecLimits.MAX_NODE_SELECTOR_ENTRIES)) {
-            Iterator<Map.Entry<String, JsonNode>> it = selector.fields();
-            while (it.hasNext()) {
-                Map.Entry<String, JsonNode> e = it.next();
+            for (Map.Entry<String, String> e : selector.entrySet()) {
                 String field = "spec.placement.nodeSelector." + e.getKey();
                 if (!ObjectNameRules.isQualifiedName(e.getKey())) {
                     errors.add(new PlanError("NodeSelectorInvalid", "spec.placement.nodeSelector", e.getKey(),
@@ -180,7 +155,7 @@ public final class WorkloadRules {
                 }
             }
         }
-        JsonNode tolerations = placement.path("tolerations");
+        List<Toleration> tolerations = placement.tolerations;
         if (c.list(tolerations, "spec.placement.tolerations", SpecLimits.MAX_TOLERATIONS)) {
             for (int i = 0; i < tolerations.size(); i++) {
                 checkToleration(c, tolerations.get(i), "spec.placement.tolerations[" + i + "]");
@@ -189,15 +164,15 @@ public final class WorkloadRules {
     }
 
     /** Kubernetes' toleration rules (core validation ValidateTolerations), without feature-gated operators. */
-    private static void checkToleration(Checker c, JsonNode t, String field) {
+    private static void checkToleration(Checker c, Toleration t, String field) {
         List<PlanError> errors = c.errors;
         if (!c.object(t, field)) {
             return;
         }
-        String key = c.string(t.path("key"), field + ".key", ObjectNameRules.MAX_QUALIFIED_NAME_LENGTH);
-        String op = c.string(t.path("operator"), field + ".operator", 16);
-        String value = c.string(t.path("value"), field + ".value", ObjectNameRules.MAX_LABEL_VALUE_LENGTH);
-        String effect = c.string(t.path("effect"), field + ".effect", 32);
+        String key = c.string(t.getKey(), field + ".key", ObjectNameRules.MAX_QUALIFIED_NAME_LENGTH);
+        String op = c.string(t.getOperator(), field + ".operator", 16);
+        String value = c.string(t.getValue(), field + ".value", ObjectNameRules.MAX_LABEL_VALUE_LENGTH);
+        String effect = c.string(t.getEffect(), field + ".effect", 32);
         if (key != null && !key.isEmpty() && !ObjectNameRules.isQualifiedName(key)) {
             errors.add(new PlanError("TolerationInvalid", field + ".key", key, "is not a taint key",
                     "use a taint key such as nvidia.com/gpu"));
@@ -224,9 +199,9 @@ public final class WorkloadRules {
                     "must be Exists when the key is empty (a toleration without a key tolerates every taint)",
                     "set operator: Exists, or set the taint's key"));
         }
-        if (t.has("tolerationSeconds") && !t.get("tolerationSeconds").isNull() && !"NoExecute".equals(effect)) {
+        if (t.getTolerationSeconds() != null && !"NoExecute".equals(effect)) {
             errors.add(new PlanError("TolerationInvalid", field + ".tolerationSeconds",
-                    t.get("tolerationSeconds").toString(), "only applies to effect NoExecute",
+                    t.getTolerationSeconds().toString(), "only applies to effect NoExecute",
                     "set effect: NoExecute, or remove tolerationSeconds"));
         }
     }
@@ -243,73 +218,54 @@ public final class WorkloadRules {
         }
     }
 
-    private static void checkEnvVar(Checker c, JsonNode e, String field) {
+    private static void checkEnvVar(Checker c, EnvVar e, String field) {
         List<PlanError> errors = c.errors;
         if (!c.object(e, field)) {
             return;
         }
-        String name = c.string(e.path("name"), field + ".name", Integer.MAX_VALUE); // checkEnvName bounds it
+        String name = e.getName(); // checkEnvName bounds its length
         if (name == null) {
             errors.add(new PlanError("EnvNameInvalid", field + ".name", null, "is required", "name the variable"));
         } else {
             checkEnvName(errors, name, field + ".name");
         }
-        String value = c.string(e.path("value"), field + ".value", SpecLimits.MAX_ENV_VALUE_LENGTH);
-        JsonNode from = e.path("valueFrom");
-        if (from.isMissingNode() || from.isNull()) {
-            return;
-        }
-        if (!c.object(from, field + ".valueFrom")) {
+        String value = c.string(e.getValue(), field + ".value", SpecLimits.MAX_ENV_VALUE_LENGTH);
+        EnvVarSource from = e.getValueFrom();
+        if (from == null) {
             return;
         }
         if (value != null && !value.isEmpty()) {
             errors.add(new PlanError("EnvValueInvalid", field + ".valueFrom", null,
                     "is set together with value", "use either value or valueFrom"));
         }
-        int sources = 0;
-        for (String s : List.of("configMapKeyRef", "secretKeyRef", "fieldRef", "resourceFieldRef", "fileKeyRef")) {
-            if (from.has(s) && !from.get(s).isNull()) {
-                sources++;
-            }
-        }
+        long sources = java.util.stream.Stream.of(from.getConfigMapKeyRef(), from.getSecretKeyRef(),
+                from.getFieldRef(), from.getResourceFieldRef(), from.getFileKeyRef()).filter(s -> s != null).count();
         if (sources != 1) {
             errors.add(new PlanError("EnvValueInvalid", field + ".valueFrom", null, sources == 0
                     ? "names no source" : "names " + sources + " sources",
                     "use exactly one of configMapKeyRef, secretKeyRef, fieldRef, resourceFieldRef"));
         }
-        if (from.has("fileKeyRef") && !from.get("fileKeyRef").isNull()) {
+        if (from.getFileKeyRef() != null) {
             errors.add(new PlanError("EnvValueInvalid", field + ".valueFrom.fileKeyRef", null,
                     "is not supported: the pods have no volume of the job's own to read it from",
                     "use value, configMapKeyRef or secretKeyRef"));
         }
-        for (String s : List.of("configMapKeyRef", "secretKeyRef")) {
-            JsonNode ref = from.path(s);
-            if (ref.isMissingNode() || ref.isNull() || !c.object(ref, field + ".valueFrom." + s)) {
-                continue;
-            }
-            String refName = c.string(ref.path("name"), field + ".valueFrom." + s + ".name",
-                    ObjectNameRules.MAX_DNS_SUBDOMAIN_LENGTH);
-            if (refName == null || !ObjectNameRules.isDns1123Subdomain(refName)) {
-                errors.add(new PlanError("EnvValueInvalid", field + ".valueFrom." + s + ".name", refName,
-                        refName == null ? "is required" : "is not an object name (a DNS-1123 subdomain)",
-                        "name the " + (s.startsWith("secret") ? "Secret" : "ConfigMap") + " in the job's namespace"));
-            }
-            String key = c.string(ref.path("key"), field + ".valueFrom." + s + ".key",
-                    ObjectNameRules.MAX_DNS_SUBDOMAIN_LENGTH);
-            if (key == null || !ObjectNameRules.isConfigMapKey(key)) {
-                errors.add(new PlanError("EnvValueInvalid", field + ".valueFrom." + s + ".key", key,
-                        key == null ? "is required" : "is not a key (letters, digits, '-', '_' and '.')",
-                        "name the key to read"));
-            }
+        if (from.getConfigMapKeyRef() != null) {
+            checkKeyRef(c, from.getConfigMapKeyRef().getName(), from.getConfigMapKeyRef().getKey(),
+                    field + ".valueFrom.configMapKeyRef", "ConfigMap");
         }
-        JsonNode fieldRef = from.path("fieldRef");
-        if (!fieldRef.isMissingNode() && !fieldRef.isNull() && c.object(fieldRef, field + ".valueFrom.fieldRef")) {
-            String api = c.string(fieldRef.path("apiVersion"), field + ".valueFrom.fieldRef.apiVersion", 16);
+        if (from.getSecretKeyRef() != null) {
+            checkKeyRef(c, from.getSecretKeyRef().getName(), from.getSecretKeyRef().getKey(),
+                    field + ".valueFrom.secretKeyRef", "Secret");
+        }
+        ObjectFieldSelector fieldRef = from.getFieldRef();
+        if (fieldRef != null) {
+            String api = c.string(fieldRef.getApiVersion(), field + ".valueFrom.fieldRef.apiVersion", 16);
             if (api != null && !api.isEmpty() && !api.equals("v1")) {
                 errors.add(new PlanError("EnvValueInvalid", field + ".valueFrom.fieldRef.apiVersion", api,
                         "is not v1", "use v1 or leave it out"));
             }
-            String path = c.string(fieldRef.path("fieldPath"), field + ".valueFrom.fieldRef.fieldPath", 512);
+            String path = c.string(fieldRef.getFieldPath(), field + ".valueFrom.fieldRef.fieldPath", 512);
             if (path == null || !FIELD_PATH.matcher(path).matches()) {
                 errors.add(new PlanError("EnvValueInvalid", field + ".valueFrom.fieldRef.fieldPath", path,
                         path == null ? "is required" : "is not a pod field a container's env can read",
@@ -318,39 +274,52 @@ public final class WorkloadRules {
                                 + " status.hostIP, status.hostIPs, status.podIP or status.podIPs"));
             }
         }
-        JsonNode res = from.path("resourceFieldRef");
-        if (!res.isMissingNode() && !res.isNull() && c.object(res, field + ".valueFrom.resourceFieldRef")) {
+        ResourceFieldSelector res = from.getResourceFieldRef();
+        if (res != null) {
             String f = field + ".valueFrom.resourceFieldRef";
-            String container = c.string(res.path("containerName"), f + ".containerName",
+            String container = c.string(res.getContainerName(), f + ".containerName",
                     ObjectNameRules.MAX_DNS_LABEL_LENGTH);
             if (container != null && !container.isEmpty() && !container.equals(TRAINER_CONTAINER)) {
                 errors.add(new PlanError("EnvValueInvalid", f + ".containerName", container,
                         "is not a container of the pod (its only container is " + TRAINER_CONTAINER + ")",
                         "use " + TRAINER_CONTAINER + " or leave it out"));
             }
-            String resource = c.string(res.path("resource"), f + ".resource", 256);
+            String resource = c.string(res.getResource(), f + ".resource", 256);
             if (resource == null || !RESOURCE.matcher(resource).matches()) {
                 errors.add(new PlanError("EnvValueInvalid", f + ".resource", resource,
                         resource == null ? "is required" : "is not a container resource",
                         "use limits.cpu, limits.memory, limits.ephemeral-storage, requests.* or"
                                 + " limits.hugepages-<size>"));
-            } else {
-                JsonNode d = res.path("divisor");
-                if (!d.isMissingNode() && !d.isNull()) {
-                    String divisor = d.isTextual() ? d.textValue() : d.isIntegralNumber() ? d.asText() : null;
-                    Set<String> allowed = resource.endsWith(".cpu") ? CPU_DIVISORS : BYTE_DIVISORS;
-                    if (divisor == null || !allowed.contains(divisor)) {
-                        errors.add(new PlanError("EnvValueInvalid", f + ".divisor", d.toString(),
-                                "is not a divisor for " + resource,
-                                "use one of " + String.join(", ", allowed.stream().sorted().toList())));
-                    }
+            } else if (res.getDivisor() != null) {
+                String divisor = res.getDivisor().toString();
+                Set<String> allowed = resource.endsWith(".cpu") ? CPU_DIVISORS : BYTE_DIVISORS;
+                if (!allowed.contains(divisor)) {
+                    errors.add(new PlanError("EnvValueInvalid", f + ".divisor", "\"" + divisor + "\"",
+                            "is not a divisor for " + resource,
+                            "use one of " + String.join(", ", allowed.stream().sorted().toList())));
                 }
             }
         }
     }
 
-    private static String claim(Checker c, JsonNode n, String field) {
-        String name = c.string(n, field, ObjectNameRules.MAX_DNS_SUBDOMAIN_LENGTH);
+    /** The name and key of a configMapKeyRef or secretKeyRef. */
+    private static void checkKeyRef(Checker c, String refName, String key, String field, String kind) {
+        String name = c.string(refName, field + ".name", ObjectNameRules.MAX_DNS_SUBDOMAIN_LENGTH);
+        if (name == null || !ObjectNameRules.isDns1123Subdomain(name)) {
+            c.errors.add(new PlanError("EnvValueInvalid", field + ".name", name,
+                    name == null ? "is required" : "is not an object name (a DNS-1123 subdomain)",
+                    "name the " + kind + " in the job's namespace"));
+        }
+        String k = c.string(key, field + ".key", ObjectNameRules.MAX_DNS_SUBDOMAIN_LENGTH);
+        if (k == null || !ObjectNameRules.isConfigMapKey(k)) {
+            c.errors.add(new PlanError("EnvValueInvalid", field + ".key", k,
+                    k == null ? "is required" : "is not a key (letters, digits, '-', '_' and '.')",
+                    "name the key to read"));
+        }
+    }
+
+    private static String claim(Checker c, String claimName, String field) {
+        String name = c.string(claimName, field, ObjectNameRules.MAX_DNS_SUBDOMAIN_LENGTH);
         if (name != null && !ObjectNameRules.isDns1123Subdomain(name)) {
             c.errors.add(new PlanError("ClaimNameInvalid", field, name,
                     "is not a PersistentVolumeClaim name (a DNS-1123 subdomain: lowercase letters, digits, '-'"
@@ -360,8 +329,8 @@ public final class WorkloadRules {
         return name;
     }
 
-    private static String path(Checker c, JsonNode n, String field) {
-        String p = c.string(n, field, SpecLimits.MAX_PATH_LENGTH);
+    private static String path(Checker c, String path, String field) {
+        String p = c.string(path, field, SpecLimits.MAX_PATH_LENGTH);
         if (p != null && !PATH.matcher(p).matches()) {
             c.errors.add(new PlanError("PathInvalid", field, p, "is not an absolute, normalised path (it must start"
                     + " with '/' and have no empty, '.' or '..' segments, no trailing '/' and no control characters)",
@@ -372,19 +341,8 @@ public final class WorkloadRules {
         return p;
     }
 
-    /**
-     * Where the model claim is mounted: the parent of spec.model.checkpoint.path (the claim holds the model
-     * directory: path /models/Qwen3-30B-A3B mounts the claim at /models), or the path itself when it is a
-     * top-level directory. The operator's pods use this (GangPodFactory.modelMountPath gives the same).
-     */
-    public static String modelMountPath(String path) {
-        String p = path.endsWith("/") && path.length() > 1 ? path.substring(0, path.length() - 1) : path;
-        int slash = p.lastIndexOf('/');
-        return slash > 0 ? p.substring(0, slash) : p;
-    }
-
     private static void checkModelMount(List<PlanError> errors, String modelPath) {
-        String mount = modelMountPath(modelPath);
+        String mount = WorkloadSyntax.modelMountPath(modelPath);
         String clash = null;
         if (IMAGE_DIRECTORIES.contains(mount)) {
             clash = "would hide the image's " + mount;
@@ -410,7 +368,7 @@ public final class WorkloadRules {
         }
     }
 
-    /** Typed, bounded reads that record problems instead of throwing. */
+    /** Bounded reads that record problems instead of throwing. */
     private static final class Checker {
         final List<PlanError> errors;
 
@@ -418,16 +376,11 @@ public final class WorkloadRules {
             this.errors = errors;
         }
 
-        /** The string at {@code n}, or null when absent (or not a string / too long: reported). */
-        String string(JsonNode n, String field, int maxLength) {
-            if (n == null || n.isMissingNode() || n.isNull()) {
+        /** {@code s}, or null when absent (or too long: reported). */
+        String string(String s, String field, int maxLength) {
+            if (s == null) {
                 return null;
             }
-            if (!n.isTextual()) {
-                errors.add(new PlanError("FieldType", field, n.toString(), "is not a string", "write a string"));
-                return null;
-            }
-            String s = n.textValue();
             int length = s.codePointCount(0, s.length()); // characters, as the API server counts maxLength
             if (length > maxLength) {
                 errors.add(new PlanError("StringTooLong", field, s, "has " + length + " characters, more than "
@@ -437,52 +390,47 @@ public final class WorkloadRules {
             return s;
         }
 
-        /** Whether {@code n} is a list of at most {@code max} items (absent: false, nothing reported). */
-        boolean list(JsonNode n, String field, int max) {
-            if (n == null || n.isMissingNode() || n.isNull()) {
+        /** Whether {@code list} holds at most {@code max} items (absent: false, nothing reported). */
+        boolean list(List<?> list, String field, int max) {
+            if (list == null) {
                 return false;
             }
-            if (!n.isArray()) {
-                errors.add(new PlanError("FieldType", field, n.toString(), "is not a list", "write a list"));
-                return false;
-            }
-            if (n.size() > max) {
-                errors.add(new PlanError("TooManyItems", field, null, "has " + n.size() + " items, more than " + max,
-                        "use at most " + max));
+            if (list.size() > max) {
+                errors.add(new PlanError("TooManyItems", field, null, "has " + list.size() + " items, more than "
+                        + max, "use at most " + max));
                 return false;
             }
             return true;
         }
 
-        /** Whether {@code n} is a map of at most {@code max} entries (absent: false, nothing reported). */
-        boolean map(JsonNode n, String field, int max) {
-            if (n == null || n.isMissingNode() || n.isNull()) {
+        /** Whether {@code map} holds at most {@code max} entries (absent: false, nothing reported). */
+        boolean map(Map<?, ?> map, String field, int max) {
+            if (map == null) {
                 return false;
             }
-            if (!object(n, field)) {
-                return false;
-            }
-            if (n.size() > max) {
-                errors.add(new PlanError("TooManyItems", field, null, "has " + n.size() + " entries, more than " + max,
-                        "use at most " + max));
+            if (map.size() > max) {
+                errors.add(new PlanError("TooManyItems", field, null, "has " + map.size() + " entries, more than "
+                        + max, "use at most " + max));
                 return false;
             }
             return true;
         }
 
-        boolean object(JsonNode n, String field) {
-            if (!n.isObject()) {
-                errors.add(new PlanError("FieldType", field, n.toString(), "is not an object", "write an object"));
+        /** Whether the list item {@code item} is there (a null item is reported: it is no object). */
+        boolean object(Object item, String field) {
+            if (item == null) {
+                errors.add(new PlanError("FieldType", field, "null", "is not an object",
+                        "write an object (a map of fields)"));
                 return false;
             }
             return true;
         }
 
         /** A list of at most {@code maxItems} strings of at most {@code maxLength} characters. */
-        void strings(JsonNode n, String field, int maxItems, int maxLength) {
-            if (list(n, field, maxItems)) {
-                for (int i = 0; i < n.size(); i++) {
-                    string(n.get(i), field + "[" + i + "]", maxLength);
+        void strings(List<String> list, String field, int maxItems, int maxLength) {
+            if (list(list, field, maxItems)) {
+                for (int i = 0; i < list.size(); i++) {
+                    string(list.get(i), field + "[" + i + "]", maxLength);
                 }
             }
         }

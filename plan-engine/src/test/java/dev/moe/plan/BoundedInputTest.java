@@ -9,10 +9,12 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moe.api.v1alpha1.SpecLimits;
 import java.math.BigInteger;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -21,6 +23,11 @@ import org.junit.jupiter.api.Test;
  * rules on derived numbers. Every case must come back as errors naming the field, quickly (1 s hang detector).
  */
 class BoundedInputTest {
+
+    @BeforeAll
+    static void warmUp() {
+        Specs.warmUp();
+    }
 
     private static PlanResult quickly(ObjectNode spec) {
         return assertTimeoutPreemptively(Duration.ofSeconds(1), () -> plan(spec));

@@ -4,6 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moe.api.v1alpha1.MoETrainingJobSpec;
+import dev.moe.api.v1alpha1.SpecLimits;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
+import java.lang.reflect.ParameterizedType;
 import java.math.BigDecimal;
 import java.math.BigInteger;
 import java.util.ArrayList;
@@ -19,7 +24,10 @@ import java.util.Random;
 public final class HostileSpecs {
     private static final JsonNodeFactory F = JsonNodeFactory.instance;
 
-    /** Every field of the spec (list items as [i]), plus misspellings and fields that do not exist. */
+    /**
+     * Every field of the spec (list items as [i]), plus misspellings and fields that do not exist; the fields of
+     * the API types are added by reflection, so a field added later is fuzzed without a change here.
+     */
     static final List<String> PATHS = new ArrayList<>(List.of(
             "model", "model.preset", "model.config", "model.checkpoint", "model.checkpoint.claimName",
             "model.checkpoint.path", "parallelism", "parallelism.tensor", "parallelism.expert", "parallelism.context",
@@ -52,6 +60,35 @@ public final class HostileSpecs {
         }
         PATHS.add("model.config.mlpOnlyLayers[0]");
         PATHS.add("model.config.notASetting");
+        addFields(MoETrainingJobSpec.class, ""); // and every field of the API types, so a new one is tried too
+    }
+
+    /** The fields of {@code type} and of the spec types below it (a list's first item as [0]) not yet in PATHS. */
+    private static void addFields(Class<?> type, String path) {
+        for (Field f : type.getFields()) {
+            if (Modifier.isStatic(f.getModifiers())) {
+                continue;
+            }
+            String child = path + f.getName();
+            if (!PATHS.contains(child)) {
+                PATHS.add(child);
+            }
+            if (isSpecType(f.getType())) {
+                addFields(f.getType(), child + ".");
+            } else if (f.getGenericType() instanceof ParameterizedType p && List.class.isAssignableFrom(f.getType())
+                    && p.getActualTypeArguments()[0] instanceof Class<?> item) {
+                if (!PATHS.contains(child + "[0]")) {
+                    PATHS.add(child + "[0]");
+                }
+                if (isSpecType(item)) {
+                    addFields(item, child + "[0].");
+                }
+            }
+        }
+    }
+
+    private static boolean isSpecType(Class<?> type) {
+        return type.getPackage() == MoETrainingJobSpec.class.getPackage() && !type.isEnum();
     }
 
     private final Random random;

@@ -24,7 +24,7 @@ class PlanDocumentTest {
                 + "resources: {nodes: 8, gpusPerNode: 8, gpuMemoryGiB: 80}\n"
                 + "training: {seqLength: 4096, microBatchSize: 1, globalBatchSize: 512, steps: 1000,\n"
                 + "  checkpoint: {claimName: ckpt, everySteps: 200}, dataset: {type: synthetic}}\n");
-        PlanResult r = PlanEngine.plan("default", "qwen3-30b", spec);
+        PlanResult r = Specs.plan("default", "qwen3-30b", spec);
         assertThat(r.isValid()).as(r.errorMessages()).isTrue();
         return r.plan().toJson();
     }
@@ -58,7 +58,8 @@ class PlanDocumentTest {
         assertThat(keys(t)).containsExactly("seqLength", "microBatchSize", "activationCheckpointing", "globalBatchSize",
                 "gradientAccumulation",
                 "steps", "learningRate", "minLearningRate", "warmupSteps", "weightDecay", "gradClip", "seed",
-                "dataset", "checkpoint");
+                "logEvery", "dataset", "checkpoint");
+        assertThat(t.get("logEvery").intValue()).as("the default").isEqualTo(1);
         assertThat(t.get("gradientAccumulation").intValue()).isEqualTo(8);
         assertThat(t.get("learningRate").doubleValue()).isEqualTo(3e-4);
         assertThat(t.get("dataset").toString()).isEqualTo("{\"type\":\"synthetic\"}");
@@ -104,6 +105,17 @@ class PlanDocumentTest {
         assertThat(doc.get("training").get("checkpoint").get("dir").isNull()).isTrue();
         assertThat(doc.get("training").get("dataset").toString())
                 .isEqualTo("{\"type\":\"tokens\",\"path\":\"/data/tokens.bin\",\"dtype\":\"uint32\"}");
+    }
+
+    @Test
+    void log_every_reaches_the_trainer_and_is_bounded() {
+        PlanResult r = Specs.plan(Specs.set(Specs.tiny(2, 2, 2, 2), "training.logEvery", 10));
+        assertThat(r.isValid()).as(r.errorMessages()).isTrue();
+        assertThat(r.plan().toJson().at("/training/logEvery").intValue()).isEqualTo(10);
+        assertThat(Specs.plan(Specs.set(Specs.tiny(2, 2, 2, 2), "training.logEvery", 0)).errorMessages())
+                .isEqualTo("spec.training.logEvery=0 must be at least 1; use a positive value");
+        assertThat(Specs.plan(Specs.set(Specs.tiny(2, 2, 2, 2), "training.logEvery", "10")).errorMessages())
+                .isEqualTo("spec.training.logEvery=\"10\" is not an integer; write a whole number without quotes");
     }
 
     @Test

@@ -5,10 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.moe.api.v1alpha1.SpecLimits;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.Supplier;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -22,6 +24,11 @@ import org.junit.jupiter.api.Test;
  * and case.
  */
 class PlanEnginePropertiesTest {
+
+    @BeforeAll
+    static void warmUp() {
+        Specs.warmUp();
+    }
     static final long SEED = Long.getLong("moe.fuzz.seed", 20261201L);
     static final int CASES = Integer.getInteger("moe.fuzz.cases", 3000);
     static final Duration HANG = Duration.ofSeconds(1);
@@ -31,7 +38,7 @@ class PlanEnginePropertiesTest {
         HostileSpecs gen = new HostileSpecs(SEED, 200);
         for (int i = 0; i < 50; i++) {
             JsonNode spec = gen.validSpec();
-            PlanResult r = PlanEngine.plan("default", "job", spec);
+            PlanResult r = Specs.plan("default", "job", spec);
             assertThat(r.isValid()).as(spec + ": " + r.errorMessages()).isTrue();
         }
     }
@@ -48,7 +55,7 @@ class PlanEnginePropertiesTest {
                     + PlanError.shorten(String.valueOf(spec));
             PlanResult r;
             try {
-                r = assertTimeoutPreemptively(HANG, () -> PlanEngine.plan("default", name, spec), where);
+                r = assertTimeoutPreemptively(HANG, () -> Specs.plan("default", name, spec), where);
             } catch (RuntimeException | Error e) {
                 if (e instanceof AssertionError) {
                     throw e;
@@ -60,7 +67,7 @@ class PlanEnginePropertiesTest {
             if (r.isValid()) {
                 valid++;
             }
-            PlanResult again = PlanEngine.plan("default", name, spec);
+            PlanResult again = Specs.plan("default", name, spec);
             assertThat(again.errorMessages()).as(() -> "deterministic: " + where.get()).isEqualTo(r.errorMessages());
         }
         // the generator keeps some jobs valid, so the valid path (rank layout, document) is exercised too
@@ -79,7 +86,7 @@ class PlanEnginePropertiesTest {
                 Supplier<String> where = () -> "spec." + path + "=" + value + " in " + PlanError.shorten(spec.toString());
                 PlanResult r;
                 try {
-                    r = assertTimeoutPreemptively(HANG, () -> PlanEngine.plan("default", "job", spec), where);
+                    r = assertTimeoutPreemptively(HANG, () -> Specs.plan("default", "job", spec), where);
                 } catch (RuntimeException | Error e) {
                     if (e instanceof AssertionError) {
                         throw e;
@@ -109,10 +116,12 @@ class PlanEnginePropertiesTest {
             assertThat(p.toJsonString().getBytes(StandardCharsets.UTF_8).length).as(where)
                     .isLessThanOrEqualTo(SpecLimits.MAX_PLAN_DOCUMENT_BYTES);
             assertThat(p.memory().perGpuBytes()).as(where).isPositive().isLessThanOrEqualTo(p.memory().gpuBytes());
-            PlanInput in = p.input();
+            PlanShape in = p.shape();
+            var t = p.spec().training;
+            long everySteps = p.toJson().at("/training/checkpoint/everySteps").longValue();
             long[][] numbers = {{in.tensor()}, {in.expert()}, {in.context()}, {p.data()}, {in.nodes()},
-                {in.gpusPerNode()}, {in.gpuMemoryGiB()}, {in.seqLength()}, {in.microBatchSize()},
-                {p.globalBatchSize()}, {in.steps()}, {in.warmupSteps()}, {in.seed()}, {in.checkpointEverySteps()}};
+                {in.gpusPerNode()}, {p.spec().resources.gpuMemoryGiB}, {t.seqLength}, {in.microBatchSize()},
+                {p.globalBatchSize()}, {t.steps}, {t.warmupSteps}, {t.seed}, {everySteps}};
             String[] paths = {"parallelism.tensor", "parallelism.expert", "parallelism.context", "parallelism.data",
                 "resources.nodes", "resources.gpusPerNode", "resources.gpuMemoryGiB", "training.seqLength",
                 "training.microBatchSize", "training.globalBatchSize", "training.steps", "training.warmupSteps",

@@ -3,7 +3,10 @@ package dev.moe.plan;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moe.api.v1alpha1.ObjectNameRules;
+import dev.moe.api.v1alpha1.SpecLimits;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -13,6 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -21,6 +25,11 @@ import org.junit.jupiter.api.Test;
  * assertTimeoutPreemptively is a hang detector (1 s for work that takes milliseconds), not a speed target.
  */
 class SpecLimitsTest {
+
+    @BeforeAll
+    static void warmUp() {
+        Specs.warmUp();
+    }
     static final Duration HANG = Duration.ofSeconds(1);
 
     /** The longest names and keys the rules admit, so the document is as large as it can get. */
@@ -46,7 +55,7 @@ class SpecLimitsTest {
     @Test
     void the_largest_world_plans_and_its_document_fits_a_config_map() {
         PlanResult r = assertTimeoutPreemptively(HANG,
-                () -> PlanEngine.plan(LONGEST_NAMESPACE, LONGEST_JOB_NAME, largestWorld()));
+                () -> Specs.plan(LONGEST_NAMESPACE, LONGEST_JOB_NAME, largestWorld()));
         assertThat(r.isValid()).as(r.errorMessages()).isTrue();
         assertThat(r.plan().worldSize()).isEqualTo(SpecLimits.MAX_WORLD);
         assertThat(r.plan().ranks()).hasSize(SpecLimits.MAX_WORLD);
@@ -59,7 +68,7 @@ class SpecLimitsTest {
     @Test
     void twice_the_largest_world_is_refused_before_any_rank_is_laid_out() {
         ObjectNode spec = Specs.set(largestWorld(), "resources.nodes", 1024);
-        PlanResult r = assertTimeoutPreemptively(HANG, () -> PlanEngine.plan("default", "job", spec));
+        PlanResult r = assertTimeoutPreemptively(HANG, () -> Specs.plan("default", "job", spec));
         assertThat(r.errors()).extracting(PlanError::rule).containsExactly("WorldTooLarge");
         assertThat(r.errorMessages()).isEqualTo("spec.resources={nodes: 1024, gpusPerNode: 16} gives nodes ×"
                 + " gpusPerNode = 16384 GPUs, more than the 8192 a job may have (the plan document lists every rank and"
@@ -85,7 +94,7 @@ class SpecLimitsTest {
 
     @Test
     void the_largest_model_is_estimated_without_overflow_and_the_search_stays_bounded() {
-        PlanResult r = assertTimeoutPreemptively(HANG, () -> PlanEngine.plan("default", "job", largestModel()));
+        PlanResult r = assertTimeoutPreemptively(HANG, () -> Specs.plan("default", "job", largestModel()));
         assertThat(r.errors()).extracting(PlanError::rule).containsExactly("MemoryExceeded");
         ModelConfig m = ModelCatalog.preset(ModelCatalog.QWEN3_235B_A22B).orElseThrow()
                 .withOverrides(largestModel().at("/model/config"), new java.util.ArrayList<>());
@@ -104,7 +113,7 @@ class SpecLimitsTest {
         ObjectNode spec = largestModel();
         Specs.set(spec, "resources", Map.of("nodes", 512, "gpusPerNode", 16, "gpuMemoryGiB", 1));
         Specs.set(spec, "training", Map.of("seqLength", 1024, "microBatchSize", SpecLimits.MAX_MICRO_BATCH_SIZE));
-        PlanResult r = assertTimeoutPreemptively(HANG, () -> PlanEngine.plan("default", "job", spec));
+        PlanResult r = assertTimeoutPreemptively(HANG, () -> Specs.plan("default", "job", spec));
         assertThat(r.errors()).extracting(PlanError::rule).containsExactly("MemoryExceeded");
         assertThat(r.errorMessages()).endsWith("no plan with up to 8x the nodes fits; use GPUs with more memory or a"
                 + " smaller model");
@@ -123,6 +132,28 @@ class SpecLimitsTest {
             }
         });
         assertThat((double) SpecLimits.MAX_SEED).as("exact as a double").isEqualTo(0x1p53 - 1);
+    }
+
+    @Test
+    void the_engine_applies_every_range_of_the_table() {
+        SpecLimits.RANGES.forEach((path, range) -> {
+            if (path.startsWith("model.config.")) {
+                return; // ModelConfig's, tested in BoundedInputTest
+            }
+            String field = "spec." + path.replace("[*]", "[0]");
+            for (long value : new long[] {range.max() + 1, range.min() - 1}) {
+                ObjectNode spec = Specs.tiny(2, 2, 2, 2);
+                if (path.startsWith("placement.tolerations")) {
+                    HostileSpecs.set(spec, "placement.tolerations[0]", Specs.yaml("{key: k, effect: NoExecute}"));
+                }
+                HostileSpecs.set(spec, path.replace("[*]", "[0]"), JsonNodeFactory.instance.numberNode(value));
+                PlanResult r = Specs.plan(spec);
+                assertThat(r.errors()).as(field + "=" + value).anySatisfy(e -> {
+                    assertThat(e.field()).isEqualTo(field);
+                    assertThat(e.rule()).isEqualTo(value > range.max() ? "ValueTooLarge" : "PositiveValue");
+                });
+            }
+        });
     }
 
     @Test

@@ -4,10 +4,11 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.moe.api.v1alpha1.TolerantJobReading;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 
-/** Test helpers: job specs from YAML snippets. */
+/** Test helpers: job specs from YAML snippets, planned as a file is. */
 final class Specs {
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
@@ -39,7 +40,20 @@ final class Specs {
     }
 
     static PlanResult plan(JsonNode spec) {
-        return PlanEngine.plan("default", "job", spec);
+        return plan("default", "job", spec);
+    }
+
+    /** Plans a spec written as JSON, read as bin/moe-plan and the operator read it (TolerantJobReading). */
+    static PlanResult plan(String namespace, String name, JsonNode spec) {
+        return PlanEngine.plan(namespace, name, TolerantJobReading.readSpec(spec));
+    }
+
+    /**
+     * Plans one job, so that the reader's and the engine's classes are loaded (about a second on a loaded 2-core
+     * machine) before a test's hang detector times a job: it watches for work that does not end, not for the JVM.
+     */
+    static void warmUp() {
+        plan(tiny(2, 2, 2, 2));
     }
 
     static ObjectNode set(ObjectNode spec, String path, Object value) {

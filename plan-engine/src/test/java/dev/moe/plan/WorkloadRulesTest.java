@@ -6,6 +6,7 @@ import static dev.moe.plan.Specs.tiny;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moe.api.v1alpha1.SpecLimits;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -175,28 +176,6 @@ class WorkloadRulesTest {
                         + " directory), which would hide the image's /usr");
         invalid("model.checkpoint", Map.of("claimName", "w", "path", "/etc/moe"), "MountPathConflict",
                 "spec.model.checkpoint.path=/etc/moe puts the model claim's mount at /etc");
-    }
-
-    @Test
-    void model_mount_path_is_the_parent_directory() {
-        assertThat(WorkloadRules.modelMountPath("/models/Qwen3-30B-A3B")).isEqualTo("/models");
-        assertThat(WorkloadRules.modelMountPath("/a/b/c")).isEqualTo("/a/b");
-        assertThat(WorkloadRules.modelMountPath("/weights")).isEqualTo("/weights");
-    }
-
-    @Test
-    void the_cel_lists_are_the_java_lists() {
-        assertThat(celList(WorkloadRules.RESERVED_ENV_CEL)).isEqualTo(WorkloadRules.RESERVED_ENV);
-        assertThat(celList(WorkloadRules.OPERATOR_MOUNTS_CEL)).isEqualTo(WorkloadRules.OPERATOR_MOUNTS);
-        assertThat(celList(WorkloadRules.IMAGE_DIRECTORIES_CEL)).isEqualTo(WorkloadRules.IMAGE_DIRECTORIES);
-    }
-
-    private static List<String> celList(String literal) {
-        List<String> parsed = new ArrayList<>();
-        for (String part : literal.replaceAll("[\\[\\]' ]", "").split(",")) {
-            parsed.add(part);
-        }
-        return parsed;
     }
 
     @Test

@@ -1,7 +1,7 @@
 package dev.moe.operator.dependents;
 
+import dev.moe.api.v1alpha1.MoETrainingJob;
 import dev.moe.operator.config.OperatorConfig;
-import dev.moe.operator.api.v1alpha1.MoETrainingJob;
 import dev.moe.operator.gang.GangNames;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;

@@ -1,6 +1,6 @@
 package dev.moe.operator.dependents;
 
-import dev.moe.operator.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.MoETrainingJob;
 import dev.moe.operator.gang.GangNames;
 import dev.moe.operator.gang.GangPodFactory;
 import dev.moe.operator.k8s.Ownership;

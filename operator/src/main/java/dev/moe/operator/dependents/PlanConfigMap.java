@@ -1,12 +1,12 @@
 package dev.moe.operator.dependents;
 
-import dev.moe.operator.planner.JobPlanner;
-import dev.moe.operator.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.MoETrainingJob;
 import dev.moe.operator.gang.GangNames;
+import dev.moe.operator.planner.JobPlanner;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
-import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.config.informer.Informer;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
 import java.util.Map;
 import java.util.Objects;

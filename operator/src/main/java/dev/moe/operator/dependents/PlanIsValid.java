@@ -1,7 +1,7 @@
 package dev.moe.operator.dependents;
 
+import dev.moe.api.v1alpha1.MoETrainingJob;
 import dev.moe.operator.planner.JobPlanner;
-import dev.moe.operator.api.v1alpha1.MoETrainingJob;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.dependent.DependentResource;

@@ -1,8 +1,8 @@
 package dev.moe.operator.dependents;
 
-import dev.moe.operator.planner.JobPlanner;
-import dev.moe.operator.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.MoETrainingJob;
 import dev.moe.operator.gang.GangNames;
+import dev.moe.operator.planner.JobPlanner;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRuleBuilder;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.rbac.RoleBuilder;

@@ -1,6 +1,6 @@
 package dev.moe.operator.dependents;
 
-import dev.moe.operator.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.MoETrainingJob;
 import dev.moe.operator.gang.GangNames;
 import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import io.fabric8.kubernetes.api.model.rbac.RoleBindingBuilder;

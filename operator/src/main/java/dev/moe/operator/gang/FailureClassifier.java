@@ -42,7 +42,7 @@ public final class FailureClassifier {
             POD_FAILED, GANG_SCHEDULING_TIMEOUT);
 
     /** The trainer's configuration-error exit code (EX_CONFIG): never retried. */
-    public static final int CONFIG_ERROR_EXIT_CODE = dev.moe.plan.TrainerContract.EXIT_CONFIG_ERROR;
+    public static final int CONFIG_ERROR_EXIT_CODE = dev.moe.api.v1alpha1.TrainerContract.EXIT_CONFIG_ERROR;
 
     /** The failure of {@code pod}, or empty while it is pending, running or succeeded. */
     public static Optional<PodFailure> classify(Pod pod, int nodeRank, Instant now) {

@@ -1,6 +1,6 @@
 package dev.moe.operator.gang;
 
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus;
 import io.fabric8.kubernetes.api.model.Pod;
 import java.time.Duration;
 import java.util.ArrayList;

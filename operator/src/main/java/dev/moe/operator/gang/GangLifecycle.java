@@ -1,10 +1,10 @@
 package dev.moe.operator.gang;
 
-import dev.moe.operator.api.v1alpha1.MoETrainingJob;
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.FailureRecord;
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.JobPhase;
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.RestartRecord;
+import dev.moe.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus.FailureRecord;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus.JobPhase;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus.RestartRecord;
 import dev.moe.operator.gang.GangDecision.JobEvent;
 import dev.moe.operator.status.Conditions;
 import dev.moe.operator.status.PlanSummaries;

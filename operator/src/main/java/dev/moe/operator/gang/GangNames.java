@@ -1,7 +1,7 @@
 package dev.moe.operator.gang;
 
-import dev.moe.plan.TrainerContract;
-import dev.moe.operator.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.TrainerContract;
 import java.util.Map;
 
 /**

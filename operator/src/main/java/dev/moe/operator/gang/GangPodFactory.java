@@ -1,12 +1,12 @@
 package dev.moe.operator.gang;
 
-import dev.moe.operator.api.v1alpha1.MoETrainingJob;
-import dev.moe.operator.api.v1alpha1.MoETrainingJobSpec;
-import dev.moe.operator.api.v1alpha1.NcclSpec;
-import dev.moe.operator.api.v1alpha1.TrainerSpec;
+import dev.moe.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.MoETrainingJobSpec;
+import dev.moe.api.v1alpha1.NcclSpec;
+import dev.moe.api.v1alpha1.TrainerContract;
+import dev.moe.api.v1alpha1.TrainerSpec;
+import dev.moe.api.v1alpha1.WorkloadSyntax;
 import dev.moe.plan.Plan;
-import dev.moe.plan.TrainerContract;
-import dev.moe.plan.WorkloadRules;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.EnvVar;
@@ -212,7 +212,7 @@ public final class GangPodFactory {
             volumes.add(new VolumeBuilder().withName("model").withNewPersistentVolumeClaim()
                     .withClaimName(spec.model.checkpoint.claimName).withReadOnly(true).endPersistentVolumeClaim()
                     .build());
-            mounts.add(new VolumeMountBuilder().withName("model").withMountPath(WorkloadRules.modelMountPath(spec.model.checkpoint.path))
+            mounts.add(new VolumeMountBuilder().withName("model").withMountPath(WorkloadSyntax.modelMountPath(spec.model.checkpoint.path))
                     .withReadOnly(true).build());
         }
         if (spec.training != null && spec.training.dataset != null && spec.training.dataset.claimName != null) {

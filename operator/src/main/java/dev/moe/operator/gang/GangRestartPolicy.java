@@ -1,8 +1,7 @@
 package dev.moe.operator.gang;
 
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
-import dev.moe.operator.api.v1alpha1.RestartPolicySpec;
-import dev.moe.plan.SpecDefaults;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus;
+import dev.moe.api.v1alpha1.RestartPolicySpec;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -17,15 +16,18 @@ import java.util.List;
 public record GangRestartPolicy(int maxRestarts, int backoffSeconds, int maxBackoffSeconds,
         List<Integer> nonRetryableExitCodes, int gangSchedulingTimeoutSeconds) {
 
+    /** The defaults: the values a RestartPolicySpec starts with (those of the CRD's @Default). */
+    private static final RestartPolicySpec DEFAULTS = new RestartPolicySpec();
+
     public static GangRestartPolicy of(RestartPolicySpec spec) {
-        RestartPolicySpec s = spec != null ? spec : new RestartPolicySpec();
+        RestartPolicySpec s = spec != null ? spec : DEFAULTS;
         return new GangRestartPolicy(
-                s.maxRestarts != null ? s.maxRestarts : Integer.parseInt(SpecDefaults.MAX_RESTARTS),
-                s.backoffSeconds != null ? s.backoffSeconds : Integer.parseInt(SpecDefaults.BACKOFF_SECONDS),
-                s.maxBackoffSeconds != null ? s.maxBackoffSeconds : Integer.parseInt(SpecDefaults.MAX_BACKOFF_SECONDS),
+                s.maxRestarts != null ? s.maxRestarts : DEFAULTS.maxRestarts,
+                s.backoffSeconds != null ? s.backoffSeconds : DEFAULTS.backoffSeconds,
+                s.maxBackoffSeconds != null ? s.maxBackoffSeconds : DEFAULTS.maxBackoffSeconds,
                 s.nonRetryableExitCodes != null ? List.copyOf(s.nonRetryableExitCodes) : List.of(),
                 s.gangSchedulingTimeoutSeconds != null ? s.gangSchedulingTimeoutSeconds
-                        : Integer.parseInt(SpecDefaults.GANG_SCHEDULING_TIMEOUT_SECONDS));
+                        : DEFAULTS.gangSchedulingTimeoutSeconds);
     }
 
     /** Delay before the n-th restart (n ≥ 1); zero for n ≤ 0. */

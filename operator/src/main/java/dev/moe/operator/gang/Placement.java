@@ -1,7 +1,7 @@
 package dev.moe.operator.gang;
 
-import dev.moe.operator.api.v1alpha1.MoETrainingJob;
-import dev.moe.operator.api.v1alpha1.PlacementSpec;
+import dev.moe.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.PlacementSpec;
 import dev.moe.plan.Plan;
 import io.fabric8.kubernetes.api.model.Affinity;
 import io.fabric8.kubernetes.api.model.AffinityBuilder;

@@ -1,6 +1,6 @@
 package dev.moe.operator.k8s;
 
-import dev.moe.operator.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.MoETrainingJob;
 import dev.moe.operator.gang.GangDecision.JobEvent;
 import dev.moe.operator.gang.GangNames;
 import dev.moe.operator.status.Conditions;

@@ -1,6 +1,6 @@
 package dev.moe.operator.k8s;
 
-import dev.moe.operator.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.MoETrainingJob;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.javaoperatorsdk.operator.api.reconciler.Context;

@@ -1,8 +1,8 @@
 package dev.moe.operator.metrics;
 
-import dev.moe.operator.api.v1alpha1.MoETrainingJob;
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.JobPhase;
+import dev.moe.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus.JobPhase;
 import dev.moe.operator.gang.FailureClassifier;
 import io.javaoperatorsdk.operator.api.reconciler.IndexedResourceCache;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
@@ -33,8 +33,8 @@ import java.util.function.ToDoubleFunction;
  *   <li>{@code moe_gpus_requested}: GPUs requested by gangs that have pods (Pending or Running).</li>
  *   <li>{@code moe_gang_restarts_total{reason}}: gang restarts by reason (ExitCode, Evicted, Preempted, NodeLost,
  *       PodDeleted, PodFailed, GangSchedulingTimeout).</li>
- *   <li>{@code moe_plan_rejections_total{rule}}: plan rejections by plan-engine rule id (SpecUnreadable: a stored
- *       job the operator cannot read).</li>
+ *   <li>{@code moe_plan_rejections_total{rule}}: plan rejections by plan-engine rule id (a stored job that does
+ *       not fit the Java types counts under the rule for its value: FieldType, ValueTooLarge, ..., SpecUnreadable).</li>
  *   <li>{@code moe_write_rejections_total{reason}}: refused writes of derived objects (ObjectNotOwned,
  *       ApiRejected).</li>
  *   <li>{@code moe_reconcile_duration_seconds{result}}: reconcile latency (histogram).</li>

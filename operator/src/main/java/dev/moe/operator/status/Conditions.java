@@ -1,7 +1,7 @@
 package dev.moe.operator.status;
 
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.JobCondition;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus.JobCondition;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.Optional;

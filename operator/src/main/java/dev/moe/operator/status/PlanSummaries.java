@@ -1,7 +1,7 @@
 package dev.moe.operator.status;
 
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.MemoryEstimate;
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.PlanSummary;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus.MemoryEstimate;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus.PlanSummary;
 import dev.moe.plan.Plan;
 import java.util.ArrayList;
 

@@ -2,8 +2,8 @@ package dev.moe.operator.status;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.Progress;
-import dev.moe.plan.TrainerContract;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus.Progress;
+import dev.moe.api.v1alpha1.TrainerContract;
 import io.fabric8.kubernetes.api.model.Pod;
 import java.util.Optional;
 

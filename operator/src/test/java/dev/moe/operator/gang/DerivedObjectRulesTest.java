@@ -2,13 +2,13 @@ package dev.moe.operator.gang;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.moe.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.ModelSpec;
+import dev.moe.api.v1alpha1.ObjectNameRules;
+import dev.moe.api.v1alpha1.TrainingSpec;
+import dev.moe.api.v1alpha1.WorkloadSyntax;
 import dev.moe.operator.TestJobs;
-import dev.moe.operator.api.v1alpha1.ModelSpec;
-import dev.moe.operator.api.v1alpha1.MoETrainingJob;
-import dev.moe.operator.api.v1alpha1.TrainingSpec;
-import dev.moe.plan.ObjectNameRules;
 import dev.moe.plan.Plan;
-import dev.moe.plan.WorkloadRules;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import java.util.ArrayList;
@@ -16,7 +16,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The plan engine's rules about derived objects (ObjectNameRules, WorkloadRules) describe what this operator
+ * The plan engine's rules about derived objects (ObjectNameRules, WorkloadSyntax) describe what this operator
  * really derives: the names of the longest valid job at the largest rank and attempt are valid, and the reserved
  * env, the operator's mounts and the model mount path are the pod factory's. If the factory changes a name, a
  * mount or an identity variable, this test says which rule to change with it.
@@ -31,7 +31,7 @@ class DerivedObjectRulesTest {
     @Test
     void every_name_derived_from_the_longest_job_name_is_valid() {
         MoETrainingJob job = TestJobs.tiny("n".repeat(63), LONGEST, 2);
-        assertThat(ObjectNameRules.checkJobName(LONGEST)).isEmpty();
+        assertThat(dev.moe.plan.JobNameRules.checkJobName(LONGEST)).isEmpty();
         String pod = GangNames.podName(job, ObjectNameRules.MAX_NODE_RANK);
         assertThat(pod).endsWith("-node-4095");
         assertThat(dnsLabel(pod)).as("pod name = hostname " + pod).isTrue();
@@ -50,8 +50,8 @@ class DerivedObjectRulesTest {
 
     @Test
     void the_reserved_env_is_what_the_pod_factory_protects() {
-        assertThat(WorkloadRules.RESERVED_ENV).containsExactlyInAnyOrderElementsOf(GangPodFactory.IDENTITY_ENV);
-        assertThat(WorkloadRules.TRAINER_CONTAINER).isEqualTo(GangNames.TRAINER_CONTAINER);
+        assertThat(WorkloadSyntax.RESERVED_ENV).containsExactlyInAnyOrderElementsOf(GangPodFactory.IDENTITY_ENV);
+        assertThat(WorkloadSyntax.TRAINER_CONTAINER).isEqualTo(GangNames.TRAINER_CONTAINER);
     }
 
     @Test
@@ -70,8 +70,8 @@ class DerivedObjectRulesTest {
         for (VolumeMount m : pod.getSpec().getContainers().get(0).getVolumeMounts()) {
             mounts.add(m.getMountPath());
         }
-        List<String> expected = new ArrayList<>(WorkloadRules.OPERATOR_MOUNTS);
-        expected.add(WorkloadRules.modelMountPath("/models/Qwen3-30B-A3B"));
+        List<String> expected = new ArrayList<>(WorkloadSyntax.OPERATOR_MOUNTS);
+        expected.add(WorkloadSyntax.modelMountPath("/models/Qwen3-30B-A3B"));
         assertThat(mounts).containsExactlyInAnyOrderElementsOf(expected);
     }
 }

@@ -2,12 +2,12 @@ package dev.moe.operator.gang;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.moe.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.NcclSpec;
+import dev.moe.api.v1alpha1.PlacementSpec;
+import dev.moe.api.v1alpha1.TrainerSpec;
+import dev.moe.api.v1alpha1.TrainingSpec;
 import dev.moe.operator.TestJobs;
-import dev.moe.operator.api.v1alpha1.MoETrainingJob;
-import dev.moe.operator.api.v1alpha1.NcclSpec;
-import dev.moe.operator.api.v1alpha1.PlacementSpec;
-import dev.moe.operator.api.v1alpha1.TrainerSpec;
-import dev.moe.operator.api.v1alpha1.TrainingSpec;
 import dev.moe.plan.Plan;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
@@ -127,7 +127,7 @@ class GangPodFactoryTest {
         job.getSpec().training.dataset.type = TrainingSpec.DatasetType.tokens;
         job.getSpec().training.dataset.claimName = "corpus";
         job.getSpec().training.dataset.path = "/data/tokens.bin";
-        job.getSpec().model.checkpoint = new dev.moe.operator.api.v1alpha1.ModelSpec.ModelCheckpointSpec();
+        job.getSpec().model.checkpoint = new dev.moe.api.v1alpha1.ModelSpec.ModelCheckpointSpec();
         job.getSpec().model.checkpoint.claimName = "weights";
         job.getSpec().model.checkpoint.path = "/models/Tiny";
         Pod pod = GangPodFactory.render(job, TestJobs.plan(job), 0, 0, GangSettings.defaults());

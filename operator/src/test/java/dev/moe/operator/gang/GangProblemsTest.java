@@ -2,10 +2,10 @@ package dev.moe.operator.gang;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.moe.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus.JobPhase;
 import dev.moe.operator.TestJobs;
-import dev.moe.operator.api.v1alpha1.MoETrainingJob;
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus.JobPhase;
 import dev.moe.operator.status.Conditions;
 import dev.moe.plan.Plan;
 import io.fabric8.kubernetes.api.model.Node;

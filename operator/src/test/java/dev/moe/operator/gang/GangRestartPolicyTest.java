@@ -2,8 +2,8 @@ package dev.moe.operator.gang;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
-import dev.moe.operator.api.v1alpha1.RestartPolicySpec;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus;
+import dev.moe.api.v1alpha1.RestartPolicySpec;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -23,12 +23,17 @@ class GangRestartPolicyTest {
     }
 
     @Test
-    void defaultsComeFromSpecDefaults() {
+    void defaultsAreThoseOfTheType() {
         GangRestartPolicy p = GangRestartPolicy.of(new RestartPolicySpec());
         assertThat(p.maxRestarts()).isEqualTo(5);
         assertThat(p.backoffSeconds()).isEqualTo(10);
         assertThat(p.maxBackoffSeconds()).isEqualTo(300);
         assertThat(p.gangSchedulingTimeoutSeconds()).isEqualTo(600);
+        RestartPolicySpec cleared = new RestartPolicySpec();
+        cleared.maxRestarts = null;
+        cleared.gangSchedulingTimeoutSeconds = null;
+        assertThat(GangRestartPolicy.of(cleared)).isEqualTo(p);
+        assertThat(GangRestartPolicy.of(null)).isEqualTo(p);
     }
 
     @Test

@@ -2,12 +2,27 @@ package dev.moe.operator.status;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.moe.operator.api.v1alpha1.MoETrainingJobStatus;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus;
 import java.time.Instant;
 import java.util.ArrayList;
 import org.junit.jupiter.api.Test;
 
 class StatusUpdaterTest {
+
+    @Test
+    void anUnreadableStatusIsRebuiltFromScratch() {
+        var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
+        mapper.registerModule(dev.moe.api.v1alpha1.TolerantJobReading.module());
+        var serialization = new io.fabric8.kubernetes.client.utils.KubernetesSerialization(mapper, true);
+        dev.moe.api.v1alpha1.MoETrainingJob j = serialization.unmarshal("{\"apiVersion\":\"training.moe.dev/v1alpha1\","
+                + "\"kind\":\"MoETrainingJob\",\"metadata\":{\"name\":\"j\",\"namespace\":\"ns\"},"
+                + "\"spec\":{\"model\":{\"preset\":\"tiny-moe\"}},\"status\":{\"phase\":\"Bogus\",\"restartAttempt\":-5}}",
+                dev.moe.api.v1alpha1.MoETrainingJob.class);
+        assertThat(j.getStatus()).isInstanceOf(dev.moe.api.v1alpha1.TolerantJobReading.UnreadableStatus.class);
+        // The operator rebuilds status from scratch rather than keep what it cannot read.
+        assertThat(StatusUpdater.copyOf(j).phase).isNull();
+        assertThat(StatusUpdater.copyOf(j).restartAttempt).isNull();
+    }
 
     @Test
     void emptyListsAndNullsAreNotChanges() {

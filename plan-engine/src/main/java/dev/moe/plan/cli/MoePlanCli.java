@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.moe.api.v1alpha1.TolerantJobReading;
 import dev.moe.plan.Plan;
 import dev.moe.plan.PlanEngine;
 import dev.moe.plan.PlanError;
@@ -131,8 +132,10 @@ public final class MoePlanCli {
                     result = new PlanResult(null, List.of(new PlanError("FieldRequired", "metadata.name", null,
                             "is required", "name the job")), List.of(), List.of());
                 } else {
-                    result = withSchemaErrors(PlanEngine.plan(namespace, name, doc.get("spec")),
-                            SchemaCheck.check(doc.get("spec")));
+                    // the same reading of the spec as the operator's (TolerantJobReading), then the same engine
+                    JsonNode spec = doc.get("spec");
+                    result = withSchemaErrors(PlanEngine.plan(namespace, name, TolerantJobReading.readSpec(spec)),
+                            SchemaCheck.check(spec));
                 }
                 if (!result.isValid()) {
                     status = Math.max(status, INVALID);

@@ -27,8 +27,8 @@ final class PlanText {
         row(out, "world", p.worldSize() + " GPUs = " + p.nodes() + " nodes x " + p.gpusPerNode() + " GPUs");
         row(out, "mesh", p.mesh());
         row(out, "experts", p.expertsPerRank() + " per expert rank");
-        row(out, "batch", "global " + p.globalBatchSize() + " = micro " + p.input().microBatchSize() + " x data "
-                + p.data() + " x accumulation " + p.gradientAccumulation() + ", " + p.input().seqLength()
+        row(out, "batch", "global " + p.globalBatchSize() + " = micro " + p.shape().microBatchSize() + " x data "
+                + p.data() + " x accumulation " + p.gradientAccumulation() + ", " + p.spec().training.seqLength
                 + " tokens per sequence");
         MemoryEstimate mem = p.memory();
         row(out, "memory/GPU", mem.summary() + " (" + mem.perGpuBytes() + " bytes)");

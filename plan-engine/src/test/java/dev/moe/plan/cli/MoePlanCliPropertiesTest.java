@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,6 +29,14 @@ import org.junit.jupiter.api.io.TempDir;
  * a stack trace. 1 s per file is a hang detector.
  */
 class MoePlanCliPropertiesTest {
+
+    /** Loads the CLI's classes before the hang detector times a file (see Specs.warmUp). */
+    @BeforeAll
+    static void warmUp() {
+        MoePlanCli.run(new String[] {MoePlanCliTest.EXAMPLES.resolve("tiny-cpu.yaml").toString()},
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+    }
     static final long SEED = Long.getLong("moe.fuzz.seed", 20261201L);
     static final int CASES = Integer.getInteger("moe.fuzz.cli.cases", 400);
     static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());

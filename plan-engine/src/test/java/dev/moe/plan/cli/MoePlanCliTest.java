@@ -165,10 +165,11 @@ class MoePlanCliTest {
                 .replace("maxRestarts: 3", "maxRestarts: -1"));
         Run t = run(types.toString());
         assertThat(t.status()).isEqualTo(1);
-        // the engine's message where it reports the field, the schema's where only the schema does
+        // the engine's message where it reports the field (every value that does not fit a type, at once), the
+        // schema's where only the schema does
         assertThat(t.out()).contains("error: spec.resources.nodes=\"2\" is not an integer; write a whole number"
                         + " without quotes")
-                .contains("error: spec.training.dataset.type=random is not an allowed value; use one of: synthetic, tokens")
+                .contains("error: spec.training.dataset.type=random is not a dataset type; use synthetic or tokens")
                 .contains("error: spec.restartPolicy.maxRestarts=-1 is negative; use 0 or more");
 
         Path extra = dir.resolve("extra.yaml");

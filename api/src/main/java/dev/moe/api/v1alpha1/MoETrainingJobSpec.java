@@ -1,0 +1,95 @@
+package dev.moe.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.ValidationRule;
+
+/**
+ * Desired state of a MoETrainingJob.
+ *
+ * <p>Static rules live here as CEL (they need no model); rules that depend on the model (experts, heads,
+ * memory) are checked by the plan engine and reported in status. Every rule's message names the fields.
+ *
+ * <p>Defaults, in one place each: the field's declaration. A field with a CRD {@code @Default} starts at the same
+ * value (the API server fills the annotation's value in; the Java value is what a spec read without an API server,
+ * bin/moe-plan, holds), and an object whose fields all have defaults (parallelism, training, training.dataset,
+ * restartPolicy) starts as that object. CrdDefaultsTest compares every default of the committed CRD with what the
+ * Java types start with. {@link TolerantJobReading} reads a JSON {@code null} as absent, as the API server does.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@ValidationRule(value = "!has(self.parallelism.data) || self.resources.nodes * self.resources.gpusPerNode"
+        + " == self.parallelism.data * self.parallelism.context * self.parallelism.tensor",
+        message = "resources.nodes × resources.gpusPerNode must equal parallelism.data × parallelism.context ×"
+                + " parallelism.tensor; leave parallelism.data out to derive it",
+        reason = "FieldValueInvalid")
+@ValidationRule(value = "(self.resources.nodes * self.resources.gpusPerNode)"
+        + " % (self.parallelism.context * self.parallelism.tensor) == 0",
+        message = "parallelism.context × parallelism.tensor must divide the world size (resources.nodes ×"
+                + " resources.gpusPerNode)",
+        reason = "FieldValueInvalid")
+@ValidationRule(value = "self.parallelism.tensor <= self.resources.gpusPerNode"
+        + " && self.resources.gpusPerNode % self.parallelism.tensor == 0",
+        message = "parallelism.tensor must divide resources.gpusPerNode: tensor parallelism stays inside one"
+                + " node's NVLink domain",
+        reason = "FieldValueInvalid")
+@ValidationRule(value = "(self.resources.nodes * self.resources.gpusPerNode) % self.parallelism.expert == 0",
+        message = "parallelism.expert must divide the world size (resources.nodes × resources.gpusPerNode)",
+        reason = "FieldValueInvalid")
+@ValidationRule(value = "!has(self.training) || !has(self.training.seqLength)"
+        + " || self.training.seqLength % (2 * self.parallelism.context) == 0",
+        message = "training.seqLength must be divisible by 2 × parallelism.context",
+        reason = "FieldValueInvalid")
+@ValidationRule(value = "!has(self.training) || !has(self.training.globalBatchSize) || !has(self.parallelism.data)"
+        + " || self.training.globalBatchSize % ((has(self.training.microBatchSize) ? self.training.microBatchSize : 1)"
+        + " * self.parallelism.data) == 0",
+        message = "training.globalBatchSize must be a multiple of training.microBatchSize × parallelism.data"
+                + " (the rest is gradient accumulation)",
+        reason = "FieldValueInvalid")
+@ValidationRule(value = "self.suspend || oldSelf.suspend || self.parallelism == oldSelf.parallelism",
+        message = "spec.parallelism is immutable while the job is not suspended: set spec.suspend=true first",
+        reason = "FieldValueForbidden")
+@ValidationRule(value = "self.suspend || oldSelf.suspend || self.resources == oldSelf.resources",
+        message = "spec.resources is immutable while the job is not suspended: set spec.suspend=true first",
+        reason = "FieldValueForbidden")
+@JsonIgnoreProperties(ignoreUnknown = true)
+public class MoETrainingJobSpec {
+
+    @Required
+    @JsonPropertyDescription("The model to train: a preset from the operator's catalog, HF-style overrides, and"
+            + " optionally a safetensors checkpoint to start from.")
+    public ModelSpec model;
+
+    @Required
+    @JsonPropertyDescription("Parallel degrees. world = resources.nodes × resources.gpusPerNode = data × context ×"
+            + " tensor; experts are spread over an expert mesh (world/expert, expert).")
+    public ParallelismSpec parallelism = new ParallelismSpec();
+
+    @Required
+    @JsonPropertyDescription("The GPUs the job runs on: one pod per node, all GPUs of a node in that pod.")
+    public ResourcesSpec resources;
+
+    @JsonPropertyDescription("Training hyper-parameters, dataset and checkpointing.")
+    public TrainingSpec training = new TrainingSpec();
+
+    @JsonPropertyDescription("The trainer container; the operator's trainer image by default. Any torchrun"
+            + " program that honours the plan contract (docs/contract.md) works.")
+    public TrainerSpec trainer;
+
+    @JsonPropertyDescription("Where the pods go: topology keys that an expert-parallel group must share,"
+            + " a Kueue queue, node selector and tolerations.")
+    public PlacementSpec placement;
+
+    @JsonPropertyDescription("How failures of the gang are retried.")
+    public RestartPolicySpec restartPolicy = new RestartPolicySpec();
+
+    @JsonPropertyDescription("NCCL hints passed to every pod.")
+    public NcclSpec nccl;
+
+    @Default("false")
+    @JsonPropertyDescription("Suspend the job: its pods are deleted and its status kept. parallelism and"
+            + " resources may only change while suspended.")
+    public Boolean suspend = false;
+}

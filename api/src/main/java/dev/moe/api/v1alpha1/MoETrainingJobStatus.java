@@ -1,0 +1,260 @@
+package dev.moe.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Size;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Observed state of a MoETrainingJob, written only by the operator (status subresource). Integer fields are
+ * bounded to what a Java int holds, so no status anyone writes can stop the operator from reading the job (Long
+ * fields need no bound: the API server refuses integers beyond 64 bits).
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@JsonIgnoreProperties(ignoreUnknown = true)
+public class MoETrainingJobStatus {
+    /** How many gang restarts {@link #restartHistory} keeps. */
+    public static final int RESTART_HISTORY_LIMIT = 10;
+
+    @JsonPropertyDescription("Pending, Running, Restarting, Suspended, Succeeded, Failed, or Invalid (the plan"
+            + " was rejected; see the PlanValid condition).")
+    public JobPhase phase;
+
+    @JsonPropertyDescription("Conditions (PlanValid, GangScheduled, Running, Succeeded, Failed, ...), each with"
+            + " the generation it describes.")
+    public List<JobCondition> conditions = new ArrayList<>();
+
+    @JsonPropertyDescription("The metadata.generation this status describes.")
+    public Long observedGeneration;
+
+    @JsonPropertyDescription("Summary of the parallel plan the operator runs (the full plan is the ConfigMap"
+            + " <job>-plan).")
+    public PlanSummary plan;
+
+    @JsonPropertyDescription("Gang restarts so far.")
+    @Min(0)
+    @Max(Integer.MAX_VALUE)
+    public Integer restarts;
+
+    @JsonPropertyDescription("Attempt number of the current gang (MOE_RESTART_ATTEMPT): 0 first, +1 per restart.")
+    @Min(0)
+    @Max(Integer.MAX_VALUE)
+    public Integer restartAttempt;
+
+    @JsonPropertyDescription("The most recent failure that stopped the gang.")
+    public FailureRecord lastFailure;
+
+    @JsonPropertyDescription("The last " + RESTART_HISTORY_LIMIT + " gang restarts, oldest first (newest last):"
+            + " what stopped each attempt and when. Older entries are dropped; restarts counts them all.")
+    @Size(max = RESTART_HISTORY_LIMIT)
+    public List<RestartRecord> restartHistory;
+
+    @JsonPropertyDescription("Latest progress report of global rank 0.")
+    public Progress progress;
+
+    @JsonPropertyDescription("When the first gang started running (RFC 3339).")
+    public String startTime;
+
+    @JsonPropertyDescription("When the job succeeded or failed (RFC 3339).")
+    public String completionTime;
+
+    /** Lifecycle phase of the job. */
+    public enum JobPhase {
+        Pending, Running, Restarting, Suspended, Succeeded, Failed, Invalid
+    }
+
+    /** A metav1.Condition. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public static class JobCondition {
+        @JsonPropertyDescription("Condition type, e.g. PlanValid, GangScheduled, Running, Succeeded, Failed.")
+        public String type;
+
+        @JsonPropertyDescription("True, False or Unknown.")
+        public String status;
+
+        @JsonPropertyDescription("CamelCase reason for the last transition.")
+        public String reason;
+
+        @JsonPropertyDescription("Human-readable detail.")
+        public String message;
+
+        @JsonPropertyDescription("When status last changed (RFC 3339).")
+        public String lastTransitionTime;
+
+        @JsonPropertyDescription("The metadata.generation the condition was set for.")
+        public Long observedGeneration;
+    }
+
+    /** What the plan engine decided for the current spec. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public static class PlanSummary {
+        @JsonPropertyDescription("GPUs in the gang: nodes × gpusPerNode.")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
+        public Integer worldSize;
+
+        @JsonPropertyDescription("Tensor-parallel degree.")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
+        public Integer tensor;
+
+        @JsonPropertyDescription("Expert-parallel degree.")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
+        public Integer expert;
+
+        @JsonPropertyDescription("Context-parallel degree.")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
+        public Integer context;
+
+        @JsonPropertyDescription("Data-parallel degree (given or derived).")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
+        public Integer data;
+
+        @JsonPropertyDescription("Expert-data-parallel degree: world / expert.")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
+        public Integer expertData;
+
+        @JsonPropertyDescription("Gradient accumulation steps: globalBatchSize / (microBatchSize × data).")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
+        public Integer gradientAccumulation;
+
+        @JsonPropertyDescription("Both meshes, e.g. dense(data=8, context=1, tensor=1) x expert(expertData=8, expert=8).")
+        public String mesh;
+
+        @JsonPropertyDescription("Experts owned by each expert rank.")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
+        public Integer expertsPerRank;
+
+        @JsonPropertyDescription("Total parameters of the model.")
+        public Long parametersTotal;
+
+        @JsonPropertyDescription("Parameters active per token (embeddings included).")
+        public Long parametersActive;
+
+        @JsonPropertyDescription("Estimated memory per GPU.")
+        public MemoryEstimate memory;
+
+        @JsonPropertyDescription("Things that work but may be slow or surprising.")
+        public List<String> warnings;
+    }
+
+    /** Per-GPU memory estimate, bytes. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public static class MemoryEstimate {
+        @JsonPropertyDescription("Estimated bytes per GPU (sum of the parts below).")
+        public Long perGpuBytes;
+
+        @JsonPropertyDescription("Memory of one GPU in bytes (resources.gpuMemoryGiB).")
+        public Long gpuBytes;
+
+        @JsonPropertyDescription("Human-readable total, e.g. 61.3 GiB of 80 GiB.")
+        public String summary;
+
+        @JsonPropertyDescription("bf16 weights held by this GPU, plus unsharded layer buffers.")
+        public Long weights;
+
+        @JsonPropertyDescription("bf16 gradients.")
+        public Long gradients;
+
+        @JsonPropertyDescription("fp32 master weights and AdamW moments.")
+        public Long optimizer;
+
+        @JsonPropertyDescription("Activations of one micro-batch (layer inputs checkpointed, one layer recomputed,"
+                + " logits).")
+        public Long activations;
+
+        @JsonPropertyDescription("CUDA context, NCCL buffers, allocator fragmentation.")
+        public Long headroom;
+    }
+
+    /** The failure that stopped a gang. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public static class FailureRecord {
+        @JsonPropertyDescription("Why: ExitCode, Evicted, Preempted, NodeLost, GangTimeout, ...")
+        public String reason;
+
+        @JsonPropertyDescription("Pod that failed first.")
+        public String pod;
+
+        @JsonPropertyDescription("Node rank of that pod (its global ranks are rank*gpusPerNode ...).")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
+        public Integer rank;
+
+        @JsonPropertyDescription("Exit code of the trainer container, when it exited.")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
+        public Integer exitCode;
+
+        @JsonPropertyDescription("When the failure was observed (RFC 3339).")
+        public String time;
+    }
+
+    /** One gang restart: the failure that stopped an attempt, and which attempt it stopped. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public static class RestartRecord {
+        @JsonPropertyDescription("Why: ExitCode, Evicted, Preempted, NodeLost, PodDeleted, PodFailed,"
+                + " GangSchedulingTimeout, ...")
+        public String reason;
+
+        @JsonPropertyDescription("Pod that failed first.")
+        public String pod;
+
+        @JsonPropertyDescription("Node rank of that pod.")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
+        public Integer rank;
+
+        @JsonPropertyDescription("Exit code of the trainer container, when it exited.")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
+        public Integer exitCode;
+
+        @JsonPropertyDescription("When the failure was observed (RFC 3339).")
+        public String time;
+
+        @JsonPropertyDescription("The attempt that was stopped (its pods' MOE_RESTART_ATTEMPT); the next gang runs"
+                + " as attempt + 1.")
+        @Min(Integer.MIN_VALUE)
+        @Max(Integer.MAX_VALUE)
+        public Integer attempt;
+    }
+
+    /** Progress report of global rank 0 (contract section 4). */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public static class Progress {
+        @JsonPropertyDescription("Optimizer steps done.")
+        public Long step;
+
+        @JsonPropertyDescription("Training loss at that step.")
+        public Double loss;
+
+        @JsonPropertyDescription("Tokens per second over the whole gang.")
+        public Double tokensPerSecond;
+
+        @JsonPropertyDescription("Model FLOPs utilisation, 0..1.")
+        public Double mfu;
+
+        @JsonPropertyDescription("Step of the newest complete checkpoint.")
+        public Long lastCheckpointStep;
+
+        @JsonPropertyDescription("When rank 0 reported (RFC 3339).")
+        public String updateTime;
+    }
+}

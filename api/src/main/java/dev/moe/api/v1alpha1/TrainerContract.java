@@ -1,0 +1,62 @@
+package dev.moe.api.v1alpha1;
+
+import java.util.List;
+
+/**
+ * The names the operator and a trainer share (docs/contract.md sections 2–4), in one place: the pod environment,
+ * the paths the operator mounts, the exit codes and the progress annotation. The operator renders pods from these
+ * constants, the plan engine refuses specs that would override them, and the trainer reads the same names.
+ */
+public final class TrainerContract {
+    private TrainerContract() {
+    }
+
+    // Section 2: the pod environment. The rank layout first: the operator sets these and nothing may override them.
+    public static final String MASTER_ADDR = "MASTER_ADDR";
+    public static final String MASTER_PORT = "MASTER_PORT";
+    public static final String NNODES = "NNODES";
+    public static final String NODE_RANK = "NODE_RANK";
+    public static final String NPROC_PER_NODE = "NPROC_PER_NODE";
+    public static final String WORLD_SIZE = "WORLD_SIZE";
+    public static final String MOE_PLAN_PATH = "MOE_PLAN_PATH";
+    public static final String MOE_TENSOR_PARALLEL = "MOE_TENSOR_PARALLEL";
+    public static final String MOE_EXPERT_PARALLEL = "MOE_EXPERT_PARALLEL";
+    public static final String MOE_CONTEXT_PARALLEL = "MOE_CONTEXT_PARALLEL";
+    public static final String MOE_DATA_PARALLEL = "MOE_DATA_PARALLEL";
+    public static final String MOE_RESTART_ATTEMPT = "MOE_RESTART_ATTEMPT";
+    public static final String MOE_JOB_NAME = "MOE_JOB_NAME";
+    public static final String POD_NAME = "POD_NAME";
+    public static final String POD_NAMESPACE = "POD_NAMESPACE";
+
+    /** The rank layout and identity: set by the operator, never overridden by spec.trainer.env or spec.nccl. */
+    public static final List<String> IDENTITY_ENV = List.of(MASTER_ADDR, MASTER_PORT, NNODES, NODE_RANK,
+            NPROC_PER_NODE, WORLD_SIZE, MOE_PLAN_PATH, MOE_TENSOR_PARALLEL, MOE_EXPERT_PARALLEL,
+            MOE_CONTEXT_PARALLEL, MOE_DATA_PARALLEL, MOE_RESTART_ATTEMPT, MOE_JOB_NAME, POD_NAME, POD_NAMESPACE);
+
+    // Section 2: settings the operator sets that a job may change.
+    public static final String MOE_CHECKPOINT_DIR = "MOE_CHECKPOINT_DIR";
+    public static final String MOE_METRICS_PORT = "MOE_METRICS_PORT";
+    public static final String MOE_PROGRESS = "MOE_PROGRESS";
+    /** {@link #MOE_PROGRESS} in a cluster: rank 0 patches its own pod's {@link #PROGRESS_ANNOTATION}. */
+    public static final String PROGRESS_TO_POD_ANNOTATION = "pod-annotation";
+
+    /** The pod's only container. */
+    public static final String TRAINER_CONTAINER = "trainer";
+
+    // Mounts of the operator's own volumes (a job's paths must not clash with them).
+    public static final String PLAN_DIR = "/etc/moe";
+    public static final String PLAN_KEY = "plan.json";
+    public static final String PLAN_PATH = PLAN_DIR + "/" + PLAN_KEY;
+    public static final String SHM_DIR = "/dev/shm";
+    public static final String CHECKPOINT_DIR = "/checkpoints";
+    public static final String DATA_DIR = "/data";
+
+    // Section 3: exit codes.
+    /** EX_CONFIG: a configuration error, raised before any collective; never retried. */
+    public static final int EXIT_CONFIG_ERROR = 78;
+    /** EX_TEMPFAIL: a runtime failure worth retrying (NCCL, distributed). */
+    public static final int EXIT_RETRIABLE = 75;
+
+    // Section 4: progress report.
+    public static final String PROGRESS_ANNOTATION = "training.moe.dev/progress";
+}
