@@ -32,6 +32,8 @@ REASONS = {
     "plan_invalid": ("PlanValid", "*"),
     # a spec the operator cannot even deserialise (stored before the CRD had bounds, nesting beyond the parser)
     "spec_unreadable": ("PlanValid", "SpecUnreadable"),
+    # a stored number beyond the field's bound (kept whole when read, so the report names the value)
+    "value_too_large": ("PlanValid", "ValueTooLarge"),
     # a derived object (ConfigMap, Service, ServiceAccount, Role, RoleBinding, Pod) exists without this job's
     # controller owner reference
     "not_owned": ("DependentsReady", "ObjectNotOwned"),

@@ -2,7 +2,9 @@
 operator's types cannot hold. Made here by applying crds/ with every integer maximum and CEL rule stripped,
 creating the job with resources.nodes: 3000000000, and re-applying the real CRD (the apiserver never re-validates
 stored objects). The operator keeps reconciling the other jobs, reports this one (phase Invalid, PlanValid=False
-SpecUnreadable naming spec.resources.nodes), and keeps doing so after a restart — no crash loop."""
+ValueTooLarge naming spec.resources.nodes and its value: the operator reads the stored number without narrowing
+it, so the user is told the bound, not merely that the spec is unreadable), and keeps doing so after a restart — no
+crash loop."""
 import json
 
 import pytest
@@ -32,11 +34,11 @@ def lax_crd():
 
 
 def reported_unreadable():
-    ctype, reason = REASONS["spec_unreadable"]
+    ctype, reason = REASONS["value_too_large"]
     s = job(CASES_NS, NAME).get("status") or {}
     c = next((c for c in s.get("conditions") or [] if c.get("type") == ctype), {})
     ok = (s.get("phase") == "Invalid" and c.get("status") == "False" and c.get("reason") == reason
-          and "spec.resources.nodes" in (c.get("message") or ""))
+          and "spec.resources.nodes=3000000000" in (c.get("message") or ""))
     return ok or None
 
 
@@ -55,10 +57,10 @@ def test_job_stored_before_the_crd_had_bounds(guard, session_setup):
         install_crds()
     stored = job(CASES_NS, NAME)["spec"]["resources"]["nodes"]
     assert stored == 3_000_000_000, f"the job was not stored with nodes 3000000000 (got {stored})"
-    ctype, reason = REASONS["spec_unreadable"]
+    ctype, reason = REASONS["value_too_large"]
     if not wait_or_none(reported_unreadable, REPORT_DEADLINE):
         pytest.fail(f"not reported within {REPORT_DEADLINE}s as phase Invalid, {ctype}=False/{reason} naming "
-                    f"spec.resources.nodes: status {job(CASES_NS, NAME).get('status')}", pytrace=False)
+                    f"spec.resources.nodes=3000000000: status {job(CASES_NS, NAME).get('status')}", pytrace=False)
     other = session_setup["canary"].check()
     assert other is None, f"with the unreadable job stored: {other}"
 
