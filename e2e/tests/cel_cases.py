@@ -281,6 +281,11 @@ SCHEMA_CASES: list[SchemaCase] = [
                'Unsupported value: "In"'),
     SchemaCase("toleration-effect", {"spec": {"placement": {"tolerations": [{"key": "k", "effect": "NoRun"}]}}},
                'Unsupported value: "NoRun"'),
+    SchemaCase("activation-checkpointing-mode", {"spec": {"training": {"activationCheckpointing": "partial"}}},
+               'Unsupported value: "partial"'),
+    # kubectl's YAML reads an unquoted off as false: the API refuses it instead of guessing a mode
+    SchemaCase("activation-checkpointing-no-boolean", {"spec": {"training": {"activationCheckpointing": False}}},
+               "spec.training.activationCheckpointing in body must be of type string"),
     SchemaCase("queue-name", {"spec": {"placement": {"queueName": "Team A"}}},
                "spec.placement.queueName in body should match"),
     SchemaCase("gpu-product", {"spec": {"resources": {"gpuProduct": "NVIDIA H100"}}},

@@ -380,13 +380,13 @@ def ladder(a):
          {}, ["--trainer-root", a.before] if a.before else None),
         ("bf16 weights + fp32 masters, one-pass AdamW, chunked CE, fused norm, GQA SDPA; eager, full AC",
          dict(mbs=1, ac="full"), {"MOE_COMPILE": "0"}, []),
-        ("+ activation checkpointing off", dict(mbs=1, ac="off"), {"MOE_COMPILE": "0"}, []),
-        ("+ per-layer torch.compile", dict(mbs=1, ac="off"), {}, []),
-        ("+ micro-batch 4", dict(mbs=4, ac="off"), {}, []),
+        ("+ activation checkpointing none", dict(mbs=1, ac="none"), {"MOE_COMPILE": "0"}, []),
+        ("+ per-layer torch.compile", dict(mbs=1, ac="none"), {}, []),
+        ("+ micro-batch 4", dict(mbs=4, ac="none"), {}, []),
         ("micro-batch 4, selective AC", dict(mbs=4, ac="selective"), {}, []),
         ("micro-batch 4, full AC", dict(mbs=4, ac="full"), {}, []),
-        ("+ micro-batch 8", dict(mbs=8, ac="off"), {}, []),
-        ("micro-batch 16, selective AC (off does not fit)", dict(mbs=16, ac="selective"), {}, []),
+        ("+ micro-batch 8", dict(mbs=8, ac="none"), {}, []),
+        ("micro-batch 16, selective AC (none does not fit)", dict(mbs=16, ac="selective"), {}, []),
     ]
     only = set(a.rungs.split(",")) if a.rungs else None
     rows = []
@@ -485,7 +485,7 @@ def main():
     ap.add_argument("--mbs", type=int, default=1)
     ap.add_argument("--accum", type=int, default=1)
     ap.add_argument("--mbs-list", type=lambda s: [int(x) for x in s.split(",")], default=[1, 2, 4])
-    ap.add_argument("--ac", default="off")
+    ap.add_argument("--ac", default="none")
     ap.add_argument("--label", default=None)
     ap.add_argument("--cap-gib", type=float, default=None)
     ap.add_argument("--compiled", action="store_true")

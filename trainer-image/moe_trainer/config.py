@@ -141,7 +141,7 @@ class TrainingConfig:
     checkpoint_dir: str | None = None
     checkpoint_every: int = 0
     log_every: int = 1
-    #: "off" | "selective" | "full" (parallel/activation_checkpoint.py); plan-v1 booleans map true -> full
+    #: one of ACTIVATION_CHECKPOINTING
     activation_checkpointing: str = "full"
 
 
@@ -174,20 +174,28 @@ def _num(d: dict, key: str, where: str, default=None, minimum: float = 0.0) -> f
     return float(v)
 
 
-ACTIVATION_CHECKPOINTING = ("off", "selective", "full")
+#: what a decoder layer keeps for backward (parallel/activation_checkpoint.py), most memory first; the names of
+#: the CRD field training.activationCheckpointing
+ACTIVATION_CHECKPOINTING = ("none", "selective", "full")
+
+
+def activation_checkpointing_mode(value) -> str:
+    """A plan value -> mode name: absent or true -> "full", false -> "none" (the booleans of plans before the
+    three modes), "off" -> "none" (the trainer's earlier name), or a mode name. ValueError otherwise."""
+    if value is None or value is True:
+        return "full"
+    if value is False or value == "off":
+        return "none"
+    if value not in ACTIVATION_CHECKPOINTING:
+        raise ValueError(f"{value!r}: use one of {', '.join(ACTIVATION_CHECKPOINTING)}")
+    return value
 
 
 def _checkpointing(d: dict, key: str, where: str) -> str:
-    """Absent or true -> "full", false -> "off" (the boolean of earlier plans), or one of the mode names."""
-    v = d.get(key)
-    if v is None or v is True:
-        return "full"
-    if v is False:
-        return "off"
-    if v not in ACTIVATION_CHECKPOINTING:
-        raise ConfigError(f"{where}.{key}={v!r}: use one of {', '.join(ACTIVATION_CHECKPOINTING)} "
-                          "(or true = full, false = off)")
-    return v
+    try:
+        return activation_checkpointing_mode(d.get(key))
+    except ValueError as e:
+        raise ConfigError(f"{where}.{key}={e}") from None
 
 
 def parse_plan(doc: Any) -> Plan:

@@ -43,7 +43,7 @@ def _bad_cases(tmp_path, hf_tiny_dir):
     p["world"]["size"] = 3
     cases["world"] = (p, "world.size=3")
     cases["checkpointing"] = (_plan(data=2, activationCheckpointing="partial"),
-                              "plan.training.activationCheckpointing='partial': use one of off, selective, full")
+                              "plan.training.activationCheckpointing='partial': use one of none, selective, full")
     return cases
 
 

@@ -67,14 +67,14 @@ def test_activation_checkpointing_modes_are_exact(data, expert, hf_tiny_dir, tmp
     with open(os.path.join(hf_tiny_dir, "config.json")) as f:
         model = json.load(f)
     got = {}
-    for mode in ("off", "selective", "full"):
+    for mode in ("none", "selective", "full"):
         plan = make_plan(model, data=data, expert=expert, checkpoint_path=hf_tiny_dir, activationCheckpointing=mode)
         out = str(tmp_path / f"out_{mode}.pt")
         r = torchrun(data, ["tests/dist_worker.py", write_plan(tmp_path, plan, f"plan_{mode}.json"), out])
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
         got[mode] = torch.load(out)
-        assert got[mode]["checkpointed_layers"] == (0 if mode == "off" else model["num_hidden_layers"])
-    off = got["off"]
+        assert got[mode]["checkpointed_layers"] == (0 if mode == "none" else model["num_hidden_layers"])
+    off = got["none"]
     for mode in ("selective", "full"):
         on = got[mode]
         assert on["loss"] == off["loss"], (mode, on["loss"], off["loss"])

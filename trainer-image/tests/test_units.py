@@ -105,7 +105,8 @@ def test_metrics_endpoint():
 
 
 def test_activation_checkpointing_values_of_the_plan():
-    """plan-v1 booleans keep their meaning (true = full, false = off, absent = full); mode names pass."""
+    """plan-v1 booleans keep their meaning (true = full, false = none, absent = full); mode names pass; "off" (the
+    trainer's earlier name) is none."""
     import copy
 
     from conftest import TINY
@@ -113,8 +114,8 @@ def test_activation_checkpointing_values_of_the_plan():
 
     from moe_trainer.config import parse_plan
 
-    for value, mode in ((True, "full"), (False, "off"), (None, "full"), ("off", "off"), ("selective", "selective"),
-                        ("full", "full")):
+    for value, mode in ((True, "full"), (False, "none"), (None, "full"), ("none", "none"), ("off", "none"),
+                        ("selective", "selective"), ("full", "full")):
         plan = make_plan(copy.deepcopy(TINY))
         if value is not None:
             plan["training"]["activationCheckpointing"] = value

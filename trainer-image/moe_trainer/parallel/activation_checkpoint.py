@@ -1,6 +1,6 @@
 """Activation memory per decoder layer, a plan choice (training.activationCheckpointing):
 
-- ``off``: autograd (or, under torch.compile, the partitioner) keeps what backward needs;
+- ``none``: autograd (or, under torch.compile, the partitioner) keeps what backward needs;
 - ``selective``: the outputs of the expensive ops are kept — dense GEMMs (q/k/v/o projections, router,
   dense MLP), attention, the experts' gate/up grouped GEMM and every all-to-all — and the cheap rest
   (norms, RoPE, SwiGLU, routing permutations and sums) is recomputed in backward;
@@ -22,7 +22,8 @@ import functools
 import torch
 from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts
 
-MODES = ("off", "selective", "full")
+from ..config import activation_checkpointing_mode
+
 
 _aten = torch.ops.aten
 
@@ -82,25 +83,14 @@ def _contexts(selective: bool):
     return create_selective_checkpoint_contexts(_policy(selective))
 
 
-def normalize_mode(value) -> str:
-    """Plan value -> mode: booleans of plan-v1 (true = full, false = off) or a mode name."""
-    if value is None or value is True:
-        return "full"
-    if value is False:
-        return "off"
-    if value not in MODES:
-        raise ValueError(value)
-    return value
-
-
 def apply_activation_checkpointing(model, mode: str = "full", all_to_all: bool = True) -> int:
     """Wrap every decoder layer's forward; returns the number of checkpointed layers. all_to_all: the layers
     communicate (expert parallelism). Full checkpointing without it needs no policy: the policy is a Python
     dispatch mode seeing every op, host time in an eager step (eager, micro-batch 1, 8 layers: full with the
-    policy took 79 ms per step more than off, where the recompute itself is ≈ 30 ms); compiled layers trace
+    policy took 79 ms per step more than none, where the recompute itself is ≈ 30 ms); compiled layers trace
     it once."""
-    mode = normalize_mode(mode)
-    if mode == "off":
+    mode = activation_checkpointing_mode(mode)
+    if mode == "none":
         return 0
     # no context_fn at all without a policy (Dynamo refuses an explicit noop_context_fn)
     policy = {} if mode == "full" and not all_to_all else {"context_fn": functools.partial(_contexts,

@@ -1,5 +1,7 @@
 package dev.moe.plan;
 
+import dev.moe.api.v1alpha1.TrainingSpec.ActivationCheckpointing;
+
 /**
  * Per-GPU peak memory estimate of a plan. It models what the trainer in trainer-image/ allocates on GPU (torch
  * caching allocator, {@code torch.cuda.max_memory_allocated}), tensor by tensor, and adds a headroom for what the
@@ -54,20 +56,6 @@ public final class MemoryEstimator {
     private MemoryEstimator() {
     }
 
-    /** Activation memory per decoder layer: the plan's training.activationCheckpointing. */
-    public enum Checkpointing {
-        OFF, SELECTIVE, FULL;
-
-        /** Plans of the boolean era: true = full, false = off. */
-        public static Checkpointing of(boolean on) {
-            return on ? FULL : OFF;
-        }
-
-        public String planValue() {
-            return name().toLowerCase(java.util.Locale.ROOT);
-        }
-    }
-
     static final long BF16 = 2;
     static final long FP32 = 4;
     /** Two float32 AdamW moments. */
@@ -79,22 +67,9 @@ public final class MemoryEstimator {
     static final long FIXED_HEADROOM = 2L << 30;
     static final double FRAGMENTATION = 0.05;
 
-    /** Without gradient accumulation; the boolean of plans before the three modes. */
+    /** Per-GPU memory of one plan; {@code ac} is the plan's training.activationCheckpointing. */
     public static MemoryEstimate estimate(ModelConfig m, ParameterCount p, int tensor, int expert, int context,
-            int data, int microBatchSize, int seqLength, boolean activationCheckpointing, int gpuMemoryGiB) {
-        return estimate(m, p, tensor, expert, context, data, microBatchSize, seqLength,
-                Checkpointing.of(activationCheckpointing), 1, gpuMemoryGiB);
-    }
-
-    public static MemoryEstimate estimate(ModelConfig m, ParameterCount p, int tensor, int expert, int context,
-            int data, int microBatchSize, int seqLength, boolean activationCheckpointing,
-            int gradientAccumulation, int gpuMemoryGiB) {
-        return estimate(m, p, tensor, expert, context, data, microBatchSize, seqLength,
-                Checkpointing.of(activationCheckpointing), gradientAccumulation, gpuMemoryGiB);
-    }
-
-    public static MemoryEstimate estimate(ModelConfig m, ParameterCount p, int tensor, int expert, int context,
-            int data, int microBatchSize, int seqLength, Checkpointing ac, int gradientAccumulation,
+            int data, int microBatchSize, int seqLength, ActivationCheckpointing ac, int gradientAccumulation,
             int gpuMemoryGiB) {
         int layers = m.numHiddenLayers();
         long world = (long) data * context * tensor;
@@ -134,11 +109,19 @@ public final class MemoryEstimator {
 
         // ---- activations, bytes per token (see the class comment)
         long tokens = (long) microBatchSize * seqLength / context;
+        // layers come in two kinds (sparse MoE block or dense MLP) and every layer of a kind keeps the same bytes:
+        // one of each is enough (the nearest-plan search estimates hundreds of plans of up to 1024 layers)
+        int moeLayers = m.numMoeLayers();
         long savedAll = 0;
         long maxLayer = 0;
-        for (int l = 0; l < layers; l++) {
-            savedAll += layerActivations(m, l, tensor, expert, ac);
-            maxLayer = Math.max(maxLayer, layerBackwardWorkingSet(m, l, tensor, expert, ac));
+        for (int kind = 0; kind < 2; kind++) {
+            boolean moe = kind == 0;
+            int count = moe ? moeLayers : layers - moeLayers;
+            if (count > 0) {
+                int l = firstLayer(m, moe);
+                savedAll += count * layerActivations(m, l, tensor, expert, ac);
+                maxLayer = Math.max(maxLayer, layerBackwardWorkingSet(m, l, tensor, expert, ac));
+            }
         }
         long layer0Saved = layerActivations(m, 0, tensor, expert, ac);
         long lossForward = lossBytes(m, tokens);
@@ -194,27 +177,36 @@ public final class MemoryEstimator {
                 + tokens * m.hiddenSize() * BF16;
     }
 
+    /** The first decoder layer with (moe) or without a sparse MoE block; there is one (its count is positive). */
+    private static int firstLayer(ModelConfig m, boolean moe) {
+        int l = 0;
+        while (m.isMoeLayer(l) != moe) {
+            l++;
+        }
+        return l;
+    }
+
     /** Bytes per token decoder layer {@code l} keeps from forward to backward (compiled layer). */
-    static long layerActivations(ModelConfig m, int l, int tensor, int expert, Checkpointing ac) {
+    static long layerActivations(ModelConfig m, int l, int tensor, int expert, ActivationCheckpointing ac) {
         long h = m.hiddenSize();
         long moe = m.isMoeLayer(l) ? 1 : 0;
         long allToAll = moe * dispatchedCopies(m, expert, expert == 1 ? 0 : BF16 * h + FP32);
         return switch (ac) {
-            case OFF -> selectiveKept(m, l, tensor, expert) + offExtra(m, l, tensor, expert) + allToAll;
-            case SELECTIVE -> selectiveKept(m, l, tensor, expert) + allToAll;
-            case FULL -> BF16 * h + allToAll;
+            case none -> selectiveKept(m, l, tensor, expert) + offExtra(m, l, tensor, expert) + allToAll;
+            case selective -> selectiveKept(m, l, tensor, expert) + allToAll;
+            case full -> BF16 * h + allToAll;
         };
     }
 
     /** The layer's transient bytes per token during its backward: routed copies and their gradients, the
      * gate/up gradient, SwiGLU output and gradient, plus what checkpointing dropped and backward recomputes. */
-    static long layerBackwardWorkingSet(ModelConfig m, int l, int tensor, int expert, Checkpointing ac) {
+    static long layerBackwardWorkingSet(ModelConfig m, int l, int tensor, int expert, ActivationCheckpointing ac) {
         long h = m.hiddenSize();
         long working = m.isMoeLayer(l)
                 ? dispatchedCopies(m, expert, 2 * 2 * BF16 * h + 3 * BF16 * m.moeIntermediateSize())
                 : BF16 * h + 3 * BF16 * m.intermediateSize();
         long off = selectiveKept(m, l, tensor, expert) + offExtra(m, l, tensor, expert);
-        long kept = ac == Checkpointing.FULL ? BF16 * h : ac == Checkpointing.SELECTIVE
+        long kept = ac == ActivationCheckpointing.full ? BF16 * h : ac == ActivationCheckpointing.selective
                 ? selectiveKept(m, l, tensor, expert) : off;
         return working + off - kept;
     }

@@ -104,7 +104,7 @@ public record Plan(String namespace, String name, MoETrainingJobSpec spec, PlanS
         ObjectNode training = doc.putObject("training");
         training.put("seqLength", t.seqLength);
         training.put("microBatchSize", shape.microBatchSize());
-        training.put("activationCheckpointing", shape.activationCheckpointing());
+        training.put("activationCheckpointing", shape.activationCheckpointing().name());
         training.put("globalBatchSize", globalBatchSize);
         training.put("gradientAccumulation", gradientAccumulation);
         training.put("steps", t.steps);

@@ -7,6 +7,7 @@ import dev.moe.api.v1alpha1.SpecLimits;
 import dev.moe.api.v1alpha1.TolerantJobReading;
 import dev.moe.api.v1alpha1.TolerantJobReading.UnreadableSpec;
 import dev.moe.api.v1alpha1.TrainingSpec;
+import dev.moe.api.v1alpha1.TrainingSpec.ActivationCheckpointing;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -317,10 +318,20 @@ public final class PlanEngine {
 
         ParameterCount params = null;
         MemoryEstimate memory = null;
+        PlanShape requested = shape;
         try {
             params = ParameterCount.of(model);
-            memory = MemoryEstimator.estimate(model, params, t, e, c, data, shape.microBatchSize(), training.seqLength,
-                    shape.activationCheckpointing(), Math.max(1, accumulation), job.spec().resources.gpuMemoryGiB);
+            // unset: the fastest mode that fits (each keeps less and recomputes more than the one before)
+            List<ActivationCheckpointing> modes = shape.activationCheckpointing() != null
+                    ? List.of(shape.activationCheckpointing()) : List.of(ActivationCheckpointing.values());
+            for (ActivationCheckpointing ac : modes) {
+                shape = requested.withActivationCheckpointing(ac);
+                memory = MemoryEstimator.estimate(model, params, t, e, c, data, shape.microBatchSize(),
+                        training.seqLength, ac, Math.max(1, accumulation), job.spec().resources.gpuMemoryGiB);
+                if (!sane(memory) || memory.fits()) {
+                    break;
+                }
+            }
         } catch (ArithmeticException overflow) {
             memory = null; // reported below
         }
@@ -333,7 +344,7 @@ public final class PlanEngine {
             return new PlanResult(null, List.copyOf(errors), List.copyOf(warnings), List.of());
         }
         if (!memory.fits()) {
-            List<String> suggestions = suggest ? nearestFittingPlans(job, shape, model) : List.of();
+            List<String> suggestions = suggest ? nearestFittingPlans(job, requested, model) : List.of();
             errors.add(new PlanError("MemoryExceeded", "spec.parallelism",
                     "{tensor: " + t + ", expert: " + e + ", context: " + c + ", data: " + data + "}",
                     "needs an estimated " + MemoryEstimate.gib(memory.perGpuBytes()) + " per GPU ("
@@ -463,18 +474,26 @@ public final class PlanEngine {
     }
 
     /**
-     * The nearest plans that fit: activation checkpointing turned on (when off), same or more nodes (×2, ×4,
+     * The nearest plans that fit: the next activation-checkpointing mode that fits (when the job names one; unset,
+     * every candidate takes the fastest mode that fits by itself), same or more nodes (×2, ×4,
      * ×8), other tensor/expert degrees, smaller micro-batches. Distance: changing nodes costs most, then
      * expert/tensor (log2 steps), then micro-batch; checkpointing costs a little less than halving the micro-batch
      * (it keeps the batch; measured on H100 it also kept more throughput, bench/results.md).
      */
     static List<String> nearestFittingPlans(Job job, PlanShape requested, ModelConfig model) {
         List<Candidate> found = new ArrayList<>();
-        if (!requested.activationCheckpointing()) {
-            PlanShape cand = requested.withActivationCheckpointing(true);
-            PlanResult r = evaluate(job, cand, false, false);
-            if (r.isValid()) {
-                found.add(new Candidate(describe(requested, cand, r.plan()), 0.4, r.plan().memory().perGpuBytes()));
+        ActivationCheckpointing asked = requested.activationCheckpointing();
+        if (asked != null) {
+            for (ActivationCheckpointing ac : ActivationCheckpointing.values()) {
+                if (ac.compareTo(asked) > 0) {
+                    PlanShape cand = requested.withActivationCheckpointing(ac);
+                    PlanResult r = evaluate(job, cand, false, false);
+                    if (r.isValid()) {
+                        found.add(new Candidate(describe(requested, cand, r.plan()), 0.2 * ac.compareTo(asked),
+                                r.plan().memory().perGpuBytes()));
+                        break; // the next mode recomputes more for less memory: the first that fits is the one
+                    }
+                }
             }
         }
         for (int mult : new int[] {1, 2, 4, 8}) {
@@ -531,7 +550,7 @@ public final class PlanEngine {
         if (to.microBatchSize() != from.microBatchSize()) {
             parts.add("training.microBatchSize=" + to.microBatchSize());
         }
-        if (to.activationCheckpointing() != from.activationCheckpointing()) {
+        if (from.activationCheckpointing() != null && to.activationCheckpointing() != from.activationCheckpointing()) {
             parts.add("training.activationCheckpointing=" + to.activationCheckpointing());
         }
         return String.join(", ", parts) + " (" + plan.memory().summary() + ")";

@@ -1,16 +1,19 @@
 package dev.moe.plan;
 
 import dev.moe.api.v1alpha1.MoETrainingJobSpec;
+import dev.moe.api.v1alpha1.TrainingSpec.ActivationCheckpointing;
 
 /**
  * The numbers that shape a plan: the gang (nodes × gpusPerNode), the parallel degrees and what one GPU holds per
  * pass (micro-batch, activation checkpointing). Read from the spec; the nearest-plan search tries other shapes of
  * the same job, everything else of the job unchanged.
  *
- * @param data data-parallel degree, or null to derive it as world / (context × tensor)
+ * @param data                    data-parallel degree, or null to derive it as world / (context × tensor)
+ * @param activationCheckpointing what each decoder layer keeps for backward, or null to take the fastest mode
+ *                                whose memory estimate fits
  */
 public record PlanShape(int nodes, int gpusPerNode, int tensor, int expert, int context, Integer data,
-        int microBatchSize, boolean activationCheckpointing) {
+        int microBatchSize, ActivationCheckpointing activationCheckpointing) {
 
     /** The shape {@code spec} asks for (a spec that passed {@link FieldRules}: every field present). */
     static PlanShape of(MoETrainingJobSpec spec) {
@@ -34,7 +37,7 @@ public record PlanShape(int nodes, int gpusPerNode, int tensor, int expert, int 
                 activationCheckpointing);
     }
 
-    PlanShape withActivationCheckpointing(boolean activationCheckpointing) {
+    PlanShape withActivationCheckpointing(ActivationCheckpointing activationCheckpointing) {
         return new PlanShape(nodes, gpusPerNode, tensor, expert, context, data, microBatchSize,
                 activationCheckpointing);
     }

@@ -11,7 +11,6 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moe.api.v1alpha1.SpecLimits;
 import java.math.BigInteger;
-import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
@@ -30,7 +29,7 @@ class BoundedInputTest {
     }
 
     private static PlanResult quickly(ObjectNode spec) {
-        return assertTimeoutPreemptively(Duration.ofSeconds(1), () -> plan(spec));
+        return assertTimeoutPreemptively(Hang.LIMIT, () -> plan(spec));
     }
 
     private static PlanError only(PlanResult r) {

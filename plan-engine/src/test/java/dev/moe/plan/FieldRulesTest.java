@@ -28,7 +28,8 @@ class FieldRulesTest {
                 "spec.training.dataset.dtype=int8 is not a token type; use uint16 or uint32",
                 "spec.restartPolicy.maxRestarts=1099511627776 is more than 1000 (a gang that failed a thousand times"
                         + " will not succeed); use at most 1000",
-                "spec.training.activationCheckpointing=1 is not a boolean; write true or false without quotes",
+                "spec.training.activationCheckpointing=1 is not one of none or selective or full; use none or selective"
+                        + " or full",
                 "spec.placement.topologyKeys=\"rack\" is not a list; write a list");
     }
 

@@ -3,7 +3,7 @@ package dev.moe.plan;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import dev.moe.plan.MemoryEstimator.Checkpointing;
+import dev.moe.api.v1alpha1.TrainingSpec.ActivationCheckpointing;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -15,7 +15,7 @@ class MemoryEstimatorTest {
     static final long GIB = 1L << 30;
 
     static MemoryEstimate est(int tensor, int expert, int data, int microBatch) {
-        return MemoryEstimator.estimate(QWEN30B, P, tensor, expert, 1, data, microBatch, 4096, true, 80);
+        return MemoryEstimator.estimate(QWEN30B, P, tensor, expert, 1, data, microBatch, 4096, ActivationCheckpointing.full, 1, 80);
     }
 
     static ModelConfig layers(int n) {
@@ -26,7 +26,7 @@ class MemoryEstimatorTest {
         return m;
     }
 
-    static MemoryEstimate oneGpu(int layers, int seq, int microBatch, Checkpointing ac, int gpuGiB) {
+    static MemoryEstimate oneGpu(int layers, int seq, int microBatch, ActivationCheckpointing ac, int gpuGiB) {
         ModelConfig m = layers(layers);
         return MemoryEstimator.estimate(m, ParameterCount.of(m), 1, 1, 1, 1, microBatch, seq, ac, 1, gpuGiB);
     }
@@ -40,7 +40,7 @@ class MemoryEstimatorTest {
         // 8 layers, micro-batch 1: the end of backward is the peak (every gradient allocated, no activation)
         ModelConfig m = layers(8);
         long n = ParameterCount.of(m).total();
-        MemoryEstimate e = oneGpu(8, 4096, 1, Checkpointing.OFF, 140);
+        MemoryEstimate e = oneGpu(8, 4096, 1, ActivationCheckpointing.none, 140);
         assertThat(e.weights()).isEqualTo(6 * n); // bf16 working copy + float32 master
         assertThat(e.optimizer()).isEqualTo(8 * n); // two float32 moments
         assertThat(e.gradients()).isEqualTo(2 * n); // bf16, no accumulation
@@ -51,8 +51,8 @@ class MemoryEstimatorTest {
     void gradient_accumulation_of_unsharded_parameters_is_float32() {
         ModelConfig m = layers(8);
         ParameterCount p = ParameterCount.of(m);
-        MemoryEstimate one = MemoryEstimator.estimate(m, p, 1, 1, 1, 1, 1, 4096, Checkpointing.OFF, 1, 140);
-        MemoryEstimate four = MemoryEstimator.estimate(m, p, 1, 1, 1, 1, 1, 4096, Checkpointing.OFF, 4, 140);
+        MemoryEstimate one = MemoryEstimator.estimate(m, p, 1, 1, 1, 1, 1, 4096, ActivationCheckpointing.none, 1, 140);
+        MemoryEstimate four = MemoryEstimator.estimate(m, p, 1, 1, 1, 1, 1, 4096, ActivationCheckpointing.none, 4, 140);
         assertThat(one.gradients()).isEqualTo(2 * p.total());
         assertThat(four.gradients()).isGreaterThanOrEqualTo(4 * p.total());
     }
@@ -82,8 +82,8 @@ class MemoryEstimatorTest {
 
     @Test
     void tensor_parallelism_shrinks_dense_states_and_activations() {
-        MemoryEstimate t1 = MemoryEstimator.estimate(QWEN30B, P, 1, 8, 1, 32, 1, 4096, false, 80);
-        MemoryEstimate t2 = MemoryEstimator.estimate(QWEN30B, P, 2, 8, 1, 32, 1, 4096, false, 80);
+        MemoryEstimate t1 = MemoryEstimator.estimate(QWEN30B, P, 1, 8, 1, 32, 1, 4096, ActivationCheckpointing.none, 1, 80);
+        MemoryEstimate t2 = MemoryEstimator.estimate(QWEN30B, P, 2, 8, 1, 32, 1, 4096, ActivationCheckpointing.none, 1, 80);
         assertThat(t2.optimizer()).isLessThan(t1.optimizer());
         assertThat(t2.activations()).isLessThan(t1.activations());
     }
@@ -100,52 +100,45 @@ class MemoryEstimatorTest {
 
     @Test
     void activations_per_layer_are_what_the_compiled_layer_keeps() {
-        assertThat(MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, Checkpointing.OFF))
+        assertThat(MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, ActivationCheckpointing.none))
                 .isCloseTo(SAVED_OFF, org.assertj.core.data.Percentage.withPercentage(1));
-        assertThat(MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, Checkpointing.SELECTIVE))
+        assertThat(MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, ActivationCheckpointing.selective))
                 .isCloseTo(SAVED_SELECTIVE, org.assertj.core.data.Percentage.withPercentage(1));
-        assertThat(MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, Checkpointing.FULL))
+        assertThat(MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, ActivationCheckpointing.full))
                 .isCloseTo(SAVED_FULL, org.assertj.core.data.Percentage.withPercentage(1));
         // and the estimate uses them: one more layer at 16 × 4096 tokens adds its activations (off, 140 GiB)
         long tokens = 16L * 4096;
-        long perLayer = oneGpu(17, 4096, 16, Checkpointing.OFF, 200).activations()
-                - oneGpu(16, 4096, 16, Checkpointing.OFF, 200).activations();
-        assertThat(perLayer).isEqualTo(tokens * MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, Checkpointing.OFF));
+        long perLayer = oneGpu(17, 4096, 16, ActivationCheckpointing.none, 200).activations()
+                - oneGpu(16, 4096, 16, ActivationCheckpointing.none, 200).activations();
+        assertThat(perLayer).isEqualTo(tokens * MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, ActivationCheckpointing.none));
     }
 
     @Test
     void checkpointing_trades_kept_activations_for_recompute_in_backward() {
-        long off = MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, Checkpointing.OFF);
-        long sel = MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, Checkpointing.SELECTIVE);
-        long full = MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, Checkpointing.FULL);
+        long off = MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, ActivationCheckpointing.none);
+        long sel = MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, ActivationCheckpointing.selective);
+        long full = MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, ActivationCheckpointing.full);
         assertThat(off).isGreaterThan(sel);
         assertThat(sel).isGreaterThan(full);
         // what is not kept is recomputed during the layer's backward: kept + working set is the same in every mode
-        for (Checkpointing ac : Checkpointing.values()) {
+        for (ActivationCheckpointing ac : ActivationCheckpointing.values()) {
             assertThat(MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, ac)
                     + MemoryEstimator.layerBackwardWorkingSet(QWEN30B, 0, 1, 1, ac))
-                    .isEqualTo(off + MemoryEstimator.layerBackwardWorkingSet(QWEN30B, 0, 1, 1, Checkpointing.OFF));
+                    .isEqualTo(off + MemoryEstimator.layerBackwardWorkingSet(QWEN30B, 0, 1, 1, ActivationCheckpointing.none));
         }
-        // the boolean of earlier plans: true = full, false = off
-        ModelConfig m = layers(4);
-        ParameterCount p = ParameterCount.of(m);
-        assertThat(MemoryEstimator.estimate(m, p, 1, 1, 1, 1, 16, 4096, true, 140))
-                .isEqualTo(oneGpu(4, 4096, 16, Checkpointing.FULL, 140));
-        assertThat(MemoryEstimator.estimate(m, p, 1, 1, 1, 1, 16, 4096, false, 140))
-                .isEqualTo(oneGpu(4, 4096, 16, Checkpointing.OFF, 140));
         // 8 layers, 16 × 4096 tokens on an H200: selective (or full) checkpointing fits where off does not
-        assertThat(oneGpu(8, 4096, 16, Checkpointing.OFF, 140).fits()).isFalse();
-        assertThat(oneGpu(8, 4096, 16, Checkpointing.SELECTIVE, 140).fits()).isTrue();
+        assertThat(oneGpu(8, 4096, 16, ActivationCheckpointing.none, 140).fits()).isFalse();
+        assertThat(oneGpu(8, 4096, 16, ActivationCheckpointing.selective, 140).fits()).isTrue();
     }
 
     @Test
     void expert_parallel_checkpointing_keeps_the_dispatched_tokens_so_no_recompute_sends_them_again() {
         // every mode keeps each received copy (1.25 × k of them per token) and its router weight
         long received = 10 * (2 * 2048 + 4);
-        assertThat(MemoryEstimator.layerActivations(QWEN30B, 0, 1, 8, Checkpointing.FULL))
+        assertThat(MemoryEstimator.layerActivations(QWEN30B, 0, 1, 8, ActivationCheckpointing.full))
                 .isEqualTo(2 * 2048 + received);
-        assertThat(MemoryEstimator.layerActivations(QWEN30B, 0, 1, 8, Checkpointing.SELECTIVE)
-                - MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, Checkpointing.SELECTIVE))
+        assertThat(MemoryEstimator.layerActivations(QWEN30B, 0, 1, 8, ActivationCheckpointing.selective)
+                - MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, ActivationCheckpointing.selective))
                 .isGreaterThanOrEqualTo(received);
     }
 
@@ -173,15 +166,15 @@ class MemoryEstimatorTest {
     @Test
     void matches_the_measured_h200_peaks_and_a_rejected_plan_runs_out_of_memory() {
         for (long[] row : MEASURED_H200) {
-            MemoryEstimate m = oneGpu((int) row[0], (int) row[1], (int) row[2], Checkpointing.values()[(int) row[3]],
+            MemoryEstimate m = oneGpu((int) row[0], (int) row[1], (int) row[2], ActivationCheckpointing.values()[(int) row[3]],
                     140);
             double measured = row[4] * (double) (1 << 20);
             assertThat(allocated(m) / measured).as("L%d s%d mbs%d %s: estimate %.1f GiB vs measured %.1f GiB", row[0],
-                    row[1], row[2], Checkpointing.values()[(int) row[3]], allocated(m) / (double) GIB, measured / GIB)
+                    row[1], row[2], ActivationCheckpointing.values()[(int) row[3]], allocated(m) / (double) GIB, measured / GIB)
                     .isBetween(0.95, 1.05);
         }
         // 8 layers, micro-batch 1, full checkpointing under the 79.2 GiB cap ran out of memory (at 78.6 GiB)
-        assertThat(oneGpu(8, 4096, 1, Checkpointing.FULL, 80).fits()).isFalse();
+        assertThat(oneGpu(8, 4096, 1, ActivationCheckpointing.full, 80).fits()).isFalse();
     }
 
     @Test
@@ -196,8 +189,8 @@ class MemoryEstimatorTest {
         assertThat(est(1, 8, 64, 1).fits()).isTrue();
         assertThat(est(1, 8, 64, 1).summary()).matches("\\d+\\.\\d GiB of 80 GiB");
         // 5.59 B parameters × 16 bytes = 83 GiB before any activation: no one-GPU plan at 8 layers fits 80 GiB
-        assertThat(oneGpu(8, 4096, 1, Checkpointing.FULL, 80).fits()).isFalse();
-        assertThat(oneGpu(8, 4096, 1, Checkpointing.FULL, 140).fits()).isTrue();
-        assertThat(oneGpu(4, 16384, 2, Checkpointing.SELECTIVE, 80).fits()).isTrue();
+        assertThat(oneGpu(8, 4096, 1, ActivationCheckpointing.full, 80).fits()).isFalse();
+        assertThat(oneGpu(8, 4096, 1, ActivationCheckpointing.full, 140).fits()).isTrue();
+        assertThat(oneGpu(4, 16384, 2, ActivationCheckpointing.selective, 80).fits()).isTrue();
     }
 }

@@ -1,5 +1,7 @@
 package dev.moe.plan;
 
+import dev.moe.api.v1alpha1.TrainingSpec.ActivationCheckpointing;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -30,7 +32,7 @@ class PlanDefaultsTest {
         JsonNode t = p.toJson().get("training");
         assertThat(t.get("seqLength").intValue()).isEqualTo(4096);
         assertThat(t.get("microBatchSize").intValue()).isEqualTo(1);
-        assertThat(t.get("activationCheckpointing").booleanValue()).isTrue();
+        assertThat(t.get("activationCheckpointing").textValue()).as("unset: the fastest that fits").isEqualTo("none");
         assertThat(t.get("globalBatchSize").intValue()).as("derived: microBatchSize × data").isEqualTo(16);
         assertThat(t.get("steps").intValue()).isEqualTo(1000);
         assertThat(t.get("learningRate").doubleValue()).isEqualTo(3e-4);
@@ -60,13 +62,17 @@ class PlanDefaultsTest {
     @Test
     void activation_checkpointing_is_read_and_type_checked() {
         Plan off = planOf(Specs.yaml("model: {preset: tiny-moe}\nresources: {nodes: 2}\n"
+                + "training: {activationCheckpointing: full}\n"));
+        assertThat(off.shape().activationCheckpointing()).isEqualTo(ActivationCheckpointing.full);
+        Plan old = planOf(Specs.yaml("model: {preset: tiny-moe}\nresources: {nodes: 2}\n"
                 + "training: {activationCheckpointing: false}\n"));
-        assertThat(off.shape().activationCheckpointing()).isFalse();
+        assertThat(old.shape().activationCheckpointing()).as("the boolean of earlier versions")
+                .isEqualTo(ActivationCheckpointing.none);
         PlanResult bad = Specs.plan(Specs.yaml("model: {preset: tiny-moe}\nresources: {nodes: 2}\n"
                 + "training: {activationCheckpointing: \"no\"}\n"));
         assertThat(bad.errors()).extracting(PlanError::rule).containsExactly("FieldType");
-        assertThat(bad.errorMessages()).isEqualTo("spec.training.activationCheckpointing=\"no\" is not a boolean;"
-                + " write true or false without quotes");
+        assertThat(bad.errorMessages()).isEqualTo("spec.training.activationCheckpointing=no is not one of none or"
+                + " selective or full; use none or selective or full");
     }
 
     @Test

@@ -31,7 +31,7 @@ class PlanEnginePropertiesTest {
     }
     static final long SEED = Long.getLong("moe.fuzz.seed", 20261201L);
     static final int CASES = Integer.getInteger("moe.fuzz.cases", 3000);
-    static final Duration HANG = Duration.ofSeconds(1);
+    static final Duration HANG = Hang.LIMIT;
 
     @Test
     void the_unmutated_jobs_are_valid() {

@@ -1,5 +1,7 @@
 package dev.moe.plan;
 
+import dev.moe.api.v1alpha1.TrainingSpec.ActivationCheckpointing;
+
 import static dev.moe.plan.Specs.plan;
 import static dev.moe.plan.Specs.qwen30b;
 import static dev.moe.plan.Specs.set;
@@ -234,17 +236,40 @@ class PlanRulesTest {
     }
 
     @Test
-    void turning_activation_checkpointing_on_is_suggested_first() {
-        // one H200, 8 layers, micro-batch 32: ≈ 190 GiB without checkpointing, ≈ 110 GiB with it
+    void the_next_checkpointing_mode_that_fits_is_suggested_first() {
+        // one H200, 8 layers, micro-batch 16: none does not fit, selective does (MemoryEstimatorTest)
         String one = "model: {preset: qwen3-30b-a3b, config: {numHiddenLayers: 8}}\n"
                 + "resources: {nodes: 1, gpusPerNode: 1, gpuMemoryGiB: 141}\n"
-                + "training: {seqLength: 4096, microBatchSize: 32, activationCheckpointing: false}\n";
+                + "training: {seqLength: 4096, microBatchSize: 16, activationCheckpointing: none}\n";
         PlanResult r = plan(yaml(one));
         assertThat(rules(r)).containsExactly("MemoryExceeded");
-        assertThat(r.suggestions().get(0)).isEqualTo("training.activationCheckpointing=true ("
-                + plan(yaml(one.replace("activationCheckpointing: false", "activationCheckpointing: true"))).plan()
-                        .memory().summary() + ")");
+        assertThat(r.suggestions().get(0)).isEqualTo("training.activationCheckpointing=selective ("
+                + plan(yaml(one.replace("activationCheckpointing: none", "activationCheckpointing: selective")))
+                        .plan().memory().summary() + ")");
         assertThat(r.suggestions().get(1)).startsWith("training.microBatchSize=8 (");
+    }
+
+    @Test
+    void unset_checkpointing_takes_the_fastest_mode_that_fits() {
+        String base = "model: {preset: qwen3-30b-a3b, config: {numHiddenLayers: 8}}\n"
+                + "resources: {nodes: 1, gpusPerNode: 1, gpuMemoryGiB: 141}\n";
+        // micro-batch 1: every mode fits, none keeps the most and recomputes nothing
+        assertThat(plan(yaml(base + "training: {seqLength: 4096, microBatchSize: 1}\n")).plan().shape()
+                .activationCheckpointing()).isEqualTo(ActivationCheckpointing.none);
+        // micro-batch 16: none does not fit, selective does
+        Plan sixteen = plan(yaml(base + "training: {seqLength: 4096, microBatchSize: 16}\n")).plan();
+        assertThat(sixteen.shape().activationCheckpointing()).isEqualTo(ActivationCheckpointing.selective);
+        assertThat(sixteen.toJson().at("/training/activationCheckpointing").textValue()).isEqualTo("selective");
+        assertThat(sixteen.memory()).isEqualTo(plan(yaml(base
+                + "training: {seqLength: 4096, microBatchSize: 16, activationCheckpointing: selective}\n")).plan()
+                .memory());
+        // nothing fits: the error is full's estimate, and no suggestion names a mode (each candidate picks its own)
+        PlanResult none = plan(yaml(base + "training: {seqLength: 4096, microBatchSize: 64}\n"));
+        assertThat(rules(none)).containsExactly("MemoryExceeded");
+        assertThat(none.errorMessages()).contains(plan(yaml(base
+                + "training: {seqLength: 4096, microBatchSize: 64, activationCheckpointing: full}\n")).errors().get(0)
+                .value());
+        assertThat(none.suggestions()).isNotEmpty().noneMatch(s -> s.contains("activationCheckpointing"));
     }
 
     @Test

@@ -1,5 +1,7 @@
 package dev.moe.plan;
 
+import dev.moe.api.v1alpha1.TrainingSpec.ActivationCheckpointing;
+
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
@@ -30,7 +32,7 @@ class SpecLimitsTest {
     static void warmUp() {
         Specs.warmUp();
     }
-    static final Duration HANG = Duration.ofSeconds(1);
+    static final Duration HANG = Hang.LIMIT;
 
     /** The longest names and keys the rules admit, so the document is as large as it can get. */
     static final String LONGEST_JOB_NAME = "j" + "x".repeat(ObjectNameRules.MAX_JOB_NAME_LENGTH - 1);
@@ -89,7 +91,7 @@ class SpecLimitsTest {
                 + "parallelism: {tensor: 1, expert: 1}\n"
                 + "resources: {nodes: 1, gpusPerNode: 1, gpuMemoryGiB: 1}\n"
                 + "training: {seqLength: " + SpecLimits.MAX_SEQ_LENGTH + ", microBatchSize: 4,"
-                + " activationCheckpointing: false, globalBatchSize: 4}\n");
+                + " activationCheckpointing: none, globalBatchSize: 4}\n");
     }
 
     @Test
@@ -100,7 +102,7 @@ class SpecLimitsTest {
                 .withOverrides(largestModel().at("/model/config"), new java.util.ArrayList<>());
         ParameterCount p = ParameterCount.of(m);
         assertThat(p.total()).isGreaterThan(1_000_000_000_000_000L); // about 1.4e16
-        MemoryEstimate e = MemoryEstimator.estimate(m, p, 1, 1, 1, 1, 4, SpecLimits.MAX_SEQ_LENGTH, false, 1);
+        MemoryEstimate e = MemoryEstimator.estimate(m, p, 1, 1, 1, 1, 4, SpecLimits.MAX_SEQ_LENGTH, ActivationCheckpointing.none, 1, 1);
         assertThat(e.perGpuBytes()).isGreaterThan(16 * p.total()); // no part wrapped around
         assertThat(java.util.List.of(e.weights(), e.gradients(), e.optimizer(), e.activations(), e.headroom()))
                 .allMatch(x -> x >= 0); // gradients are 0 at the start of backward

@@ -15,6 +15,7 @@ import com.fasterxml.jackson.databind.cfg.CoercionAction;
 import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
 import com.fasterxml.jackson.databind.deser.std.StdDeserializer;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
+import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.module.SimpleModule;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -404,6 +405,9 @@ public final class TolerantJobReading {
             if (t instanceof InputCoercionException c && c.getTargetType() != null) {
                 // the parser names the primitive it tried (int for 3000000000); the field is its wrapper
                 return MethodType.methodType(c.getTargetType()).wrap().returnType();
+            }
+            if (t instanceof ValueInstantiationException v && v.getType() != null) {
+                return v.getType().getRawClass(); // a type's own creator refused the value
             }
         }
         return null;

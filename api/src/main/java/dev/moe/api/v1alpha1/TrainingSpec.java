@@ -1,8 +1,10 @@
 package dev.moe.api.v1alpha1;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import com.fasterxml.jackson.databind.JsonNode;
 import io.fabric8.generator.annotation.Default;
 import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
@@ -54,11 +56,13 @@ public class TrainingSpec {
     @JsonPropertyDescription("Sequences per data-parallel rank per forward/backward pass.")
     public Integer microBatchSize = 1;
 
-    @Default("true")
-    @JsonPropertyDescription("Per-decoder-layer activation checkpointing: keep only each layer's input and"
-            + " recompute the layer in backward (about 1/3 more compute, far less activation memory). The"
-            + " operator's memory estimate follows this setting.")
-    public Boolean activationCheckpointing = true;
+    @JsonPropertyDescription("What each decoder layer keeps for backward: none (keeps every activation:"
+            + " fastest, most memory), selective (recomputes the cheap elementwise and normalisation ops, keeps"
+            + " the matrix products and the expert dispatch), full (keeps only the layer's input and recomputes the"
+            + " layer: about 1/3 more compute, least memory). Unset: the plan engine picks the fastest mode whose"
+            + " memory estimate fits the GPU (none, then selective, then full); the plan shows the mode it chose."
+            + " Jobs stored with the boolean of earlier versions are read as true = full, false = none.")
+    public ActivationCheckpointing activationCheckpointing;
 
     @LimitReason("large runs use a few thousand sequences per step")
     @Min(1)
@@ -174,6 +178,33 @@ public class TrainingSpec {
     /** Dataset kinds the trainer reads. */
     public enum DatasetType {
         synthetic, tokens
+    }
+
+    /**
+     * What a decoder layer keeps for backward, from most memory and fastest to least memory and slowest. Not
+     * {@code off}: YAML 1.1 readers (kubectl's among them) turn an unquoted off into the boolean false.
+     */
+    public enum ActivationCheckpointing {
+        none, selective, full;
+
+        /**
+         * Reads a mode name, or the boolean of jobs written before the three modes (true = full, false = none):
+         * such jobs may be stored in the cluster and must keep their meaning.
+         */
+        @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
+        public static ActivationCheckpointing fromJson(JsonNode value) {
+            if (value.isBoolean()) {
+                return value.booleanValue() ? full : none;
+            }
+            if (value.isTextual()) {
+                for (ActivationCheckpointing mode : values()) {
+                    if (mode.name().equals(value.textValue())) {
+                        return mode;
+                    }
+                }
+            }
+            throw new IllegalArgumentException("not one of none, selective, full");
+        }
     }
 
     /** Element types of a token file. */

@@ -103,7 +103,7 @@ class TolerantJobReadingTest {
         assertThat(quoted.value().textValue()).isEqualTo("8");
         assertThat(quoted.expected()).isEqualTo(Integer.class);
         assertThat(problem("{\"training\":{\"activationCheckpointing\":\"true\"}}").expected())
-                .isEqualTo(Boolean.class);
+                .isEqualTo(TrainingSpec.ActivationCheckpointing.class);
         assertThat(problem("{\"training\":{\"activationCheckpointing\":1}}").field())
                 .isEqualTo("spec.training.activationCheckpointing");
         assertThat(problem("{\"training\":{\"learningRate\":\"3e-4\"}}").expected()).isEqualTo(Double.class);
@@ -152,6 +152,20 @@ class TolerantJobReadingTest {
         assertThat(fraction.field()).isEqualTo("spec.resources.nodes");
         assertThat(fraction.value().doubleValue()).isEqualTo(2.5);
         assertThat(problem("{\"training\":{\"seed\":9223372036854775808}}").expected()).isEqualTo(Long.class);
+    }
+
+    @Test
+    void activationCheckpointingIsAModeName_orTheBooleanOfJobsStoredBeforeTheModes() throws Exception {
+        assertThat(spec("{\"training\":{\"activationCheckpointing\":\"selective\"}}").training.activationCheckpointing)
+                .isEqualTo(TrainingSpec.ActivationCheckpointing.selective);
+        assertThat(spec("{\"training\":{\"activationCheckpointing\":true}}").training.activationCheckpointing)
+                .isEqualTo(TrainingSpec.ActivationCheckpointing.full);
+        assertThat(spec("{\"training\":{\"activationCheckpointing\":false}}").training.activationCheckpointing)
+                .isEqualTo(TrainingSpec.ActivationCheckpointing.none);
+        assertThat(spec("{\"training\":{}}").training.activationCheckpointing).isNull();
+        // off is what YAML 1.1 turns into false: not a name, so a quoted "off" is refused, not guessed
+        assertThat(problem("{\"training\":{\"activationCheckpointing\":\"off\"}}").field())
+                .isEqualTo("spec.training.activationCheckpointing");
     }
 
     @Test

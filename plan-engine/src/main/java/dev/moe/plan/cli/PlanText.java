@@ -30,6 +30,8 @@ final class PlanText {
         row(out, "batch", "global " + p.globalBatchSize() + " = micro " + p.shape().microBatchSize() + " x data "
                 + p.data() + " x accumulation " + p.gradientAccumulation() + ", " + p.spec().training.seqLength
                 + " tokens per sequence");
+        row(out, "recompute", "training.activationCheckpointing=" + p.shape().activationCheckpointing().name()
+                + (p.spec().training.activationCheckpointing == null ? " (unset: the fastest mode that fits)" : ""));
         MemoryEstimate mem = p.memory();
         row(out, "memory/GPU", mem.summary() + " (" + mem.perGpuBytes() + " bytes)");
         sub(out, "weights", mem.weights());
