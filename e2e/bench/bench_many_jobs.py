@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Operator memory with many jobs held (prints figures; asserts nothing about time or memory).
 
-Anchor (shared/design/anchors.md): 1,000 jobs held with < 300 MiB operator memory; no reconcile loop.
+Target (bench/results.md): 1,000 jobs held with < 300 MiB operator memory; no reconcile loop.
 
 What it holds: N small jobs that really run (not suspended ones), so that every informer cache of the operator is
 filled the way a fleet fills it: each job is tiny-moe on 1 node x 1 GPU, kept Running by KWOK (E2E_MOE_HOLD), and

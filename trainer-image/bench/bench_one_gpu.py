@@ -18,7 +18,7 @@ Rows, each in its own process (clean allocator; an out-of-memory ends only that 
   cap, to show that it really runs out of memory. Both shapes take ≈ 8 minutes with one candidate.
 Every row: same synthetic token sequences (moe_trainer.data), random init, full training step, 3 warm-up steps
 (the first compiles) then N timed steps between two synchronisations; peak = max_memory_allocated over the
-timed steps. MFU per docs/anchors.md (989 TFLOP/s, attention term not halved).
+timed steps. MFU per docs/measuring.md (989 TFLOP/s, attention term not halved).
 """
 from __future__ import annotations
 

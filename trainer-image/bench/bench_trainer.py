@@ -7,7 +7,7 @@ Run under torchrun (one process per GPU):
 Each run appends one JSON line to --out. A full training step is timed: forward, backward, gradient
 reduction, clipping (ours) and AdamW, bf16 compute. Unique tokens: HF's EP ranks all see the same tokens,
 so its job-wide unique tokens per step are batch × seq; ours are batch × seq × data ranks.
-MFU: docs/anchors.md (TorchTitan convention, 989 TFLOP/s peak; causal variant halves the attention term).
+MFU: docs/measuring.md (TorchTitan convention, 989 TFLOP/s peak; causal variant halves the attention term).
 """
 from __future__ import annotations
 
