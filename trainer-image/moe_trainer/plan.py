@@ -207,7 +207,8 @@ def validate_plan(plan: Plan) -> None:
         raise ConfigError(f"plan.training.dataset={ds!r}: type must be one of {', '.join(contract.DATASET_TYPES)}")
     if ds["type"] == "tokens":
         if ds.get("dtype", DEFAULT_TOKEN_DTYPE) not in contract.TOKEN_DTYPES:
-            raise ConfigError(f"plan.training.dataset.dtype={ds.get('dtype')!r}: use {' or '.join(contract.TOKEN_DTYPES)} "
+            raise ConfigError(f"plan.training.dataset.dtype={ds.get('dtype')!r}: use "
+                              f"{' or '.join(contract.TOKEN_DTYPES)} "
                               "(token ids are unsigned; write the file with one of these numpy dtypes)")
         path = ds.get("path")
         if not path or not os.path.isfile(path):
@@ -256,11 +257,13 @@ def check_env_against_plan(plan: Plan, env: dict | None = None) -> tuple[int, in
     except ValueError as e:
         raise ConfigError(f"torchrun env is not numeric: {e}") from None
     if world != plan.world_size:
-        raise ConfigError(f"{contract.WORLD_SIZE}={world} but plan.world.size={plan.world_size}; the pod env and plan disagree")
+        raise ConfigError(f"{contract.WORLD_SIZE}={world} but plan.world.size={plan.world_size}; "
+                          "the pod env and plan disagree")
     if not 0 <= rank < world:
         raise ConfigError(f"RANK={rank} outside [0, {world})")
-    for k, v in ((contract.MOE_TENSOR_PARALLEL, plan.parallelism.tensor), (contract.MOE_EXPERT_PARALLEL, plan.parallelism.expert),
-                 (contract.MOE_CONTEXT_PARALLEL, plan.parallelism.context), (contract.MOE_DATA_PARALLEL, plan.parallelism.data)):
+    p = plan.parallelism
+    for k, v in ((contract.MOE_TENSOR_PARALLEL, p.tensor), (contract.MOE_EXPERT_PARALLEL, p.expert),
+                 (contract.MOE_CONTEXT_PARALLEL, p.context), (contract.MOE_DATA_PARALLEL, p.data)):
         if env.get(k) not in (None, "") and env.get(k) != str(v):
             raise ConfigError(f"{k}={env.get(k)} but the plan says {v}")
     return rank, local, world

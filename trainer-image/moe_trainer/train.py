@@ -206,7 +206,8 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
     resume = ckpt.latest_step_dir(t.checkpoint_dir)
     if resume:
         start = last_ckpt = ckpt.load(resume, model, opt)
-        log.info("resumed from %s at step %d (attempt %s)", resume, start, os.environ.get(contract.MOE_RESTART_ATTEMPT, "0"))
+        log.info("resumed from %s at step %d (attempt %s)", resume, start,
+                 os.environ.get(contract.MOE_RESTART_ATTEMPT, "0"))
 
     port = os.environ.get(contract.MOE_METRICS_PORT)
     metrics = Metrics(int(port) + local_rank if port else None, rank, plan.job_name)

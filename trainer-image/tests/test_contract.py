@@ -123,13 +123,12 @@ READ = {
                                                 for i in range(p.world_size)])(k)
        for k in ("rank", "node", "localRank", "data", "context", "tensor", "expertData", "expert", "experts")},
     "model.model_type": lambda p, d: "qwen3_moe",
-    **{f"model.{f.name}": (lambda n: lambda p, d: getattr(p.model, n))(f.name) for f in dataclasses.fields(ModelConfig)},
+    **{f"model.{f.name}": (lambda n: lambda p, d: getattr(p.model, n))(f.name)
+       for f in dataclasses.fields(ModelConfig)},
 }
 #: Keys the operator writes for people and tools, which the trainer does not need.
 NOT_READ = {"memory.perGpuBytes", "memory.gpuBytes", "memory.breakdown.weights", "memory.breakdown.gradients",
             "memory.breakdown.optimizer", "memory.breakdown.activations", "memory.breakdown.headroom", "warnings"}
-#: ModelConfig fields the operator's plans leave to the trainer (transformers' default).
-MODEL_ONLY_IN_TRAINER = {"model.initializer_range"}
 
 
 def test_the_golden_files_are_there():
@@ -144,8 +143,8 @@ def test_the_trainer_reads_every_key_of_the_operators_plan_as_the_operator_meant
     p = parse_plan(doc)
     keys = leaves(raw)
     unknown = sorted(set(keys) - set(READ) - NOT_READ)
-    assert not unknown, (f"the operator writes {unknown}, which the trainer neither reads (tests/test_contract.py READ, "
-                         "moe_trainer/plan.py) nor lists as not needed (NOT_READ)")
+    assert not unknown, (f"the operator writes {unknown}, which the trainer neither reads (tests/test_contract.py "
+                         "READ, moe_trainer/plan.py) nor lists as not needed (NOT_READ)")
     for key, want in keys.items():
         if key in NOT_READ:
             continue
