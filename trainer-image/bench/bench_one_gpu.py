@@ -111,14 +111,17 @@ def profile_steps(step_fn, first, n, sync):
 
 
 def _result(impl, layers, seq, mbs, plan, times_s, peak, extra=None):
-    from moe_trainer.config import PEAK_FLOPS_BF16, ModelConfig
+    from moe_trainer.metrics import flops_per_token
+    from moe_trainer.model_config import ModelConfig
+
+    PEAK_FLOPS_BF16 = 989e12  # H100/H200 SXM dense bf16 (moe_trainer.metrics.PEAK_BF16_TFLOPS)
 
     cfg = ModelConfig.from_dict(_model_cfg(layers))
     step = sum(times_s) / len(times_s)
     tps = mbs * seq / step
     r = {"impl": impl, "layers": layers, "seq": seq, "mbs": mbs, "plan": plan, "ok": True,
          "unique_tokens_per_s_per_gpu": round(tps, 1),
-         "mfu_pct": round(100 * tps * cfg.flops_per_token(seq) / PEAK_FLOPS_BF16, 2),
+         "mfu_pct": round(100 * tps * flops_per_token(cfg, seq) / PEAK_FLOPS_BF16, 2),
          "step_ms": round(1000 * step, 2), "peak_mem_gib": round(peak / GIB, 2)}
     r.update(extra or {})
     return r
@@ -169,7 +172,7 @@ def _timed(torch, step_fn, warmup, steps, sync_check=False):
 def row_ours(a):
     sys.path.insert(0, a.trainer_root or TRAINER)
     from moe_trainer import train as T
-    from moe_trainer.config import parse_plan
+    from moe_trainer.plan import parse_plan
     from moe_trainer.data import BatchSource
     from moe_trainer.parallel.mesh import build_meshes
 
@@ -187,9 +190,10 @@ def row_ours(a):
         plan = parse_plan(plan_doc(a.layers, a.seq, a.mbs, ac, a.warmup + a.steps + 8, a.accum))
         device = T.init_distributed(0, 0, 1)
         meshes = build_meshes(plan.parallelism, device.type)
-        model = T.build_model(plan, meshes, device)
+        built = T.build_model(plan, meshes, device)
+        model = getattr(built, "model", built)  # older revisions returned the model itself
         new_api = hasattr(T, "build_optimizer")
-        opts = [T.build_optimizer(model, plan)] if new_api else T.build_optimizers(model, plan, device)
+        opts = [T.build_optimizer(built, plan)] if new_api else T.build_optimizers(model, plan, device)
         t = plan.training
         data = BatchSource(t.dataset, plan.model.vocab_size, t.seq_length, t.micro_batch_size, t.gradient_accumulation,
                            1, t.seed)
@@ -197,6 +201,7 @@ def row_ours(a):
 
         def step(i):
             stats = T.forward_backward(model, meshes, data, i, t.gradient_accumulation, device)
+            stats = stats[0] if isinstance(stats, tuple) else stats
             T.clip_grad_norm(model, 1.0, 1, opts[0] if new_api else opts)
             for o in opts:
                 o.step()

@@ -23,7 +23,11 @@ import torch.distributed as dist
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from moe_trainer.config import PEAK_FLOPS_BF16, ModelConfig, parse_plan  # noqa: E402
+from moe_trainer.metrics import flops_per_token  # noqa: E402
+from moe_trainer.model_config import ModelConfig  # noqa: E402
+from moe_trainer.plan import parse_plan  # noqa: E402
+
+PEAK_FLOPS_BF16 = 989e12  # H100/H200 SXM dense bf16 (moe_trainer.metrics.PEAK_BF16_TFLOPS), the machine of bench/results.md
 
 
 def _cfg(ckpt):
@@ -40,8 +44,8 @@ def _result(args, system, setting, world, step_times, unique_tokens_per_step, cf
     dt = statistics.median(step_times)
     tps = unique_tokens_per_step / dt
     per_gpu = tps / world
-    mfu = tps * cfg.flops_per_token(args.seq) / (world * PEAK_FLOPS_BF16)
-    mfu_causal = tps * cfg.flops_per_token(args.seq, causal=True) / (world * PEAK_FLOPS_BF16)
+    mfu = tps * flops_per_token(cfg, args.seq) / (world * PEAK_FLOPS_BF16)
+    mfu_causal = tps * flops_per_token(cfg, args.seq, causal=True) / (world * PEAK_FLOPS_BF16)
     dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
     r = {"system": system, "setting": setting, "gpus": world, "device": dev, "seq": args.seq, "mbs": args.mbs,
          "layers": cfg.num_hidden_layers, "step_s_median": dt, "step_s_all": [round(s, 4) for s in step_times],
@@ -53,7 +57,7 @@ def _result(args, system, setting, world, step_times, unique_tokens_per_step, cf
 
 
 def run_ours(args):
-    from moe_trainer.parallel.expert_parallel import COMM_TIMER
+    from moe_trainer.metrics import ALL_TO_ALL_TIMER
     from moe_trainer.parallel.mesh import build_meshes
     from moe_trainer.train import build_model, build_optimizer, clip_grad_norm, forward_backward, init_distributed
 
@@ -76,8 +80,9 @@ def run_ours(args):
                                     "steps": args.steps, "seed": 1, "dataset": {"type": "synthetic"}}})
     device = init_distributed(local, rank, world)
     meshes = build_meshes(plan.parallelism, device.type)
-    model = build_model(plan, meshes, device)
-    opt = build_optimizer(model, plan)
+    built = build_model(plan, meshes, device)
+    model = built.model
+    opt = build_optimizer(built, plan)
     from moe_trainer.data import BatchSource
 
     t = plan.training
@@ -91,14 +96,14 @@ def run_ours(args):
             prof.__enter__()
         _sync(device)
         t0 = time.perf_counter()
-        stats = forward_backward(model, meshes, data, step, 1, device)
+        stats, _ = forward_backward(model, meshes, data, step, 1, device)
         clip_grad_norm(model, 1.0, world, opt)
         opt.step()
         opt.zero_grad(set_to_none=True)
         _sync(device)
         dt = torch.tensor([time.perf_counter() - t0], device=device)
         dist.all_reduce(dt, op=dist.ReduceOp.MAX)
-        s = COMM_TIMER.pop_seconds()
+        s = ALL_TO_ALL_TIMER.pop_seconds()
         if step >= args.warmup:
             times.append(dt.item())
             a2a.append(s)

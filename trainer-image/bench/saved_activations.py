@@ -25,7 +25,7 @@ def _layer_model(tokens_per_seq: int):
     import torch
 
     from moe_trainer import model as M
-    from moe_trainer.config import ModelConfig
+    from moe_trainer.model_config import ModelConfig
 
     sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "gpu"))
     from make_hf_checkpoint import SHAPES

@@ -13,7 +13,7 @@ import re
 
 import torch
 
-from .config import ModelConfig
+from .model_config import ModelConfig
 from .exitcodes import ConfigError
 
 _EXPERT_RE = re.compile(r"^(model\.layers\.\d+\.mlp\.experts)\.(gate_up_proj|down_proj)$")

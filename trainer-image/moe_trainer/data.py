@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .plan import DEFAULT_TOKEN_DTYPE
+
 
 class BatchSource:
     def __init__(self, dataset: dict, vocab_size: int, seq_len: int, micro_batch: int, accum: int, data: int,
@@ -19,7 +21,7 @@ class BatchSource:
         self.vocab, self.S, self.mbs, self.accum, self.data, self.seed = vocab_size, seq_len, micro_batch, accum, data, seed
         self.kind = dataset.get("type", "synthetic")
         if self.kind == "tokens":
-            self.tokens = np.memmap(dataset["path"], dtype=np.dtype(dataset.get("dtype", "uint32")), mode="r")
+            self.tokens = np.memmap(dataset["path"], dtype=np.dtype(dataset.get("dtype", DEFAULT_TOKEN_DTYPE)), mode="r")
             self.n = (len(self.tokens) - 1) // seq_len
             if self.n < 1:
                 from .exitcodes import ConfigError

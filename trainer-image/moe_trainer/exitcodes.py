@@ -1,12 +1,14 @@
-"""Exit codes of the trainer, as docs/contract.md section 3 defines them."""
+"""Exit codes of the trainer, as docs/contract.md section 3 defines them (values: contract.py)."""
 import os
+
+from .contract import EXIT_CONFIG_ERROR, EXIT_RETRIABLE
 
 EXIT_OK = 0
 #: Configuration error (bad plan, missing files, shapes that do not divide). Non-retriable.
 #: Always raised before any collective starts.
-EXIT_CONFIG = 78  # sysexits.h EX_CONFIG
+EXIT_CONFIG = EXIT_CONFIG_ERROR
 #: NCCL / distributed / runtime failure worth retrying (gang restart + resume from checkpoint).
-EXIT_TEMPFAIL = 75  # sysexits.h EX_TEMPFAIL
+EXIT_TEMPFAIL = EXIT_RETRIABLE
 
 
 class ConfigError(Exception):

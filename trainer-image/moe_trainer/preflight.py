@@ -1,11 +1,13 @@
-"""Validate the plan (and the files it names) before torchrun starts: exit 78 with the message, else 0.
+"""Validate a plan (and the files it names) without starting training: exit 78 with the message, else 0.
 
-torchrun reports any failed worker as exit 1, so the image's entrypoint runs this first to give the
-operator the non-retriable code 78 for configuration errors."""
+``python -m moe_trainer.preflight --plan plan.json``: for an init container, a custom ``spec.trainer.command``
+that wraps plain torchrun (which reports any failed worker as exit 1), or a person checking a plan by hand. The
+image's entrypoint does not need it: moe_trainer.launch passes the trainer's own 78 through (docs/contract.md
+section 2), and the trainer checks the same plan before any collective."""
 import argparse
 import sys
 
-from .config import load_plan
+from .plan import load_plan
 from .exitcodes import EXIT_CONFIG, ConfigError
 
 

@@ -8,8 +8,10 @@ import ssl
 import time
 import urllib.request
 
+from .contract import POD_NAME, POD_NAMESPACE, PROGRESS_ANNOTATION, PROGRESS_TO_POD_ANNOTATION
+
 log = logging.getLogger("moe_trainer.progress")
-ANNOTATION = "training.moe.dev/progress"
+ANNOTATION = PROGRESS_ANNOTATION
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
@@ -21,7 +23,7 @@ class ProgressReporter:
         # path (the e2e local runner runs pods as local processes and materializes the projected volume elsewhere).
         self.sa_dir = env.get("MOE_K8S_SA_DIR") or sa_dir
         self.last = 0.0
-        self.namespace, self.pod = env.get("POD_NAMESPACE"), env.get("POD_NAME")
+        self.namespace, self.pod = env.get(POD_NAMESPACE), env.get(POD_NAME)
         self.api = "https://{}:{}".format(env.get("KUBERNETES_SERVICE_HOST", "kubernetes.default.svc"),
                                           env.get("KUBERNETES_SERVICE_PORT", "443"))
 
@@ -29,12 +31,12 @@ class ProgressReporter:
     def enabled(self) -> bool:
         return bool(self.spec)
 
-    def report(self, step: int, loss: float, tokens_per_s: float, mfu: float, last_ckpt: int | None,
+    def report(self, step: int, loss: float, tokens_per_s: float, mfu: float | None, last_ckpt: int | None,
                final: bool = False) -> None:
         if not self.enabled:
             return
         doc = {"step": step, "loss": round(float(loss), 6), "tokensPerSecond": round(float(tokens_per_s), 1),
-               "mfu": round(float(mfu), 5), "lastCheckpointStep": last_ckpt,
+               "mfu": None if mfu is None else round(float(mfu), 5), "lastCheckpointStep": last_ckpt,
                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         try:
             if self.spec.startswith("file:"):
@@ -43,7 +45,7 @@ class ProgressReporter:
                 with open(tmp, "w") as f:
                     json.dump(doc, f)
                 os.replace(tmp, path)
-            elif self.spec == "pod-annotation":
+            elif self.spec == PROGRESS_TO_POD_ANNOTATION:
                 now = time.monotonic()
                 if not final and now - self.last < self.min_interval:
                     return

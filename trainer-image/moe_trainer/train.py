@@ -13,24 +13,26 @@ import os
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 
 from . import checkpoint as ckpt
-from .config import PEAK_FLOPS_BF16, Plan, check_env_against_plan, load_plan
+from . import contract
 from .data import BatchSource
 from .exitcodes import EXIT_CONFIG, EXIT_OK, EXIT_TEMPFAIL, ConfigError, hard_exit, is_retriable
 from .kernels import compile_enabled, prefer_fast_attention
-from .metrics import Metrics
+from .metrics import ALL_TO_ALL_TIMER, Metrics, flops_per_token, load_imbalance, mfu, peak_flops
 from .model import Qwen3MoeForCausalLM
 from .optim import AdamW, Fp32GradAccumulation, grad_of, split_master_weights
 from .parallel.activation_checkpoint import apply_activation_checkpointing
 from .parallel.compile import apply_compile
-from .parallel.expert_parallel import COMM_TIMER, apply_expert_parallel, reduce_expert_gradients
+from .parallel.expert_parallel import apply_expert_parallel, reduce_expert_gradients
 from .parallel.fsdp import apply_fsdp, fsdp_managed_parameters, set_gradient_sync
 from .parallel.mesh import Meshes, build_meshes
 from .parallel.tensor_parallel import apply_tensor_parallel
+from .plan import Plan, check_env_against_plan, load_plan
 from .progress import ProgressReporter
 
 log = logging.getLogger("moe_trainer")
@@ -61,8 +63,21 @@ def init_distributed(local_rank: int, rank: int, world: int) -> torch.device:
     return device
 
 
+@dataclass
+class BuiltModel:
+    """What build_model made: the model and the training state that goes with it (kept here, not on the model)."""
+
+    model: torch.nn.Module
+    #: {low-precision parameter: its float32 master} (optim.split_master_weights)
+    master_weights: dict
+    #: float32 gradient accumulation hooks of those parameters, when accumulating
+    grad_accumulation: Fp32GradAccumulation | None
+    checkpointed_layers: int
+    compiled_layers: int
+
+
 def build_model(plan: Plan, meshes: Meshes, device: torch.device, seed: int | None = None, bf16: bool | None = None,
-                activation_checkpointing: str | bool | None = None, compile: bool | None = None):
+                activation_checkpointing: str | bool | None = None, compile: bool | None = None) -> BuiltModel:
     """Meta-device model -> TP -> EP -> local shards filled in float32 (HF checkpoint or seeded init) ->
     working precision (bf16 on GPU: parameters FSDP2 will not shard become bf16, their float32 values kept as
     masters, optim.py) -> activation checkpointing (plan.training.activationCheckpointing) -> per-layer
@@ -81,27 +96,28 @@ def build_model(plan: Plan, meshes: Meshes, device: torch.device, seed: int | No
     if bf16 is None:  # bf16 on GPU; MOE_PRECISION=bf16|fp32 overrides (tests run the bf16 path on CPU)
         bf16 = os.environ.get("MOE_PRECISION", "bf16" if device.type == "cuda" else "fp32") == "bf16"
     working = torch.bfloat16 if bf16 else torch.float32
-    model.master_weights = split_master_weights(model, working, keep=fsdp_managed_parameters(model, meshes))
-    model.grad_accumulation = (Fp32GradAccumulation(model.master_weights)
-                               if plan.training.gradient_accumulation > 1 and model.master_weights else None)
+    master_weights = split_master_weights(model, working, keep=fsdp_managed_parameters(model, meshes))
+    grad_accumulation = (Fp32GradAccumulation(master_weights)
+                         if plan.training.gradient_accumulation > 1 and master_weights else None)
     ac = plan.training.activation_checkpointing if activation_checkpointing is None else activation_checkpointing
-    model.checkpointed_layers = apply_activation_checkpointing(model, ac, all_to_all=meshes.ep > 1)
+    checkpointed_layers = apply_activation_checkpointing(model, ac, all_to_all=meshes.ep > 1)
     if device.type == "cuda":
         prefer_fast_attention()
-    model.compiled_layers = apply_compile(model) if (compile_enabled(device) if compile is None else compile) else 0
+    compiled_layers = apply_compile(model) if (compile_enabled(device) if compile is None else compile) else 0
     apply_fsdp(model, meshes, param_dtype=working if bf16 else None)
-    return model
+    return BuiltModel(model, master_weights, grad_accumulation, checkpointed_layers, compiled_layers)
 
 
-def build_optimizer(model, plan: Plan) -> AdamW:
+def build_optimizer(built: BuiltModel, plan: Plan) -> AdamW:
     """One AdamW over every parameter (it updates tensor by tensor, so DTensors of different meshes mix
     freely); no weight decay on norms (1-D tensors)."""
+    model = built.model
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     t = plan.training
     groups = [g for g in ({"params": decay, "weight_decay": t.weight_decay},
                           {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
-    return AdamW(groups, model.master_weights, lr=t.learning_rate, betas=(0.9, 0.95), eps=1e-8)
+    return AdamW(groups, built.master_weights, lr=t.learning_rate, betas=(0.9, 0.95), eps=1e-8)
 
 
 def lr_at(step: int, t) -> float:
@@ -155,30 +171,21 @@ def clip_grad_norm(model, max_norm: float, world: int, optimizer: AdamW | None =
 
 
 def forward_backward(model, meshes: Meshes, data: BatchSource, step: int, accum: int, device):
-    """Gradient accumulation over `accum` micro-batches; returns local (loss, ce, aux) sums / accum.
+    """Gradient accumulation over `accum` micro-batches; returns (local (loss, ce, aux) sums / accum, tokens per
+    expert [MoE layers, experts] of the last micro-batch or None).
     The model computes in its parameters' dtype (no autocast); gradients accumulate in float32 (FSDP2 for
     the parameters it shards, optim.Fp32GradAccumulation for the others)."""
     stats = torch.zeros(3, device=device)
-    model.last_expert_counts = None
+    expert_counts = None
     for micro in range(accum):
         inputs, labels = data.batch(step, micro, meshes.data_rank, device)
         set_gradient_sync(model, micro == accum - 1)
         out = model(inputs, labels)
         (out["loss"] / accum).backward()
         stats += torch.stack([out["loss"].detach(), out["ce"].detach(), out["aux"].detach()]).float() / accum
-        model.last_expert_counts = out["expert_counts"]
+        expert_counts = out["expert_counts"]
     reduce_expert_gradients(model, meshes)
-    return stats
-
-
-def load_imbalance(model, world: int) -> float:
-    c = getattr(model, "last_expert_counts", None)  # [MoE layers, experts] of the last micro-batch
-    if c is None:
-        return 1.0
-    c = c.float()
-    if dist.is_initialized() and world > 1:
-        dist.all_reduce(c)
-    return (c.max(1).values / c.mean(1).clamp(min=1e-9)).mean().item()
+    return stats, expert_counts
 
 
 # ---------------------------------------------------------------- main loop
@@ -190,21 +197,28 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
     log.info("world %d: data %d × context %d × tensor %d; expert %d × expertData %d; device %s; activation "
              "checkpointing %s", world, p.data, p.context, p.tensor, p.expert, p.expert_data, device,
              t.activation_checkpointing)
-    model = build_model(plan, meshes, device)
-    opt = build_optimizer(model, plan)
+    built = build_model(plan, meshes, device)
+    model = built.model
+    opt = build_optimizer(built, plan)
     data = BatchSource(t.dataset, plan.model.vocab_size, t.seq_length, t.micro_batch_size, t.gradient_accumulation,
                        p.data, t.seed)
     start, last_ckpt = 0, None
     resume = ckpt.latest_step_dir(t.checkpoint_dir)
     if resume:
         start = last_ckpt = ckpt.load(resume, model, opt)
-        log.info("resumed from %s at step %d (attempt %s)", resume, start, os.environ.get("MOE_RESTART_ATTEMPT", "0"))
+        log.info("resumed from %s at step %d (attempt %s)", resume, start,
+                 os.environ.get(contract.MOE_RESTART_ATTEMPT, "0"))
 
-    port = os.environ.get("MOE_METRICS_PORT")
+    port = os.environ.get(contract.MOE_METRICS_PORT)
     metrics = Metrics(int(port) + local_rank if port else None, rank, plan.job_name)
-    progress = ProgressReporter(os.environ.get("MOE_PROGRESS") if rank == 0 else None)
+    progress = ProgressReporter(os.environ.get(contract.MOE_PROGRESS) if rank == 0 else None)
     tokens_per_step = t.micro_batch_size * t.seq_length * p.data * t.gradient_accumulation
-    flops_per_token = plan.model.flops_per_token(t.seq_length)
+    flops_tok = flops_per_token(plan.model, t.seq_length)
+    peak, peak_source = peak_flops(device)
+    if peak:
+        log.info("MFU against %.0f TFLOP/s per device (%s)", peak / 1e12, peak_source)
+    else:
+        log.info("MFU not reported: peak FLOP/s of this device %s; set MOE_PEAK_TFLOPS", peak_source)
     fail_at = int(os.environ.get("MOE_TEST_FAIL_AT_STEP", "-1"))  # tests: simulate a crash
     loss_log = os.environ.get("MOE_LOSS_LOG")
     if device.type == "cuda":
@@ -212,7 +226,7 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
 
     loss_val = float("nan")
     steps_since_log = 0
-    tps = mfu = 0.0
+    tps, util = 0.0, None
     for step in range(start, t.steps):
         if step == fail_at:
             raise RuntimeError(f"MOE_TEST_FAIL_AT_STEP={fail_at}: simulated failure")
@@ -220,7 +234,7 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
         lr = lr_at(step, t)
         for g in opt.param_groups:
             g["lr"] = lr
-        stats = forward_backward(model, meshes, data, step, t.gradient_accumulation, device)
+        stats, expert_counts = forward_backward(model, meshes, data, step, t.gradient_accumulation, device)
         gnorm = clip_grad_norm(model, t.grad_clip, world, opt)
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -230,26 +244,26 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
             dist.all_reduce(stats)
             stats /= world
             loss_val, ce, aux = stats.tolist()
-            imb = load_imbalance(model, world)
+            imb = load_imbalance(expert_counts, world)
             if device.type == "cuda":
                 torch.cuda.synchronize(device)
             dt = time.perf_counter() - t0
-            a2a = COMM_TIMER.pop_seconds() / steps_since_log
+            a2a = ALL_TO_ALL_TIMER.pop_seconds() / steps_since_log
             steps_since_log = 0
             tps = tokens_per_step / dt
-            mfu = tps * flops_per_token / (world * PEAK_FLOPS_BF16)
+            util = mfu(tps, flops_tok, world, peak)
             mem = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else 0
             log.info("step %d/%d  loss %.4f (ce %.4f aux %.4f)  lr %.2e  grad_norm %.3f  %.2fs  %s tok/s "
-                     "(%s /GPU)  MFU %.1f%%  a2a %.3fs/step  imbalance %.2f  peak_mem %.1f GiB",
+                     "(%s /GPU)  MFU %s  a2a %.3fs/step  imbalance %.2f  peak_mem %.1f GiB",
                      done, t.steps, loss_val, ce, aux, lr, gnorm.item(), dt, f"{tps:,.0f}", f"{tps / world:,.0f}",
-                     100 * mfu, a2a, imb, mem / 2**30)
+                     "unknown" if util is None else f"{100 * util:.1f}%", a2a, imb, mem / 2**30)
             metrics.set(step=done, step_seconds=dt, tokens_per_second=tps, tokens_per_second_per_gpu=tps / world,
-                        mfu=mfu, loss=loss_val, aux_loss=aux, expert_load_imbalance=imb, all_to_all_seconds=a2a,
+                        mfu=util, loss=loss_val, aux_loss=aux, expert_load_imbalance=imb, all_to_all_seconds=a2a,
                         peak_memory_bytes=mem, grad_norm=gnorm.item(), learning_rate=lr)
             if rank == 0 and loss_log:
                 with open(loss_log, "a") as f:
                     f.write(f"{done} {loss_val!r}\n")
-            progress.report(done, loss_val, tps, mfu, last_ckpt)
+            progress.report(done, loss_val, tps, util, last_ckpt)
         if t.checkpoint_dir and t.checkpoint_every and (done % t.checkpoint_every == 0 or done == t.steps):
             ckpt.save(t.checkpoint_dir, done, model, opt, rank)
             last_ckpt = done
@@ -261,7 +275,7 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
         save_hf(model, plan.model, export, is_writer=rank == 0, named_tensors=opt.fp32_named_parameters(model))
         dist.barrier()
         log.info("exported Hugging Face checkpoint to %s", export)
-    progress.report(t.steps, loss_val, tps, mfu, last_ckpt, final=True)
+    progress.report(t.steps, loss_val, tps, util, last_ckpt, final=True)
     log.info("training finished at step %d", t.steps)
     dist.barrier()
     dist.destroy_process_group()
@@ -278,6 +292,7 @@ def main(argv=None) -> int:
     try:  # configuration: no collective has started yet
         plan = load_plan(args.plan)
         rank, local_rank, world = check_env_against_plan(plan)
+        peak_flops(torch.device("cpu"))  # a bad MOE_PEAK_TFLOPS is a configuration error, before any collective
     except ConfigError as e:
         log.error("configuration error (exit %d, not retriable): %s", EXIT_CONFIG, e)
         return EXIT_CONFIG

@@ -10,7 +10,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from moe_trainer.config import check_env_against_plan, load_plan  # noqa: E402
+from moe_trainer.plan import check_env_against_plan, load_plan  # noqa: E402
 from moe_trainer.exitcodes import hard_exit  # noqa: E402
 from moe_trainer.data import BatchSource  # noqa: E402
 from moe_trainer.optim import grad_of  # noqa: E402
@@ -37,12 +37,13 @@ def main(plan_path, out_path):
     rank, local, world = check_env_against_plan(plan)
     device = init_distributed(local, rank, world)
     meshes = build_meshes(plan.parallelism, device.type)
-    model = build_model(plan, meshes, device)
+    built = build_model(plan, meshes, device)
+    model = built.model
     t = plan.training
     data = BatchSource(t.dataset, plan.model.vocab_size, t.seq_length, t.micro_batch_size, t.gradient_accumulation,
                        plan.parallelism.data, t.seed)
     with CollectiveCounter() as counter:
-        stats = forward_backward(model, meshes, data, 0, t.gradient_accumulation, device)
+        stats, _ = forward_backward(model, meshes, data, 0, t.gradient_accumulation, device)
     dist.all_reduce(stats)
     stats /= world
     norm = clip_grad_norm(model, 0.0, world)
@@ -52,7 +53,7 @@ def main(plan_path, out_path):
         grads[name] = (g.full_tensor() if isinstance(g, DTensor) else g).detach().clone()
     if rank == 0:
         torch.save({"loss": stats[0].item(), "norm": norm.item(), "grads": grads,
-                    "checkpointed_layers": model.checkpointed_layers, "all_to_alls": counter.all_to_alls}, out_path)
+                    "checkpointed_layers": built.checkpointed_layers, "all_to_alls": counter.all_to_alls}, out_path)
     dist.barrier()
     dist.destroy_process_group()
 

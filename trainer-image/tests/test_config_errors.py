@@ -88,7 +88,7 @@ def test_process_exit_code_and_preflight(tmp_path):
 def test_no_checkpoint_volume_means_no_checkpoints(monkeypatch):
     """docs/contract.md: checkpoint.dir null = no checkpoints. The operator still sends everySteps (a CRD
     default), so a job without a checkpoint volume must train, not exit 78."""
-    from moe_trainer.config import parse_plan, validate_plan
+    from moe_trainer.plan import parse_plan, validate_plan
 
     monkeypatch.delenv("MOE_CHECKPOINT_DIR", raising=False)
     plan = parse_plan(_plan(data=2, ckpt=None, every=200))

@@ -8,7 +8,7 @@ import torch
 from helpers import make_plan, torchrun, write_plan
 
 from moe_trainer.checkpoint_hf import load_hf_into
-from moe_trainer.config import ModelConfig
+from moe_trainer.model_config import ModelConfig
 from moe_trainer.data import BatchSource
 from moe_trainer.model import Qwen3MoeForCausalLM
 

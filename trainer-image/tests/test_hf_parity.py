@@ -6,7 +6,7 @@ import torch
 from conftest import TINY
 
 from moe_trainer.checkpoint_hf import check_hf_checkpoint, load_hf_into, save_hf
-from moe_trainer.config import ModelConfig
+from moe_trainer.model_config import ModelConfig
 from moe_trainer.model import Qwen3MoeForCausalLM
 
 

@@ -3,9 +3,12 @@ import json
 import socket
 import urllib.request
 
+import pytest
 import torch
 
-from moe_trainer.config import ModelConfig
+from moe_trainer.exitcodes import ConfigError
+from moe_trainer.metrics import flops_per_token, lookup_peak_tflops, mfu, peak_flops
+from moe_trainer.model_config import ModelConfig
 from moe_trainer.data import BatchSource
 from moe_trainer.model import Qwen3MoeForCausalLM
 from moe_trainer.progress import ANNOTATION, ProgressReporter
@@ -21,10 +24,34 @@ def test_qwen3_30b_parameter_count_and_flops():
     with torch.device("meta"):
         m = Qwen3MoeForCausalLM(cfg)
     assert sum(p.numel() for p in m.parameters()) == 30_532_122_624
+    assert cfg.total_params() == 30_532_122_624
+    # active: every parameter a token's forward reads (the plan's parameters.activePerToken, the operator's number)
+    assert cfg.active_params_per_token() == 3_353_032_704
+    # FLOPs count the GEMM parameters: the active ones minus the input embedding (a lookup) and the norms
     embed = cfg.vocab_size * cfg.hidden_size
-    # active = all parameters a token touches, minus the input embedding and norms
-    assert cfg.active_params_per_token() + embed + 48 * (2 * 2048 + 2 * 128) + 2048 == 3_353_032_704
-    assert cfg.flops_per_token(4096) == 6 * cfg.active_params_per_token() + 12 * 48 * 32 * 128 * 4096
+    assert cfg.matmul_params_per_token() == 3_353_032_704 - embed - 48 * (2 * 2048 + 2 * 128) - 2048
+    assert flops_per_token(cfg, 4096) == 6 * cfg.matmul_params_per_token() + 12 * 48 * 32 * 128 * 4096
+    assert flops_per_token(cfg, 4096, causal=True) == 6 * cfg.matmul_params_per_token() + 6 * 48 * 32 * 128 * 4096
+
+
+def test_peak_flops_table_and_override():
+    """MFU's denominator: the device's dense bf16 peak by name, MOE_PEAK_TFLOPS over it, unknown when neither."""
+    for name, tflops in (("NVIDIA H100 80GB HBM3", 989), ("NVIDIA H100 PCIe", 756), ("NVIDIA H100 NVL", 835),
+                         ("NVIDIA H200", 989), ("NVIDIA H200 NVL", 835), ("NVIDIA GH200 480GB", 989),
+                         ("NVIDIA H20", 148), ("NVIDIA B200", 2250), ("NVIDIA A100-SXM4-80GB", 312),
+                         ("NVIDIA A100 80GB PCIe", 312), ("NVIDIA L40S", 362), ("NVIDIA L40", 181), ("NVIDIA L4", 121),
+                         ("AMD Instinct MI300X", 1307)):
+        assert lookup_peak_tflops(name)[0] == tflops, name
+    assert lookup_peak_tflops("NVIDIA GeForce RTX 4090") == (None, "unknown (NVIDIA GeForce RTX 4090)")
+    cpu = torch.device("cpu")
+    assert peak_flops(cpu, {}) == (None, "unknown (cpu)")
+    assert mfu(1000.0, 1e9, 2, None) is None
+    peak, source = peak_flops(cpu, {"MOE_PEAK_TFLOPS": "400"})
+    assert peak == 400e12 and source == "MOE_PEAK_TFLOPS=400"
+    assert mfu(1000.0, 1e9, 2, peak) == 1000.0 * 1e9 / (2 * 400e12)
+    for bad in ("0", "-1", "fast", "inf", "nan"):
+        with pytest.raises(ConfigError, match="MOE_PEAK_TFLOPS"):
+            peak_flops(cpu, {"MOE_PEAK_TFLOPS": bad})
 
 
 def test_lr_schedule():
@@ -112,7 +139,7 @@ def test_activation_checkpointing_values_of_the_plan():
     from conftest import TINY
     from helpers import make_plan
 
-    from moe_trainer.config import parse_plan
+    from moe_trainer.plan import parse_plan
 
     for value, mode in ((True, "full"), (False, "none"), (None, "full"), ("none", "none"), ("off", "none"),
                         ("selective", "selective"), ("full", "full")):

@@ -22,7 +22,7 @@ import functools
 import torch
 from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts
 
-from ..config import activation_checkpointing_mode
+from ..plan import activation_checkpointing_mode
 
 
 _aten = torch.ops.aten

@@ -16,58 +16,32 @@ optimizer states are correct; forward uses the local shard.
 """
 from __future__ import annotations
 
-import time
-
 import torch
 import torch.distributed as dist
 import torch.distributed._functional_collectives as funcol
 from torch import nn
 from torch.distributed.tensor import Shard, distribute_tensor
 
+from ..metrics import ALL_TO_ALL_TIMER
 from ..model import Routing, gather_rows, inverse_permutation, sum_rows
 from ..optim import grad_of
-
-
-class CommTimer:
-    """Accumulates all-to-all time (device events on GPU, wall clock on CPU) for the metrics."""
-
-    def __init__(self):
-        self.events = []
-        self.cpu_seconds = 0.0
-
-    def start(self, device):
-        if device.type == "cuda":
-            e = torch.cuda.Event(enable_timing=True)
-            e.record()
-            return e
-        return time.perf_counter()
-
-    def stop(self, device, start):
-        if device.type == "cuda":
-            e = torch.cuda.Event(enable_timing=True)
-            e.record()
-            self.events.append((start, e))
-        else:
-            self.cpu_seconds += time.perf_counter() - start
-
-    def pop_seconds(self) -> float:
-        """Call after the step's work has been synchronised."""
-        s = self.cpu_seconds + sum(a.elapsed_time(b) for a, b in self.events) / 1000.0
-        self.events, self.cpu_seconds = [], 0.0
-        return s
-
-
-COMM_TIMER = CommTimer()
+from .fsdp import shards_experts
 
 
 def _a2a(x: torch.Tensor, out_splits, in_splits, group) -> torch.Tensor:
-    t0 = COMM_TIMER.start(x.device)
+    t0 = ALL_TO_ALL_TIMER.start(x.device)
     out = funcol.all_to_all_single(x.contiguous(), out_splits, in_splits, group)
     out = out.wait() if isinstance(out, funcol.AsyncCollectiveTensor) else out
-    COMM_TIMER.stop(x.device, t0)
+    ALL_TO_ALL_TIMER.stop(x.device, t0)
     return out
 
 
+# Why a hand-written autograd Function and not torch.distributed.nn.functional.all_to_all_single: that built-in
+# does uneven splits and is differentiable, but it runs the in-place c10d collective into a preallocated output,
+# not the functional op (_c10d_functional.all_to_all_single) that activation_checkpoint.py's policy recognises
+# and saves, so under checkpointing every recompute would send the tokens again, and it is opaque to the timer
+# below (the backward all-to-all would go unmeasured). funcol.all_to_all_single_autograd keeps the functional op
+# and is the candidate replacement; it is not yet checked here under NCCL + torch.compile + checkpointing.
 class _AllToAll(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, out_splits, in_splits, group):
@@ -130,7 +104,7 @@ def reduce_expert_gradients(model, meshes) -> None:
     every token copy routed to it in its EP group; summing over expertData and dividing by the number of
     dense replicas of a batch (data × tensor; each tensor rank dispatches its own copy of the tokens)
     gives the gradient of the mean loss, the same as the dense parameters get from FSDP."""
-    if getattr(model, "experts_fsdp", False):  # FSDP2 over expertData already reduced and divided
+    if shards_experts(model, meshes):  # FSDP2 over expertData already reduced and divided
         return
     from torch.distributed.tensor import DTensor
 

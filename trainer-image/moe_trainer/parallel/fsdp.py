@@ -17,14 +17,14 @@ def _shards_dense(meshes) -> bool:
     return meshes.data > 1
 
 
-def _shards_experts(model, meshes) -> bool:
+def shards_experts(model, meshes) -> bool:
     return meshes.edp > 1 and bool(model.moe_blocks())
 
 
 def fsdp_managed_parameters(model, meshes) -> set:
     """The parameters apply_fsdp will shard (before it runs): the one place for that rule."""
     experts = set(model.expert_parameters())
-    managed = set(experts) if _shards_experts(model, meshes) else set()
+    managed = set(experts) if shards_experts(model, meshes) else set()
     if _shards_dense(meshes):
         managed |= {p for p in model.parameters() if p not in experts}
     return managed
@@ -32,7 +32,7 @@ def fsdp_managed_parameters(model, meshes) -> set:
 
 def apply_fsdp(model, meshes, param_dtype=None) -> bool:
     mp = MixedPrecisionPolicy(param_dtype=param_dtype, reduce_dtype=torch.float32)
-    experts_sharded = _shards_experts(model, meshes)
+    experts_sharded = shards_experts(model, meshes)
     if experts_sharded:
         emesh = meshes.expert["expertData"]
         for block in model.moe_blocks():
@@ -40,7 +40,6 @@ def apply_fsdp(model, meshes, param_dtype=None) -> bool:
             block.experts.set_gradient_divide_factor(float(meshes.data * meshes.tensor))
             if emesh.device_type != "cuda":  # NCCL pre-multiplied sum is CUDA-only; sum, then divide
                 block.experts.set_force_sum_reduction_for_comms(True)
-    model.experts_fsdp = experts_sharded
     if _shards_dense(meshes):
         mesh = meshes.dense["data"]
         # experts under their own FSDP module are skipped by the parents; otherwise ignore them explicitly

@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from torch import nn
 from torch.distributed.tensor.parallel import ColwiseParallel, RowwiseParallel, parallelize_module
 
 from ..model import RMSNorm
@@ -27,10 +28,18 @@ class _SumGradOverGroup(torch.autograd.Function):
         return g, None
 
 
-class HeadShardedRMSNorm(RMSNorm):
-    """RMSNorm over head_dim applied to this rank's heads only; weight grads summed over the TP group."""
+class HeadShardedRMSNorm(nn.Module):
+    """q_norm / k_norm under tensor parallelism: RMSNorm over head_dim applied to this rank's heads only. The weight
+    (shared by all heads) is replicated over the tensor group, and each rank's gradient covers only its heads, so
+    the gradient is summed over the group in backward. Built from the model's RMSNorm at parallelisation time and
+    put in its place: it holds the same Parameter, so names (``q_norm.weight``), initialisation and checkpoints do
+    not change."""
 
-    tp_group = None
+    def __init__(self, norm: RMSNorm, tp_group):
+        super().__init__()
+        self.weight = norm.weight
+        self.eps = norm.eps
+        self.tp_group = tp_group
 
     def forward(self, x):
         return F.rms_norm(x, (x.shape[-1],), _SumGradOverGroup.apply(self.weight, self.tp_group), self.eps)
@@ -44,6 +53,5 @@ def apply_tensor_parallel(model, meshes) -> None:
         attn = layer.self_attn
         parallelize_module(attn, tp, {"q_proj": ColwiseParallel(), "k_proj": ColwiseParallel(),
                                       "v_proj": ColwiseParallel(), "o_proj": RowwiseParallel()})
-        for norm in (attn.q_norm, attn.k_norm):
-            norm.__class__ = HeadShardedRMSNorm
-            norm.tp_group = tp.get_group()
+        attn.q_norm = HeadShardedRMSNorm(attn.q_norm, tp.get_group())
+        attn.k_norm = HeadShardedRMSNorm(attn.k_norm, tp.get_group())

@@ -16,7 +16,8 @@ from torch.distributed.tensor import DTensor
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from moe_trainer.checkpoint_hf import load_hf_into  # noqa: E402
-from moe_trainer.config import ModelConfig, parse_plan  # noqa: E402
+from moe_trainer.model_config import ModelConfig  # noqa: E402
+from moe_trainer.plan import parse_plan  # noqa: E402
 from moe_trainer.data import BatchSource  # noqa: E402
 from moe_trainer.model import Qwen3MoeForCausalLM, grouped_mm  # noqa: E402
 from moe_trainer.optim import grad_of  # noqa: E402
@@ -56,8 +57,8 @@ def main(hf_dir, D, T, E):
     results = {}
     for mode in ("fp32", "bf16"):  # float32 end to end (exactness of the parallel maths), then bf16 training path
         bf16 = mode == "bf16"
-        model = build_model(plan, meshes, device, bf16=bf16)
-        stats = forward_backward(model, meshes, data, 0, t.gradient_accumulation, device)
+        model = build_model(plan, meshes, device, bf16=bf16).model
+        stats, _ = forward_backward(model, meshes, data, 0, t.gradient_accumulation, device)
         dist.all_reduce(stats)
         stats /= world
         norm = clip_grad_norm(model, 0.0, world).item()

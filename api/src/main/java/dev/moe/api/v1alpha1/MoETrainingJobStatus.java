@@ -163,17 +163,21 @@ public class MoETrainingJobStatus {
         @JsonPropertyDescription("Human-readable total, e.g. 61.3 GiB of 80 GiB.")
         public String summary;
 
-        @JsonPropertyDescription("bf16 weights held by this GPU, plus unsharded layer buffers.")
+        @JsonPropertyDescription("Parameters held by this GPU: float32 masters (in the model where FSDP2 shards a"
+                + " parameter, in the optimizer otherwise) and bf16 working copies, plus FSDP2's transient unsharded"
+                + " bf16 layers at the peak.")
         public Long weights;
 
-        @JsonPropertyDescription("bf16 gradients.")
+        @JsonPropertyDescription("Gradients allocated at the peak: float32 where FSDP2 shards a parameter or while"
+                + " accumulating, bf16 otherwise; FSDP2's reduce buffers included.")
         public Long gradients;
 
-        @JsonPropertyDescription("fp32 master weights and AdamW moments.")
+        @JsonPropertyDescription("The two float32 AdamW moments of the parameters this GPU holds (the float32"
+                + " masters are counted in weights).")
         public Long optimizer;
 
-        @JsonPropertyDescription("Activations of one micro-batch (layer inputs checkpointed, one layer recomputed,"
-                + " logits).")
+        @JsonPropertyDescription("Activations of one micro-batch at the peak, as training.activationCheckpointing"
+                + " keeps them, plus one layer's backward working set and a loss chunk's logits.")
         public Long activations;
 
         @JsonPropertyDescription("CUDA context, NCCL buffers, allocator fragmentation.")
@@ -184,7 +188,8 @@ public class MoETrainingJobStatus {
     @JsonInclude(JsonInclude.Include.NON_NULL)
     @JsonIgnoreProperties(ignoreUnknown = true)
     public static class FailureRecord {
-        @JsonPropertyDescription("Why: ExitCode, Evicted, Preempted, NodeLost, GangTimeout, ...")
+        @JsonPropertyDescription("Why: ExitCode, Evicted, Preempted, NodeLost, PodDeleted, PodFailed,"
+                + " GangSchedulingTimeout, ...")
         public String reason;
 
         @JsonPropertyDescription("Pod that failed first.")
