@@ -27,6 +27,7 @@ from .model import Qwen3MoeForCausalLM
 from .optim import AdamW, Fp32GradAccumulation, grad_of, split_master_weights
 from .parallel.activation_checkpoint import apply_activation_checkpointing
 from .parallel.compile import apply_compile
+from .parallel.context import apply_context_parallel
 from .parallel.expert_parallel import COMM_TIMER, apply_expert_parallel, reduce_expert_gradients
 from .parallel.fsdp import apply_fsdp, fsdp_managed_parameters, set_gradient_sync
 from .parallel.mesh import Meshes, build_meshes
@@ -73,6 +74,7 @@ def build_model(plan: Plan, meshes: Meshes, device: torch.device, seed: int | No
         model = Qwen3MoeForCausalLM(plan.model)
     apply_tensor_parallel(model, meshes)
     apply_expert_parallel(model, meshes)
+    model.context_shard = apply_context_parallel(model, meshes)
     if plan.checkpoint_path:
         src = hf_source(plan.checkpoint_path)
     else:
@@ -85,7 +87,8 @@ def build_model(plan: Plan, meshes: Meshes, device: torch.device, seed: int | No
     model.grad_accumulation = (Fp32GradAccumulation(model.master_weights)
                                if plan.training.gradient_accumulation > 1 and model.master_weights else None)
     ac = plan.training.activation_checkpointing if activation_checkpointing is None else activation_checkpointing
-    model.checkpointed_layers = apply_activation_checkpointing(model, ac, all_to_all=meshes.ep > 1)
+    model.checkpointed_layers = apply_activation_checkpointing(model, ac, all_to_all=meshes.ep > 1,
+                                                               all_gather=meshes.context > 1)
     if device.type == "cuda":
         prefer_fast_attention()
     model.compiled_layers = apply_compile(model) if (compile_enabled(device) if compile is None else compile) else 0
@@ -157,18 +160,34 @@ def clip_grad_norm(model, max_norm: float, world: int, optimizer: AdamW | None =
 def forward_backward(model, meshes: Meshes, data: BatchSource, step: int, accum: int, device):
     """Gradient accumulation over `accum` micro-batches; returns local (loss, ce, aux) sums / accum.
     The model computes in its parameters' dtype (no autocast); gradients accumulate in float32 (FSDP2 for
-    the parameters it shards, optim.Fp32GradAccumulation for the others)."""
+    the parameters it shards, optim.Fp32GradAccumulation for the others).
+    With context parallelism each rank trains on its shard of the sequences (parallel/context.py): its ce is
+    its share of the batch's ce, so the reported ce is scaled by context (the mean over ranks is then the
+    batch's ce) while the aux loss is the same on every context rank."""
     stats = torch.zeros(3, device=device)
     model.last_expert_counts = None
+    shard = getattr(model, "context_shard", None)
     for micro in range(accum):
         inputs, labels = data.batch(step, micro, meshes.data_rank, device)
         set_gradient_sync(model, micro == accum - 1)
-        out = model(inputs, labels)
+        if shard is None:
+            out = model(inputs, labels)
+            ce = out["ce"].detach()
+        else:
+            inputs, labels, positions, n = shard.shard_batch(inputs, labels)
+            out = model(inputs, labels, positions=positions, num_items_in_batch=n)
+            ce = out["ce"].detach() * meshes.context
         (out["loss"] / accum).backward()
-        stats += torch.stack([out["loss"].detach(), out["ce"].detach(), out["aux"].detach()]).float() / accum
+        aux = out["aux"].detach()
+        loss = ce + plan_aux_coef(model) * aux
+        stats += torch.stack([loss, ce, aux]).float() / accum
         model.last_expert_counts = out["expert_counts"]
     reduce_expert_gradients(model, meshes)
     return stats
+
+
+def plan_aux_coef(model) -> float:
+    return model.config.router_aux_loss_coef
 
 
 def load_imbalance(model, world: int) -> float:
