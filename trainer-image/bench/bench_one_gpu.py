@@ -434,27 +434,39 @@ def longctx(a):
     def left():
         return a.budget_s - (time.time() - t0)
 
-    todo = []
+    ladders = {}
     if "ours" in a.impls:
-        todo.append(("ours", [(seq, ["row", "ours", "--layers", str(layers), "--seq", str(seq), "--mbs", "1",
-                                     "--ac", ac, "--steps", str(a.steps), "--warmup", str(a.warmup),
-                                     "--label", f"mbs 1, ac={ac}"]) for seq, ac in LONGCTX_OURS]))
+        ladders["ours"] = [(seq, ["row", "ours", "--layers", str(layers), "--seq", str(seq), "--mbs", "1",
+                                  "--ac", ac, "--steps", str(a.steps), "--warmup", str(a.warmup),
+                                  "--label", f"mbs 1, ac={ac}"]) for seq, ac in LONGCTX_OURS]
     if "hf" in a.impls:
-        todo.append(("hf", [(seq, ["row", "hf", "--layers", str(layers), "--seq", str(seq), "--mbs-list", "1",
-                                   "--grad-ckpt", "--steps", str(a.steps), "--warmup", str(a.warmup)])
-                            for seq in LONGCTX_HF]))
-    for impl, ladder_rows in todo:
-        for seq, args in ladder_rows:
+        ladders["hf"] = [(seq, ["row", "hf", "--layers", str(layers), "--seq", str(seq), "--mbs-list", "1",
+                                "--grad-ckpt", "--steps", str(a.steps), "--warmup", str(a.warmup)])
+                         for seq in LONGCTX_HF]
+    # the stacks take turns, shortest sequences first, so a budget that runs out still leaves both measured at
+    # the lengths they share; a stack's first failure ends its ladder (its longest is the row before)
+    pos, stopped = {k: 0 for k in ladders}, set()
+    while len(stopped) < len(ladders):
+        for impl, ladder_rows in ladders.items():
+            if impl in stopped:
+                continue
+            if pos[impl] >= len(ladder_rows):
+                stopped.add(impl)
+                continue
+            seq, args = ladder_rows[pos[impl]]
+            pos[impl] += 1
             if left() < 30:
-                rows.append({"impl": impl, "layers": layers, "seq": seq, "ok": False, "error": "not run: budget spent"})
-                break
+                rows.append({"impl": "hf-transformers" if impl == "hf" else impl, "layers": layers, "seq": seq, "ok": False,
+                             "error": "not run: budget spent"})
+                stopped.add(impl)
+                continue
             got = _child(args, timeout=int(max(30, min(300, left()))))
             for r in got:
                 r.update(layers=layers, seq=seq, mode="longctx")
             rows += got
             print_table(got, header=len(rows) == len(got))
             if not all(r.get("ok") for r in got):
-                break  # the first failure ends this stack's ladder: its longest is the row before
+                stopped.add(impl)
     for impl in ("ours", "hf-transformers"):
         ok = [r["seq"] for r in rows if r.get("ok") and r.get("impl") == impl]
         print(f"LONGEST {impl}: {max(ok) if ok else 'none'}")
