@@ -228,8 +228,11 @@ SINGLE_CASES = [
     _c("preset-unknown", "unknown preset", {"model": {"preset": "gpt-5"}}, REPORTED, "spec.model.preset",
        value="gpt-5"),
     _c("preset-huge", "huge string", {"model": {"preset": "p" * 100_000}}, REFUSED, "spec.model.preset"),
-    _c("plan-context-parallel", "plan rule", {"parallelism": {"context": 2}, "resources": {"nodes": 2}},
-       REPORTED, "spec.parallelism.context", value="2", why="baseline: a rule the engine already had"),
+    _c("plan-expert-divides-experts", "plan rule",
+       {"parallelism": {"expert": 3}, "resources": {"nodes": 3}, "training": {"globalBatchSize": 3}},
+       REPORTED, "spec.parallelism.expert", value="3",
+       why="baseline: a rule only the engine has (was context=2, refused until the trainer had context"
+           " parallelism)"),
 
     # nonsense numbers
     _c("num-lr-negative", "nonsense number", {"training": {"learningRate": -0.001}}, REFUSED,

@@ -4,6 +4,8 @@
   python3 trainer-image/bench/bench_one_gpu.py --shapes 8x4096 # one shape
   python3 trainer-image/bench/bench_one_gpu.py ladder          # one change at a time (bench/results.md, "predicted")
   python3 trainer-image/bench/bench_one_gpu.py table FILE      # print a results file
+  python3 trainer-image/bench/bench_one_gpu.py longctx         # long sequences: throughput at 16k/32k/64k and the
+                                                               # longest sequence each trains (8 layers, mbs 1)
 
 Rows, each in its own process (clean allocator; an out-of-memory ends only that row):
 - ``hf-transformers``: transformers' Qwen3MoeForCausalLM without parallelism, bf16 weights, fused AdamW
@@ -234,6 +236,7 @@ def row_hf(a):
 
     impl = "hf-transformers-compiled" if a.compiled else "hf-transformers"
     cfg_d = {k: v for k, v in _model_cfg(a.layers).items() if k != "model_type"}
+    cfg_d["max_position_embeddings"] = max(cfg_d.get("max_position_embeddings", 0), a.seq)
     torch.manual_seed(0)
     with torch.device("cuda"):
         model = Qwen3MoeForCausalLM(Qwen3MoeConfig(**cfg_d))
@@ -242,6 +245,8 @@ def row_hf(a):
             p.fill_(1.0) if "norm" in n else p.normal_(0, 0.02)
     model.to(torch.bfloat16).train()
     model.config.use_cache = False
+    if a.grad_ckpt:  # transformers' own activation checkpointing (each decoder layer recomputed)
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if a.compiled:
         import torch._dynamo
 
@@ -254,7 +259,8 @@ def row_hf(a):
     experts_impl = getattr(model.config, "_experts_implementation", None) or getattr(model.config,
                                                                                      "experts_implementation", None)
     for mbs in a.mbs_list:
-        plan = f"bf16, fused AdamW{', per-layer compile' if a.compiled else ''}"
+        plan = (f"bf16, fused AdamW{', per-layer compile' if a.compiled else ''}"
+                f"{', gradient checkpointing' if a.grad_ckpt else ''}")
         data = BatchSource({"type": "synthetic"}, cfg_d["vocab_size"], a.seq, mbs, 1, 1, 1)
         losses = []
 
@@ -412,6 +418,76 @@ def ladder(a):
     print_table(rows)
 
 
+#: ours at one sequence per step: the activation setting expected to fit and be fastest at each length
+#: (plan engine estimate for one H200: off to 16k, selective to 32k, full beyond)
+LONGCTX_OURS = [(16384, "off"), (32768, "selective"), (65536, "full"), (131072, "full"), (196608, "full"),
+                (262144, "full"), (393216, "full"), (524288, "full")]
+LONGCTX_HF = [16384, 32768, 65536, 98304, 131072, 196608, 262144]
+
+
+def longctx(a):
+    """8 layers at Qwen3-30B-A3B width, one sequence per step: throughput at 16k / 32k / 64k and the longest
+    sequence each stack trains, going up the lengths until the first out-of-memory (HF transformers with its
+    gradient checkpointing, its setting for the longest sequences; ours with the setting of LONGCTX_OURS).
+    --budget-s stops starting rows once spent (a lent GPU's time is short); rows appended to --out."""
+    run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+    card, date = card_name(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    command = "python3 trainer-image/bench/bench_one_gpu.py " + " ".join(shlex.quote(x) for x in sys.argv[1:])
+    t0, rows = time.time(), []
+    layers = 8
+
+    def left():
+        return a.budget_s - (time.time() - t0)
+
+    ladders = {}
+    if "ours" in a.impls:
+        ladders["ours"] = [(seq, ["row", "ours", "--layers", str(layers), "--seq", str(seq), "--mbs", "1",
+                                  "--ac", ac, "--steps", str(a.steps), "--warmup", str(a.warmup),
+                                  "--label", f"mbs 1, ac={ac}"]) for seq, ac in LONGCTX_OURS]
+    if "hf" in a.impls:
+        ladders["hf"] = [(seq, ["row", "hf", "--layers", str(layers), "--seq", str(seq), "--mbs-list", "1",
+                                "--grad-ckpt", "--steps", str(a.steps), "--warmup", str(a.warmup)])
+                         for seq in LONGCTX_HF]
+    # the stacks take turns, shortest sequences first, so a budget that runs out still leaves both measured at
+    # the lengths they share; a stack's first failure ends its ladder (its longest is the row before)
+    pos, stopped = {k: 0 for k in ladders}, set()
+    while len(stopped) < len(ladders):
+        for impl, ladder_rows in ladders.items():
+            if impl in stopped:
+                continue
+            if pos[impl] >= len(ladder_rows):
+                stopped.add(impl)
+                continue
+            seq, args = ladder_rows[pos[impl]]
+            pos[impl] += 1
+            if left() < 30:
+                rows.append({"impl": "hf-transformers" if impl == "hf" else impl, "layers": layers, "seq": seq, "ok": False,
+                             "error": "not run: budget spent"})
+                stopped.add(impl)
+                continue
+            got = _child(args, timeout=int(max(30, min(300, left()))))
+            for r in got:
+                r.update(layers=layers, seq=seq, mode="longctx")
+            rows += got
+            print_table(got, header=len(rows) == len(got))
+            if not all(r.get("ok") for r in got):
+                stopped.add(impl)
+    for impl in ("ours", "hf-transformers"):
+        ok = [r["seq"] for r in rows if r.get("ok") and r.get("impl") == impl]
+        print(f"LONGEST {impl}: {max(ok) if ok else 'none'}")
+    for r in rows:
+        r.update(run_id=run_id, date=date, card=card, gpus=1, command=command)
+    with open(a.out, "a") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    if os.environ.get("OUT"):
+        with open(os.path.join(os.environ["OUT"], "longctx.jsonl"), "w") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+    print("\nLONGCTX")
+    print_table(rows)
+
+
 def memory(a):
     """Peak memory of real training steps against the plan engine's estimate for the same plan
     (bench/memory_estimates.json from trainer-image/scripts/memory_estimates.sh). Keys name the plans:
@@ -472,7 +548,7 @@ def print_table(rows, header=True):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("mode", nargs="?", default="run", choices=["run", "ladder", "memory", "table", "row"])
+    ap.add_argument("mode", nargs="?", default="run", choices=["run", "ladder", "memory", "table", "row", "longctx"])
     ap.add_argument("what", nargs="?", help="row: ours|hf; table: FILE")
     ap.add_argument("--shapes", default="8x4096,4x16384")
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "results.jsonl"))
@@ -494,6 +570,9 @@ def main():
     ap.add_argument("--label", default=None)
     ap.add_argument("--cap-gib", type=float, default=None)
     ap.add_argument("--compiled", action="store_true")
+    ap.add_argument("--grad-ckpt", action="store_true", help="row hf: transformers' gradient checkpointing")
+    ap.add_argument("--budget-s", type=float, default=420, help="longctx: stop starting rows after this long")
+    ap.add_argument("--impls", default="ours,hf", help="longctx: which stacks")
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--sync-check", action="store_true")
     ap.add_argument("--trainer-root", default=None)
@@ -506,6 +585,8 @@ def main():
         ladder(a)
     elif a.mode == "memory":
         memory(a)
+    elif a.mode == "longctx":
+        longctx(a)
     else:
         run(a)
 

@@ -89,9 +89,10 @@ def _accumulate_wgrad(acc: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> No
 
 class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, weight, labels, chunk, want_grad):
+    def forward(ctx, x, weight, labels, chunk, want_grad, num_items):
         n = x.shape[0]
-        n_valid = (labels != IGNORE_INDEX).sum().clamp(min=1)
+        n_valid = ((labels != IGNORE_INDEX).sum() if num_items is None
+                   else torch.as_tensor(num_items, device=x.device)).clamp(min=1)
         loss = torch.zeros((), dtype=torch.float32, device=x.device)
         gx = torch.empty_like(x) if want_grad else None
         gw = torch.zeros(weight.shape, dtype=torch.float32, device=x.device) if want_grad else None
@@ -112,18 +113,19 @@ class _LinearCrossEntropy(torch.autograd.Function):
     def backward(ctx, g):
         gx, gw, n_valid = ctx.saved_tensors
         scale = g.float() / n_valid
-        return (gx * scale).to(gx.dtype), (gw * scale).to(ctx.weight_dtype), None, None, None
+        return (gx * scale).to(gx.dtype), (gw * scale).to(ctx.weight_dtype), None, None, None, None
 
 
 def linear_cross_entropy(x: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor,
-                         chunk: int = CE_CHUNK_TOKENS) -> torch.Tensor:
-    """mean over non-ignored labels of cross_entropy(x @ weight.T, labels), x [N, H], weight [V, H]."""
+                         chunk: int = CE_CHUNK_TOKENS, num_items=None) -> torch.Tensor:
+    """mean over non-ignored labels of cross_entropy(x @ weight.T, labels), x [N, H], weight [V, H].
+    num_items: divide the sum by this count instead (a shard of a batch whose mean is over the whole batch)."""
     want_grad = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
     n = x.shape[0]
     if n > chunk:  # equal chunks (one compiled shape) when the token count allows it
         parts = math.ceil(n / chunk)
         chunk = math.ceil(n / parts)
-    return _LinearCrossEntropy.apply(x, weight, labels, chunk, want_grad)
+    return _LinearCrossEntropy.apply(x, weight, labels, chunk, want_grad, num_items)
 
 
 # ---------------------------------------------------------------- attention

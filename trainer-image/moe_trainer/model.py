@@ -33,9 +33,14 @@ class RMSNorm(nn.Module):
         return F.rms_norm(x, (x.shape[-1],), self.weight, self.eps)
 
 
-def rope_cos_sin(seq_len: int, head_dim: int, theta: float, device, dtype):
+def rope_cos_sin(seq_len: int, head_dim: int, theta: float, device, dtype, positions: torch.Tensor | None = None):
+    """cos/sin [S, D] for positions 0..seq_len-1, or for the given token positions [S] (a sequence shard
+    whose tokens are not contiguous, parallel/context.py)."""
     inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32, device=device) / head_dim))
-    pos = torch.arange(seq_len, dtype=torch.float32, device=device)
+    if positions is None:
+        pos = torch.arange(seq_len, dtype=torch.float32, device=device)
+    else:
+        pos = positions.to(device=device, dtype=torch.float32)
     freqs = torch.outer(pos, inv_freq)
     emb = torch.cat((freqs, freqs), dim=-1)
     return emb.cos().to(dtype), emb.sin().to(dtype)
@@ -59,9 +64,20 @@ def _local(t: torch.Tensor) -> torch.Tensor:
     return t.to_local() if isinstance(t, DTensor) else t
 
 
+def causal_attention(q, k, v):
+    """Causal GQA attention over the whole sequence, q [B, Hq, S, D], k/v [B, Hkv, S, D].
+    GQA native: K/V are not repeated (cuDNN and flash read the shared heads; 67 MB per layer less saved
+    at seq 4096). The backend order (cuDNN first on GPU) is set once by kernels.prefer_fast_attention()."""
+    return F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=q.shape[1] != k.shape[1])
+
+
 class Attention(nn.Module):
     """GQA with RMSNorm on q and k (per head), RoPE, SDPA. Head counts come from the projection sizes,
-    so a tensor-parallel (column-sharded) q/k/v simply yields fewer local heads."""
+    so a tensor-parallel (column-sharded) q/k/v simply yields fewer local heads. ``attend`` is the
+    attention of the local queries against the sequence's keys; context parallelism swaps in one that
+    gathers the keys of the other sequence shards (parallel/context.py)."""
+
+    attend = staticmethod(causal_attention)
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -80,9 +96,7 @@ class Attention(nn.Module):
         k = self.k_norm(self.k_proj(x).view(B, S, -1, self.head_dim)).transpose(1, 2)
         v = self.v_proj(x).view(B, S, -1, self.head_dim).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        # GQA native: K/V are not repeated (cuDNN and flash read the shared heads; 67 MB per layer less saved
-        # at seq 4096). The backend order (cuDNN first on GPU) is set once by kernels.prefer_fast_attention().
-        o = F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=q.shape[1] != k.shape[1])
+        o = self.attend(q, k, v)
         return self.o_proj(o.transpose(1, 2).reshape(B, S, -1))
 
 
@@ -283,20 +297,32 @@ class Backbone(nn.Module):
         self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
 
 
+def _same_statistics(tok_sum, prob_sum, rows):
+    return tok_sum, prob_sum, rows
+
+
 class Qwen3MoeForCausalLM(nn.Module):
+    #: (tokens per expert, router probabilities summed, rows) of this forward -> those of the whole batch the
+    #: load-balancing loss is defined over; context parallelism sums them over the sequence shards
+    router_statistics = staticmethod(_same_statistics)
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.config = cfg
         self.model = Backbone(cfg)
         self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
 
-    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None, return_logits: bool = False):
-        """labels are the targets aligned with input_ids (already shifted), -100 = ignore.
+    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None, return_logits: bool = False,
+                positions: torch.Tensor | None = None, num_items_in_batch: torch.Tensor | int | None = None):
+        """labels are the targets aligned with input_ids (already shifted), -100 = ignore. positions: the
+        sequence position of each token column (default 0..S-1). num_items_in_batch: the number of labelled
+        tokens the cross-entropy mean divides by (default: those in ``labels``; a sequence shard passes the
+        whole sequence's count, so the shards' losses sum to the sequence's loss).
 
         Returns dict(loss = ce + router_aux_loss_coef·aux, ce, aux, logits?)."""
         cfg = self.config
         x = self.model.embed_tokens(input_ids)
-        cos, sin = rope_cos_sin(input_ids.shape[1], cfg.head_dim, cfg.rope_theta, x.device, x.dtype)
+        cos, sin = rope_cos_sin(input_ids.shape[1], cfg.head_dim, cfg.rope_theta, x.device, x.dtype, positions)
         tok_sum = prob_sum = None
         rows = 0
         counts = []
@@ -311,6 +337,7 @@ class Qwen3MoeForCausalLM(nn.Module):
         h = self.model.norm(x)
         out = {"expert_counts": torch.stack(counts) if counts else None}  # [MoE layers, experts] of this forward
         if tok_sum is not None:
+            tok_sum, prob_sum, rows = self.router_statistics(tok_sum, prob_sum, rows)
             out["aux"] = cfg.num_experts * torch.sum((tok_sum / rows) * (prob_sum / rows))
         else:
             out["aux"] = h.new_zeros((), dtype=torch.float32)
@@ -318,10 +345,13 @@ class Qwen3MoeForCausalLM(nn.Module):
             logits = self.lm_head(h)
             out["logits"] = logits
             if labels is not None:
-                out["ce"] = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                                            ignore_index=-100)
+                ce = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
+                                     ignore_index=-100, reduction="sum")
+                n = (labels != -100).sum() if num_items_in_batch is None else num_items_in_batch
+                out["ce"] = ce / torch.as_tensor(n, device=ce.device).clamp(min=1)
         elif labels is not None:  # training: lm_head + cross-entropy by chunks of tokens, no [tokens × vocab] copy
-            out["ce"] = linear_cross_entropy(h.reshape(-1, h.shape[-1]), self.lm_head.weight, labels.reshape(-1))
+            out["ce"] = linear_cross_entropy(h.reshape(-1, h.shape[-1]), self.lm_head.weight, labels.reshape(-1),
+                                             num_items=num_items_in_batch)
         if labels is not None:
             out["loss"] = out["ce"] + cfg.router_aux_loss_coef * out["aux"]
         return out

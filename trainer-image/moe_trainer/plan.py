@@ -202,11 +202,9 @@ def validate_plan(plan: Plan) -> None:
         raise ConfigError(f"plan.parallelism.tensor={p.tensor} must divide model.num_attention_heads="
                           f"{m.num_attention_heads} and model.num_key_value_heads={m.num_key_value_heads} "
                           "(KV-head replication is not implemented); lower tensor")
-    if p.context != 1:
-        raise ConfigError(f"plan.parallelism.context={p.context}: context parallelism is not implemented in this "
-                          "trainer yet; set context=1 (fold the GPUs into data)")
-    if t.seq_length % (2 * p.context):
-        raise ConfigError(f"plan.training.seqLength={t.seq_length} must be divisible by 2×context={2 * p.context}")
+    if t.seq_length % (2 * p.context):  # head–tail chunks of equal length (parallel/context.py)
+        raise ConfigError(f"plan.training.seqLength={t.seq_length} must be divisible by 2×context={2 * p.context}; "
+                          "choose a seqLength that is a multiple of it or a smaller context")
     if t.global_batch_size != t.micro_batch_size * p.data * t.gradient_accumulation:
         raise ConfigError(f"plan.training.globalBatchSize={t.global_batch_size} != microBatchSize×data×"
                           f"gradientAccumulation = {t.micro_batch_size}×{p.data}×{t.gradient_accumulation}")

@@ -28,6 +28,7 @@ from .model import Qwen3MoeForCausalLM
 from .optim import AdamW, Fp32GradAccumulation, grad_of, split_master_weights
 from .parallel.activation_checkpoint import apply_activation_checkpointing
 from .parallel.compile import apply_compile
+from .parallel.context import ContextShard, apply_context_parallel
 from .parallel.expert_parallel import apply_expert_parallel, reduce_expert_gradients
 from .parallel.fsdp import apply_fsdp, fsdp_managed_parameters, set_gradient_sync
 from .parallel.mesh import Meshes, build_meshes
@@ -74,6 +75,8 @@ class BuiltModel:
     grad_accumulation: Fp32GradAccumulation | None
     checkpointed_layers: int
     compiled_layers: int
+    #: this rank's shard of each batch under context parallelism (parallel/context.py), None without it
+    context_shard: ContextShard | None = None
 
 
 def build_model(plan: Plan, meshes: Meshes, device: torch.device, seed: int | None = None, bf16: bool | None = None,
@@ -88,6 +91,7 @@ def build_model(plan: Plan, meshes: Meshes, device: torch.device, seed: int | No
         model = Qwen3MoeForCausalLM(plan.model)
     apply_tensor_parallel(model, meshes)
     apply_expert_parallel(model, meshes)
+    context_shard = apply_context_parallel(model, meshes)
     if plan.checkpoint_path:
         src = hf_source(plan.checkpoint_path)
     else:
@@ -100,12 +104,13 @@ def build_model(plan: Plan, meshes: Meshes, device: torch.device, seed: int | No
     grad_accumulation = (Fp32GradAccumulation(master_weights)
                          if plan.training.gradient_accumulation > 1 and master_weights else None)
     ac = plan.training.activation_checkpointing if activation_checkpointing is None else activation_checkpointing
-    checkpointed_layers = apply_activation_checkpointing(model, ac, all_to_all=meshes.ep > 1)
+    checkpointed_layers = apply_activation_checkpointing(model, ac, all_to_all=meshes.ep > 1,
+                                                         all_gather=meshes.context > 1)
     if device.type == "cuda":
         prefer_fast_attention()
     compiled_layers = apply_compile(model) if (compile_enabled(device) if compile is None else compile) else 0
     apply_fsdp(model, meshes, param_dtype=working if bf16 else None)
-    return BuiltModel(model, master_weights, grad_accumulation, checkpointed_layers, compiled_layers)
+    return BuiltModel(model, master_weights, grad_accumulation, checkpointed_layers, compiled_layers, context_shard)
 
 
 def build_optimizer(built: BuiltModel, plan: Plan) -> AdamW:
@@ -170,19 +175,31 @@ def clip_grad_norm(model, max_norm: float, world: int, optimizer: AdamW | None =
     return norm
 
 
-def forward_backward(model, meshes: Meshes, data: BatchSource, step: int, accum: int, device):
+def forward_backward(model, meshes: Meshes, data: BatchSource, step: int, accum: int, device,
+                     shard: ContextShard | None = None):
     """Gradient accumulation over `accum` micro-batches; returns (local (loss, ce, aux) sums / accum, tokens per
     expert [MoE layers, experts] of the last micro-batch or None).
     The model computes in its parameters' dtype (no autocast); gradients accumulate in float32 (FSDP2 for
-    the parameters it shards, optim.Fp32GradAccumulation for the others)."""
+    the parameters it shards, optim.Fp32GradAccumulation for the others).
+    With context parallelism each rank trains on its shard of the sequences (parallel/context.py): its ce is
+    its share of the batch's ce, so the reported ce is scaled by context (the mean over ranks is then the
+    batch's ce) while the aux loss is the same on every context rank."""
     stats = torch.zeros(3, device=device)
     expert_counts = None
     for micro in range(accum):
         inputs, labels = data.batch(step, micro, meshes.data_rank, device)
         set_gradient_sync(model, micro == accum - 1)
-        out = model(inputs, labels)
+        if shard is None:
+            out = model(inputs, labels)
+            ce = out["ce"].detach()
+        else:
+            inputs, labels, positions, n = shard.shard_batch(inputs, labels)
+            out = model(inputs, labels, positions=positions, num_items_in_batch=n)
+            ce = out["ce"].detach() * meshes.context
         (out["loss"] / accum).backward()
-        stats += torch.stack([out["loss"].detach(), out["ce"].detach(), out["aux"].detach()]).float() / accum
+        aux = out["aux"].detach()
+        loss = ce + model.config.router_aux_loss_coef * aux
+        stats += torch.stack([loss, ce, aux]).float() / accum
         expert_counts = out["expert_counts"]
     reduce_expert_gradients(model, meshes)
     return stats, expert_counts
@@ -234,7 +251,8 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
         lr = lr_at(step, t)
         for g in opt.param_groups:
             g["lr"] = lr
-        stats, expert_counts = forward_backward(model, meshes, data, step, t.gradient_accumulation, device)
+        stats, expert_counts = forward_backward(model, meshes, data, step, t.gradient_accumulation, device,
+                                                built.context_shard)
         gnorm = clip_grad_norm(model, t.grad_clip, world, opt)
         opt.step()
         opt.zero_grad(set_to_none=True)

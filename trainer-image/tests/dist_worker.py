@@ -43,7 +43,7 @@ def main(plan_path, out_path):
     data = BatchSource(t.dataset, plan.model.vocab_size, t.seq_length, t.micro_batch_size, t.gradient_accumulation,
                        plan.parallelism.data, t.seed)
     with CollectiveCounter() as counter:
-        stats, _ = forward_backward(model, meshes, data, 0, t.gradient_accumulation, device)
+        stats, _ = forward_backward(model, meshes, data, 0, t.gradient_accumulation, device, built.context_shard)
     dist.all_reduce(stats)
     stats /= world
     norm = clip_grad_norm(model, 0.0, world)

@@ -30,7 +30,8 @@ def _bad_cases(tmp_path, hf_tiny_dir):
     p = _plan(data=1)
     p["parallelism"].update(context=2, data=1, expertData=2)
     p["world"].update(size=2, gpusPerNode=2)
-    cases["context"] = (p, "context parallelism is not implemented")
+    p["training"]["seqLength"] = 18
+    cases["context"] = (p, "plan.training.seqLength=18 must be divisible by 2×context=4")
     cases["ckpt_missing"] = (_plan(data=2, checkpoint_path=str(tmp_path / "nope")), "directory not found")
     p = _plan(data=2, checkpoint_path=hf_tiny_dir)
     p["model"]["moe_intermediate_size"] = 48

@@ -1,5 +1,5 @@
-"""EP-only, TP-only and EP+TP+DP plans on 2 and 4 gloo processes give the loss and (gathered) gradients
-of one process on the same global batch, in float32."""
+"""EP-only, TP-only, EP+TP+DP and context-parallel plans (alone and with EP, TP, DP) on 2 and 4 gloo
+processes give the loss and (gathered) gradients of one process on the same global batch, in float32."""
 import json
 import os
 
@@ -12,11 +12,15 @@ from moe_trainer.model_config import ModelConfig
 from moe_trainer.data import BatchSource
 from moe_trainer.model import Qwen3MoeForCausalLM
 
-PLANS = {  # name: (data, tensor, expert)
-    "ep2": (2, 1, 2),
-    "tp2": (1, 2, 1),
-    "dp2_tp2_ep2": (2, 2, 2),
-    "dp4_ep4": (4, 1, 4),
+PLANS = {  # name: (data, tensor, expert, context)
+    "ep2": (2, 1, 2, 1),
+    "tp2": (1, 2, 1, 1),
+    "dp2_tp2_ep2": (2, 2, 2, 1),
+    "dp4_ep4": (4, 1, 4, 1),
+    "cp2": (1, 1, 1, 2),
+    "cp2_ep2": (1, 1, 2, 2),
+    "cp2_tp2": (1, 2, 1, 2),
+    "dp2_cp2_ep2": (2, 1, 2, 2),
 }
 
 
@@ -42,12 +46,12 @@ def reference(hf_dir, plan):
 
 @pytest.mark.parametrize("name", list(PLANS))
 def test_parallel_matches_single_process(name, hf_tiny_dir, tmp_path):
-    data, tensor, expert = PLANS[name]
+    data, tensor, expert, context = PLANS[name]
     with open(os.path.join(hf_tiny_dir, "config.json")) as f:
         model = json.load(f)
-    plan = make_plan(model, data=data, tensor=tensor, expert=expert, checkpoint_path=hf_tiny_dir)
+    plan = make_plan(model, data=data, tensor=tensor, expert=expert, context=context, checkpoint_path=hf_tiny_dir)
     out = str(tmp_path / "out.pt")
-    r = torchrun(data * tensor, ["tests/dist_worker.py", write_plan(tmp_path, plan), out])
+    r = torchrun(data * tensor * context, ["tests/dist_worker.py", write_plan(tmp_path, plan), out])
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
     got = torch.load(out)
     loss, norm, grads = reference(hf_tiny_dir, plan)

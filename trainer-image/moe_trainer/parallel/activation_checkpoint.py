@@ -9,6 +9,7 @@
 In every mode the dispatch all-to-all outputs (counts, tokens, router weights) are saved, so a recompute never
 re-sends tokens; the all-to-all returning the expert outputs is neither saved nor re-sent, because the recompute
 stops after the experts' last GEMM (model._SumRows keeps no saved tensors) and backward never reads its output.
+The context-parallel K/V all-gather is kept in every mode too (a recompute never gathers again).
 The dispatch's split sizes are read back from the device once more in a recompute (a sync, no communication).
 Implemented with torch.utils.checkpoint (non-reentrant, so recompute stops as soon as backward has what it
 needs) and a selective-checkpoint policy; the layer's forward is wrapped in place, so parameter names (DCP,
@@ -44,6 +45,10 @@ ALL_TO_ALL = set()
 if hasattr(torch.ops, "_c10d_functional"):
     ALL_TO_ALL.add(torch.ops._c10d_functional.all_to_all_single.default)
 ALL_TO_ALLS_PER_LAYER, DISPATCH_ALL_TO_ALLS = 4, 3
+#: the context-parallel K/V all-gather (parallel/context.py): always kept, a recompute never gathers again
+ALL_GATHER = set()
+if hasattr(torch.ops, "_c10d_functional"):
+    ALL_GATHER.add(torch.ops._c10d_functional.all_gather_into_tensor.default)
 #: expensive compute kept by "selective"; _grouped_mm is handled apart (only the gate/up projection)
 SELECTIVE_SAVE = _ops("mm", "addmm", "bmm", "_scaled_dot_product_cudnn_attention",
                       "_scaled_dot_product_flash_attention", "_scaled_dot_product_efficient_attention",
@@ -62,6 +67,8 @@ def _policy(selective: bool):
     sent = {False: 0, True: 0}
 
     def policy(ctx, op, *args, **kwargs):
+        if op in ALL_GATHER:
+            return CheckpointPolicy.MUST_SAVE
         if op in ALL_TO_ALL:
             sent[ctx.is_recompute] += 1
             if (sent[ctx.is_recompute] - 1) % ALL_TO_ALLS_PER_LAYER < DISPATCH_ALL_TO_ALLS:
@@ -83,9 +90,9 @@ def _contexts(selective: bool):
     return create_selective_checkpoint_contexts(_policy(selective))
 
 
-def apply_activation_checkpointing(model, mode: str = "full", all_to_all: bool = True) -> int:
+def apply_activation_checkpointing(model, mode: str = "full", all_to_all: bool = True, all_gather: bool = False) -> int:
     """Wrap every decoder layer's forward; returns the number of checkpointed layers. all_to_all: the layers
-    communicate (expert parallelism). Full checkpointing without it needs no policy: the policy is a Python
+    communicate (expert parallelism); all_gather: they gather K/V (context parallelism). Full checkpointing without it needs no policy: the policy is a Python
     dispatch mode seeing every op, host time in an eager step (eager, micro-batch 1, 8 layers: full with the
     policy took 79 ms per step more than none, where the recompute itself is ≈ 30 ms); compiled layers trace
     it once."""
@@ -93,7 +100,7 @@ def apply_activation_checkpointing(model, mode: str = "full", all_to_all: bool =
     if mode == "none":
         return 0
     # no context_fn at all without a policy (Dynamo refuses an explicit noop_context_fn)
-    policy = {} if mode == "full" and not all_to_all else {"context_fn": functools.partial(_contexts,
+    policy = {} if mode == "full" and not (all_to_all or all_gather) else {"context_fn": functools.partial(_contexts,
                                                                                          mode == "selective")}
     for layer in model.model.layers:
         inner = layer.forward

@@ -1,5 +1,8 @@
 """FSDP2 (fully_shard):
-- non-expert parameters over the dense "data" dimension (mean over data ranks);
+- non-expert parameters over the dense "data" dimension (mean over data ranks), or with context parallelism
+  over data × context (flattened "dataContext"): context ranks hold different tokens of the same sequences
+  and their losses are shares of one loss (parallel/context.py), so the gradient is summed over context and
+  averaged over data (divide factor = data);
 - expert weights over "expertData" when it is > 1: they are already EP-sharded on the expert mesh, FSDP2
   shards them further (2-D, like FSDP over TP) so a large expertData does not replicate every expert's
   weights, gradients and optimizer state. Their reduce-scatter sums over expertData and divides by
@@ -14,7 +17,11 @@ from torch.distributed.fsdp import FSDPModule, MixedPrecisionPolicy, fully_shard
 
 
 def _shards_dense(meshes) -> bool:
-    return meshes.data > 1
+    return meshes.data * meshes.context > 1
+
+
+def _dense_mesh(meshes):
+    return meshes.dense["dataContext"] if meshes.context > 1 else meshes.dense["data"]
 
 
 def shards_experts(model, meshes) -> bool:
@@ -41,13 +48,21 @@ def apply_fsdp(model, meshes, param_dtype=None) -> bool:
             if emesh.device_type != "cuda":  # NCCL pre-multiplied sum is CUDA-only; sum, then divide
                 block.experts.set_force_sum_reduction_for_comms(True)
     if _shards_dense(meshes):
-        mesh = meshes.dense["data"]
+        mesh = _dense_mesh(meshes)
         # experts under their own FSDP module are skipped by the parents; otherwise ignore them explicitly
         experts = set() if experts_sharded else set(model.expert_parameters())
+        dense_modules = []
         for layer in model.model.layers:
             ignored = {p for p in layer.parameters() if p in experts}
             fully_shard(layer, mesh=mesh, mp_policy=mp, ignored_params=ignored or None)
+            dense_modules.append(layer)
         fully_shard(model, mesh=mesh, mp_policy=mp, ignored_params=experts or None)
+        dense_modules.append(model)
+        if meshes.context > 1:  # sum over context, mean over data
+            for m in dense_modules:
+                m.set_gradient_divide_factor(float(meshes.data))
+                if mesh.device_type != "cuda":
+                    m.set_force_sum_reduction_for_comms(True)
     return _shards_dense(meshes) or experts_sharded
 
 

@@ -18,6 +18,10 @@ class Meshes:
         return self.dense["data"].size()
 
     @property
+    def context(self) -> int:
+        return self.dense["context"].size()
+
+    @property
     def tensor(self) -> int:
         return self.dense["tensor"].size()
 
@@ -38,4 +42,6 @@ def build_meshes(parallelism, device_type: str) -> Meshes:
     p = parallelism
     dense = init_device_mesh(device_type, (p.data, p.context, p.tensor), mesh_dim_names=("data", "context", "tensor"))
     expert = init_device_mesh(device_type, (p.expert_data, p.expert), mesh_dim_names=("expertData", "expert"))
+    if p.context > 1:  # dense gradients reduce over data × context (parallel/fsdp.py)
+        dense["data", "context"]._flatten("dataContext")
     return Meshes(dense=dense, expert=expert)

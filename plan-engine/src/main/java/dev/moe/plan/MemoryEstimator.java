@@ -17,7 +17,8 @@ import dev.moe.api.v1alpha1.TrainingSpec.ActivationCheckpointing;
  *       gradient (2), or a float32 accumulation buffer (4) with gradient accumulation. So 16 bytes per resident
  *       parameter either way (18 for unsharded ones while accumulating).</li>
  *   <li><b>Sharding.</b> Attention projections are split by tensor parallelism (everything else is replicated
- *       over tensor). Dense parameters are sharded by FSDP2 over {@code data} when data &gt; 1. Routed experts
+ *       over tensor). Dense parameters are sharded by FSDP2 over {@code data} when data &gt; 1 (over data × context with
+ *       context parallelism). Routed experts
  *       are split by expert parallelism (numExperts / expert per rank) and, when expertData = world / expert
  *       &gt; 1, further sharded by FSDP2 over expertData.</li>
  *   <li><b>Transient weights</b> with FSDP2: a unit's unsharded bf16 parameters live while it runs (the current
@@ -50,7 +51,12 @@ import dev.moe.api.v1alpha1.TrainingSpec.ActivationCheckpointing;
  *       communicators and cuBLAS workspaces plus 5% of everything else for caching-allocator
  *       fragmentation (the trainer runs the allocator with expandable segments).</li>
  * </ul>
- * Tokens per GPU = microBatchSize × seqLength / context.
+ * <b>Context parallelism</b> (trainer-image/moe_trainer/parallel/context.py). Tokens per GPU = microBatchSize ×
+ * seqLength / context. Dense parameters are sharded by FSDP2 over data × context. Every attention layer keeps
+ * its all-gathered K and V of the whole sequence (context × the local K/V, in every checkpointing mode: a
+ * recompute never gathers again), and its forward and backward expand the gathered K/V to the query heads
+ * for the block kernels: 4 × (the whole sequence's keys × query heads / tensor × headDim) bf16, transient,
+ * in the backward working set.
  */
 public final class MemoryEstimator {
     private MemoryEstimator() {
@@ -74,7 +80,8 @@ public final class MemoryEstimator {
         int layers = m.numHiddenLayers();
         long world = (long) data * context * tensor;
         long expertData = Math.max(1, world / expert);
-        boolean fsdpDense = data > 1;
+        long denseShards = (long) data * context;
+        boolean fsdpDense = denseShards > 1;
         boolean fsdpExperts = expertData > 1 && m.numMoeLayers() > 0;
         boolean accumulating = gradientAccumulation > 1;
 
@@ -87,7 +94,7 @@ public final class MemoryEstimator {
         long expertLocal = p.expert() / expert;
         long expertLayerLocal = m.numMoeLayers() > 0 ? expertLocal / m.numMoeLayers() : 0;
         long layerDenseLocal = p.perLayerDenseMax() - attentionLayer + attentionLocal;
-        long residentDense = fsdpDense ? ceilDiv(denseLocal, data) : denseLocal;
+        long residentDense = fsdpDense ? ceilDiv(denseLocal, denseShards) : denseLocal;
         long residentExpert = fsdpExperts ? ceilDiv(expertLocal, expertData) : expertLocal;
         long resident = residentDense + residentExpert;
         long embeddingMatrices = p.embedding();
@@ -123,7 +130,14 @@ public final class MemoryEstimator {
                 maxLayer = Math.max(maxLayer, layerBackwardWorkingSet(m, l, tensor, expert, ac));
             }
         }
-        long layer0Saved = layerActivations(m, 0, tensor, expert, ac);
+        if (context > 1) { // per local token: the gathered K/V is context × the local K/V
+            long kvLocal = (long) m.numKeyValueHeads() / tensor * m.headDim();
+            long qLocal = (long) m.numAttentionHeads() / tensor * m.headDim();
+            savedAll += layers * context * 2 * kvLocal * BF16;
+            maxLayer += context * 4 * qLocal * BF16;
+        }
+        long layer0Saved = layerActivations(m, 0, tensor, expert, ac)
+                + (context > 1 ? context * 2L * m.numKeyValueHeads() / tensor * m.headDim() * BF16 : 0);
         long lossForward = lossBytes(m, tokens);
         long finalNorm = tokens * h * BF16;
 
@@ -133,9 +147,9 @@ public final class MemoryEstimator {
         long activationsA = tokens * savedAll + finalNorm + lossForward;
 
         // ---- (b) backward of the first decoder layer: everything after it has its gradient
-        long layerResident = (fsdpDense ? ceilDiv(layerDenseLocal, data) : layerDenseLocal)
+        long layerResident = (fsdpDense ? ceilDiv(layerDenseLocal, denseShards) : layerDenseLocal)
                 + (fsdpExperts ? ceilDiv(expertLayerLocal, expertData) : expertLayerLocal);
-        long embeddingResident = fsdpDense ? ceilDiv(embeddingMatrices / 2, data) : embeddingMatrices / 2;
+        long embeddingResident = fsdpDense ? ceilDiv(embeddingMatrices / 2, denseShards) : embeddingMatrices / 2;
         long laterGrads = resident - layerResident - embeddingResident;
         long reduceBuffers = (FP32 + BF16) * ((fsdpDense ? layerDenseLocal : 0) + (fsdpExperts ? expertLayerLocal : 0));
         long gradsB = Math.max(gradsFinal * laterGrads / Math.max(1, resident), accumulatedGrads) + reduceBuffers;

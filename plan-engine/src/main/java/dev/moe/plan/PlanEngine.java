@@ -33,7 +33,6 @@ import java.util.Optional;
  *   <li>HyperParameterInvalid, LearningRateOrder, WarmupExceedsSteps: 0 &lt; learningRate ≤ 1,
  *       0 ≤ minLearningRate ≤ learningRate, warmupSteps ≤ steps, 0 ≤ weightDecay ≤ 1, gradClip ≥ 0.</li>
  *   <li>UnknownPreset, ModelConfigInvalid: the model exists and its overrides make sense.</li>
- *   <li>ContextParallelNotSupported: context must be 1 (the trainer has no context parallelism yet).</li>
  *   <li>TensorWithinNode: tensor divides gpusPerNode (TP stays on NVLink).</li>
  *   <li>WorldSize: nodes × gpusPerNode = data × context × tensor (data derived when absent).</li>
  *   <li>ExpertDividesExperts, ExpertDividesWorld: expert divides numExperts and the world size.</li>
@@ -49,7 +48,11 @@ import java.util.Optional;
  *   <li>PlanTooLarge: the plan document fits the ConfigMap ({@link SpecLimits#MAX_PLAN_DOCUMENT_BYTES}).</li>
  *   <li>TooManyErrors: only the first {@link SpecLimits#MAX_REPORTED_ERRORS} problems are listed.</li>
  * </ul>
- * Warnings: expert-parallel groups that cross nodes (all-to-all over the network), seqLength beyond the model's
+ * Context parallelism (context &gt; 1) needs no rule of its own beyond SeqLengthDivisible and WorldSize: the
+ * trainer runs any context degree with any tensor and expert degree the other rules accept (trainer-image
+ * moe_trainer/parallel/context.py; context ranks are more token shards to the expert mesh).
+ * Warnings: expert-parallel groups that cross nodes (all-to-all over the network), context-parallel groups that
+ * cross nodes (every layer's K/V all-gather over the network), seqLength beyond the model's
  * max_position_embeddings.
  *
  * <p>Bounded work: every number is range-checked before any arithmetic, products are 64-bit and exact
@@ -191,10 +194,12 @@ public final class PlanEngine {
         int c = shape.context();
         int contextTensor = Math.multiplyExact(c, t);
 
-        if (c > 1) {
-            errors.add(new PlanError("ContextParallelNotSupported", "spec.parallelism.context", String.valueOf(c),
-                    "is not supported: context parallelism is not implemented by the trainer yet",
-                    "set spec.parallelism.context=1"));
+        if (c > 1 && shape.gpusPerNode() % contextTensor != 0) {
+            // a context group is context × tensor consecutive ranks (tensor innermost, RankLayout)
+            warnings.add("context-parallel groups (context × tensor = " + c + " × " + t + " = " + contextTensor
+                    + " consecutive ranks) do not fit inside one node of resources.gpusPerNode=" + shape.gpusPerNode()
+                    + ", so every layer's K/V all-gather and its backward reduce-scatter cross the inter-node network;"
+                    + " use context × tensor dividing gpusPerNode to keep them on NVLink");
         }
         boolean tensorOk = t <= shape.gpusPerNode() && shape.gpusPerNode() % t == 0;
         if (!tensorOk) {
@@ -511,7 +516,7 @@ public final class PlanEngine {
                             }
                             continue;
                         }
-                        int c = 1;
+                        int c = requested.context();
                         Integer data = requested.data() == null ? null : world / (c * t);
                         PlanShape cand = requested.withNodes(nodes).withParallelism(t, e, c, data).withMicroBatchSize(mbs);
                         PlanResult r = evaluate(job, cand, false, false);

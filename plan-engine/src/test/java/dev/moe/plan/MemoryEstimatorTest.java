@@ -48,6 +48,26 @@ class MemoryEstimatorTest {
     }
 
     @Test
+    void context_parallelism_shards_tokens_and_dense_parameters_and_keeps_the_gathered_kv() {
+        ModelConfig m = layers(8);
+        ParameterCount p = ParameterCount.of(m);
+        int seq = 65536;
+        MemoryEstimate one = MemoryEstimator.estimate(m, p, 1, 1, 1, 1, 1, seq, ActivationCheckpointing.full, 1, 140);
+        MemoryEstimate cp2 = MemoryEstimator.estimate(m, p, 1, 1, 2, 1, 1, seq, ActivationCheckpointing.full, 1, 140);
+        MemoryEstimate dp2 = MemoryEstimator.estimate(m, p, 1, 1, 1, 2, 1, seq, ActivationCheckpointing.full, 1, 140);
+        // dense parameters sharded over data × context as over data
+        assertThat(cp2.optimizer()).isEqualTo(dp2.optimizer());
+        assertThat(cp2.optimizer()).isLessThan(one.optimizer());
+        // half the tokens per GPU, plus each layer's K/V of the whole sequence: 2 × 4 KV heads × 128 × bf16 per
+        // token of the sequence, per layer
+        long gatheredKv = 8L * seq * 2 * 4 * 128 * 2;
+        MemoryEstimate dp2Half = MemoryEstimator.estimate(m, p, 1, 1, 1, 2, 1, seq / 2, ActivationCheckpointing.full, 1, 140);
+        assertThat(cp2.activations()).isGreaterThanOrEqualTo(dp2Half.activations() + gatheredKv - seq * 4096L);
+        assertThat(cp2.activations()).isLessThan(one.activations());
+        assertThat(cp2.perGpuBytes()).isLessThan(one.perGpuBytes());
+    }
+
+    @Test
     void gradient_accumulation_of_unsharded_parameters_is_float32() {
         ModelConfig m = layers(8);
         ParameterCount p = ParameterCount.of(m);

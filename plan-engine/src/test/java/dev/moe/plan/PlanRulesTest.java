@@ -81,13 +81,45 @@ class PlanRulesTest {
     }
 
     @Test
-    void context_parallelism_is_refused() {
-        ObjectNode spec = set(qwen30b(8, 1, 8), "parallelism.context", 2);
-        PlanError e = only(plan(spec));
-        assertThat(e.rule()).isEqualTo("ContextParallelNotSupported");
-        assertThat(e.message()).isEqualTo("spec.parallelism.context=2 is not supported: context parallelism is not"
-                + " implemented by the trainer yet; set spec.parallelism.context=1");
-        assertThat(plan(set(qwen30b(8, 1, 8), "parallelism.context", 1)).isValid()).isTrue();
+    void context_parallelism_is_accepted_with_tensor_and_expert_and_lays_out_the_context_coordinate() {
+        // 8 nodes × 8 GPUs, context 2 × tensor 2 inside a node, expert 8 over data × context × tensor
+        ObjectNode spec = set(set(qwen30b(8, 2, 8), "parallelism.context", 2), "training.seqLength", 32768);
+        PlanResult r = plan(spec);
+        assertThat(r.errors()).as(r.errorMessages()).isEmpty();
+        Plan p = r.plan();
+        assertThat(p.data()).isEqualTo(16);
+        assertThat(p.mesh()).isEqualTo("dense(data=16, context=2, tensor=2) x expert(expertData=8, expert=8)");
+        assertThat(p.warnings()).isEmpty();
+        RankAssignment r6 = p.ranks().get(6); // rank = (data × context + context) × tensor + tensor
+        assertThat(List.of(r6.data(), r6.context(), r6.tensor(), r6.expert())).containsExactly(1, 1, 0, 6);
+        assertThat(p.toJsonString()).contains("\"context\":2");
+    }
+
+    @Test
+    void context_needs_seq_length_divisible_by_twice_context() {
+        PlanError e = only(plan(set(set(qwen30b(8, 1, 8), "parallelism.context", 4), "training.seqLength", 4100)));
+        assertThat(e.rule()).isEqualTo("SeqLengthDivisible");
+        assertThat(e.message()).isEqualTo("spec.training.seqLength=4100 is not divisible by 2 × context = 8;"
+                + " nearest valid values: 4096, 4104");
+    }
+
+    @Test
+    void context_times_tensor_must_divide_the_world() {
+        PlanError e = only(plan(set(tiny(1, 6, 2, 2), "parallelism.context", 4)));
+        assertThat(e.rule()).isEqualTo("WorldSize");
+        assertThat(e.message()).startsWith("spec.parallelism=context=4, tensor=2 context × tensor = 8 does not divide"
+                + " the world size 6");
+    }
+
+    @Test
+    void context_group_across_nodes_warns() {
+        PlanResult inside = plan(set(tiny(2, 4, 2, 2), "parallelism.context", 2));
+        assertThat(inside.isValid()).as(inside.errorMessages()).isTrue();
+        assertThat(inside.warnings()).noneMatch(w -> w.contains("context-parallel"));
+        PlanResult across = plan(set(tiny(2, 4, 2, 2), "parallelism.context", 4));
+        assertThat(across.isValid()).as(across.errorMessages()).isTrue();
+        assertThat(across.warnings()).anyMatch(w -> w.startsWith("context-parallel groups (context × tensor = 4 × 2"
+                + " = 8 consecutive ranks) do not fit inside one node of resources.gpusPerNode=4"));
     }
 
     @Test

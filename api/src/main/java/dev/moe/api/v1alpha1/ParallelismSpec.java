@@ -35,7 +35,10 @@ public class ParallelismSpec {
     @Min(1)
     @Max(SpecLimits.MAX_WORLD)
     @Default("1")
-    @JsonPropertyDescription("Context-parallel degree (sequence split). Only 1 is supported by the trainer today.")
+    @JsonPropertyDescription("Context-parallel degree: each sequence is split into 2 × context chunks, context"
+            + " rank r holding chunks r and 2·context−1−r (causal work balanced); attention all-gathers K/V over the"
+            + " context group. training.seqLength must be divisible by 2 × context; keep context × tensor dividing"
+            + " resources.gpusPerNode so the group stays inside one node.")
     public Integer context = 1;
 
     @LimitReason("a job has at most " + SpecLimits.MAX_WORLD + " GPUs")
