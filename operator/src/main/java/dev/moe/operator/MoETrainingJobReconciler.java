@@ -162,7 +162,7 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
         MoETrainingJobStatus before = job.getStatus();
         int attempt = before != null && before.restartAttempt != null ? before.restartAttempt : 0;
         GangRestartPolicy policy = GangRestartPolicy.of(job.getSpec() != null ? job.getSpec().restartPolicy : null);
-        List<Integer> codes = policy.nonRetryableExitCodes();
+        java.util.function.Predicate<dev.moe.operator.gang.PodFailure> codes = policy::failsJob;
 
         GangDecision decision;
         Plan plan = null;

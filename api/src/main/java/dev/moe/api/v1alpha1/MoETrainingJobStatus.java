@@ -19,6 +19,12 @@ import java.util.List;
 public class MoETrainingJobStatus {
     /** How many gang restarts {@link #restartHistory} keeps. */
     public static final int RESTART_HISTORY_LIMIT = 10;
+    /**
+     * The longest message of a failure record: the operator's words, the pod status's message and the termination
+     * message's tail (at most {@link SpecLimits#MAX_FAILURE_MESSAGE_LENGTH}). Ten history entries and lastFailure
+     * stay well under the status size an object can carry.
+     */
+    public static final int MAX_FAILURE_RECORD_MESSAGE = SpecLimits.MAX_FAILURE_MESSAGE_LENGTH + 1024;
 
     @JsonPropertyDescription("Pending, Running, Restarting, Suspended, Succeeded, Failed, or Invalid (the plan"
             + " was rejected; see the PlanValid condition).")
@@ -39,6 +45,13 @@ public class MoETrainingJobStatus {
     @Min(0)
     @Max(Integer.MAX_VALUE)
     public Integer restarts;
+
+    @JsonPropertyDescription("Gang restarts for infrastructure failures so far (Evicted, Preempted, NodeLost by"
+            + " default; see restartPolicy.rules): they count toward restartPolicy.maxInfrastructureRestarts, not"
+            + " maxRestarts.")
+    @Min(0)
+    @Max(Integer.MAX_VALUE)
+    public Integer infrastructureRestarts;
 
     @JsonPropertyDescription("Attempt number of the current gang (MOE_RESTART_ATTEMPT): 0 first, +1 per restart.")
     @Min(0)
@@ -184,7 +197,8 @@ public class MoETrainingJobStatus {
     @JsonInclude(JsonInclude.Include.NON_NULL)
     @JsonIgnoreProperties(ignoreUnknown = true)
     public static class FailureRecord {
-        @JsonPropertyDescription("Why: ExitCode, Evicted, Preempted, NodeLost, GangTimeout, ...")
+        @JsonPropertyDescription("Why: ExitCode, OOMKilled, Evicted, Preempted, NodeLost, PodDeleted, PodFailed,"
+                + " Stalled, GangSchedulingTimeout.")
         public String reason;
 
         @JsonPropertyDescription("Pod that failed first.")
@@ -202,14 +216,22 @@ public class MoETrainingJobStatus {
 
         @JsonPropertyDescription("When the failure was observed (RFC 3339).")
         public String time;
+
+        @JsonPropertyDescription("What the operator did: RestartGang, RestartGangUncounted or FailJob (see"
+                + " restartPolicy.rules).")
+        public String action;
+
+        @JsonPropertyDescription("What happened, with the trainer container's termination message (its last log"
+                + " lines) when it left one; at most " + SpecLimits.MAX_FAILURE_MESSAGE_LENGTH + " characters of it.")
+        public String message;
     }
 
     /** One gang restart: the failure that stopped an attempt, and which attempt it stopped. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     @JsonIgnoreProperties(ignoreUnknown = true)
     public static class RestartRecord {
-        @JsonPropertyDescription("Why: ExitCode, Evicted, Preempted, NodeLost, PodDeleted, PodFailed,"
-                + " GangSchedulingTimeout, ...")
+        @JsonPropertyDescription("Why: ExitCode, OOMKilled, Evicted, Preempted, NodeLost, PodDeleted, PodFailed,"
+                + " Stalled, GangSchedulingTimeout.")
         public String reason;
 
         @JsonPropertyDescription("Pod that failed first.")
@@ -227,6 +249,14 @@ public class MoETrainingJobStatus {
 
         @JsonPropertyDescription("When the failure was observed (RFC 3339).")
         public String time;
+
+        @JsonPropertyDescription("What the operator did: RestartGang, RestartGangUncounted or FailJob (see"
+                + " restartPolicy.rules).")
+        public String action;
+
+        @JsonPropertyDescription("What happened, with the trainer container's termination message (its last log"
+                + " lines) when it left one; at most " + SpecLimits.MAX_FAILURE_MESSAGE_LENGTH + " characters of it.")
+        public String message;
 
         @JsonPropertyDescription("The attempt that was stopped (its pods' MOE_RESTART_ATTEMPT); the next gang runs"
                 + " as attempt + 1.")
@@ -256,5 +286,16 @@ public class MoETrainingJobStatus {
 
         @JsonPropertyDescription("When rank 0 reported (RFC 3339).")
         public String updateTime;
+
+        @JsonPropertyDescription("When the operator first saw this step (its own clock, RFC 3339): what stall"
+                + " detection (restartPolicy.progressDeadlineSeconds) measures from.")
+        public String stepObservedTime;
+
+        @JsonPropertyDescription("Percent of spec.training.steps done, 0-100.")
+        public Double percentDone;
+
+        @JsonPropertyDescription("Estimated completion time at the recent step rate (RFC 3339); absent until two"
+                + " steps have been seen.")
+        public String estimatedCompletionTime;
     }
 }

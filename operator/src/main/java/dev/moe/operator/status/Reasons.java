@@ -39,6 +39,10 @@ public final class Reasons {
     public static final String SUCCEEDED = "Succeeded";
     public static final String NON_RETRYABLE_EXIT_CODE = "NonRetryableExitCode";
     public static final String RESTART_LIMIT_EXCEEDED = "RestartLimitExceeded";
+    /** restartPolicy.maxInfrastructureRestarts reached (evictions, preemptions, node losses …). */
+    public static final String INFRASTRUCTURE_RESTART_LIMIT_EXCEEDED = "InfrastructureRestartLimitExceeded";
+    /** A restartPolicy.rules entry with action FailJob matched the failure. */
+    public static final String FAILURE_RULE_MATCHED = "FailureRuleMatched";
     public static final String FAILED = "Failed";
 
     // DependentsReady
