@@ -18,6 +18,7 @@ import dev.moe.operator.gang.GangObserver;
 import dev.moe.operator.gang.GangRestartPolicy;
 import dev.moe.operator.gang.GangState;
 import dev.moe.operator.gang.PodProblem;
+import dev.moe.operator.gang.PodTombstones;
 import dev.moe.operator.k8s.GangWriter;
 import dev.moe.operator.k8s.JobEvents;
 import dev.moe.operator.k8s.NodeFleet;
@@ -106,12 +107,21 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
     private record RefusedUntil(Long generation, Instant at) {
     }
 
+    /** Deleted pods' last failures (an evicted pod that went before a reconcile saw it is still an eviction). */
+    private final PodTombstones tombstones = new PodTombstones();
+
     /** The pods: only those labelled with a job name, mapped to their job through the owner reference. */
     @Override
     public List<EventSource<?, MoETrainingJob>> prepareEventSources(EventSourceContext<MoETrainingJob> context) {
         return List.of(new InformerEventSource<>(InformerEventSourceConfiguration.from(Pod.class, MoETrainingJob.class)
                 .withName("pod")
                 .withLabelSelector(GangNames.JOB_LABEL)
+                .withOnDeleteFilter((pod, unknownFinalState) -> {
+                    if (!Boolean.TRUE.equals(unknownFinalState)) {
+                        tombstones.record(pod, clock.instant());
+                    }
+                    return true;
+                })
                 .build(), context));
     }
 
@@ -176,8 +186,10 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
                         false, codes, now), now);
             } else {
                 plan = result.plan();
+                String namespace = job.getMetadata().getNamespace();
                 GangState gang = noNodeFits(job, GangObserver.observe(name, uid, pods, attempt, plan.nodes(),
-                        GangLifecycle.gangStarted(before), codes, now), ctx, now);
+                        GangLifecycle.gangStarted(before), codes,
+                        pod -> tombstones.lastFailure(namespace, pod, uid, attempt, now), now), ctx, now);
                 decision = GangLifecycle.decide(job, plan, gang, policy, now);
             }
         }

@@ -36,6 +36,16 @@ public final class GangObserver {
     /** @param failsJob whether a failure fails the job at once (those come first: see {@link FailureRules}) */
     public static GangState observe(String jobName, String jobUid, Collection<Pod> pods, int attempt, int nodes,
             boolean gangStarted, java.util.function.Predicate<PodFailure> failsJob, Instant now) {
+        return observe(jobName, jobUid, pods, attempt, nodes, gangStarted, failsJob, podName -> Optional.empty(), now);
+    }
+
+    /**
+     * @param vanished the last failure a deleted pod of this attempt showed (see {@link PodTombstones}), by pod
+     *                 name: a vanished rank is that failure (e.g. Evicted) instead of PodDeleted
+     */
+    public static GangState observe(String jobName, String jobUid, Collection<Pod> pods, int attempt, int nodes,
+            boolean gangStarted, java.util.function.Predicate<PodFailure> failsJob,
+            java.util.function.Function<String, Optional<PodFailure>> vanished, Instant now) {
         SortedMap<Integer, Pod> current = new TreeMap<>();
         List<Pod> stale = new ArrayList<>();
         for (Pod p : pods) {
@@ -82,8 +92,9 @@ public final class GangObserver {
             for (int r = 0; r < nodes; r++) {
                 if (!current.containsKey(r)) {
                     String name = GangNames.podName(jobName, r);
-                    failures.add(new PodFailure(FailureClassifier.POD_DELETED, name, r, null,
-                            "node rank " + r + " of the running gang disappeared", now));
+                    int rank = r;
+                    failures.add(vanished.apply(name).orElseGet(() -> new PodFailure(FailureClassifier.POD_DELETED,
+                            name, rank, null, "node rank " + rank + " of the running gang disappeared", now)));
                 }
             }
         }
