@@ -269,4 +269,10 @@ def test_trainer_config_error_exit_78_fails_the_job_without_restart(ns, claims, 
     assert {p["exitCode"] for p in r.pods(attempt=0) if p["name"] == failure["pod"]} == {78}, r.pods()
     log = r.log(failure["pod"], 0)
     assert "configuration error (exit 78" in log and "token file not found" in log, log[-3000:]
+    # The evidence outlives the pods: the failed container's last log lines (terminationMessagePolicy
+    # FallbackToLogsOnError, the runner acting as the kubelet) are in lastFailure.message and the Failed Event.
+    assert "token file not found" in failure.get("message", ""), failure
+    events = json.loads(kubectl("get", "events", "-n", ns, "--field-selector", "involvedObject.name=cfgerr,reason=Failed",
+                                "-o", "json"))["items"]
+    assert any("token file not found" in e["message"] for e in events), [e["message"] for e in events]
     assert not r.pods(attempt=1), "no second gang"
