@@ -190,6 +190,9 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
                 GangState gang = noNodeFits(job, GangObserver.observe(name, uid, pods, attempt, plan.nodes(),
                         GangLifecycle.gangStarted(before), codes,
                         pod -> tombstones.lastFailure(namespace, pod, uid, attempt, now), now), ctx, now);
+                if (!gang.failures().isEmpty()) {
+                    gang = gang.withSpareNodes(spareNodes(job, plan, ctx, now));
+                }
                 decision = GangLifecycle.decide(job, plan, gang, policy, now);
             }
         }
@@ -223,6 +226,13 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
      * When no pod of the gang can be scheduled, asks whether any node could ever take one (see {@link FleetFit});
      * if none can, that becomes the gang's first problem.
      */
+    /** Fitting nodes of the cluster beyond the gang's: how many bad nodes the job may exclude (gang.BadNodes). */
+    private int spareNodes(MoETrainingJob job, Plan plan, Context<MoETrainingJob> ctx, Instant now) {
+        Map<String, String> selector = new dev.moe.operator.gang.Placement(job, plan).nodeSelector();
+        return fleet.matching(ctx.getClient(), selector, now)
+                .map(nodes -> FleetFit.fitting(nodes, selector, plan.gpusPerNode()) - plan.nodes()).orElse(0);
+    }
+
     private GangState noNodeFits(MoETrainingJob job, GangState gang, Context<MoETrainingJob> ctx, Instant now) {
         if (gang.scheduled() > 0
                 || gang.problems().stream().noneMatch(p -> PodProblem.UNSCHEDULABLE.equals(p.reason()))) {

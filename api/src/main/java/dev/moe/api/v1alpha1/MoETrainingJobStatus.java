@@ -19,6 +19,12 @@ import java.util.List;
 public class MoETrainingJobStatus {
     /** How many gang restarts {@link #restartHistory} keeps. */
     public static final int RESTART_HISTORY_LIMIT = 10;
+    /** Failures on one node after which the job's next attempts avoid it. */
+    public static final int BAD_NODE_FAILURES = 2;
+    /** Nodes a job excludes at most (fewer when the cluster cannot spare them). */
+    public static final int MAX_EXCLUDED_NODES = 16;
+    /** Nodes whose failure counts status keeps. */
+    public static final int MAX_NODE_FAILURES = 32;
     /**
      * The longest message of a failure record: the operator's words, the pod status's message and the termination
      * message's tail (at most {@link SpecLimits#MAX_FAILURE_MESSAGE_LENGTH}). Ten history entries and lastFailure
@@ -65,6 +71,17 @@ public class MoETrainingJobStatus {
             + " what stopped each attempt and when. Older entries are dropped; restarts counts them all.")
     @Size(max = RESTART_HISTORY_LIMIT)
     public List<RestartRecord> restartHistory;
+
+    @JsonPropertyDescription("Nodes the next attempts are kept off (required node affinity): nodes on which this"
+            + " job's pods failed " + BAD_NODE_FAILURES + " times, or that were lost. Newest last; at most as many as"
+            + " the cluster's fitting nodes can spare beyond the gang, and at most " + MAX_EXCLUDED_NODES + ".")
+    @Size(max = MAX_EXCLUDED_NODES)
+    public List<String> excludedNodes;
+
+    @JsonPropertyDescription("Failures of this job's pods by node (those a node can cause: ExitCode, OOMKilled,"
+            + " PodFailed, NodeLost), most recent last, at most " + MAX_NODE_FAILURES + " nodes.")
+    @Size(max = MAX_NODE_FAILURES)
+    public List<NodeFailures> nodeFailures;
 
     @JsonPropertyDescription("Latest progress report of global rank 0.")
     public Progress progress;
@@ -209,6 +226,9 @@ public class MoETrainingJobStatus {
         @Max(Integer.MAX_VALUE)
         public Integer rank;
 
+        @JsonPropertyDescription("The node the pod ran on, when it was bound.")
+        public String node;
+
         @JsonPropertyDescription("Exit code of the trainer container, when it exited.")
         @Min(Integer.MIN_VALUE)
         @Max(Integer.MAX_VALUE)
@@ -242,6 +262,9 @@ public class MoETrainingJobStatus {
         @Max(Integer.MAX_VALUE)
         public Integer rank;
 
+        @JsonPropertyDescription("The node the pod ran on, when it was bound.")
+        public String node;
+
         @JsonPropertyDescription("Exit code of the trainer container, when it exited.")
         @Min(Integer.MIN_VALUE)
         @Max(Integer.MAX_VALUE)
@@ -263,6 +286,19 @@ public class MoETrainingJobStatus {
         @Min(Integer.MIN_VALUE)
         @Max(Integer.MAX_VALUE)
         public Integer attempt;
+    }
+
+    /** Failures of the job's pods on one node. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public static class NodeFailures {
+        @JsonPropertyDescription("Node name.")
+        public String node;
+
+        @JsonPropertyDescription("Failures of this job's pods on it.")
+        @Min(0)
+        @Max(Integer.MAX_VALUE)
+        public Integer failures;
     }
 
     /** Progress report of global rank 0 (contract section 4). */

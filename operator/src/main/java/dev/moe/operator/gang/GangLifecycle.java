@@ -359,6 +359,7 @@ public final class GangLifecycle {
         record.exitCode = failure.exitCode();
         record.time = Conditions.time(now);
         record.action = verdict != null ? verdict.action().name() : null;
+        record.node = failure.node();
         record.message = boundedMessage(failure.message());
         s.lastFailure = record;
         if (s.infrastructureRestarts == null) {
@@ -398,6 +399,12 @@ public final class GangLifecycle {
             return;
         }
         recordRestart(s, record, s.restartAttempt);
+        String excluded = BadNodes.record(s, failure, gang.spareNodes());
+        if (excluded != null) {
+            d.events.add(JobEvent.warning(Reasons.NODE_EXCLUDED, "node " + excluded + " is kept out of the next"
+                    + " attempts (" + failure.reason() + " of " + failure.pod() + "; excluded nodes: "
+                    + s.excludedNodes + ")"));
+        }
         String counted;
         if (timeout) {
             counted = "";
@@ -447,6 +454,7 @@ public final class GangLifecycle {
         r.time = failure.time;
         r.attempt = attempt;
         r.action = failure.action;
+        r.node = failure.node;
         r.message = failure.message;
         List<RestartRecord> history = new ArrayList<>(s.restartHistory != null ? s.restartHistory : List.of());
         history.add(r);

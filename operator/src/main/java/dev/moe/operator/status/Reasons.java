@@ -30,6 +30,8 @@ public final class Reasons {
     public static final String ALL_PODS_SCHEDULED = "AllPodsScheduled";
     public static final String ALL_PODS_RUNNING = "AllPodsRunning";
     public static final String RESTARTING = "Restarting";
+    /** Warning Event: a node is kept out of the job's next attempts (status.excludedNodes). */
+    public static final String NODE_EXCLUDED = "NodeExcluded";
     /** Warning Event of a gang restart after a failure. */
     public static final String GANG_RESTART = "GangRestart";
 

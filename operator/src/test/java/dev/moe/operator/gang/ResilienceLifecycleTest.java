@@ -253,4 +253,65 @@ class ResilienceLifecycleTest {
         assertThat(d.status.infrastructureRestarts).isEqualTo(1);
         assertThat(d.status.restarts).isZero();
     }
+
+    private GangDecision decideWithSpare(List<Pod> pods, Instant now, int spare) {
+        GangRestartPolicy policy = GangRestartPolicy.of(job.getSpec().restartPolicy);
+        MoETrainingJobStatus s = job.getStatus();
+        GangState gang = GangObserver.observe("j", null, pods, s.restartAttempt, plan.nodes(),
+                GangLifecycle.gangStarted(s), policy::failsJob, now).withSpareNodes(spare);
+        GangDecision d = GangLifecycle.decide(job, plan, gang, policy, now);
+        job.setStatus(d.status);
+        return d;
+    }
+
+    @Test
+    void aNodeWhereARankFailedTwiceIsExcludedFromTheNextAttempts() {
+        job.getSpec().restartPolicy.maxRestarts = 10;
+        runAttempt(0, T0);
+        // PodStates.running binds j-node-1 to node "node-j-node-1" every attempt: the same node twice.
+        GangDecision d = decideWithSpare(List.of(PodStates.running(PodStates.base("j", 0, 0)),
+                PodStates.exited(PodStates.base("j", 1, 0), 1)), T0.plusSeconds(10), 4);
+        assertThat(d.status.lastFailure.node).isEqualTo("node-j-node-1");
+        assertThat(d.status.excludedNodes).isNull();
+        assertThat(d.status.nodeFailures).singleElement().satisfies(n -> assertThat(n.failures).isEqualTo(1));
+        runAttempt(1, T0.plusSeconds(20));
+        d = decideWithSpare(List.of(PodStates.running(PodStates.base("j", 0, 1)),
+                PodStates.exited(PodStates.base("j", 1, 1), 1)), T0.plusSeconds(30), 4);
+        assertThat(d.status.excludedNodes).containsExactly("node-j-node-1");
+        assertThat(d.events).extracting(GangDecision.JobEvent::reason).contains("NodeExcluded");
+        // The next attempt's pods are required off that node.
+        var affinity = new Placement(job, plan).affinity(1).getNodeAffinity()
+                .getRequiredDuringSchedulingIgnoredDuringExecution().getNodeSelectorTerms();
+        assertThat(affinity).singleElement().satisfies(t -> assertThat(t.getMatchFields()).singleElement()
+                .satisfies(r -> {
+                    assertThat(r.getKey()).isEqualTo("metadata.name");
+                    assertThat(r.getOperator()).isEqualTo("NotIn");
+                    assertThat(r.getValues()).containsExactly("node-j-node-1");
+                }));
+        // Evictions are not the node's fault.
+        runAttempt(2, T0.plusSeconds(40));
+        d = decideWithSpare(List.of(PodStates.evicted(PodStates.base("j", 0, 2)),
+                PodStates.running(PodStates.base("j", 1, 2))), T0.plusSeconds(50), 4);
+        assertThat(d.status.nodeFailures).extracting(n -> n.node).containsExactly("node-j-node-1");
+    }
+
+    @Test
+    void aSmallClusterCannotExcludeItselfOutOfExistence() {
+        job.getSpec().restartPolicy.maxRestarts = 10;
+        runAttempt(0, T0);
+        // A lost node is excluded at once, but a cluster with no node to spare excludes none.
+        GangDecision d = decideWithSpare(List.of(PodStates.nodeLost(PodStates.base("j", 0, 0)),
+                PodStates.running(PodStates.base("j", 1, 0))), T0.plusSeconds(10), 0);
+        assertThat(d.status.excludedNodes).isNull();
+        assertThat(new Placement(job, plan).affinity(0).getNodeAffinity()).isNull();
+        // One spare node: only the newest exclusion is kept.
+        runAttempt(1, T0.plusSeconds(20));
+        d = decideWithSpare(List.of(PodStates.nodeLost(PodStates.base("j", 1, 1)),
+                PodStates.running(PodStates.base("j", 0, 1))), T0.plusSeconds(30), 1);
+        assertThat(d.status.excludedNodes).containsExactly("node-j-node-1");
+        runAttempt(2, T0.plusSeconds(40));
+        d = decideWithSpare(List.of(PodStates.nodeLost(PodStates.base("j", 0, 2)),
+                PodStates.running(PodStates.base("j", 1, 2))), T0.plusSeconds(50), 1);
+        assertThat(d.status.excludedNodes).containsExactly("node-j-node-0");
+    }
 }
