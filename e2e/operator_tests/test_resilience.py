@@ -131,3 +131,45 @@ def test_frozen_progress_is_stalled_after_the_deadline_and_a_healthy_job_never(n
         stop.set()
         reporter.join(5)
     kubectl("delete", "moetrainingjobs.training.moe.dev", "frozen", "healthy", "-n", ns, "--wait=false")
+
+
+def test_a_node_where_the_job_failed_twice_is_avoided_by_the_next_attempt(ns):
+    """Three labelled nodes for a two-node gang (one to spare). The third is cordoned while the pod on the first
+    fails twice (so that the first is used by both attempts); then the next attempt must go to the other two."""
+    bad, good, third = "gpu-node-13", "gpu-node-14", "gpu-node-15"
+    pool = f"e2e.moe.dev/pool-{ns}"
+    for n in (bad, good, third):
+        kubectl("label", "node", n, f"{pool}=yes", "--overwrite")
+    kubectl("cordon", third)
+    try:
+        spec = held_job("badnode", maxRestarts=5)
+        spec["spec"]["placement"] = {"nodeSelector": {pool: "yes"}}
+        apply(spec, ns)
+        for attempt in (0, 1):
+            gang = running_gang(ns, "badnode", 2, timeout=90)
+            assert {p["spec"]["nodeName"] for p in gang} == {bad, good}, [p["spec"]["nodeName"] for p in gang]
+            on_bad = next(p for p in gang if p["spec"]["nodeName"] == bad)
+            assert on_bad["metadata"]["labels"]["training.moe.dev/attempt"] == str(attempt)
+            if attempt == 1:
+                kubectl("uncordon", third)
+            kubectl("annotate", "pod", on_bad["metadata"]["name"], "-n", ns, "e2e.moe.dev/exit-code=1")
+            wait(lambda: status(ns, "badnode").get("restarts") == attempt + 1, 60, f"restart {attempt + 1}")
+        st = status(ns, "badnode")
+        assert st["excludedNodes"] == [bad], st
+        assert {n["node"]: n["failures"] for n in st["nodeFailures"]} == {bad: 2}, st["nodeFailures"]
+        assert st["lastFailure"]["node"] == bad, st["lastFailure"]
+        events = json.loads(kubectl("get", "events", "-n", ns, "--field-selector",
+                                    "involvedObject.name=badnode,reason=NodeExcluded", "-o", "json"))["items"]
+        assert events and bad in events[0]["message"], events
+        gang = wait(lambda: (lambda ps: ps if len(ps) == 2 and all(
+            p["metadata"]["labels"]["training.moe.dev/attempt"] == "2" and p["status"].get("phase") == "Running"
+            for p in ps) else None)(pods(ns, "badnode")), 90, "attempt 2 running")
+        assert {p["spec"]["nodeName"] for p in gang} == {good, third}, [p["spec"]["nodeName"] for p in gang]
+        terms = gang[0]["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert terms["nodeSelectorTerms"] == [{"matchFields": [
+            {"key": "metadata.name", "operator": "NotIn", "values": [bad]}]}], terms
+    finally:
+        kubectl("delete", "moetrainingjobs.training.moe.dev", "badnode", "-n", ns, "--wait=false", check=False)
+        kubectl("uncordon", third, check=False)
+        for n in (bad, good, third):
+            kubectl("label", "node", n, f"{pool}-", check=False)
