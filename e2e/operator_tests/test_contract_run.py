@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import REPO, apply, env_of, job, kubectl, pods, tiny_job, wait
+from conftest import JOBS, REPO, apply, env_of, job, kubectl, pods, tiny_job, wait
 
 VENV_PY = pathlib.Path(os.environ.get("MOE_VENV", os.path.expanduser("~/.cache/moe/venv"))) / "bin" / "python"
 RUNNER = REPO / "e2e" / "runner" / "local_runner.py"
@@ -71,13 +71,14 @@ def checkpoint_claim(claims):
 
 
 class LocalRunner:
-    def __init__(self, ns, name, work):
+    def __init__(self, ns, name, work, grace=None):
         self.ns, self.name, self.work = ns, name, pathlib.Path(work)
         self.work.mkdir(parents=True, exist_ok=True)
         self.out = self.work / "runner.log"
         with open(self.out, "w") as out:
             self.proc = subprocess.Popen([sys.executable, str(RUNNER), "-n", ns, "--job", name, "--work", str(work),
-                                          "--python", str(VENV_PY), "--timeout", str(TIMEOUT + 60)],
+                                          "--python", str(VENV_PY), "--timeout", str(TIMEOUT + 60),
+                                          *(["--grace", str(grace)] if grace else [])],
                                          stdout=out, stderr=subprocess.STDOUT)
         wait(lambda: self.state().get("ready") or self.proc.poll() is not None, 60, "runner ready")
         assert self.proc.poll() is None, self.tail()
@@ -121,8 +122,8 @@ def runner(ns):
         pytest.fail(f"no trainer venv at {VENV_PY}: run trainer-image/scripts/ensure-venv.sh")
     started = []
 
-    def start(name):
-        r = LocalRunner(ns, name, WORK / "contract" / f"{ns}-{name}")
+    def start(name, grace=None):
+        r = LocalRunner(ns, name, WORK / "contract" / f"{ns}-{name}", grace)
         started.append(r)
         return r
 
@@ -293,4 +294,47 @@ def test_trainer_config_error_exit_78_fails_the_job_without_restart(ns, claims, 
     assert {p["exitCode"] for p in r.pods(attempt=0) if p["name"] == failure["pod"]} == {78}, r.pods()
     log = r.log(failure["pod"], 0)
     assert "configuration error (exit 78" in log and "token file not found" in log, log[-3000:]
+    # The evidence outlives the pods: the failed container's last log lines (terminationMessagePolicy
+    # FallbackToLogsOnError, the runner acting as the kubelet) are in lastFailure.message and the Failed Event.
+    assert "token file not found" in failure.get("message", ""), failure
+    events = json.loads(kubectl("get", "events", "-n", ns, "--field-selector", "involvedObject.name=cfgerr,reason=Failed",
+                                "-o", "json"))["items"]
+    assert any("token file not found" in e["message"] for e in events), [e["message"] for e in events]
     assert not r.pods(attempt=1), "no second gang"
+
+
+def test_suspend_checkpoints_at_the_next_step_and_resume_continues_with_the_same_losses(ns, checkpoint_claim,
+                                                                                        runner):
+    """suspend: true at step >= 7 with everySteps 1000: deleting the pods SIGTERMs the trainers, which agree on the
+    next step, save it and stop (trainer stop_request.py) within the grace period (30 s, Kubernetes' default);
+    resuming recreates the gang, which continues from that checkpoint with the uninterrupted run's losses."""
+    r = runner("pause", grace=30)
+    spec = contract_job("pause")
+    spec["spec"]["training"]["checkpoint"]["everySteps"] = 1000
+    apply(spec, ns)
+    loss_file = r.pvc("ckpt") / "losses.txt"
+    try:
+        wait(lambda: loss_file.exists() and max(losses(loss_file), default=0) >= 7, TIMEOUT, "step 7", interval=0.1)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{r.tail()}") from None
+    seen = max(losses(loss_file))
+    kubectl("patch", JOBS, "pause", "-n", ns, "--type=merge", "-p", json.dumps({"spec": {"suspend": True}}))
+    wait_job(r, "pause", "Suspended", timeout=60)
+    wait(lambda: not pods(ns, "pause", include_deleting=True) and not [p for p in r.pods() if p.get("state") == "running"],
+         60, "the pods and their processes gone")
+    latest = (r.pvc("ckpt") / "latest").read_text().strip()
+    at = int(latest.split("-")[1])
+    assert seen <= at < STEPS, (seen, latest)
+    assert f"stopped at step {at} on request" in r.log("pause-node-0", 0), r.tail()
+    assert max(losses(loss_file)) == at, "no step past the checkpoint ran"
+
+    kubectl("patch", JOBS, "pause", "-n", ns, "--type=merge", "-p", json.dumps({"spec": {"suspend": False}}))
+    status = wait_job(r, "pause", "Succeeded")
+    assert status.get("restarts", 0) == 0, status
+    log = r.log("pause-node-0", 0)
+    assert f"at step {at} (attempt 0)" in log and f"step {at + 1}/{STEPS}" in log, log[-3000:]
+    ls = losses(loss_file)
+    assert sorted(ls) == list(range(1, STEPS + 1)), ls
+    if "losses" in RESULTS:
+        assert ls == RESULTS["losses"], {s: (ls[s], RESULTS["losses"][s]) for s in ls if ls[s] != RESULTS["losses"][s]}
+    print(f"\nsuspended at step {seen}, checkpoint at step {at}, resumed to Succeeded")

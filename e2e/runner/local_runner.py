@@ -54,6 +54,7 @@ JOB_LABEL = "training.moe.dev/job"
 ATTEMPT_LABEL = "training.moe.dev/attempt"
 JOBS = "moetrainingjobs.training.moe.dev"
 HOLD, EXIT_CODE, RUN_SECONDS = "e2e.moe.dev/hold", "e2e.moe.dev/exit-code", "e2e.moe.dev/run-seconds"
+TERMINATION_MESSAGE = "e2e.moe.dev/termination-message"  # the moe-pod-exit stage copies it into the terminated state
 SA_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
@@ -411,15 +412,38 @@ class Runner:
         ops = [{"op": "test", "path": "/metadata/uid", "value": p.uid},
                {"op": "add", "path": f"/metadata/annotations/{esc(EXIT_CODE)}", "value": str(p.exit_code)},
                {"op": "add", "path": f"/metadata/annotations/{esc(RUN_SECONDS)}", "value": "0"}]
+        said = self.termination_message(p, pod)
+        if said is not None:
+            ops.append({"op": "add", "path": f"/metadata/annotations/{esc(TERMINATION_MESSAGE)}", "value": said})
         if pod is not None and not pod["metadata"].get("annotations"):
             ops[1:] = [{"op": "add", "path": "/metadata/annotations",
-                        "value": {EXIT_CODE: str(p.exit_code), RUN_SECONDS: "0"}}]
+                        "value": {EXIT_CODE: str(p.exit_code), RUN_SECONDS: "0",
+                                  **({TERMINATION_MESSAGE: said} if said is not None else {})}}]
         elif pod is not None and HOLD in pod["metadata"]["annotations"]:
             ops.append({"op": "remove", "path": f"/metadata/annotations/{esc(HOLD)}"})
         try:
             kubectl("patch", "pod", p.name, "-n", self.ns, "--type=json", "-p", json.dumps(ops))
         except KubectlError as e:
             log(f"{p.name} (attempt {p.attempt}): exit code {p.exit_code} not reported: {e}")
+
+    def termination_message(self, p: PodProcess, pod: dict | None) -> str | None:
+        """What the kubelet would write as the failed container's termination message with
+        terminationMessagePolicy FallbackToLogsOnError: the end of its log, at most 80 lines and 2048 bytes (the
+        trainer writes no termination-log file). None for an exit 0 or another policy."""
+        if p.exit_code == 0 or pod is None or not p.log_path:
+            return None
+        c = pod["spec"]["containers"][0]
+        if c.get("terminationMessagePolicy") != "FallbackToLogsOnError":
+            return None
+        try:
+            with open(p.log_path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - 2048))
+                data = f.read()
+        except OSError:
+            return None
+        lines = data.decode("utf-8", "replace").splitlines()[-80:]
+        return "\n".join(lines)
 
     def terminate(self, p: PodProcess, why: str) -> bool:
         if p.state != "running" or p.kill_deadline is not None:

@@ -35,6 +35,7 @@ from .parallel.mesh import Meshes, build_meshes
 from .parallel.tensor_parallel import apply_tensor_parallel
 from .plan import Plan, check_env_against_plan, load_plan
 from .progress import ProgressReporter
+from .stop_request import EXIT_STOPPED, StopRequest
 
 log = logging.getLogger("moe_trainer")
 
@@ -237,6 +238,7 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
     else:
         log.info("MFU not reported: peak FLOP/s of this device %s; set MOE_PEAK_TFLOPS", peak_source)
     fail_at = int(os.environ.get("MOE_TEST_FAIL_AT_STEP", "-1"))  # tests: simulate a crash
+    stop = StopRequest()
     loss_log = os.environ.get("MOE_LOSS_LOG")
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -282,10 +284,18 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
                 with open(loss_log, "a") as f:
                     f.write(f"{done} {loss_val!r}\n")
             progress.report(done, loss_val, tps, util, last_ckpt)
-        if t.checkpoint_dir and t.checkpoint_every and (done % t.checkpoint_every == 0 or done == t.steps):
+        stopping = done < t.steps and stop.agreed(device)  # checkpoint before stop (stop_request.py)
+        if t.checkpoint_dir and ((t.checkpoint_every and (done % t.checkpoint_every == 0 or done == t.steps))
+                                 or (stopping and last_ckpt != done)):
             ckpt.save(t.checkpoint_dir, done, model, opt, rank)
             last_ckpt = done
             metrics.set(last_checkpoint_step=done)
+        if stopping:
+            progress.report(done, loss_val, tps, mfu, last_ckpt, final=True)
+            log.info("stopped at step %d on request, checkpoint at step %s", done, last_ckpt)
+            dist.barrier()
+            dist.destroy_process_group()
+            return EXIT_STOPPED
     export = os.environ.get("MOE_EXPORT_HF_DIR")  # optional: final weights in Hugging Face safetensors layout
     if export:
         from .checkpoint_hf import save_hf

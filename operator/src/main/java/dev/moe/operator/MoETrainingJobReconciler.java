@@ -18,6 +18,7 @@ import dev.moe.operator.gang.GangObserver;
 import dev.moe.operator.gang.GangRestartPolicy;
 import dev.moe.operator.gang.GangState;
 import dev.moe.operator.gang.PodProblem;
+import dev.moe.operator.gang.PodTombstones;
 import dev.moe.operator.k8s.GangWriter;
 import dev.moe.operator.k8s.JobEvents;
 import dev.moe.operator.k8s.NodeFleet;
@@ -106,12 +107,21 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
     private record RefusedUntil(Long generation, Instant at) {
     }
 
+    /** Deleted pods' last failures (an evicted pod that went before a reconcile saw it is still an eviction). */
+    private final PodTombstones tombstones = new PodTombstones();
+
     /** The pods: only those labelled with a job name, mapped to their job through the owner reference. */
     @Override
     public List<EventSource<?, MoETrainingJob>> prepareEventSources(EventSourceContext<MoETrainingJob> context) {
         return List.of(new InformerEventSource<>(InformerEventSourceConfiguration.from(Pod.class, MoETrainingJob.class)
                 .withName("pod")
                 .withLabelSelector(GangNames.JOB_LABEL)
+                .withOnDeleteFilter((pod, unknownFinalState) -> {
+                    if (!Boolean.TRUE.equals(unknownFinalState)) {
+                        tombstones.record(pod, clock.instant());
+                    }
+                    return true;
+                })
                 .build(), context));
     }
 
@@ -162,7 +172,7 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
         MoETrainingJobStatus before = job.getStatus();
         int attempt = before != null && before.restartAttempt != null ? before.restartAttempt : 0;
         GangRestartPolicy policy = GangRestartPolicy.of(job.getSpec() != null ? job.getSpec().restartPolicy : null);
-        List<Integer> codes = policy.nonRetryableExitCodes();
+        java.util.function.Predicate<dev.moe.operator.gang.PodFailure> codes = policy::failsJob;
 
         GangDecision decision;
         Plan plan = null;
@@ -176,8 +186,13 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
                         false, codes, now), now);
             } else {
                 plan = result.plan();
+                String namespace = job.getMetadata().getNamespace();
                 GangState gang = noNodeFits(job, GangObserver.observe(name, uid, pods, attempt, plan.nodes(),
-                        GangLifecycle.gangStarted(before), codes, now), ctx, now);
+                        GangLifecycle.gangStarted(before), codes,
+                        pod -> tombstones.lastFailure(namespace, pod, uid, attempt, now), now), ctx, now);
+                if (!gang.failures().isEmpty()) {
+                    gang = gang.withSpareNodes(spareNodes(job, plan, ctx, now));
+                }
                 decision = GangLifecycle.decide(job, plan, gang, policy, now);
             }
         }
@@ -211,6 +226,13 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
      * When no pod of the gang can be scheduled, asks whether any node could ever take one (see {@link FleetFit});
      * if none can, that becomes the gang's first problem.
      */
+    /** Fitting nodes of the cluster beyond the gang's: how many bad nodes the job may exclude (gang.BadNodes). */
+    private int spareNodes(MoETrainingJob job, Plan plan, Context<MoETrainingJob> ctx, Instant now) {
+        Map<String, String> selector = new dev.moe.operator.gang.Placement(job, plan).nodeSelector();
+        return fleet.matching(ctx.getClient(), selector, now)
+                .map(nodes -> FleetFit.fitting(nodes, selector, plan.gpusPerNode()) - plan.nodes()).orElse(0);
+    }
+
     private GangState noNodeFits(MoETrainingJob job, GangState gang, Context<MoETrainingJob> ctx, Instant now) {
         if (gang.scheduled() > 0
                 || gang.problems().stream().noneMatch(p -> PodProblem.UNSCHEDULABLE.equals(p.reason()))) {

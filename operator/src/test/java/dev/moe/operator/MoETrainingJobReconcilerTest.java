@@ -247,7 +247,7 @@ class MoETrainingJobReconcilerTest {
             assertThat(e.getMessage()).contains("flaky-node-1").contains("75");
         });
 
-        // Evicted (second restart)
+        // Evicted (second restart, an infrastructure one: maxRestarts is not spent)
         runAll("flaky");
         awaitPhase("flaky", JobPhase.Running);
         editPodStatus(podsByRank("flaky").get(0), q -> {
@@ -257,12 +257,20 @@ class MoETrainingJobReconcilerTest {
         });
         awaitPods("flaky", 2, 2);
         assertThat(status("flaky").lastFailure.reason).isEqualTo("Evicted");
-        assertThat(status("flaky").restarts).isEqualTo(2);
-        assertThat(status("flaky").restartHistory).extracting(r -> r.reason, r -> r.attempt)
-                .containsExactly(org.assertj.core.groups.Tuple.tuple("ExitCode", 0),
-                        org.assertj.core.groups.Tuple.tuple("Evicted", 1));
+        assertThat(status("flaky").restarts).isEqualTo(1);
+        assertThat(status("flaky").infrastructureRestarts).isEqualTo(1);
+        assertThat(status("flaky").restartHistory).extracting(r -> r.reason, r -> r.attempt, r -> r.action)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple("ExitCode", 0, "RestartGang"),
+                        org.assertj.core.groups.Tuple.tuple("Evicted", 1, "RestartGangUncounted"));
 
-        // Third failure: maxRestarts reached → Failed; the other rank is stopped, the failed one kept.
+        // Third failure: the second counted restart.
+        runAll("flaky");
+        awaitPhase("flaky", JobPhase.Running);
+        exit(podsByRank("flaky").get(1), 75);
+        awaitPods("flaky", 2, 3);
+        assertThat(status("flaky").restarts).isEqualTo(2);
+
+        // Fourth failure: maxRestarts reached → Failed; the other rank is stopped, the failed one kept.
         runAll("flaky");
         awaitPhase("flaky", JobPhase.Running);
         exit(podsByRank("flaky").get(0), 1);

@@ -29,6 +29,8 @@ import io.fabric8.kubernetes.model.annotation.Version;
 @AdditionalPrinterColumn(name = "DP", jsonPath = ".status.plan.data", type = AdditionalPrinterColumn.Type.INTEGER)
 @AdditionalPrinterColumn(name = "Restarts", jsonPath = ".status.restarts", type = AdditionalPrinterColumn.Type.INTEGER)
 @AdditionalPrinterColumn(name = "Step", jsonPath = ".status.progress.step", type = AdditionalPrinterColumn.Type.INTEGER)
+@AdditionalPrinterColumn(name = "Done%", jsonPath = ".status.progress.percentDone", type = AdditionalPrinterColumn.Type.NUMBER)
+@AdditionalPrinterColumn(name = "ETA", jsonPath = ".status.progress.estimatedCompletionTime", type = AdditionalPrinterColumn.Type.STRING, priority = 1)
 @AdditionalPrinterColumn(name = "Age", jsonPath = ".metadata.creationTimestamp", type = AdditionalPrinterColumn.Type.DATE)
 @ValidationRule(value = "self.metadata.name.size() <= " + ObjectNameRules.MAX_JOB_NAME_LENGTH,
         message = "metadata.name must have at most " + ObjectNameRules.MAX_JOB_NAME_LENGTH + " characters: the operator"

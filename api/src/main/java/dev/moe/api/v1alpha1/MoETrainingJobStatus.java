@@ -19,6 +19,18 @@ import java.util.List;
 public class MoETrainingJobStatus {
     /** How many gang restarts {@link #restartHistory} keeps. */
     public static final int RESTART_HISTORY_LIMIT = 10;
+    /** Failures on one node after which the job's next attempts avoid it. */
+    public static final int BAD_NODE_FAILURES = 2;
+    /** Nodes a job excludes at most (fewer when the cluster cannot spare them). */
+    public static final int MAX_EXCLUDED_NODES = 16;
+    /** Nodes whose failure counts status keeps. */
+    public static final int MAX_NODE_FAILURES = 32;
+    /**
+     * The longest message of a failure record: the operator's words, the pod status's message and the termination
+     * message's tail (at most {@link SpecLimits#MAX_FAILURE_MESSAGE_LENGTH}). Ten history entries and lastFailure
+     * stay well under the status size an object can carry.
+     */
+    public static final int MAX_FAILURE_RECORD_MESSAGE = SpecLimits.MAX_FAILURE_MESSAGE_LENGTH + 1024;
 
     @JsonPropertyDescription("Pending, Running, Restarting, Suspended, Succeeded, Failed, or Invalid (the plan"
             + " was rejected; see the PlanValid condition).")
@@ -40,6 +52,13 @@ public class MoETrainingJobStatus {
     @Max(Integer.MAX_VALUE)
     public Integer restarts;
 
+    @JsonPropertyDescription("Gang restarts for infrastructure failures so far (Evicted, Preempted, NodeLost by"
+            + " default; see restartPolicy.rules): they count toward restartPolicy.maxInfrastructureRestarts, not"
+            + " maxRestarts.")
+    @Min(0)
+    @Max(Integer.MAX_VALUE)
+    public Integer infrastructureRestarts;
+
     @JsonPropertyDescription("Attempt number of the current gang (MOE_RESTART_ATTEMPT): 0 first, +1 per restart.")
     @Min(0)
     @Max(Integer.MAX_VALUE)
@@ -52,6 +71,17 @@ public class MoETrainingJobStatus {
             + " what stopped each attempt and when. Older entries are dropped; restarts counts them all.")
     @Size(max = RESTART_HISTORY_LIMIT)
     public List<RestartRecord> restartHistory;
+
+    @JsonPropertyDescription("Nodes the next attempts are kept off (required node affinity): nodes on which this"
+            + " job's pods failed " + BAD_NODE_FAILURES + " times, or that were lost. Newest last; at most as many as"
+            + " the cluster's fitting nodes can spare beyond the gang, and at most " + MAX_EXCLUDED_NODES + ".")
+    @Size(max = MAX_EXCLUDED_NODES)
+    public List<String> excludedNodes;
+
+    @JsonPropertyDescription("Failures of this job's pods by node (those a node can cause: ExitCode, OOMKilled,"
+            + " PodFailed, NodeLost), most recent last, at most " + MAX_NODE_FAILURES + " nodes.")
+    @Size(max = MAX_NODE_FAILURES)
+    public List<NodeFailures> nodeFailures;
 
     @JsonPropertyDescription("Latest progress report of global rank 0.")
     public Progress progress;
@@ -188,8 +218,8 @@ public class MoETrainingJobStatus {
     @JsonInclude(JsonInclude.Include.NON_NULL)
     @JsonIgnoreProperties(ignoreUnknown = true)
     public static class FailureRecord {
-        @JsonPropertyDescription("Why: ExitCode, Evicted, Preempted, NodeLost, PodDeleted, PodFailed,"
-                + " GangSchedulingTimeout, ...")
+        @JsonPropertyDescription("Why: ExitCode, OOMKilled, Evicted, Preempted, NodeLost, PodDeleted, PodFailed,"
+                + " Stalled, GangSchedulingTimeout.")
         public String reason;
 
         @JsonPropertyDescription("Pod that failed first.")
@@ -200,6 +230,9 @@ public class MoETrainingJobStatus {
         @Max(Integer.MAX_VALUE)
         public Integer rank;
 
+        @JsonPropertyDescription("The node the pod ran on, when it was bound.")
+        public String node;
+
         @JsonPropertyDescription("Exit code of the trainer container, when it exited.")
         @Min(Integer.MIN_VALUE)
         @Max(Integer.MAX_VALUE)
@@ -207,14 +240,22 @@ public class MoETrainingJobStatus {
 
         @JsonPropertyDescription("When the failure was observed (RFC 3339).")
         public String time;
+
+        @JsonPropertyDescription("What the operator did: RestartGang, RestartGangUncounted or FailJob (see"
+                + " restartPolicy.rules).")
+        public String action;
+
+        @JsonPropertyDescription("What happened, with the trainer container's termination message (its last log"
+                + " lines) when it left one; at most " + SpecLimits.MAX_FAILURE_MESSAGE_LENGTH + " characters of it.")
+        public String message;
     }
 
     /** One gang restart: the failure that stopped an attempt, and which attempt it stopped. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     @JsonIgnoreProperties(ignoreUnknown = true)
     public static class RestartRecord {
-        @JsonPropertyDescription("Why: ExitCode, Evicted, Preempted, NodeLost, PodDeleted, PodFailed,"
-                + " GangSchedulingTimeout, ...")
+        @JsonPropertyDescription("Why: ExitCode, OOMKilled, Evicted, Preempted, NodeLost, PodDeleted, PodFailed,"
+                + " Stalled, GangSchedulingTimeout.")
         public String reason;
 
         @JsonPropertyDescription("Pod that failed first.")
@@ -225,6 +266,9 @@ public class MoETrainingJobStatus {
         @Max(Integer.MAX_VALUE)
         public Integer rank;
 
+        @JsonPropertyDescription("The node the pod ran on, when it was bound.")
+        public String node;
+
         @JsonPropertyDescription("Exit code of the trainer container, when it exited.")
         @Min(Integer.MIN_VALUE)
         @Max(Integer.MAX_VALUE)
@@ -233,11 +277,32 @@ public class MoETrainingJobStatus {
         @JsonPropertyDescription("When the failure was observed (RFC 3339).")
         public String time;
 
+        @JsonPropertyDescription("What the operator did: RestartGang, RestartGangUncounted or FailJob (see"
+                + " restartPolicy.rules).")
+        public String action;
+
+        @JsonPropertyDescription("What happened, with the trainer container's termination message (its last log"
+                + " lines) when it left one; at most " + SpecLimits.MAX_FAILURE_MESSAGE_LENGTH + " characters of it.")
+        public String message;
+
         @JsonPropertyDescription("The attempt that was stopped (its pods' MOE_RESTART_ATTEMPT); the next gang runs"
                 + " as attempt + 1.")
         @Min(Integer.MIN_VALUE)
         @Max(Integer.MAX_VALUE)
         public Integer attempt;
+    }
+
+    /** Failures of the job's pods on one node. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public static class NodeFailures {
+        @JsonPropertyDescription("Node name.")
+        public String node;
+
+        @JsonPropertyDescription("Failures of this job's pods on it.")
+        @Min(0)
+        @Max(Integer.MAX_VALUE)
+        public Integer failures;
     }
 
     /** Progress report of global rank 0 (contract section 4). */
@@ -261,5 +326,16 @@ public class MoETrainingJobStatus {
 
         @JsonPropertyDescription("When rank 0 reported (RFC 3339).")
         public String updateTime;
+
+        @JsonPropertyDescription("When the operator first saw this step (its own clock, RFC 3339): what stall"
+                + " detection (restartPolicy.progressDeadlineSeconds) measures from.")
+        public String stepObservedTime;
+
+        @JsonPropertyDescription("Percent of spec.training.steps done, 0-100.")
+        public Double percentDone;
+
+        @JsonPropertyDescription("Estimated completion time at the recent step rate (RFC 3339); absent until two"
+                + " steps have been seen.")
+        public String estimatedCompletionTime;
     }
 }

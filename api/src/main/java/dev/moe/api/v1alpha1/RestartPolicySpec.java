@@ -12,7 +12,9 @@ import java.util.List;
 
 /**
  * Gang restarts: any failed pod stops the whole gang; retriable failures recreate it from the last checkpoint
- * after an exponential backoff, up to maxRestarts.
+ * after an exponential backoff, up to maxRestarts. What a failure does is decided in this order: exit code 78 and
+ * nonRetryableExitCodes fail the job; then the first matching entry of rules; then the defaults (Evicted,
+ * Preempted and NodeLost restart uncounted, everything else restarts counted).
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @ValidationRule(value = "!has(self.backoffSeconds) || !has(self.maxBackoffSeconds)"
@@ -55,4 +57,36 @@ public class RestartPolicySpec {
     @JsonPropertyDescription("If not every pod of the gang is running after this long, the partial gang is"
             + " deleted and recreated, so it never holds GPUs while waiting.")
     public Integer gangSchedulingTimeoutSeconds = 600;
+
+    @LimitReason("a gang restarted a thousand times for its infrastructure will not get better")
+    @Min(0)
+    @Max(SpecLimits.MAX_RESTARTS)
+    @Default("50")
+    @JsonPropertyDescription("Gang restarts for infrastructure failures (by default Evicted, Preempted, NodeLost;"
+            + " any failure a rule sends to RestartGangUncounted) allowed before the job fails. They are counted"
+            + " in status.infrastructureRestarts and do not use up maxRestarts.")
+    public Integer maxInfrastructureRestarts = 50;
+
+    @JsonPropertyDescription("What to do with a failure, read in order; the first rule that matches decides."
+            + " Exit code 78 and nonRetryableExitCodes fail the job before any rule is read; a failure no rule"
+            + " matches gets the default: Evicted, Preempted and NodeLost RestartGangUncounted, everything else"
+            + " RestartGang.")
+    @Size(max = SpecLimits.MAX_FAILURE_RULES)
+    public List<FailureRule> rules;
+
+    @LimitReason("a training step that takes more than a day is a stopped job")
+    @Min(1)
+    @Max(SpecLimits.MAX_PROGRESS_DEADLINE_SECONDS)
+    @JsonPropertyDescription("Stall detection: when global rank 0 reports no new step for this long while the"
+            + " gang runs, the gang is restarted with reason Stalled (counted, unless a rule says otherwise). Off"
+            + " when unset.")
+    public Integer progressDeadlineSeconds;
+
+    @LimitReason("loading a model and the first step take minutes, not days")
+    @Min(1)
+    @Max(SpecLimits.MAX_PROGRESS_DEADLINE_SECONDS)
+    @Default("900")
+    @JsonPropertyDescription("With progressDeadlineSeconds: how long each attempt may take from all pods running"
+            + " to its first new step (model load, compilation, checkpoint restore) before it counts as Stalled.")
+    public Integer progressStartupGraceSeconds = 900;
 }

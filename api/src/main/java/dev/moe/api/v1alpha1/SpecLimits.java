@@ -109,6 +109,21 @@ public final class SpecLimits {
     public static final int MIN_EXIT_CODE = 1;
     public static final int MAX_EXIT_CODE = 255;
     public static final int MAX_NON_RETRYABLE_EXIT_CODES = 32;
+    /** Failure rules of one job: they are read in order for every failure. */
+    public static final int MAX_FAILURE_RULES = 32;
+    /** Failure reasons, exit codes or termination reasons one rule lists. */
+    public static final int MAX_RULE_MATCHES = 32;
+    /** A container termination reason (OOMKilled, Error, ContainerCannotRun …). */
+    public static final int MAX_TERMINATION_REASON_LENGTH = 128;
+    /**
+     * A rule's message substring. Matching is a plain substring search (no regular expression, so no pattern a user
+     * writes can make matching slow); a message is at most {@link #MAX_FAILURE_MESSAGE_LENGTH} characters.
+     */
+    public static final int MAX_MESSAGE_CONTAINS_LENGTH = 256;
+    /** The termination message the operator keeps from a failed container (its last log lines): the tail. */
+    public static final int MAX_FAILURE_MESSAGE_LENGTH = 2048;
+    /** Progress deadlines and startup graces: at most a day without a step. */
+    public static final int MAX_PROGRESS_DEADLINE_SECONDS = 86_400;
 
     // ---- placement
 

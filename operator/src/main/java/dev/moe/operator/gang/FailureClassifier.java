@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodCondition;
+import dev.moe.api.v1alpha1.SpecLimits;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
@@ -15,6 +16,7 @@ import java.util.Optional;
  * <ul>
  *   <li>ExitCode: the trainer container terminated with a non-zero code (the pod runs with restartPolicy
  *       Never, so one failed process is a failed pod).</li>
+ *   <li>OOMKilled: the same, killed for memory (termination reason OOMKilled).</li>
  *   <li>Evicted: kubelet or Eviction API (status reason Evicted, DisruptionTarget EvictionByEvictionAPI or
  *       TerminationByKubelet).</li>
  *   <li>Preempted: the scheduler preempted it (DisruptionTarget PreemptionByScheduler).</li>
@@ -22,15 +24,17 @@ import java.util.Optional;
  *       or DeletionByPodGC).</li>
  *   <li>PodDeleted: someone else deleted a pod of the running gang, or a rank vanished.</li>
  *   <li>PodFailed: phase Failed for any other reason.</li>
+ *   <li>Stalled: not from a pod's state: rank 0 reported no new step in time ({@link StallDetector}).</li>
  * </ul>
- * Non-retriable: an ExitCode failure whose code is 78 (the trainer's configuration error, docs/contract.md) or
- * one of spec.restartPolicy.nonRetryableExitCodes.
+ * What each failure does is {@link FailureRules}' decision.
  */
 public final class FailureClassifier {
     private FailureClassifier() {
     }
 
     public static final String EXIT_CODE = "ExitCode";
+    public static final String OOM_KILLED = "OOMKilled";
+    public static final String STALLED = "Stalled";
     public static final String EVICTED = "Evicted";
     public static final String PREEMPTED = "Preempted";
     public static final String NODE_LOST = "NodeLost";
@@ -38,8 +42,10 @@ public final class FailureClassifier {
     public static final String POD_FAILED = "PodFailed";
     public static final String GANG_SCHEDULING_TIMEOUT = "GangSchedulingTimeout";
     /** Every reason this operator reports (the restart metric's label values). */
-    public static final List<String> REASONS = List.of(EXIT_CODE, EVICTED, PREEMPTED, NODE_LOST, POD_DELETED,
-            POD_FAILED, GANG_SCHEDULING_TIMEOUT);
+    public static final List<String> REASONS = List.of(EXIT_CODE, OOM_KILLED, EVICTED, PREEMPTED, NODE_LOST,
+            POD_DELETED, POD_FAILED, STALLED, GANG_SCHEDULING_TIMEOUT);
+    /** The container termination reason of a process killed for memory. */
+    static final String OOM_TERMINATION_REASON = "OOMKilled";
 
     /** The trainer's configuration-error exit code (EX_CONFIG): never retried. */
     public static final int CONFIG_ERROR_EXIT_CODE = dev.moe.api.v1alpha1.TrainerContract.EXIT_CONFIG_ERROR;
@@ -74,7 +80,7 @@ public final class FailureClassifier {
         }
         if (reason == null) {
             if (failedContainer) {
-                reason = EXIT_CODE;
+                reason = OOM_TERMINATION_REASON.equals(terminated.getReason()) ? OOM_KILLED : EXIT_CODE;
             } else if (failedPhase) {
                 reason = POD_FAILED;
             } else if (terminating) {
@@ -89,7 +95,7 @@ public final class FailureClassifier {
         }
         StringBuilder msg = new StringBuilder(name).append(" (node rank ").append(nodeRank).append(')');
         switch (reason) {
-            case EXIT_CODE -> msg.append(" exited with code ").append(exitCode);
+            case EXIT_CODE, OOM_KILLED -> msg.append(" exited with code ").append(exitCode);
             case EVICTED -> msg.append(" was evicted");
             case PREEMPTED -> msg.append(" was preempted");
             case NODE_LOST -> msg.append(" lost its node");
@@ -103,10 +109,34 @@ public final class FailureClassifier {
         if (detail != null && !detail.isBlank()) {
             msg.append(": ").append(detail);
         }
-        return Optional.of(new PodFailure(reason, name, nodeRank, exitCode, msg.toString(), when));
+        String terminationMessage = terminated != null ? tail(terminated.getMessage()) : null;
+        if (terminationMessage != null) {
+            msg.append("; last output: ").append(terminationMessage);
+        }
+        String node = pod.getSpec() != null ? pod.getSpec().getNodeName() : null;
+        return Optional.of(new PodFailure(reason, name, nodeRank, exitCode, msg.toString(), when,
+                terminated != null ? terminated.getReason() : null, terminationMessage,
+                node != null && !node.isEmpty() ? node : null));
     }
 
-    /** Whether the failure fails the job at once instead of restarting the gang. */
+    /**
+     * The last {@link SpecLimits#MAX_FAILURE_MESSAGE_LENGTH} characters of a termination message (the end of a log
+     * is where the error is), trimmed; null when there is none.
+     */
+    static String tail(String message) {
+        if (message == null || message.isBlank()) {
+            return null;
+        }
+        String m = message.strip();
+        int max = SpecLimits.MAX_FAILURE_MESSAGE_LENGTH;
+        return m.length() <= max ? m : "…" + m.substring(m.length() - (max - 1));
+    }
+
+    /**
+     * Whether the failure fails the job at once whatever the rules say: the trainer container exited with 78 (its
+     * configuration error, docs/contract.md) or one of spec.restartPolicy.nonRetryableExitCodes. A pod evicted,
+     * preempted or killed for memory is not a configuration error even if its process exited with such a code.
+     */
     public static boolean isNonRetriable(PodFailure failure, List<Integer> nonRetryableExitCodes) {
         if (!EXIT_CODE.equals(failure.reason()) || failure.exitCode() == null) {
             return false;

@@ -49,6 +49,20 @@ public final class FleetFit {
         return Optional.of(new PodProblem(PodProblem.NO_NODE_FITS, pod, message));
     }
 
+    /** Nodes that match the selector and whose allocatable GPUs reach the request (busy or not). */
+    public static int fitting(Collection<Node> nodes, Map<String, String> nodeSelector, int gpus) {
+        int n = 0;
+        for (Node node : nodes) {
+            Map<String, String> labels = node.getMetadata().getLabels() != null ? node.getMetadata().getLabels()
+                    : Map.of();
+            if ((nodeSelector == null || nodeSelector.entrySet().stream()
+                    .allMatch(e -> e.getValue().equals(labels.get(e.getKey())))) && gpusOf(node) >= gpus) {
+                n++;
+            }
+        }
+        return n;
+    }
+
     private static long gpusOf(Node n) {
         if (n.getStatus() == null || n.getStatus().getAllocatable() == null) {
             return 0;

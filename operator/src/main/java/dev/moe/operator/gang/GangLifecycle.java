@@ -1,5 +1,6 @@
 package dev.moe.operator.gang;
 
+import dev.moe.api.v1alpha1.FailureRule.Action;
 import dev.moe.api.v1alpha1.MoETrainingJob;
 import dev.moe.api.v1alpha1.MoETrainingJobStatus;
 import dev.moe.api.v1alpha1.MoETrainingJobStatus.FailureRecord;
@@ -9,6 +10,7 @@ import dev.moe.operator.gang.GangDecision.JobEvent;
 import dev.moe.operator.status.Conditions;
 import dev.moe.operator.status.PlanSummaries;
 import dev.moe.operator.status.ProgressReader;
+import dev.moe.operator.status.ProgressTracker;
 import dev.moe.operator.status.Reasons;
 import dev.moe.operator.status.StatusUpdater;
 import dev.moe.plan.MemoryEstimate;
@@ -176,7 +178,8 @@ public final class GangLifecycle {
         MemoryEstimate m = plan.memory();
         Conditions.set(s, Conditions.PLAN_VALID, Conditions.TRUE, Reasons.PLAN_ACCEPTED,
                 plan.mesh() + "; estimated memory per GPU " + m.summary(), gen, now);
-        gang.rank0().flatMap(ProgressReader::read).ifPresent(p -> s.progress = p);
+        s.progress = ProgressTracker.merge(s.progress, gang.rank0().flatMap(ProgressReader::read).orElse(null),
+                job.getSpec().training != null ? job.getSpec().training.steps : null, now);
 
         forceStuckPods(gang, d, now);
         boolean suspend = Boolean.TRUE.equals(job.getSpec().suspend);
@@ -262,6 +265,8 @@ public final class GangLifecycle {
                     "all " + nodes + " pods are bound to nodes", gen, now);
             Conditions.set(s, Conditions.RUNNING, Conditions.TRUE, Reasons.ALL_PODS_RUNNING,
                     "all " + nodes + " pods are running (attempt " + s.restartAttempt + ")", gen, now);
+            StallDetector.check(s, gang, policy, d, now).ifPresent(stall -> stopGang(job, s, d, gang, stall, policy,
+                    now));
             return d;
         }
         s.phase = JobPhase.Pending;
@@ -336,31 +341,50 @@ public final class GangLifecycle {
         return 0;
     }
 
-    /** A failure stops the whole gang: fail the job, or restart the gang after a backoff. */
+    /**
+     * A failure stops the whole gang: fail the job, or restart the gang after a backoff. What it does is the
+     * policy's verdict ({@link FailureRules}); a gang-scheduling timeout is no failure of the training and always
+     * restarts, counted apart.
+     */
     static void stopGang(MoETrainingJob job, MoETrainingJobStatus s, GangDecision d, GangState gang,
             PodFailure failure, GangRestartPolicy policy, Instant now) {
         Long gen = job.getMetadata().getGeneration();
         d.stoppedBy = failure;
+        boolean timeout = FailureClassifier.GANG_SCHEDULING_TIMEOUT.equals(failure.reason());
+        FailureRules.Verdict verdict = timeout ? null : policy.verdict(failure);
         FailureRecord record = new FailureRecord();
         record.reason = failure.reason();
         record.pod = failure.pod();
         record.rank = failure.nodeRank();
         record.exitCode = failure.exitCode();
         record.time = Conditions.time(now);
+        record.action = verdict != null ? verdict.action().name() : null;
+        record.node = failure.node();
+        record.message = boundedMessage(failure.message());
         s.lastFailure = record;
-        boolean timeout = FailureClassifier.GANG_SCHEDULING_TIMEOUT.equals(failure.reason());
+        if (s.infrastructureRestarts == null) {
+            s.infrastructureRestarts = 0;
+        }
         Conditions.set(s, Conditions.RUNNING, Conditions.FALSE, failure.reason(), failure.message(), gen, now);
 
+        boolean uncounted = verdict != null && verdict.action() == Action.RestartGangUncounted;
         String failReason = null;
         String failMessage = null;
-        if (FailureClassifier.isNonRetriable(failure, policy.nonRetryableExitCodes())) {
-            failReason = Reasons.NON_RETRYABLE_EXIT_CODE;
-            failMessage = failure.message() + "; exit code " + failure.exitCode() + " is not retried";
-        } else if (!timeout && s.restarts >= policy.maxRestarts()) {
+        if (verdict != null && verdict.action() == Action.FailJob) {
+            boolean byCode = !verdict.source().startsWith("restartPolicy.rules");
+            failReason = byCode ? Reasons.NON_RETRYABLE_EXIT_CODE : Reasons.FAILURE_RULE_MATCHED;
+            failMessage = failure.message() + (byCode ? "; exit code " + failure.exitCode() + " is not retried ("
+                    + verdict.source() + ")" : "; " + verdict.source() + " says FailJob");
+        } else if (verdict != null && !uncounted && s.restarts >= policy.maxRestarts()) {
             failReason = Reasons.RESTART_LIMIT_EXCEEDED;
             failMessage = failure.message() + "; restartPolicy.maxRestarts=" + policy.maxRestarts() + " reached";
+        } else if (uncounted && s.infrastructureRestarts >= policy.maxInfrastructureRestarts()) {
+            failReason = Reasons.INFRASTRUCTURE_RESTART_LIMIT_EXCEEDED;
+            failMessage = failure.message() + "; restartPolicy.maxInfrastructureRestarts="
+                    + policy.maxInfrastructureRestarts() + " reached";
         }
         if (failReason != null) {
+            s.lastFailure.action = Action.FailJob.name();
             s.phase = JobPhase.Failed;
             s.completionTime = Conditions.time(now);
             Conditions.set(s, Conditions.FAILED, Conditions.TRUE, failReason, failMessage, gen, now);
@@ -375,8 +399,22 @@ public final class GangLifecycle {
             return;
         }
         recordRestart(s, record, s.restartAttempt);
-        if (!timeout) {
+        String excluded = BadNodes.record(s, failure, gang.spareNodes());
+        if (excluded != null) {
+            d.events.add(JobEvent.warning(Reasons.NODE_EXCLUDED, "node " + excluded + " is kept out of the next"
+                    + " attempts (" + failure.reason() + " of " + failure.pod() + "; excluded nodes: "
+                    + s.excludedNodes + ")"));
+        }
+        String counted;
+        if (timeout) {
+            counted = "";
+        } else if (uncounted) {
+            s.infrastructureRestarts = s.infrastructureRestarts + 1;
+            counted = " (infrastructure restart " + s.infrastructureRestarts + " of "
+                    + policy.maxInfrastructureRestarts() + ", " + verdict.source() + ")";
+        } else {
             s.restarts = s.restarts + 1;
+            counted = " (restart " + s.restarts + " of " + policy.maxRestarts() + ")";
         }
         s.restartAttempt = s.restartAttempt + 1;
         s.phase = JobPhase.Restarting;
@@ -385,12 +423,25 @@ public final class GangLifecycle {
                 "gang deleted after " + failure.reason() + "; next attempt " + s.restartAttempt + " in "
                         + delay.toSeconds() + "s", gen, now);
         d.events.add(JobEvent.warning(timeout ? FailureClassifier.GANG_SCHEDULING_TIMEOUT : Reasons.GANG_RESTART,
-                failure.message() + "; restarting the whole gang" + (timeout ? "" : " (restart " + s.restarts + " of "
-                        + policy.maxRestarts() + ")") + " as attempt " + s.restartAttempt + " after "
-                        + delay.toSeconds() + "s"));
+                failure.message() + "; restarting the whole gang" + counted + " as attempt " + s.restartAttempt
+                        + " after " + delay.toSeconds() + "s"));
         d.restartReasons.add(failure.reason());
         d.deleteAll(gang);
         d.requeueAfter(delay);
+    }
+
+    /**
+     * A failure message for the status: the operator's words and the termination message's tail are each bounded
+     * already; this bounds their sum too (an untrusted pod status message is part of it), keeping the head (which
+     * pod, what happened) and the tail (the last log lines).
+     */
+    static String boundedMessage(String message) {
+        int max = MoETrainingJobStatus.MAX_FAILURE_RECORD_MESSAGE;
+        if (message == null || message.length() <= max) {
+            return message;
+        }
+        int head = 512;
+        return message.substring(0, head) + " … " + message.substring(message.length() - (max - head - 3));
     }
 
     /** Appends a gang restart to status.restartHistory (newest last), keeping the last RESTART_HISTORY_LIMIT. */
@@ -402,6 +453,9 @@ public final class GangLifecycle {
         r.exitCode = failure.exitCode;
         r.time = failure.time;
         r.attempt = attempt;
+        r.action = failure.action;
+        r.node = failure.node;
+        r.message = failure.message;
         List<RestartRecord> history = new ArrayList<>(s.restartHistory != null ? s.restartHistory : List.of());
         history.add(r);
         int drop = history.size() - MoETrainingJobStatus.RESTART_HISTORY_LIMIT;

@@ -16,7 +16,7 @@ import java.util.TreeMap;
  *
  * <p>A pod belongs to the current gang when its attempt label equals the status's restart attempt and its node
  * rank label is in [0, nodes); everything else is stale. Failures are ordered so the decisive one comes first:
- * non-retriable before retriable, then earliest, then lowest rank.
+ * those that fail the job before those that restart it, then earliest, then lowest rank.
  */
 public final class GangObserver {
     private GangObserver() {
@@ -29,6 +29,23 @@ public final class GangObserver {
      */
     public static GangState observe(String jobName, String jobUid, Collection<Pod> pods, int attempt, int nodes, boolean gangStarted,
             List<Integer> nonRetryableExitCodes, Instant now) {
+        return observe(jobName, jobUid, pods, attempt, nodes, gangStarted,
+                f -> FailureClassifier.isNonRetriable(f, nonRetryableExitCodes), now);
+    }
+
+    /** @param failsJob whether a failure fails the job at once (those come first: see {@link FailureRules}) */
+    public static GangState observe(String jobName, String jobUid, Collection<Pod> pods, int attempt, int nodes,
+            boolean gangStarted, java.util.function.Predicate<PodFailure> failsJob, Instant now) {
+        return observe(jobName, jobUid, pods, attempt, nodes, gangStarted, failsJob, podName -> Optional.empty(), now);
+    }
+
+    /**
+     * @param vanished the last failure a deleted pod of this attempt showed (see {@link PodTombstones}), by pod
+     *                 name: a vanished rank is that failure (e.g. Evicted) instead of PodDeleted
+     */
+    public static GangState observe(String jobName, String jobUid, Collection<Pod> pods, int attempt, int nodes,
+            boolean gangStarted, java.util.function.Predicate<PodFailure> failsJob,
+            java.util.function.Function<String, Optional<PodFailure>> vanished, Instant now) {
         SortedMap<Integer, Pod> current = new TreeMap<>();
         List<Pod> stale = new ArrayList<>();
         for (Pod p : pods) {
@@ -75,13 +92,14 @@ public final class GangObserver {
             for (int r = 0; r < nodes; r++) {
                 if (!current.containsKey(r)) {
                     String name = GangNames.podName(jobName, r);
-                    failures.add(new PodFailure(FailureClassifier.POD_DELETED, name, r, null,
-                            "node rank " + r + " of the running gang disappeared", now));
+                    int rank = r;
+                    failures.add(vanished.apply(name).orElseGet(() -> new PodFailure(FailureClassifier.POD_DELETED,
+                            name, rank, null, "node rank " + rank + " of the running gang disappeared", now)));
                 }
             }
         }
         failures.sort(Comparator
-                .comparing((PodFailure f) -> !FailureClassifier.isNonRetriable(f, nonRetryableExitCodes))
+                .comparing((PodFailure f) -> !failsJob.test(f))
                 .thenComparing(PodFailure::time)
                 .thenComparingInt(PodFailure::nodeRank));
         return new GangState(attempt, nodes, current, stale, List.copyOf(failures), List.copyOf(problems), scheduled,

@@ -41,6 +41,9 @@ public final class GangPodFactory {
     private GangPodFactory() {
     }
 
+    /** The kubelet writes the container's last log lines as its termination message when it fails without one. */
+    static final String TERMINATION_MESSAGE_POLICY = "FallbackToLogsOnError";
+
     /** Env the operator owns: spec.trainer.env and spec.nccl.extraEnv cannot override these (the rank layout). */
     static final Set<String> IDENTITY_ENV = Set.copyOf(TrainerContract.IDENTITY_ENV);
 
@@ -68,6 +71,9 @@ public final class GangPodFactory {
                 .withImage(trainer.image != null && !trainer.image.isBlank() ? trainer.image
                         : settings.defaultTrainerImage())
                 .withImagePullPolicy("IfNotPresent")
+                // A failed trainer's last log lines become its termination message: the operator keeps them in
+                // status.lastFailure and the restart Event after the pods are gone.
+                .withTerminationMessagePolicy(TERMINATION_MESSAGE_POLICY)
                 .withCommand(trainer.command != null && !trainer.command.isEmpty() ? trainer.command : null)
                 .withArgs(trainer.args != null && !trainer.args.isEmpty() ? trainer.args : null)
                 .withEnv(env(job, plan, attempt, nodeRank, settings, volumes.checkpointDir))

@@ -1,5 +1,6 @@
 package dev.moe.operator.gang;
 
+import dev.moe.api.v1alpha1.FailureRule;
 import dev.moe.api.v1alpha1.MoETrainingJobStatus;
 import dev.moe.api.v1alpha1.RestartPolicySpec;
 import java.time.Duration;
@@ -9,15 +10,27 @@ import java.util.List;
 /**
  * spec.restartPolicy with defaults applied, and the backoff arithmetic. Pure.
  *
- * <p>The n-th restart (n ≥ 1) waits {@code min(backoffSeconds × 2^(n-1), maxBackoffSeconds)} after the failure
- * that caused it. Gang-scheduling timeouts back off the same way, counted separately (they are not failures of
- * the training and do not use up maxRestarts): their count is {@code restartAttempt − restarts}.
+ * <p>The n-th restart of its kind (n ≥ 1) waits {@code min(backoffSeconds × 2^(n-1), maxBackoffSeconds)} after
+ * the failure that caused it. Three kinds are counted apart: restarts (status.restarts, up to maxRestarts),
+ * infrastructure restarts (status.infrastructureRestarts, up to maxInfrastructureRestarts) and gang-scheduling
+ * timeouts (not failures of the training, never a limit): their count is
+ * {@code restartAttempt − restarts − infrastructureRestarts}.
+ *
+ * @param progressDeadlineSeconds stall detection's deadline, or null when it is off
  */
 public record GangRestartPolicy(int maxRestarts, int backoffSeconds, int maxBackoffSeconds,
-        List<Integer> nonRetryableExitCodes, int gangSchedulingTimeoutSeconds) {
+        List<Integer> nonRetryableExitCodes, int gangSchedulingTimeoutSeconds, int maxInfrastructureRestarts,
+        List<FailureRule> rules, Integer progressDeadlineSeconds, int progressStartupGraceSeconds) {
 
     /** The defaults: the values a RestartPolicySpec starts with (those of the CRD's @Default). */
     private static final RestartPolicySpec DEFAULTS = new RestartPolicySpec();
+
+    /** The policy without failure rules or stall detection. */
+    public GangRestartPolicy(int maxRestarts, int backoffSeconds, int maxBackoffSeconds,
+            List<Integer> nonRetryableExitCodes, int gangSchedulingTimeoutSeconds) {
+        this(maxRestarts, backoffSeconds, maxBackoffSeconds, nonRetryableExitCodes, gangSchedulingTimeoutSeconds,
+                DEFAULTS.maxInfrastructureRestarts, List.of(), null, DEFAULTS.progressStartupGraceSeconds);
+    }
 
     public static GangRestartPolicy of(RestartPolicySpec spec) {
         RestartPolicySpec s = spec != null ? spec : DEFAULTS;
@@ -27,7 +40,22 @@ public record GangRestartPolicy(int maxRestarts, int backoffSeconds, int maxBack
                 s.maxBackoffSeconds != null ? s.maxBackoffSeconds : DEFAULTS.maxBackoffSeconds,
                 s.nonRetryableExitCodes != null ? List.copyOf(s.nonRetryableExitCodes) : List.of(),
                 s.gangSchedulingTimeoutSeconds != null ? s.gangSchedulingTimeoutSeconds
-                        : DEFAULTS.gangSchedulingTimeoutSeconds);
+                        : DEFAULTS.gangSchedulingTimeoutSeconds,
+                s.maxInfrastructureRestarts != null ? s.maxInfrastructureRestarts : DEFAULTS.maxInfrastructureRestarts,
+                s.rules != null ? List.copyOf(s.rules.stream().filter(java.util.Objects::nonNull).toList()) : List.of(),
+                s.progressDeadlineSeconds,
+                s.progressStartupGraceSeconds != null ? s.progressStartupGraceSeconds
+                        : DEFAULTS.progressStartupGraceSeconds);
+    }
+
+    /** What the failure does (see {@link FailureRules}). */
+    public FailureRules.Verdict verdict(PodFailure failure) {
+        return FailureRules.decide(failure, nonRetryableExitCodes, rules);
+    }
+
+    /** Whether the failure fails the job at once (the observer puts those first). */
+    public boolean failsJob(PodFailure failure) {
+        return verdict(failure).action() == FailureRule.Action.FailJob;
     }
 
     /** Delay before the n-th restart (n ≥ 1); zero for n ≤ 0. */
@@ -46,9 +74,13 @@ public record GangRestartPolicy(int maxRestarts, int backoffSeconds, int maxBack
     /** Which restart of its kind the last failure started (1 = first). */
     public static int restartIndex(MoETrainingJobStatus status) {
         int restarts = status.restarts != null ? status.restarts : 0;
+        int infrastructure = status.infrastructureRestarts != null ? status.infrastructureRestarts : 0;
         int attempt = status.restartAttempt != null ? status.restartAttempt : 0;
         if (status.lastFailure != null && FailureClassifier.GANG_SCHEDULING_TIMEOUT.equals(status.lastFailure.reason)) {
-            return attempt - restarts;
+            return attempt - restarts - infrastructure;
+        }
+        if (status.lastFailure != null && FailureRule.Action.RestartGangUncounted.name().equals(status.lastFailure.action)) {
+            return infrastructure;
         }
         return restarts;
     }

@@ -21,9 +21,24 @@ import java.util.SortedMap;
  * @param running        current pods running (or already succeeded)
  * @param succeeded      current pods succeeded
  * @param oldestCreation creation time of the oldest current pod, if any
+ * @param spareNodes     fitting nodes of the cluster beyond those the gang needs, when the reconciler counted them
+ *                       (for a failure: how many bad nodes the job may exclude, see {@link BadNodes}); else 0
  */
 public record GangState(int attempt, int nodes, SortedMap<Integer, Pod> current, List<Pod> stale,
-        List<PodFailure> failures, List<PodProblem> problems, int scheduled, int running, int succeeded, Optional<Instant> oldestCreation) {
+        List<PodFailure> failures, List<PodProblem> problems, int scheduled, int running, int succeeded,
+        Optional<Instant> oldestCreation, int spareNodes) {
+
+    public GangState(int attempt, int nodes, SortedMap<Integer, Pod> current, List<Pod> stale,
+            List<PodFailure> failures, List<PodProblem> problems, int scheduled, int running, int succeeded,
+            Optional<Instant> oldestCreation) {
+        this(attempt, nodes, current, stale, failures, problems, scheduled, running, succeeded, oldestCreation, 0);
+    }
+
+    /** The same state, knowing how many fitting nodes the cluster has beyond the gang. */
+    public GangState withSpareNodes(int spare) {
+        return new GangState(attempt, nodes, current, stale, failures, problems, scheduled, running, succeeded,
+                oldestCreation, spare);
+    }
 
     /** The same state with {@code problem} as the first problem (a fact learnt outside the pods, e.g. NoNodeFits). */
     public GangState withFirstProblem(PodProblem problem) {
@@ -31,7 +46,7 @@ public record GangState(int attempt, int nodes, SortedMap<Integer, Pod> current,
         all.add(problem);
         all.addAll(problems);
         return new GangState(attempt, nodes, current, stale, failures, List.copyOf(all), scheduled, running, succeeded,
-                oldestCreation);
+                oldestCreation, spareNodes);
     }
 
     /** Node ranks with no pod of this attempt. */

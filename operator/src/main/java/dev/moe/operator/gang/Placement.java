@@ -4,6 +4,8 @@ import dev.moe.api.v1alpha1.MoETrainingJob;
 import dev.moe.api.v1alpha1.PlacementSpec;
 import dev.moe.plan.Plan;
 import io.fabric8.kubernetes.api.model.Affinity;
+import io.fabric8.kubernetes.api.model.NodeSelectorRequirement;
+import io.fabric8.kubernetes.api.model.NodeSelectorRequirementBuilder;
 import io.fabric8.kubernetes.api.model.AffinityBuilder;
 import io.fabric8.kubernetes.api.model.LabelSelectorBuilder;
 import io.fabric8.kubernetes.api.model.PodAffinityTerm;
@@ -162,6 +164,17 @@ public final class Placement {
                 .withTopologyKey(HOSTNAME_KEY).build();
         AffinityBuilder b = new AffinityBuilder().withNewPodAntiAffinity()
                 .withRequiredDuringSchedulingIgnoredDuringExecution(onePerNode).endPodAntiAffinity();
+        List<String> excluded = job.getStatus() != null ? job.getStatus().excludedNodes : null;
+        if (excluded != null && !excluded.isEmpty()) {
+            // Nodes this job failed on (BadNodes): by name, one requirement per node (a metadata.name field
+            // requirement takes one value); the requirements of one term all apply.
+            List<NodeSelectorRequirement> notOn = excluded.stream().filter(n -> n != null && !n.isEmpty())
+                    .map(n -> new NodeSelectorRequirementBuilder().withKey("metadata.name").withOperator("NotIn")
+                            .withValues(n).build()).toList();
+            b.withNewNodeAffinity().withNewRequiredDuringSchedulingIgnoredDuringExecution()
+                    .addNewNodeSelectorTerm().withMatchFields(notOn).endNodeSelectorTerm()
+                    .endRequiredDuringSchedulingIgnoredDuringExecution().endNodeAffinity();
+        }
         if (keys.isEmpty()) {
             return b.build();
         }

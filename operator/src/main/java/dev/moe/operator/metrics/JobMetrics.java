@@ -172,6 +172,10 @@ public class JobMetrics {
         meters.add(jobGauge("moe.job.last.checkpoint.step", "Step of the newest complete checkpoint", id, tags,
                 s -> s.progress != null ? num(s.progress.lastCheckpointStep) : Double.NaN));
         meters.add(jobGauge("moe.job.restarts", "Gang restarts of the job", id, tags, s -> num(s.restarts)));
+        meters.add(jobGauge("moe.job.infrastructure.restarts", "Gang restarts of the job for infrastructure"
+                + " failures (not counted toward maxRestarts)", id, tags, s -> num(s.infrastructureRestarts)));
+        meters.add(jobGauge("moe.job.percent.done", "Percent of training.steps done", id, tags,
+                s -> s.progress != null ? num(s.progress.percentDone) : Double.NaN));
         meters.add(jobGauge("moe.job.gpus.requested", "GPUs the job's gang requests now", id, tags,
                 JobMetrics::gpusOf));
         for (JobPhase phase : JobPhase.values()) {

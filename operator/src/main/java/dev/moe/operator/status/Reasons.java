@@ -30,6 +30,8 @@ public final class Reasons {
     public static final String ALL_PODS_SCHEDULED = "AllPodsScheduled";
     public static final String ALL_PODS_RUNNING = "AllPodsRunning";
     public static final String RESTARTING = "Restarting";
+    /** Warning Event: a node is kept out of the job's next attempts (status.excludedNodes). */
+    public static final String NODE_EXCLUDED = "NodeExcluded";
     /** Warning Event of a gang restart after a failure. */
     public static final String GANG_RESTART = "GangRestart";
 
@@ -39,6 +41,10 @@ public final class Reasons {
     public static final String SUCCEEDED = "Succeeded";
     public static final String NON_RETRYABLE_EXIT_CODE = "NonRetryableExitCode";
     public static final String RESTART_LIMIT_EXCEEDED = "RestartLimitExceeded";
+    /** restartPolicy.maxInfrastructureRestarts reached (evictions, preemptions, node losses …). */
+    public static final String INFRASTRUCTURE_RESTART_LIMIT_EXCEEDED = "InfrastructureRestartLimitExceeded";
+    /** A restartPolicy.rules entry with action FailJob matched the failure. */
+    public static final String FAILURE_RULE_MATCHED = "FailureRuleMatched";
     public static final String FAILED = "Failed";
 
     // DependentsReady

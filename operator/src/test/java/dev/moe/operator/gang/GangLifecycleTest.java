@@ -92,11 +92,11 @@ class GangLifecycleTest {
 
         // Second failure: restart 2, backoff doubled to 2 s.
         decide(runningGang(1), T0.plusSeconds(13));
-        d = decide(List.of(PodStates.evicted(PodStates.base("j", 0, 1)), PodStates.running(PodStates.base("j", 1, 1))),
+        d = decide(List.of(PodStates.exited(PodStates.base("j", 0, 1), 1), PodStates.running(PodStates.base("j", 1, 1))),
                 T0.plusSeconds(20));
         assertThat(d.status.restarts).isEqualTo(2);
         assertThat(d.requeue()).contains(Duration.ofSeconds(2));
-        assertThat(d.status.lastFailure.reason).isEqualTo("Evicted");
+        assertThat(d.status.lastFailure.reason).isEqualTo("ExitCode");
         decide(List.of(), T0.plusSeconds(22));
         decide(runningGang(2), T0.plusSeconds(23));
 
@@ -112,7 +112,7 @@ class GangLifecycleTest {
         assertThat(d.status.restartHistory).extracting(r -> r.reason, r -> r.pod, r -> r.rank, r -> r.exitCode,
                 r -> r.time, r -> r.attempt).containsExactly(
                         org.assertj.core.groups.Tuple.tuple("ExitCode", "j-node-1", 1, 75, "2026-11-26T12:10:10Z", 0),
-                        org.assertj.core.groups.Tuple.tuple("Evicted", "j-node-0", 0, null, "2026-11-26T12:10:20Z", 1));
+                        org.assertj.core.groups.Tuple.tuple("ExitCode", "j-node-0", 0, 1, "2026-11-26T12:10:20Z", 1));
         assertThat(d.status.lastFailure.exitCode).isEqualTo(1);
     }
 

@@ -94,6 +94,8 @@ class GangPodFactoryTest {
         Container c = pod.getSpec().getContainers().get(0);
         assertThat(c.getImage()).isEqualTo("img:default");
         assertThat(c.getCommand()).isNullOrEmpty();
+        assertThat(c.getTerminationMessagePolicy()).as("a failed trainer's last log lines are its termination message")
+                .isEqualTo("FallbackToLogsOnError");
         assertThat(c.getResources().getLimits()).containsEntry("nvidia.com/gpu", new Quantity("2"));
         assertThat(c.getResources().getRequests()).containsEntry("nvidia.com/gpu", new Quantity("2"));
         assertThat(pod.getSpec().getNodeSelector()).containsEntry("nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3")

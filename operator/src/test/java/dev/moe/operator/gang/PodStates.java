@@ -50,6 +50,35 @@ public final class PodStates {
                 .endStatus().build();
     }
 
+    /** Killed for memory: exit 137, termination reason OOMKilled. */
+    public static Pod oomKilled(Pod p) {
+        return new PodBuilder(running(p)).editStatus().withPhase("Failed")
+                .addNewContainerStatus().withName(GangNames.TRAINER_CONTAINER).withNewState().withNewTerminated()
+                .withExitCode(137).withReason("OOMKilled").withFinishedAt("2026-11-26T12:05:00Z").endTerminated()
+                .endState().endContainerStatus().endStatus().build();
+    }
+
+    /** Exited with {@code code}, its termination message {@code message} (FallbackToLogsOnError: the last log lines). */
+    public static Pod exitedWithMessage(Pod p, int code, String message) {
+        return new PodBuilder(running(p)).editStatus().withPhase("Failed")
+                .addNewContainerStatus().withName(GangNames.TRAINER_CONTAINER).withNewState().withNewTerminated()
+                .withExitCode(code).withReason("Error").withMessage(message).withFinishedAt("2026-11-26T12:05:00Z")
+                .endTerminated().endState().endContainerStatus().endStatus().build();
+    }
+
+    /** Running, rank 0's progress report at {@code step}. */
+    public static Pod reporting(Pod p, long step) {
+        return new PodBuilder(running(p)).editMetadata().addToAnnotations("training.moe.dev/progress",
+                "{\"step\": " + step + ", \"loss\": 2.5, \"time\": \"2026-11-26T12:00:00Z\"}").endMetadata().build();
+    }
+
+    /** Evicted through the Eviction API: DisruptionTarget EvictionByEvictionAPI and terminating. */
+    public static Pod evictedByApi(Pod p) {
+        return new PodBuilder(running(p)).editMetadata().withDeletionTimestamp("2026-11-26T12:06:00Z").endMetadata()
+                .editStatus().addToConditions(new PodConditionBuilder().withType("DisruptionTarget").withStatus("True")
+                        .withReason("EvictionByEvictionAPI").build()).endStatus().build();
+    }
+
     public static Pod evicted(Pod p) {
         return new PodBuilder(running(p)).editStatus().withPhase("Failed").withReason("Evicted")
                 .withMessage("The node was low on resource: memory.").endStatus().build();
