@@ -225,3 +225,35 @@ def test_webhook_in_watched_namespaces_only():
     vwc, _ = webhook_objects("watchNamespaces={team-a,team-b}")
     sel = vwc["webhooks"][0]["namespaceSelector"]["matchExpressions"][0]
     assert sel["key"] == "kubernetes.io/metadata.name" and sel["values"] == ["team-a", "team-b"]
+
+
+# ---- values.schema.json ---------------------------------------------------------------------------------------
+
+def helm_template_error(*sets: str) -> str:
+    args = [HELM, "template", "rel", str(CHART), "--namespace", "moe-system", "--kube-version", "1.36.3"]
+    for s in sets:
+        args += ["--set", s]
+    p = subprocess.run(args, capture_output=True, text=True)
+    assert p.returncode != 0, f"helm accepted {sets}"
+    return p.stderr
+
+
+@pytest.mark.parametrize("sets", [
+    (), tuple(MONITORING), ("webhook.enabled=false",), ("webhook.certManager.enabled=true",),
+    ("watchNamespaces={team-a,team-b}", "webhook.failurePolicy=Fail"), ("serviceAccount.create=false",),
+], ids=["defaults", "monitoring", "no-webhook", "cert-manager", "namespaces-fail", "no-sa"])
+def test_main_value_combinations_lint_and_render(sets):
+    subprocess.run([HELM, "lint", str(CHART), "--kube-version", "1.36.3"] + [a for s in sets for a in ("--set", s)],
+                   check=True, capture_output=True)
+    assert render(*sets)
+
+
+@pytest.mark.parametrize("sets, words", [
+    (("webhook.failurePolicy=Sometimes",), "/webhook/failurePolicy"),
+    (("webhok.enabled=true",), "'webhok' not allowed"),
+    (("metrics.port=0",), "/metrics/port"),
+    (("watchNamespaces={Team_A}",), "/watchNamespaces/0"),
+    (("logLevel=LOUD",), "/logLevel"),
+], ids=["failure-policy", "misspelt-key", "port", "namespace-name", "log-level"])
+def test_schema_refuses_values_that_would_render_a_broken_install(sets, words):
+    assert words in helm_template_error(*sets)
