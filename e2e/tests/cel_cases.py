@@ -35,7 +35,8 @@ class Case:
 # The operator's identity env (api TrainerContract.IDENTITY_ENV, in that order).
 RESERVED_ENV = ("['MASTER_ADDR', 'MASTER_PORT', 'NNODES', 'NODE_RANK', 'NPROC_PER_NODE', 'WORLD_SIZE',"
                 " 'MOE_PLAN_PATH', 'MOE_TENSOR_PARALLEL', 'MOE_EXPERT_PARALLEL', 'MOE_CONTEXT_PARALLEL',"
-                " 'MOE_DATA_PARALLEL', 'MOE_RESTART_ATTEMPT', 'MOE_JOB_NAME', 'POD_NAME', 'POD_NAMESPACE']")
+                " 'MOE_DATA_PARALLEL', 'MOE_RESTART_ATTEMPT', 'MOE_JOB_NAME', 'POD_NAME', 'POD_NAMESPACE',"
+                " 'PET_NNODES', 'PET_NODE_RANK', 'PET_NPROC_PER_NODE', 'PET_MASTER_ADDR', 'PET_MASTER_PORT']")
 MODEL_MOUNT = ("(self.path.lastIndexOf('/') > 0 ? self.path.substring(0, self.path.lastIndexOf('/'))"
                " : self.path)")
 
