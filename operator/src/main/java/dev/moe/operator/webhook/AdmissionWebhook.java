@@ -121,7 +121,8 @@ public class AdmissionWebhook {
     private static io.fabric8.kubernetes.api.model.Status refusal(Verdict verdict) {
         return new StatusBuilder().withStatus("Failure").withCode(REFUSED_CODE).withReason("Invalid")
                 .withMessage(verdict.message())
-                .withNewDetails().withKind(MoETrainingJob.class.getSimpleName())
+                .withNewDetails().withKind(MoETrainingJob.class.getSimpleName()).withName(verdict.name())
+                .withGroup(MoETrainingJob.GROUP)
                 .withCauses(verdict.causes().stream().map(c -> new StatusCauseBuilder().withField(c.field())
                         .withReason(c.rule()).withMessage(c.message()).build()).toList())
                 .endDetails().build();

@@ -48,12 +48,20 @@ public final class JobAdmission {
     public record Cause(String rule, String field, String message) {
     }
 
-    /** The answer: allowed (with warnings) or refused with a message and one cause per engine error. */
-    public record Verdict(boolean allowed, String message, List<Cause> causes, List<String> warnings) {
+    /**
+     * The answer: allowed (with warnings) or refused with a message and one cause per engine error (kubectl prints
+     * the causes, "The MoETrainingJob "name" is invalid: * field: message", and the message when there are none).
+     *
+     * @param name the job's name as judged (for the refusal's details)
+     */
+    public record Verdict(boolean allowed, String name, String message, List<Cause> causes, List<String> warnings) {
         static Verdict allow(List<String> warnings) {
-            return new Verdict(true, null, List.of(), List.copyOf(warnings));
+            return new Verdict(true, null, null, List.of(), List.copyOf(warnings));
         }
     }
+
+    /** The rule id of the cause that lists the nearest plans that fit (MemoryExceeded's suggestions). */
+    static final String NEAREST_PLANS = "NearestPlansThatFit";
 
     /**
      * @param operation   CREATE or UPDATE (the webhook is registered for nothing else; others are allowed)
@@ -75,20 +83,22 @@ public final class JobAdmission {
         }
         // the same call as the reconciler's JobPlanner, on the object as the API server would store it (defaults
         // filled in: structural defaulting runs before admission)
-        PlanResult result = PlanEngine.plan(namespace, nameOf(job, requestName), job.getSpec());
+        String name = nameOf(job, requestName);
+        PlanResult result = PlanEngine.plan(namespace, name, job.getSpec());
         if (result.isValid()) {
             return Verdict.allow(result.warnings());
         }
         List<Cause> causes = new ArrayList<>();
         StringBuilder message = new StringBuilder(REFUSED_PREFIX);
         for (PlanError e : result.errors()) {
-            causes.add(new Cause(e.rule(), e.field(), e.message()));
+            causes.add(new Cause(e.rule(), e.field(), e.message() + " [" + e.rule() + "]"));
         }
-        message.append(String.join("; and ", causes.stream().map(c -> c.message() + " [" + c.rule() + "]").toList()));
         if (!result.suggestions().isEmpty()) {
-            message.append(". Nearest plans that fit: ").append(String.join(", ", result.suggestions()));
+            causes.add(new Cause(NEAREST_PLANS, "spec", "Nearest plans that fit: "
+                    + String.join(", ", result.suggestions())));
         }
-        return new Verdict(false, message.toString(), List.copyOf(causes), result.warnings());
+        message.append(String.join("; and ", causes.stream().map(Cause::message).toList()));
+        return new Verdict(false, name, message.toString(), List.copyOf(causes), result.warnings());
     }
 
     /**
