@@ -6,12 +6,13 @@
 # operator first); contract = e2e/operator_tests/test_contract_run.py (the operator's pods run the real trainer on
 # CPU as local processes through e2e/runner/local_runner.py; needs the trainer venv, ensured first);
 # hostile = e2e/hostile_tests (pytest: hostile jobs refused or reported, the operator unharmed after each; starts
-# the operator first).
-# Env: MOE_E2E_SUITES (default "smoke api operator contract hostile"),
+# the operator first); webhook = e2e/webhook_tests (pytest: the plan engine's admission webhook registered on the
+# real apiserver with the chart's configuration and a loopback URL; starts the operator first).
+# Env: MOE_E2E_SUITES (default "smoke api operator contract hostile webhook"),
 # MOE_E2E_KEEP_CLUSTER=1 leaves the cluster running afterwards.
 set -uo pipefail
 source "$(dirname "$0")/bin/env.sh"
-SUITES=${MOE_E2E_SUITES:-smoke api operator contract hostile}
+SUITES=${MOE_E2E_SUITES:-smoke api operator contract hostile webhook}
 
 "$E2E_DIR/bin/build-binaries.sh" >/dev/null || { e2e_log "building the binaries failed"; exit 1; }
 cleanup() {
@@ -36,6 +37,8 @@ for suite in $SUITES; do
               && (cd "$REPO_DIR" && python3 -m pytest -q -s -p no:cacheprovider "$E2E_DIR/operator_tests/test_contract_run.py") ;;
     hostile) "$E2E_DIR/bin/operator-up.sh" \
               && (cd "$REPO_DIR" && python3 -m pytest -q -p no:cacheprovider "$E2E_DIR/hostile_tests") ;;
+    webhook) "$E2E_DIR/bin/operator-up.sh" \
+              && (cd "$REPO_DIR" && python3 -m pytest -q -p no:cacheprovider "$E2E_DIR/webhook_tests") ;;
     *)     e2e_log "unknown suite $suite"; false ;;
   esac || failed_suites+=("$suite")
 done

@@ -153,3 +153,107 @@ def test_queries_filter_on_labels_the_metrics_carry():
     used |= {label for e in all_queries() for label in re.findall(r"by \(([\w, ]+)\)", e) for label in label.split(", ")}
     assert "job" not in used
     assert used <= {"namespace", "moejob", "phase", "reason", "rule", "result", "le", "rank"}, used
+
+
+# ---- admission webhook ----------------------------------------------------------------------------------------
+
+def webhook_objects(*sets: str) -> tuple[dict, list[dict]]:
+    docs = render(*sets)
+    vwcs = by_kind(docs, "ValidatingWebhookConfiguration")
+    assert len(vwcs) == 1, [d["kind"] for d in docs]
+    return vwcs[0], docs
+
+
+def test_webhook_judges_creates_and_updates_of_jobs_not_their_status():
+    vwc, docs = webhook_objects()
+    (hook,) = vwc["webhooks"]
+    assert hook["sideEffects"] == "None", "dry-run requests are only sent to webhooks without side effects"
+    assert hook["admissionReviewVersions"] == ["v1"]
+    assert hook["failurePolicy"] == "Ignore"
+    (rule,) = hook["rules"]
+    assert rule["apiGroups"] == ["training.moe.dev"] and rule["resources"] == ["moetrainingjobs"]
+    assert sorted(rule["operations"]) == ["CREATE", "UPDATE"]
+    svc = hook["clientConfig"]["service"]
+    assert svc["path"] == "/admission/validate-moetrainingjob"
+    (service,) = [s for s in by_kind(docs, "Service") if s["metadata"]["name"] == svc["name"]]
+    assert service["metadata"]["namespace"] == svc["namespace"] == "moe-system"
+    container = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    assert service["spec"]["ports"][0]["targetPort"] == "https-webhook" and ports["https-webhook"] == 8443
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["MOE_WEBHOOK_PORT"] == "8443"
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert env["MOE_WEBHOOK_TLS_CERT"].startswith("/etc/moe/webhook-tls/") and "/etc/moe/webhook-tls" in mounts
+
+
+def test_webhook_failure_policy_is_the_users_choice():
+    vwc, _ = webhook_objects("webhook.failurePolicy=Fail", "webhook.timeoutSeconds=3")
+    assert vwc["webhooks"][0]["failurePolicy"] == "Fail" and vwc["webhooks"][0]["timeoutSeconds"] == 3
+
+
+def test_webhook_certificate_is_signed_by_the_ca_bundle_for_the_service_name(tmp_path):
+    import base64
+    vwc, docs = webhook_objects()
+    (secret,) = [s for s in by_kind(docs, "Secret") if s["metadata"]["name"] == "rel-moe-operator-webhook-tls"]
+    ca = tmp_path / "ca.crt"
+    ca.write_bytes(base64.b64decode(vwc["webhooks"][0]["clientConfig"]["caBundle"]))
+    crt = tmp_path / "tls.crt"
+    crt.write_bytes(base64.b64decode(secret["data"]["tls.crt"]))
+    subprocess.run(["openssl", "verify", "-CAfile", str(ca), str(crt)], check=True, capture_output=True)
+    text = subprocess.run(["openssl", "x509", "-in", str(crt), "-noout", "-ext", "subjectAltName"], check=True,
+                          capture_output=True, text=True).stdout
+    assert "DNS:rel-moe-operator-webhook.moe-system.svc" in text
+
+
+def test_webhook_with_cert_manager_makes_a_certificate_and_asks_for_ca_injection():
+    vwc, docs = webhook_objects("webhook.certManager.enabled=true")
+    assert "caBundle" not in vwc["webhooks"][0]["clientConfig"]
+    assert vwc["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == "moe-system/rel-moe-operator-webhook"
+    (cert,) = by_kind(docs, "Certificate")
+    assert cert["spec"]["secretName"] == "rel-moe-operator-webhook-tls"
+    assert not [s for s in by_kind(docs, "Secret") if s["metadata"]["name"] == "rel-moe-operator-webhook-tls"]
+
+
+def test_webhook_off_renders_no_webhook_objects():
+    docs = render("webhook.enabled=false")
+    assert not by_kind(docs, "ValidatingWebhookConfiguration")
+    container = by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
+    assert "MOE_WEBHOOK_PORT" not in {e["name"] for e in container["env"]}
+
+
+def test_webhook_in_watched_namespaces_only():
+    vwc, _ = webhook_objects("watchNamespaces={team-a,team-b}")
+    sel = vwc["webhooks"][0]["namespaceSelector"]["matchExpressions"][0]
+    assert sel["key"] == "kubernetes.io/metadata.name" and sel["values"] == ["team-a", "team-b"]
+
+
+# ---- values.schema.json ---------------------------------------------------------------------------------------
+
+def helm_template_error(*sets: str) -> str:
+    args = [HELM, "template", "rel", str(CHART), "--namespace", "moe-system", "--kube-version", "1.36.3"]
+    for s in sets:
+        args += ["--set", s]
+    p = subprocess.run(args, capture_output=True, text=True)
+    assert p.returncode != 0, f"helm accepted {sets}"
+    return p.stderr
+
+
+@pytest.mark.parametrize("sets", [
+    (), tuple(MONITORING), ("webhook.enabled=false",), ("webhook.certManager.enabled=true",),
+    ("watchNamespaces={team-a,team-b}", "webhook.failurePolicy=Fail"), ("serviceAccount.create=false",),
+], ids=["defaults", "monitoring", "no-webhook", "cert-manager", "namespaces-fail", "no-sa"])
+def test_main_value_combinations_lint_and_render(sets):
+    subprocess.run([HELM, "lint", str(CHART), "--kube-version", "1.36.3"] + [a for s in sets for a in ("--set", s)],
+                   check=True, capture_output=True)
+    assert render(*sets)
+
+
+@pytest.mark.parametrize("sets, words", [
+    (("webhook.failurePolicy=Sometimes",), "/webhook/failurePolicy"),
+    (("webhok.enabled=true",), "'webhok' not allowed"),
+    (("metrics.port=0",), "/metrics/port"),
+    (("watchNamespaces={Team_A}",), "/watchNamespaces/0"),
+    (("logLevel=LOUD",), "/logLevel"),
+], ids=["failure-policy", "misspelt-key", "port", "namespace-name", "log-level"])
+def test_schema_refuses_values_that_would_render_a_broken_install(sets, words):
+    assert words in helm_template_error(*sets)

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Starts the operator (operator/target/quarkus-app/quarkus-run.jar) against the local cluster, in the
 # background, logging to $MOE_E2E_WORK/logs/operator.log (pid in pids/operator.pid; cluster-down.sh stops it).
-# Installs crds/ first. Builds the jar with Maven if it is missing. HTTP (health, metrics) on 127.0.0.1:$MOE_E2E_OPERATOR_PORT (18080).
+# Installs crds/ first. Builds the jar with Maven if it is missing. HTTP (health, metrics) on 127.0.0.1:$MOE_E2E_OPERATOR_PORT (18080);
+# HTTPS (the admission webhook) on 127.0.0.1:$MOE_E2E_WEBHOOK_PORT (18443), with a certificate for 127.0.0.1 signed by
+# a CA made here with openssl ($MOE_E2E_WORK/webhook-tls/ca.crt: e2e/webhook_tests registers the webhook with it).
 # MOE_OPERATOR_APP=<dir> runs another quarkus-app directory (e.g. a build in a separate checkout).
 # MOE_OPERATOR_RBAC=chart (default) runs the operator as the Helm chart's ServiceAccount under the chart's own
 # ClusterRole (rendered by helm, applied here), so every suite also proves the chart's RBAC is enough;
 # MOE_OPERATOR_RBAC=admin uses the cluster-admin kubeconfig.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
-OPERATOR_PORT=${MOE_E2E_OPERATOR_PORT:-18080}
 jar="${MOE_OPERATOR_APP:-$REPO_DIR/operator/target/quarkus-app}/quarkus-run.jar"
 if [[ ! -f $jar && -z ${MOE_OPERATOR_APP:-} ]]; then
   e2e_log "operator jar missing; building it (mvn -DskipTests package)"
@@ -41,12 +42,23 @@ alive() {  # a killed operator may linger as a zombie until reaped: that is not 
 if [[ -f $pidfile ]] && alive "$(cat "$pidfile")"; then e2e_log "operator already running"; exit 0; fi
 # Run a snapshot of quarkus-app, so that a `mvn package` running meanwhile cannot pull jars from under it.
 rm -rf "$WORK/operator-app" && cp -r "$(dirname "$jar")" "$WORK/operator-app"
+# The webhook's serving certificate (the chart makes its own, or cert-manager does): one CA per work dir.
+tls="$WORK/webhook-tls"
+if [[ ! -s $tls/tls.crt ]]; then
+  mkdir -p "$tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=moe-e2e-webhook-ca" \
+    -keyout "$tls/ca.key" -out "$tls/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls/tls.key" -out "$tls/tls.csr" 2>/dev/null
+  openssl x509 -req -in "$tls/tls.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial -days 30 \
+    -extfile <(printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n') -out "$tls/tls.crt" 2>/dev/null
+fi
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 # Appended, not overwritten: a test that restarts the operator keeps the evidence of the run before.
 log="$WORK/logs/operator.log"
 offset=$(stat -c %s "$log" 2>/dev/null || echo 0)
 echo "===== operator-up $(date -u +%FT%TZ)" >>"$log"
-KUBECONFIG="$operator_kubeconfig" setsid nohup "$JAVA" \
+KUBECONFIG="$operator_kubeconfig" MOE_WEBHOOK_PORT="$WEBHOOK_PORT" MOE_WEBHOOK_TLS_CERT="$tls/tls.crt" \
+  MOE_WEBHOOK_TLS_KEY="$tls/tls.key" setsid nohup "$JAVA" \
   -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$OPERATOR_PORT" -Xss8m ${MOE_OPERATOR_JAVA_OPTS:-} \
   -jar "$WORK/operator-app/quarkus-run.jar" >>"$WORK/logs/operator.log" 2>&1 </dev/null &
 echo $! >"$pidfile"

@@ -10,8 +10,11 @@ import io.fabric8.generator.annotation.ValidationRule;
 /**
  * Desired state of a MoETrainingJob.
  *
- * <p>Static rules live here as CEL (they need no model); rules that depend on the model (experts, heads,
- * memory) are checked by the plan engine and reported in status. Every rule's message names the fields.
+ * <p>CEL here keeps structure and immutability only (bounds, formats, which fields may change while the job runs).
+ * Every plan rule, the arithmetic between fields included (world = data × context × tensor, divisibility, batch
+ * sizes, memory), has one home: the plan engine, which the operator's admission webhook runs at
+ * {@code kubectl apply} (and {@code --dry-run=server}) and the reconciler runs on every stored job (status Invalid),
+ * with the field, the value, the rule and the fix.
  *
  * <p>Defaults, in one place each: the field's declaration. A field with a CRD {@code @Default} starts at the same
  * value (the API server fills the annotation's value in; the Java value is what a spec read without an API server,
@@ -20,34 +23,6 @@ import io.fabric8.generator.annotation.ValidationRule;
  * Java types start with. {@link TolerantJobReading} reads a JSON {@code null} as absent, as the API server does.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-@ValidationRule(value = "!has(self.parallelism.data) || self.resources.nodes * self.resources.gpusPerNode"
-        + " == self.parallelism.data * self.parallelism.context * self.parallelism.tensor",
-        message = "resources.nodes × resources.gpusPerNode must equal parallelism.data × parallelism.context ×"
-                + " parallelism.tensor; leave parallelism.data out to derive it",
-        reason = "FieldValueInvalid")
-@ValidationRule(value = "(self.resources.nodes * self.resources.gpusPerNode)"
-        + " % (self.parallelism.context * self.parallelism.tensor) == 0",
-        message = "parallelism.context × parallelism.tensor must divide the world size (resources.nodes ×"
-                + " resources.gpusPerNode)",
-        reason = "FieldValueInvalid")
-@ValidationRule(value = "self.parallelism.tensor <= self.resources.gpusPerNode"
-        + " && self.resources.gpusPerNode % self.parallelism.tensor == 0",
-        message = "parallelism.tensor must divide resources.gpusPerNode: tensor parallelism stays inside one"
-                + " node's NVLink domain",
-        reason = "FieldValueInvalid")
-@ValidationRule(value = "(self.resources.nodes * self.resources.gpusPerNode) % self.parallelism.expert == 0",
-        message = "parallelism.expert must divide the world size (resources.nodes × resources.gpusPerNode)",
-        reason = "FieldValueInvalid")
-@ValidationRule(value = "!has(self.training) || !has(self.training.seqLength)"
-        + " || self.training.seqLength % (2 * self.parallelism.context) == 0",
-        message = "training.seqLength must be divisible by 2 × parallelism.context",
-        reason = "FieldValueInvalid")
-@ValidationRule(value = "!has(self.training) || !has(self.training.globalBatchSize) || !has(self.parallelism.data)"
-        + " || self.training.globalBatchSize % ((has(self.training.microBatchSize) ? self.training.microBatchSize : 1)"
-        + " * self.parallelism.data) == 0",
-        message = "training.globalBatchSize must be a multiple of training.microBatchSize × parallelism.data"
-                + " (the rest is gradient accumulation)",
-        reason = "FieldValueInvalid")
 @ValidationRule(value = "self.suspend || oldSelf.suspend || self.parallelism == oldSelf.parallelism",
         message = "spec.parallelism is immutable while the job is not suspended: set spec.suspend=true first",
         reason = "FieldValueForbidden")

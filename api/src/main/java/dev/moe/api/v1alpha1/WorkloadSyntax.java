@@ -32,7 +32,12 @@ public final class WorkloadSyntax {
             + TrainerContract.MOE_RESTART_ATTEMPT + "', '"
             + TrainerContract.MOE_JOB_NAME + "', '"
             + TrainerContract.POD_NAME + "', '"
-            + TrainerContract.POD_NAMESPACE + "']";
+            + TrainerContract.POD_NAMESPACE + "', '"
+            + TrainerContract.PET_NNODES + "', '"
+            + TrainerContract.PET_NODE_RANK + "', '"
+            + TrainerContract.PET_NPROC_PER_NODE + "', '"
+            + TrainerContract.PET_MASTER_ADDR + "', '"
+            + TrainerContract.PET_MASTER_PORT + "']";
 
     /** The trainer container's name: the only container of a pod. */
     public static final String TRAINER_CONTAINER = TrainerContract.TRAINER_CONTAINER;

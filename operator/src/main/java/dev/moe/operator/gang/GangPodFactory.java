@@ -138,6 +138,11 @@ public final class GangPodFactory {
         put(env, TrainerContract.MOE_DATA_PARALLEL, String.valueOf(plan.data()));
         put(env, TrainerContract.MOE_RESTART_ATTEMPT, String.valueOf(attempt));
         put(env, TrainerContract.MOE_JOB_NAME, job.getMetadata().getName());
+        put(env, TrainerContract.PET_NNODES, String.valueOf(plan.nodes()));
+        put(env, TrainerContract.PET_NODE_RANK, String.valueOf(nodeRank));
+        put(env, TrainerContract.PET_NPROC_PER_NODE, String.valueOf(plan.gpusPerNode()));
+        put(env, TrainerContract.PET_MASTER_ADDR, GangNames.masterAddress(job));
+        put(env, TrainerContract.PET_MASTER_PORT, String.valueOf(settings.masterPort()));
         fieldRef(env, TrainerContract.POD_NAME, "metadata.name");
         fieldRef(env, TrainerContract.POD_NAMESPACE, "metadata.namespace");
         if (checkpointDir != null) {

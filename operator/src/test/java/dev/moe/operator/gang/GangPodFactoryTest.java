@@ -54,6 +54,12 @@ class GangPodFactoryTest {
                 .containsEntry("TORCH_NCCL_ASYNC_ERROR_HANDLING", "1")
                 .containsEntry("TORCH_NCCL_BLOCKING_WAIT", "0")
                 .doesNotContainKey("MOE_CHECKPOINT_DIR");
+        // torchrun's own names (PET_<ARG>), for a trainer whose command is bare `torchrun train.py`
+        assertThat(env).containsEntry("PET_NNODES", env.get("NNODES"))
+                .containsEntry("PET_NODE_RANK", env.get("NODE_RANK"))
+                .containsEntry("PET_NPROC_PER_NODE", env.get("NPROC_PER_NODE"))
+                .containsEntry("PET_MASTER_ADDR", env.get("MASTER_ADDR"))
+                .containsEntry("PET_MASTER_PORT", env.get("MASTER_PORT"));
         List<EnvVar> all = pod.getSpec().getContainers().get(0).getEnv();
         assertThat(all).filteredOn(e -> e.getName().equals("POD_NAME")).singleElement()
                 .satisfies(e -> assertThat(e.getValueFrom().getFieldRef().getFieldPath()).isEqualTo("metadata.name"));
