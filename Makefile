@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export JAVA_HOME ?= /usr/lib/jvm/java-17-openjdk-amd64
 MVN := mvn -B -ntp
 
-.PHONY: test test-java test-trainer test-e2e test-chart build demo deps-python deps-k8s
+.PHONY: test lint format test-java test-trainer test-e2e test-chart build demo deps-python deps-k8s
 
 build:                       ## operator jar, plan CLI jar, generated CRDs
 	$(MVN) -DskipTests package
@@ -14,6 +14,15 @@ deps-python:                 ## trainer virtualenv (torch, transformers) under ~
 
 deps-k8s:                    ## kube-apiserver, scheduler, controller-manager, etcd, kwok built from the Go proxy
 	bash e2e/bin/build-binaries.sh
+
+lint: deps-python            ## Python format and lint (ruff, ruff.toml); Java formatting is checked by `mvn verify` (Spotless)
+	$(HOME)/.cache/moe/venv/bin/ruff format --check .
+	$(HOME)/.cache/moe/venv/bin/ruff check .
+
+format: deps-python          ## format the tree: Java (palantir-java-format through Spotless) and Python (ruff)
+	$(MVN) spotless:apply
+	$(HOME)/.cache/moe/venv/bin/ruff format .
+	$(HOME)/.cache/moe/venv/bin/ruff check --fix .
 
 test-java:                   ## plan engine, CLI, reconciler unit tests, CRD drift
 	$(MVN) verify
@@ -27,7 +36,7 @@ test-e2e: deps-k8s build     ## real kube-apiserver + etcd + scheduler + KWOK: C
 test-chart: deps-python      ## Helm chart rendered by real helm: RBAC, monitoring switches, CRD copy, queried metrics
 	$(HOME)/.cache/moe/venv/bin/python -m pytest -q charts/tests
 
-test: test-java test-trainer test-chart test-e2e
+test: lint test-java test-trainer test-chart test-e2e
 
 demo: deps-k8s deps-python build        ## README's main job: local control plane with fake GPU nodes, apply examples/
 	bash e2e/bin/demo.sh
