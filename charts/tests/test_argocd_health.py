@@ -3,8 +3,8 @@ Lua interpreter (lupa, installed by charts/scripts/ensure-lupa.sh) on a status o
 (argocd_statuses/*.json: the object and the health Argo CD must show; written from the status types and the
 operator's condition reasons, not captured from a live cluster). Argo CD runs the script with the object as
 the global `obj` and reads the returned table's status and message."""
+
 import json
-import os
 import re
 import subprocess
 import sys
@@ -17,16 +17,23 @@ SCRIPT = REPO / "charts" / "moe-operator" / "argocd" / "health.lua"
 STATUSES = sorted((Path(__file__).parent / "argocd_statuses").glob("*.json"))
 PHASES = ["Pending", "Running", "Restarting", "Suspended", "Succeeded", "Failed", "Invalid"]
 
-sys.path.insert(0, subprocess.run(["bash", str(REPO / "charts/scripts/ensure-lupa.sh")], check=True,
-                                  capture_output=True, text=True).stdout.strip().splitlines()[-1])
+sys.path.insert(
+    0,
+    subprocess.run(["bash", str(REPO / "charts/scripts/ensure-lupa.sh")], check=True, capture_output=True, text=True)
+    .stdout.strip()
+    .splitlines()[-1],
+)
 import lupa  # noqa: E402
 
 
 def health(obj):
     lua = lupa.LuaRuntime(unpack_returned_tuples=True)
     # Argo CD hands the object to the script as a Lua table (arrays 1-based); lupa's table_from does the same
-    to_lua = lambda v: lua.table_from({k: to_lua(x) for k, x in v.items()}) if isinstance(v, dict) else (
-        lua.table_from([to_lua(x) for x in v]) if isinstance(v, list) else v)
+    to_lua = lambda v: (  # noqa: E731
+        lua.table_from({k: to_lua(x) for k, x in v.items()})
+        if isinstance(v, dict)
+        else (lua.table_from([to_lua(x) for x in v]) if isinstance(v, list) else v)
+    )
     lua.globals().obj = to_lua(obj)
     result = lua.execute(SCRIPT.read_text())
     return {"status": result["status"], "message": result["message"]}
@@ -39,7 +46,7 @@ def test_every_phase_has_a_recorded_status():
 
 def test_the_script_handles_every_phase_of_the_crd():
     crd = (REPO / "crds" / "moetrainingjobs.training.moe.dev-v1.yml").read_text()
-    assert all(re.search(rf'\b{p}\b', crd) for p in PHASES)
+    assert all(re.search(rf"\b{p}\b", crd) for p in PHASES)
     for p in PHASES:
         assert f'phase == "{p}"' in SCRIPT.read_text(), p
 

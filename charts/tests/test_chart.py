@@ -1,6 +1,7 @@
 """Renders the Helm chart with helm itself and checks what users rely on: least-privilege RBAC in both
 scopes, the monitoring objects behind their switches, the CRD kept equal to crds/, and alert / dashboard
 queries that only name metrics the operator and the trainer really export."""
+
 from __future__ import annotations
 
 import ast
@@ -15,11 +16,18 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "moe-operator"
-HELM = os.environ.get("HELM") or subprocess.run(
-    ["bash", str(REPO / "charts/scripts/ensure-helm.sh")], check=True, capture_output=True, text=True
-).stdout.strip()
-MONITORING = ["metrics.serviceMonitor.enabled=true", "metrics.podMonitor.enabled=true",
-              "metrics.prometheusRule.enabled=true", "metrics.grafanaDashboard.enabled=true"]
+HELM = (
+    os.environ.get("HELM")
+    or subprocess.run(
+        ["bash", str(REPO / "charts/scripts/ensure-helm.sh")], check=True, capture_output=True, text=True
+    ).stdout.strip()
+)
+MONITORING = [
+    "metrics.serviceMonitor.enabled=true",
+    "metrics.podMonitor.enabled=true",
+    "metrics.prometheusRule.enabled=true",
+    "metrics.grafanaDashboard.enabled=true",
+]
 
 
 def render(*sets: str) -> list[dict]:
@@ -51,15 +59,22 @@ def test_default_install_watches_all_namespaces_with_one_cluster_role():
     rules = operator_rules(docs, "ClusterRole")
     assert rules, "no ClusterRole for the operator"
     assert not operator_rules(docs, "Role")
-    env = {e["name"]: e.get("value") for e in by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]
-           ["containers"][0]["env"]}
+    env = {
+        e["name"]: e.get("value")
+        for e in by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
     assert env["QUARKUS_OPERATOR_SDK_NAMESPACES"] == "JOSDK_ALL_NAMESPACES"
     # What the reconciler does, and nothing it does not.
-    for group, resource, verb in [("training.moe.dev", "moetrainingjobs", "watch"),
-                                  ("training.moe.dev", "moetrainingjobs/status", "patch"),
-                                  ("", "pods", "create"), ("", "pods", "delete"), ("", "services", "create"),
-                                  ("", "configmaps", "create"), ("", "events", "create"),
-                                  ("rbac.authorization.k8s.io", "roles", "create")]:
+    for group, resource, verb in [
+        ("training.moe.dev", "moetrainingjobs", "watch"),
+        ("training.moe.dev", "moetrainingjobs/status", "patch"),
+        ("", "pods", "create"),
+        ("", "pods", "delete"),
+        ("", "services", "create"),
+        ("", "configmaps", "create"),
+        ("", "events", "create"),
+        ("rbac.authorization.k8s.io", "roles", "create"),
+    ]:
         assert grants(rules, group, resource, verb), (group, resource, verb)
     assert not any("*" in r["verbs"] or "*" in r["resources"] for r in rules)
     assert not grants(rules, "", "secrets", "get"), "the operator never reads secrets"
@@ -74,8 +89,10 @@ def test_watch_namespaces_gives_roles_only_in_those_namespaces():
     roles = [d for d in by_kind(docs, "Role") if d["metadata"]["name"] == "rel-moe-operator"]
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
     assert sorted(b["metadata"]["namespace"] for b in by_kind(docs, "RoleBinding")) == ["team-a", "team-b"]
-    env = {e["name"]: e.get("value") for e in by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]
-           ["containers"][0]["env"]}
+    env = {
+        e["name"]: e.get("value")
+        for e in by_kind(docs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
     assert env["QUARKUS_OPERATOR_SDK_NAMESPACES"] == "team-a,team-b"
 
 
@@ -94,10 +111,12 @@ def test_monitoring_objects_follow_their_switches():
 def test_chart_crd_is_the_generated_crd():
     for generated in (REPO / "crds").glob("*.yml"):
         assert (CHART / "crds" / generated.name).read_text() == generated.read_text(), (
-            f"charts/moe-operator/crds/{generated.name} drifted: cp crds/{generated.name} charts/moe-operator/crds/")
+            f"charts/moe-operator/crds/{generated.name} drifted: cp crds/{generated.name} charts/moe-operator/crds/"
+        )
 
 
 # --- queries name only real metrics ---------------------------------------------------------------
+
 
 def operator_metric_names() -> set[str]:
     """Micrometer names in the operator's source, as the Prometheus registry exports them."""
@@ -106,8 +125,15 @@ def operator_metric_names() -> set[str]:
         text = src.read_text()
         for kind, name in re.findall(r'(Gauge|Counter|Timer)\.builder\("(moe\.[a-z0-9.]+)"', text):
             base = name.replace(".", "_")
-            names |= {base + "_total"} if kind == "Counter" else (
-                {base + "_seconds_bucket", base + "_seconds_count", base + "_seconds_sum"} if kind == "Timer" else {base})
+            names |= (
+                {base + "_total"}
+                if kind == "Counter"
+                else (
+                    {base + "_seconds_bucket", base + "_seconds_count", base + "_seconds_sum"}
+                    if kind == "Timer"
+                    else {base}
+                )
+            )
         for name in re.findall(r'jobGauge\("(moe\.[a-z0-9.]+)"', text):
             names.add(name.replace(".", "_"))
     return names
@@ -150,12 +176,15 @@ def test_queries_filter_on_labels_the_metrics_carry():
     trainer_src = (REPO / "trainer-image/moe_trainer/metrics.py").read_text()
     assert '"moejob"' in operator_src and '"moejob"' in trainer_src
     used = {label for e in all_queries() for label in re.findall(r"(\w+)\s*=~?\s*\"", e)}
-    used |= {label for e in all_queries() for label in re.findall(r"by \(([\w, ]+)\)", e) for label in label.split(", ")}
+    used |= {
+        label for e in all_queries() for label in re.findall(r"by \(([\w, ]+)\)", e) for label in label.split(", ")
+    }
     assert "job" not in used
     assert used <= {"namespace", "moejob", "phase", "reason", "rule", "result", "le", "rank"}, used
 
 
 # ---- admission webhook ----------------------------------------------------------------------------------------
+
 
 def webhook_objects(*sets: str) -> tuple[dict, list[dict]]:
     docs = render(*sets)
@@ -193,6 +222,7 @@ def test_webhook_failure_policy_is_the_users_choice():
 
 def test_webhook_certificate_is_signed_by_the_ca_bundle_for_the_service_name(tmp_path):
     import base64
+
     vwc, docs = webhook_objects()
     (secret,) = [s for s in by_kind(docs, "Secret") if s["metadata"]["name"] == "rel-moe-operator-webhook-tls"]
     ca = tmp_path / "ca.crt"
@@ -200,8 +230,12 @@ def test_webhook_certificate_is_signed_by_the_ca_bundle_for_the_service_name(tmp
     crt = tmp_path / "tls.crt"
     crt.write_bytes(base64.b64decode(secret["data"]["tls.crt"]))
     subprocess.run(["openssl", "verify", "-CAfile", str(ca), str(crt)], check=True, capture_output=True)
-    text = subprocess.run(["openssl", "x509", "-in", str(crt), "-noout", "-ext", "subjectAltName"], check=True,
-                          capture_output=True, text=True).stdout
+    text = subprocess.run(
+        ["openssl", "x509", "-in", str(crt), "-noout", "-ext", "subjectAltName"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert "DNS:rel-moe-operator-webhook.moe-system.svc" in text
 
 
@@ -229,6 +263,7 @@ def test_webhook_in_watched_namespaces_only():
 
 # ---- values.schema.json ---------------------------------------------------------------------------------------
 
+
 def helm_template_error(*sets: str) -> str:
     args = [HELM, "template", "rel", str(CHART), "--namespace", "moe-system", "--kube-version", "1.36.3"]
     for s in sets:
@@ -238,22 +273,37 @@ def helm_template_error(*sets: str) -> str:
     return p.stderr
 
 
-@pytest.mark.parametrize("sets", [
-    (), tuple(MONITORING), ("webhook.enabled=false",), ("webhook.certManager.enabled=true",),
-    ("watchNamespaces={team-a,team-b}", "webhook.failurePolicy=Fail"), ("serviceAccount.create=false",),
-], ids=["defaults", "monitoring", "no-webhook", "cert-manager", "namespaces-fail", "no-sa"])
+@pytest.mark.parametrize(
+    "sets",
+    [
+        (),
+        tuple(MONITORING),
+        ("webhook.enabled=false",),
+        ("webhook.certManager.enabled=true",),
+        ("watchNamespaces={team-a,team-b}", "webhook.failurePolicy=Fail"),
+        ("serviceAccount.create=false",),
+    ],
+    ids=["defaults", "monitoring", "no-webhook", "cert-manager", "namespaces-fail", "no-sa"],
+)
 def test_main_value_combinations_lint_and_render(sets):
-    subprocess.run([HELM, "lint", str(CHART), "--kube-version", "1.36.3"] + [a for s in sets for a in ("--set", s)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [HELM, "lint", str(CHART), "--kube-version", "1.36.3"] + [a for s in sets for a in ("--set", s)],
+        check=True,
+        capture_output=True,
+    )
     assert render(*sets)
 
 
-@pytest.mark.parametrize("sets, words", [
-    (("webhook.failurePolicy=Sometimes",), "/webhook/failurePolicy"),
-    (("webhok.enabled=true",), "'webhok' not allowed"),
-    (("metrics.port=0",), "/metrics/port"),
-    (("watchNamespaces={Team_A}",), "/watchNamespaces/0"),
-    (("logLevel=LOUD",), "/logLevel"),
-], ids=["failure-policy", "misspelt-key", "port", "namespace-name", "log-level"])
+@pytest.mark.parametrize(
+    "sets, words",
+    [
+        (("webhook.failurePolicy=Sometimes",), "/webhook/failurePolicy"),
+        (("webhok.enabled=true",), "'webhok' not allowed"),
+        (("metrics.port=0",), "/metrics/port"),
+        (("watchNamespaces={Team_A}",), "/watchNamespaces/0"),
+        (("logLevel=LOUD",), "/logLevel"),
+    ],
+    ids=["failure-policy", "misspelt-key", "port", "namespace-name", "log-level"],
+)
 def test_schema_refuses_values_that_would_render_a_broken_install(sets, words):
     assert words in helm_template_error(*sets)

@@ -18,6 +18,7 @@ Pod times come from one `kubectl get pods --watch` stream, stamped on arrival.
 Usage: e2e/bench/bench_gang.py [--runs 5] [--namespace bench] [--job e2e/bench/job-512.yaml]
 Env: KUBECONFIG, MOE_E2E_WORK (admin cert for /metrics, audit log), MOE_E2E_APISERVER_PORT, MOE_E2E_OPERATOR_PORT.
 """
+
 import argparse
 import collections
 import json
@@ -55,7 +56,7 @@ def curl(url, admin=True):
     return subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
 
 
-METRIC = re.compile(r'^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$')
+METRIC = re.compile(r"^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$")
 
 
 def api_writes():
@@ -102,7 +103,13 @@ def audit_writes(since):
             c = client_of(ev.get("userAgent"))
             ref = ev.get("objectRef", {})
             by_client[c] += 1
-            by_what[(c, ev.get("verb"), ref.get("resource", "") + ("/" + ref["subresource"] if ref.get("subresource") else ""))] += 1
+            by_what[
+                (
+                    c,
+                    ev.get("verb"),
+                    ref.get("resource", "") + ("/" + ref["subresource"] if ref.get("subresource") else ""),
+                )
+            ] += 1
     return by_client, by_what
 
 
@@ -120,16 +127,34 @@ def reconcile_count():
 
 class PodWatch:
     """One `kubectl get pods --watch` stream; keeps each pod's latest state and when each state was first seen."""
-    FMT = ('jsonpath={.metadata.name}|{.metadata.uid}|{.metadata.labels.training\\.moe\\.dev/attempt}|'
-           '{.spec.nodeName}|{.status.phase}|{.metadata.deletionTimestamp}{"\\n"}')
+
+    FMT = (
+        "jsonpath={.metadata.name}|{.metadata.uid}|{.metadata.labels.training\\.moe\\.dev/attempt}|"
+        '{.spec.nodeName}|{.status.phase}|{.metadata.deletionTimestamp}{"\\n"}'
+    )
 
     def __init__(self, ns, job):
         self.lock = threading.Lock()
-        self.pods = {}       # uid -> dict(name, attempt, node, phase, deleting, seen, bound, running, failed)
+        self.pods = {}  # uid -> dict(name, attempt, node, phase, deleting, seen, bound, running, failed)
         self.gone = set()
-        self.proc = subprocess.Popen(["kubectl", "get", "pods", "-n", ns, "-l", f"training.moe.dev/job={job}",
-                                      "--watch", "--output-watch-events=false", "-o", self.FMT],
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(
+            [
+                "kubectl",
+                "get",
+                "pods",
+                "-n",
+                ns,
+                "-l",
+                f"training.moe.dev/job={job}",
+                "--watch",
+                "--output-watch-events=false",
+                "-o",
+                self.FMT,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
@@ -187,8 +212,13 @@ def job_obj(ns, name):
 def versions(ns, name):
     """resourceVersions of the job and everything it owns except pods."""
     rv = {"job": job_obj(ns, name)["metadata"]["resourceVersion"]}
-    for kind in ("configmap", "service", "serviceaccount", "role.rbac.authorization.k8s.io",
-                 "rolebinding.rbac.authorization.k8s.io"):
+    for kind in (
+        "configmap",
+        "service",
+        "serviceaccount",
+        "role.rbac.authorization.k8s.io",
+        "rolebinding.rbac.authorization.k8s.io",
+    ):
         items = json.loads(kubectl("get", kind, "-n", ns, "-l", f"training.moe.dev/job={name}", "-o", "json"))["items"]
         for it in items:
             rv[f"{kind.split('.')[0]}/{it['metadata']['name']}"] = it["metadata"]["resourceVersion"]
@@ -219,7 +249,7 @@ def one_run(i, ns, job_file, name, nodes, log):
         time.sleep(0.1)
     t_status = time.monotonic() - t0
     time.sleep(3)  # let the last status patch / events land
-    m1, a1 = api_writes(), audit_offset()
+    m1 = api_writes()
     create_writes = delta(m1, m0)
     create_audit = audit_writes(a0)
     r1 = reconcile_count()
@@ -238,10 +268,12 @@ def one_run(i, ns, job_file, name, nodes, log):
     # Failure -> gang recreated.
     m2, a3 = api_writes(), audit_offset()
     victim = f"{name}-node-7"
-    kubectl("annotate", "pod", victim, "-n", ns, "e2e.moe.dev/exit-code=75",
-            "--overwrite")
-    t_fail = watch.wait(lambda: next((p.get("failed") for p in watch.of_attempt(0)
-                                      if p["name"] == victim and "failed" in p), None), 60, "victim Failed")
+    kubectl("annotate", "pod", victim, "-n", ns, "e2e.moe.dev/exit-code=75", "--overwrite")
+    t_fail = watch.wait(
+        lambda: next((p.get("failed") for p in watch.of_attempt(0) if p["name"] == victim and "failed" in p), None),
+        60,
+        "victim Failed",
+    )
     t_rec_created = watch.wait(lambda: watch.all_at(1, nodes, "seen"), 120, "new gang created") - t_fail
     t_rec_running = watch.wait(lambda: watch.all_at(1, nodes, "running"), 120, "new gang Running") - t_fail
     time.sleep(3)
@@ -249,37 +281,56 @@ def one_run(i, ns, job_file, name, nodes, log):
     restart_audit = audit_writes(a3)
 
     kubectl("delete", JOBS, name, "-n", ns, "--wait=true", "--timeout=120s")
-    watch.wait(lambda: not kubectl("get", "pods", "-n", ns, "-l", f"training.moe.dev/job={name}", "-o", "name"),
-               180, "pods garbage-collected")
+    watch.wait(
+        lambda: not kubectl("get", "pods", "-n", ns, "-l", f"training.moe.dev/job={name}", "-o", "name"),
+        180,
+        "pods garbage-collected",
+    )
     watch.stop()
     res = {
-        "apply_s": t_apply, "created_s": t_created, "bound_s": t_bound, "running_s": t_running, "status_s": t_status,
+        "apply_s": t_apply,
+        "created_s": t_created,
+        "bound_s": t_bound,
+        "running_s": t_running,
+        "status_s": t_status,
         "create_writes_total": sum(create_writes.values()),
         "create_writes_operator": create_audit[0].get("operator") if create_audit else None,
         "create_audit": dict(create_audit[0]) if create_audit else None,
         "reconciles_create": (r1 - r0) if r0 is not None and r1 is not None else None,
-        "noop_rv_stable": rv_before == rv_after, "noop_rv_changed": {k: (rv_before.get(k), v) for k, v in rv_after.items() if rv_before.get(k) != v},
+        "noop_rv_stable": rv_before == rv_after,
+        "noop_rv_changed": {k: (rv_before.get(k), v) for k, v in rv_after.items() if rv_before.get(k) != v},
         "noop_reconciles": (r3 - r2) if r2 is not None and r3 is not None else None,
         "noop_operator_writes": noop_operator_writes,
-        "fail_to_created_s": t_rec_created, "fail_to_running_s": t_rec_running,
+        "fail_to_created_s": t_rec_created,
+        "fail_to_running_s": t_rec_running,
         "restart_writes_total": sum(restart_writes.values()),
         "restart_writes_operator": restart_audit[0].get("operator") if restart_audit else None,
         "restart_audit": dict(restart_audit[0]) if restart_audit else None,
     }
-    log(f"run {i}: apply->created {t_created:.2f}s, bound {t_bound:.2f}s, Running {t_running:.2f}s, "
+    log(
+        f"run {i}: apply->created {t_created:.2f}s, bound {t_bound:.2f}s, Running {t_running:.2f}s, "
         f"status Running {t_status:.2f}s; writes {res['create_writes_total']} "
         f"(operator {res['create_writes_operator']}; {res['create_audit']}); "
         f"no-op: rv stable {res['noop_rv_stable']}, reconciles {res['noop_reconciles']}, operator writes "
         f"{noop_operator_writes}; failure -> created {t_rec_created:.2f}s, Running {t_rec_running:.2f}s; "
-        f"restart writes {res['restart_writes_total']} (operator {res['restart_writes_operator']})")
+        f"restart writes {res['restart_writes_total']} (operator {res['restart_writes_operator']})"
+    )
     if i == 0:
         log(f"  writes by resource (create): {fmt_writes(create_writes)}")
         if create_audit:
-            log("  writes by client (create): " + ", ".join(f"{c} {v} {r}={n}" for (c, v, r), n in
-                                                           sorted(create_audit[1].items(), key=lambda kv: -kv[1])))
+            log(
+                "  writes by client (create): "
+                + ", ".join(
+                    f"{c} {v} {r}={n}" for (c, v, r), n in sorted(create_audit[1].items(), key=lambda kv: -kv[1])
+                )
+            )
         if restart_audit:
-            log("  writes by client (restart): " + ", ".join(f"{c} {v} {r}={n}" for (c, v, r), n in
-                                                            sorted(restart_audit[1].items(), key=lambda kv: -kv[1])))
+            log(
+                "  writes by client (restart): "
+                + ", ".join(
+                    f"{c} {v} {r}={n}" for (c, v, r), n in sorted(restart_audit[1].items(), key=lambda kv: -kv[1])
+                )
+            )
     return res
 
 
@@ -301,13 +352,19 @@ def main():
     if kubectl("get", "namespace", args.namespace, check=False) == "":
         kubectl("create", "namespace", args.namespace)
     deadline = time.time() + 60
-    while subprocess.run(["kubectl", "get", "serviceaccount", "default", "-n", args.namespace],
-                         capture_output=True).returncode != 0:
+    while (
+        subprocess.run(
+            ["kubectl", "get", "serviceaccount", "default", "-n", args.namespace], capture_output=True
+        ).returncode
+        != 0
+    ):
         if time.time() > deadline:
             sys.exit("no default ServiceAccount in the bench namespace")
         time.sleep(0.5)
-    log(f"benchmark: {name} ({nodes} nodes x {gpus // nodes} GPUs = {gpus} GPUs) on {fleet} KWOK nodes, "
-        f"{args.runs} runs; audit log: {'yes' if AUDIT_LOG.exists() else 'no (writes per client unavailable)'}")
+    log(
+        f"benchmark: {name} ({nodes} nodes x {gpus // nodes} GPUs = {gpus} GPUs) on {fleet} KWOK nodes, "
+        f"{args.runs} runs; audit log: {'yes' if AUDIT_LOG.exists() else 'no (writes per client unavailable)'}"
+    )
     results = [one_run(i, args.namespace, job_file, name, nodes, log) for i in range(args.runs)]
 
     def med(key):
@@ -317,19 +374,26 @@ def main():
     def rng(key):
         vals = [r[key] for r in results if r[key] is not None]
         return f"{min(vals):.2f}-{max(vals):.2f}" if vals else "n/a"
+
     log("")
     log(f"SUMMARY ({args.runs} runs, median [min-max])")
-    for key, label in (("created_s", "apply -> all pods created"), ("bound_s", "apply -> all pods bound"),
-                       ("running_s", "apply -> all pods Running"), ("status_s", "apply -> job status Running"),
-                       ("fail_to_created_s", "pod Failed -> new gang created"),
-                       ("fail_to_running_s", "pod Failed -> new gang Running (backoff 1 s)")):
+    for key, label in (
+        ("created_s", "apply -> all pods created"),
+        ("bound_s", "apply -> all pods bound"),
+        ("running_s", "apply -> all pods Running"),
+        ("status_s", "apply -> job status Running"),
+        ("fail_to_created_s", "pod Failed -> new gang created"),
+        ("fail_to_running_s", "pod Failed -> new gang Running (backoff 1 s)"),
+    ):
         log(f"  {label:45s} {med(key):.2f} s [{rng(key)}]")
-    for key, label in (("create_writes_operator", "operator API writes per job (create)"),
-                       ("create_writes_total", "all API writes per job (create)"),
-                       ("restart_writes_operator", "operator API writes per gang restart"),
-                       ("restart_writes_total", "all API writes per gang restart"),
-                       ("noop_operator_writes", "operator writes on a no-op reconcile"),
-                       ("noop_reconciles", "reconciles triggered by the no-op event")):
+    for key, label in (
+        ("create_writes_operator", "operator API writes per job (create)"),
+        ("create_writes_total", "all API writes per job (create)"),
+        ("restart_writes_operator", "operator API writes per gang restart"),
+        ("restart_writes_total", "all API writes per gang restart"),
+        ("noop_operator_writes", "operator writes on a no-op reconcile"),
+        ("noop_reconciles", "reconciles triggered by the no-op event"),
+    ):
         v = med(key)
         log(f"  {label:45s} {v if v is not None else 'n/a'} [{rng(key)}]")
     log(f"  {'no-op: resourceVersions stable':45s} {sum(r['noop_rv_stable'] for r in results)}/{len(results)} runs")

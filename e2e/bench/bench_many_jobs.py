@@ -21,6 +21,7 @@ Usage: e2e/bench/bench_many_jobs.py [--jobs 1000] [--namespace many] [--settle 2
 Env: KUBECONFIG, MOE_E2E_WORK (operator pid file), MOE_E2E_OPERATOR_PORT, JAVA_HOME (jcmd).
 Cluster: MOE_E2E_NODES=128 e2e/bin/cluster-up.sh && e2e/bin/operator-up.sh (see e2e/README.md).
 """
+
 import argparse
 import json
 import os
@@ -34,8 +35,14 @@ E2E = pathlib.Path(__file__).resolve().parents[1]
 WORK = pathlib.Path(os.environ.get("MOE_E2E_WORK", str(E2E / ".work")))
 OPERATOR = f"http://127.0.0.1:{os.environ.get('MOE_E2E_OPERATOR_PORT', '18080')}"
 JCMD = os.path.join(os.environ["JAVA_HOME"], "bin", "jcmd") if os.environ.get("JAVA_HOME") else "jcmd"
-DEPENDENTS = ["configmaps", "services", "serviceaccounts", "roles.rbac.authorization.k8s.io",
-              "rolebindings.rbac.authorization.k8s.io", "pods"]
+DEPENDENTS = [
+    "configmaps",
+    "services",
+    "serviceaccounts",
+    "roles.rbac.authorization.k8s.io",
+    "rolebindings.rbac.authorization.k8s.io",
+    "pods",
+]
 JOB_TEMPLATE = """apiVersion: training.moe.dev/v1alpha1
 kind: MoETrainingJob
 metadata:
@@ -82,8 +89,13 @@ def metrics():
 
 
 def reconcile_count():
-    return int(sum(float(line.rsplit(" ", 1)[1]) for line in metrics().splitlines()
-                   if line.startswith("moe_reconcile_duration_seconds_count")))
+    return int(
+        sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in metrics().splitlines()
+            if line.startswith("moe_reconcile_duration_seconds_count")
+        )
+    )
 
 
 def operator_pid():
@@ -91,7 +103,7 @@ def operator_pid():
 
 
 def phases(ns):
-    out = kubectl("get", "moetrainingjobs", "-n", ns, "-o", "jsonpath={range .items[*]}{.status.phase}{\"\\n\"}{end}")
+    out = kubectl("get", "moetrainingjobs", "-n", ns, "-o", 'jsonpath={range .items[*]}{.status.phase}{"\\n"}{end}')
     counts = {}
     for p in out.splitlines():
         counts[p or "<none>"] = counts.get(p or "<none>", 0) + 1
@@ -121,13 +133,18 @@ def memory(pid, gc):
     heap_committed, heap_used = (int(m.group(1)) / 1024, int(m.group(2)) / 1024) if m else (None, None)
     areas = {}
     for line in metrics().splitlines():
-        mm = re.match(r'^jvm_memory_used_bytes\{([^}]*)\} ([0-9.eE+]+)$', line)
+        mm = re.match(r"^jvm_memory_used_bytes\{([^}]*)\} ([0-9.eE+]+)$", line)
         if mm:
             area = dict(re.findall(r'(\w+)="([^"]*)"', mm.group(1))).get("area", "?")
             areas[area] = areas.get(area, 0.0) + float(mm.group(2)) / 2**20
-    return {"rss_mib": rss, "heap_used_mib": heap_used, "heap_committed_mib": heap_committed,
-            "jvm_used_mib": {k: round(v, 1) for k, v in areas.items()}, "gc_first": gc,
-            "heap_info": " ".join(info.split())[:300]}
+    return {
+        "rss_mib": rss,
+        "heap_used_mib": heap_used,
+        "heap_committed_mib": heap_committed,
+        "jvm_used_mib": {k: round(v, 1) for k, v in areas.items()},
+        "gc_first": gc,
+        "heap_info": " ".join(info.split())[:300],
+    }
 
 
 def wait_idle(settle, timeout=900):
@@ -207,8 +224,10 @@ def main():
     rv2 = resource_versions(ns)
     r2 = reconcile_count()
     changed, added = diff(rv1, rv2)
-    log(f"idle {args.idle}s: reconciles {r2 - r1}, resourceVersions changed {len(changed)} {changed[:10]}, "
-        f"objects added/removed {len(added)} {added[:10]}")
+    log(
+        f"idle {args.idle}s: reconciles {r2 - r1}, resourceVersions changed {len(changed)} {changed[:10]}, "
+        f"objects added/removed {len(added)} {added[:10]}"
+    )
     if args.restart_operator:
         r0 = time.time()
         restart_operator()
@@ -220,8 +239,10 @@ def main():
         wait_idle(args.settle)
         rv3 = resource_versions(ns)
         changed, added = diff(rv1, rv3)
-        log(f"after the full resync: resourceVersions changed {len(changed)} {changed[:10]}, "
-            f"objects added/removed {len(added)} {added[:10]}")
+        log(
+            f"after the full resync: resourceVersions changed {len(changed)} {changed[:10]}, "
+            f"objects added/removed {len(added)} {added[:10]}"
+        )
         log(f"memory after the resync (after jcmd GC.run): {json.dumps(memory(pid, gc=True))}")
     log("done")
 

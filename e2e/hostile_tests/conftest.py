@@ -13,6 +13,7 @@ plane; every test applies hostile jobs, and after every test the `guard` fixture
 Then the test's objects are deleted. When the operator is down or not reconciling — or, after a failed case,
 still burns CPU with no job left (a reconcile that never returns) — it is restarted once the hostile objects are
 gone, so that one broken case does not fail or slow every later one."""
+
 import json
 import os
 import pathlib
@@ -24,9 +25,20 @@ import pytest
 # Some hostile jobs are nested thousands of levels deep; Python's json decoder recurses once per level.
 sys.setrecursionlimit(20_000)
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
-from cluster import (JOB_LABEL, JOBS, OPERATOR_LOG, cluster_and_operator_problem, kubectl,  # noqa: E402
-                     operator_health, operator_pid, process_alive, start_operator, stop_operator, wait)
 from cases import base_job  # noqa: E402
+from cluster import (  # noqa: E402
+    JOB_LABEL,
+    JOBS,
+    OPERATOR_LOG,
+    cluster_and_operator_problem,
+    kubectl,  # noqa: E402
+    operator_health,
+    operator_pid,
+    process_alive,
+    start_operator,
+    stop_operator,
+    wait,
+)
 
 CASES_NS = "hostile-cases"
 CANARY_NS = "hostile-canary"
@@ -42,24 +54,32 @@ FATAL_LOG_LINES = ("OutOfMemoryError", "will stop", "Informer startup error")
 # ------------------------------------------------------------------------------------------------------------------
 # user objects: snapshot and compare
 # ------------------------------------------------------------------------------------------------------------------
-USER_KINDS = "configmaps,services,serviceaccounts,roles.rbac.authorization.k8s.io," \
-             "rolebindings.rbac.authorization.k8s.io,secrets,pods"
+USER_KINDS = (
+    "configmaps,services,serviceaccounts,roles.rbac.authorization.k8s.io,"
+    "rolebindings.rbac.authorization.k8s.io,secrets,pods"
+)
 _COMPARED = ("data", "spec", "rules", "subjects", "roleRef", "type")
 
 
 def fingerprint(obj):
     """What must not change in an object we (not the operator) own."""
     m = obj["metadata"]
-    return {"uid": m["uid"], "resourceVersion": m["resourceVersion"], "labels": m.get("labels"),
-            "annotations": m.get("annotations"), "ownerReferences": m.get("ownerReferences"),
-            "finalizers": m.get("finalizers"), "deletionTimestamp": m.get("deletionTimestamp"),
-            **{k: obj.get(k) for k in _COMPARED}}
+    return {
+        "uid": m["uid"],
+        "resourceVersion": m["resourceVersion"],
+        "labels": m.get("labels"),
+        "annotations": m.get("annotations"),
+        "ownerReferences": m.get("ownerReferences"),
+        "finalizers": m.get("finalizers"),
+        "deletionTimestamp": m.get("deletionTimestamp"),
+        **{k: obj.get(k) for k in _COMPARED},
+    }
 
 
 def snapshot(ns, names=None):
     """{"Kind/name": fingerprint} of the user objects in ns (only those in names, "Kind/name", when given)."""
     items = json.loads(kubectl("get", USER_KINDS, "-n", ns, "-o", "json"))["items"]
-    out = {f'{o["kind"]}/{o["metadata"]["name"]}': fingerprint(o) for o in items}
+    out = {f"{o['kind']}/{o['metadata']['name']}": fingerprint(o) for o in items}
     return {k: v for k, v in out.items() if names is None or k in names}
 
 
@@ -78,8 +98,9 @@ def differences(ns, before):
             continue
         changed = [f for f in was if was[f] != now[key][f]]
         if changed:
-            out.append(f"{ns}/{key} changed: " + ", ".join(f"{f}: {_short(was[f])} -> {_short(now[key][f])}"
-                                                           for f in changed))
+            out.append(
+                f"{ns}/{key} changed: " + ", ".join(f"{f}: {_short(was[f])} -> {_short(now[key][f])}" for f in changed)
+            )
     return out
 
 
@@ -91,6 +112,7 @@ def create_user_objects(ns, objects):
 def settle(ns, timeout=60):
     """Waits until the user pods in ns are Running and nothing in ns changes between two looks; returns the
     snapshot (KWOK and the scheduler write a pod's status after it is created)."""
+
     def stable():
         pods = json.loads(kubectl("get", "pods", "-n", ns, "-o", "json"))["items"]
         if any(p["status"].get("phase") != "Running" for p in pods):
@@ -99,13 +121,17 @@ def settle(ns, timeout=60):
         time.sleep(1)
         second = snapshot(ns)
         return second if first == second else None
+
     return wait(stable, timeout, f"user objects in {ns} settled")
 
 
 def user_pod(name, labels=None, annotations=None):
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "labels": labels or {}, "annotations": annotations or {}},
-            "spec": {"containers": [{"name": "app", "image": "registry.example/user-app:1"}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": labels or {}, "annotations": annotations or {}},
+        "spec": {"containers": [{"name": "app", "image": "registry.example/user-app:1"}]},
+    }
 
 
 def sentinel_objects():
@@ -114,20 +140,39 @@ def sentinel_objects():
     labels = {JOB_LABEL: "sentinel", "owner": "user"}
     meta = lambda name: {"name": name, "labels": labels}  # noqa: E731
     return [
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta("sentinel-plan"),
-         "data": {"plan.json": '{"written": "by a user"}'}},
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": meta("sentinel-plan"),
+            "data": {"plan.json": '{"written": "by a user"}'},
+        },
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "user-settings"}, "data": {"a": "1"}},
         {"apiVersion": "v1", "kind": "Secret", "metadata": meta("sentinel-secret"), "stringData": {"k": "v"}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": meta("sentinel"),
-         "spec": {"selector": {"app": "user"}, "ports": [{"port": 80, "targetPort": 8080}]}},
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta("sentinel"),
+            "spec": {"selector": {"app": "user"}, "ports": [{"port": 80, "targetPort": 8080}]},
+        },
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta("sentinel-trainer")},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta("sentinel-trainer"),
-         "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]},
-        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta("sentinel-trainer"),
-         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "sentinel-trainer"},
-         "subjects": [{"kind": "ServiceAccount", "name": "sentinel-trainer"}]},
-        user_pod("sentinel-node-0", {**labels, "training.moe.dev/node-rank": "0", "training.moe.dev/attempt": "0"},
-                 {"e2e.moe.dev/hold": "true"}),
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": meta("sentinel-trainer"),
+            "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": meta("sentinel-trainer"),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "sentinel-trainer"},
+            "subjects": [{"kind": "ServiceAccount", "name": "sentinel-trainer"}],
+        },
+        user_pod(
+            "sentinel-node-0",
+            {**labels, "training.moe.dev/node-rank": "0", "training.moe.dev/attempt": "0"},
+            {"e2e.moe.dev/hold": "true"},
+        ),
     ]
 
 
@@ -137,8 +182,12 @@ def fresh_namespace(name):
     if kubectl("get", "namespace", name, check=False).returncode == 0:
         kubectl("delete", "namespace", name, "--timeout=120s")
     kubectl("create", "namespace", name)
-    wait(lambda: kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode == 0,
-         30, f"default ServiceAccount in {name}", interval=0.2)
+    wait(
+        lambda: kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode == 0,
+        30,
+        f"default ServiceAccount in {name}",
+        interval=0.2,
+    )
     return name
 
 
@@ -210,14 +259,16 @@ class Canary:
 
     def result(self):
         """None when the canary got a status phase and its pod within the deadline; else the problem. Deletes it."""
+
         def reconciled():
-            items = json.loads(kubectl("get", f"{JOBS},pods", "-n", CANARY_NS, "-l", f"{JOB_LABEL}={self.name}",
-                                       "-o", "json"))["items"]
+            items = json.loads(
+                kubectl("get", f"{JOBS},pods", "-n", CANARY_NS, "-l", f"{JOB_LABEL}={self.name}", "-o", "json")
+            )["items"]
             jobs = [o for o in items if o["kind"] == "MoETrainingJob"]
             return jobs and (jobs[0].get("status") or {}).get("phase") and any(o["kind"] == "Pod" for o in items)
+
         try:
-            wait(reconciled, CANARY_DEADLINE, f"canary {self.name} reconciled (status phase and its pod)",
-                 interval=0.2)
+            wait(reconciled, CANARY_DEADLINE, f"canary {self.name} reconciled (status phase and its pod)", interval=0.2)
             return None
         except AssertionError as e:
             return f"canary {CANARY_NS}/{self.name} did not reconcile: {e}"
@@ -278,8 +329,8 @@ class Guard:
     unchanged."""
 
     def __init__(self):
-        self.to_delete = []       # (resource, namespace or None, name)
-        self.user_objects = []    # (namespace, snapshot)
+        self.to_delete = []  # (resource, namespace or None, name)
+        self.user_objects = []  # (namespace, snapshot)
 
     def delete_later(self, resource, ns, name):
         self.to_delete.append((resource, ns, name))

@@ -2,24 +2,42 @@
 the spec is valid, only the apiserver can say no. Its 403 must become a False condition and a Warning Event naming
 the refused object and the server's message ("exceeded quota"), with no pod of the job — not a silent retry loop
 with stack traces in the operator's log."""
+
 import json
 
 import pytest
-
 from cases import QUOTA_CASES, QUOTA_MESSAGE, REASONS, base_job
+from cluster import JOB_LABEL, job, kubectl, wait, wait_or_none, warning_events
 from conftest import REPORT_DEADLINE, fresh_namespace
-from cluster import JOB_LABEL, kubectl, job, wait, wait_or_none, warning_events
 
 
 @pytest.mark.parametrize("case", QUOTA_CASES, ids=lambda c: c.id)
 def test_quota_refusal_of_a_derived_object_is_reported(case, guard):
     ns = fresh_namespace(f"hostile-{case.id}")
     guard.delete_later("namespace", None, ns)
-    kubectl("create", "-n", ns, "-f", "-", input={"apiVersion": "v1", "kind": "ResourceQuota",
-                                                   "metadata": {"name": "user-quota"}, "spec": {"hard": case.hard}})
+    kubectl(
+        "create",
+        "-n",
+        ns,
+        "-f",
+        "-",
+        input={
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": "user-quota"},
+            "spec": {"hard": case.hard},
+        },
+    )
     # quota admission needs the quota's usage, which kube-controller-manager computes first
-    wait(lambda: json.loads(kubectl("get", "resourcequota", "user-quota", "-n", ns, "-o", "json"))
-         .get("status", {}).get("used"), 30, "the quota's usage computed")
+    wait(
+        lambda: (
+            json.loads(kubectl("get", "resourcequota", "user-quota", "-n", ns, "-o", "json"))
+            .get("status", {})
+            .get("used")
+        ),
+        30,
+        "the quota's usage computed",
+    )
     obj = base_job(case.id)
     kubectl("apply", "--server-side", "--field-manager=e2e-hostile", "-n", ns, "-f", "-", input=obj)
     ctype, reason = REASONS["derived_refused"]
@@ -27,16 +45,29 @@ def test_quota_refusal_of_a_derived_object_is_reported(case, guard):
 
     def reported():
         seen["status"] = job(ns, case.id).get("status") or {}
-        return next((c for c in seen["status"].get("conditions") or []
-                     if c.get("status") == "False" and ctype in ("*", c.get("type"))
-                     and reason in ("*", c.get("reason")) and case.refused_object in (c.get("message") or "")
-                     and QUOTA_MESSAGE in (c.get("message") or "")), None)
+        return next(
+            (
+                c
+                for c in seen["status"].get("conditions") or []
+                if c.get("status") == "False"
+                and ctype in ("*", c.get("type"))
+                and reason in ("*", c.get("reason"))
+                and case.refused_object in (c.get("message") or "")
+                and QUOTA_MESSAGE in (c.get("message") or "")
+            ),
+            None,
+        )
+
     if not wait_or_none(reported, REPORT_DEADLINE, interval=0.5):
-        conds = [(c.get("type"), c.get("status"), c.get("reason"), (c.get("message") or "")[:200])
-                 for c in seen.get("status", {}).get("conditions") or []]
-        pytest.fail(f"no False condition naming {case.refused_object} and {QUOTA_MESSAGE!r} within "
-                    f"{REPORT_DEADLINE}s; phase {seen.get('status', {}).get('phase')}, conditions {conds}",
-                    pytrace=False)
+        conds = [
+            (c.get("type"), c.get("status"), c.get("reason"), (c.get("message") or "")[:200])
+            for c in seen.get("status", {}).get("conditions") or []
+        ]
+        pytest.fail(
+            f"no False condition naming {case.refused_object} and {QUOTA_MESSAGE!r} within "
+            f"{REPORT_DEADLINE}s; phase {seen.get('status', {}).get('phase')}, conditions {conds}",
+            pytrace=False,
+        )
     events = [e for e in warning_events(ns, case.id) if case.refused_object in (e.get("message") or "")]
     if not events:
         pytest.fail(f"no Warning Event naming {case.refused_object}", pytrace=False)

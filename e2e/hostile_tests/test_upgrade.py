@@ -5,13 +5,13 @@ stored objects). The operator keeps reconciling the other jobs, reports this one
 ValueTooLarge naming spec.resources.nodes and its value: the operator reads the stored number without narrowing
 it, so the user is told the bound, not merely that the spec is unreadable), and keeps doing so after a restart — no
 crash loop."""
+
 import json
 
 import pytest
-
 from cases import REASONS, base_job
-from conftest import CASES_NS, REPORT_DEADLINE
 from cluster import JOBS, REPO, install_crds, job, kubectl, operator_health, process_alive, wait, wait_or_none
+from conftest import CASES_NS, REPORT_DEADLINE
 
 NAME = "stored-before-bounds"
 
@@ -19,8 +19,11 @@ NAME = "stored-before-bounds"
 def strip_bounds(node):
     """The schema without integer maximums and without CEL rules (an older, laxer CRD)."""
     if isinstance(node, dict):
-        return {k: strip_bounds(v) for k, v in node.items()
-                if k not in ("maximum", "exclusiveMaximum", "x-kubernetes-validations")}
+        return {
+            k: strip_bounds(v)
+            for k, v in node.items()
+            if k not in ("maximum", "exclusiveMaximum", "x-kubernetes-validations")
+        }
     if isinstance(node, list):
         return [strip_bounds(v) for v in node]
     return node
@@ -37,8 +40,12 @@ def reported_unreadable():
     ctype, reason = REASONS["value_too_large"]
     s = job(CASES_NS, NAME).get("status") or {}
     c = next((c for c in s.get("conditions") or [] if c.get("type") == ctype), {})
-    ok = (s.get("phase") == "Invalid" and c.get("status") == "False" and c.get("reason") == reason
-          and "spec.resources.nodes=3000000000" in (c.get("message") or ""))
+    ok = (
+        s.get("phase") == "Invalid"
+        and c.get("status") == "False"
+        and c.get("reason") == reason
+        and "spec.resources.nodes=3000000000" in (c.get("message") or "")
+    )
     return ok or None
 
 
@@ -46,21 +53,41 @@ def test_job_stored_before_the_crd_had_bounds(guard, session_setup):
     bad = base_job(NAME)
     bad["spec"]["resources"]["nodes"] = 3_000_000_000
     try:
-        kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=e2e-crd-install", "-f", "-",
-                input=lax_crd())
+        kubectl(
+            "apply", "--server-side", "--force-conflicts", "--field-manager=e2e-crd-install", "-f", "-", input=lax_crd()
+        )
         kubectl("wait", "--for=condition=Established", "--timeout=60s", f"crd/{JOBS}")
         guard.delete_later(JOBS, CASES_NS, NAME)
         # the apiserver swaps the validator asynchronously after the CRD update: retry until it takes the job
-        wait(lambda: kubectl("apply", "--server-side", "--field-manager=e2e-hostile", "-n", CASES_NS, "-f", "-",
-                             input=bad, check=False).returncode == 0, 30, "the lax CRD to accept the job")
+        wait(
+            lambda: (
+                kubectl(
+                    "apply",
+                    "--server-side",
+                    "--field-manager=e2e-hostile",
+                    "-n",
+                    CASES_NS,
+                    "-f",
+                    "-",
+                    input=bad,
+                    check=False,
+                ).returncode
+                == 0
+            ),
+            30,
+            "the lax CRD to accept the job",
+        )
     finally:
         install_crds()
     stored = job(CASES_NS, NAME)["spec"]["resources"]["nodes"]
     assert stored == 3_000_000_000, f"the job was not stored with nodes 3000000000 (got {stored})"
     ctype, reason = REASONS["value_too_large"]
     if not wait_or_none(reported_unreadable, REPORT_DEADLINE):
-        pytest.fail(f"not reported within {REPORT_DEADLINE}s as phase Invalid, {ctype}=False/{reason} naming "
-                    f"spec.resources.nodes=3000000000: status {job(CASES_NS, NAME).get('status')}", pytrace=False)
+        pytest.fail(
+            f"not reported within {REPORT_DEADLINE}s as phase Invalid, {ctype}=False/{reason} naming "
+            f"spec.resources.nodes=3000000000: status {job(CASES_NS, NAME).get('status')}",
+            pytrace=False,
+        )
     other = session_setup["canary"].check()
     assert other is None, f"with the unreadable job stored: {other}"
 
@@ -70,6 +97,7 @@ def test_job_stored_before_the_crd_had_bounds(guard, session_setup):
     pid = operator.pid
     other = session_setup["canary"].check()
     assert other is None, f"after an operator restart with the unreadable job stored: {other}"
-    assert process_alive(pid) and operator_health("live") == "UP" and operator_health("ready") == "UP", \
+    assert process_alive(pid) and operator_health("live") == "UP" and operator_health("ready") == "UP", (
         "the restarted operator did not stay up"
+    )
     wait(reported_unreadable, REPORT_DEADLINE, "the job still reported after the restart", interval=0.5)

@@ -1,6 +1,7 @@
 """The running e2e cluster and operator, shared by the pytest tiers that drive the operator (e2e/operator_tests,
 e2e/hostile_tests): bounded waits, MoETrainingJobs and their pods, and the operator process that
 e2e/bin/operator-up.sh started (its PID, health endpoints and log). stdlib + kubectl only."""
+
 import json
 import os
 import pathlib
@@ -72,13 +73,18 @@ def tiny_job(name, **spec_overrides):
     }
     for k, v in spec_overrides.items():
         spec[k] = {**spec.get(k, {}), **v} if isinstance(v, dict) else v
-    return {"apiVersion": "training.moe.dev/v1alpha1", "kind": "MoETrainingJob",
-            "metadata": {"name": name}, "spec": spec}
+    return {
+        "apiVersion": "training.moe.dev/v1alpha1",
+        "kind": "MoETrainingJob",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
 
 
 def apply(obj, ns):
-    return json.loads(kubectl("apply", "--server-side", "--field-manager=e2e-test", "-n", ns, "-o", "json",
-                              "-f", "-", input=obj))
+    return json.loads(
+        kubectl("apply", "--server-side", "--field-manager=e2e-test", "-n", ns, "-o", "json", "-f", "-", input=obj)
+    )
 
 
 def job(ns, name):
@@ -100,8 +106,9 @@ def condition(status, ctype):
 
 def warning_events(ns, name):
     """Warning Events recorded on the object called name in ns."""
-    return json.loads(kubectl("get", "events", "-n", ns, "--field-selector",
-                              f"involvedObject.name={name},type=Warning", "-o", "json"))["items"]
+    return json.loads(
+        kubectl("get", "events", "-n", ns, "--field-selector", f"involvedObject.name={name},type=Warning", "-o", "json")
+    )["items"]
 
 
 def operator_pid():

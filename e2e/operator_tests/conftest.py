@@ -1,6 +1,7 @@
 """Fixtures of the operator tier: the operator (e2e/bin/operator-up.sh) runs against the local control plane
 (e2e/bin/cluster-up.sh); pods "run" on KWOK's fake GPU nodes and end as e2e/kwok/stages decide. The helpers shared
 with e2e/hostile_tests live in e2e/lib/cluster.py; the tests import them from here."""
+
 import json
 import os
 import pathlib
@@ -10,8 +11,13 @@ import uuid
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
-from cluster import (E2E, JOBS, REPO, WORK, KubectlError, apply, cluster_and_operator_problem,  # noqa: E402,F401
-                     condition, job, kubectl, phase, pods, tiny_job, wait)
+from cluster import (
+    cluster_and_operator_problem,  # noqa: E402,F401
+    kubectl,
+    phase,
+    pods,
+    wait,
+)
 
 TRAINING_SECONDS = int(os.environ.get("MOE_KWOK_TRAINING_SECONDS", "10"))
 
@@ -27,8 +33,11 @@ def operator_running():
 def ns():
     name = f"e2e-op-{uuid.uuid4().hex[:6]}"
     kubectl("create", "namespace", name)
-    wait(lambda: kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode == 0,
-         30, "default ServiceAccount")
+    wait(
+        lambda: kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode == 0,
+        30,
+        "default ServiceAccount",
+    )
     yield name
     kubectl("delete", "namespace", name, "--wait=false", check=False)
 
@@ -43,8 +52,13 @@ def wait_phase(ns, name, want, timeout):
 
 
 def running_gang(ns, name, n, timeout=60):
-    return wait(lambda: (lambda ps: ps if len(ps) == n and all(p["status"].get("phase") == "Running" for p in ps)
-                         else None)(pods(ns, name)), timeout, f"{n} Running pods of {name}")
+    return wait(
+        lambda: (lambda ps: ps if len(ps) == n and all(p["status"].get("phase") == "Running" for p in ps) else None)(
+            pods(ns, name)
+        ),
+        timeout,
+        f"{n} Running pods of {name}",
+    )
 
 
 def fail_pod(ns, pod_name, code):
@@ -69,8 +83,13 @@ def hold(ns, pod_names):
 def gpu_holders():
     """Pods in any namespace that are bound to a node and not finished: they hold the node's GPUs."""
     items = json.loads(kubectl("get", "pods", "-A", "-o", "json"))["items"]
-    return [p for p in items if p["spec"].get("nodeName") and p["status"].get("phase") not in ("Succeeded", "Failed")
-            and p["spec"]["containers"][0].get("resources", {}).get("requests", {}).get("nvidia.com/gpu")]
+    return [
+        p
+        for p in items
+        if p["spec"].get("nodeName")
+        and p["status"].get("phase") not in ("Succeeded", "Failed")
+        and p["spec"]["containers"][0].get("resources", {}).get("requests", {}).get("nvidia.com/gpu")
+    ]
 
 
 def wait_fleet_free(timeout=120):

@@ -7,6 +7,7 @@ on the job's volume and reproduces the uninterrupted run's losses; a trainer con
 without a restart.
 
 Suite `contract` in e2e/run-tests.sh (needs the trainer venv: trainer-image/scripts/ensure-venv.sh)."""
+
 import json
 import math
 import os
@@ -17,7 +18,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import JOBS, REPO, apply, env_of, job, kubectl, pods, tiny_job, wait
 
 VENV_PY = pathlib.Path(os.environ.get("MOE_VENV", os.path.expanduser("~/.cache/moe/venv"))) / "bin" / "python"
@@ -32,9 +32,16 @@ RESULTS = {}
 def contract_job(name):
     """examples/tiny-cpu.yaml (2 nodes x 2 GPUs, tiny-moe) with a checkpoint volume; rank 0 also appends each
     step's loss to a file on that volume (a container path: the runner translates it like a mount)."""
-    return tiny_job(name, training={"steps": STEPS, "warmupSteps": 2, "learningRate": 0.001,
-                                    "checkpoint": {"claimName": "ckpt", "everySteps": EVERY}},
-                    trainer={"env": [{"name": "MOE_LOSS_LOG", "value": "/checkpoints/losses.txt"}]})
+    return tiny_job(
+        name,
+        training={
+            "steps": STEPS,
+            "warmupSteps": 2,
+            "learningRate": 0.001,
+            "checkpoint": {"claimName": "ckpt", "everySteps": EVERY},
+        },
+        trainer={"env": [{"name": "MOE_LOSS_LOG", "value": "/checkpoints/losses.txt"}]},
+    )
 
 
 @pytest.fixture
@@ -47,17 +54,49 @@ def claims(ns):
         for claim in names:
             pv = f"e2e-contract-{ns}-{claim}"
             pvs.append(pv)
-            kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": [
-                {"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
-                 "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteMany"], "storageClassName": "",
-                          "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": f"/tmp/{pv}"},
-                          "claimRef": {"namespace": ns, "name": claim}}},
-                {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": claim, "namespace": ns},
-                 "spec": {"accessModes": ["ReadWriteMany"], "storageClassName": "", "volumeName": pv,
-                          "resources": {"requests": {"storage": "1Gi"}}}}]}))
+            kubectl(
+                "apply",
+                "-f",
+                "-",
+                input=json.dumps(
+                    {
+                        "apiVersion": "v1",
+                        "kind": "List",
+                        "items": [
+                            {
+                                "apiVersion": "v1",
+                                "kind": "PersistentVolume",
+                                "metadata": {"name": pv},
+                                "spec": {
+                                    "capacity": {"storage": "1Gi"},
+                                    "accessModes": ["ReadWriteMany"],
+                                    "storageClassName": "",
+                                    "persistentVolumeReclaimPolicy": "Retain",
+                                    "hostPath": {"path": f"/tmp/{pv}"},
+                                    "claimRef": {"namespace": ns, "name": claim},
+                                },
+                            },
+                            {
+                                "apiVersion": "v1",
+                                "kind": "PersistentVolumeClaim",
+                                "metadata": {"name": claim, "namespace": ns},
+                                "spec": {
+                                    "accessModes": ["ReadWriteMany"],
+                                    "storageClassName": "",
+                                    "volumeName": pv,
+                                    "resources": {"requests": {"storage": "1Gi"}},
+                                },
+                            },
+                        ],
+                    }
+                ),
+            )
         for claim in names:
-            wait(lambda: kubectl("get", "pvc", claim, "-n", ns, "-o", "jsonpath={.status.phase}") == "Bound", 30,
-                 f"PVC {claim} Bound")
+            wait(
+                lambda: kubectl("get", "pvc", claim, "-n", ns, "-o", "jsonpath={.status.phase}") == "Bound",  # noqa: B023
+                30,
+                f"PVC {claim} Bound",
+            )
 
     yield make
     for pv in pvs:
@@ -76,10 +115,25 @@ class LocalRunner:
         self.work.mkdir(parents=True, exist_ok=True)
         self.out = self.work / "runner.log"
         with open(self.out, "w") as out:
-            self.proc = subprocess.Popen([sys.executable, str(RUNNER), "-n", ns, "--job", name, "--work", str(work),
-                                          "--python", str(VENV_PY), "--timeout", str(TIMEOUT + 60),
-                                          *(["--grace", str(grace)] if grace else [])],
-                                         stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(RUNNER),
+                    "-n",
+                    ns,
+                    "--job",
+                    name,
+                    "--work",
+                    str(work),
+                    "--python",
+                    str(VENV_PY),
+                    "--timeout",
+                    str(TIMEOUT + 60),
+                    *(["--grace", str(grace)] if grace else []),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         wait(lambda: self.state().get("ready") or self.proc.poll() is not None, 60, "runner ready")
         assert self.proc.poll() is None, self.tail()
 
@@ -138,6 +192,7 @@ def wait_job(r, name, phase, timeout=TIMEOUT):
         if st.get("phase") == "Failed" and phase != "Failed":
             raise AssertionError(f"job Failed: {st.get('lastFailure')}\n{r.tail()}")
         return st.get("phase") == phase
+
     try:
         wait(done, timeout, f"job {name} {phase}", interval=1)
     except AssertionError as e:
@@ -222,8 +277,9 @@ def test_context_parallel_job_trains_like_the_tensor_parallel_one(ns, checkpoint
 def test_the_example_job_as_shipped_trains_to_completion(ns, runner):
     """examples/tiny-cpu.yaml exactly as a user applies it (no checkpoint volume: the CRD's everySteps default
     reaches the trainer with checkpoint.dir null, which must mean "no checkpoints", not a config error)."""
-    example = json.loads(kubectl("create", "--dry-run=client", "-o", "json", "-f",
-                                 str(REPO / "examples" / "tiny-cpu.yaml")))
+    example = json.loads(
+        kubectl("create", "--dry-run=client", "-o", "json", "-f", str(REPO / "examples" / "tiny-cpu.yaml"))
+    )
     example["metadata"].pop("namespace", None)
     name = example["metadata"]["name"]
     r = runner(name)
@@ -297,14 +353,14 @@ def test_trainer_config_error_exit_78_fails_the_job_without_restart(ns, claims, 
     # The evidence outlives the pods: the failed container's last log lines (terminationMessagePolicy
     # FallbackToLogsOnError, the runner acting as the kubelet) are in lastFailure.message and the Failed Event.
     assert "token file not found" in failure.get("message", ""), failure
-    events = json.loads(kubectl("get", "events", "-n", ns, "--field-selector", "involvedObject.name=cfgerr,reason=Failed",
-                                "-o", "json"))["items"]
+    events = json.loads(
+        kubectl("get", "events", "-n", ns, "--field-selector", "involvedObject.name=cfgerr,reason=Failed", "-o", "json")
+    )["items"]
     assert any("token file not found" in e["message"] for e in events), [e["message"] for e in events]
     assert not r.pods(attempt=1), "no second gang"
 
 
-def test_suspend_checkpoints_at_the_next_step_and_resume_continues_with_the_same_losses(ns, checkpoint_claim,
-                                                                                        runner):
+def test_suspend_checkpoints_at_the_next_step_and_resume_continues_with_the_same_losses(ns, checkpoint_claim, runner):
     """suspend: true at step >= 7 with everySteps 1000: deleting the pods SIGTERMs the trainers, which agree on the
     next step, save it and stop (trainer stop_request.py) within the grace period (30 s, Kubernetes' default);
     resuming recreates the gang, which continues from that checkpoint with the uninterrupted run's losses."""
@@ -320,8 +376,13 @@ def test_suspend_checkpoints_at_the_next_step_and_resume_continues_with_the_same
     seen = max(losses(loss_file))
     kubectl("patch", JOBS, "pause", "-n", ns, "--type=merge", "-p", json.dumps({"spec": {"suspend": True}}))
     wait_job(r, "pause", "Suspended", timeout=60)
-    wait(lambda: not pods(ns, "pause", include_deleting=True) and not [p for p in r.pods() if p.get("state") == "running"],
-         60, "the pods and their processes gone")
+    wait(
+        lambda: (
+            not pods(ns, "pause", include_deleting=True) and not [p for p in r.pods() if p.get("state") == "running"]
+        ),
+        60,
+        "the pods and their processes gone",
+    )
     latest = (r.pvc("ckpt") / "latest").read_text().strip()
     at = int(latest.split("-")[1])
     assert seen <= at < STEPS, (seen, latest)

@@ -1,5 +1,6 @@
 """Operator tier: failures of the cluster around a job (a node lost, the operator killed, not enough GPUs).
 Jobs come from fixture files through `kubectl apply -f`."""
+
 import json
 import os
 import select
@@ -7,8 +8,23 @@ import signal
 import subprocess
 import time
 
-from conftest import (E2E, FIXTURES, JOBS, WORK, apply_file, condition, env_of, gpu_holders, job, kubectl,
-                      node_rank, pods, running_gang, wait, wait_fleet_free, wait_phase)
+from conftest import (
+    E2E,
+    FIXTURES,
+    JOBS,
+    WORK,
+    apply_file,
+    condition,
+    env_of,
+    gpu_holders,
+    job,
+    kubectl,
+    node_rank,
+    pods,
+    running_gang,
+    wait,
+    wait_fleet_free,
+)
 
 
 def _restore_node(node):
@@ -19,9 +35,16 @@ def _restore_node(node):
     node["spec"] = {}
     kubectl("create", "-f", "-", input=node)
     name = node["metadata"]["name"]
-    wait(lambda: "True" in kubectl("get", "node", name, "-o",
-                                   "jsonpath={.status.conditions[?(@.type=='Ready')].status}", check=False).stdout,
-         60, f"node {name} Ready again")
+    wait(
+        lambda: (
+            "True"
+            in kubectl(
+                "get", "node", name, "-o", "jsonpath={.status.conditions[?(@.type=='Ready')].status}", check=False
+            ).stdout
+        ),
+        60,
+        f"node {name} Ready again",
+    )
 
 
 def test_node_deleted_under_a_running_job_restarts_the_gang_elsewhere(ns):
@@ -47,8 +70,18 @@ def test_node_deleted_under_a_running_job_restarts_the_gang_elsewhere(ns):
         assert node_name not in {p["spec"]["nodeName"] for p in new}
         assert {env_of(p)["MOE_RESTART_ATTEMPT"] for p in new} == {"1"}
         assert job(ns, "tiny-hold")["status"]["restartAttempt"] == 1
-        events = json.loads(kubectl("get", "events", "-n", ns, "--field-selector",
-                                    "involvedObject.name=tiny-hold,reason=GangRestart", "-o", "json"))["items"]
+        events = json.loads(
+            kubectl(
+                "get",
+                "events",
+                "-n",
+                ns,
+                "--field-selector",
+                "involvedObject.name=tiny-hold,reason=GangRestart",
+                "-o",
+                "json",
+            )
+        )["items"]
         assert events, "a GangRestart event is recorded"
     finally:
         if kubectl("get", "node", node_name, check=False).returncode != 0:
@@ -61,8 +94,11 @@ def _operator_pid():
 
 def test_operator_killed_while_creating_the_gang_leaves_no_duplicate_ranks(ns):
     wait_fleet_free()
-    watch = subprocess.Popen(["kubectl", "get", "pods", "-n", ns, "-l", "training.moe.dev/job=fleet", "--watch",
-                              "-o", "name"], stdout=subprocess.PIPE, text=True)
+    watch = subprocess.Popen(
+        ["kubectl", "get", "pods", "-n", ns, "-l", "training.moe.dev/job=fleet", "--watch", "-o", "name"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         apply_file(FIXTURES / "whole-fleet.yaml", ns)
         # the first pod of the gang exists: the operator is creating the rest
@@ -93,17 +129,25 @@ def test_not_enough_gpus_times_out_without_holding_a_partial_gang(ns):
     wait_fleet_free()
     apply_file(FIXTURES / "not-enough-gpus.yaml", ns)
     # 16 of 20 pods get a node, 4 stay Pending (Insufficient nvidia.com/gpu) ...
-    timed_out = lambda: job(ns, "too-big").get("status", {}).get("lastFailure", {}).get("reason") == \
-        "GangSchedulingTimeout"  # noqa: E731
-    wait(lambda: sum(1 for p in pods(ns, "too-big") if p["spec"].get("nodeName")) == 16 or timed_out(), 60,
-         "16 of 20 pods bound")
+    timed_out = lambda: (  # noqa: E731
+        job(ns, "too-big").get("status", {}).get("lastFailure", {}).get("reason") == "GangSchedulingTimeout"
+    )  # noqa: E731
+    wait(
+        lambda: sum(1 for p in pods(ns, "too-big") if p["spec"].get("nodeName")) == 16 or timed_out(),
+        60,
+        "16 of 20 pods bound",
+    )
     # the status is patched after the reconcile that creates the 20 pods
-    st = wait(lambda: (lambda s: s if s.get("phase") else None)(job(ns, "too-big").get("status", {})), 30,
-              "status of too-big")
+    st = wait(
+        lambda: (lambda s: s if s.get("phase") else None)(job(ns, "too-big").get("status", {})), 30, "status of too-big"
+    )
     assert st["phase"] in ("Pending", "Restarting"), st
     # ... and after gangSchedulingTimeoutSeconds (5 s) the partial gang is given back.
-    wait(lambda: job(ns, "too-big")["status"].get("lastFailure", {}).get("reason") == "GangSchedulingTimeout", 60,
-         "GangSchedulingTimeout")
+    wait(
+        lambda: job(ns, "too-big")["status"].get("lastFailure", {}).get("reason") == "GangSchedulingTimeout",
+        60,
+        "GangSchedulingTimeout",
+    )
     st = job(ns, "too-big")["status"]
     assert st["phase"] == "Restarting", st
     wait(lambda: not pods(ns, "too-big", include_deleting=True), 30, "the partial gang deleted")
@@ -120,7 +164,17 @@ def test_not_enough_gpus_times_out_without_holding_a_partial_gang(ns):
     wait(lambda: job(ns, "too-big")["status"].get("restartAttempt", 0) >= 2, 90, "a second timeout")
     st = job(ns, "too-big")["status"]
     assert st["phase"] in ("Pending", "Restarting") and st.get("restarts", 0) == 0, st
-    events = json.loads(kubectl("get", "events", "-n", ns, "--field-selector",
-                                "involvedObject.name=too-big,reason=GangSchedulingTimeout", "-o", "json"))["items"]
+    events = json.loads(
+        kubectl(
+            "get",
+            "events",
+            "-n",
+            ns,
+            "--field-selector",
+            "involvedObject.name=too-big,reason=GangSchedulingTimeout",
+            "-o",
+            "json",
+        )
+    )["items"]
     assert events and "16 of 20" in events[0]["message"], events
     kubectl("delete", JOBS, "too-big", "-n", ns, "--wait=false")

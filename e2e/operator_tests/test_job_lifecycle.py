@@ -1,10 +1,25 @@
 """Operator tier: MoETrainingJob lifecycle on a real control plane (apiserver, scheduler, controller-manager,
 KWOK GPU nodes). Pods complete after MOE_KWOK_TRAINING_SECONDS; failures are injected by annotating a running pod
 with e2e.moe.dev/exit-code (see e2e/README.md)."""
+
 import json
 
-from conftest import (JOBS, REPO, TRAINING_SECONDS, apply, env_of, fail_pod, job, kubectl, phase, pods,
-                      running_gang, tiny_job, wait, wait_phase)
+from conftest import (
+    JOBS,
+    REPO,
+    TRAINING_SECONDS,
+    apply,
+    env_of,
+    fail_pod,
+    job,
+    kubectl,
+    phase,
+    pods,
+    running_gang,
+    tiny_job,
+    wait,
+    wait_phase,
+)
 
 
 def test_job_runs_to_success_with_the_contracts_pods(ns):
@@ -42,9 +57,13 @@ def test_deleting_the_job_garbage_collects_what_it_owns(ns):
     running_gang(ns, "gc", 2)
     # everything the job owns carries a controller owner reference to it (what the garbage collector follows)
     uid = job(ns, "gc")["metadata"]["uid"]
-    for kind, name in (("configmap", "gc-plan"), ("service", "gc"), ("serviceaccount", "gc-trainer"),
-                       ("role.rbac.authorization.k8s.io", "gc-trainer"),
-                       ("rolebinding.rbac.authorization.k8s.io", "gc-trainer")):
+    for kind, name in (
+        ("configmap", "gc-plan"),
+        ("service", "gc"),
+        ("serviceaccount", "gc-trainer"),
+        ("role.rbac.authorization.k8s.io", "gc-trainer"),
+        ("rolebinding.rbac.authorization.k8s.io", "gc-trainer"),
+    ):
         refs = json.loads(kubectl("get", kind, name, "-n", ns, "-o", "json"))["metadata"]["ownerReferences"]
         assert [(r["uid"], r.get("controller")) for r in refs] == [(uid, True)], (kind, refs)
     kubectl("delete", JOBS, "gc", "-n", ns, "--wait=true")
@@ -52,7 +71,7 @@ def test_deleting_the_job_garbage_collects_what_it_owns(ns):
     wait(lambda: kubectl("get", "configmap", "gc-plan", "-n", ns, check=False).returncode != 0, 60, "plan ConfigMap GC")
     wait(lambda: kubectl("get", "service", "gc", "-n", ns, check=False).returncode != 0, 60, "Service GC")
     for kind in ("serviceaccount", "role.rbac.authorization.k8s.io", "rolebinding.rbac.authorization.k8s.io"):
-        wait(lambda: kubectl("get", kind, "gc-trainer", "-n", ns, check=False).returncode != 0, 60, f"{kind} GC")
+        wait(lambda: kubectl("get", kind, "gc-trainer", "-n", ns, check=False).returncode != 0, 60, f"{kind} GC")  # noqa: B023
 
 
 def test_retriable_failure_restarts_the_whole_gang(ns):

@@ -1,10 +1,23 @@
 """Operator tier: placement and the pod contract on the real scheduler. Jobs come from fixture files through
 `kubectl apply -f`; the 16 KWOK nodes have 8 GPUs each, 4 nodes per rack (topology.kubernetes.io/rack)."""
+
 import json
 from collections import defaultdict
 
-from conftest import (FIXTURES, apply_file, condition, env_of, job, kubectl, node_labels, node_rank, pods,
-                      running_gang, wait, wait_fleet_free)
+from conftest import (
+    FIXTURES,
+    apply_file,
+    condition,
+    env_of,
+    job,
+    kubectl,
+    node_labels,
+    node_rank,
+    pods,
+    running_gang,
+    wait,
+    wait_fleet_free,
+)
 
 RACK = "topology.kubernetes.io/rack"
 
@@ -18,13 +31,20 @@ def test_ep_groups_span_nodes_inside_one_rack_tp_inside_a_node_env_and_mounts(ns
     _pv_cleanup()
     try:
         apply_file(FIXTURES / "volumes.yaml", ns)
-        wait(lambda: all(json.loads(kubectl("get", "pvc", c, "-n", ns, "-o", "json"))["status"].get("phase") == "Bound"
-                         for c in ("e2e-weights", "e2e-ckpt", "e2e-corpus")), 60, "claims Bound")
+        wait(
+            lambda: all(
+                json.loads(kubectl("get", "pvc", c, "-n", ns, "-o", "json"))["status"].get("phase") == "Bound"
+                for c in ("e2e-weights", "e2e-ckpt", "e2e-corpus")
+            ),
+            60,
+            "claims Bound",
+        )
         apply_file(FIXTURES / "ep-across-nodes.yaml", ns)
         gang = running_gang(ns, "ep-rack", 8, timeout=90)
         status = job(ns, "ep-rack")["status"]
-        plan = json.loads(json.loads(kubectl("get", "configmap", "ep-rack-plan", "-n", ns, "-o", "json"))
-                          ["data"]["plan.json"])
+        plan = json.loads(
+            json.loads(kubectl("get", "configmap", "ep-rack-plan", "-n", ns, "-o", "json"))["data"]["plan.json"]
+        )
         labels = node_labels()
         by_rank = {node_rank(p): p for p in gang}
 
@@ -96,8 +116,9 @@ def test_ep_groups_span_nodes_inside_one_rack_tp_inside_a_node_env_and_mounts(ns
         assert p0["spec"]["nodeSelector"]["nvidia.com/gpu.product"] == "NVIDIA-H100-80GB-HBM3"
     finally:
         # Claims are protected while pods use them, volumes while claims are bound: delete in that order.
-        kubectl("delete", "moetrainingjobs.training.moe.dev", "ep-rack", "-n", ns, "--timeout=60s", check=False,
-                timeout=90)
+        kubectl(
+            "delete", "moetrainingjobs.training.moe.dev", "ep-rack", "-n", ns, "--timeout=60s", check=False, timeout=90
+        )
         wait(lambda: not pods(ns, "ep-rack", include_deleting=True), 60, "ep-rack pods gone")
         kubectl("delete", "pvc", "--all", "-n", ns, "--timeout=60s", check=False, timeout=90)
         _pv_cleanup()

@@ -2,6 +2,7 @@
 and the evidence a failed pod leaves. Pods run on KWOK nodes; evictions go through the real Eviction API, exit
 codes and termination states through the moe-pod-exit stage (e2e/kwok/stages), progress reports are the pod
 annotation rank 0's trainer writes (docs/contract.md section 4), written here the same way."""
+
 import json
 import threading
 import time
@@ -12,21 +13,31 @@ HOLD = {"env": [{"name": "E2E_MOE_HOLD", "value": "true"}]}
 
 
 def held_job(name, **restart_policy):
-    return tiny_job(name, trainer=HOLD, restartPolicy={"maxRestarts": 3, "backoffSeconds": 1, "maxBackoffSeconds": 1,
-                                                       **restart_policy})
+    return tiny_job(
+        name,
+        trainer=HOLD,
+        restartPolicy={"maxRestarts": 3, "backoffSeconds": 1, "maxBackoffSeconds": 1, **restart_policy},
+    )
 
 
 def evict(ns, pod):
     """The Eviction API, as kubectl drain and the cluster autoscaler use it: the API server marks the pod
     DisruptionTarget=True (EvictionByEvictionAPI) and deletes it."""
-    kubectl("create", "--raw", f"/api/v1/namespaces/{ns}/pods/{pod}/eviction", "-f", "-", input=json.dumps(
-        {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": ns}}))
+    kubectl(
+        "create",
+        "--raw",
+        f"/api/v1/namespaces/{ns}/pods/{pod}/eviction",
+        "-f",
+        "-",
+        input=json.dumps({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": pod, "namespace": ns}}),
+    )
 
 
 def report(ns, pod, step):
     """Rank 0's progress report (what the trainer patches onto its own pod)."""
-    value = json.dumps({"step": step, "loss": 3.0 - step * 0.01, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                                                         time.gmtime())})
+    value = json.dumps(
+        {"step": step, "loss": 3.0 - step * 0.01, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    )
     kubectl("annotate", "pod", pod, "-n", ns, f"training.moe.dev/progress={value}", "--overwrite", check=False)
 
 
@@ -41,8 +52,11 @@ def test_six_evictions_with_max_restarts_five_keep_the_job_running(ns):
         wait(lambda: status(ns, "evicted").get("phase") == "Running", 30, "job Running")
         assert {p["metadata"]["labels"]["training.moe.dev/attempt"] for p in gang} == {str(i)}
         evict(ns, f"evicted-node-{i % 2}")
-        wait(lambda: status(ns, "evicted").get("infrastructureRestarts") == i + 1, 60,
-             f"infrastructureRestarts == {i + 1} (now {status(ns, 'evicted')})")
+        wait(
+            lambda: status(ns, "evicted").get("infrastructureRestarts") == i + 1,  # noqa: B023
+            60,
+            f"infrastructureRestarts == {i + 1} (now {status(ns, 'evicted')})",
+        )
     running_gang(ns, "evicted", 2, timeout=90)
     wait(lambda: status(ns, "evicted").get("phase") == "Running", 30, "job Running after six evictions")
     st = status(ns, "evicted")
@@ -50,8 +64,18 @@ def test_six_evictions_with_max_restarts_five_keep_the_job_running(ns):
     assert st["restartAttempt"] == 6, st
     assert [r["reason"] for r in st["restartHistory"]] == ["Evicted"] * 6, st["restartHistory"]
     assert {r["action"] for r in st["restartHistory"]} == {"RestartGangUncounted"}, st["restartHistory"]
-    events = json.loads(kubectl("get", "events", "-n", ns, "--field-selector",
-                                "involvedObject.name=evicted,reason=GangRestart", "-o", "json"))["items"]
+    events = json.loads(
+        kubectl(
+            "get",
+            "events",
+            "-n",
+            ns,
+            "--field-selector",
+            "involvedObject.name=evicted,reason=GangRestart",
+            "-o",
+            "json",
+        )
+    )["items"]
     assert any("infrastructure restart 6 of 50" in e["message"] for e in events), [e["message"] for e in events]
 
 
@@ -59,14 +83,26 @@ def test_an_oom_killed_rule_fails_the_job_at_once(ns):
     apply(held_job("oom", rules=[{"reasons": ["OOMKilled"], "action": "FailJob"}]), ns)
     running_gang(ns, "oom", 2)
     log = "step 3 loss 2.98\ntorch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"
-    kubectl("annotate", "pod", "oom-node-1", "-n", ns, "e2e.moe.dev/exit-code=137",
-            "e2e.moe.dev/termination-reason=OOMKilled", f"e2e.moe.dev/termination-message={log}")
+    kubectl(
+        "annotate",
+        "pod",
+        "oom-node-1",
+        "-n",
+        ns,
+        "e2e.moe.dev/exit-code=137",
+        "e2e.moe.dev/termination-reason=OOMKilled",
+        f"e2e.moe.dev/termination-message={log}",
+    )
     wait(lambda: status(ns, "oom").get("phase") == "Failed", 60, "job Failed")
     st = status(ns, "oom")
     assert st.get("restarts", 0) == 0 and st.get("restartAttempt", 0) == 0, st
     failure = st["lastFailure"]
     assert (failure["reason"], failure["pod"], failure["exitCode"], failure["action"]) == (
-        "OOMKilled", "oom-node-1", 137, "FailJob"), failure
+        "OOMKilled",
+        "oom-node-1",
+        137,
+        "FailJob",
+    ), failure
     # the failing pod's last log lines are kept
     assert failure["message"].endswith(log), failure
     failed = condition(st, "Failed")
@@ -79,14 +115,31 @@ def test_without_a_rule_an_exit_keeps_its_last_lines_in_status_and_event(ns):
     apply(held_job("evidence"), ns)
     running_gang(ns, "evidence", 2)
     log = "step 9 loss 2.71\nRuntimeError: NCCL communicator was aborted on rank 3"
-    kubectl("annotate", "pod", "evidence-node-0", "-n", ns, "e2e.moe.dev/exit-code=1",
-            f"e2e.moe.dev/termination-message={log}")
+    kubectl(
+        "annotate",
+        "pod",
+        "evidence-node-0",
+        "-n",
+        ns,
+        "e2e.moe.dev/exit-code=1",
+        f"e2e.moe.dev/termination-message={log}",
+    )
     wait(lambda: status(ns, "evidence").get("restarts") == 1, 60, "restarts == 1")
     st = status(ns, "evidence")
     assert st["lastFailure"]["message"].endswith(log), st["lastFailure"]
     assert st["restartHistory"][0]["message"].endswith(log) and st["restartHistory"][0]["action"] == "RestartGang"
-    events = json.loads(kubectl("get", "events", "-n", ns, "--field-selector",
-                                "involvedObject.name=evidence,reason=GangRestart", "-o", "json"))["items"]
+    events = json.loads(
+        kubectl(
+            "get",
+            "events",
+            "-n",
+            ns,
+            "--field-selector",
+            "involvedObject.name=evidence,reason=GangRestart",
+            "-o",
+            "json",
+        )
+    )["items"]
     assert any("NCCL communicator was aborted" in e["message"] for e in events), [e["message"] for e in events]
 
 
@@ -110,13 +163,26 @@ def test_frozen_progress_is_stalled_after_the_deadline_and_a_healthy_job_never(n
     reporter.start()
     try:
         report(ns, "frozen-node-0", 1)  # one step, then nothing: a hung collective
-        wait(lambda: status(ns, "frozen").get("lastFailure", {}).get("reason") == "Stalled", 60,
-             "frozen job restarted with reason Stalled")
+        wait(
+            lambda: status(ns, "frozen").get("lastFailure", {}).get("reason") == "Stalled",
+            60,
+            "frozen job restarted with reason Stalled",
+        )
         st = status(ns, "frozen")
         assert st["restarts"] == 1, st
         assert "no new step from global rank 0 for 8s" in st["lastFailure"]["message"], st["lastFailure"]
-        events = json.loads(kubectl("get", "events", "-n", ns, "--field-selector",
-                                    "involvedObject.name=frozen,reason=GangRestart", "-o", "json"))["items"]
+        events = json.loads(
+            kubectl(
+                "get",
+                "events",
+                "-n",
+                ns,
+                "--field-selector",
+                "involvedObject.name=frozen,reason=GangRestart",
+                "-o",
+                "json",
+            )
+        )["items"]
         assert any("stalled" in e["message"] for e in events), [e["message"] for e in events]
         # the next attempt starts; it reports nothing either, so after its startup grace it is Stalled again
         wait(lambda: status(ns, "frozen").get("restarts") == 2, 60, "second Stalled restart (startup grace)")
@@ -153,21 +219,45 @@ def test_a_node_where_the_job_failed_twice_is_avoided_by_the_next_attempt(ns):
             if attempt == 1:
                 kubectl("uncordon", third)
             kubectl("annotate", "pod", on_bad["metadata"]["name"], "-n", ns, "e2e.moe.dev/exit-code=1")
-            wait(lambda: status(ns, "badnode").get("restarts") == attempt + 1, 60, f"restart {attempt + 1}")
+            wait(lambda: status(ns, "badnode").get("restarts") == attempt + 1, 60, f"restart {attempt + 1}")  # noqa: B023
         st = status(ns, "badnode")
         assert st["excludedNodes"] == [bad], st
         assert {n["node"]: n["failures"] for n in st["nodeFailures"]} == {bad: 2}, st["nodeFailures"]
         assert st["lastFailure"]["node"] == bad, st["lastFailure"]
-        events = json.loads(kubectl("get", "events", "-n", ns, "--field-selector",
-                                    "involvedObject.name=badnode,reason=NodeExcluded", "-o", "json"))["items"]
+        events = json.loads(
+            kubectl(
+                "get",
+                "events",
+                "-n",
+                ns,
+                "--field-selector",
+                "involvedObject.name=badnode,reason=NodeExcluded",
+                "-o",
+                "json",
+            )
+        )["items"]
         assert events and bad in events[0]["message"], events
-        gang = wait(lambda: (lambda ps: ps if len(ps) == 2 and all(
-            p["metadata"]["labels"]["training.moe.dev/attempt"] == "2" and p["status"].get("phase") == "Running"
-            for p in ps) else None)(pods(ns, "badnode")), 90, "attempt 2 running")
+        gang = wait(
+            lambda: (
+                lambda ps: (
+                    ps
+                    if len(ps) == 2
+                    and all(
+                        p["metadata"]["labels"]["training.moe.dev/attempt"] == "2"
+                        and p["status"].get("phase") == "Running"
+                        for p in ps
+                    )
+                    else None
+                )
+            )(pods(ns, "badnode")),
+            90,
+            "attempt 2 running",
+        )
         assert {p["spec"]["nodeName"] for p in gang} == {good, third}, [p["spec"]["nodeName"] for p in gang]
         terms = gang[0]["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
-        assert terms["nodeSelectorTerms"] == [{"matchFields": [
-            {"key": "metadata.name", "operator": "NotIn", "values": [bad]}]}], terms
+        assert terms["nodeSelectorTerms"] == [
+            {"matchFields": [{"key": "metadata.name", "operator": "NotIn", "values": [bad]}]}
+        ], terms
     finally:
         kubectl("delete", "moetrainingjobs.training.moe.dev", "badnode", "-n", ns, "--wait=false", check=False)
         kubectl("uncordon", third, check=False)

@@ -32,6 +32,7 @@ State (pods, pids, logs, exit codes) is written to <work>/state.json after every
 Stdlib + kubectl only. Exits 0 when the job reaches Succeeded (1 on Failed) and no process of it is left, or
 on --timeout (exit 3) / SIGTERM (every process group it started is killed first).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -127,11 +128,18 @@ class PodWatch(threading.Thread):
                     self.pods = {p["metadata"]["uid"]: p for p in listed["items"]}
                 self.synced.set()
                 self.wake.set()
-                query = urllib.parse.urlencode({"watch": "1", "labelSelector": self.selector,
-                                                "resourceVersion": listed["metadata"]["resourceVersion"]})
+                query = urllib.parse.urlencode(
+                    {
+                        "watch": "1",
+                        "labelSelector": self.selector,
+                        "resourceVersion": listed["metadata"]["resourceVersion"],
+                    }
+                )
                 self.proc = subprocess.Popen(
                     ["kubectl", "get", "--raw", f"/api/v1/namespaces/{self.namespace}/pods?{query}"],
-                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                )
                 for line in self.proc.stdout:
                     ev = json.loads(line)
                     if ev.get("type") == "ERROR":  # e.g. 410 Gone: re-list
@@ -168,9 +176,18 @@ class PodProcess:
         self.dir: pathlib.Path | None = None
 
     def to_json(self) -> dict:
-        return {"uid": self.uid, "name": self.name, "attempt": int(self.attempt), "state": self.state,
-                "pid": self.proc.pid if self.proc else None, "log": self.log_path, "exitCode": self.exit_code,
-                "dir": str(self.dir) if self.dir else None, "started": self.started, "ended": self.ended}
+        return {
+            "uid": self.uid,
+            "name": self.name,
+            "attempt": int(self.attempt),
+            "state": self.state,
+            "pid": self.proc.pid if self.proc else None,
+            "log": self.log_path,
+            "exitCode": self.exit_code,
+            "dir": str(self.dir) if self.dir else None,
+            "started": self.started,
+            "ended": self.ended,
+        }
 
 
 class Runner:
@@ -200,29 +217,58 @@ class Runner:
         Annotating after creation is too late: KWOK makes a scheduled pod Running within milliseconds and arms
         its training-complete stage (MOE_KWOK_TRAINING_SECONDS) right then, hold or not."""
         name = self.policy_name()
-        cond = (f'has(object.metadata.labels) && "{JOB_LABEL}" in object.metadata.labels && '
-                f'object.metadata.labels["{JOB_LABEL}"] == "{self.job}"')
+        cond = (
+            f'has(object.metadata.labels) && "{JOB_LABEL}" in object.metadata.labels && '
+            f'object.metadata.labels["{JOB_LABEL}"] == "{self.job}"'
+        )
         docs = [
-            {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingAdmissionPolicy",
-             "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "e2e-local-runner"}},
-             "spec": {"matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
-                                                              "operations": ["CREATE"], "resources": ["pods"]}]},
-                      "matchConditions": [{"name": "pod-of-the-job", "expression": cond}],
-                      "failurePolicy": "Fail", "reinvocationPolicy": "Never",
-                      "mutations": [{"patchType": "ApplyConfiguration", "applyConfiguration": {
-                          "expression": f'Object{{metadata: Object.metadata{{annotations: {{"{HOLD}": "true"}}}}}}'}}]}},
-            {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingAdmissionPolicyBinding",
-             "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "e2e-local-runner"}},
-             "spec": {"policyName": name, "matchResources": {
-                 "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": self.ns}}}}},
+            {
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "MutatingAdmissionPolicy",
+                "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "e2e-local-runner"}},
+                "spec": {
+                    "matchConstraints": {
+                        "resourceRules": [
+                            {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}
+                        ]
+                    },
+                    "matchConditions": [{"name": "pod-of-the-job", "expression": cond}],
+                    "failurePolicy": "Fail",
+                    "reinvocationPolicy": "Never",
+                    "mutations": [
+                        {
+                            "patchType": "ApplyConfiguration",
+                            "applyConfiguration": {
+                                "expression": f'Object{{metadata: Object.metadata{{annotations: {{"{HOLD}": "true"}}}}}}'  # noqa: E501
+                            },
+                        }
+                    ],
+                },
+            },
+            {
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "MutatingAdmissionPolicyBinding",
+                "metadata": {"name": name, "labels": {"app.kubernetes.io/managed-by": "e2e-local-runner"}},
+                "spec": {
+                    "policyName": name,
+                    "matchResources": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": self.ns}}},
+                },
+            },
         ]
         kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}))
-        probe = json.dumps({"apiVersion": "v1", "kind": "Pod",
-                            "metadata": {"name": "e2e-local-runner-probe", "labels": {JOB_LABEL: self.job}},
-                            "spec": {"containers": [{"name": "c", "image": "probe"}]}})
+        probe = json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "e2e-local-runner-probe", "labels": {JOB_LABEL: self.job}},
+                "spec": {"containers": [{"name": "c", "image": "probe"}]},
+            }
+        )
         deadline = time.time() + 30
         while True:  # policies take effect asynchronously: wait until a dry-run create shows the annotation
-            out = kubectl("create", "--dry-run=server", "-n", self.ns, "-o", "json", "-f", "-", input=probe, check=False)
+            out = kubectl(
+                "create", "--dry-run=server", "-n", self.ns, "-o", "json", "-f", "-", input=probe, check=False
+            )
             if out and json.loads(out)["metadata"].get("annotations", {}).get(HOLD) == "true":
                 return
             if time.time() > deadline:
@@ -281,8 +327,11 @@ class Runner:
             if p is None:
                 p = self.procs[uid] = PodProcess(pod)
                 changed = True
-                if md.get("deletionTimestamp") or st.get("phase") in ("Succeeded", "Failed") \
-                        or EXIT_CODE in md.get("annotations", {}):
+                if (
+                    md.get("deletionTimestamp")
+                    or st.get("phase") in ("Succeeded", "Failed")
+                    or EXIT_CODE in md.get("annotations", {})
+                ):
                     p.state = "skipped"  # not ours to run (ended or ending before we saw it)
                     continue
                 try:
@@ -335,7 +384,7 @@ class Runner:
         def translate(s: str) -> str:
             for mp, local in mounts:
                 if s == mp or s.startswith(mp + "/"):
-                    return str(local) + s[len(mp):]
+                    return str(local) + s[len(mp) :]
             return s
 
         for name, local in vols.items():  # container paths inside JSON files of configMap volumes (the plan)
@@ -343,10 +392,18 @@ class Runner:
                 for f in local.rglob("*.json"):
                     self.translate_json(f, translate)
 
-        env = {"PATH": self.path, "HOME": os.environ.get("HOME", "/root"), "HOSTNAME": spec.get("hostname", p.name),
-               "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo",
-               "KUBERNETES_SERVICE_HOST": self.api_host, "KUBERNETES_SERVICE_PORT": self.api_port,
-               "MOE_PYTHON": self.args.python}
+        env = {
+            "PATH": self.path,
+            "HOME": os.environ.get("HOME", "/root"),
+            "HOSTNAME": spec.get("hostname", p.name),
+            "LANG": "C.UTF-8",
+            "PYTHONUNBUFFERED": "1",
+            "OMP_NUM_THREADS": "1",
+            "GLOO_SOCKET_IFNAME": "lo",
+            "KUBERNETES_SERVICE_HOST": self.api_host,
+            "KUBERNETES_SERVICE_PORT": self.api_port,
+            "MOE_PYTHON": self.args.python,
+        }
         for ef in c.get("envFrom", []):
             prefix = ef.get("prefix", "")
             if "configMapRef" in ef:
@@ -386,13 +443,22 @@ class Runner:
         with open(p.log_path, "ab") as out:
             out.write(f"# {time.strftime('%H:%M:%S')} {' '.join(command)}\n".encode())
             out.flush()
-            p.proc = subprocess.Popen(command, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out,
-                                      stderr=subprocess.STDOUT, start_new_session=True)
+            p.proc = subprocess.Popen(
+                command,
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         (p.dir / "env.json").write_text(json.dumps(env, indent=1, sort_keys=True))
         p.state, p.started = "running", time.time()
-        log(f"{p.name} (attempt {p.attempt}): started pid {p.proc.pid}: {' '.join(command)} "
+        log(
+            f"{p.name} (attempt {p.attempt}): started pid {p.proc.pid}: {' '.join(command)} "
             f"[NODE_RANK={env.get('NODE_RANK')} NPROC_PER_NODE={nproc} MASTER_PORT={env.get('MASTER_PORT')}] "
-            f"log {p.log_path}")
+            f"log {p.log_path}"
+        )
 
     def on_exit(self, p: PodProcess, pod: dict | None) -> None:
         rc = p.proc.returncode
@@ -409,16 +475,26 @@ class Runner:
         """Exit code -> KWOK (moe-pod-exit stage, at once). A JSON patch whose first op tests the pod's uid: pods of
         the next attempt have the same names, and must never receive the exit code of a process of this one."""
         esc = lambda k: k.replace("~", "~0").replace("/", "~1")  # noqa: E731
-        ops = [{"op": "test", "path": "/metadata/uid", "value": p.uid},
-               {"op": "add", "path": f"/metadata/annotations/{esc(EXIT_CODE)}", "value": str(p.exit_code)},
-               {"op": "add", "path": f"/metadata/annotations/{esc(RUN_SECONDS)}", "value": "0"}]
+        ops = [
+            {"op": "test", "path": "/metadata/uid", "value": p.uid},
+            {"op": "add", "path": f"/metadata/annotations/{esc(EXIT_CODE)}", "value": str(p.exit_code)},
+            {"op": "add", "path": f"/metadata/annotations/{esc(RUN_SECONDS)}", "value": "0"},
+        ]
         said = self.termination_message(p, pod)
         if said is not None:
             ops.append({"op": "add", "path": f"/metadata/annotations/{esc(TERMINATION_MESSAGE)}", "value": said})
         if pod is not None and not pod["metadata"].get("annotations"):
-            ops[1:] = [{"op": "add", "path": "/metadata/annotations",
-                        "value": {EXIT_CODE: str(p.exit_code), RUN_SECONDS: "0",
-                                  **({TERMINATION_MESSAGE: said} if said is not None else {})}}]
+            ops[1:] = [
+                {
+                    "op": "add",
+                    "path": "/metadata/annotations",
+                    "value": {
+                        EXIT_CODE: str(p.exit_code),
+                        RUN_SECONDS: "0",
+                        **({TERMINATION_MESSAGE: said} if said is not None else {}),
+                    },
+                }
+            ]
         elif pod is not None and HOLD in pod["metadata"]["annotations"]:
             ops.append({"op": "remove", "path": f"/metadata/annotations/{esc(HOLD)}"})
         try:
@@ -491,8 +567,13 @@ class Runner:
         self.write_state()
 
     def write_state(self) -> None:
-        doc = {"namespace": self.ns, "job": self.job, "work": str(self.work), "ready": self.ready,
-               "pods": [p.to_json() for p in self.procs.values()]}
+        doc = {
+            "namespace": self.ns,
+            "job": self.job,
+            "work": str(self.work),
+            "ready": self.ready,
+            "pods": [p.to_json() for p in self.procs.values()],
+        }
         tmp = self.work / "state.json.tmp"
         tmp.write_text(json.dumps(doc, indent=1))
         os.replace(tmp, self.work / "state.json")
@@ -553,12 +634,18 @@ class Runner:
         if path.startswith("metadata.labels['") or path.startswith("metadata.annotations['"):
             which, key = path.split("['", 1)
             return md.get(which.split(".")[1], {}).get(key.rstrip("']"), "")
-        return {"metadata.name": md["name"], "metadata.namespace": md["namespace"], "metadata.uid": md["uid"],
-                "spec.nodeName": spec.get("nodeName", ""), "spec.serviceAccountName": spec.get("serviceAccountName", ""),
-                "status.podIP": "127.0.0.1", "status.hostIP": "127.0.0.1"}.get(path, "")
+        return {
+            "metadata.name": md["name"],
+            "metadata.namespace": md["namespace"],
+            "metadata.uid": md["uid"],
+            "spec.nodeName": spec.get("nodeName", ""),
+            "spec.serviceAccountName": spec.get("serviceAccountName", ""),
+            "status.podIP": "127.0.0.1",
+            "status.hostIP": "127.0.0.1",
+        }.get(path, "")
 
     def write_items(self, d: pathlib.Path, data: dict[str, str], items: list | None) -> None:
-        for key, rel in ([(i["key"], i["path"]) for i in items] if items else [(k, k) for k in data]):
+        for key, rel in [(i["key"], i["path"]) for i in items] if items else [(k, k) for k in data]:
             if key not in data:
                 continue
             f = d / rel
@@ -587,9 +674,20 @@ class Runner:
                 for src in v["projected"].get("sources", []):
                     if "serviceAccountToken" in src:
                         t = src["serviceAccountToken"]
-                        args = ["create", "token", spec.get("serviceAccountName", "default"), "-n", md["namespace"],
-                                "--bound-object-kind", "Pod", "--bound-object-name", md["name"],
-                                "--bound-object-uid", md["uid"], f"--duration={t.get('expirationSeconds', 3600)}s"]
+                        args = [
+                            "create",
+                            "token",
+                            spec.get("serviceAccountName", "default"),
+                            "-n",
+                            md["namespace"],
+                            "--bound-object-kind",
+                            "Pod",
+                            "--bound-object-name",
+                            md["name"],
+                            "--bound-object-uid",
+                            md["uid"],
+                            f"--duration={t.get('expirationSeconds', 3600)}s",
+                        ]
                         if t.get("audience"):
                             args.append(f"--audience={t['audience']}")
                         (d / t["path"]).write_text(kubectl(*args).strip())
@@ -610,13 +708,22 @@ class Runner:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--namespace", "-n", default="default")
-    ap.add_argument("--job", required=True, help="MoETrainingJob name: runs the pods labelled training.moe.dev/job=<job>")
+    ap.add_argument(
+        "--job", required=True, help="MoETrainingJob name: runs the pods labelled training.moe.dev/job=<job>"
+    )
     ap.add_argument("--work", required=True, help="work dir: pods/, pvc/<claim>/, logs/, state.json")
-    ap.add_argument("--python", default=os.path.expanduser(os.environ.get("MOE_VENV", "~/.cache/moe/venv")) + "/bin/python",
-                    help="python of the trainer venv (its bin/ goes on PATH after trainer-image/bin)")
-    ap.add_argument("--entrypoint", nargs="+", default=["moe-train"], help="the image's entrypoint (no command in the pod)")
+    ap.add_argument(
+        "--python",
+        default=os.path.expanduser(os.environ.get("MOE_VENV", "~/.cache/moe/venv")) + "/bin/python",
+        help="python of the trainer venv (its bin/ goes on PATH after trainer-image/bin)",
+    )
+    ap.add_argument(
+        "--entrypoint", nargs="+", default=["moe-train"], help="the image's entrypoint (no command in the pod)"
+    )
     ap.add_argument("--timeout", type=float, default=600, help="give up after this many seconds (exit 3)")
     ap.add_argument("--grace", type=float, default=3, help="seconds between SIGTERM and SIGKILL for a deleted pod")
     args = ap.parse_args(argv)

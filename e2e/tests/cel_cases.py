@@ -15,6 +15,7 @@ apply time (e2e/webhook_tests) and the reconciler on every stored job.
 SCHEMA_CASES are the OpenAPI bounds that are not CEL (maximum, maxLength, pattern, maxItems, maxProperties, enum):
 one patch each that the apiserver must refuse with the given text (the limits: docs/limits.md).
 """
+
 from dataclasses import dataclass, field
 
 
@@ -33,12 +34,13 @@ class Case:
 
 
 # The operator's identity env (api TrainerContract.IDENTITY_ENV, in that order).
-RESERVED_ENV = ("['MASTER_ADDR', 'MASTER_PORT', 'NNODES', 'NODE_RANK', 'NPROC_PER_NODE', 'WORLD_SIZE',"
-                " 'MOE_PLAN_PATH', 'MOE_TENSOR_PARALLEL', 'MOE_EXPERT_PARALLEL', 'MOE_CONTEXT_PARALLEL',"
-                " 'MOE_DATA_PARALLEL', 'MOE_RESTART_ATTEMPT', 'MOE_JOB_NAME', 'POD_NAME', 'POD_NAMESPACE',"
-                " 'PET_NNODES', 'PET_NODE_RANK', 'PET_NPROC_PER_NODE', 'PET_MASTER_ADDR', 'PET_MASTER_PORT']")
-MODEL_MOUNT = ("(self.path.lastIndexOf('/') > 0 ? self.path.substring(0, self.path.lastIndexOf('/'))"
-               " : self.path)")
+RESERVED_ENV = (
+    "['MASTER_ADDR', 'MASTER_PORT', 'NNODES', 'NODE_RANK', 'NPROC_PER_NODE', 'WORLD_SIZE',"
+    " 'MOE_PLAN_PATH', 'MOE_TENSOR_PARALLEL', 'MOE_EXPERT_PARALLEL', 'MOE_CONTEXT_PARALLEL',"
+    " 'MOE_DATA_PARALLEL', 'MOE_RESTART_ATTEMPT', 'MOE_JOB_NAME', 'POD_NAME', 'POD_NAMESPACE',"
+    " 'PET_NNODES', 'PET_NODE_RANK', 'PET_NPROC_PER_NODE', 'PET_MASTER_ADDR', 'PET_MASTER_PORT']"
+)
+MODEL_MOUNT = "(self.path.lastIndexOf('/') > 0 ? self.path.substring(0, self.path.lastIndexOf('/')) : self.path)"
 
 
 # Patches are JSON merge patches: None deletes a field of the base job.
@@ -47,7 +49,7 @@ CASES: list[Case] = [
     Case(
         id="restart-backoff-bounds",
         path=".spec.restartPolicy",
-        rule="!has(self.backoffSeconds) || !has(self.maxBackoffSeconds) || self.maxBackoffSeconds >= self.backoffSeconds",
+        rule="!has(self.backoffSeconds) || !has(self.maxBackoffSeconds) || self.maxBackoffSeconds >= self.backoffSeconds",  # noqa: E501
         ok={"spec": {"restartPolicy": {"backoffSeconds": 10, "maxBackoffSeconds": 10}}},
         bad={"spec": {"restartPolicy": {"backoffSeconds": 60, "maxBackoffSeconds": 30}}},
     ),
@@ -80,15 +82,19 @@ CASES: list[Case] = [
         id="job-name-at-most-51-characters",
         path="",
         rule="self.metadata.name.size() <= 51",
-        ok={}, ok_name="n" * 51,
-        bad={}, bad_name="n" * 52,   # a valid DNS label, but <name>-a2147483647 (Kueue pod group) would not fit 63
+        ok={},
+        ok_name="n" * 51,
+        bad={},
+        bad_name="n" * 52,  # a valid DNS label, but <name>-a2147483647 (Kueue pod group) would not fit 63
     ),
     Case(
         id="job-name-is-a-dns-1035-label",
         path="",
         rule="self.metadata.name.matches(r'^[a-z]([-a-z0-9]*[a-z0-9])?$')",
-        ok={}, ok_name="cel-dns-1035",
-        bad={}, bad_name="cel.dotted",  # a valid object name (DNS subdomain), not a Service name
+        ok={},
+        ok_name="cel-dns-1035",
+        bad={},
+        bad_name="cel.dotted",  # a valid object name (DNS subdomain), not a Service name
     ),
     Case(
         id="world-at-most-8192-gpus",
@@ -102,7 +108,7 @@ CASES: list[Case] = [
         id="min-learning-rate-at-most-learning-rate",
         path=".spec.training",
         rule="!has(self.minLearningRate) || !has(self.learningRate) || self.minLearningRate <= self.learningRate"
-             " || self.minLearningRate == 0.00003",
+        " || self.minLearningRate == 0.00003",
         ok={"spec": {"training": {"learningRate": 0.00001}}},  # the default minLearningRate 3e-5 passes (a warning)
         bad={"spec": {"training": {"learningRate": 0.001, "minLearningRate": 0.01}}},
     ),
@@ -124,9 +130,9 @@ CASES: list[Case] = [
         id="model-mount-clashes-with-no-operator-mount",
         path=".spec.model.checkpoint",
         rule=f"!has(self.claimName) || !({MODEL_MOUNT} in ['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib',"
-             " '/lib64', '/opt', '/proc', '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/var'] ||"
-             f" ['/etc/moe', '/dev/shm', '/checkpoints', '/data'].exists(r, {MODEL_MOUNT} == r ||"
-             f" {MODEL_MOUNT}.startsWith(r + '/') || r.startsWith({MODEL_MOUNT} + '/')))",
+        " '/lib64', '/opt', '/proc', '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/var'] ||"
+        f" ['/etc/moe', '/dev/shm', '/checkpoints', '/data'].exists(r, {MODEL_MOUNT} == r ||"
+        f" {MODEL_MOUNT}.startsWith(r + '/') || r.startsWith({MODEL_MOUNT} + '/')))",
         ok={"spec": {"model": {"checkpoint": {"claimName": "weights", "path": "/models/Qwen3-30B-A3B"}}}},
         bad={"spec": {"model": {"checkpoint": {"claimName": "weights", "path": "/data/Qwen3-30B-A3B"}}}},
     ),
@@ -134,7 +140,8 @@ CASES: list[Case] = [
         id="nccl-extra-env-names",
         path=".spec.nccl.extraEnv",
         rule="self.all(k, k.size() <= 256 && k.matches(r'^[-._a-zA-Z][-._a-zA-Z0-9]*$') && !(k in "
-             + RESERVED_ENV + "))",
+        + RESERVED_ENV
+        + "))",
         ok={"spec": {"nccl": {"extraEnv": {"NCCL_DEBUG": "INFO"}}}},
         bad={"spec": {"nccl": {"extraEnv": {"MASTER_PORT": "1"}}}},
     ),
@@ -142,7 +149,7 @@ CASES: list[Case] = [
         id="node-selector-keys-are-label-keys",
         path=".spec.placement.nodeSelector",
         rule="self.all(k, k.size() <= 317 && k.matches(r'^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*"
-             "[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'))",
+        "[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'))",
         ok={"spec": {"placement": {"nodeSelector": {"node.kubernetes.io/instance-type": "p5.48xlarge"}}}},
         bad={"spec": {"placement": {"nodeSelector": {"gpu pool": "a"}}}},
     ),
@@ -178,19 +185,42 @@ CASES: list[Case] = [
         id="trainer-env-value-or-value-from",
         path=".spec.trainer.env[*]",
         rule="!has(self.valueFrom) || !has(self.value) || self.value == ''",
-        ok={"spec": {"trainer": {"env": [{"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]}}},
-        bad={"spec": {"trainer": {"env": [{"name": "NODE", "value": "x",
-                                           "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]}}},
+        ok={
+            "spec": {"trainer": {"env": [{"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]}}
+        },
+        bad={
+            "spec": {
+                "trainer": {
+                    "env": [{"name": "NODE", "value": "x", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
+                }
+            }
+        },
     ),
     Case(
         id="trainer-env-value-from-one-source",
         path=".spec.trainer.env[*].valueFrom",
         rule="[has(self.configMapKeyRef), has(self.secretKeyRef), has(self.fieldRef), has(self.resourceFieldRef)]"
-             ".filter(x, x).size() == 1",
-        ok={"spec": {"trainer": {"env": [{"name": "TOKEN",
-                                          "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}}]}}},
-        bad={"spec": {"trainer": {"env": [{"name": "TOKEN", "valueFrom": {
-            "secretKeyRef": {"name": "hf", "key": "token"}, "fieldRef": {"fieldPath": "metadata.name"}}}]}}},
+        ".filter(x, x).size() == 1",
+        ok={
+            "spec": {
+                "trainer": {"env": [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "hf", "key": "token"}}}]}
+            }
+        },
+        bad={
+            "spec": {
+                "trainer": {
+                    "env": [
+                        {
+                            "name": "TOKEN",
+                            "valueFrom": {
+                                "secretKeyRef": {"name": "hf", "key": "token"},
+                                "fieldRef": {"fieldPath": "metadata.name"},
+                            },
+                        }
+                    ]
+                }
+            }
+        },
     ),
 ]
 
@@ -203,68 +233,149 @@ class SchemaCase:
 
 
 SCHEMA_CASES: list[SchemaCase] = [
-    SchemaCase("nodes-maximum", {"spec": {"resources": {"nodes": 3000000000}}},
-               "spec.resources.nodes in body should be less than or equal to 4096"),
-    SchemaCase("gpus-per-node-maximum", {"spec": {"resources": {"gpusPerNode": 17}}},
-               "spec.resources.gpusPerNode in body should be less than or equal to 16"),
-    SchemaCase("micro-batch-maximum", {"spec": {"training": {"microBatchSize": 1073741824}}},
-               "spec.training.microBatchSize in body should be less than or equal to 4096"),
-    SchemaCase("seed-beyond-64-bits", {"spec": {"training": {"seed": 18446744073709551616}}},
-               "spec.training.seed in body must be of type integer"),
-    SchemaCase("learning-rate-positive", {"spec": {"training": {"learningRate": -0.001}}},
-               "spec.training.learningRate in body should be greater than 0"),
-    SchemaCase("weight-decay-not-negative", {"spec": {"training": {"weightDecay": -0.1}}},
-               "spec.training.weightDecay in body should be greater than or equal to 0"),
-    SchemaCase("exit-code-range", {"spec": {"restartPolicy": {"nonRetryableExitCodes": [75, 300]}}},
-               "spec.restartPolicy.nonRetryableExitCodes[1] in body should be less than or equal to 255"),
-    SchemaCase("rule-action-enum", {"spec": {"restartPolicy": {"rules": [{"reasons": ["Evicted"], "action": "Ignore"}]}}},
-               'spec.restartPolicy.rules[0].action: Unsupported value: "Ignore"'),
-    SchemaCase("rule-action-required", {"spec": {"restartPolicy": {"rules": [{"reasons": ["Evicted"]}]}}},
-               "spec.restartPolicy.rules[0].action: Required value"),
-    SchemaCase("rule-reason-enum", {"spec": {"restartPolicy": {"rules": [{"reasons": ["Sunspots"], "action": "FailJob"}]}}},
-               'spec.restartPolicy.rules[0].reasons[0]: Unsupported value: "Sunspots"'),
-    SchemaCase("rule-message-length", {"spec": {"restartPolicy": {"rules": [
-        {"messageContains": "m" * 257, "action": "FailJob"}]}}},
-               "spec.restartPolicy.rules[0].messageContains: Too long: may not be more than 256"),
-    SchemaCase("too-many-rules", {"spec": {"restartPolicy": {"rules": [{"action": "FailJob"}] * 33}}},
-               "spec.restartPolicy.rules: Too many: 33: must have at most 32 items"),
-    SchemaCase("progress-deadline-range", {"spec": {"restartPolicy": {"progressDeadlineSeconds": 0}}},
-               "spec.restartPolicy.progressDeadlineSeconds in body should be greater than or equal to 1"),
-    SchemaCase("image-without-spaces", {"spec": {"trainer": {"image": "registry.example/moe trainer:1"}}},
-               "spec.trainer.image in body should match"),
-    SchemaCase("env-name", {"spec": {"trainer": {"env": [{"name": "1BAD", "value": "x"}]}}},
-               "spec.trainer.env[0].name in body should match"),
-    SchemaCase("env-field-path", {"spec": {"trainer": {"env": [{"name": "X", "valueFrom": {
-        "fieldRef": {"fieldPath": "metadata.labels"}}}]}}},
-               "spec.trainer.env[0].valueFrom.fieldRef.fieldPath in body should match"),
-    SchemaCase("too-many-env", {"spec": {"trainer": {"env": [{"name": f"V{i}", "value": "x"} for i in range(65)]}}},
-               "Too many: 65: must have at most 64 items"),
-    SchemaCase("topology-key", {"spec": {"placement": {"topologyKeys": ["rack zone"]}}},
-               "spec.placement.topologyKeys[0] in body should match"),
-    SchemaCase("node-selector-value", {"spec": {"placement": {"nodeSelector": {"pool": "gpu pool"}}}},
-               "spec.placement.nodeSelector.pool in body should match"),
-    SchemaCase("toleration-operator", {"spec": {"placement": {"tolerations": [{"key": "k", "operator": "In"}]}}},
-               'Unsupported value: "In"'),
-    SchemaCase("toleration-effect", {"spec": {"placement": {"tolerations": [{"key": "k", "effect": "NoRun"}]}}},
-               'Unsupported value: "NoRun"'),
-    SchemaCase("activation-checkpointing-mode", {"spec": {"training": {"activationCheckpointing": "partial"}}},
-               'Unsupported value: "partial"'),
+    SchemaCase(
+        "nodes-maximum",
+        {"spec": {"resources": {"nodes": 3000000000}}},
+        "spec.resources.nodes in body should be less than or equal to 4096",
+    ),
+    SchemaCase(
+        "gpus-per-node-maximum",
+        {"spec": {"resources": {"gpusPerNode": 17}}},
+        "spec.resources.gpusPerNode in body should be less than or equal to 16",
+    ),
+    SchemaCase(
+        "micro-batch-maximum",
+        {"spec": {"training": {"microBatchSize": 1073741824}}},
+        "spec.training.microBatchSize in body should be less than or equal to 4096",
+    ),
+    SchemaCase(
+        "seed-beyond-64-bits",
+        {"spec": {"training": {"seed": 18446744073709551616}}},
+        "spec.training.seed in body must be of type integer",
+    ),
+    SchemaCase(
+        "learning-rate-positive",
+        {"spec": {"training": {"learningRate": -0.001}}},
+        "spec.training.learningRate in body should be greater than 0",
+    ),
+    SchemaCase(
+        "weight-decay-not-negative",
+        {"spec": {"training": {"weightDecay": -0.1}}},
+        "spec.training.weightDecay in body should be greater than or equal to 0",
+    ),
+    SchemaCase(
+        "exit-code-range",
+        {"spec": {"restartPolicy": {"nonRetryableExitCodes": [75, 300]}}},
+        "spec.restartPolicy.nonRetryableExitCodes[1] in body should be less than or equal to 255",
+    ),
+    SchemaCase(
+        "rule-action-enum",
+        {"spec": {"restartPolicy": {"rules": [{"reasons": ["Evicted"], "action": "Ignore"}]}}},
+        'spec.restartPolicy.rules[0].action: Unsupported value: "Ignore"',
+    ),
+    SchemaCase(
+        "rule-action-required",
+        {"spec": {"restartPolicy": {"rules": [{"reasons": ["Evicted"]}]}}},
+        "spec.restartPolicy.rules[0].action: Required value",
+    ),
+    SchemaCase(
+        "rule-reason-enum",
+        {"spec": {"restartPolicy": {"rules": [{"reasons": ["Sunspots"], "action": "FailJob"}]}}},
+        'spec.restartPolicy.rules[0].reasons[0]: Unsupported value: "Sunspots"',
+    ),
+    SchemaCase(
+        "rule-message-length",
+        {"spec": {"restartPolicy": {"rules": [{"messageContains": "m" * 257, "action": "FailJob"}]}}},
+        "spec.restartPolicy.rules[0].messageContains: Too long: may not be more than 256",
+    ),
+    SchemaCase(
+        "too-many-rules",
+        {"spec": {"restartPolicy": {"rules": [{"action": "FailJob"}] * 33}}},
+        "spec.restartPolicy.rules: Too many: 33: must have at most 32 items",
+    ),
+    SchemaCase(
+        "progress-deadline-range",
+        {"spec": {"restartPolicy": {"progressDeadlineSeconds": 0}}},
+        "spec.restartPolicy.progressDeadlineSeconds in body should be greater than or equal to 1",
+    ),
+    SchemaCase(
+        "image-without-spaces",
+        {"spec": {"trainer": {"image": "registry.example/moe trainer:1"}}},
+        "spec.trainer.image in body should match",
+    ),
+    SchemaCase(
+        "env-name",
+        {"spec": {"trainer": {"env": [{"name": "1BAD", "value": "x"}]}}},
+        "spec.trainer.env[0].name in body should match",
+    ),
+    SchemaCase(
+        "env-field-path",
+        {"spec": {"trainer": {"env": [{"name": "X", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels"}}}]}}},
+        "spec.trainer.env[0].valueFrom.fieldRef.fieldPath in body should match",
+    ),
+    SchemaCase(
+        "too-many-env",
+        {"spec": {"trainer": {"env": [{"name": f"V{i}", "value": "x"} for i in range(65)]}}},
+        "Too many: 65: must have at most 64 items",
+    ),
+    SchemaCase(
+        "topology-key",
+        {"spec": {"placement": {"topologyKeys": ["rack zone"]}}},
+        "spec.placement.topologyKeys[0] in body should match",
+    ),
+    SchemaCase(
+        "node-selector-value",
+        {"spec": {"placement": {"nodeSelector": {"pool": "gpu pool"}}}},
+        "spec.placement.nodeSelector.pool in body should match",
+    ),
+    SchemaCase(
+        "toleration-operator",
+        {"spec": {"placement": {"tolerations": [{"key": "k", "operator": "In"}]}}},
+        'Unsupported value: "In"',
+    ),
+    SchemaCase(
+        "toleration-effect",
+        {"spec": {"placement": {"tolerations": [{"key": "k", "effect": "NoRun"}]}}},
+        'Unsupported value: "NoRun"',
+    ),
+    SchemaCase(
+        "activation-checkpointing-mode",
+        {"spec": {"training": {"activationCheckpointing": "partial"}}},
+        'Unsupported value: "partial"',
+    ),
     # kubectl's YAML reads an unquoted off as false: the API refuses it instead of guessing a mode
-    SchemaCase("activation-checkpointing-no-boolean", {"spec": {"training": {"activationCheckpointing": False}}},
-               "spec.training.activationCheckpointing in body must be of type string"),
-    SchemaCase("queue-name", {"spec": {"placement": {"queueName": "Team A"}}},
-               "spec.placement.queueName in body should match"),
-    SchemaCase("gpu-product", {"spec": {"resources": {"gpuProduct": "NVIDIA H100"}}},
-               "spec.resources.gpuProduct in body should match"),
-    SchemaCase("claim-name", {"spec": {"training": {"checkpoint": {"claimName": "Ckpt_1"}}}},
-               "spec.training.checkpoint.claimName in body should match"),
-    SchemaCase("relative-model-path", {"spec": {"model": {"checkpoint": {"path": "models/qwen"}}}},
-               "spec.model.checkpoint.path in body should match"),
-    SchemaCase("dot-dot-dataset-path", {"spec": {"training": {"dataset": {"type": "tokens", "path": "/data/../etc"}}}},
-               "spec.training.dataset.path in body should match"),
-    SchemaCase("model-config-keys", {"spec": {"model": {"config": {f"k{i}": 1 for i in range(65)}}}},
-               "Too many: 65: must have at most 64 items"),
-    SchemaCase("string-length", {"spec": {"trainer": {"args": ["x" * 4097]}}},
-               "Too long: may not be more than 4096"),
+    SchemaCase(
+        "activation-checkpointing-no-boolean",
+        {"spec": {"training": {"activationCheckpointing": False}}},
+        "spec.training.activationCheckpointing in body must be of type string",
+    ),
+    SchemaCase(
+        "queue-name", {"spec": {"placement": {"queueName": "Team A"}}}, "spec.placement.queueName in body should match"
+    ),
+    SchemaCase(
+        "gpu-product",
+        {"spec": {"resources": {"gpuProduct": "NVIDIA H100"}}},
+        "spec.resources.gpuProduct in body should match",
+    ),
+    SchemaCase(
+        "claim-name",
+        {"spec": {"training": {"checkpoint": {"claimName": "Ckpt_1"}}}},
+        "spec.training.checkpoint.claimName in body should match",
+    ),
+    SchemaCase(
+        "relative-model-path",
+        {"spec": {"model": {"checkpoint": {"path": "models/qwen"}}}},
+        "spec.model.checkpoint.path in body should match",
+    ),
+    SchemaCase(
+        "dot-dot-dataset-path",
+        {"spec": {"training": {"dataset": {"type": "tokens", "path": "/data/../etc"}}}},
+        "spec.training.dataset.path in body should match",
+    ),
+    SchemaCase(
+        "model-config-keys",
+        {"spec": {"model": {"config": {f"k{i}": 1 for i in range(65)}}}},
+        "Too many: 65: must have at most 64 items",
+    ),
+    SchemaCase("string-length", {"spec": {"trainer": {"args": ["x" * 4097]}}}, "Too long: may not be more than 4096"),
 ]
-

@@ -1,12 +1,12 @@
 """Fixtures of the API-server tier: a real kube-apiserver (KUBECONFIG from e2e/bin/cluster-up.sh), the CRDs of
 crds/ applied to it, a scratch namespace per test module, and a valid base job."""
+
 import json
 import pathlib
 import uuid
 
 import pytest
-
-from kube import kubectl, KubectlError, wait_for
+from kube import KubectlError, kubectl
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 CRD_DIR = REPO / "crds"

@@ -1,4 +1,5 @@
 """Tiny kubectl wrapper for the API-server tier tests (stdlib only: subprocess + json)."""
+
 import json
 import os
 import subprocess

@@ -9,16 +9,16 @@
 - status subresource: status writes go through /status, spec changes through /status are ignored, and status
   changes through the main resource are ignored.
 """
+
 import copy
 import json
 import re
 import uuid
 
 import pytest
-
 from cel_cases import CASES, SCHEMA_CASES
 from conftest import REPO
-from kube import KubectlError, get, kubectl, merge, rejected, wait_for
+from kube import get, kubectl, merge, rejected, wait_for
 
 
 def unique(prefix):
@@ -32,11 +32,26 @@ def job_with(base, patch, name):
 
 
 def ssa(obj, namespace, manager="e2e-test", *extra):
-    return json.loads(kubectl("apply", "--server-side", f"--field-manager={manager}", "-n", namespace,
-                              "--show-managed-fields", "-o", "json", *extra, "-f", "-", input=obj))
+    return json.loads(
+        kubectl(
+            "apply",
+            "--server-side",
+            f"--field-manager={manager}",
+            "-n",
+            namespace,
+            "--show-managed-fields",
+            "-o",
+            "json",
+            *extra,
+            "-f",
+            "-",
+            input=obj,
+        )
+    )
 
 
 # ---- CRD shape ------------------------------------------------------------------------------------------------------
+
 
 def test_crd_is_established_with_status_subresource_and_names(job_crd):
     names = job_crd["spec"]["names"]
@@ -58,6 +73,7 @@ def test_kubectl_explain_reads_well(job_crd, job_resource):
     def explain():  # kubectl's discovery cache may lag right after the CRD is installed
         p = kubectl("explain", f"{job_resource}.spec", check=False)
         return p.stdout if p.returncode == 0 else None
+
     out = wait_for(explain, timeout=30, what="kubectl explain")
     assert "FIELDS" in out
     fields = re.findall(r"^  (\w+)\s+<[^>]+>.*\n((?:    .*\n)*)", out, flags=re.M)
@@ -67,6 +83,7 @@ def test_kubectl_explain_reads_well(job_crd, job_resource):
 
 
 # ---- CEL rules ----------------------------------------------------------------------------------------------------
+
 
 def cel_rules(schema, path=""):
     """Yields (path, validation) for every x-kubernetes-validations entry of an OpenAPI v3 schema."""
@@ -153,28 +170,54 @@ def test_schema_bound_rejects_an_invalid_object(case, base_job, namespace):
 
 def test_a_job_at_the_limits_is_accepted(base_job, namespace):
     """The limits are inclusive: the largest values the CRD admits are admitted (with derived data)."""
-    at_limits = {"spec": {
-        "resources": {"nodes": 512, "gpusPerNode": 16, "gpuMemoryGiB": 1024},
-        "parallelism": {"tensor": 16, "expert": 1024, "data": None},
-        "training": {"seqLength": 4096, "microBatchSize": 1024, "globalBatchSize": 16777216, "steps": 100000000,
-                     "warmupSteps": 100000000, "seed": 9007199254740991, "learningRate": 1.0,
-                     "checkpoint": {"claimName": "c" * 253, "everySteps": 100000000}},
-        "restartPolicy": {"maxRestarts": 1000, "backoffSeconds": 86400, "maxBackoffSeconds": 86400,
-                          "gangSchedulingTimeoutSeconds": 604800, "nonRetryableExitCodes": list(range(1, 33)),
-                          "maxInfrastructureRestarts": 1000, "progressDeadlineSeconds": 86400,
-                          "progressStartupGraceSeconds": 86400,
-                          "rules": [{"reasons": ["OOMKilled"] * 32, "exitCodes": list(range(224, 256)),
-                                     "terminationReasons": ["r" * 128] * 32, "messageContains": "m" * 256,
-                                     "action": "FailJob"}] * 32},
-        "trainer": {"image": "r/" + "i" * 510, "args": ["a" * 4096] * 128,
-                    "env": [{"name": f"V{i}", "value": "v" * 4096} for i in range(64)]},
-        "placement": {"topologyKeys": ["t" * 253 + "/" + "k" * 63] * 8, "queueName": "q" * 63},
-    }}
+    at_limits = {
+        "spec": {
+            "resources": {"nodes": 512, "gpusPerNode": 16, "gpuMemoryGiB": 1024},
+            "parallelism": {"tensor": 16, "expert": 1024, "data": None},
+            "training": {
+                "seqLength": 4096,
+                "microBatchSize": 1024,
+                "globalBatchSize": 16777216,
+                "steps": 100000000,
+                "warmupSteps": 100000000,
+                "seed": 9007199254740991,
+                "learningRate": 1.0,
+                "checkpoint": {"claimName": "c" * 253, "everySteps": 100000000},
+            },
+            "restartPolicy": {
+                "maxRestarts": 1000,
+                "backoffSeconds": 86400,
+                "maxBackoffSeconds": 86400,
+                "gangSchedulingTimeoutSeconds": 604800,
+                "nonRetryableExitCodes": list(range(1, 33)),
+                "maxInfrastructureRestarts": 1000,
+                "progressDeadlineSeconds": 86400,
+                "progressStartupGraceSeconds": 86400,
+                "rules": [
+                    {
+                        "reasons": ["OOMKilled"] * 32,
+                        "exitCodes": list(range(224, 256)),
+                        "terminationReasons": ["r" * 128] * 32,
+                        "messageContains": "m" * 256,
+                        "action": "FailJob",
+                    }
+                ]
+                * 32,
+            },
+            "trainer": {
+                "image": "r/" + "i" * 510,
+                "args": ["a" * 4096] * 128,
+                "env": [{"name": f"V{i}", "value": "v" * 4096} for i in range(64)],
+            },
+            "placement": {"topologyKeys": ["t" * 253 + "/" + "k" * 63] * 8, "queueName": "q" * 63},
+        }
+    }
     created = ssa(job_with(base_job, at_limits, "l" * 51), namespace)
     assert created["spec"]["resources"]["nodes"] == 512
 
 
 # ---- examples -------------------------------------------------------------------------------------------------------
+
 
 def example_files(sub=""):
     d = REPO / "examples" / sub if sub else REPO / "examples"
@@ -202,11 +245,14 @@ def test_invalid_examples_are_rejected_by_the_apiserver(path, crds):
     if path is None:
         pytest.skip("no examples/invalid/*.yaml marked `# apiserver-rejects: <message>`")
     expect = APISERVER_REJECTS.search(path.read_text()).group(1).strip("\"'")
-    err = rejected(kubectl, "apply", "--dry-run=server", "--server-side", "--field-manager=e2e-examples", "-f", str(path))
+    err = rejected(
+        kubectl, "apply", "--dry-run=server", "--server-side", "--field-manager=e2e-examples", "-f", str(path)
+    )
     assert expect in err, f"{path.name}: expected {expect!r} in: {err}"
 
 
 # ---- server-side apply --------------------------------------------------------------------------------------------
+
 
 def test_server_side_apply_creates_and_records_the_field_manager(base_job, namespace, job_resource):
     name = unique("ssa")
@@ -223,7 +269,9 @@ def test_server_side_apply_creates_and_records_the_field_manager(base_job, names
 def test_server_side_apply_updates_the_spec(base_job, namespace):
     name = unique("ssa-upd")
     ssa(job_with(base_job, {}, name), namespace)
-    updated = ssa(job_with(base_job, {"metadata": {"labels": {"team": "moe"}}, "spec": {"suspend": True}}, name), namespace)
+    updated = ssa(
+        job_with(base_job, {"metadata": {"labels": {"team": "moe"}}, "spec": {"suspend": True}}, name), namespace
+    )
     assert updated["spec"].get("suspend") is True
     assert updated["metadata"]["generation"] == 2
 
@@ -239,6 +287,7 @@ def test_server_side_apply_conflict_between_managers(base_job, namespace):
 
 # ---- status subresource -------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def status_phase(job_crd):
     """A phase value that the status schema accepts (its enum's 'Running' if there is one)."""
@@ -251,8 +300,17 @@ def status_phase(job_crd):
 def test_status_is_written_through_the_status_subresource(base_job, namespace, job_resource, status_phase):
     name = unique("status")
     ssa(job_with(base_job, {}, name), namespace)
-    kubectl("patch", job_resource, name, "-n", namespace, "--subresource=status", "--type=merge",
-            "-p", json.dumps({"status": {"phase": status_phase, "observedGeneration": 1}}))
+    kubectl(
+        "patch",
+        job_resource,
+        name,
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": {"phase": status_phase, "observedGeneration": 1}}),
+    )
     job = get(job_resource, name, namespace)
     assert job["status"]["phase"] == status_phase
     assert job["metadata"]["generation"] == 1, "a status write must not bump the generation"
@@ -261,8 +319,17 @@ def test_status_is_written_through_the_status_subresource(base_job, namespace, j
 def test_spec_change_through_status_subresource_is_ignored(base_job, namespace, job_resource, status_phase):
     name = unique("status-spec")
     before = ssa(job_with(base_job, {"spec": {"suspend": False}}, name), namespace)
-    kubectl("patch", job_resource, name, "-n", namespace, "--subresource=status", "--type=merge",
-            "-p", json.dumps({"spec": {"suspend": True}, "status": {"phase": status_phase}}))
+    kubectl(
+        "patch",
+        job_resource,
+        name,
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"suspend": True}, "status": {"phase": status_phase}}),
+    )
     job = get(job_resource, name, namespace)
     assert job["spec"] == before["spec"], "spec must not change through /status"
     assert job["metadata"]["generation"] == before["metadata"]["generation"]
@@ -272,8 +339,16 @@ def test_spec_change_through_status_subresource_is_ignored(base_job, namespace, 
 def test_status_change_through_main_resource_is_ignored(base_job, namespace, job_resource, status_phase):
     name = unique("main-status")
     ssa(job_with(base_job, {}, name), namespace)
-    kubectl("patch", job_resource, name, "-n", namespace, "--type=merge",
-            "-p", json.dumps({"status": {"phase": status_phase}}))
+    kubectl(
+        "patch",
+        job_resource,
+        name,
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        json.dumps({"status": {"phase": status_phase}}),
+    )
     job = get(job_resource, name, namespace)
     assert job.get("status", {}).get("phase") != status_phase, "status must only change through /status"
 

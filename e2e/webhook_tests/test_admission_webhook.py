@@ -12,6 +12,7 @@ removes it afterwards (the other suites run without it, and judge invalid jobs t
 - a spec update that breaks a rule is refused, a label change on the same job is not judged;
 - with the webhook unreachable (failurePolicy Ignore, the chart's default) an invalid job is stored and the
   reconciler reports it Invalid; with failurePolicy Fail nothing is stored."""
+
 import base64
 import json
 import os
@@ -24,31 +25,57 @@ import uuid
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
-from cluster import (JOBS, REPO, WORK, KubectlError, cluster_and_operator_problem, condition, job,  # noqa: E402
-                     kubectl, tiny_job, wait)
+from cluster import (
+    JOBS,
+    REPO,
+    WORK,
+    cluster_and_operator_problem,
+    condition,
+    job,  # noqa: E402
+    kubectl,
+    tiny_job,
+    wait,
+)
 
 WEBHOOK_PORT = int(os.environ.get("MOE_E2E_WEBHOOK_PORT", "18443"))
 WEBHOOK_PATH = "/admission/validate-moetrainingjob"
 # kubectl prints a refusal's causes: `The MoETrainingJob "<name>" is invalid:` then `* <field>: <field>=<value>
-# <problem>; <fix> [<Rule>]` per engine error (a single cause on the same line; the Status message, which Go clients such as Argo CD show, starts
+# <problem>; <fix> [<Rule>]` per engine error (a single cause on the same line; the Status message, which Go clients such as Argo CD show, starts  # noqa: E501
 # with "the plan engine refuses this MoETrainingJob").
-ENGINE_CAUSE = re.compile(r'(^\* |is invalid: )(spec|metadata)\.[A-Za-z.\[\]0-9]+: \S+=.* \[[A-Z][A-Za-z]+\]$', flags=re.M)
+ENGINE_CAUSE = re.compile(
+    r"(^\* |is invalid: )(spec|metadata)\.[A-Za-z.\[\]0-9]+: \S+=.* \[[A-Z][A-Za-z]+\]$", flags=re.M
+)
 APISERVER_REJECTS = re.compile(r"^#\s*apiserver-rejects:\s*(.+?)\s*$", flags=re.M)
 REPORT_DEADLINE = 60
 
 
 def helm():
-    return subprocess.run(["bash", str(REPO / "charts" / "scripts" / "ensure-helm.sh")], check=True,
-                          capture_output=True, text=True).stdout.strip()
+    return subprocess.run(
+        ["bash", str(REPO / "charts" / "scripts" / "ensure-helm.sh")], check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def chart_webhook_configuration(name, failure_policy="Ignore", port=WEBHOOK_PORT):
     """The chart's ValidatingWebhookConfiguration, with clientConfig pointed at the operator process."""
     rendered = subprocess.run(
-        [helm(), "template", "moe-operator", str(REPO / "charts" / "moe-operator"), "--namespace", "moe-system",
-         "--kube-version", os.environ.get("K8S_VERSION", "v1.34.0").lstrip("v"),
-         "--set", f"webhook.failurePolicy={failure_policy}", "--show-only", "templates/webhook.yaml"],
-        check=True, capture_output=True, text=True).stdout
+        [
+            helm(),
+            "template",
+            "moe-operator",
+            str(REPO / "charts" / "moe-operator"),
+            "--namespace",
+            "moe-system",
+            "--kube-version",
+            os.environ.get("K8S_VERSION", "v1.34.0").lstrip("v"),
+            "--set",
+            f"webhook.failurePolicy={failure_policy}",
+            "--show-only",
+            "templates/webhook.yaml",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     out = kubectl("create", "--dry-run=client", "-o", "json", "-f", "-", input=rendered)
     items, decoder, i = [], json.JSONDecoder(), 0
     while i < len(out):  # one JSON document per object, one after the other
@@ -61,8 +88,10 @@ def chart_webhook_configuration(name, failure_policy="Ignore", port=WEBHOOK_PORT
     vwc["metadata"] = {"name": name}
     ca = (WORK / "webhook-tls" / "ca.crt").read_bytes()
     for hook in vwc["webhooks"]:
-        hook["clientConfig"] = {"url": f"https://127.0.0.1:{port}{WEBHOOK_PATH}",
-                                "caBundle": base64.b64encode(ca).decode()}
+        hook["clientConfig"] = {
+            "url": f"https://127.0.0.1:{port}{WEBHOOK_PATH}",
+            "caBundle": base64.b64encode(ca).decode(),
+        }
     return vwc
 
 
@@ -78,6 +107,7 @@ def wait_until_judging(ns):
     def refused():
         p = kubectl("apply", "--dry-run=server", "-n", ns, "-f", "-", input=probe, check=False)
         return p.returncode != 0 and "[ExpertDividesWorld]" in p.stderr
+
     wait(refused, 30, "the webhook to judge jobs", interval=0.5)
 
 
@@ -89,6 +119,7 @@ def wait_until_unreachable_is_used(ns, expect_refused):
         if expect_refused:
             return p.returncode != 0 and "failed calling webhook" in p.stderr
         return p.returncode == 0
+
     wait(switched, 30, "the API server to use the unreachable webhook", interval=0.5)
 
 
@@ -147,8 +178,7 @@ def test_every_invalid_example_is_refused_and_nothing_is_stored(webhook, path, m
 
 
 def test_memory_that_does_not_fit_names_the_nearest_plans_that_fit(webhook):
-    p = kubectl("apply", "--dry-run=server", "-f", str(REPO / "examples/invalid/memory-does-not-fit.yaml"),
-                check=False)
+    p = kubectl("apply", "--dry-run=server", "-f", str(REPO / "examples/invalid/memory-does-not-fit.yaml"), check=False)
     assert p.returncode != 0
     assert "[MemoryExceeded]" in p.stderr and "* spec: Nearest plans that fit: " in p.stderr, p.stderr
 
@@ -194,6 +224,7 @@ def test_webhook_unreachable_the_reconciler_still_reports_invalid(webhook, ns):
         def invalid():
             status = job(ns, "down-ignore").get("status", {})
             return status if status.get("phase") == "Invalid" else None
+
         status = wait(invalid, REPORT_DEADLINE, "the reconciler to report the job Invalid")
         assert "spec.parallelism.expert=3" in condition(status, "PlanValid")["message"]
     finally:

@@ -22,6 +22,7 @@ Every row: same synthetic token sequences (moe_trainer.data), random init, full 
 (the first compiles) then N timed steps between two synchronisations; peak = max_memory_allocated over the
 timed steps. MFU per docs/measuring.md (989 TFLOP/s, attention term not halved).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,11 +52,21 @@ def _model_cfg(layers):
 
 
 def plan_doc(layers, seq, mbs, ac, steps, accum=1):
-    return {"apiVersion": "training.moe.dev/plan-v1", "model": _model_cfg(layers),
-            "parallelism": {"data": 1, "tensor": 1, "expert": 1, "context": 1, "expertData": 1},
-            "world": {"size": 1, "nodes": 1, "gpusPerNode": 1},
-            "training": {"seqLength": seq, "microBatchSize": mbs, "gradientAccumulation": accum, "steps": steps,
-                         "seed": 1, "dataset": {"type": "synthetic"}, "activationCheckpointing": ac}}
+    return {
+        "apiVersion": "training.moe.dev/plan-v1",
+        "model": _model_cfg(layers),
+        "parallelism": {"data": 1, "tensor": 1, "expert": 1, "context": 1, "expertData": 1},
+        "world": {"size": 1, "nodes": 1, "gpusPerNode": 1},
+        "training": {
+            "seqLength": seq,
+            "microBatchSize": mbs,
+            "gradientAccumulation": accum,
+            "steps": steps,
+            "seed": 1,
+            "dataset": {"type": "synthetic"},
+            "activationCheckpointing": ac,
+        },
+    }
 
 
 KINDS = [  # (kind, substrings of kernel names), first match wins
@@ -85,7 +96,6 @@ def kernel_kind(name: str) -> str:
 
 def profile_steps(step_fn, first, n, sync):
     """Device time per step by kernel kind and the top kernels, over n profiled steps."""
-    import torch
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile
 
@@ -100,16 +110,23 @@ def profile_steps(step_fn, first, n, sync):
     for e in prof.events():
         # device-side copies of user annotations (e.g. "Optimizer.step#AdamW.step") span kernels: not kernels
         # (kernel names contain '#' too, in lambdas: match the annotation's form, not the character)
-        if e.device_type != DeviceType.CUDA or getattr(e, "is_user_annotation", False) or (
-                e.name.split("#")[0].endswith(".step") or e.name.startswith("ProfilerStep")):
+        if (
+            e.device_type != DeviceType.CUDA
+            or getattr(e, "is_user_annotation", False)
+            or (e.name.split("#")[0].endswith(".step") or e.name.startswith("ProfilerStep"))
+        ):
             continue
         us = e.time_range.elapsed_us()
         kinds[kernel_kind(e.name)] = kinds.get(kernel_kind(e.name), 0.0) + us
         kernels[e.name] = kernels.get(e.name, 0.0) + us
-    per = lambda d: {k: round(v / n / 1000, 2) for k, v in sorted(d.items(), key=lambda kv: -kv[1])}
+    per = lambda d: {k: round(v / n / 1000, 2) for k, v in sorted(d.items(), key=lambda kv: -kv[1])}  # noqa: E731
     top = dict(list(per(kernels).items())[:20])
-    return {"wall_ms": round(wall * 1000, 1), "kernel_ms": round(sum(kinds.values()) / n / 1000, 1),
-            "by_kind_ms": per(kinds), "top_kernels_ms": top}
+    return {
+        "wall_ms": round(wall * 1000, 1),
+        "kernel_ms": round(sum(kinds.values()) / n / 1000, 1),
+        "by_kind_ms": per(kinds),
+        "top_kernels_ms": top,
+    }
 
 
 def _result(impl, layers, seq, mbs, plan, times_s, peak, extra=None):
@@ -121,18 +138,36 @@ def _result(impl, layers, seq, mbs, plan, times_s, peak, extra=None):
     cfg = ModelConfig.from_dict(_model_cfg(layers))
     step = sum(times_s) / len(times_s)
     tps = mbs * seq / step
-    r = {"impl": impl, "layers": layers, "seq": seq, "mbs": mbs, "plan": plan, "ok": True,
-         "unique_tokens_per_s_per_gpu": round(tps, 1),
-         "mfu_pct": round(100 * tps * flops_per_token(cfg, seq) / PEAK_FLOPS_BF16, 2),
-         "step_ms": round(1000 * step, 2), "peak_mem_gib": round(peak / GIB, 2)}
+    r = {
+        "impl": impl,
+        "layers": layers,
+        "seq": seq,
+        "mbs": mbs,
+        "plan": plan,
+        "ok": True,
+        "unique_tokens_per_s_per_gpu": round(tps, 1),
+        "mfu_pct": round(100 * tps * flops_per_token(cfg, seq) / PEAK_FLOPS_BF16, 2),
+        "step_ms": round(1000 * step, 2),
+        "peak_mem_gib": round(peak / GIB, 2),
+    }
     r.update(extra or {})
     return r
 
 
 def _failed(impl, layers, seq, mbs, plan, err):
-    return {"impl": impl, "layers": layers, "seq": seq, "mbs": mbs, "plan": plan, "ok": False,
-            "error": err[:300], "unique_tokens_per_s_per_gpu": None, "mfu_pct": None, "step_ms": None,
-            "peak_mem_gib": None}
+    return {
+        "impl": impl,
+        "layers": layers,
+        "seq": seq,
+        "mbs": mbs,
+        "plan": plan,
+        "ok": False,
+        "error": err[:300],
+        "unique_tokens_per_s_per_gpu": None,
+        "mfu_pct": None,
+        "step_ms": None,
+        "peak_mem_gib": None,
+    }
 
 
 def _emit(r):
@@ -174,9 +209,9 @@ def _timed(torch, step_fn, warmup, steps, sync_check=False):
 def row_ours(a):
     sys.path.insert(0, a.trainer_root or TRAINER)
     from moe_trainer import train as T
-    from moe_trainer.plan import parse_plan
     from moe_trainer.data import BatchSource
     from moe_trainer.parallel.mesh import build_meshes
+    from moe_trainer.plan import parse_plan
 
     T.configure_cuda_allocator()
     import torch
@@ -197,8 +232,9 @@ def row_ours(a):
         new_api = hasattr(T, "build_optimizer")
         opts = [T.build_optimizer(built, plan)] if new_api else T.build_optimizers(model, plan, device)
         t = plan.training
-        data = BatchSource(t.dataset, plan.model.vocab_size, t.seq_length, t.micro_batch_size, t.gradient_accumulation,
-                           1, t.seed)
+        data = BatchSource(
+            t.dataset, plan.model.vocab_size, t.seq_length, t.micro_batch_size, t.gradient_accumulation, 1, t.seed
+        )
         losses = []
 
         def step(i):
@@ -211,10 +247,15 @@ def row_ours(a):
             losses.append(stats[0])
 
         times, peak, verdict = _timed(torch, step, a.warmup, a.steps, sync_check=a.sync_check)
-        extra = {"loss_first": round(losses[0].item(), 4), "loss_last": round(losses[-1].item(), 4),
-                 "peak_mem_all_gib": round(torch.cuda.max_memory_allocated() / GIB, 2),
-                 "reserved_gib": round(torch.cuda.max_memory_reserved() / GIB, 2), "cap_gib": a.cap_gib,
-                 "accum": a.accum, "env": {k: v for k, v in os.environ.items() if k.startswith("MOE_")}}
+        extra = {
+            "loss_first": round(losses[0].item(), 4),
+            "loss_last": round(losses[-1].item(), 4),
+            "peak_mem_all_gib": round(torch.cuda.max_memory_allocated() / GIB, 2),
+            "reserved_gib": round(torch.cuda.max_memory_reserved() / GIB, 2),
+            "cap_gib": a.cap_gib,
+            "accum": a.accum,
+            "env": {k: v for k, v in os.environ.items() if k.startswith("MOE_")},
+        }
         if verdict:
             extra["sync_check"] = verdict
         if a.profile:
@@ -230,9 +271,8 @@ def row_ours(a):
 def row_hf(a):
     sys.path.insert(0, TRAINER)
     import torch
-    from transformers import Qwen3MoeConfig, Qwen3MoeForCausalLM
-
     from moe_trainer.data import BatchSource
+    from transformers import Qwen3MoeConfig, Qwen3MoeForCausalLM
 
     impl = "hf-transformers-compiled" if a.compiled else "hf-transformers"
     cfg_d = {k: v for k, v in _model_cfg(a.layers).items() if k != "model_type"}
@@ -256,28 +296,42 @@ def row_hf(a):
             layer.compile()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-5, fused=True)
-    experts_impl = getattr(model.config, "_experts_implementation", None) or getattr(model.config,
-                                                                                     "experts_implementation", None)
+    experts_impl = getattr(model.config, "_experts_implementation", None) or getattr(
+        model.config, "experts_implementation", None
+    )
     for mbs in a.mbs_list:
-        plan = (f"bf16, fused AdamW{', per-layer compile' if a.compiled else ''}"
-                f"{', gradient checkpointing' if a.grad_ckpt else ''}")
+        plan = (
+            f"bf16, fused AdamW{', per-layer compile' if a.compiled else ''}"
+            f"{', gradient checkpointing' if a.grad_ckpt else ''}"
+        )
         data = BatchSource({"type": "synthetic"}, cfg_d["vocab_size"], a.seq, mbs, 1, 1, 1)
         losses = []
 
         def step(i):
-            x, _ = data.batch(i, 0, 0, "cuda")
+            x, _ = data.batch(i, 0, 0, "cuda")  # noqa: B023
             out = model(input_ids=x, labels=x, output_router_logits=True)
             out.loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             opt.zero_grad(set_to_none=True)
-            losses.append(out.loss.detach())
+            losses.append(out.loss.detach())  # noqa: B023
 
         try:
             times, peak, _ = _timed(torch, step, a.warmup, a.steps)
-            r = _result(impl, a.layers, a.seq, mbs, plan, times, peak,
-                        {"loss_last": round(losses[-1].item(), 4), "experts_implementation": str(experts_impl),
-                         "attn_implementation": str(model.config._attn_implementation)})
+            r = _result(
+                impl,
+                a.layers,
+                a.seq,
+                mbs,
+                plan,
+                times,
+                peak,
+                {
+                    "loss_last": round(losses[-1].item(), 4),
+                    "experts_implementation": str(experts_impl),
+                    "attn_implementation": str(model.config._attn_implementation),
+                },
+            )
         except torch.OutOfMemoryError as e:
             r = _failed(impl, a.layers, a.seq, mbs, plan, "OOM: " + str(e).split("\n")[0])
             r["peak_mem_gib"] = round(torch.cuda.max_memory_allocated() / GIB, 2)
@@ -295,8 +349,14 @@ def _child(args, env=None, timeout=420):
     """Run one row process; returns its RESULT dicts (a crash or timeout becomes a failed row)."""
     cmd = [sys.executable, os.path.abspath(__file__)] + args
     e = dict(os.environ)
-    e.update({"PYTHONUNBUFFERED": "1", "NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1",
-              "NVSHMEM_DISABLE_NVLS": "1"})
+    e.update(
+        {
+            "PYTHONUNBUFFERED": "1",
+            "NCCL_NVLS_ENABLE": "0",
+            "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1",
+            "NVSHMEM_DISABLE_NVLS": "1",
+        }
+    )
     e.update(env or {})
     log_dir = os.environ.get("OUT")
     t0 = time.time()
@@ -304,11 +364,14 @@ def _child(args, env=None, timeout=420):
         p = subprocess.run(cmd, env=e, capture_output=True, text=True, timeout=timeout)
         out, rc = p.stdout + p.stderr, p.returncode
     except subprocess.TimeoutExpired as te:
-        out, rc = (te.stdout or b"").decode(errors="replace") if isinstance(te.stdout, bytes) else (te.stdout or ""), 124
+        out, rc = (
+            (te.stdout or b"").decode(errors="replace") if isinstance(te.stdout, bytes) else (te.stdout or ""),
+            124,
+        )
     if log_dir:
         with open(os.path.join(log_dir, "rows.log"), "a") as f:
             f.write(f"\n===== {' '.join(args)} env={env} rc={rc} {time.time() - t0:.0f}s\n{out[-20000:]}\n")
-    rows = [json.loads(l[len("RESULT "):]) for l in out.splitlines() if l.startswith("RESULT ")]
+    rows = [json.loads(l[len("RESULT ") :]) for l in out.splitlines() if l.startswith("RESULT ")]
     if not rows:
         tail = [l for l in out.splitlines() if l.strip()][-3:]
         rows = [{"ok": False, "error": f"rc={rc}: " + " | ".join(tail)[-300:], "args": args}]
@@ -318,8 +381,24 @@ def _child(args, env=None, timeout=420):
 
 
 def _ours_args(layers, seq, p, steps, warmup, cap=None, extra=()):
-    a = ["row", "ours", "--layers", str(layers), "--seq", str(seq), "--mbs", str(p["mbs"]), "--ac", p["ac"],
-         "--steps", str(steps), "--warmup", str(warmup), "--label", p.get("label") or f"mbs {p['mbs']}, ac={p['ac']}"]
+    a = [
+        "row",
+        "ours",
+        "--layers",
+        str(layers),
+        "--seq",
+        str(seq),
+        "--mbs",
+        str(p["mbs"]),
+        "--ac",
+        p["ac"],
+        "--steps",
+        str(steps),
+        "--warmup",
+        str(warmup),
+        "--label",
+        p.get("label") or f"mbs {p['mbs']}, ac={p['ac']}",
+    ]
     if p.get("accum", 1) > 1:
         a += ["--accum", str(p["accum"])]
     if cap:
@@ -337,8 +416,13 @@ def card_name() -> str:
     """From nvidia-smi: the parent process never initialises CUDA (its context would take GPU memory from
     every row)."""
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
-                             text=True, timeout=30).stdout.strip().splitlines()
+        out = (
+            subprocess.run(
+                ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=30
+            )
+            .stdout.strip()
+            .splitlines()
+        )
         return out[0] if out else "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -354,20 +438,47 @@ def run(a):
     for shape in a.shapes.split(","):
         layers, seq = SHAPES[shape]
         for compiled in (False, True):
-            hf = ["row", "hf", "--layers", str(layers), "--seq", str(seq), "--mbs-list", "1,2,4",
-                  "--steps", str(a.steps), "--warmup", str(a.warmup)] + (["--compiled"] if compiled else [])
+            hf = [
+                "row",
+                "hf",
+                "--layers",
+                str(layers),
+                "--seq",
+                str(seq),
+                "--mbs-list",
+                "1,2,4",
+                "--steps",
+                str(a.steps),
+                "--warmup",
+                str(a.warmup),
+            ] + (["--compiled"] if compiled else [])
             rows += _child(hf)
         for budget, cap in (("gpu", None), ("80GiB", H100_USABLE_GIB), ("80GiB_rejected", H100_USABLE_GIB)):
             cands = plans.get(shape, {}).get(budget, [])
             if not cands and budget != "80GiB_rejected":
-                rows.append({"impl": "ours", "layers": layers, "seq": seq, "mbs": None, "ok": False,
-                             "plan": f"best plan for {budget}", "budget": budget,
-                             "error": plans.get(shape, {}).get(budget + "_note", "no plan fits this budget")})
-            for p in cands[:a.candidates]:
-                p = dict(p, label=f"mbs {p['mbs']}, ac={p['ac']}" + (" (estimate: does not fit)"
-                                                                      if budget == "80GiB_rejected" else ""))
-                for r in _child(_ours_args(layers, seq, p, a.steps, a.warmup, cap,
-                                           ["--sync-check", "--profile"] if budget == "gpu" else [])):
+                rows.append(
+                    {
+                        "impl": "ours",
+                        "layers": layers,
+                        "seq": seq,
+                        "mbs": None,
+                        "ok": False,
+                        "plan": f"best plan for {budget}",
+                        "budget": budget,
+                        "error": plans.get(shape, {}).get(budget + "_note", "no plan fits this budget"),
+                    }
+                )
+            for p in cands[: a.candidates]:
+                p = dict(
+                    p,
+                    label=f"mbs {p['mbs']}, ac={p['ac']}"
+                    + (" (estimate: does not fit)" if budget == "80GiB_rejected" else ""),
+                )
+                for r in _child(
+                    _ours_args(
+                        layers, seq, p, a.steps, a.warmup, cap, ["--sync-check", "--profile"] if budget == "gpu" else []
+                    )
+                ):
                     r.update(budget="80 GiB (H100)" if cap else card, estimate_key=p.get("key"))
                     rows.append(r)
     for r in rows:
@@ -387,10 +498,18 @@ def ladder(a):
     """One change at a time at 8 layers, seq 4096 (rows of bench/results.md's "predicted vs measured")."""
     layers, seq = SHAPES["8x4096"]
     rungs = [
-        ("before (037bc79): fp32 params under autocast, full AC", dict(mbs=1, ac="true"),
-         {}, ["--trainer-root", a.before] if a.before else None),
-        ("bf16 weights + fp32 masters, one-pass AdamW, chunked CE, fused norm, GQA SDPA; eager, full AC",
-         dict(mbs=1, ac="full"), {"MOE_COMPILE": "0"}, []),
+        (
+            "before (037bc79): fp32 params under autocast, full AC",
+            dict(mbs=1, ac="true"),
+            {},
+            ["--trainer-root", a.before] if a.before else None,
+        ),
+        (
+            "bf16 weights + fp32 masters, one-pass AdamW, chunked CE, fused norm, GQA SDPA; eager, full AC",
+            dict(mbs=1, ac="full"),
+            {"MOE_COMPILE": "0"},
+            [],
+        ),
         ("+ activation checkpointing none", dict(mbs=1, ac="none"), {"MOE_COMPILE": "0"}, []),
         ("+ per-layer torch.compile", dict(mbs=1, ac="none"), {}, []),
         ("+ micro-batch 4", dict(mbs=4, ac="none"), {}, []),
@@ -420,8 +539,16 @@ def ladder(a):
 
 #: ours at one sequence per step: the activation setting expected to fit and be fastest at each length
 #: (plan engine estimate for one H200: off to 16k, selective to 32k, full beyond)
-LONGCTX_OURS = [(16384, "off"), (32768, "selective"), (65536, "full"), (131072, "full"), (196608, "full"),
-                (262144, "full"), (393216, "full"), (524288, "full")]
+LONGCTX_OURS = [
+    (16384, "off"),
+    (32768, "selective"),
+    (65536, "full"),
+    (131072, "full"),
+    (196608, "full"),
+    (262144, "full"),
+    (393216, "full"),
+    (524288, "full"),
+]
 LONGCTX_HF = [16384, 32768, 65536, 98304, 131072, 196608, 262144]
 
 
@@ -441,13 +568,52 @@ def longctx(a):
 
     ladders = {}
     if "ours" in a.impls:
-        ladders["ours"] = [(seq, ["row", "ours", "--layers", str(layers), "--seq", str(seq), "--mbs", "1",
-                                  "--ac", ac, "--steps", str(a.steps), "--warmup", str(a.warmup),
-                                  "--label", f"mbs 1, ac={ac}"]) for seq, ac in LONGCTX_OURS]
+        ladders["ours"] = [
+            (
+                seq,
+                [
+                    "row",
+                    "ours",
+                    "--layers",
+                    str(layers),
+                    "--seq",
+                    str(seq),
+                    "--mbs",
+                    "1",
+                    "--ac",
+                    ac,
+                    "--steps",
+                    str(a.steps),
+                    "--warmup",
+                    str(a.warmup),
+                    "--label",
+                    f"mbs 1, ac={ac}",
+                ],
+            )
+            for seq, ac in LONGCTX_OURS
+        ]
     if "hf" in a.impls:
-        ladders["hf"] = [(seq, ["row", "hf", "--layers", str(layers), "--seq", str(seq), "--mbs-list", "1",
-                                "--grad-ckpt", "--steps", str(a.steps), "--warmup", str(a.warmup)])
-                         for seq in LONGCTX_HF]
+        ladders["hf"] = [
+            (
+                seq,
+                [
+                    "row",
+                    "hf",
+                    "--layers",
+                    str(layers),
+                    "--seq",
+                    str(seq),
+                    "--mbs-list",
+                    "1",
+                    "--grad-ckpt",
+                    "--steps",
+                    str(a.steps),
+                    "--warmup",
+                    str(a.warmup),
+                ],
+            )
+            for seq in LONGCTX_HF
+        ]
     # the stacks take turns, shortest sequences first, so a budget that runs out still leaves both measured at
     # the lengths they share; a stack's first failure ends its ladder (its longest is the row before)
     pos, stopped = {k: 0 for k in ladders}, set()
@@ -461,8 +627,15 @@ def longctx(a):
             seq, args = ladder_rows[pos[impl]]
             pos[impl] += 1
             if left() < 30:
-                rows.append({"impl": "hf-transformers" if impl == "hf" else impl, "layers": layers, "seq": seq, "ok": False,
-                             "error": "not run: budget spent"})
+                rows.append(
+                    {
+                        "impl": "hf-transformers" if impl == "hf" else impl,
+                        "layers": layers,
+                        "seq": seq,
+                        "ok": False,
+                        "error": "not run: budget spent",
+                    }
+                )
                 stopped.add(impl)
                 continue
             got = _child(args, timeout=int(max(30, min(300, left()))))
@@ -514,33 +687,43 @@ def memory(a):
 
 def print_memory(rows, est, header=True):
     if header:
-        print(f"\n{'plan':<24} {'est alloc':>9} {'measured':>9} {'ratio':>6} {'est total':>9} {'fits(est)':>9} "
-              f"{'ran':>5} {'step ms':>8} {'MFU%':>6}")
+        print(
+            f"\n{'plan':<24} {'est alloc':>9} {'measured':>9} {'ratio':>6} {'est total':>9} {'fits(est)':>9} "
+            f"{'ran':>5} {'step ms':>8} {'MFU%':>6}"
+        )
     for r in rows:
         e = est.get(r.get("key"), {})
         ea = e.get("allocatedBytes", 0) / GIB
         meas = r.get("peak_mem_all_gib") if r.get("ok") else r.get("peak_mem_gib")
         ratio = f"{ea / meas:.2f}" if r.get("ok") and meas else "-"
-        print(f"{r.get('key', '?'):<24} {ea:>9.1f} {meas if meas is not None else float('nan'):>9.1f} {ratio:>6} "
-              f"{e.get('totalBytes', 0) / GIB:>9.1f} {str(e.get('fits', '-')):>9} {'yes' if r.get('ok') else 'OOM':>5} "
-              f"{r.get('step_ms') or float('nan'):>8.1f} {r.get('mfu_pct') or float('nan'):>6.1f}")
+        print(
+            f"{r.get('key', '?'):<24} {ea:>9.1f} {meas if meas is not None else float('nan'):>9.1f} {ratio:>6} "
+            f"{e.get('totalBytes', 0) / GIB:>9.1f} {str(e.get('fits', '-')):>9} {'yes' if r.get('ok') else 'OOM':>5} "
+            f"{r.get('step_ms') or float('nan'):>8.1f} {r.get('mfu_pct') or float('nan'):>6.1f}"
+        )
     sys.stdout.flush()
 
 
 def print_table(rows, header=True):
     if header:
-        print(f"\n{'impl':<25} {'L':>2} {'seq':>6} {'mbs':>4} {'plan':<44} {'step ms':>8} {'tok/s/GPU':>10} "
-              f"{'MFU%':>6} {'peak GiB':>8}  note")
+        print(
+            f"\n{'impl':<25} {'L':>2} {'seq':>6} {'mbs':>4} {'plan':<44} {'step ms':>8} {'tok/s/GPU':>10} "
+            f"{'MFU%':>6} {'peak GiB':>8}  note"
+        )
     for r in rows:
         if r.get("ok"):
             note = r.get("sync_check", "") + (f" cap {r['cap_gib']}" if r.get("cap_gib") else "")
-            print(f"{r['impl']:<25} {r['layers']:>2} {r['seq']:>6} {r['mbs']:>4} {str(r['plan'])[:44]:<44} "
-                  f"{r['step_ms']:>8.1f} {r['unique_tokens_per_s_per_gpu']:>10,.0f} {r['mfu_pct']:>6.1f} "
-                  f"{r['peak_mem_gib']:>8.1f}  {note}")
+            print(
+                f"{r['impl']:<25} {r['layers']:>2} {r['seq']:>6} {r['mbs']:>4} {str(r['plan'])[:44]:<44} "
+                f"{r['step_ms']:>8.1f} {r['unique_tokens_per_s_per_gpu']:>10,.0f} {r['mfu_pct']:>6.1f} "
+                f"{r['peak_mem_gib']:>8.1f}  {note}"
+            )
         else:
-            print(f"{r.get('impl', '?'):<25} {r.get('layers', '') or '':>2} {r.get('seq', '') or '':>6} "
-                  f"{r.get('mbs') or '':>4} {str(r.get('plan', ''))[:44]:<44} {'-':>8} {'-':>10} {'-':>6} "
-                  f"{r.get('peak_mem_gib') or '-':>8}  {r.get('error', '')[:90]}")
+            print(
+                f"{r.get('impl', '?'):<25} {r.get('layers', '') or '':>2} {r.get('seq', '') or '':>6} "
+                f"{r.get('mbs') or '':>4} {str(r.get('plan', ''))[:44]:<44} {'-':>8} {'-':>10} {'-':>6} "
+                f"{r.get('peak_mem_gib') or '-':>8}  {r.get('error', '')[:90]}"
+            )
         for k, v in (r.get("profile") or {}).get("by_kind_ms", {}).items():
             print(f"      {k:<32} {v:>8.1f} ms")
     sys.stdout.flush()
@@ -554,8 +737,12 @@ def main():
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "results.jsonl"))
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=3)
-    ap.add_argument("--candidates", type=int, default=1,
-                    help="plans of ours per budget, in one_gpu_plans.json order (1 keeps both shapes inside 10 min)")
+    ap.add_argument(
+        "--candidates",
+        type=int,
+        default=1,
+        help="plans of ours per budget, in one_gpu_plans.json order (1 keeps both shapes inside 10 min)",
+    )
     ap.add_argument("--before", default=None, help="ladder: a copy of trainer-image at 037bc79")
     ap.add_argument("--rungs", default=None, help="ladder: comma-separated rung numbers to run")
     ap.add_argument("--estimates", default=os.path.join(HERE, "memory_estimates.json"))

@@ -2,13 +2,15 @@
 
 Run under torchrun (one process per GPU):
   torchrun --nproc-per-node 4 bench_trainer.py ours --ckpt DIR --mbs 1   # EP=4, FSDP over 4 (dense)
-  torchrun --nproc-per-node 4 bench_trainer.py hf   --ckpt DIR           # DistributedConfig(tp_size=4, enable_expert_parallel=True)
+  torchrun --nproc-per-node 4 bench_trainer.py hf   --ckpt DIR
+      # DistributedConfig(tp_size=4, enable_expert_parallel=True)
   python bench_trainer.py table RESULTS.jsonl                            # the summary table
 Each run appends one JSON line to --out. A full training step is timed: forward, backward, gradient
 reduction, clipping (ours) and AdamW, bf16 compute. Unique tokens: HF's EP ranks all see the same tokens,
 so its job-wide unique tokens per step are batch × seq; ours are batch × seq × data ranks.
 MFU: docs/measuring.md (TorchTitan convention, 989 TFLOP/s peak; causal variant halves the attention term).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +29,9 @@ from moe_trainer.metrics import flops_per_token  # noqa: E402
 from moe_trainer.model_config import ModelConfig  # noqa: E402
 from moe_trainer.plan import parse_plan  # noqa: E402
 
-PEAK_FLOPS_BF16 = 989e12  # H100/H200 SXM dense bf16 (moe_trainer.metrics.PEAK_BF16_TFLOPS), the machine of bench/results.md
+PEAK_FLOPS_BF16 = (
+    989e12  # H100/H200 SXM dense bf16 (moe_trainer.metrics.PEAK_BF16_TFLOPS), the machine of bench/results.md
+)
 
 
 def _cfg(ckpt):
@@ -47,11 +51,23 @@ def _result(args, system, setting, world, step_times, unique_tokens_per_step, cf
     mfu = tps * flops_per_token(cfg, args.seq) / (world * PEAK_FLOPS_BF16)
     mfu_causal = tps * flops_per_token(cfg, args.seq, causal=True) / (world * PEAK_FLOPS_BF16)
     dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-    r = {"system": system, "setting": setting, "gpus": world, "device": dev, "seq": args.seq, "mbs": args.mbs,
-         "layers": cfg.num_hidden_layers, "step_s_median": dt, "step_s_all": [round(s, 4) for s in step_times],
-         "unique_tokens_per_s": tps, "unique_tokens_per_s_per_gpu": per_gpu, "mfu": mfu, "mfu_causal": mfu_causal,
-         "peak_mem_gib": (torch.cuda.max_memory_allocated() / 2**30) if torch.cuda.is_available() else 0.0,
-         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    r = {
+        "system": system,
+        "setting": setting,
+        "gpus": world,
+        "device": dev,
+        "seq": args.seq,
+        "mbs": args.mbs,
+        "layers": cfg.num_hidden_layers,
+        "step_s_median": dt,
+        "step_s_all": [round(s, 4) for s in step_times],
+        "unique_tokens_per_s": tps,
+        "unique_tokens_per_s_per_gpu": per_gpu,
+        "mfu": mfu,
+        "mfu_causal": mfu_causal,
+        "peak_mem_gib": (torch.cuda.max_memory_allocated() / 2**30) if torch.cuda.is_available() else 0.0,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
     r.update(extra or {})
     return r
 
@@ -72,12 +88,23 @@ def run_ours(args):
 
         model_cfg = dict(SHAPES["bench"], num_hidden_layers=args.layers, model_type="qwen3_moe")
         ckpt = None
-    plan = parse_plan({"apiVersion": "training.moe.dev/plan-v1", "model": model_cfg,
-                       "checkpoint": ckpt,
-                       "parallelism": {"data": world, "tensor": 1, "expert": ep, "context": 1},
-                       "world": {"size": world, "nodes": 1, "gpusPerNode": world},
-                       "training": {"seqLength": args.seq, "microBatchSize": args.mbs, "gradientAccumulation": 1,
-                                    "steps": args.steps, "seed": 1, "dataset": {"type": "synthetic"}}})
+    plan = parse_plan(
+        {
+            "apiVersion": "training.moe.dev/plan-v1",
+            "model": model_cfg,
+            "checkpoint": ckpt,
+            "parallelism": {"data": world, "tensor": 1, "expert": ep, "context": 1},
+            "world": {"size": world, "nodes": 1, "gpusPerNode": world},
+            "training": {
+                "seqLength": args.seq,
+                "microBatchSize": args.mbs,
+                "gradientAccumulation": 1,
+                "steps": args.steps,
+                "seed": 1,
+                "dataset": {"type": "synthetic"},
+            },
+        }
+    )
     device = init_distributed(local, rank, world)
     meshes = build_meshes(plan.parallelism, device.type)
     built = build_model(plan, meshes, device)
@@ -91,8 +118,9 @@ def run_ours(args):
     prof = None
     for step in range(args.warmup + args.steps):
         if args.profile and step == args.warmup:
-            prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU,
-                                                      torch.profiler.ProfilerActivity.CUDA])
+            prof = torch.profiler.profile(
+                activities=[torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
+            )
             prof.__enter__()
         _sync(device)
         t0 = time.perf_counter()
@@ -112,14 +140,26 @@ def run_ours(args):
         prof.__exit__(None, None, None)
         if rank == 0:
             ka = prof.key_averages()
-            print(ka.table(sort_by="self_device_time_total", row_limit=int(os.environ.get("PROF_ROWS", "35")),
-                           max_name_column_width=60))
+            print(
+                ka.table(
+                    sort_by="self_device_time_total",
+                    row_limit=int(os.environ.get("PROF_ROWS", "35")),
+                    max_name_column_width=60,
+                )
+            )
             gpu = sum(e.self_device_time_total for e in ka) / 1e6
             print(f"PROFILE {args.steps} steps: wall {sum(times):.3f}s, summed device kernel time {gpu:.3f}s")
     if rank == 0:
-        r = _result(args, "ours", f"EP={ep}, FSDP={world}, mbs={args.mbs}", world, times,
-                    args.mbs * args.seq * world, plan.model,
-                    {"a2a_s_median": statistics.median(a2a), "loss_last": losses[-1]})
+        r = _result(
+            args,
+            "ours",
+            f"EP={ep}, FSDP={world}, mbs={args.mbs}",
+            world,
+            times,
+            args.mbs * args.seq * world,
+            plan.model,
+            {"a2a_s_median": statistics.median(a2a), "loss_last": losses[-1]},
+        )
         _emit(args, r)
     dist.barrier()
     dist.destroy_process_group()
@@ -171,10 +211,14 @@ def run_hf(args):
             times.append(dt)
     if int(os.environ.get("RANK", "0")) == 0:
         name = "HF transformers EP" if world > 1 else "HF transformers, no parallelism"
-        setting = (f"DistributedConfig(tp_size={world}, enable_expert_parallel=True), mbs={args.mbs}" if world > 1
-                   else f"1 GPU, mbs={args.mbs}")
-        _emit(args, _result(args, name, setting, world, times, args.mbs * args.seq, cfg,
-                            {"loss_last": out.loss.item()}))
+        setting = (
+            f"DistributedConfig(tp_size={world}, enable_expert_parallel=True), mbs={args.mbs}"
+            if world > 1
+            else f"1 GPU, mbs={args.mbs}"
+        )
+        _emit(
+            args, _result(args, name, setting, world, times, args.mbs * args.seq, cfg, {"loss_last": out.loss.item()})
+        )
     if world > 1 and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
@@ -191,13 +235,17 @@ def table(path):
     rows = [json.loads(l) for l in open(path) if l.strip()]
     hf = [r for r in rows if r["system"] == "HF transformers EP"]
     base = hf[0]["unique_tokens_per_s_per_gpu"] if hf else None
-    print(f"\n{'system':<34} {'setting':<58} {'GPUs':>4} {'step s':>7} {'uniq tok/s/GPU':>15} {'MFU':>6} "
-          f"{'MFU(c)':>6} {'mem GiB':>7} {'vs HF EP':>8}")
+    print(
+        f"\n{'system':<34} {'setting':<58} {'GPUs':>4} {'step s':>7} {'uniq tok/s/GPU':>15} {'MFU':>6} "
+        f"{'MFU(c)':>6} {'mem GiB':>7} {'vs HF EP':>8}"
+    )
     for r in rows:
         rel = f"{r['unique_tokens_per_s_per_gpu'] / base:.2f}x" if base else "-"
-        print(f"{r['system']:<34} {r['setting']:<58} {r['gpus']:>4} {r['step_s_median']:>7.3f} "
-              f"{r['unique_tokens_per_s_per_gpu']:>15,.0f} {100 * r['mfu']:>5.1f}% {100 * r['mfu_causal']:>5.1f}% "
-              f"{r['peak_mem_gib']:>7.1f} {rel:>8}")
+        print(
+            f"{r['system']:<34} {r['setting']:<58} {r['gpus']:>4} {r['step_s_median']:>7.3f} "
+            f"{r['unique_tokens_per_s_per_gpu']:>15,.0f} {100 * r['mfu']:>5.1f}% {100 * r['mfu_causal']:>5.1f}% "
+            f"{r['peak_mem_gib']:>7.1f} {rel:>8}"
+        )
     if rows:
         print(f"device: {rows[0]['device']}; seq {rows[0]['seq']}, {rows[0]['layers']} layers; {rows[0]['date']}")
 

@@ -10,6 +10,7 @@ the CPU flash kernel keeps the same output and log-sum-exp as cuDNN). --eager co
 without compile (saved-tensor hooks; meaningful for "off" only). The bytes per token it prints are the
 activation terms of plan-engine's MemoryEstimator (bench/results.md, "Memory").
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,6 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 def _layer_model(tokens_per_seq: int):
     import torch
-
     from moe_trainer import model as M
     from moe_trainer.model_config import ModelConfig
 
@@ -60,7 +60,6 @@ def _concrete(d) -> int:
 def measure(mode: str, tokens: int, compiled: bool) -> dict:
     import torch
     import torch._inductor.compile_fx as cfx
-
     from moe_trainer.parallel.activation_checkpoint import apply_activation_checkpointing
     from moe_trainer.parallel.compile import apply_compile
 
@@ -83,8 +82,16 @@ def measure(mode: str, tokens: int, compiled: bool) -> dict:
                 nbytes = 1
                 for d in shape:
                     nbytes *= d
-                saved.append({"name": n.name, "shape": shape, "dtype": str(v.dtype).replace("torch.", ""),
-                              "bytes": nbytes * v.element_size(), "param": is_param, "input": n.op == "placeholder"})
+                saved.append(
+                    {
+                        "name": n.name,
+                        "shape": shape,
+                        "dtype": str(v.dtype).replace("torch.", ""),
+                        "bytes": nbytes * v.element_size(),
+                        "param": is_param,
+                        "input": n.op == "placeholder",
+                    }
+                )
         return fw, bw
 
     cfx.min_cut_rematerialization_partition = recording
@@ -95,6 +102,7 @@ def measure(mode: str, tokens: int, compiled: bool) -> dict:
         x = (torch.randn(1, tokens, cfg.hidden_size) * 0.5).to(torch.bfloat16).requires_grad_()
         eager_saved = []
         if not compiled:
+
             def pack(t):
                 eager_saved.append(t)
                 return t
@@ -117,9 +125,13 @@ def measure(mode: str, tokens: int, compiled: bool) -> dict:
             total += s.nbytes()
         return {"mode": mode, "compiled": False, "tokens": tokens, "bytes_per_token": total / tokens}
     acts = [s for s in saved if not s["param"]]
-    return {"mode": mode, "compiled": True, "tokens": tokens,
-            "bytes_per_token": sum(s["bytes"] for s in acts) / tokens,
-            "saved": sorted(acts, key=lambda s: -s["bytes"])}
+    return {
+        "mode": mode,
+        "compiled": True,
+        "tokens": tokens,
+        "bytes_per_token": sum(s["bytes"] for s in acts) / tokens,
+        "saved": sorted(acts, key=lambda s: -s["bytes"]),
+    }
 
 
 def main():
@@ -133,8 +145,10 @@ def main():
         print("SAVED " + json.dumps(r), flush=True)
         print(f"{mode:<10} {'compiled' if r['compiled'] else 'eager':<8} {r['bytes_per_token']:>10,.0f} B/token/layer")
         for s in r.get("saved", [])[:14]:
-            print(f"    {s['name']:<28} {str(s['shape']):<22} {s['dtype']:<9} {s['bytes'] / a.tokens:>9,.0f} B/token"
-                  f"{'  (layer input)' if s['input'] else ''}")
+            print(
+                f"    {s['name']:<28} {str(s['shape']):<22} {s['dtype']:<9} {s['bytes'] / a.tokens:>9,.0f} B/token"
+                f"{'  (layer input)' if s['input'] else ''}"
+            )
 
 
 if __name__ == "__main__":

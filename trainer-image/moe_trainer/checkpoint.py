@@ -6,6 +6,7 @@ The data order is a pure function of the step (data.py), so the step is all the 
 What is saved is float32 only: the master weights (not the bf16 working copies) and the AdamW moments
 (optim.AdamW.fp32_state), in get_state_dict's layout, so a resume restores exactly the state it left.
 """
+
 from __future__ import annotations
 
 import json

@@ -5,6 +5,7 @@ On disk experts are per-expert (``mlp.experts.{j}.gate_proj.weight`` [I, H], ``u
 (``mlp.experts.gate_up_proj`` [E, 2I, H], ``mlp.experts.down_proj`` [E, H, I]).
 Loading reads only the slice each rank owns (its experts, its tensor-parallel shard).
 """
+
 from __future__ import annotations
 
 import json
@@ -13,16 +14,19 @@ import re
 
 import torch
 
-from .model_config import ModelConfig
 from .exitcodes import ConfigError
+from .model_config import ModelConfig
 
 _EXPERT_RE = re.compile(r"^(model\.layers\.\d+\.mlp\.experts)\.(gate_up_proj|down_proj)$")
 
 
 def expected_disk_shapes(cfg: ModelConfig) -> dict[str, tuple]:
     h, d, I, E = cfg.hidden_size, cfg.head_dim, cfg.moe_intermediate_size, cfg.num_experts
-    s = {"model.embed_tokens.weight": (cfg.vocab_size, h), "model.norm.weight": (h,),
-         "lm_head.weight": (cfg.vocab_size, h)}
+    s = {
+        "model.embed_tokens.weight": (cfg.vocab_size, h),
+        "model.norm.weight": (h,),
+        "lm_head.weight": (cfg.vocab_size, h),
+    }
     for i in range(cfg.num_hidden_layers):
         p = f"model.layers.{i}."
         s[p + "input_layernorm.weight"] = (h,)
@@ -71,8 +75,10 @@ def check_hf_checkpoint(path: str, cfg: ModelConfig) -> None:
     want = expected_disk_shapes(cfg)
     missing = [k for k in want if k not in files]
     if missing:
-        raise ConfigError(f"checkpoint {path!r} lacks {len(missing)} tensors the plan's model needs, e.g. "
-                          f"{missing[:3]}; does plan.model match the checkpoint's config.json?")
+        raise ConfigError(
+            f"checkpoint {path!r} lacks {len(missing)} tensors the plan's model needs, e.g. "
+            f"{missing[:3]}; does plan.model match the checkpoint's config.json?"
+        )
     by_file: dict[str, list[str]] = {}
     for k in want:
         by_file.setdefault(files[k], []).append(k)
@@ -107,8 +113,9 @@ class HFCheckpointReader:
             parts = []
             for j in range(offset[0], offset[0] + shape[0]):
                 if kind == "gate_up_proj":
-                    t = torch.cat([self._get(f"{prefix}.{j}.gate_proj.weight"),
-                                   self._get(f"{prefix}.{j}.up_proj.weight")], 0)
+                    t = torch.cat(
+                        [self._get(f"{prefix}.{j}.gate_proj.weight"), self._get(f"{prefix}.{j}.up_proj.weight")], 0
+                    )
                 else:
                     t = self._get(f"{prefix}.{j}.down_proj.weight")
                 parts.append(t)
@@ -174,8 +181,14 @@ def _full(p: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def save_hf(model: torch.nn.Module, cfg: ModelConfig, out_dir: str, max_shard_bytes: int = 4 << 30,
-            is_writer: bool = True, named_tensors=None) -> None:
+def save_hf(
+    model: torch.nn.Module,
+    cfg: ModelConfig,
+    out_dir: str,
+    max_shard_bytes: int = 4 << 30,
+    is_writer: bool = True,
+    named_tensors=None,
+) -> None:
     """Write config.json + sharded safetensors in transformers' on-disk layout, float32. Every rank must call
     it (sharded parameters are gathered); only `is_writer` writes. Atomic: written to out_dir.tmp, renamed.
     named_tensors: (name, tensor) to write instead of model.named_parameters(); the trainer passes the
@@ -200,7 +213,7 @@ def save_hf(model: torch.nn.Module, cfg: ModelConfig, out_dir: str, max_shard_by
         size += b
 
     I = cfg.moe_intermediate_size
-    for name, p in (model.named_parameters() if named_tensors is None else named_tensors):
+    for name, p in model.named_parameters() if named_tensors is None else named_tensors:
         name = name.replace("_orig_mod.", "").replace("_checkpoint_wrapped_module.", "")
         full = _full(p).float()
         m = _EXPERT_RE.match(name)

@@ -7,6 +7,7 @@ Global sample index g = ((step·accum + micro)·data + dataRank)·microBatch + i
 - tokens: a flat binary file of token ids (numpy dtype from the plan); sample j is the window
   [j·S, j·S+S+1); the windows are visited in a seeded permutation per epoch.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,18 +17,30 @@ from .plan import DEFAULT_TOKEN_DTYPE
 
 
 class BatchSource:
-    def __init__(self, dataset: dict, vocab_size: int, seq_len: int, micro_batch: int, accum: int, data: int,
-                 seed: int):
-        self.vocab, self.S, self.mbs, self.accum, self.data, self.seed = vocab_size, seq_len, micro_batch, accum, data, seed
+    def __init__(
+        self, dataset: dict, vocab_size: int, seq_len: int, micro_batch: int, accum: int, data: int, seed: int
+    ):
+        self.vocab, self.S, self.mbs, self.accum, self.data, self.seed = (
+            vocab_size,
+            seq_len,
+            micro_batch,
+            accum,
+            data,
+            seed,
+        )
         self.kind = dataset.get("type", "synthetic")
         if self.kind == "tokens":
-            self.tokens = np.memmap(dataset["path"], dtype=np.dtype(dataset.get("dtype", DEFAULT_TOKEN_DTYPE)), mode="r")
+            self.tokens = np.memmap(
+                dataset["path"], dtype=np.dtype(dataset.get("dtype", DEFAULT_TOKEN_DTYPE)), mode="r"
+            )
             self.n = (len(self.tokens) - 1) // seq_len
             if self.n < 1:
                 from .exitcodes import ConfigError
 
-                raise ConfigError(f"plan.training.dataset.path={dataset['path']!r} holds {len(self.tokens)} tokens, "
-                                  f"fewer than seqLength+1={seq_len + 1}")
+                raise ConfigError(
+                    f"plan.training.dataset.path={dataset['path']!r} holds {len(self.tokens)} tokens, "
+                    f"fewer than seqLength+1={seq_len + 1}"
+                )
             self._perm_epoch, self._perm = -1, None
 
     def _sample(self, g: int) -> np.ndarray:
@@ -40,7 +53,7 @@ class BatchSource:
             self._perm = np.random.default_rng([self.seed, epoch]).permutation(self.n)
             self._perm_epoch = epoch
         k = int(self._perm[j])
-        return np.asarray(self.tokens[k * self.S: k * self.S + self.S + 1], dtype=np.int64)
+        return np.asarray(self.tokens[k * self.S : k * self.S + self.S + 1], dtype=np.int64)
 
     def batch(self, step: int, micro: int, data_rank: int, device) -> tuple[torch.Tensor, torch.Tensor]:
         base = ((step * self.accum + micro) * self.data + data_rank) * self.mbs

@@ -1,4 +1,5 @@
 """Exit codes of the trainer, as docs/contract.md section 3 defines them (values: contract.py)."""
+
 import os
 
 from .contract import EXIT_CONFIG_ERROR, EXIT_RETRIABLE

@@ -12,6 +12,7 @@
   writes master and moments and, when the parameter itself is bf16, its bf16 copy. A float32 reference in
   plain PyTorch ops runs elsewhere (CPU, or a GPU without Triton) and is what the kernel is checked against.
 """
+
 from __future__ import annotations
 
 import logging
@@ -91,18 +92,19 @@ class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight, labels, chunk, want_grad, num_items):
         n = x.shape[0]
-        n_valid = ((labels != IGNORE_INDEX).sum() if num_items is None
-                   else torch.as_tensor(num_items, device=x.device)).clamp(min=1)
+        n_valid = (
+            (labels != IGNORE_INDEX).sum() if num_items is None else torch.as_tensor(num_items, device=x.device)
+        ).clamp(min=1)
         loss = torch.zeros((), dtype=torch.float32, device=x.device)
         gx = torch.empty_like(x) if want_grad else None
         gw = torch.zeros(weight.shape, dtype=torch.float32, device=x.device) if want_grad else None
         ce = _ce_fn(x.device)
         for s in range(0, n, chunk):
-            xc = x[s:s + chunk]
-            chunk_loss, dlogits = ce(xc @ weight.t(), labels[s:s + chunk])
+            xc = x[s : s + chunk]
+            chunk_loss, dlogits = ce(xc @ weight.t(), labels[s : s + chunk])
             loss += chunk_loss
             if want_grad:
-                torch.mm(dlogits, weight, out=gx[s:s + chunk])
+                torch.mm(dlogits, weight, out=gx[s : s + chunk])
                 _accumulate_wgrad(gw, dlogits.t(), xc)
             del dlogits
         ctx.save_for_backward(gx, gw, n_valid)
@@ -116,8 +118,9 @@ class _LinearCrossEntropy(torch.autograd.Function):
         return (gx * scale).to(gx.dtype), (gw * scale).to(ctx.weight_dtype), None, None, None, None
 
 
-def linear_cross_entropy(x: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor,
-                         chunk: int = CE_CHUNK_TOKENS, num_items=None) -> torch.Tensor:
+def linear_cross_entropy(
+    x: torch.Tensor, weight: torch.Tensor, labels: torch.Tensor, chunk: int = CE_CHUNK_TOKENS, num_items=None
+) -> torch.Tensor:
     """mean over non-ignored labels of cross_entropy(x @ weight.T, labels), x [N, H], weight [V, H].
     num_items: divide the sum by this count instead (a shard of a batch whose mean is over the whole batch)."""
     want_grad = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad)
@@ -140,22 +143,22 @@ def prefer_fast_attention() -> None:
         return
     from torch.nn.attention import SDPBackend, sdpa_kernel
 
-    order = [SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION,
-             SDPBackend.MATH]
+    order = [SDPBackend.CUDNN_ATTENTION, SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
     _SDPA_ORDER = sdpa_kernel(order, set_priority=True)
     _SDPA_ORDER.__enter__()  # kept for the life of the process
 
 
 # ---------------------------------------------------------------- AdamW
-def adamw_reference(param, grad, master, exp_avg, exp_avg_sq, scale, *, lr, beta1, beta2, eps, weight_decay,
-                    step: int) -> None:
+def adamw_reference(
+    param, grad, master, exp_avg, exp_avg_sq, scale, *, lr, beta1, beta2, eps, weight_decay, step: int
+) -> None:
     """torch.optim.AdamW's single-tensor update in float32 (same operations, same order). master is the
     float32 copy when param is low precision, else None (param is its own master)."""
     w = param if master is None else master
     g = grad.float()
     if scale is not None:
         g = g * scale
-    bc1, bc2 = 1 - beta1 ** step, 1 - beta2 ** step
+    bc1, bc2 = 1 - beta1**step, 1 - beta2**step
     w.mul_(1 - lr * weight_decay)
     exp_avg.lerp_(g, 1 - beta1)
     exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
@@ -179,9 +182,24 @@ def _adamw_kernel():
             return False
 
         @triton.jit
-        def adamw_kernel(param_ptr, grad_ptr, master_ptr, exp_avg_ptr, exp_avg_sq_ptr, scale_ptr, n,
-                         beta1, beta2, eps, decay, step_size, bc2_sqrt,
-                         HAS_MASTER: tl.constexpr, HAS_SCALE: tl.constexpr, BLOCK: tl.constexpr):
+        def adamw_kernel(
+            param_ptr,
+            grad_ptr,
+            master_ptr,
+            exp_avg_ptr,
+            exp_avg_sq_ptr,
+            scale_ptr,
+            n,
+            beta1,
+            beta2,
+            eps,
+            decay,
+            step_size,
+            bc2_sqrt,
+            HAS_MASTER: tl.constexpr,
+            HAS_SCALE: tl.constexpr,
+            BLOCK: tl.constexpr,
+        ):
             offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
             mask = offs < n
             g = tl.load(grad_ptr + offs, mask=mask, other=0.0).to(tl.float32)
@@ -216,22 +234,62 @@ def fused_adamw_available(device: torch.device) -> bool:
     return device.type == "cuda" and os.environ.get("MOE_FUSED_ADAMW", "1") != "0" and bool(_adamw_kernel())
 
 
-def adamw_step(param, grad, master, exp_avg, exp_avg_sq, scale, *, lr, beta1, beta2, eps, weight_decay,
-               step: int, fused: bool | None = None) -> None:
+def adamw_step(
+    param,
+    grad,
+    master,
+    exp_avg,
+    exp_avg_sq,
+    scale,
+    *,
+    lr,
+    beta1,
+    beta2,
+    eps,
+    weight_decay,
+    step: int,
+    fused: bool | None = None,
+) -> None:
     """One AdamW update of one (local) tensor; see the module docstring. fused=None: the Triton kernel where
     it can run (CUDA), else the reference."""
     if param.numel() == 0:
         return
     if not (fused_adamw_available(param.device) if fused is None else fused):
-        adamw_reference(param, grad, master, exp_avg, exp_avg_sq, scale, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
-                        weight_decay=weight_decay, step=step)
+        adamw_reference(
+            param,
+            grad,
+            master,
+            exp_avg,
+            exp_avg_sq,
+            scale,
+            lr=lr,
+            beta1=beta1,
+            beta2=beta2,
+            eps=eps,
+            weight_decay=weight_decay,
+            step=step,
+        )
         return
     kernel, cdiv = _adamw_kernel()
     block = 4096
     grad = grad if grad.is_contiguous() else grad.contiguous()
     n = param.numel()
     kernel[(cdiv(n, block),)](
-        param, grad, master if master is not None else param, exp_avg, exp_avg_sq,
-        scale if scale is not None else exp_avg, n,
-        beta1, beta2, eps, 1 - lr * weight_decay, lr / (1 - beta1 ** step), math.sqrt(1 - beta2 ** step),
-        HAS_MASTER=master is not None, HAS_SCALE=scale is not None, BLOCK=block, num_warps=8)
+        param,
+        grad,
+        master if master is not None else param,
+        exp_avg,
+        exp_avg_sq,
+        scale if scale is not None else exp_avg,
+        n,
+        beta1,
+        beta2,
+        eps,
+        1 - lr * weight_decay,
+        lr / (1 - beta1**step),
+        math.sqrt(1 - beta2**step),
+        HAS_MASTER=master is not None,
+        HAS_SCALE=scale is not None,
+        BLOCK=block,
+        num_warps=8,
+    )

@@ -5,6 +5,7 @@ retriable) and 75 (retriable) into an unclassified 1. This runs the same launche
 exits with the exit code of the first worker that failed (128 + N when it was killed by signal N), as
 docs/contract.md section 3 needs. Used by bin/moe-train, the image's entrypoint.
 """
+
 from __future__ import annotations
 
 import sys

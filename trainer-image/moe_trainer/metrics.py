@@ -9,6 +9,7 @@ FLOPs per token / (devices × peak dense bf16 FLOP/s of one device), the peak fr
 torch.cuda.get_device_name(), or MOE_PEAK_TFLOPS. On a device the table does not know (a CPU, a new GPU) MFU is
 unknown: logged as such, null in the progress report, no gauge value; never a number against a wrong peak.
 """
+
 from __future__ import annotations
 
 import logging
@@ -64,8 +65,10 @@ def peak_flops(device: torch.device, env=None) -> tuple[float | None, str]:
         except ValueError:
             value = float("nan")
         if not value > 0 or value == float("inf"):
-            raise ConfigError(f"MOE_PEAK_TFLOPS={override!r}: must be a positive number of TFLOP/s (one device's "
-                              "peak dense bf16), or unset to take it from the device name")
+            raise ConfigError(
+                f"MOE_PEAK_TFLOPS={override!r}: must be a positive number of TFLOP/s (one device's "
+                "peak dense bf16), or unset to take it from the device name"
+            )
         return value * 1e12, f"MOE_PEAK_TFLOPS={override}"
     if device.type != "cuda":
         return None, f"unknown ({device.type})"
@@ -136,7 +139,7 @@ _GAUGES = {
     "tokens_per_second": "Unique tokens per second, whole job",
     "tokens_per_second_per_gpu": "Unique tokens per second per GPU",
     "mfu": "Model FLOPs utilisation against the device's peak dense bf16 FLOP/s, 0..1 (no value when the peak is"
-           " unknown)",
+    " unknown)",
     "loss": "Training loss (cross-entropy + aux coefficient x aux loss), mean over ranks",
     "aux_loss": "Load-balancing auxiliary loss",
     "expert_load_imbalance": "max/mean tokens per expert, averaged over MoE layers (1 = balanced)",
@@ -161,7 +164,9 @@ class Metrics:
         reg = CollectorRegistry()
         for k, doc in _GAUGES.items():
             # "moejob", not "job": Prometheus owns the job label (the scrape job) and would rename ours.
-            self.g[k] = Gauge(f"moe_trainer_{k}", doc, ["moejob", "rank"], registry=reg).labels(moejob=job, rank=str(rank))
+            self.g[k] = Gauge(f"moe_trainer_{k}", doc, ["moejob", "rank"], registry=reg).labels(
+                moejob=job, rank=str(rank)
+            )
         try:
             start_http_server(port, registry=reg)
             log.info("metrics on :%d/metrics", port)

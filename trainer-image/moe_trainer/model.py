@@ -10,14 +10,15 @@ CPU tests); there is no autocast. What must stay float32 is float32 whatever the
 softmax and top-k weights, the load-balancing statistics, and the loss (log-sum-exp of the logits in
 float32, kernels.py). Master weights and optimizer state live in optim.py.
 """
+
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .model_config import ModelConfig
 from .kernels import linear_cross_entropy
+from .model_config import ModelConfig
 
 
 class RMSNorm(nn.Module):
@@ -118,8 +119,14 @@ def grouped_mm(x: torch.Tensor, w: torch.Tensor, counts: torch.Tensor) -> torch.
 
     torch._grouped_mm (one kernel, CUTLASS on sm90) on CUDA in bf16; a per-group loop elsewhere
     (exact, used on CPU and as the float32 reference)."""
-    if (x.is_cuda and x.dtype == torch.bfloat16 and grouped_mm.enabled and hasattr(torch, "_grouped_mm")
-            and x.shape[1] % 8 == 0 and w.shape[1] % 8 == 0):  # 16-byte aligned rows (kernel requirement)
+    if (
+        x.is_cuda
+        and x.dtype == torch.bfloat16
+        and grouped_mm.enabled
+        and hasattr(torch, "_grouped_mm")
+        and x.shape[1] % 8 == 0
+        and w.shape[1] % 8 == 0
+    ):  # 16-byte aligned rows (kernel requirement)
         offs = torch.cumsum(counts, 0, dtype=torch.int32)  # offsets need no alignment for bf16
         return torch._grouped_mm(x, w.to(x.dtype).transpose(-2, -1), offs=offs)
     out = []
@@ -155,7 +162,8 @@ class Experts(nn.Module):
 def count_per_expert(flat_idx: torch.Tensor, num_experts: int) -> torch.Tensor:
     """Tokens per expert without a host sync (torch.bincount on CUDA reads the max back to the host)."""
     return torch.zeros(num_experts, dtype=torch.int64, device=flat_idx.device).scatter_add_(
-        0, flat_idx, torch.ones_like(flat_idx))
+        0, flat_idx, torch.ones_like(flat_idx)
+    )
 
 
 def inverse_permutation(order: torch.Tensor) -> torch.Tensor:
@@ -312,8 +320,14 @@ class Qwen3MoeForCausalLM(nn.Module):
         self.model = Backbone(cfg)
         self.lm_head = nn.Linear(cfg.hidden_size, cfg.vocab_size, bias=False)
 
-    def forward(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None, return_logits: bool = False,
-                positions: torch.Tensor | None = None, num_items_in_batch: torch.Tensor | int | None = None):
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        return_logits: bool = False,
+        positions: torch.Tensor | None = None,
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ):
         """labels are the targets aligned with input_ids (already shifted), -100 = ignore. positions: the
         sequence position of each token column (default 0..S-1). num_items_in_batch: the number of labelled
         tokens the cross-entropy mean divides by (default: those in ``labels``; a sequence shard passes the
@@ -345,13 +359,15 @@ class Qwen3MoeForCausalLM(nn.Module):
             logits = self.lm_head(h)
             out["logits"] = logits
             if labels is not None:
-                ce = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                                     ignore_index=-100, reduction="sum")
+                ce = F.cross_entropy(
+                    logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100, reduction="sum"
+                )
                 n = (labels != -100).sum() if num_items_in_batch is None else num_items_in_batch
                 out["ce"] = ce / torch.as_tensor(n, device=ce.device).clamp(min=1)
         elif labels is not None:  # training: lm_head + cross-entropy by chunks of tokens, no [tokens × vocab] copy
-            out["ce"] = linear_cross_entropy(h.reshape(-1, h.shape[-1]), self.lm_head.weight, labels.reshape(-1),
-                                             num_items=num_items_in_batch)
+            out["ce"] = linear_cross_entropy(
+                h.reshape(-1, h.shape[-1]), self.lm_head.weight, labels.reshape(-1), num_items=num_items_in_batch
+            )
         if labels is not None:
             out["loss"] = out["ce"] + cfg.router_aux_loss_coef * out["aux"]
         return out

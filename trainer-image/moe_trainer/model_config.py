@@ -1,5 +1,6 @@
 """Model config: the Hugging Face config.json keys of a Qwen3-MoE model (plan.model, or a checkpoint's
 config.json), checked before anything is built. Errors name the field, the value and the fix."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -33,7 +34,7 @@ class ModelConfig:
     initializer_range: float = 0.02
 
     @staticmethod
-    def from_dict(d: dict[str, Any], where: str = "model") -> "ModelConfig":
+    def from_dict(d: dict[str, Any], where: str = "model") -> ModelConfig:
         if not isinstance(d, dict):
             raise ConfigError(f"{where}: expected a JSON object of Hugging Face config keys, got {type(d).__name__}")
         mt = d.get("model_type", "qwen3_moe")
@@ -45,12 +46,24 @@ class ModelConfig:
         if "rope_theta" not in g and isinstance(g.get("rope_parameters"), dict):
             rp = g["rope_parameters"]
             if rp.get("rope_type", "default") != "default":
-                raise ConfigError(f"{where}.rope_parameters.rope_type={rp.get('rope_type')!r}: only 'default' RoPE is supported")
+                raise ConfigError(
+                    f"{where}.rope_parameters.rope_type={rp.get('rope_type')!r}: only 'default' RoPE is supported"
+                )
             g["rope_theta"] = rp.get("rope_theta", 1_000_000.0)
         if g.get("head_dim") is None and g.get("hidden_size") and g.get("num_attention_heads"):
             g["head_dim"] = g["hidden_size"] // g["num_attention_heads"]
-        required = ["vocab_size", "hidden_size", "intermediate_size", "moe_intermediate_size", "num_hidden_layers",
-                    "num_attention_heads", "num_key_value_heads", "head_dim", "num_experts", "num_experts_per_tok"]
+        required = [
+            "vocab_size",
+            "hidden_size",
+            "intermediate_size",
+            "moe_intermediate_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "num_key_value_heads",
+            "head_dim",
+            "num_experts",
+            "num_experts_per_tok",
+        ]
         for k in required:
             v = g.get(k)
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
@@ -62,10 +75,14 @@ class ModelConfig:
 
     def validate(self, where: str = "model") -> None:
         if self.num_attention_heads % self.num_key_value_heads:
-            raise ConfigError(f"{where}.num_attention_heads={self.num_attention_heads} is not a multiple of "
-                              f"num_key_value_heads={self.num_key_value_heads}")
+            raise ConfigError(
+                f"{where}.num_attention_heads={self.num_attention_heads} is not a multiple of "
+                f"num_key_value_heads={self.num_key_value_heads}"
+            )
         if self.num_experts_per_tok > self.num_experts:
-            raise ConfigError(f"{where}.num_experts_per_tok={self.num_experts_per_tok} exceeds num_experts={self.num_experts}")
+            raise ConfigError(
+                f"{where}.num_experts_per_tok={self.num_experts_per_tok} exceeds num_experts={self.num_experts}"
+            )
         if self.head_dim % 2:
             raise ConfigError(f"{where}.head_dim={self.head_dim}: RoPE needs an even head_dim")
         if self.hidden_act != "silu":
@@ -80,8 +97,13 @@ class ModelConfig:
 
     def to_hf_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        d.update(model_type="qwen3_moe", architectures=["Qwen3MoeForCausalLM"], num_local_experts=self.num_experts,
-                 rope_parameters={"rope_type": "default", "rope_theta": self.rope_theta}, dtype="float32")
+        d.update(
+            model_type="qwen3_moe",
+            architectures=["Qwen3MoeForCausalLM"],
+            num_local_experts=self.num_experts,
+            rope_parameters={"rope_type": "default", "rope_theta": self.rope_theta},
+            dtype="float32",
+        )
         return d
 
     # ---- parameter counts: the plan's "parameters" (plan-engine ParameterCount.java), checked equal by

@@ -13,6 +13,7 @@ The optimizer (AdamW) updates both kinds with one pass per tensor (kernels.adamw
 factor from the device, so the step has no host sync. Checkpoints and the Hugging Face export read the
 float32 masters (fp32_state / fp32_named_parameters), never the bf16 copies.
 """
+
 from __future__ import annotations
 
 import torch
@@ -98,9 +99,20 @@ class AdamW(torch.optim.Optimizer):
                 st = self.state[p]
                 st["step"] += 1
                 master = st.get("master")
-                adamw_step(_local(p), _local(g), None if master is None else _local(master), _local(st["exp_avg"]),
-                           _local(st["exp_avg_sq"]), scale, lr=group["lr"], beta1=beta1, beta2=beta2,
-                           eps=group["eps"], weight_decay=group["weight_decay"], step=int(st["step"].item()))
+                adamw_step(
+                    _local(p),
+                    _local(g),
+                    None if master is None else _local(master),
+                    _local(st["exp_avg"]),
+                    _local(st["exp_avg_sq"]),
+                    scale,
+                    lr=group["lr"],
+                    beta1=beta1,
+                    beta2=beta2,
+                    eps=group["eps"],
+                    weight_decay=group["weight_decay"],
+                    step=int(st["step"].item()),
+                )
         self.clip_factor = None
 
     def zero_grad(self, set_to_none: bool = True):

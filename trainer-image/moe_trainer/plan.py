@@ -3,12 +3,13 @@
 Every check here runs before torch.distributed is initialised, so a bad plan ends with exit code 78
 before any collective. Errors name the field, the value and the fix.
 """
+
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,17 +122,23 @@ def parse_plan(doc: Any) -> Plan:
         raise ConfigError("plan: expected a JSON object")
     api = doc.get("apiVersion")
     if api != PLAN_API_VERSION:
-        raise ConfigError(f"plan.apiVersion={api!r}: this trainer reads {PLAN_API_VERSION!r}; "
-                          "upgrade the trainer image or the operator so they agree")
+        raise ConfigError(
+            f"plan.apiVersion={api!r}: this trainer reads {PLAN_API_VERSION!r}; "
+            "upgrade the trainer image or the operator so they agree"
+        )
     model = ModelConfig.from_dict(doc.get("model"), "plan.model")
     p = doc.get("parallelism") or {}
     w = doc.get("world") or {}
     t = doc.get("training") or {}
     if not isinstance(p, dict) or not isinstance(w, dict) or not isinstance(t, dict):
         raise ConfigError("plan.parallelism, plan.world and plan.training must be JSON objects")
-    par = Parallelism(tensor=_int(p, "tensor", "plan.parallelism", 1), expert=_int(p, "expert", "plan.parallelism", 1),
-                      context=_int(p, "context", "plan.parallelism", 1), data=_int(p, "data", "plan.parallelism", 1),
-                      expert_data=_int(p, "expertData", "plan.parallelism", 0, minimum=0))
+    par = Parallelism(
+        tensor=_int(p, "tensor", "plan.parallelism", 1),
+        expert=_int(p, "expert", "plan.parallelism", 1),
+        context=_int(p, "context", "plan.parallelism", 1),
+        data=_int(p, "data", "plan.parallelism", 1),
+        expert_data=_int(p, "expertData", "plan.parallelism", 0, minimum=0),
+    )
     world = _int(w, "size", "plan.world")
     nodes = _int(w, "nodes", "plan.world", 1)
     gpn = _int(w, "gpusPerNode", "plan.world", world // max(nodes, 1) or 1)
@@ -162,10 +169,19 @@ def parse_plan(doc: Any) -> Plan:
         tr.global_batch_size = tr.micro_batch_size * par.data * tr.gradient_accumulation
     ckp = doc.get("checkpoint") or {}
     job = doc.get("job") or {}
-    plan = Plan(model=model, parallelism=par, world_size=world, nodes=nodes, gpus_per_node=gpn, training=tr,
-                checkpoint_path=(ckp.get("path") if isinstance(ckp, dict) else None),
-                job_namespace=job.get("namespace", "default"), job_name=job.get("name", "moe"),
-                ranks=doc.get("ranks") or [], raw=doc)
+    plan = Plan(
+        model=model,
+        parallelism=par,
+        world_size=world,
+        nodes=nodes,
+        gpus_per_node=gpn,
+        training=tr,
+        checkpoint_path=(ckp.get("path") if isinstance(ckp, dict) else None),
+        job_namespace=job.get("namespace", "default"),
+        job_name=job.get("name", "moe"),
+        ranks=doc.get("ranks") or [],
+        raw=doc,
+    )
     validate_plan(plan)
     return plan
 
@@ -176,17 +192,27 @@ def rank_layout(rank: int, p: Parallelism, gpus_per_node: int, num_experts: int)
     half-open range of expert ids its expert rank owns."""
     T, C, E = p.tensor, p.context, p.expert
     n = num_experts // E
-    return {"rank": rank, "node": rank // gpus_per_node, "localRank": rank % gpus_per_node, "tensor": rank % T,
-            "context": (rank // T) % C, "data": rank // (T * C), "expert": rank % E, "expertData": rank // E,
-            "experts": [rank % E * n, (rank % E + 1) * n]}
+    return {
+        "rank": rank,
+        "node": rank // gpus_per_node,
+        "localRank": rank % gpus_per_node,
+        "tensor": rank % T,
+        "context": (rank // T) % C,
+        "data": rank // (T * C),
+        "expert": rank % E,
+        "expertData": rank // E,
+        "experts": [rank % E * n, (rank % E + 1) * n],
+    }
 
 
 def validate_plan(plan: Plan) -> None:
     """The rules of docs/contract.md section 1, re-checked. Raises ConfigError."""
     p, m, t, W = plan.parallelism, plan.model, plan.training, plan.world_size
     if p.data * p.context * p.tensor != W:
-        raise ConfigError(f"plan.parallelism: data×context×tensor = {p.data}×{p.context}×{p.tensor} = "
-                          f"{p.data * p.context * p.tensor} but world.size={W}; make the product equal world.size")
+        raise ConfigError(
+            f"plan.parallelism: data×context×tensor = {p.data}×{p.context}×{p.tensor} = "
+            f"{p.data * p.context * p.tensor} but world.size={W}; make the product equal world.size"
+        )
     if plan.nodes * plan.gpus_per_node != W:
         raise ConfigError(f"plan.world: nodes×gpusPerNode = {plan.nodes}×{plan.gpus_per_node} != size={W}")
     if W % p.expert:
@@ -196,26 +222,36 @@ def validate_plan(plan: Plan) -> None:
     if p.expert_data * p.expert != W:
         raise ConfigError(f"plan.parallelism: expertData×expert = {p.expert_data}×{p.expert} != world.size={W}")
     if m.num_experts % p.expert:
-        raise ConfigError(f"plan.parallelism.expert={p.expert} does not divide model.num_experts={m.num_experts}; "
-                          "choose an expert degree that divides the number of experts")
+        raise ConfigError(
+            f"plan.parallelism.expert={p.expert} does not divide model.num_experts={m.num_experts}; "
+            "choose an expert degree that divides the number of experts"
+        )
     if m.num_attention_heads % p.tensor or m.num_key_value_heads % p.tensor:
-        raise ConfigError(f"plan.parallelism.tensor={p.tensor} must divide model.num_attention_heads="
-                          f"{m.num_attention_heads} and model.num_key_value_heads={m.num_key_value_heads} "
-                          "(KV-head replication is not implemented); lower tensor")
+        raise ConfigError(
+            f"plan.parallelism.tensor={p.tensor} must divide model.num_attention_heads="
+            f"{m.num_attention_heads} and model.num_key_value_heads={m.num_key_value_heads} "
+            "(KV-head replication is not implemented); lower tensor"
+        )
     if t.seq_length % (2 * p.context):  # head–tail chunks of equal length (parallel/context.py)
-        raise ConfigError(f"plan.training.seqLength={t.seq_length} must be divisible by 2×context={2 * p.context}; "
-                          "choose a seqLength that is a multiple of it or a smaller context")
+        raise ConfigError(
+            f"plan.training.seqLength={t.seq_length} must be divisible by 2×context={2 * p.context}; "
+            "choose a seqLength that is a multiple of it or a smaller context"
+        )
     if t.global_batch_size != t.micro_batch_size * p.data * t.gradient_accumulation:
-        raise ConfigError(f"plan.training.globalBatchSize={t.global_batch_size} != microBatchSize×data×"
-                          f"gradientAccumulation = {t.micro_batch_size}×{p.data}×{t.gradient_accumulation}")
+        raise ConfigError(
+            f"plan.training.globalBatchSize={t.global_batch_size} != microBatchSize×data×"
+            f"gradientAccumulation = {t.micro_batch_size}×{p.data}×{t.gradient_accumulation}"
+        )
     ds = t.dataset
     if not isinstance(ds, dict) or ds.get("type") not in contract.DATASET_TYPES:
         raise ConfigError(f"plan.training.dataset={ds!r}: type must be one of {', '.join(contract.DATASET_TYPES)}")
     if ds["type"] == "tokens":
         if ds.get("dtype", DEFAULT_TOKEN_DTYPE) not in contract.TOKEN_DTYPES:
-            raise ConfigError(f"plan.training.dataset.dtype={ds.get('dtype')!r}: use "
-                              f"{' or '.join(contract.TOKEN_DTYPES)} "
-                              "(token ids are unsigned; write the file with one of these numpy dtypes)")
+            raise ConfigError(
+                f"plan.training.dataset.dtype={ds.get('dtype')!r}: use "
+                f"{' or '.join(contract.TOKEN_DTYPES)} "
+                "(token ids are unsigned; write the file with one of these numpy dtypes)"
+            )
         path = ds.get("path")
         if not path or not os.path.isfile(path):
             raise ConfigError(f"plan.training.dataset.path={path!r}: token file not found; mount the dataset volume")
@@ -225,7 +261,9 @@ def validate_plan(plan: Plan) -> None:
         log.info("checkpoints off: plan.training.checkpoint.dir is null (no checkpoint volume in the job)")
         t.checkpoint_every = 0
     if t.checkpoint_dir:
-        parent = t.checkpoint_dir if os.path.isdir(t.checkpoint_dir) else os.path.dirname(os.path.abspath(t.checkpoint_dir))
+        parent = (
+            t.checkpoint_dir if os.path.isdir(t.checkpoint_dir) else os.path.dirname(os.path.abspath(t.checkpoint_dir))
+        )
         if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
             raise ConfigError(f"plan.training.checkpoint.dir={t.checkpoint_dir!r}: not a writable directory")
     for i, r in enumerate(plan.ranks):
@@ -263,13 +301,18 @@ def check_env_against_plan(plan: Plan, env: dict | None = None) -> tuple[int, in
     except ValueError as e:
         raise ConfigError(f"torchrun env is not numeric: {e}") from None
     if world != plan.world_size:
-        raise ConfigError(f"{contract.WORLD_SIZE}={world} but plan.world.size={plan.world_size}; "
-                          "the pod env and plan disagree")
+        raise ConfigError(
+            f"{contract.WORLD_SIZE}={world} but plan.world.size={plan.world_size}; the pod env and plan disagree"
+        )
     if not 0 <= rank < world:
         raise ConfigError(f"RANK={rank} outside [0, {world})")
     p = plan.parallelism
-    for k, v in ((contract.MOE_TENSOR_PARALLEL, p.tensor), (contract.MOE_EXPERT_PARALLEL, p.expert),
-                 (contract.MOE_CONTEXT_PARALLEL, p.context), (contract.MOE_DATA_PARALLEL, p.data)):
+    for k, v in (
+        (contract.MOE_TENSOR_PARALLEL, p.tensor),
+        (contract.MOE_EXPERT_PARALLEL, p.expert),
+        (contract.MOE_CONTEXT_PARALLEL, p.context),
+        (contract.MOE_DATA_PARALLEL, p.data),
+    ):
         if env.get(k) not in (None, "") and env.get(k) != str(v):
             raise ConfigError(f"{k}={env.get(k)} but the plan says {v}")
     return rank, local, world

@@ -4,11 +4,12 @@
 that wraps plain torchrun (which reports any failed worker as exit 1), or a person checking a plan by hand. The
 image's entrypoint does not need it: moe_trainer.launch passes the trainer's own 78 through (docs/contract.md
 section 2), and the trainer checks the same plan before any collective."""
+
 import argparse
 import sys
 
-from .plan import load_plan
 from .exitcodes import EXIT_CONFIG, ConfigError
+from .plan import load_plan
 
 
 def main(argv=None) -> int:
@@ -21,8 +22,10 @@ def main(argv=None) -> int:
         print(f"moe-train: configuration error (exit {EXIT_CONFIG}, not retriable): {e}", file=sys.stderr)
         return EXIT_CONFIG
     p = plan.parallelism
-    print(f"moe-train: plan ok: world {plan.world_size} (data {p.data}, context {p.context}, tensor {p.tensor}; "
-          f"expert {p.expert}, expertData {p.expert_data})")
+    print(
+        f"moe-train: plan ok: world {plan.world_size} (data {p.data}, context {p.context}, tensor {p.tensor}; "
+        f"expert {p.expert}, expertData {p.expert_data})"
+    )
     return 0
 
 

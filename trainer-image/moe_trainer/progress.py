@@ -1,4 +1,5 @@
 """Progress report to the operator (docs/contract.md section 4): pod annotation or file."""
+
 from __future__ import annotations
 
 import json
@@ -24,20 +25,27 @@ class ProgressReporter:
         self.sa_dir = env.get("MOE_K8S_SA_DIR") or sa_dir
         self.last = 0.0
         self.namespace, self.pod = env.get(POD_NAMESPACE), env.get(POD_NAME)
-        self.api = "https://{}:{}".format(env.get("KUBERNETES_SERVICE_HOST", "kubernetes.default.svc"),
-                                          env.get("KUBERNETES_SERVICE_PORT", "443"))
+        self.api = "https://{}:{}".format(
+            env.get("KUBERNETES_SERVICE_HOST", "kubernetes.default.svc"), env.get("KUBERNETES_SERVICE_PORT", "443")
+        )
 
     @property
     def enabled(self) -> bool:
         return bool(self.spec)
 
-    def report(self, step: int, loss: float, tokens_per_s: float, mfu: float | None, last_ckpt: int | None,
-               final: bool = False) -> None:
+    def report(
+        self, step: int, loss: float, tokens_per_s: float, mfu: float | None, last_ckpt: int | None, final: bool = False
+    ) -> None:
         if not self.enabled:
             return
-        doc = {"step": step, "loss": round(float(loss), 6), "tokensPerSecond": round(float(tokens_per_s), 1),
-               "mfu": None if mfu is None else round(float(mfu), 5), "lastCheckpointStep": last_ckpt,
-               "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        doc = {
+            "step": step,
+            "loss": round(float(loss), 6),
+            "tokensPerSecond": round(float(tokens_per_s), 1),
+            "mfu": None if mfu is None else round(float(mfu), 5),
+            "lastCheckpointStep": last_ckpt,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         try:
             if self.spec.startswith("file:"):
                 path = self.spec[5:]
@@ -52,7 +60,9 @@ class ProgressReporter:
                 self.last = now
                 self._patch_pod(doc)
             else:
-                log.warning("MOE_PROGRESS=%r not understood (use pod-annotation or file:<path>); not reporting", self.spec)
+                log.warning(
+                    "MOE_PROGRESS=%r not understood (use pod-annotation or file:<path>); not reporting", self.spec
+                )
                 self.spec = ""
         except Exception as e:  # progress must never kill training
             log.warning("progress report failed: %s", e)
@@ -64,8 +74,11 @@ class ProgressReporter:
             token = f.read().strip()
         ctx = ssl.create_default_context(cafile=os.path.join(self.sa_dir, "ca.crt"))
         body = json.dumps({"metadata": {"annotations": {ANNOTATION: json.dumps(doc)}}}).encode()
-        req = urllib.request.Request(f"{self.api}/api/v1/namespaces/{self.namespace}/pods/{self.pod}", data=body,
-                                     method="PATCH", headers={"Content-Type": "application/merge-patch+json",
-                                                              "Authorization": f"Bearer {token}"})
+        req = urllib.request.Request(
+            f"{self.api}/api/v1/namespaces/{self.namespace}/pods/{self.pod}",
+            data=body,
+            method="PATCH",
+            headers={"Content-Type": "application/merge-patch+json", "Authorization": f"Bearer {token}"},
+        )
         with urllib.request.urlopen(req, context=ctx, timeout=5) as r:
             r.read()

@@ -4,6 +4,7 @@ one. The ranks agree with one collective per step (a signal reaches the ranks at
 they all save the same step, which `torch.distributed.checkpoint` requires, and then stop. The pod's
 terminationGracePeriodSeconds must cover one step plus one save; past it the kubelet kills the process and the
 job resumes from the last complete checkpoint as before (a checkpoint is complete only once `latest` names it)."""
+
 import logging
 import signal
 import threading

@@ -4,6 +4,7 @@ Everything that can be wrong with the configuration is checked before torch.dist
 (exit 78); runtime failures (NCCL, lost peers, I/O) exit 75 so the operator restarts the gang, which
 resumes from the last checkpoint at the same step with the same data.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,13 @@ log = logging.getLogger("moe_trainer")
 
 def setup_logging(rank: int) -> None:
     level = logging.INFO if rank == 0 else logging.WARNING
-    logging.basicConfig(level=level, stream=sys.stdout, force=True,
-                        format=f"%(asctime)s rank{rank} %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=level,
+        stream=sys.stdout,
+        force=True,
+        format=f"%(asctime)s rank{rank} %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
 
 
 # ---------------------------------------------------------------- building
@@ -80,8 +86,15 @@ class BuiltModel:
     context_shard: ContextShard | None = None
 
 
-def build_model(plan: Plan, meshes: Meshes, device: torch.device, seed: int | None = None, bf16: bool | None = None,
-                activation_checkpointing: str | bool | None = None, compile: bool | None = None) -> BuiltModel:
+def build_model(
+    plan: Plan,
+    meshes: Meshes,
+    device: torch.device,
+    seed: int | None = None,
+    bf16: bool | None = None,
+    activation_checkpointing: str | bool | None = None,
+    compile: bool | None = None,
+) -> BuiltModel:
     """Meta-device model -> TP -> EP -> local shards filled in float32 (HF checkpoint or seeded init) ->
     working precision (bf16 on GPU: parameters FSDP2 will not shard become bf16, their float32 values kept as
     masters, optim.py) -> activation checkpointing (plan.training.activationCheckpointing) -> per-layer
@@ -102,11 +115,13 @@ def build_model(plan: Plan, meshes: Meshes, device: torch.device, seed: int | No
         bf16 = os.environ.get("MOE_PRECISION", "bf16" if device.type == "cuda" else "fp32") == "bf16"
     working = torch.bfloat16 if bf16 else torch.float32
     master_weights = split_master_weights(model, working, keep=fsdp_managed_parameters(model, meshes))
-    grad_accumulation = (Fp32GradAccumulation(master_weights)
-                         if plan.training.gradient_accumulation > 1 and master_weights else None)
+    grad_accumulation = (
+        Fp32GradAccumulation(master_weights) if plan.training.gradient_accumulation > 1 and master_weights else None
+    )
     ac = plan.training.activation_checkpointing if activation_checkpointing is None else activation_checkpointing
-    checkpointed_layers = apply_activation_checkpointing(model, ac, all_to_all=meshes.ep > 1,
-                                                         all_gather=meshes.context > 1)
+    checkpointed_layers = apply_activation_checkpointing(
+        model, ac, all_to_all=meshes.ep > 1, all_gather=meshes.context > 1
+    )
     if device.type == "cuda":
         prefer_fast_attention()
     compiled_layers = apply_compile(model) if (compile_enabled(device) if compile is None else compile) else 0
@@ -121,8 +136,11 @@ def build_optimizer(built: BuiltModel, plan: Plan) -> AdamW:
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     t = plan.training
-    groups = [g for g in ({"params": decay, "weight_decay": t.weight_decay},
-                          {"params": no_decay, "weight_decay": 0.0}) if g["params"]]
+    groups = [
+        g
+        for g in ({"params": decay, "weight_decay": t.weight_decay}, {"params": no_decay, "weight_decay": 0.0})
+        if g["params"]
+    ]
     return AdamW(groups, built.master_weights, lr=t.learning_rate, betas=(0.9, 0.95), eps=1e-8)
 
 
@@ -176,8 +194,9 @@ def clip_grad_norm(model, max_norm: float, world: int, optimizer: AdamW | None =
     return norm
 
 
-def forward_backward(model, meshes: Meshes, data: BatchSource, step: int, accum: int, device,
-                     shard: ContextShard | None = None):
+def forward_backward(
+    model, meshes: Meshes, data: BatchSource, step: int, accum: int, device, shard: ContextShard | None = None
+):
     """Gradient accumulation over `accum` micro-batches; returns (local (loss, ce, aux) sums / accum, tokens per
     expert [MoE layers, experts] of the last micro-batch or None).
     The model computes in its parameters' dtype (no autocast); gradients accumulate in float32 (FSDP2 for
@@ -212,20 +231,30 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
     device = init_distributed(local_rank, rank, world)
     meshes = build_meshes(p, device.type)
     torch.manual_seed(t.seed)
-    log.info("world %d: data %d × context %d × tensor %d; expert %d × expertData %d; device %s; activation "
-             "checkpointing %s", world, p.data, p.context, p.tensor, p.expert, p.expert_data, device,
-             t.activation_checkpointing)
+    log.info(
+        "world %d: data %d × context %d × tensor %d; expert %d × expertData %d; device %s; activation checkpointing %s",
+        world,
+        p.data,
+        p.context,
+        p.tensor,
+        p.expert,
+        p.expert_data,
+        device,
+        t.activation_checkpointing,
+    )
     built = build_model(plan, meshes, device)
     model = built.model
     opt = build_optimizer(built, plan)
-    data = BatchSource(t.dataset, plan.model.vocab_size, t.seq_length, t.micro_batch_size, t.gradient_accumulation,
-                       p.data, t.seed)
+    data = BatchSource(
+        t.dataset, plan.model.vocab_size, t.seq_length, t.micro_batch_size, t.gradient_accumulation, p.data, t.seed
+    )
     start, last_ckpt = 0, None
     resume = ckpt.latest_step_dir(t.checkpoint_dir)
     if resume:
         start = last_ckpt = ckpt.load(resume, model, opt)
-        log.info("resumed from %s at step %d (attempt %s)", resume, start,
-                 os.environ.get(contract.MOE_RESTART_ATTEMPT, "0"))
+        log.info(
+            "resumed from %s at step %d (attempt %s)", resume, start, os.environ.get(contract.MOE_RESTART_ATTEMPT, "0")
+        )
 
     port = os.environ.get(contract.MOE_METRICS_PORT)
     metrics = Metrics(int(port) + local_rank if port else None, rank, plan.job_name)
@@ -253,8 +282,9 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
         lr = lr_at(step, t)
         for g in opt.param_groups:
             g["lr"] = lr
-        stats, expert_counts = forward_backward(model, meshes, data, step, t.gradient_accumulation, device,
-                                                built.context_shard)
+        stats, expert_counts = forward_backward(
+            model, meshes, data, step, t.gradient_accumulation, device, built.context_shard
+        )
         gnorm = clip_grad_norm(model, t.grad_clip, world, opt)
         opt.step()
         opt.zero_grad(set_to_none=True)
@@ -273,20 +303,47 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
             tps = tokens_per_step / dt
             util = mfu(tps, flops_tok, world, peak)
             mem = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else 0
-            log.info("step %d/%d  loss %.4f (ce %.4f aux %.4f)  lr %.2e  grad_norm %.3f  %.2fs  %s tok/s "
-                     "(%s /GPU)  MFU %s  a2a %.3fs/step  imbalance %.2f  peak_mem %.1f GiB",
-                     done, t.steps, loss_val, ce, aux, lr, gnorm.item(), dt, f"{tps:,.0f}", f"{tps / world:,.0f}",
-                     "unknown" if util is None else f"{100 * util:.1f}%", a2a, imb, mem / 2**30)
-            metrics.set(step=done, step_seconds=dt, tokens_per_second=tps, tokens_per_second_per_gpu=tps / world,
-                        mfu=util, loss=loss_val, aux_loss=aux, expert_load_imbalance=imb, all_to_all_seconds=a2a,
-                        peak_memory_bytes=mem, grad_norm=gnorm.item(), learning_rate=lr)
+            log.info(
+                "step %d/%d  loss %.4f (ce %.4f aux %.4f)  lr %.2e  grad_norm %.3f  %.2fs  %s tok/s "
+                "(%s /GPU)  MFU %s  a2a %.3fs/step  imbalance %.2f  peak_mem %.1f GiB",
+                done,
+                t.steps,
+                loss_val,
+                ce,
+                aux,
+                lr,
+                gnorm.item(),
+                dt,
+                f"{tps:,.0f}",
+                f"{tps / world:,.0f}",
+                "unknown" if util is None else f"{100 * util:.1f}%",
+                a2a,
+                imb,
+                mem / 2**30,
+            )
+            metrics.set(
+                step=done,
+                step_seconds=dt,
+                tokens_per_second=tps,
+                tokens_per_second_per_gpu=tps / world,
+                mfu=util,
+                loss=loss_val,
+                aux_loss=aux,
+                expert_load_imbalance=imb,
+                all_to_all_seconds=a2a,
+                peak_memory_bytes=mem,
+                grad_norm=gnorm.item(),
+                learning_rate=lr,
+            )
             if rank == 0 and loss_log:
                 with open(loss_log, "a") as f:
                     f.write(f"{done} {loss_val!r}\n")
             progress.report(done, loss_val, tps, util, last_ckpt)
         stopping = done < t.steps and stop.agreed(device)  # checkpoint before stop (stop_request.py)
-        if t.checkpoint_dir and ((t.checkpoint_every and (done % t.checkpoint_every == 0 or done == t.steps))
-                                 or (stopping and last_ckpt != done)):
+        if t.checkpoint_dir and (
+            (t.checkpoint_every and (done % t.checkpoint_every == 0 or done == t.steps))
+            or (stopping and last_ckpt != done)
+        ):
             ckpt.save(t.checkpoint_dir, done, model, opt, rank)
             last_ckpt = done
             metrics.set(last_checkpoint_step=done)
@@ -332,7 +389,9 @@ def main(argv=None) -> int:
     except Exception as e:  # noqa: BLE001
         traceback.print_exc()
         code = EXIT_TEMPFAIL if is_retriable(e) else 1
-        log.error("training failed (exit %d, %s): %s", code, "retriable" if code == EXIT_TEMPFAIL else "unclassified", e)
+        log.error(
+            "training failed (exit %d, %s): %s", code, "retriable" if code == EXIT_TEMPFAIL else "unclassified", e
+        )
         hard_exit(code)
         return code
 

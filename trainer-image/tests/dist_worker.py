@@ -1,6 +1,7 @@
 """Run under torchrun (gloo): one forward/backward of the parallel trainer on a plan; rank 0 saves the
 mean loss, the global grad norm, every gradient gathered to full size and how many all-to-alls ran (counted
 below the selective-checkpoint cache, so one a recompute answered from saved outputs is not counted)."""
+
 import os
 import sys
 
@@ -10,11 +11,11 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from moe_trainer.plan import check_env_against_plan, load_plan  # noqa: E402
-from moe_trainer.exitcodes import hard_exit  # noqa: E402
 from moe_trainer.data import BatchSource  # noqa: E402
+from moe_trainer.exitcodes import hard_exit  # noqa: E402
 from moe_trainer.optim import grad_of  # noqa: E402
 from moe_trainer.parallel.mesh import build_meshes  # noqa: E402
+from moe_trainer.plan import check_env_against_plan, load_plan  # noqa: E402
 from moe_trainer.train import build_model, clip_grad_norm, forward_backward, init_distributed  # noqa: E402
 
 
@@ -40,8 +41,15 @@ def main(plan_path, out_path):
     built = build_model(plan, meshes, device)
     model = built.model
     t = plan.training
-    data = BatchSource(t.dataset, plan.model.vocab_size, t.seq_length, t.micro_batch_size, t.gradient_accumulation,
-                       plan.parallelism.data, t.seed)
+    data = BatchSource(
+        t.dataset,
+        plan.model.vocab_size,
+        t.seq_length,
+        t.micro_batch_size,
+        t.gradient_accumulation,
+        plan.parallelism.data,
+        t.seed,
+    )
     with CollectiveCounter() as counter:
         stats, _ = forward_backward(model, meshes, data, 0, t.gradient_accumulation, device, built.context_shard)
     dist.all_reduce(stats)
@@ -52,8 +60,16 @@ def main(plan_path, out_path):
         g = grad_of(p)
         grads[name] = (g.full_tensor() if isinstance(g, DTensor) else g).detach().clone()
     if rank == 0:
-        torch.save({"loss": stats[0].item(), "norm": norm.item(), "grads": grads,
-                    "checkpointed_layers": built.checkpointed_layers, "all_to_alls": counter.all_to_alls}, out_path)
+        torch.save(
+            {
+                "loss": stats[0].item(),
+                "norm": norm.item(),
+                "grads": grads,
+                "checkpointed_layers": built.checkpointed_layers,
+                "all_to_alls": counter.all_to_alls,
+            },
+            out_path,
+        )
     dist.barrier()
     dist.destroy_process_group()
 

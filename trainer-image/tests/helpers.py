@@ -8,19 +8,54 @@ from conftest import ROOT
 PY = sys.executable
 
 
-def make_plan(model: dict, data=1, tensor=1, expert=1, seq=16, mbs=2, accum=2, steps=4, ckpt=None, every=0,
-              checkpoint_path=None, dataset=None, context=1, **training):
+def make_plan(
+    model: dict,
+    data=1,
+    tensor=1,
+    expert=1,
+    seq=16,
+    mbs=2,
+    accum=2,
+    steps=4,
+    ckpt=None,
+    every=0,
+    checkpoint_path=None,
+    dataset=None,
+    context=1,
+    **training,
+):
     world = data * context * tensor
-    t = {"seqLength": seq, "microBatchSize": mbs, "globalBatchSize": mbs * data * accum, "gradientAccumulation": accum,
-         "steps": steps, "learningRate": 1e-3, "minLearningRate": 1e-4, "warmupSteps": 2, "weightDecay": 0.1,
-         "gradClip": 1.0, "seed": 7, "dataset": dataset or {"type": "synthetic"},
-         "checkpoint": {"dir": ckpt, "everySteps": every}}
+    t = {
+        "seqLength": seq,
+        "microBatchSize": mbs,
+        "globalBatchSize": mbs * data * accum,
+        "gradientAccumulation": accum,
+        "steps": steps,
+        "learningRate": 1e-3,
+        "minLearningRate": 1e-4,
+        "warmupSteps": 2,
+        "weightDecay": 0.1,
+        "gradClip": 1.0,
+        "seed": 7,
+        "dataset": dataset or {"type": "synthetic"},
+        "checkpoint": {"dir": ckpt, "everySteps": every},
+    }
     t.update(training)
-    return {"apiVersion": "training.moe.dev/plan-v1", "job": {"namespace": "default", "name": "test"},
-            "model": model, "checkpoint": {"path": checkpoint_path} if checkpoint_path else None,
-            "parallelism": {"tensor": tensor, "expert": expert, "context": context, "data": data,
-                            "expertData": world // expert},
-            "world": {"size": world, "nodes": 1, "gpusPerNode": world}, "training": t}
+    return {
+        "apiVersion": "training.moe.dev/plan-v1",
+        "job": {"namespace": "default", "name": "test"},
+        "model": model,
+        "checkpoint": {"path": checkpoint_path} if checkpoint_path else None,
+        "parallelism": {
+            "tensor": tensor,
+            "expert": expert,
+            "context": context,
+            "data": data,
+            "expertData": world // expert,
+        },
+        "world": {"size": world, "nodes": 1, "gpusPerNode": world},
+        "training": t,
+    }
 
 
 def write_plan(tmp_path, plan, name="plan.json"):

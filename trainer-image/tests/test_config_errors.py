@@ -1,4 +1,5 @@
 """Bad plans and configs exit with 78 and a message naming the field, before any collective."""
+
 import copy
 import os
 import subprocess
@@ -9,7 +10,6 @@ import pytest
 import torch.distributed as dist
 from conftest import ROOT, TINY
 from helpers import make_plan, write_plan
-
 from moe_trainer.exitcodes import EXIT_CONFIG
 from moe_trainer.train import main
 
@@ -36,20 +36,38 @@ def _bad_cases(tmp_path, hf_tiny_dir):
     p = _plan(data=2, checkpoint_path=hf_tiny_dir)
     p["model"]["moe_intermediate_size"] = 48
     cases["ckpt_shape"] = (p, "has shape")
-    cases["dataset"] = (_plan(data=2, dataset={"type": "tokens", "path": str(tmp_path / "x.bin")}), "token file not found")
+    cases["dataset"] = (
+        _plan(data=2, dataset={"type": "tokens", "path": str(tmp_path / "x.bin")}),
+        "token file not found",
+    )
     p = _plan(data=2)
     p["training"]["globalBatchSize"] = 3
     cases["batch"] = (p, "globalBatchSize=3")
     p = _plan(data=2)
     p["world"]["size"] = 3
     cases["world"] = (p, "world.size=3")
-    cases["checkpointing"] = (_plan(data=2, activationCheckpointing="partial"),
-                              "plan.training.activationCheckpointing='partial': use one of none, selective, full")
+    cases["checkpointing"] = (
+        _plan(data=2, activationCheckpointing="partial"),
+        "plan.training.activationCheckpointing='partial': use one of none, selective, full",
+    )
     return cases
 
 
-@pytest.mark.parametrize("case", ["apiVersion", "experts", "kv_heads", "context", "ckpt_missing", "ckpt_shape",
-                                  "dataset", "batch", "world", "checkpointing"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "apiVersion",
+        "experts",
+        "kv_heads",
+        "context",
+        "ckpt_missing",
+        "ckpt_shape",
+        "dataset",
+        "batch",
+        "world",
+        "checkpointing",
+    ],
+)
 def test_bad_plan_exits_78_before_any_collective(case, tmp_path, hf_tiny_dir, monkeypatch, capsys):
     plan, msg = _bad_cases(tmp_path, hf_tiny_dir)[case]
     path = write_plan(tmp_path, plan)
@@ -74,15 +92,33 @@ def test_process_exit_code_and_preflight(tmp_path):
     p = _plan(data=2)
     p["parallelism"]["tensor"] = 2
     path = write_plan(tmp_path, p)
-    env = dict(os.environ, PYTHONPATH=ROOT, WORLD_SIZE="2", RANK="0", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1",
-               MASTER_PORT="1", MOE_DEVICE="cpu")
+    env = dict(
+        os.environ,
+        PYTHONPATH=ROOT,
+        WORLD_SIZE="2",
+        RANK="0",
+        LOCAL_RANK="0",
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT="1",
+        MOE_DEVICE="cpu",
+    )
     t0 = time.time()
-    r = subprocess.run([sys.executable, "-m", "moe_trainer.train", "--plan", path], env=env, capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "moe_trainer.train", "--plan", path],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == EXIT_CONFIG, r.stdout + r.stderr
     assert "data×context×tensor" in r.stdout and time.time() - t0 < 60
-    r = subprocess.run([sys.executable, "-m", "moe_trainer.preflight", "--plan", path], env=env, capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "moe_trainer.preflight", "--plan", path],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == EXIT_CONFIG and "configuration error" in r.stderr
 
 

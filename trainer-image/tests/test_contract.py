@@ -2,6 +2,7 @@
 and its TrainerContract constants under contract/ (plan-engine ContractDriftTest keeps them current); here the
 trainer reads the same files. A key, a default, a dtype, a count, an env name or an exit code that changes on one
 side fails these tests (or the Java drift test) until the other side agrees."""
+
 import copy
 import dataclasses
 import glob
@@ -12,8 +13,8 @@ import re
 import numpy as np
 import pytest
 import torch
-
-from moe_trainer import contract, exitcodes, plan as plan_module, progress
+from moe_trainer import contract, exitcodes, progress
+from moe_trainer import plan as plan_module
 from moe_trainer.exitcodes import ConfigError
 from moe_trainer.model import Qwen3MoeForCausalLM
 from moe_trainer.model_config import ModelConfig
@@ -109,20 +110,38 @@ READ = {
     "training.dataset.dtype": lambda p, d: p.training.dataset.get("dtype", DEFAULT_TOKEN_DTYPE),
     "training.checkpoint.dir": lambda p, d: p.training.checkpoint_dir,
     # no checkpoint directory = no checkpoints, whatever everySteps says
-    "training.checkpoint.everySteps": lambda p, d: (p.training.checkpoint_every if p.training.checkpoint_dir
-                                                    else d["training"]["checkpoint"]["everySteps"]),
+    "training.checkpoint.everySteps": lambda p, d: (
+        p.training.checkpoint_every if p.training.checkpoint_dir else d["training"]["checkpoint"]["everySteps"]
+    ),
     "parameters.total": lambda p, d: p.model.total_params(),
     "parameters.activePerToken": lambda p, d: p.model.active_params_per_token(),
-    **{f"ranks[].{k}": (lambda k: lambda p, d: [rank_layout(i, p.parallelism, p.gpus_per_node, p.model.num_experts)[k]
-                                                for i in range(p.world_size)])(k)
-       for k in ("rank", "node", "localRank", "data", "context", "tensor", "expertData", "expert", "experts")},
+    **{
+        f"ranks[].{k}": (
+            lambda k: (
+                lambda p, d: [
+                    rank_layout(i, p.parallelism, p.gpus_per_node, p.model.num_experts)[k]  # noqa: B023
+                    for i in range(p.world_size)
+                ]
+            )
+        )(k)
+        for k in ("rank", "node", "localRank", "data", "context", "tensor", "expertData", "expert", "experts")
+    },
     "model.model_type": lambda p, d: "qwen3_moe",
-    **{f"model.{f.name}": (lambda n: lambda p, d: getattr(p.model, n))(f.name)
-       for f in dataclasses.fields(ModelConfig)},
+    **{
+        f"model.{f.name}": (lambda n: lambda p, d: getattr(p.model, n))(f.name) for f in dataclasses.fields(ModelConfig)
+    },
 }
 #: Keys the operator writes for people and tools, which the trainer does not need.
-NOT_READ = {"memory.perGpuBytes", "memory.gpuBytes", "memory.breakdown.weights", "memory.breakdown.gradients",
-            "memory.breakdown.optimizer", "memory.breakdown.activations", "memory.breakdown.headroom", "warnings"}
+NOT_READ = {
+    "memory.perGpuBytes",
+    "memory.gpuBytes",
+    "memory.breakdown.weights",
+    "memory.breakdown.gradients",
+    "memory.breakdown.optimizer",
+    "memory.breakdown.activations",
+    "memory.breakdown.headroom",
+    "warnings",
+}
 
 
 def test_the_golden_files_are_there():
@@ -137,8 +156,10 @@ def test_the_trainer_reads_every_key_of_the_operators_plan_as_the_operator_meant
     p = parse_plan(doc)
     keys = leaves(raw)
     unknown = sorted(set(keys) - set(READ) - NOT_READ)
-    assert not unknown, (f"the operator writes {unknown}, which the trainer neither reads (tests/test_contract.py "
-                         "READ, moe_trainer/plan.py) nor lists as not needed (NOT_READ)")
+    assert not unknown, (
+        f"the operator writes {unknown}, which the trainer neither reads (tests/test_contract.py "
+        "READ, moe_trainer/plan.py) nor lists as not needed (NOT_READ)"
+    )
     for key, want in keys.items():
         if key in NOT_READ:
             continue
@@ -168,10 +189,18 @@ def test_parameter_counts_and_ranks_agree_with_the_built_model(path):
 
 
 # plan key -> TrainingConfig field, for the defaults check
-TRAINING_FIELDS = {"microBatchSize": "micro_batch_size", "globalBatchSize": "global_batch_size",
-                   "gradientAccumulation": "gradient_accumulation", "learningRate": "learning_rate",
-                   "minLearningRate": "min_learning_rate", "warmupSteps": "warmup_steps",
-                   "weightDecay": "weight_decay", "gradClip": "grad_clip", "seed": "seed", "logEvery": "log_every"}
+TRAINING_FIELDS = {
+    "microBatchSize": "micro_batch_size",
+    "globalBatchSize": "global_batch_size",
+    "gradientAccumulation": "gradient_accumulation",
+    "learningRate": "learning_rate",
+    "minLearningRate": "min_learning_rate",
+    "warmupSteps": "warmup_steps",
+    "weightDecay": "weight_decay",
+    "gradClip": "grad_clip",
+    "seed": "seed",
+    "logEvery": "log_every",
+}
 REQUIRED_TRAINING = ("seqLength", "steps")
 
 
@@ -184,8 +213,10 @@ def test_a_key_left_out_of_the_plan_means_the_operators_default(key):
     stripped = copy.deepcopy(doc)
     del stripped["training"][key]
     got = getattr(parse_plan(stripped).training, TRAINING_FIELDS[key])
-    assert got == want, (f"plan.training.{key}: the operator's default is {want!r}, the trainer assumes {got!r} when "
-                         "the key is absent; make moe_trainer/plan.py TrainingConfig agree with the CRD (TrainingSpec)")
+    assert got == want, (
+        f"plan.training.{key}: the operator's default is {want!r}, the trainer assumes {got!r} when "
+        "the key is absent; make moe_trainer/plan.py TrainingConfig agree with the CRD (TrainingSpec)"
+    )
 
 
 def test_activation_checkpointing_is_always_a_mode_name_and_absent_means_full():
@@ -247,8 +278,12 @@ def test_a_token_file_of_each_dtype_reads_back_the_same_ids(dtype, tmp_path):
 
 def test_the_shared_names_and_numbers_are_the_operators():
     java = CONSTANTS["trainerContract"]
-    shared = {k: v for k, v in vars(contract).items() if re.fullmatch(r"[A-Z][A-Z0-9_]+", k)
-              and k not in ("PLAN_API_VERSION", "DATASET_TYPES", "TOKEN_DTYPES", "TRAINER_ENV")}
+    shared = {
+        k: v
+        for k, v in vars(contract).items()
+        if re.fullmatch(r"[A-Z][A-Z0-9_]+", k)
+        and k not in ("PLAN_API_VERSION", "DATASET_TYPES", "TOKEN_DTYPES", "TRAINER_ENV")
+    }
     missing = sorted(k for k in shared if k not in java)
     assert not missing, f"moe_trainer/contract.py names {missing}, which the operator's TrainerContract lacks"
     for k, v in shared.items():
@@ -260,9 +295,9 @@ def test_the_shared_names_and_numbers_are_the_operators():
     assert not set(contract.TRAINER_ENV) & {v for v in java.values() if isinstance(v, str)}
     # the entrypoint's default plan path is the operator's mount
     with open(os.path.join(TRAINER, "bin", "moe-train")) as f:
-        assert f'${{MOE_PLAN_PATH:-{java["PLAN_PATH"]}}}' in f.read()
+        assert f"${{MOE_PLAN_PATH:-{java['PLAN_PATH']}}}" in f.read()
     with open(os.path.join(TRAINER, "Dockerfile")) as f:
-        assert f'MOE_PLAN_PATH={java["PLAN_PATH"]}' in f.read()
+        assert f"MOE_PLAN_PATH={java['PLAN_PATH']}" in f.read()
 
 
 def test_the_trainer_reads_the_operators_env_names_only_through_contract_py():

@@ -1,16 +1,16 @@
 """EP-only, TP-only, EP+TP+DP and context-parallel plans (alone and with EP, TP, DP) on 2 and 4 gloo
 processes give the loss and (gathered) gradients of one process on the same global batch, in float32."""
+
 import json
 import os
 
 import pytest
 import torch
 from helpers import make_plan, torchrun, write_plan
-
 from moe_trainer.checkpoint_hf import load_hf_into
-from moe_trainer.model_config import ModelConfig
 from moe_trainer.data import BatchSource
 from moe_trainer.model import Qwen3MoeForCausalLM
+from moe_trainer.model_config import ModelConfig
 
 PLANS = {  # name: (data, tensor, expert, context)
     "ep2": (2, 1, 2, 1),
@@ -101,8 +101,11 @@ def test_bf16_training_path_on_two_processes_stays_within_one_process_bf16_gap(h
     for data, expert in ((1, 1), (2, 2)):
         plan = make_plan(model, data=data, expert=expert, checkpoint_path=hf_tiny_dir)
         out = str(tmp_path / f"bf16_{data}.pt")
-        r = torchrun(data, ["tests/dist_worker.py", write_plan(tmp_path, plan, f"plan_{data}.json"), out],
-                     env={"MOE_PRECISION": "bf16"})
+        r = torchrun(
+            data,
+            ["tests/dist_worker.py", write_plan(tmp_path, plan, f"plan_{data}.json"), out],
+            env={"MOE_PRECISION": "bf16"},
+        )
         assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
         got = torch.load(out)
         assert all(g.dtype == torch.float32 for g in got["grads"].values())  # accumulated in float32

@@ -1,13 +1,13 @@
 """Our model reproduces transformers' Qwen3MoeForCausalLM on the same weights (float32, CPU)."""
+
 import json
 import os
 
 import torch
 from conftest import TINY
-
 from moe_trainer.checkpoint_hf import check_hf_checkpoint, load_hf_into, save_hf
-from moe_trainer.model_config import ModelConfig
 from moe_trainer.model import Qwen3MoeForCausalLM
+from moe_trainer.model_config import ModelConfig
 
 
 def _rel(a, b):

@@ -1,11 +1,11 @@
 """Precision pieces on CPU: AdamW over float32 masters (against torch.optim.AdamW), bf16 working weights,
 float32 gradient accumulation, the chunked lm_head + cross-entropy, and the permutation glue."""
+
 import copy
 
 import pytest
 import torch
 import torch.nn.functional as F
-
 from moe_trainer.kernels import IGNORE_INDEX, adamw_reference, linear_cross_entropy
 from moe_trainer.model import Routing
 from moe_trainer.optim import AdamW, Fp32GradAccumulation, grad_of, split_master_weights
@@ -19,15 +19,17 @@ def _pair(seed=0):
 
 
 def _groups(m, wd=0.1):
-    return [{"params": [p for p in m.parameters() if p.dim() >= 2], "weight_decay": wd},
-            {"params": [p for p in m.parameters() if p.dim() < 2], "weight_decay": 0.0}]
+    return [
+        {"params": [p for p in m.parameters() if p.dim() >= 2], "weight_decay": wd},
+        {"params": [p for p in m.parameters() if p.dim() < 2], "weight_decay": 0.0},
+    ]
 
 
 def test_adamw_with_device_clip_factor_matches_torch_adamw_after_explicit_clipping():
     ours, ref = _pair()
     opt = AdamW(_groups(ours), {}, lr=1e-2, betas=(0.9, 0.95), eps=1e-8)
     topt = torch.optim.AdamW(_groups(ref), lr=1e-2, betas=(0.9, 0.95), eps=1e-8, foreach=False)
-    for step in range(5):
+    for step in range(5):  # noqa: B007
         x = torch.randn(4, 16)
         for m in (ours, ref):
             (m(x).pow(2).sum() * 100).backward()
@@ -171,8 +173,13 @@ def test_triton_adamw_kernel_matches_the_reference_in_the_interpreter():
     pytest.importorskip("triton")
     from conftest import ROOT
 
-    r = subprocess.run([sys.executable, "-c", TRITON_ADAMW], capture_output=True, text=True, timeout=300,
-                       env=dict(os.environ, TRITON_INTERPRET="1", ROOT=ROOT))
+    r = subprocess.run(
+        [sys.executable, "-c", TRITON_ADAMW],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, TRITON_INTERPRET="1", ROOT=ROOT),
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     rel = [float(x) for x in r.stdout.split("REL")[1].split()]
     assert all(e < 1e-6 for e in rel), rel

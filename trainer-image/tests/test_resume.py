@@ -1,9 +1,9 @@
 """Checkpoint, crash, resume: the loss sequence after resume equals the uninterrupted run."""
+
 import json
 import os
 
 import pytest
-
 from conftest import TINY
 from helpers import make_plan, torchrun, write_plan
 
@@ -30,15 +30,25 @@ def test_checkpoint_kill_resume(precision, tmp_path):
         path = write_plan(d, plan)
         log = str(d / "loss.txt")
         if name == "crashed":
-            r = torchrun(2, ["-m", "moe_trainer.train", "--plan", path],
-                         env={"MOE_LOSS_LOG": log, "MOE_TEST_FAIL_AT_STEP": "3", "MOE_PRECISION": precision})
+            r = torchrun(
+                2,
+                ["-m", "moe_trainer.train", "--plan", path],
+                env={"MOE_LOSS_LOG": log, "MOE_TEST_FAIL_AT_STEP": "3", "MOE_PRECISION": precision},
+            )
             assert r.returncode != 0
             assert "exitcode  : 75" in r.stdout + r.stderr, (r.stdout + r.stderr)[-3000:]
             assert sorted(os.listdir(d / "ckpt")) == ["latest", "step-00000002"]
             assert set(_losses(log)) == {1, 2, 3}
-        r = torchrun(2, ["-m", "moe_trainer.train", "--plan", path],
-                     env={"MOE_LOSS_LOG": log, "MOE_PROGRESS": f"file:{d / 'progress.json'}",
-                          "MOE_EXPORT_HF_DIR": str(d / "export"), "MOE_PRECISION": precision})
+        r = torchrun(
+            2,
+            ["-m", "moe_trainer.train", "--plan", path],
+            env={
+                "MOE_LOSS_LOG": log,
+                "MOE_PROGRESS": f"file:{d / 'progress.json'}",
+                "MOE_EXPORT_HF_DIR": str(d / "export"),
+                "MOE_PRECISION": precision,
+            },
+        )
         assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
         runs[name] = _losses(log)
         prog = json.loads((d / "progress.json").read_text())

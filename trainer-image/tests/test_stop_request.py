@@ -1,5 +1,6 @@
 """Checkpoint before stop: SIGTERM mid-run -> every rank saves the same next step and stops; the resumed run
 continues from that step with the losses of the uninterrupted run (no periodic checkpoint in between)."""
+
 import os
 import signal
 import subprocess
@@ -31,9 +32,25 @@ def test_sigterm_saves_at_the_next_step_and_resume_matches_the_uninterrupted_run
         env = {"MOE_LOSS_LOG": log}
         if name == "stopped":
             e = dict(os.environ, MOE_DEVICE="cpu", OMP_NUM_THREADS="1", PYTHONPATH=ROOT, PYTHONUNBUFFERED="1", **env)
-            p = subprocess.Popen([PY, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2", "-m",
-                                  "moe_trainer.train", "--plan", path], env=e, cwd=ROOT, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
+            p = subprocess.Popen(
+                [
+                    PY,
+                    "-m",
+                    "torch.distributed.run",
+                    "--standalone",
+                    "--nproc-per-node=2",
+                    "-m",
+                    "moe_trainer.train",
+                    "--plan",
+                    path,
+                ],
+                env=e,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
             try:
                 deadline = time.monotonic() + 240
                 while not (os.path.exists(log) and len(_losses(log)) >= 3):

@@ -1,6 +1,7 @@
 """The operator's PET_* variables (api TrainerContract, docs/contract.md section 2) are the ones torchrun itself
 reads: a pod's env alone gives bare `torchrun train.py` the gang's rank layout. Checked against the installed
 torch's own argument parser (torch.distributed.run), with the names read from TrainerContract.java."""
+
 import re
 from pathlib import Path
 
@@ -16,8 +17,13 @@ def pet_names():
 
 
 def test_every_pet_variable_is_one_torchrun_reads(monkeypatch):
-    env = {"PET_NNODES": "2", "PET_NODE_RANK": "1", "PET_NPROC_PER_NODE": "4",
-           "PET_MASTER_ADDR": "job-node-0.job.ns.svc", "PET_MASTER_PORT": "29500"}
+    env = {
+        "PET_NNODES": "2",
+        "PET_NODE_RANK": "1",
+        "PET_NPROC_PER_NODE": "4",
+        "PET_MASTER_ADDR": "job-node-0.job.ns.svc",
+        "PET_MASTER_PORT": "29500",
+    }
     assert sorted(pet_names()) == sorted(env)
     for k, v in env.items():
         monkeypatch.setenv(k, v)

@@ -1,22 +1,33 @@
 """Small CPU unit tests: model size, FLOPs formula, LR schedule, data order, progress, metrics."""
+
 import json
 import socket
 import urllib.request
 
 import pytest
 import torch
-
+from moe_trainer.data import BatchSource
 from moe_trainer.exitcodes import ConfigError
 from moe_trainer.metrics import flops_per_token, lookup_peak_tflops, mfu, peak_flops
-from moe_trainer.model_config import ModelConfig
-from moe_trainer.data import BatchSource
 from moe_trainer.model import Qwen3MoeForCausalLM
+from moe_trainer.model_config import ModelConfig
 from moe_trainer.progress import ANNOTATION, ProgressReporter
 from moe_trainer.train import lr_at
 
-QWEN3_30B = dict(model_type="qwen3_moe", vocab_size=151936, hidden_size=2048, intermediate_size=6144,
-                 moe_intermediate_size=768, num_hidden_layers=48, num_attention_heads=32, num_key_value_heads=4,
-                 head_dim=128, num_experts=128, num_experts_per_tok=8, norm_topk_prob=True)
+QWEN3_30B = dict(
+    model_type="qwen3_moe",
+    vocab_size=151936,
+    hidden_size=2048,
+    intermediate_size=6144,
+    moe_intermediate_size=768,
+    num_hidden_layers=48,
+    num_attention_heads=32,
+    num_key_value_heads=4,
+    head_dim=128,
+    num_experts=128,
+    num_experts_per_tok=8,
+    norm_topk_prob=True,
+)
 
 
 def test_qwen3_30b_parameter_count_and_flops():
@@ -36,11 +47,22 @@ def test_qwen3_30b_parameter_count_and_flops():
 
 def test_peak_flops_table_and_override():
     """MFU's denominator: the device's dense bf16 peak by name, MOE_PEAK_TFLOPS over it, unknown when neither."""
-    for name, tflops in (("NVIDIA H100 80GB HBM3", 989), ("NVIDIA H100 PCIe", 756), ("NVIDIA H100 NVL", 835),
-                         ("NVIDIA H200", 989), ("NVIDIA H200 NVL", 835), ("NVIDIA GH200 480GB", 989),
-                         ("NVIDIA H20", 148), ("NVIDIA B200", 2250), ("NVIDIA A100-SXM4-80GB", 312),
-                         ("NVIDIA A100 80GB PCIe", 312), ("NVIDIA L40S", 362), ("NVIDIA L40", 181), ("NVIDIA L4", 121),
-                         ("AMD Instinct MI300X", 1307)):
+    for name, tflops in (
+        ("NVIDIA H100 80GB HBM3", 989),
+        ("NVIDIA H100 PCIe", 756),
+        ("NVIDIA H100 NVL", 835),
+        ("NVIDIA H200", 989),
+        ("NVIDIA H200 NVL", 835),
+        ("NVIDIA GH200 480GB", 989),
+        ("NVIDIA H20", 148),
+        ("NVIDIA B200", 2250),
+        ("NVIDIA A100-SXM4-80GB", 312),
+        ("NVIDIA A100 80GB PCIe", 312),
+        ("NVIDIA L40S", 362),
+        ("NVIDIA L40", 181),
+        ("NVIDIA L4", 121),
+        ("AMD Instinct MI300X", 1307),
+    ):
         assert lookup_peak_tflops(name)[0] == tflops, name
     assert lookup_peak_tflops("NVIDIA GeForce RTX 4090") == (None, "unknown (NVIDIA GeForce RTX 4090)")
     cpu = torch.device("cpu")
@@ -103,8 +125,12 @@ def test_progress_pod_annotation(tmp_path, monkeypatch):
 
     monkeypatch.setattr("ssl.create_default_context", lambda cafile=None: None)
     monkeypatch.setattr(urllib.request, "urlopen", lambda req, context=None, timeout=None: seen.append(req) or Resp())
-    env = {"POD_NAMESPACE": "ns", "POD_NAME": "job-0", "KUBERNETES_SERVICE_HOST": "10.0.0.1",
-           "KUBERNETES_SERVICE_PORT": "443"}
+    env = {
+        "POD_NAMESPACE": "ns",
+        "POD_NAME": "job-0",
+        "KUBERNETES_SERVICE_HOST": "10.0.0.1",
+        "KUBERNETES_SERVICE_PORT": "443",
+    }
     r = ProgressReporter("pod-annotation", env=env, sa_dir=str(tmp_path))
     r.report(1, 3.0, 10.0, 0.1, None)
     r.report(2, 2.9, 10.0, 0.1, None)  # rate-limited
@@ -138,11 +164,17 @@ def test_activation_checkpointing_values_of_the_plan():
 
     from conftest import TINY
     from helpers import make_plan
-
     from moe_trainer.plan import parse_plan
 
-    for value, mode in ((True, "full"), (False, "none"), (None, "full"), ("none", "none"), ("off", "none"),
-                        ("selective", "selective"), ("full", "full")):
+    for value, mode in (
+        (True, "full"),
+        (False, "none"),
+        (None, "full"),
+        ("none", "none"),
+        ("off", "none"),
+        ("selective", "selective"),
+        ("full", "full"),
+    ):
         plan = make_plan(copy.deepcopy(TINY))
         if value is not None:
             plan["training"]["activationCheckpointing"] = value

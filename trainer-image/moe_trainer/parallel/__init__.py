@@ -4,4 +4,5 @@ Order: build on the meta device -> tensor parallel (attention) -> expert paralle
 expert mesh, all-to-all dispatcher) -> allocate and fill local shards -> activation checkpointing
 (per decoder layer, composable checkpoint) -> FSDP2 (non-expert parameters).
 """
+
 from .mesh import Meshes, build_meshes  # noqa: F401

@@ -16,6 +16,7 @@ needs) and a selective-checkpoint policy; the layer's forward is wrapped in plac
 the Hugging Face mapping) do not change, and it composes with per-layer torch.compile and FSDP2. The maths is
 identical in every mode (checked bit-exact on CPU).
 """
+
 from __future__ import annotations
 
 import functools
@@ -24,7 +25,6 @@ import torch
 from torch.utils.checkpoint import CheckpointPolicy, checkpoint, create_selective_checkpoint_contexts
 
 from ..plan import activation_checkpointing_mode
-
 
 _aten = torch.ops.aten
 
@@ -50,9 +50,16 @@ ALL_GATHER = set()
 if hasattr(torch.ops, "_c10d_functional"):
     ALL_GATHER.add(torch.ops._c10d_functional.all_gather_into_tensor.default)
 #: expensive compute kept by "selective"; _grouped_mm is handled apart (only the gate/up projection)
-SELECTIVE_SAVE = _ops("mm", "addmm", "bmm", "_scaled_dot_product_cudnn_attention",
-                      "_scaled_dot_product_flash_attention", "_scaled_dot_product_efficient_attention",
-                      "_scaled_dot_product_flash_attention_for_cpu", "_scaled_mm")
+SELECTIVE_SAVE = _ops(
+    "mm",
+    "addmm",
+    "bmm",
+    "_scaled_dot_product_cudnn_attention",
+    "_scaled_dot_product_flash_attention",
+    "_scaled_dot_product_efficient_attention",
+    "_scaled_dot_product_flash_attention_for_cpu",
+    "_scaled_mm",
+)
 GROUPED_MM = _ops("_grouped_mm")
 
 
@@ -92,16 +99,19 @@ def _contexts(selective: bool):
 
 def apply_activation_checkpointing(model, mode: str = "full", all_to_all: bool = True, all_gather: bool = False) -> int:
     """Wrap every decoder layer's forward; returns the number of checkpointed layers. all_to_all: the layers
-    communicate (expert parallelism); all_gather: they gather K/V (context parallelism). Full checkpointing without it needs no policy: the policy is a Python
-    dispatch mode seeing every op, host time in an eager step (eager, micro-batch 1, 8 layers: full with the
-    policy took 79 ms per step more than none, where the recompute itself is ≈ 30 ms); compiled layers trace
-    it once."""
+    communicate (expert parallelism); all_gather: they gather K/V (context parallelism). Full checkpointing
+    without either needs no policy: the policy is a Python dispatch mode seeing every op, host time in an eager
+    step (eager, micro-batch 1, 8 layers: full with the policy took 79 ms per step more than none, where the
+    recompute itself is ≈ 30 ms); compiled layers trace it once."""
     mode = activation_checkpointing_mode(mode)
     if mode == "none":
         return 0
     # no context_fn at all without a policy (Dynamo refuses an explicit noop_context_fn)
-    policy = {} if mode == "full" and not (all_to_all or all_gather) else {"context_fn": functools.partial(_contexts,
-                                                                                         mode == "selective")}
+    policy = (
+        {}
+        if mode == "full" and not (all_to_all or all_gather)
+        else {"context_fn": functools.partial(_contexts, mode == "selective")}
+    )
     for layer in model.model.layers:
         inner = layer.forward
 

@@ -25,6 +25,7 @@ see the whole sequence is injected here and in train.forward_backward, never in 
   factor data, parallel/fsdp.py); expert gradients already sum every token shard's contributions on the
   expert's owner.
 """
+
 from __future__ import annotations
 
 import torch
@@ -47,7 +48,7 @@ def local_positions(seq_len: int, context: int, rank: int, device=None) -> torch
 def shard_sequence(t: torch.Tensor, context: int, rank: int) -> torch.Tensor:
     """[B, S, ...] -> [B, S/C, ...]: the local chunks of every sequence."""
     L = t.shape[1] // (2 * context)
-    return torch.cat([t[:, c * L:(c + 1) * L] for c in chunk_ids(context, rank)], dim=1)
+    return torch.cat([t[:, c * L : (c + 1) * L] for c in chunk_ids(context, rank)], dim=1)
 
 
 def unshard_order(context: int) -> list[int]:
@@ -70,13 +71,16 @@ class ContextShard:
         """(inputs, labels) of whole sequences -> (local inputs, local labels, positions, labelled tokens of
         the whole batch). The count comes from the whole labels every context rank has: no communication."""
         n = (labels != -100).sum()
-        return (shard_sequence(inputs, self.C, self.rank), shard_sequence(labels, self.C, self.rank),
-                local_positions(inputs.shape[1], self.C, self.rank, inputs.device), n)
+        return (
+            shard_sequence(inputs, self.C, self.rank),
+            shard_sequence(labels, self.C, self.rank),
+            local_positions(inputs.shape[1], self.C, self.rank, inputs.device),
+            n,
+        )
 
     def router_statistics(self, tok_sum, prob_sum, rows):
         n = torch.tensor(float(rows), device=tok_sum.device)
-        tok_sum, n = _all_reduce_no_grad(torch.cat([tok_sum.detach(), n[None]]), self.group).split(
-            [tok_sum.numel(), 1])
+        tok_sum, n = _all_reduce_no_grad(torch.cat([tok_sum.detach(), n[None]]), self.group).split([tok_sum.numel(), 1])
         return tok_sum, _SumForReplicatedLoss.apply(prob_sum, self.group), n[0]
 
 
@@ -163,9 +167,11 @@ def _sdpa_bwd(do, q, k, v, out, lse, causal: bool, scale: float, fwd_extra):
     if q.is_cuda:
         _, _, cq, ck, mq, mk, seed, offset, _ = fwd_extra
         return torch.ops.aten._scaled_dot_product_flash_attention_backward(
-            do, q, k, v, out, lse, cq, ck, mq, mk, 0.0, causal, seed, offset, scale=scale)
+            do, q, k, v, out, lse, cq, ck, mq, mk, 0.0, causal, seed, offset, scale=scale
+        )
     return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward(
-        do, q, k, v, out, lse, 0.0, causal, scale=scale)
+        do, q, k, v, out, lse, 0.0, causal, scale=scale
+    )
 
 
 class _PrefixAttention(torch.autograd.Function):
@@ -184,8 +190,10 @@ class _PrefixAttention(torch.autograd.Function):
             kp, vp = kx[:, :, :prefix].contiguous(), vx[:, :, :prefix].contiguous()
             out_p, lse_p, extra_p = _sdpa_fwd(q, kp, vp, False, scale)
             lse_new = torch.logaddexp(lse, lse_p)
-            out = (out.float() * torch.exp(lse - lse_new).unsqueeze(-1)
-                   + out_p.float() * torch.exp(lse_p - lse_new).unsqueeze(-1)).to(q.dtype)
+            out = (
+                out.float() * torch.exp(lse - lse_new).unsqueeze(-1)
+                + out_p.float() * torch.exp(lse_p - lse_new).unsqueeze(-1)
+            ).to(q.dtype)
             lse = lse_new
         ctx.save_for_backward(q, k, v, out, lse)
         ctx.prefix, ctx.groups, ctx.scale, ctx.extra = prefix, groups, scale, (extra_d, extra_p)
@@ -223,8 +231,9 @@ def prefix_attention(q, k, v, prefix: int):
         return _PrefixAttention.apply(q, k, v, prefix)
     L, P = q.shape[2], k.shape[2]
     mask = torch.ones(L, P, dtype=torch.bool, device=q.device).tril(P - L)
-    return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask,
-                                                            enable_gqa=q.shape[1] != k.shape[1])
+    return torch.nn.functional.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, enable_gqa=q.shape[1] != k.shape[1]
+    )
 
 
 class ContextParallelAttention:
@@ -243,8 +252,8 @@ class ContextParallelAttention:
         L = q.shape[2] // 2
         outs = []
         for j, c in enumerate(chunk_ids(self.C, self.rank)):
-            qc = q[:, :, j * L:(j + 1) * L]
-            outs.append(prefix_attention(qc, kg[:, :, :(c + 1) * L], vg[:, :, :(c + 1) * L], c * L))
+            qc = q[:, :, j * L : (j + 1) * L]
+            outs.append(prefix_attention(qc, kg[:, :, : (c + 1) * L], vg[:, :, : (c + 1) * L], c * L))
         return torch.cat(outs, 2)
 
 

@@ -14,6 +14,7 @@ Expert weights are DTensors sharded (Shard(0)) over the "expert" dimension of th
 expertData > 1, further sharded by FSDP2 over "expertData" (parallel/fsdp.py), so DCP checkpoints and
 optimizer states are correct; forward uses the local shard.
 """
+
 from __future__ import annotations
 
 import torch
@@ -77,8 +78,9 @@ class AllToAllDispatch:
 
         # rows arrived grouped by (source rank, local expert); regroup by local expert
         rc = recv_counts.view(ep, n_local)
-        expert_of_row = torch.repeat_interleave(torch.arange(n_local, device=x.device).repeat(ep), rc.reshape(-1),
-                                                output_size=xr.shape[0])
+        expert_of_row = torch.repeat_interleave(
+            torch.arange(n_local, device=x.device).repeat(ep), rc.reshape(-1), output_size=xr.shape[0]
+        )
         perm = torch.argsort(expert_of_row, stable=True)
         perm_inv = inverse_permutation(perm)
         ys = experts(gather_rows(xr, perm, perm_inv), rc.sum(0), wr[perm])
@@ -108,8 +110,11 @@ def reduce_expert_gradients(model, meshes) -> None:
         return
     from torch.distributed.tensor import DTensor
 
-    grads = [g.to_local() if isinstance(g, DTensor) else g
-             for g in (grad_of(p) for p in model.expert_parameters()) if g is not None]
+    grads = [
+        g.to_local() if isinstance(g, DTensor) else g
+        for g in (grad_of(p) for p in model.expert_parameters())
+        if g is not None
+    ]
     if not grads:
         return
     if meshes.edp > 1:

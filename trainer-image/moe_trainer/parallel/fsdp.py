@@ -10,6 +10,7 @@
 Parameters FSDP2 shards stay float32 (they are the master weights, optim.py) and are all-gathered in bf16 for
 compute on GPU (param_dtype), with float32 gradient reduction (reduce_dtype); the others are bf16 in the model
 with the master in the optimizer."""
+
 from __future__ import annotations
 
 import torch

@@ -1,6 +1,7 @@
 """DeviceMesh views of docs/contract.md: dense (data, context, tensor), expert (expertData, expert).
 
 Both are row-major over global ranks with the last dimension innermost, exactly the plan's rank layout."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

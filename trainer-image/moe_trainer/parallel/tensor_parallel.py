@@ -4,6 +4,7 @@ The attention module derives its local head count from the projection width, so 
 change. q/k RMSNorm weights are shared by all heads and stay replicated, but each tensor rank only sees
 its own heads, so their gradients are summed over the tensor group (Megatron's "copy to TP region" for a
 weight). Everything outside attention is replicated over the tensor group (identical tokens there)."""
+
 from __future__ import annotations
 
 import torch
@@ -51,7 +52,15 @@ def apply_tensor_parallel(model, meshes) -> None:
     tp = meshes.dense["tensor"]
     for layer in model.model.layers:
         attn = layer.self_attn
-        parallelize_module(attn, tp, {"q_proj": ColwiseParallel(), "k_proj": ColwiseParallel(),
-                                      "v_proj": ColwiseParallel(), "o_proj": RowwiseParallel()})
+        parallelize_module(
+            attn,
+            tp,
+            {
+                "q_proj": ColwiseParallel(),
+                "k_proj": ColwiseParallel(),
+                "v_proj": ColwiseParallel(),
+                "o_proj": RowwiseParallel(),
+            },
+        )
         attn.q_norm = HeadShardedRMSNorm(attn.q_norm, tp.get_group())
         attn.k_norm = HeadShardedRMSNorm(attn.k_norm, tp.get_group())

@@ -5,6 +5,7 @@ exit 1 if out of tolerance.
 
 usage: torchrun --nproc-per-node N gpu_parity.py HF_DIR DATA TENSOR EXPERT
 """
+
 import json
 import os
 import sys
@@ -16,12 +17,12 @@ from torch.distributed.tensor import DTensor
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 from moe_trainer.checkpoint_hf import load_hf_into  # noqa: E402
-from moe_trainer.model_config import ModelConfig  # noqa: E402
-from moe_trainer.plan import parse_plan  # noqa: E402
 from moe_trainer.data import BatchSource  # noqa: E402
 from moe_trainer.model import Qwen3MoeForCausalLM, grouped_mm  # noqa: E402
+from moe_trainer.model_config import ModelConfig  # noqa: E402
 from moe_trainer.optim import grad_of  # noqa: E402
 from moe_trainer.parallel.mesh import build_meshes  # noqa: E402
+from moe_trainer.plan import parse_plan  # noqa: E402
 from moe_trainer.train import build_model, clip_grad_norm, forward_backward, init_distributed  # noqa: E402
 
 # (loss, global gradient) relative tolerances against the float32 single-GPU reference. bf16 differs by a
@@ -43,17 +44,30 @@ def main(hf_dir, D, T, E):
     with open(os.path.join(hf_dir, "config.json")) as f:
         model_cfg = json.load(f)
     world = D * T
-    plan = parse_plan({"apiVersion": "training.moe.dev/plan-v1", "model": model_cfg, "checkpoint": {"path": hf_dir},
-                       "parallelism": {"data": D, "tensor": T, "expert": E, "context": 1},
-                       "world": {"size": world, "nodes": 1, "gpusPerNode": world},
-                       "training": {"seqLength": 256, "microBatchSize": 2, "gradientAccumulation": 2, "steps": 1,
-                                    "seed": 11, "dataset": {"type": "synthetic"}}})
+    plan = parse_plan(
+        {
+            "apiVersion": "training.moe.dev/plan-v1",
+            "model": model_cfg,
+            "checkpoint": {"path": hf_dir},
+            "parallelism": {"data": D, "tensor": T, "expert": E, "context": 1},
+            "world": {"size": world, "nodes": 1, "gpusPerNode": world},
+            "training": {
+                "seqLength": 256,
+                "microBatchSize": 2,
+                "gradientAccumulation": 2,
+                "steps": 1,
+                "seed": 11,
+                "dataset": {"type": "synthetic"},
+            },
+        }
+    )
     rank, local = int(os.environ["RANK"]), int(os.environ["LOCAL_RANK"])
     device = init_distributed(local, rank, world)
     meshes = build_meshes(plan.parallelism, device.type)
     t = plan.training
-    data = BatchSource(t.dataset, plan.model.vocab_size, t.seq_length, t.micro_batch_size, t.gradient_accumulation,
-                       D, t.seed)
+    data = BatchSource(
+        t.dataset, plan.model.vocab_size, t.seq_length, t.micro_batch_size, t.gradient_accumulation, D, t.seed
+    )
     results = {}
     for mode in ("fp32", "bf16"):  # float32 end to end (exactness of the parallel maths), then bf16 training path
         bf16 = mode == "bf16"
@@ -86,16 +100,20 @@ def main(hf_dir, D, T, E):
         for mode, (loss_v, norm, grads) in results.items():
             num = sum((grads[n] - p.grad).pow(2).sum() for n, p in ref.named_parameters())
             grad_rel = (num / den).sqrt().item()
-            worst = max(((grads[n] - p.grad).norm() / p.grad.norm().clamp(min=1e-12)).item()
-                        for n, p in ref.named_parameters())
+            worst = max(
+                ((grads[n] - p.grad).norm() / p.grad.norm().clamp(min=1e-12)).item() for n, p in ref.named_parameters()
+            )
             loss_rel = abs(loss_v - total) / total
             norm_rel = abs(norm - ref_norm) / ref_norm
             lt, gt = TOL[mode]
             ok = loss_rel < lt and grad_rel < gt and norm_rel < gt and gmm < 1e-2
             code |= 0 if ok else 1
-            print(f"PARITY {mode} gpus={world} data={D} tensor={T} expert={E} loss={loss_v:.5f} ref={total:.5f} "
-                  f"loss_rel={loss_rel:.1e} grad_rel={grad_rel:.1e} worst_param_rel={worst:.1e} "
-                  f"norm_rel={norm_rel:.1e} grouped_mm_rel={gmm:.1e} {'PASS' if ok else 'FAIL'}", flush=True)
+            print(
+                f"PARITY {mode} gpus={world} data={D} tensor={T} expert={E} loss={loss_v:.5f} ref={total:.5f} "
+                f"loss_rel={loss_rel:.1e} grad_rel={grad_rel:.1e} worst_param_rel={worst:.1e} "
+                f"norm_rel={norm_rel:.1e} grouped_mm_rel={gmm:.1e} {'PASS' if ok else 'FAIL'}",
+                flush=True,
+            )
     dist.barrier()
     dist.destroy_process_group()
     sys.exit(code)

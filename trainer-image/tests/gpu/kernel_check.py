@@ -3,6 +3,7 @@ exit 1 if any fails. Fresh random inputs per check; timings are informative only
 
   python3 tests/gpu/kernel_check.py
 """
+
 import os
 import statistics
 import sys
@@ -61,16 +62,26 @@ def adamw():
         ok = rel(w, rw) < 1e-6 and rel(m, rm) < 1e-6 and rel(v, rv) < 1e-6
         if master is not None:
             ok = ok and torch.equal(param, master.to(torch.bfloat16))
-        check(f"adamw one-pass kernel ({master_kind})", ok and kernels.fused_adamw_available(param.device),
-              f"master rel {rel(w, rw):.1e}, exp_avg {rel(m, rm):.1e}, exp_avg_sq {rel(v, rv):.1e}")
+        check(
+            f"adamw one-pass kernel ({master_kind})",
+            ok and kernels.fused_adamw_available(param.device),
+            f"master rel {rel(w, rw):.1e}, exp_avg {rel(m, rm):.1e}, exp_avg_sq {rel(v, rv):.1e}",
+        )
     n = 400_000_000  # one expert tensor of a Qwen3-30B-A3B layer: bytes moved / time
     param, master = torch.randn(n, device="cuda", dtype=torch.bfloat16), torch.randn(n, device="cuda")
-    m, v, g = torch.zeros(n, device="cuda"), torch.zeros(n, device="cuda"), torch.randn(n, device="cuda",
-                                                                                          dtype=torch.bfloat16)
-    ms = bench(lambda: adamw_step(param, g, master, m, v, None, lr=1e-3, beta1=0.9, beta2=0.95, eps=1e-8,
-                                  weight_decay=0.1, step=3), n=5)
+    m, v, g = (
+        torch.zeros(n, device="cuda"),
+        torch.zeros(n, device="cuda"),
+        torch.randn(n, device="cuda", dtype=torch.bfloat16),
+    )
+    ms = bench(
+        lambda: adamw_step(
+            param, g, master, m, v, None, lr=1e-3, beta1=0.9, beta2=0.95, eps=1e-8, weight_decay=0.1, step=3
+        ),
+        n=5,
+    )
     print(f"INFO adamw kernel: 400M params in {ms:.2f} ms = {28 * n / ms / 1e9:.2f} TB/s (28 B/param)")
-    del param, master, m, v, g
+    param = master = m = v = g = None  # free the 4.8 GB before the next check (del would unbind the lambda's names)
 
 
 def cross_entropy():
@@ -90,10 +101,17 @@ def cross_entropy():
     xr, wr = x.detach().float().requires_grad_(), w.detach().float().requires_grad_()
     ref = F.cross_entropy(xr @ wr.t(), labels, ignore_index=IGNORE_INDEX)
     ref.backward()
-    ok = abs(loss.item() - ref.item()) / ref.item() < 1e-3 and rel(x.grad, xr.grad) < 2e-2 and rel(w.grad, wr.grad) < 2e-2
-    check("chunked lm_head + cross-entropy (bf16)", ok,
-          f"loss {loss.item():.5f} vs fp32 {ref.item():.5f}; grad x {rel(x.grad, xr.grad):.1e}, W {rel(w.grad, wr.grad):.1e}; "
-          f"extra peak {peak:.2f} GiB (fp32 logits alone would be {N * V * 4 / 2**30:.1f})")
+    ok = (
+        abs(loss.item() - ref.item()) / ref.item() < 1e-3
+        and rel(x.grad, xr.grad) < 2e-2
+        and rel(w.grad, wr.grad) < 2e-2
+    )
+    check(
+        "chunked lm_head + cross-entropy (bf16)",
+        ok,
+        f"loss {loss.item():.5f} vs fp32 {ref.item():.5f}; grad x {rel(x.grad, xr.grad):.1e}, W {rel(w.grad, wr.grad):.1e}; "  # noqa: E501
+        f"extra peak {peak:.2f} GiB (fp32 logits alone would be {N * V * 4 / 2**30:.1f})",
+    )
     del xr, wr, ref
 
     def chunked():
@@ -104,7 +122,9 @@ def cross_entropy():
         x.grad = w.grad = None
         F.cross_entropy((x @ w.t()).float(), labels, ignore_index=IGNORE_INDEX).backward()
 
-    print(f"INFO lm_head+CE at {N} tokens: chunked {bench(chunked, 5):.1f} ms, full fp32 logits {bench(full, 5):.1f} ms")
+    print(
+        f"INFO lm_head+CE at {N} tokens: chunked {bench(chunked, 5):.1f} ms, full fp32 logits {bench(full, 5):.1f} ms"
+    )
 
 
 def attention():
@@ -118,9 +138,11 @@ def attention():
     for name, b in (("cudnn", SDPBackend.CUDNN_ATTENTION), ("flash", SDPBackend.FLASH_ATTENTION)):
         try:
             with sdpa_kernel([b]):
+
                 def f():
                     q.grad = k.grad = v.grad = None
                     F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True).sum().backward()
+
                 times[name] = bench(f, 5)
         except RuntimeError as e:
             times[name] = str(e).split("\n")[0][:80]
@@ -157,8 +179,11 @@ def context_attention():
         got = [out] + list(torch.autograd.grad(out, ins, g.bfloat16()))
         worst = max(worst, max(rel(a, b) for a, b in zip(got, want)))
     t = bench(lambda: prefix_attention(*ins, 3 * L).sum().backward(), 5)
-    check("context-parallel prefix attention (bf16 blocks)", worst < 2e-2,
-          f"worst rel err over out/dq/dk/dv and 4 chunk offsets {worst:.1e}; fwd+bwd last chunk {t}")
+    check(
+        "context-parallel prefix attention (bf16 blocks)",
+        worst < 2e-2,
+        f"worst rel err over out/dq/dk/dv and 4 chunk offsets {worst:.1e}; fwd+bwd last chunk {t}",
+    )
 
 
 def grouped_mm():

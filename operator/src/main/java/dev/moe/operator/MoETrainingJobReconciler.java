@@ -70,15 +70,21 @@ import org.jboss.logging.Logger;
  * someone else's object, an API 4xx) reaches status through {@link #updateErrorStatus}. Every owned object carries
  * a controller owner reference, so deleting the job deletes them (garbage collection); no finalizer is needed.
  */
-@Workflow(dependents = {
-    @Dependent(type = PlanConfigMap.class, reconcilePrecondition = PlanIsValid.class),
-    @Dependent(type = HeadlessService.class, reconcilePrecondition = PlanIsValid.class),
-    @Dependent(name = "trainer-sa", type = TrainerServiceAccount.class, reconcilePrecondition = PlanIsValid.class),
-    @Dependent(name = "trainer-role", type = TrainerRole.class, reconcilePrecondition = PlanIsValid.class),
-    // After the Role: the API server's escalation check of a new RoleBinding reads the Role it binds.
-    @Dependent(type = TrainerRoleBinding.class, reconcilePrecondition = PlanIsValid.class,
-            dependsOn = {"trainer-sa", "trainer-role"})
-})
+@Workflow(
+        dependents = {
+            @Dependent(type = PlanConfigMap.class, reconcilePrecondition = PlanIsValid.class),
+            @Dependent(type = HeadlessService.class, reconcilePrecondition = PlanIsValid.class),
+            @Dependent(
+                    name = "trainer-sa",
+                    type = TrainerServiceAccount.class,
+                    reconcilePrecondition = PlanIsValid.class),
+            @Dependent(name = "trainer-role", type = TrainerRole.class, reconcilePrecondition = PlanIsValid.class),
+            // After the Role: the API server's escalation check of a new RoleBinding reads the Role it binds.
+            @Dependent(
+                    type = TrainerRoleBinding.class,
+                    reconcilePrecondition = PlanIsValid.class,
+                    dependsOn = {"trainer-sa", "trainer-role"})
+        })
 @ControllerConfiguration(name = MoETrainingJobReconciler.NAME)
 public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
     public static final String NAME = "moetrainingjob";
@@ -104,8 +110,7 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
      */
     private final Map<String, RefusedUntil> refused = new ConcurrentHashMap<>();
 
-    private record RefusedUntil(Long generation, Instant at) {
-    }
+    private record RefusedUntil(Long generation, Instant at) {}
 
     /** Deleted pods' last failures (an evicted pod that went before a reconcile saw it is still an eviction). */
     private final PodTombstones tombstones = new PodTombstones();
@@ -113,16 +118,18 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
     /** The pods: only those labelled with a job name, mapped to their job through the owner reference. */
     @Override
     public List<EventSource<?, MoETrainingJob>> prepareEventSources(EventSourceContext<MoETrainingJob> context) {
-        return List.of(new InformerEventSource<>(InformerEventSourceConfiguration.from(Pod.class, MoETrainingJob.class)
-                .withName("pod")
-                .withLabelSelector(GangNames.JOB_LABEL)
-                .withOnDeleteFilter((pod, unknownFinalState) -> {
-                    if (!Boolean.TRUE.equals(unknownFinalState)) {
-                        tombstones.record(pod, clock.instant());
-                    }
-                    return true;
-                })
-                .build(), context));
+        return List.of(new InformerEventSource<>(
+                InformerEventSourceConfiguration.from(Pod.class, MoETrainingJob.class)
+                        .withName("pod")
+                        .withLabelSelector(GangNames.JOB_LABEL)
+                        .withOnDeleteFilter((pod, unknownFinalState) -> {
+                            if (!Boolean.TRUE.equals(unknownFinalState)) {
+                                tombstones.record(pod, clock.instant());
+                            }
+                            return true;
+                        })
+                        .build(),
+                context));
     }
 
     @Override
@@ -146,7 +153,8 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
         }
         RefusedUntil wait = refused.get(job.getMetadata().getUid());
         Instant now = clock.instant();
-        if (wait != null && Objects.equals(wait.generation(), job.getMetadata().getGeneration())
+        if (wait != null
+                && Objects.equals(wait.generation(), job.getMetadata().getGeneration())
                 && now.isBefore(wait.at())) {
             return UpdateControl.<MoETrainingJob>noUpdate().rescheduleAfter(Duration.between(now, wait.at()));
         }
@@ -156,8 +164,9 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
             return control;
         } catch (KubernetesClientException e) {
             if (isNamespaceTerminating(e)) {
-                LOG.debugf("namespace %s is terminating; leaving %s alone", job.getMetadata().getNamespace(),
-                        job.getMetadata().getName());
+                LOG.debugf(
+                        "namespace %s is terminating; leaving %s alone",
+                        job.getMetadata().getNamespace(), job.getMetadata().getName());
                 return UpdateControl.noUpdate();
             }
             throw e;
@@ -177,26 +186,38 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
         GangDecision decision;
         Plan plan = null;
         if (GangLifecycle.isTerminal(before)) {
-            decision = GangLifecycle.decideTerminal(job, GangObserver.observe(name, uid, pods, attempt, 0, false,
-                    codes, now));
+            decision = GangLifecycle.decideTerminal(
+                    job, GangObserver.observe(name, uid, pods, attempt, 0, false, codes, now));
         } else {
             PlanResult result = JobPlanner.plan(job, ctx);
             if (!result.isValid()) {
-                decision = GangLifecycle.decideInvalid(job, result, GangObserver.observe(name, uid, pods, attempt, 0,
-                        false, codes, now), now);
+                decision = GangLifecycle.decideInvalid(
+                        job, result, GangObserver.observe(name, uid, pods, attempt, 0, false, codes, now), now);
             } else {
                 plan = result.plan();
                 String namespace = job.getMetadata().getNamespace();
-                GangState gang = noNodeFits(job, GangObserver.observe(name, uid, pods, attempt, plan.nodes(),
-                        GangLifecycle.gangStarted(before), codes,
-                        pod -> tombstones.lastFailure(namespace, pod, uid, attempt, now), now), ctx, now);
+                GangState gang = noNodeFits(
+                        job,
+                        GangObserver.observe(
+                                name,
+                                uid,
+                                pods,
+                                attempt,
+                                plan.nodes(),
+                                GangLifecycle.gangStarted(before),
+                                codes,
+                                pod -> tombstones.lastFailure(namespace, pod, uid, attempt, now),
+                                now),
+                        ctx,
+                        now);
                 if (!gang.failures().isEmpty()) {
                     gang = gang.withSpareNodes(spareNodes(job, plan, ctx, now));
                 }
                 decision = GangLifecycle.decide(job, plan, gang, policy, now);
             }
         }
-        if (decision.stoppedBy != null && FailureClassifier.POD_DELETED.equals(decision.stoppedBy.reason())
+        if (decision.stoppedBy != null
+                && FailureClassifier.POD_DELETED.equals(decision.stoppedBy.reason())
                 && namespaceTerminating(ctx, job.getMetadata().getNamespace())) {
             // The namespace controller is deleting the pods, and the job next: not a failure of the gang.
             return UpdateControl.noUpdate();
@@ -230,7 +251,8 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
     private int spareNodes(MoETrainingJob job, Plan plan, Context<MoETrainingJob> ctx, Instant now) {
         Map<String, String> selector = new dev.moe.operator.gang.Placement(job, plan).nodeSelector();
         return fleet.matching(ctx.getClient(), selector, now)
-                .map(nodes -> FleetFit.fitting(nodes, selector, plan.gpusPerNode()) - plan.nodes()).orElse(0);
+                .map(nodes -> FleetFit.fitting(nodes, selector, plan.gpusPerNode()) - plan.nodes())
+                .orElse(0);
     }
 
     private GangState noNodeFits(MoETrainingJob job, GangState gang, Context<MoETrainingJob> ctx, Instant now) {
@@ -242,8 +264,10 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
         Map<String, String> selector = pod.getSpec().getNodeSelector();
         int gpus = job.getSpec().resources.gpusPerNode != null ? job.getSpec().resources.gpusPerNode : 1;
         return fleet.matching(ctx.getClient(), selector, now)
-                .flatMap(nodes -> FleetFit.check(nodes, selector, gpus, pod.getMetadata().getName()))
-                .map(gang::withFirstProblem).orElse(gang);
+                .flatMap(nodes ->
+                        FleetFit.check(nodes, selector, gpus, pod.getMetadata().getName()))
+                .map(gang::withFirstProblem)
+                .orElse(gang);
     }
 
     /**
@@ -252,8 +276,8 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
      * {@link GangLifecycle#decideRejectedWrite}); any other error goes to the framework's retry.
      */
     @Override
-    public ErrorStatusUpdateControl<MoETrainingJob> updateErrorStatus(MoETrainingJob job, Context<MoETrainingJob> ctx,
-            Exception e) {
+    public ErrorStatusUpdateControl<MoETrainingJob> updateErrorStatus(
+            MoETrainingJob job, Context<MoETrainingJob> ctx, Exception e) {
         var rejection = WriteRejection.of(e);
         if (rejection.isEmpty()) {
             return ErrorStatusUpdateControl.defaultErrorProcessing();
@@ -263,12 +287,20 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
         if (r.namespaceTerminating()) {
             return ErrorStatusUpdateControl.<MoETrainingJob>noStatusUpdate().withNoRetry();
         }
-        LOG.warnf("%s/%s: %s: %s", job.getMetadata().getNamespace(), job.getMetadata().getName(), r.reason(),
-                r.message());
+        LOG.warnf(
+                "%s/%s: %s: %s",
+                job.getMetadata().getNamespace(), job.getMetadata().getName(), r.reason(), r.message());
         MoETrainingJobStatus before = job.getStatus();
         int attempt = before != null && before.restartAttempt != null ? before.restartAttempt : 0;
-        GangState gang = GangObserver.observe(job.getMetadata().getName(), job.getMetadata().getUid(),
-                ctx.getSecondaryResources(Pod.class), attempt, 0, false, List.of(), now);
+        GangState gang = GangObserver.observe(
+                job.getMetadata().getName(),
+                job.getMetadata().getUid(),
+                ctx.getSecondaryResources(Pod.class),
+                attempt,
+                0,
+                false,
+                List.of(),
+                now);
         GangDecision decision = GangLifecycle.decideRejectedWrite(job, r.reason(), r.message(), gang, now);
         GangWriter.delete(ctx, job, decision);
         decision.events.forEach(ev -> JobEvents.record(ctx.getClient(), job, ev, now));
@@ -282,7 +314,8 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
         }
         Duration delay = decision.requeue().orElse(Duration.ofMinutes(1));
         refused.values().removeIf(old -> old.at().isBefore(now.minus(Duration.ofHours(1)))); // jobs deleted meanwhile
-        refused.put(job.getMetadata().getUid(), new RefusedUntil(job.getMetadata().getGeneration(), now.plus(delay)));
+        refused.put(
+                job.getMetadata().getUid(), new RefusedUntil(job.getMetadata().getGeneration(), now.plus(delay)));
         return control.rescheduleAfter(delay);
     }
 
@@ -290,8 +323,10 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
     private static boolean namespaceTerminating(Context<MoETrainingJob> ctx, String namespace) {
         try {
             Namespace ns = ctx.getClient().namespaces().withName(namespace).get();
-            return ns != null && (ns.getMetadata().getDeletionTimestamp() != null
-                    || (ns.getStatus() != null && "Terminating".equals(ns.getStatus().getPhase())));
+            return ns != null
+                    && (ns.getMetadata().getDeletionTimestamp() != null
+                            || (ns.getStatus() != null
+                                    && "Terminating".equals(ns.getStatus().getPhase())));
         } catch (KubernetesClientException e) {
             LOG.debugf("cannot read namespace %s: %s", namespace, e.getMessage());
             return false;

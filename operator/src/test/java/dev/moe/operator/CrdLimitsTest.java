@@ -40,7 +40,10 @@ class CrdLimitsTest {
     }
 
     static JsonNode rootSchema() throws Exception {
-        JsonNode crd = new ObjectMapper(new YAMLFactory()).readTree(CrdDriftIT.ROOT.resolve("crds/moetrainingjobs.training.moe.dev-v1.yml").toFile());
+        JsonNode crd = new ObjectMapper(new YAMLFactory())
+                .readTree(CrdDriftIT.ROOT
+                        .resolve("crds/moetrainingjobs.training.moe.dev-v1.yml")
+                        .toFile());
         return crd.at("/spec/versions/0/schema/openAPIV3Schema");
     }
 
@@ -123,7 +126,8 @@ class CrdLimitsTest {
             JsonNode s = all.get("spec." + path);
             assertThat(s).as("spec." + path + " in the CRD").isNotNull();
             assertThat(s.get("minimum").asLong()).as("minimum of spec." + path).isEqualTo(range.min());
-            assertThat(s.get("maximum").decimalValue().longValueExact()).as("maximum of spec." + path)
+            assertThat(s.get("maximum").decimalValue().longValueExact())
+                    .as("maximum of spec." + path)
                     .isEqualTo(range.max());
         });
         List<String> integers = new ArrayList<>();
@@ -132,7 +136,8 @@ class CrdLimitsTest {
                 integers.add(path.substring("spec.".length()));
             }
         });
-        assertThat(SpecLimits.RANGES.keySet()).as("every integer of the spec is in SpecLimits.RANGES")
+        assertThat(SpecLimits.RANGES.keySet())
+                .as("every integer of the spec is in SpecLimits.RANGES")
                 .containsAll(integers);
     }
 }

@@ -53,11 +53,17 @@ class HostileInputReconcilerTest {
     MoETrainingJob create(MoETrainingJob job) {
         job.getMetadata().setUid(null);
         job.getMetadata().setGeneration(null);
-        return client.resources(MoETrainingJob.class).inNamespace(NS).resource(job).create();
+        return client.resources(MoETrainingJob.class)
+                .inNamespace(NS)
+                .resource(job)
+                .create();
     }
 
     MoETrainingJobStatus status(String name) {
-        MoETrainingJob j = client.resources(MoETrainingJob.class).inNamespace(NS).withName(name).get();
+        MoETrainingJob j = client.resources(MoETrainingJob.class)
+                .inNamespace(NS)
+                .withName(name)
+                .get();
         return j != null && j.getStatus() != null ? j.getStatus() : new MoETrainingJobStatus();
     }
 
@@ -66,27 +72,40 @@ class HostileInputReconcilerTest {
     }
 
     List<Pod> pods(String job) {
-        return client.pods().inNamespace(NS).withLabel(GangNames.JOB_LABEL, job).list().getItems();
+        return client.pods()
+                .inNamespace(NS)
+                .withLabel(GangNames.JOB_LABEL, job)
+                .list()
+                .getItems();
     }
 
     List<Event> warnings(String job, String reason) {
         return client.v1().events().inNamespace(NS).list().getItems().stream()
-                .filter(e -> job.equals(e.getInvolvedObject().getName()) && "Warning".equals(e.getType())
-                        && reason.equals(e.getReason())).toList();
+                .filter(e -> job.equals(e.getInvolvedObject().getName())
+                        && "Warning".equals(e.getType())
+                        && reason.equals(e.getReason()))
+                .toList();
     }
 
     @Test
     void aStoredJobTheOperatorCannotReadIsReportedOnItAndTheOthersStillReconcile() {
         // What an object stored before the CRD bounded resources.nodes looks like: the number does not fit an int.
-        GenericKubernetesResource poison = client.getKubernetesSerialization().unmarshal("""
+        GenericKubernetesResource poison =
+                client.getKubernetesSerialization().unmarshal("""
                 {"apiVersion": "training.moe.dev/v1alpha1", "kind": "MoETrainingJob",
                  "metadata": {"name": "poison", "namespace": "hostile"},
                  "spec": {"model": {"preset": "tiny-moe"}, "parallelism": {"tensor": 1, "expert": 1, "context": 1},
-                          "resources": {"nodes": 3000000000, "gpusPerNode": 8}}}""",
-                GenericKubernetesResource.class);
+                          "resources": {"nodes": 3000000000, "gpusPerNode": 8}}}""", GenericKubernetesResource.class);
         client.genericKubernetesResources(new io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext.Builder()
-                .withGroup(MoETrainingJob.GROUP).withVersion(MoETrainingJob.VERSION).withKind("MoETrainingJob")
-                .withPlural("moetrainingjobs").withNamespaced(true).build()).inNamespace(NS).resource(poison).create();
+                        .withGroup(MoETrainingJob.GROUP)
+                        .withVersion(MoETrainingJob.VERSION)
+                        .withKind("MoETrainingJob")
+                        .withPlural("moetrainingjobs")
+                        .withNamespaced(true)
+                        .build())
+                .inNamespace(NS)
+                .resource(poison)
+                .create();
         create(TestJobs.tiny(NS, "bystander", 2));
 
         await().atMost(WAIT).untilAsserted(() -> assertThat(pods("bystander")).hasSize(2));
@@ -99,19 +118,44 @@ class HostileInputReconcilerTest {
             assertThat(c.reason).isEqualTo("ValueTooLarge");
             assertThat(c.message).contains("spec.resources.nodes=3000000000 is more than 4096");
         });
-        assertThat(client.resources(MoETrainingJob.class).inNamespace(NS).withName("poison").get().getSpec())
+        assertThat(client.resources(MoETrainingJob.class)
+                        .inNamespace(NS)
+                        .withName("poison")
+                        .get()
+                        .getSpec())
                 .isInstanceOf(UnreadableSpec.class);
         assertThat(pods("poison")).isEmpty();
-        await().atMost(WAIT).untilAsserted(() -> assertThat(warnings("poison", "PlanRejected")).isNotEmpty());
+        await().atMost(WAIT)
+                .untilAsserted(
+                        () -> assertThat(warnings("poison", "PlanRejected")).isNotEmpty());
     }
 
     @Test
     void usersObjectsUnderTheJobsNamesAreNeverAdoptedNorChanged() {
-        ConfigMap userPlan = client.configMaps().inNamespace(NS).resource(new ConfigMapBuilder().withNewMetadata()
-                .withName("victim-plan").endMetadata().addToData("owner", "a user").build()).create();
-        Service userService = client.services().inNamespace(NS).resource(new ServiceBuilder().withNewMetadata()
-                .withName("victim").addToLabels(GangNames.JOB_LABEL, "victim").endMetadata().withNewSpec()
-                .addToSelector("app", "users-own").addNewPort().withPort(80).endPort().endSpec().build()).create();
+        ConfigMap userPlan = client.configMaps()
+                .inNamespace(NS)
+                .resource(new ConfigMapBuilder()
+                        .withNewMetadata()
+                        .withName("victim-plan")
+                        .endMetadata()
+                        .addToData("owner", "a user")
+                        .build())
+                .create();
+        Service userService = client.services()
+                .inNamespace(NS)
+                .resource(new ServiceBuilder()
+                        .withNewMetadata()
+                        .withName("victim")
+                        .addToLabels(GangNames.JOB_LABEL, "victim")
+                        .endMetadata()
+                        .withNewSpec()
+                        .addToSelector("app", "users-own")
+                        .addNewPort()
+                        .withPort(80)
+                        .endPort()
+                        .endSpec()
+                        .build())
+                .create();
 
         create(TestJobs.tiny(NS, "victim", 2));
         await().atMost(WAIT).untilAsserted(() -> {
@@ -126,23 +170,38 @@ class HostileInputReconcilerTest {
 
         // The ConfigMap goes: the next retry meets the user's Service, and changes it neither.
         client.configMaps().inNamespace(NS).withName("victim-plan").delete();
-        await().atMost(RETRY_WAIT).untilAsserted(() -> assertThat(condition("victim", Conditions.DEPENDENTS_READY)
-                .message).contains("Service victim"));
+        await().atMost(RETRY_WAIT)
+                .untilAsserted(() -> assertThat(condition("victim", Conditions.DEPENDENTS_READY).message)
+                        .contains("Service victim"));
         assertThat(pods("victim")).isEmpty();
         assertUnchanged(userService);
 
         // Once the user's Service is gone too, the job gets its own objects and its gang.
         client.services().inNamespace(NS).withName("victim").delete();
-        await().atMost(RETRY_WAIT).untilAsserted(() -> assertThat(pods("victim")).hasSize(2));
-        await().atMost(WAIT).untilAsserted(() -> assertThat(condition("victim", Conditions.DEPENDENTS_READY).status)
-                .isEqualTo("True"));
+        await().atMost(RETRY_WAIT)
+                .untilAsserted(() -> assertThat(pods("victim")).hasSize(2));
+        await().atMost(WAIT)
+                .untilAsserted(() -> assertThat(condition("victim", Conditions.DEPENDENTS_READY).status)
+                        .isEqualTo("True"));
     }
 
     @Test
     void aUsersPodUnderARankNameStopsTheGangAndIsLeftAlone() throws Exception {
-        Pod squatter = client.pods().inNamespace(NS).resource(new PodBuilder().withNewMetadata()
-                .withName("squat-node-1").addToLabels("app", "users-own").endMetadata().withNewSpec()
-                .addNewContainer().withName("c").withImage("busybox").endContainer().endSpec().build()).create();
+        Pod squatter = client.pods()
+                .inNamespace(NS)
+                .resource(new PodBuilder()
+                        .withNewMetadata()
+                        .withName("squat-node-1")
+                        .addToLabels("app", "users-own")
+                        .endMetadata()
+                        .withNewSpec()
+                        .addNewContainer()
+                        .withName("c")
+                        .withImage("busybox")
+                        .endContainer()
+                        .endSpec()
+                        .build())
+                .create();
         create(TestJobs.tiny(NS, "squat", 2));
         await().atMost(WAIT).untilAsserted(() -> {
             JobCondition c = condition("squat", Conditions.DEPENDENTS_READY);
@@ -155,48 +214,89 @@ class HostileInputReconcilerTest {
         // ... and not created again at once by the events of its own deletion (a hot loop): only after the backoff.
         drainRequests();
         await().pollDelay(Duration.ofSeconds(5)).atMost(Duration.ofSeconds(6)).until(() -> true);
-        assertThat(drainRequests().stream().filter(r -> r.getMethod().equals("POST")
-                && r.getPath().contains("/pods"))).isEmpty();
+        assertThat(drainRequests().stream()
+                        .filter(r -> r.getMethod().equals("POST") && r.getPath().contains("/pods")))
+                .isEmpty();
     }
 
     @Test
     void aGangRestartDeletesOnlyTheJobsOwnPodsNotOthersCarryingItsLabel() {
-        Pod lookalike = client.pods().inNamespace(NS).resource(new PodBuilder().withNewMetadata()
-                .withName("lookalike").addToLabels(GangNames.JOB_LABEL, "labelled")
-                .addToLabels(GangNames.ATTEMPT_LABEL, "7").endMetadata().withNewSpec().addNewContainer()
-                .withName("c").withImage("busybox").endContainer().endSpec().build()).create();
+        Pod lookalike = client.pods()
+                .inNamespace(NS)
+                .resource(new PodBuilder()
+                        .withNewMetadata()
+                        .withName("lookalike")
+                        .addToLabels(GangNames.JOB_LABEL, "labelled")
+                        .addToLabels(GangNames.ATTEMPT_LABEL, "7")
+                        .endMetadata()
+                        .withNewSpec()
+                        .addNewContainer()
+                        .withName("c")
+                        .withImage("busybox")
+                        .endContainer()
+                        .endSpec()
+                        .build())
+                .create();
         create(TestJobs.tiny(NS, "labelled", 2));
         await().atMost(WAIT).untilAsserted(() -> assertThat(pods("labelled")).hasSize(3));
         for (Pod p : pods("labelled")) {
             if (!"lookalike".equals(p.getMetadata().getName())) {
-                client.pods().inNamespace(NS).withName(p.getMetadata().getName()).editStatus(q -> {
-                    q.setStatus(new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Running")
-                            .withConditions(new PodConditionBuilder().withType("PodScheduled").withStatus("True")
-                                    .build()).build());
-                    return q;
-                });
+                client.pods()
+                        .inNamespace(NS)
+                        .withName(p.getMetadata().getName())
+                        .editStatus(q -> {
+                            q.setStatus(new io.fabric8.kubernetes.api.model.PodStatusBuilder()
+                                    .withPhase("Running")
+                                    .withConditions(new PodConditionBuilder()
+                                            .withType("PodScheduled")
+                                            .withStatus("True")
+                                            .build())
+                                    .build());
+                            return q;
+                        });
             }
         }
-        await().atMost(WAIT).untilAsserted(() -> assertThat(status("labelled").phase).isEqualTo(JobPhase.Running));
+        await().atMost(WAIT)
+                .untilAsserted(() -> assertThat(status("labelled").phase).isEqualTo(JobPhase.Running));
         client.pods().inNamespace(NS).withName("labelled-node-1").editStatus(q -> {
             q.getStatus().setPhase("Failed");
-            q.getStatus().setContainerStatuses(List.of(new io.fabric8.kubernetes.api.model.ContainerStatusBuilder()
-                    .withName(GangNames.TRAINER_CONTAINER).withNewState().withNewTerminated().withExitCode(75)
-                    .endTerminated().endState().build()));
+            q.getStatus()
+                    .setContainerStatuses(List.of(new io.fabric8.kubernetes.api.model.ContainerStatusBuilder()
+                            .withName(GangNames.TRAINER_CONTAINER)
+                            .withNewState()
+                            .withNewTerminated()
+                            .withExitCode(75)
+                            .endTerminated()
+                            .endState()
+                            .build()));
             return q;
         });
-        await().atMost(WAIT).untilAsserted(() -> assertThat(pods("labelled")).filteredOn(
-                p -> "1".equals(p.getMetadata().getLabels().get(GangNames.ATTEMPT_LABEL))).hasSize(2));
+        await().atMost(WAIT)
+                .untilAsserted(() -> assertThat(pods("labelled"))
+                        .filteredOn(p -> "1".equals(p.getMetadata().getLabels().get(GangNames.ATTEMPT_LABEL)))
+                        .hasSize(2));
         assertUnchanged(lookalike);
     }
 
     @Test
     void aWriteTheApiServerRefusesIsReportedWithItsMessageAndRetriedWithBackoff() {
-        mockServer.expect().post().withPath("/api/v1/namespaces/" + NS + "/configmaps")
-                .andReturn(422, new StatusBuilder().withStatus("Failure").withCode(422).withReason("Invalid")
-                        .withMessage("ConfigMap \"refused-plan\" is invalid: []: Too long: must have at most"
-                                + " 1048576 bytes")
-                        .withNewDetails().withKind("configmaps").withName("refused-plan").endDetails().build())
+        mockServer
+                .expect()
+                .post()
+                .withPath("/api/v1/namespaces/" + NS + "/configmaps")
+                .andReturn(
+                        422,
+                        new StatusBuilder()
+                                .withStatus("Failure")
+                                .withCode(422)
+                                .withReason("Invalid")
+                                .withMessage("ConfigMap \"refused-plan\" is invalid: []: Too long: must have at most"
+                                        + " 1048576 bytes")
+                                .withNewDetails()
+                                .withKind("configmaps")
+                                .withName("refused-plan")
+                                .endDetails()
+                                .build())
                 .once();
         create(TestJobs.tiny(NS, "refused", 2));
         await().atMost(WAIT).untilAsserted(() -> {
@@ -208,9 +308,11 @@ class HostileInputReconcilerTest {
         assertThat(pods("refused")).isEmpty();
         assertThat(warnings("refused", "ApiRejected")).isNotEmpty();
         // The refusal was once: the retry after the backoff succeeds.
-        await().atMost(RETRY_WAIT).untilAsserted(() -> assertThat(pods("refused")).hasSize(2));
-        await().atMost(WAIT).untilAsserted(() -> assertThat(condition("refused", Conditions.DEPENDENTS_READY).status)
-                .isEqualTo("True"));
+        await().atMost(RETRY_WAIT)
+                .untilAsserted(() -> assertThat(pods("refused")).hasSize(2));
+        await().atMost(WAIT)
+                .untilAsserted(() -> assertThat(condition("refused", Conditions.DEPENDENTS_READY).status)
+                        .isEqualTo("True"));
     }
 
     /** Requests the mock server received since the last drain. */
@@ -227,10 +329,16 @@ class HostileInputReconcilerTest {
     /** The object as the user left it: same resourceVersion, no owner references. */
     void assertUnchanged(io.fabric8.kubernetes.api.model.HasMetadata before) {
         var now = client.resource(before).get();
-        assertThat(now).as("%s %s still exists", before.getKind(), before.getMetadata().getName()).isNotNull();
-        assertThat(now.getMetadata().getResourceVersion()).isEqualTo(before.getMetadata().getResourceVersion());
+        assertThat(now)
+                .as("%s %s still exists", before.getKind(), before.getMetadata().getName())
+                .isNotNull();
+        assertThat(now.getMetadata().getResourceVersion())
+                .isEqualTo(before.getMetadata().getResourceVersion());
         assertThat(now.getMetadata().getOwnerReferences()).isNullOrEmpty();
-        assertThat(now.getMetadata().getLabels()).isEqualTo(before.getMetadata().getLabels() == null ? null
-                : Map.copyOf(before.getMetadata().getLabels()));
+        assertThat(now.getMetadata().getLabels())
+                .isEqualTo(
+                        before.getMetadata().getLabels() == null
+                                ? null
+                                : Map.copyOf(before.getMetadata().getLabels()));
     }
 }

@@ -17,7 +17,6 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodConditionBuilder;
 import io.fabric8.kubernetes.api.model.Service;
-import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -60,11 +59,17 @@ class MoETrainingJobReconcilerTest {
     MoETrainingJob create(MoETrainingJob job) {
         job.getMetadata().setUid(null);
         job.getMetadata().setGeneration(null);
-        return client.resources(MoETrainingJob.class).inNamespace(NS).resource(job).create();
+        return client.resources(MoETrainingJob.class)
+                .inNamespace(NS)
+                .resource(job)
+                .create();
     }
 
     MoETrainingJob job(String name) {
-        return client.resources(MoETrainingJob.class).inNamespace(NS).withName(name).get();
+        return client.resources(MoETrainingJob.class)
+                .inNamespace(NS)
+                .withName(name)
+                .get();
     }
 
     MoETrainingJobStatus status(String name) {
@@ -73,20 +78,31 @@ class MoETrainingJobReconcilerTest {
     }
 
     List<Pod> pods(String job) {
-        return client.pods().inNamespace(NS).withLabel(GangNames.JOB_LABEL, job).list().getItems();
+        return client.pods()
+                .inNamespace(NS)
+                .withLabel(GangNames.JOB_LABEL, job)
+                .list()
+                .getItems();
     }
 
     Map<Integer, Pod> podsByRank(String job) {
-        return pods(job).stream().collect(Collectors.toMap(
-                p -> Integer.parseInt(p.getMetadata().getLabels().get(GangNames.NODE_RANK_LABEL)), p -> p,
-                (a, b) -> {
-                    throw new AssertionError("two pods with node rank " + a.getMetadata().getLabels());
-                }, TreeMap::new));
+        return pods(job).stream()
+                .collect(Collectors.toMap(
+                        p -> Integer.parseInt(p.getMetadata().getLabels().get(GangNames.NODE_RANK_LABEL)),
+                        p -> p,
+                        (a, b) -> {
+                            throw new AssertionError(
+                                    "two pods with node rank " + a.getMetadata().getLabels());
+                        },
+                        TreeMap::new));
     }
 
     void awaitPods(String job, int n, int attempt) {
-        await().atMost(WAIT).untilAsserted(() -> assertThat(pods(job)).hasSize(n).allSatisfy(p -> assertThat(
-                p.getMetadata().getLabels()).containsEntry(GangNames.ATTEMPT_LABEL, String.valueOf(attempt))));
+        await().atMost(WAIT)
+                .untilAsserted(() -> assertThat(pods(job))
+                        .hasSize(n)
+                        .allSatisfy(p -> assertThat(p.getMetadata().getLabels())
+                                .containsEntry(GangNames.ATTEMPT_LABEL, String.valueOf(attempt))));
     }
 
     void awaitPhase(String job, JobPhase phase) {
@@ -114,8 +130,11 @@ class MoETrainingJobReconcilerTest {
         for (Pod p : pods(job)) {
             editPodStatus(p, q -> {
                 q.getStatus().setPhase("Running");
-                q.getStatus().setConditions(List.of(new PodConditionBuilder().withType("PodScheduled")
-                        .withStatus("True").build()));
+                q.getStatus()
+                        .setConditions(List.of(new PodConditionBuilder()
+                                .withType("PodScheduled")
+                                .withStatus("True")
+                                .build()));
                 return q;
             });
         }
@@ -124,33 +143,47 @@ class MoETrainingJobReconcilerTest {
     void exit(Pod p, int code) {
         editPodStatus(p, q -> {
             q.getStatus().setPhase(code == 0 ? "Succeeded" : "Failed");
-            q.getStatus().setContainerStatuses(List.of(new io.fabric8.kubernetes.api.model.ContainerStatusBuilder()
-                    .withName(GangNames.TRAINER_CONTAINER).withNewState().withNewTerminated().withExitCode(code)
-                    .withReason(code == 0 ? "Completed" : "Error").endTerminated().endState().build()));
+            q.getStatus()
+                    .setContainerStatuses(List.of(new io.fabric8.kubernetes.api.model.ContainerStatusBuilder()
+                            .withName(GangNames.TRAINER_CONTAINER)
+                            .withNewState()
+                            .withNewTerminated()
+                            .withExitCode(code)
+                            .withReason(code == 0 ? "Completed" : "Error")
+                            .endTerminated()
+                            .endState()
+                            .build()));
             return q;
         });
     }
 
     /** A merge patch (no resourceVersion): the operator's status patches cannot make it conflict. */
     void setSuspend(String job, boolean suspend) {
-        client.resources(MoETrainingJob.class).inNamespace(NS).withName(job).patch(
-                io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
-                        io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
-                "{\"spec\":{\"suspend\":" + suspend + "}}");
+        client.resources(MoETrainingJob.class)
+                .inNamespace(NS)
+                .withName(job)
+                .patch(
+                        io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
+                                io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+                        "{\"spec\":{\"suspend\":" + suspend + "}}");
     }
 
     List<Event> events(String job) {
         return client.v1().events().inNamespace(NS).list().getItems().stream()
-                .filter(e -> job.equals(e.getInvolvedObject().getName())).toList();
+                .filter(e -> job.equals(e.getInvolvedObject().getName()))
+                .toList();
     }
 
     static Map<String, String> env(Pod p) {
-        return p.getSpec().getContainers().get(0).getEnv().stream().filter(e -> e.getValue() != null)
+        return p.getSpec().getContainers().get(0).getEnv().stream()
+                .filter(e -> e.getValue() != null)
                 .collect(Collectors.toMap(EnvVar::getName, EnvVar::getValue));
     }
 
     long reconciles() {
-        return registry.find("moe.reconcile.duration").timers().stream().mapToLong(Timer::count).sum();
+        return registry.find("moe.reconcile.duration").timers().stream()
+                .mapToLong(Timer::count)
+                .sum();
     }
 
     // ---- tests ---------------------------------------------------------------------------------------------
@@ -166,13 +199,22 @@ class MoETrainingJobReconcilerTest {
         assertThat(pods.keySet()).containsExactly(0, 1, 2);
         pods.forEach((rank, p) -> {
             assertThat(p.getMetadata().getName()).isEqualTo("gang-node-" + rank);
-            assertThat(env(p)).containsEntry("NODE_RANK", String.valueOf(rank))
+            assertThat(env(p))
+                    .containsEntry("NODE_RANK", String.valueOf(rank))
                     .containsEntry("MASTER_ADDR", "gang-node-0.gang." + NS + ".svc")
-                    .containsEntry("WORLD_SIZE", "6").containsEntry("NNODES", "3")
+                    .containsEntry("WORLD_SIZE", "6")
+                    .containsEntry("NNODES", "3")
                     .containsEntry("MOE_RESTART_ATTEMPT", "0");
-            assertThat(p.getSpec().getContainers().get(0).getResources().getLimits().get("nvidia.com/gpu")
-                    .getAmount()).isEqualTo("2");
-            assertThat(p.getMetadata().getOwnerReferences()).singleElement()
+            assertThat(p.getSpec()
+                            .getContainers()
+                            .get(0)
+                            .getResources()
+                            .getLimits()
+                            .get("nvidia.com/gpu")
+                            .getAmount())
+                    .isEqualTo("2");
+            assertThat(p.getMetadata().getOwnerReferences())
+                    .singleElement()
                     .satisfies(o -> assertThat(o.getUid()).isEqualTo(uid));
         });
 
@@ -180,12 +222,23 @@ class MoETrainingJobReconcilerTest {
         assertThat(svc.getSpec().getClusterIP()).isEqualTo("None");
         assertThat(svc.getSpec().getPublishNotReadyAddresses()).isTrue();
         ConfigMap cm = client.configMaps().inNamespace(NS).withName("gang-plan").get();
-        assertThat(cm.getData().get("plan.json")).contains("training.moe.dev/plan-v1").contains("\"nodes\":3");
-        assertThat(client.serviceAccounts().inNamespace(NS).withName("gang-trainer").get()).isNotNull();
-        Role role = client.rbac().roles().inNamespace(NS).withName("gang-trainer").get();
-        assertThat(role.getRules().get(0).getResourceNames()).containsExactly("gang-node-0", "gang-node-1",
-                "gang-node-2");
-        RoleBinding binding = client.rbac().roleBindings().inNamespace(NS).withName("gang-trainer").get();
+        assertThat(cm.getData().get("plan.json"))
+                .contains("training.moe.dev/plan-v1")
+                .contains("\"nodes\":3");
+        assertThat(client.serviceAccounts()
+                        .inNamespace(NS)
+                        .withName("gang-trainer")
+                        .get())
+                .isNotNull();
+        Role role =
+                client.rbac().roles().inNamespace(NS).withName("gang-trainer").get();
+        assertThat(role.getRules().get(0).getResourceNames())
+                .containsExactly("gang-node-0", "gang-node-1", "gang-node-2");
+        RoleBinding binding = client.rbac()
+                .roleBindings()
+                .inNamespace(NS)
+                .withName("gang-trainer")
+                .get();
         assertThat(binding.getRoleRef().getName()).isEqualTo("gang-trainer");
         assertThat(binding.getSubjects()).singleElement().satisfies(s -> {
             assertThat(s.getKind()).isEqualTo("ServiceAccount");
@@ -193,7 +246,8 @@ class MoETrainingJobReconcilerTest {
         });
         // Everything is owned by the job: deleting the job garbage-collects it.
         for (HasMetadata owned : List.<HasMetadata>of(svc, cm, role, binding)) {
-            assertThat(owned.getMetadata().getOwnerReferences()).singleElement()
+            assertThat(owned.getMetadata().getOwnerReferences())
+                    .singleElement()
                     .satisfies(o -> assertThat(o.getUid()).isEqualTo(uid));
         }
 
@@ -203,7 +257,8 @@ class MoETrainingJobReconcilerTest {
             assertThat(s.plan.worldSize).isEqualTo(6);
             assertThat(s.plan.memory.perGpuBytes).isPositive();
             assertThat(s.observedGeneration).isEqualTo(job("gang").getMetadata().getGeneration());
-            assertThat(Conditions.get(s, Conditions.PLAN_VALID).orElseThrow().status).isEqualTo("True");
+            assertThat(Conditions.get(s, Conditions.PLAN_VALID).orElseThrow().status)
+                    .isEqualTo("True");
         });
 
         runAll("gang");
@@ -239,8 +294,8 @@ class MoETrainingJobReconcilerTest {
             assertThat(r.attempt).isZero();
             assertThat(r.time).isEqualTo(s.lastFailure.time);
         });
-        assertThat(podsByRank("flaky").values()).allSatisfy(p ->
-                assertThat(env(p)).containsEntry("MOE_RESTART_ATTEMPT", "1"));
+        assertThat(podsByRank("flaky").values())
+                .allSatisfy(p -> assertThat(env(p)).containsEntry("MOE_RESTART_ATTEMPT", "1"));
         assertThat(events("flaky")).anySatisfy(e -> {
             assertThat(e.getReason()).isEqualTo("GangRestart");
             assertThat(e.getType()).isEqualTo("Warning");
@@ -259,8 +314,10 @@ class MoETrainingJobReconcilerTest {
         assertThat(status("flaky").lastFailure.reason).isEqualTo("Evicted");
         assertThat(status("flaky").restarts).isEqualTo(1);
         assertThat(status("flaky").infrastructureRestarts).isEqualTo(1);
-        assertThat(status("flaky").restartHistory).extracting(r -> r.reason, r -> r.attempt, r -> r.action)
-                .containsExactly(org.assertj.core.groups.Tuple.tuple("ExitCode", 0, "RestartGang"),
+        assertThat(status("flaky").restartHistory)
+                .extracting(r -> r.reason, r -> r.attempt, r -> r.action)
+                .containsExactly(
+                        org.assertj.core.groups.Tuple.tuple("ExitCode", 0, "RestartGang"),
                         org.assertj.core.groups.Tuple.tuple("Evicted", 1, "RestartGangUncounted"));
 
         // Third failure: the second counted restart.
@@ -277,10 +334,20 @@ class MoETrainingJobReconcilerTest {
         awaitPhase("flaky", JobPhase.Failed);
         assertThat(Conditions.get(status("flaky"), Conditions.FAILED).orElseThrow().reason)
                 .isEqualTo("RestartLimitExceeded");
-        await().atMost(WAIT).untilAsserted(() -> assertThat(pods("flaky")).extracting(p -> p.getMetadata().getName())
-                .containsExactly("flaky-node-0"));
-        assertThat(registry.find("moe.gang.restarts").tag("reason", "ExitCode").counter().count()).isPositive();
-        assertThat(registry.find("moe.gang.restarts").tag("reason", "Evicted").counter().count()).isPositive();
+        await().atMost(WAIT)
+                .untilAsserted(() -> assertThat(pods("flaky"))
+                        .extracting(p -> p.getMetadata().getName())
+                        .containsExactly("flaky-node-0"));
+        assertThat(registry.find("moe.gang.restarts")
+                        .tag("reason", "ExitCode")
+                        .counter()
+                        .count())
+                .isPositive();
+        assertThat(registry.find("moe.gang.restarts")
+                        .tag("reason", "Evicted")
+                        .counter()
+                        .count())
+                .isPositive();
     }
 
     @Test
@@ -323,8 +390,12 @@ class MoETrainingJobReconcilerTest {
         awaitPhase("lost", JobPhase.Running);
         editPodStatus(podsByRank("lost").get(0), q -> {
             q.getStatus().setPhase("Failed");
-            q.getStatus().setConditions(List.of(new PodConditionBuilder().withType("DisruptionTarget")
-                    .withStatus("True").withReason("PreemptionByScheduler").build()));
+            q.getStatus()
+                    .setConditions(List.of(new PodConditionBuilder()
+                            .withType("DisruptionTarget")
+                            .withStatus("True")
+                            .withReason("PreemptionByScheduler")
+                            .build()));
             return q;
         });
         awaitPods("lost", 2, 2);
@@ -342,25 +413,48 @@ class MoETrainingJobReconcilerTest {
 
         // Namespace teardown deletes pods before the job: that is not a failure of the gang.
         String ns = "going-away";
-        client.namespaces().resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder().withNewMetadata()
-                .withName(ns).endMetadata().withNewStatus().withPhase("Terminating").endStatus().build()).create();
+        client.namespaces()
+                .resource(new io.fabric8.kubernetes.api.model.NamespaceBuilder()
+                        .withNewMetadata()
+                        .withName(ns)
+                        .endMetadata()
+                        .withNewStatus()
+                        .withPhase("Terminating")
+                        .endStatus()
+                        .build())
+                .create();
         MoETrainingJob j = TestJobs.tiny(ns, "teardown", 2);
         j.getMetadata().setUid(null);
         j.getMetadata().setGeneration(null);
         client.resources(MoETrainingJob.class).inNamespace(ns).resource(j).create();
-        await().atMost(WAIT).until(() -> client.pods().inNamespace(ns).list().getItems().size() == 2);
+        await().atMost(WAIT)
+                .until(() -> client.pods().inNamespace(ns).list().getItems().size() == 2);
         for (Pod p : client.pods().inNamespace(ns).list().getItems()) {
             client.pods().inNamespace(ns).withName(p.getMetadata().getName()).editStatus(q -> {
-                q.setStatus(new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Running")
-                        .addNewCondition().withType("PodScheduled").withStatus("True").endCondition().build());
+                q.setStatus(new io.fabric8.kubernetes.api.model.PodStatusBuilder()
+                        .withPhase("Running")
+                        .addNewCondition()
+                        .withType("PodScheduled")
+                        .withStatus("True")
+                        .endCondition()
+                        .build());
                 return q;
             });
         }
-        await().atMost(WAIT).until(() -> client.resources(MoETrainingJob.class).inNamespace(ns).withName("teardown")
-                .get().getStatus().phase == JobPhase.Running);
+        await().atMost(WAIT)
+                .until(() -> client.resources(MoETrainingJob.class)
+                                .inNamespace(ns)
+                                .withName("teardown")
+                                .get()
+                                .getStatus()
+                                .phase
+                        == JobPhase.Running);
         client.pods().inNamespace(ns).withName("teardown-node-0").delete();
         await().during(Duration.ofSeconds(2)).atMost(Duration.ofSeconds(10)).until(() -> {
-            MoETrainingJobStatus st = client.resources(MoETrainingJob.class).inNamespace(ns).withName("teardown").get()
+            MoETrainingJobStatus st = client.resources(MoETrainingJob.class)
+                    .inNamespace(ns)
+                    .withName("teardown")
+                    .get()
                     .getStatus();
             return st.restarts == 0 && st.phase == JobPhase.Running;
         });
@@ -415,11 +509,12 @@ class MoETrainingJobReconcilerTest {
         assertThat(cond.status).isEqualTo("False");
         assertThat(cond.message).contains("spec.parallelism.expert=3");
         assertThat(pods("invalid")).isEmpty();
-        await().atMost(WAIT).untilAsserted(() -> assertThat(events("invalid")).anySatisfy(e -> {
-            assertThat(e.getType()).isEqualTo("Warning");
-            assertThat(e.getReason()).isEqualTo("PlanRejected");
-            assertThat(e.getMessage()).contains("spec.parallelism.expert=3");
-        }));
+        await().atMost(WAIT)
+                .untilAsserted(() -> assertThat(events("invalid")).anySatisfy(e -> {
+                    assertThat(e.getType()).isEqualTo("Warning");
+                    assertThat(e.getReason()).isEqualTo("PlanRejected");
+                    assertThat(e.getMessage()).contains("spec.parallelism.expert=3");
+                }));
         assertThat(registry.find("moe.plan.rejections").counters()).isNotEmpty();
     }
 
@@ -435,12 +530,15 @@ class MoETrainingJobReconcilerTest {
         await().atMost(WAIT).untilAsserted(() -> {
             Map<Integer, Pod> now = podsByRank("halfway"); // fails on a duplicate rank
             assertThat(now.keySet()).containsExactly(0, 1, 2);
-            assertThat(now.get(1).getMetadata().getUid()).isNotEqualTo(first.get(1).getMetadata().getUid());
+            assertThat(now.get(1).getMetadata().getUid())
+                    .isNotEqualTo(first.get(1).getMetadata().getUid());
         });
         Map<Integer, Pod> now = podsByRank("halfway");
-        assertThat(now.get(0).getMetadata().getUid()).isEqualTo(first.get(0).getMetadata().getUid());
-        assertThat(pods("halfway")).hasSize(3).allSatisfy(p -> assertThat(p.getMetadata().getLabels())
-                .containsEntry(GangNames.ATTEMPT_LABEL, "0"));
+        assertThat(now.get(0).getMetadata().getUid())
+                .isEqualTo(first.get(0).getMetadata().getUid());
+        assertThat(pods("halfway"))
+                .hasSize(3)
+                .allSatisfy(p -> assertThat(p.getMetadata().getLabels()).containsEntry(GangNames.ATTEMPT_LABEL, "0"));
         assertThat(status("halfway").restarts).isZero();
     }
 
@@ -449,7 +547,12 @@ class MoETrainingJobReconcilerTest {
         MoETrainingJob old = TestJobs.tiny(NS, "reborn", 2);
         old.getMetadata().setUid("uid-of-a-deleted-job");
         Pod orphan = GangPodFactory.render(old, TestJobs.plan(old), 0, 0, GangSettings.defaults());
-        String orphanUid = client.pods().inNamespace(NS).resource(orphan).create().getMetadata().getUid();
+        String orphanUid = client.pods()
+                .inNamespace(NS)
+                .resource(orphan)
+                .create()
+                .getMetadata()
+                .getUid();
         create(TestJobs.tiny(NS, "reborn", 2));
         await().atMost(WAIT).untilAsserted(() -> {
             Map<Integer, Pod> pods = podsByRank("reborn");
@@ -476,15 +579,16 @@ class MoETrainingJobReconcilerTest {
 
         // An event that changes nothing the operator cares about: it reconciles and must write nothing.
         Pod rank1 = podsByRank("steady").get(1);
-        client.pods().inNamespace(NS).withName(rank1.getMetadata().getName())
-                .edit(p -> {
-                    p.getMetadata().getLabels().put("unrelated", "touch");
-                    return p;
-                });
+        client.pods().inNamespace(NS).withName(rank1.getMetadata().getName()).edit(p -> {
+            p.getMetadata().getLabels().put("unrelated", "touch");
+            return p;
+        });
         await().atMost(WAIT).until(() -> reconciles() > reconcilesBefore);
         // Not one write for this job besides the test's own edit (not even an identical one).
-        assertThat(drainRequests()).filteredOn(r -> !r.getMethod().equals("GET"))
-                .filteredOn(r -> r.getPath().contains("steady") || r.getUtf8Body().contains("steady"))
+        assertThat(drainRequests())
+                .filteredOn(r -> !r.getMethod().equals("GET"))
+                .filteredOn(
+                        r -> r.getPath().contains("steady") || r.getUtf8Body().contains("steady"))
                 .extracting(r -> r.getMethod() + " " + r.getPath())
                 .allMatch(line -> line.endsWith("/pods/steady-node-1"), "only the test's own pod edit");
         Map<String, String> after = resourceVersions("steady");
@@ -500,21 +604,29 @@ class MoETrainingJobReconcilerTest {
         create(TestJobs.tiny(NS, "wide", nodes));
         runGang("wide", nodes, 0);
         assertThat(podsByRank("wide").keySet()).hasSize(nodes); // fails on a duplicate rank
-        assertThat(pods("wide")).extracting(p -> p.getMetadata().getName()).doesNotHaveDuplicates()
+        assertThat(pods("wide"))
+                .extracting(p -> p.getMetadata().getName())
+                .doesNotHaveDuplicates()
                 .hasSize(nodes);
 
         exit(podsByRank("wide").get(5), 75);
         awaitPods("wide", nodes, 1);
-        List<String> deletes = drainRequests().stream().filter(r -> r.getMethod().equals("DELETE"))
+        List<String> deletes = drainRequests().stream()
+                .filter(r -> r.getMethod().equals("DELETE"))
                 .map(r -> java.net.URLDecoder.decode(r.getPath(), java.nio.charset.StandardCharsets.UTF_8))
-                .filter(path -> path.contains("wide")).toList();
-        // The whole gang went with one deletecollection by the job and job-uid labels, not a DELETE per pod. A reconcile that
+                .filter(path -> path.contains("wide"))
+                .toList();
+        // The whole gang went with one deletecollection by the job and job-uid labels, not a DELETE per pod. A
+        // reconcile that
         // still sees the old pods in its cache (before their deletions arrive) may send one more collection delete
         // for the earlier attempt's pods, never a DELETE per pod.
-        assertThat(deletes).isNotEmpty().hasSizeLessThanOrEqualTo(3)
+        assertThat(deletes)
+                .isNotEmpty()
+                .hasSizeLessThanOrEqualTo(3)
                 .allSatisfy(path -> assertThat(path).contains("/namespaces/" + NS + "/pods?labelSelector="));
-        assertThat(deletes.get(0)).endsWith("labelSelector=" + GangNames.JOB_LABEL + "=wide,"
-                + GangNames.JOB_UID_LABEL + "=" + job("wide").getMetadata().getUid());
+        assertThat(deletes.get(0))
+                .endsWith("labelSelector=" + GangNames.JOB_LABEL + "=wide," + GangNames.JOB_UID_LABEL + "="
+                        + job("wide").getMetadata().getUid());
         assertThat(status("wide").restarts).isEqualTo(1);
         setSuspend("wide", true);
         await().atMost(WAIT).untilAsserted(() -> assertThat(pods("wide")).isEmpty());
@@ -524,7 +636,8 @@ class MoETrainingJobReconcilerTest {
     List<io.fabric8.mockwebserver.http.RecordedRequest> drainRequests() throws InterruptedException {
         List<io.fabric8.mockwebserver.http.RecordedRequest> out = new java.util.ArrayList<>();
         io.fabric8.mockwebserver.http.RecordedRequest r;
-        while ((r = mockServer.getKubernetesMockServer().takeRequest(1, java.util.concurrent.TimeUnit.MILLISECONDS)) != null) {
+        while ((r = mockServer.getKubernetesMockServer().takeRequest(1, java.util.concurrent.TimeUnit.MILLISECONDS))
+                != null) {
             out.add(r);
         }
         return out;
@@ -537,11 +650,24 @@ class MoETrainingJobReconcilerTest {
         all.addAll(pods(name));
         all.add(client.services().inNamespace(NS).withName(name).get());
         all.add(client.configMaps().inNamespace(NS).withName(name + "-plan").get());
-        all.add(client.serviceAccounts().inNamespace(NS).withName(name + "-trainer").get());
-        all.add(client.rbac().roles().inNamespace(NS).withName(name + "-trainer").get());
-        all.add(client.rbac().roleBindings().inNamespace(NS).withName(name + "-trainer").get());
+        all.add(client.serviceAccounts()
+                .inNamespace(NS)
+                .withName(name + "-trainer")
+                .get());
+        all.add(client.rbac()
+                .roles()
+                .inNamespace(NS)
+                .withName(name + "-trainer")
+                .get());
+        all.add(client.rbac()
+                .roleBindings()
+                .inNamespace(NS)
+                .withName(name + "-trainer")
+                .get());
         for (HasMetadata h : all) {
-            rv.put(h.getKind() + "/" + h.getMetadata().getName(), h.getMetadata().getResourceVersion());
+            rv.put(
+                    h.getKind() + "/" + h.getMetadata().getName(),
+                    h.getMetadata().getResourceVersion());
         }
         return rv;
     }
@@ -554,9 +680,12 @@ class MoETrainingJobReconcilerTest {
             if (p.getMetadata().getAnnotations() == null) {
                 p.getMetadata().setAnnotations(new java.util.HashMap<>());
             }
-            p.getMetadata().getAnnotations().put(GangNames.PROGRESS_ANNOTATION,
-                    "{\"step\": 120, \"loss\": 3.21, \"tokensPerSecond\": 51234.0, \"mfu\": 0.31,"
-                            + " \"lastCheckpointStep\": 100, \"time\": \"2026-11-26T12:00:00Z\"}");
+            p.getMetadata()
+                    .getAnnotations()
+                    .put(
+                            GangNames.PROGRESS_ANNOTATION,
+                            "{\"step\": 120, \"loss\": 3.21, \"tokensPerSecond\": 51234.0, \"mfu\": 0.31,"
+                                    + " \"lastCheckpointStep\": 100, \"time\": \"2026-11-26T12:00:00Z\"}");
             return p;
         });
         await().atMost(WAIT).untilAsserted(() -> {
@@ -569,15 +698,25 @@ class MoETrainingJobReconcilerTest {
             assertThat(p.lastCheckpointStep).isEqualTo(100L);
             assertThat(p.updateTime).isEqualTo("2026-11-26T12:00:00Z");
         });
-        await().atMost(WAIT).untilAsserted(() -> assertThat(registry.find("moe.job.step")
-                .tags("namespace", NS, "moejob", "progress").gauge().value()).isEqualTo(120.0));
-        assertThat(registry.find("moe.job.mfu").tags("namespace", NS, "moejob", "progress").gauge().value())
+        await().atMost(WAIT)
+                .untilAsserted(() -> assertThat(registry.find("moe.job.step")
+                                .tags("namespace", NS, "moejob", "progress")
+                                .gauge()
+                                .value())
+                        .isEqualTo(120.0));
+        assertThat(registry.find("moe.job.mfu")
+                        .tags("namespace", NS, "moejob", "progress")
+                        .gauge()
+                        .value())
                 .isEqualTo(0.31);
-        assertThat(registry.find("moe.jobs").tag("phase", "Running").gauge().value()).isGreaterThanOrEqualTo(1.0);
+        assertThat(registry.find("moe.jobs").tag("phase", "Running").gauge().value())
+                .isGreaterThanOrEqualTo(1.0);
         String metrics = io.restassured.RestAssured.get("/q/metrics").asString();
-        assertThat(metrics).contains("moe_job_step{moejob=\"progress\",namespace=\"" + NS + "\"} 120.0")
+        assertThat(metrics)
+                .contains("moe_job_step{moejob=\"progress\",namespace=\"" + NS + "\"} 120.0")
                 .contains("moe_job_phase{moejob=\"progress\",namespace=\"" + NS + "\",phase=\"Running\"} 1.0")
-                .contains("moe_reconcile_duration_seconds_count").contains("moe_gang_restarts_total")
+                .contains("moe_reconcile_duration_seconds_count")
+                .contains("moe_gang_restarts_total")
                 .contains("moe_gpus_requested");
     }
 }

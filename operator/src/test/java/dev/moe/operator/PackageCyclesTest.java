@@ -23,10 +23,10 @@ import org.junit.jupiter.api.Test;
  */
 class PackageCyclesTest {
     private static final Path SOURCES = Path.of("src/main/java/dev/moe/operator");
-    private static final Pattern IMPORT = Pattern.compile("^import (?:static )?dev\\.moe\\.operator\\.([a-z0-9]+)\\.",
-            Pattern.MULTILINE);
-    private static final Pattern ROOT_IMPORT = Pattern.compile("^import (?:static )?dev\\.moe\\.operator\\.[A-Z]",
-            Pattern.MULTILINE);
+    private static final Pattern IMPORT =
+            Pattern.compile("^import (?:static )?dev\\.moe\\.operator\\.([a-z0-9]+)\\.", Pattern.MULTILINE);
+    private static final Pattern ROOT_IMPORT =
+            Pattern.compile("^import (?:static )?dev\\.moe\\.operator\\.[A-Z]", Pattern.MULTILINE);
 
     @Test
     void thePackageGraphHasNoCycle() throws IOException {

@@ -14,14 +14,17 @@ import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 
 /** Small valid jobs on the tiny-moe preset, with fast restart settings. */
 public final class TestJobs {
-    private TestJobs() {
-    }
+    private TestJobs() {}
 
     /** tiny-moe on {@code nodes} × 2 GPUs, tensor 2, expert 2; backoff 1 s (max 2 s), 2 restarts. */
     public static MoETrainingJob tiny(String namespace, String name, int nodes) {
         MoETrainingJob job = new MoETrainingJob();
-        job.setMetadata(new ObjectMetaBuilder().withNamespace(namespace).withName(name).withUid("uid-" + name)
-                .withGeneration(1L).build());
+        job.setMetadata(new ObjectMetaBuilder()
+                .withNamespace(namespace)
+                .withName(name)
+                .withUid("uid-" + name)
+                .withGeneration(1L)
+                .build());
         MoETrainingJobSpec spec = new MoETrainingJobSpec();
         spec.model = new ModelSpec();
         spec.model.preset = "tiny-moe";

@@ -30,7 +30,11 @@ class UnknownFieldsTest {
         status.put("phase", "Running");
         status.put("statusFieldFromTheFuture", 1);
         status.putObject("lastFailure").put("reason", "ExitCode").put("newDetail", "x");
-        status.putArray("conditions").addObject().put("type", "Running").put("status", "True").put("newField", 1);
+        status.putArray("conditions")
+                .addObject()
+                .put("type", "Running")
+                .put("status", "True")
+                .put("newField", 1);
         return m.writeValueAsString(job);
     }
 

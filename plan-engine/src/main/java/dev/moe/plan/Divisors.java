@@ -6,8 +6,7 @@ import java.util.stream.Collectors;
 
 /** Small integer helpers for the plan rules. */
 final class Divisors {
-    private Divisors() {
-    }
+    private Divisors() {}
 
     /** Positive divisors of n, ascending (none for n &lt; 1). O(√n). */
     static List<Integer> of(int n) {

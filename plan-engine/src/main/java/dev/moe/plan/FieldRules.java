@@ -31,8 +31,7 @@ import java.util.stream.Collectors;
  * give a default comes only from Java code that cleared it, and is reported as FieldRequired rather than read.
  */
 final class FieldRules {
-    private FieldRules() {
-    }
+    private FieldRules() {}
 
     /** The one error of a spec that does not fit the Java types. */
     static PlanError unreadable(Problem p) {
@@ -43,7 +42,11 @@ final class FieldRules {
             return specMissing(value.toString());
         }
         if (value.isMissingNode()) {
-            return new PlanError("SpecUnreadable", field, null, "cannot be read (" + p.reason() + ")",
+            return new PlanError(
+                    "SpecUnreadable",
+                    field,
+                    null,
+                    "cannot be read (" + p.reason() + ")",
                     "write a value of the field's type (kubectl explain moejob.spec)");
         }
         SpecLimits.Range range = SpecLimits.range(rangePath(field));
@@ -64,16 +67,20 @@ final class FieldRules {
             return new PlanError("FieldType", field, shown, "is not one of " + names(type), "use " + names(type));
         }
         if (type == Integer.class || type == Long.class) {
-            return new PlanError("FieldType", field, value.toString(), "is not an integer",
-                    "write a whole number without quotes");
+            return new PlanError(
+                    "FieldType", field, value.toString(), "is not an integer", "write a whole number without quotes");
         }
         if (type == Double.class) {
-            return new PlanError("FieldType", field, value.toString(), "is not a number",
+            return new PlanError(
+                    "FieldType",
+                    field,
+                    value.toString(),
+                    "is not a number",
                     "write a number without quotes, e.g. 3e-4");
         }
         if (type == Boolean.class) {
-            return new PlanError("FieldType", field, value.toString(), "is not a boolean",
-                    "write true or false without quotes");
+            return new PlanError(
+                    "FieldType", field, value.toString(), "is not a boolean", "write true or false without quotes");
         }
         if (type == String.class) {
             return new PlanError("FieldType", field, value.toString(), "is not a string", "write a string");
@@ -82,15 +89,23 @@ final class FieldRules {
             return new PlanError("FieldType", field, value.toString(), "is not a list", "write a list");
         }
         if (type != null && !value.isObject() && (Map.class.isAssignableFrom(type) || isObjectType(type))) {
-            return new PlanError("FieldType", field, value.toString(), "is not an object",
-                    "write an object (a map of fields)");
+            return new PlanError(
+                    "FieldType", field, value.toString(), "is not an object", "write an object (a map of fields)");
         }
-        return new PlanError("SpecUnreadable", field, value.toString(), "cannot be read (" + p.reason() + ")",
+        return new PlanError(
+                "SpecUnreadable",
+                field,
+                value.toString(),
+                "cannot be read (" + p.reason() + ")",
                 "write a value of the field's type (kubectl explain moejob.spec)");
     }
 
     static PlanError specMissing(String value) {
-        return new PlanError("SpecMissing", "spec", value, "is missing or not an object",
+        return new PlanError(
+                "SpecMissing",
+                "spec",
+                value,
+                "is missing or not an object",
                 "write spec.model, spec.parallelism and spec.resources");
     }
 
@@ -106,7 +121,8 @@ final class FieldRules {
     /** A type read from a JSON object: the spec's own types and the Kubernetes types inside them. */
     private static boolean isObjectType(Class<?> type) {
         String pkg = type.getPackageName();
-        return pkg.equals(MoETrainingJobSpec.class.getPackageName()) || pkg.startsWith("io.fabric8.kubernetes.api.model");
+        return pkg.equals(MoETrainingJobSpec.class.getPackageName())
+                || pkg.startsWith("io.fabric8.kubernetes.api.model");
     }
 
     /**
@@ -115,7 +131,10 @@ final class FieldRules {
      */
     static void check(MoETrainingJobSpec spec, List<PlanError> errors) {
         List<String> setAside = spec instanceof UnreadableSpec u
-                ? u.problems.stream().map(p -> p.field().replaceFirst("\\[.*", "")).toList() : List.of();
+                ? u.problems.stream()
+                        .map(p -> p.field().replaceFirst("\\[.*", ""))
+                        .toList()
+                : List.of();
         Fields f = new Fields(errors, setAside);
         SpecLimits.RANGES.forEach((path, range) -> {
             if (!path.startsWith(RangeRules.MODEL_CONFIG)) {
@@ -173,7 +192,11 @@ final class FieldRules {
                         required(child);
                     }
                 } else if (value instanceof Double d && !Double.isFinite(d)) {
-                    errors.add(new PlanError("FieldType", child, String.valueOf(d), "is not a finite number",
+                    errors.add(new PlanError(
+                            "FieldType",
+                            child,
+                            String.valueOf(d),
+                            "is not a finite number",
                             "write a finite number, e.g. 3e-4"));
                 } else if (isSpecType(field.getType())) {
                     walk(value, field.getType(), child);
@@ -198,7 +221,11 @@ final class FieldRules {
             for (int k = 0; k < items.size(); k++) {
                 Object item = items.get(k);
                 if (item == null && i == parts.length - 1) {
-                    errors.add(new PlanError("FieldType", childField + "[" + k + "]", "null", "is not an integer",
+                    errors.add(new PlanError(
+                            "FieldType",
+                            childField + "[" + k + "]",
+                            "null",
+                            "is not an integer",
                             "write a whole number without quotes"));
                 } else if (item != null) {
                     visit(item, parts, i, childField + "[" + k + "]", range);
@@ -236,12 +263,14 @@ final class FieldRules {
             if (isSpecType(node.getClass())) {
                 return node.getClass().getField(name).get(node);
             }
-            Method getter = node.getClass().getMethod("get" + Character.toUpperCase(name.charAt(0))
-                    + name.substring(1));
+            Method getter =
+                    node.getClass().getMethod("get" + Character.toUpperCase(name.charAt(0)) + name.substring(1));
             return getter.invoke(node);
         } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("SpecLimits.RANGES names " + name + ", which "
-                    + node.getClass().getSimpleName() + " does not have", e);
+            throw new IllegalStateException(
+                    "SpecLimits.RANGES names " + name + ", which "
+                            + node.getClass().getSimpleName() + " does not have",
+                    e);
         }
     }
 }

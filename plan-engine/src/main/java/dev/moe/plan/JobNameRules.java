@@ -11,8 +11,7 @@ import java.util.List;
  * {@link ObjectNameRules}). Rule ids: JobNameInvalid, JobNameTooLong.
  */
 public final class JobNameRules {
-    private JobNameRules() {
-    }
+    private JobNameRules() {}
 
     /** Problems of a job name (metadata.name), each naming the name and the fix. Empty when it is valid. */
     public static List<PlanError> checkJobName(String name) {
@@ -20,15 +19,24 @@ public final class JobNameRules {
             return List.of(new PlanError("JobNameInvalid", "metadata.name", null, "is required", "name the job"));
         }
         if (name.length() > MAX_JOB_NAME_LENGTH) {
-            return List.of(new PlanError("JobNameTooLong", "metadata.name", name, "has " + name.length()
-                    + " characters, more than " + MAX_JOB_NAME_LENGTH + ": the operator names pods <job>-node-<rank>"
-                    + " (also their hostnames) and Kueue pod groups <job>-a<attempt>, which must fit 63 characters",
+            return List.of(new PlanError(
+                    "JobNameTooLong",
+                    "metadata.name",
+                    name,
+                    "has " + name.length()
+                            + " characters, more than " + MAX_JOB_NAME_LENGTH
+                            + ": the operator names pods <job>-node-<rank>"
+                            + " (also their hostnames) and Kueue pod groups <job>-a<attempt>, which must fit 63 characters",
                     "use a name of at most " + MAX_JOB_NAME_LENGTH + " characters"));
         }
         if (!ObjectNameRules.isDns1035Label(name)) {
-            return List.of(new PlanError("JobNameInvalid", "metadata.name", name, "is not a DNS-1035 label"
-                    + " (lowercase letters, digits and '-', starting with a letter, ending with a letter or digit):"
-                    + " it names the job's headless Service and is the subdomain of every pod",
+            return List.of(new PlanError(
+                    "JobNameInvalid",
+                    "metadata.name",
+                    name,
+                    "is not a DNS-1035 label"
+                            + " (lowercase letters, digits and '-', starting with a letter, ending with a letter or digit):"
+                            + " it names the job's headless Service and is the subdomain of every pod",
                     "rename the job, e.g. " + suggestName(name)));
         }
         return List.of();
@@ -54,7 +62,8 @@ public final class JobNameRules {
         if (sb.length() == 0 || !(sb.charAt(0) >= 'a' && sb.charAt(0) <= 'z')) {
             sb.insert(0, "job-");
         }
-        return sb.length() > MAX_JOB_NAME_LENGTH ? sb.substring(0, MAX_JOB_NAME_LENGTH).replaceAll("-+$", "")
+        return sb.length() > MAX_JOB_NAME_LENGTH
+                ? sb.substring(0, MAX_JOB_NAME_LENGTH).replaceAll("-+$", "")
                 : sb.toString();
     }
 }

@@ -12,8 +12,8 @@ package dev.moe.plan;
  * @param headroom    CUDA context, NCCL buffers, allocator fragmentation
  * @param gpuBytes    memory of one GPU
  */
-public record MemoryEstimate(long weights, long gradients, long optimizer, long activations, long headroom,
-        long gpuBytes) {
+public record MemoryEstimate(
+        long weights, long gradients, long optimizer, long activations, long headroom, long gpuBytes) {
 
     public static final long GIB = 1L << 30;
 

@@ -59,8 +59,7 @@ import dev.moe.api.v1alpha1.TrainingSpec.ActivationCheckpointing;
  * in the backward working set.
  */
 public final class MemoryEstimator {
-    private MemoryEstimator() {
-    }
+    private MemoryEstimator() {}
 
     static final long BF16 = 2;
     static final long FP32 = 4;
@@ -70,12 +69,22 @@ public final class MemoryEstimator {
     static final long LOSS_CHUNK_TOKENS = 4096;
     /** Allowance for routing imbalance of the token copies an expert rank receives (expert &gt; 1). */
     static final double CAPACITY_FACTOR = 1.25;
+
     static final long FIXED_HEADROOM = 2L << 30;
     static final double FRAGMENTATION = 0.05;
 
     /** Per-GPU memory of one plan; {@code ac} is the plan's training.activationCheckpointing. */
-    public static MemoryEstimate estimate(ModelConfig m, ParameterCount p, int tensor, int expert, int context,
-            int data, int microBatchSize, int seqLength, ActivationCheckpointing ac, int gradientAccumulation,
+    public static MemoryEstimate estimate(
+            ModelConfig m,
+            ParameterCount p,
+            int tensor,
+            int expert,
+            int context,
+            int data,
+            int microBatchSize,
+            int seqLength,
+            ActivationCheckpointing ac,
+            int gradientAccumulation,
             int gpuMemoryGiB) {
         int layers = m.numHiddenLayers();
         long world = (long) data * context * tensor;
@@ -100,8 +109,8 @@ public final class MemoryEstimator {
         long embeddingMatrices = p.embedding();
 
         // float32 master in the model (FSDP2) or bf16 working copy + float32 master in the optimizer
-        long weightsStatic = (fsdpDense ? FP32 : BF16 + FP32) * residentDense
-                + (fsdpExperts ? FP32 : BF16 + FP32) * residentExpert;
+        long weightsStatic =
+                (fsdpDense ? FP32 : BF16 + FP32) * residentDense + (fsdpExperts ? FP32 : BF16 + FP32) * residentExpert;
         long optimizer = MOMENTS * resident;
         long unshardedGradBytes = accumulating ? FP32 : BF16;
         long gradsFinal = (fsdpDense ? FP32 : unshardedGradBytes) * residentDense
@@ -179,15 +188,16 @@ public final class MemoryEstimator {
         }
         long subtotal = weights + gradients + optimizer + activations;
         long headroom = FIXED_HEADROOM + (long) (FRAGMENTATION * subtotal);
-        return new MemoryEstimate(weights, gradients, optimizer, activations, headroom,
-                (long) gpuMemoryGiB * MemoryEstimate.GIB);
+        return new MemoryEstimate(
+                weights, gradients, optimizer, activations, headroom, (long) gpuMemoryGiB * MemoryEstimate.GIB);
     }
 
     /** The loss at its peak, the last chunk of forward: the chunk's logits and their gradient (bf16), the lm_head
      * weight gradient accumulated in float32 and the input gradient of every token (bf16). */
     static long lossBytes(ModelConfig m, long tokens) {
         long chunk = Math.min(tokens, LOSS_CHUNK_TOKENS);
-        return 2 * chunk * m.vocabSize() * BF16 + (long) m.vocabSize() * m.hiddenSize() * FP32
+        return 2 * chunk * m.vocabSize() * BF16
+                + (long) m.vocabSize() * m.hiddenSize() * FP32
                 + tokens * m.hiddenSize() * BF16;
     }
 
@@ -220,8 +230,9 @@ public final class MemoryEstimator {
                 ? dispatchedCopies(m, expert, 2 * 2 * BF16 * h + 3 * BF16 * m.moeIntermediateSize())
                 : BF16 * h + 3 * BF16 * m.intermediateSize();
         long off = selectiveKept(m, l, tensor, expert) + offExtra(m, l, tensor, expert);
-        long kept = ac == ActivationCheckpointing.full ? BF16 * h : ac == ActivationCheckpointing.selective
-                ? selectiveKept(m, l, tensor, expert) : off;
+        long kept = ac == ActivationCheckpointing.full
+                ? BF16 * h
+                : ac == ActivationCheckpointing.selective ? selectiveKept(m, l, tensor, expert) : off;
         return working + off - kept;
     }
 
@@ -253,7 +264,11 @@ public final class MemoryEstimator {
         if (!m.isMoeLayer(l)) {
             return attention + BF16 * (h + m.intermediateSize()) + FP32;
         }
-        return attention + BF16 * h + FP32 * 4 + k * (8 + FP32) + 2 * k * 8
+        return attention
+                + BF16 * h
+                + FP32 * 4
+                + k * (8 + FP32)
+                + 2 * k * 8
                 + dispatchedCopies(m, expert, BF16 * (h + m.moeIntermediateSize()));
     }
 

@@ -10,8 +10,7 @@ import java.util.Optional;
  * small enough to train on a CPU in tests while keeping every Qwen3-MoE feature (GQA, q/k norm, top-k routing).
  */
 public final class ModelCatalog {
-    private ModelCatalog() {
-    }
+    private ModelCatalog() {}
 
     public static final String QWEN3_30B_A3B = "qwen3-30b-a3b";
     public static final String QWEN3_235B_A22B = "qwen3-235b-a22b";
@@ -30,12 +29,12 @@ public final class ModelCatalog {
         switch (name) {
             case QWEN3_30B_A3B:
                 // Qwen/Qwen3-30B-A3B config.json
-                return Optional.of(qwen3Moe(name, 151936, 2048, 6144, 768, 48, 32, 4, 128, 128, 8, 40960,
-                        1_000_000.0, false));
+                return Optional.of(
+                        qwen3Moe(name, 151936, 2048, 6144, 768, 48, 32, 4, 128, 128, 8, 40960, 1_000_000.0, false));
             case QWEN3_235B_A22B:
                 // Qwen/Qwen3-235B-A22B config.json
-                return Optional.of(qwen3Moe(name, 151936, 4096, 12288, 1536, 94, 64, 4, 128, 128, 8, 40960,
-                        1_000_000.0, false));
+                return Optional.of(
+                        qwen3Moe(name, 151936, 4096, 12288, 1536, 94, 64, 4, 128, 128, 8, 40960, 1_000_000.0, false));
             case TINY_MOE:
                 return Optional.of(qwen3Moe(name, 256, 64, 128, 32, 2, 4, 2, 16, 8, 2, 512, 10_000.0, false));
             default:
@@ -43,9 +42,21 @@ public final class ModelCatalog {
         }
     }
 
-    private static ModelConfig qwen3Moe(String preset, int vocab, int hidden, int intermediate, int moeIntermediate,
-            int layers, int heads, int kvHeads, int headDim, int experts, int topK, int maxPositions,
-            double ropeTheta, boolean tied) {
+    private static ModelConfig qwen3Moe(
+            String preset,
+            int vocab,
+            int hidden,
+            int intermediate,
+            int moeIntermediate,
+            int layers,
+            int heads,
+            int kvHeads,
+            int headDim,
+            int experts,
+            int topK,
+            int maxPositions,
+            double ropeTheta,
+            boolean tied) {
         ObjectNode m = JsonNodeFactory.instance.objectNode();
         m.put("model_type", "qwen3_moe");
         m.put("vocab_size", vocab);

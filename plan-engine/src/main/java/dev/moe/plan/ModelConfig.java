@@ -19,7 +19,13 @@ import java.util.Map;
 public final class ModelConfig {
 
     /** Value kinds of the keys we understand. */
-    enum Kind { INT, NUMBER, BOOL, STRING, INT_LIST }
+    enum Kind {
+        INT,
+        NUMBER,
+        BOOL,
+        STRING,
+        INT_LIST
+    }
 
     /** The keys of the plan document's model object, in document order, and their kinds. */
     static final Map<String, Kind> KEYS = new LinkedHashMap<>();
@@ -170,14 +176,22 @@ public final class ModelConfig {
             return this;
         }
         if (!overrides.isObject()) {
-            errors.add(new PlanError("ModelConfigInvalid", "spec.model.config", overrides.toString(),
-                    "is not an object", "write overrides as a map, e.g. {numHiddenLayers: 4}"));
+            errors.add(new PlanError(
+                    "ModelConfigInvalid",
+                    "spec.model.config",
+                    overrides.toString(),
+                    "is not an object",
+                    "write overrides as a map, e.g. {numHiddenLayers: 4}"));
             return this;
         }
         if (overrides.size() > SpecLimits.MAX_MODEL_CONFIG_KEYS) {
-            errors.add(new PlanError("ModelConfigInvalid", "spec.model.config", null, "has " + overrides.size()
-                    + " keys, more than " + SpecLimits.MAX_MODEL_CONFIG_KEYS, "override only the model settings you"
-                    + " change; supported keys: " + String.join(", ", overridableCamelKeys())));
+            errors.add(new PlanError(
+                    "ModelConfigInvalid",
+                    "spec.model.config",
+                    null,
+                    "has " + overrides.size() + " keys, more than " + SpecLimits.MAX_MODEL_CONFIG_KEYS,
+                    "override only the model settings you" + " change; supported keys: "
+                            + String.join(", ", overridableCamelKeys())));
             return this;
         }
         ObjectNode copy = hf.deepCopy();
@@ -189,15 +203,19 @@ public final class ModelConfig {
             String field = "spec.model.config." + PlanError.shorten(key);
             Kind kind = KEYS.get(hfKey);
             if (kind == null || hfKey.equals("model_type")) {
-                errors.add(new PlanError("ModelConfigInvalid", field, e.getValue().toString(),
-                        "is not a supported model setting", "supported keys: " + String.join(", ", overridableCamelKeys())));
+                errors.add(new PlanError(
+                        "ModelConfigInvalid",
+                        field,
+                        e.getValue().toString(),
+                        "is not a supported model setting",
+                        "supported keys: " + String.join(", ", overridableCamelKeys())));
                 continue;
             }
             JsonNode v = e.getValue();
             JsonNode converted = convert(kind, v);
             if (converted == null) {
-                errors.add(new PlanError("ModelConfigInvalid", field, v.toString(),
-                        "has the wrong type", "expected " + describe(kind)));
+                errors.add(new PlanError(
+                        "ModelConfigInvalid", field, v.toString(), "has the wrong type", "expected " + describe(kind)));
                 continue;
             }
             PlanError outOfRange = checkRange(hfKey, field, v);
@@ -216,15 +234,19 @@ public final class ModelConfig {
      */
     private static PlanError checkRange(String hfKey, String field, JsonNode v) {
         Kind kind = KEYS.get(hfKey);
-        SpecLimits.Range range = SpecLimits.range(RangeRules.MODEL_CONFIG + toCamelCase(hfKey)
-                + (kind == Kind.INT_LIST ? "[*]" : ""));
+        SpecLimits.Range range =
+                SpecLimits.range(RangeRules.MODEL_CONFIG + toCamelCase(hfKey) + (kind == Kind.INT_LIST ? "[*]" : ""));
         if (range == null) {
             return null;
         }
         if (kind == Kind.INT_LIST) {
             if (v.size() > SpecLimits.MAX_MLP_ONLY_LAYERS) {
-                return new PlanError("ModelConfigInvalid", field, null, "has " + v.size() + " items, more than "
-                        + SpecLimits.MAX_MLP_ONLY_LAYERS, "list each dense layer once");
+                return new PlanError(
+                        "ModelConfigInvalid",
+                        field,
+                        null,
+                        "has " + v.size() + " items, more than " + SpecLimits.MAX_MLP_ONLY_LAYERS,
+                        "list each dense layer once");
             }
             for (int i = 0; i < v.size(); i++) {
                 PlanError e = RangeRules.check(field + "[" + i + "]", v.get(i), range);
@@ -244,14 +266,29 @@ public final class ModelConfig {
 
     /** Structural checks of the model itself (independent of the parallel plan). */
     public void validate(List<PlanError> errors) {
-        String[] positive = {"vocab_size", "hidden_size", "intermediate_size", "moe_intermediate_size",
-            "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim", "num_experts",
-            "num_experts_per_tok", "decoder_sparse_step", "max_position_embeddings"};
+        String[] positive = {
+            "vocab_size",
+            "hidden_size",
+            "intermediate_size",
+            "moe_intermediate_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "num_key_value_heads",
+            "head_dim",
+            "num_experts",
+            "num_experts_per_tok",
+            "decoder_sparse_step",
+            "max_position_embeddings"
+        };
         boolean ok = true;
         for (String k : positive) {
             if (hf.get(k).longValue() < 1) {
-                errors.add(new PlanError("ModelConfigInvalid", "spec.model.config." + toCamelCase(k),
-                        hf.get(k).asText(), "must be at least 1", "use a positive value"));
+                errors.add(new PlanError(
+                        "ModelConfigInvalid",
+                        "spec.model.config." + toCamelCase(k),
+                        hf.get(k).asText(),
+                        "must be at least 1",
+                        "use a positive value"));
                 ok = false;
             }
         }
@@ -259,48 +296,77 @@ public final class ModelConfig {
             return;
         }
         if (numExpertsPerTok() > numExperts()) {
-            errors.add(new PlanError("ModelConfigInvalid", "spec.model.config.numExpertsPerTok",
-                    String.valueOf(numExpertsPerTok()), "exceeds numExperts=" + numExperts(),
+            errors.add(new PlanError(
+                    "ModelConfigInvalid",
+                    "spec.model.config.numExpertsPerTok",
+                    String.valueOf(numExpertsPerTok()),
+                    "exceeds numExperts=" + numExperts(),
                     "use at most " + numExperts()));
         }
         if (numAttentionHeads() % numKeyValueHeads() != 0) {
-            errors.add(new PlanError("ModelConfigInvalid", "spec.model.config.numKeyValueHeads",
-                    String.valueOf(numKeyValueHeads()), "does not divide numAttentionHeads=" + numAttentionHeads()
+            errors.add(new PlanError(
+                    "ModelConfigInvalid",
+                    "spec.model.config.numKeyValueHeads",
+                    String.valueOf(numKeyValueHeads()),
+                    "does not divide numAttentionHeads=" + numAttentionHeads()
                             + " (grouped-query attention shares each KV head among a whole number of heads)",
                     "valid values: " + Divisors.join(Divisors.of(numAttentionHeads()))));
         }
         if (headDim() % 2 != 0) {
-            errors.add(new PlanError("ModelConfigInvalid", "spec.model.config.headDim", String.valueOf(headDim()),
-                    "is odd (rotary position embeddings rotate pairs of dimensions)", "use an even head dimension"));
+            errors.add(new PlanError(
+                    "ModelConfigInvalid",
+                    "spec.model.config.headDim",
+                    String.valueOf(headDim()),
+                    "is odd (rotary position embeddings rotate pairs of dimensions)",
+                    "use an even head dimension"));
         }
         List<Integer> dense = mlpOnlyLayers();
         for (int i = 0; i < dense.size(); i++) {
             if (dense.get(i) >= numHiddenLayers()) {
-                errors.add(new PlanError("ModelConfigInvalid", "spec.model.config.mlpOnlyLayers[" + i + "]",
-                        String.valueOf(dense.get(i)), "is not a layer: the model has numHiddenLayers="
-                                + numHiddenLayers() + " (indices 0.." + (numHiddenLayers() - 1) + ")",
+                errors.add(new PlanError(
+                        "ModelConfigInvalid",
+                        "spec.model.config.mlpOnlyLayers[" + i + "]",
+                        String.valueOf(dense.get(i)),
+                        "is not a layer: the model has numHiddenLayers=" + numHiddenLayers() + " (indices 0.."
+                                + (numHiddenLayers() - 1) + ")",
                         "list layer indices below " + numHiddenLayers()));
                 break;
             }
         }
         double eps = hf.get("rms_norm_eps").doubleValue();
         if (!(eps > 0 && eps < 1)) {
-            errors.add(new PlanError("ModelConfigInvalid", "spec.model.config.rmsNormEps", String.valueOf(eps),
-                    "must be between 0 and 1 (exclusive)", "use e.g. 1e-6"));
+            errors.add(new PlanError(
+                    "ModelConfigInvalid",
+                    "spec.model.config.rmsNormEps",
+                    String.valueOf(eps),
+                    "must be between 0 and 1 (exclusive)",
+                    "use e.g. 1e-6"));
         }
         if (!(hf.get("rope_theta").doubleValue() > 0)) {
-            errors.add(new PlanError("ModelConfigInvalid", "spec.model.config.ropeTheta",
-                    hf.get("rope_theta").asText(), "must be more than 0", "use e.g. 1000000.0"));
+            errors.add(new PlanError(
+                    "ModelConfigInvalid",
+                    "spec.model.config.ropeTheta",
+                    hf.get("rope_theta").asText(),
+                    "must be more than 0",
+                    "use e.g. 1000000.0"));
         }
         if (!(hf.get("router_aux_loss_coef").doubleValue() >= 0)) {
-            errors.add(new PlanError("ModelConfigInvalid", "spec.model.config.routerAuxLossCoef",
-                    hf.get("router_aux_loss_coef").asText(), "is negative", "use 0 or more, e.g. 0.001"));
+            errors.add(new PlanError(
+                    "ModelConfigInvalid",
+                    "spec.model.config.routerAuxLossCoef",
+                    hf.get("router_aux_loss_coef").asText(),
+                    "is negative",
+                    "use 0 or more, e.g. 0.001"));
         }
         String act = hf.get("hidden_act").asText();
         if (!"silu".equals(act)) {
-            errors.add(new PlanError("ModelConfigInvalid", "spec.model.config.hiddenAct", act,
+            errors.add(new PlanError(
+                    "ModelConfigInvalid",
+                    "spec.model.config.hiddenAct",
+                    act,
                     "is not supported: Qwen3-MoE experts are SwiGLU (silu), which the parameter count and memory"
-                            + " estimate assume", "use silu or leave it out"));
+                            + " estimate assume",
+                    "use silu or leave it out"));
         }
     }
 
@@ -347,8 +413,12 @@ public final class ModelConfig {
             case INT: {
                 // any whole number is the right type; checkRange reports one outside the int range
                 java.math.BigDecimal d = RangeRules.integral(v);
-                return d == null ? null : f.numberNode(d.compareTo(INT_MAX) > 0 ? Integer.MAX_VALUE
-                        : d.compareTo(INT_MIN) < 0 ? Integer.MIN_VALUE : d.intValue());
+                return d == null
+                        ? null
+                        : f.numberNode(
+                                d.compareTo(INT_MAX) > 0
+                                        ? Integer.MAX_VALUE
+                                        : d.compareTo(INT_MIN) < 0 ? Integer.MIN_VALUE : d.intValue());
             }
             case NUMBER:
                 return v.isNumber() && Double.isFinite(v.doubleValue()) ? f.numberNode(v.doubleValue()) : null;
@@ -366,8 +436,10 @@ public final class ModelConfig {
                     if (d == null) {
                         return null;
                     }
-                    arr.add(d.compareTo(INT_MAX) > 0 ? Integer.MAX_VALUE
-                            : d.compareTo(INT_MIN) < 0 ? Integer.MIN_VALUE : d.intValue());
+                    arr.add(
+                            d.compareTo(INT_MAX) > 0
+                                    ? Integer.MAX_VALUE
+                                    : d.compareTo(INT_MIN) < 0 ? Integer.MIN_VALUE : d.intValue());
                 }
                 return arr;
             default:

@@ -17,8 +17,8 @@ package dev.moe.plan;
  * @param embedding        input embedding plus lm_head (if untied)
  * @param perLayerDenseMax the largest number of non-expert parameters in one layer (FSDP unshard buffer)
  */
-public record ParameterCount(long total, long activePerToken, long expert, long attention, long embedding,
-        long perLayerDenseMax) {
+public record ParameterCount(
+        long total, long activePerToken, long expert, long attention, long embedding, long perLayerDenseMax) {
 
     /** Dense (non-expert) parameters. */
     public long dense() {
@@ -59,8 +59,8 @@ public record ParameterCount(long total, long activePerToken, long expert, long 
         long embedding = mul(mul(m.vocabSize(), h), m.tieWordEmbeddings() ? 1 : 2);
         long total = add(layersTotal, add(embedding, h));
         long active = add(layersActive, add(embedding, h));
-        return new ParameterCount(total, active, expert, mul(attention, m.numHiddenLayers()), embedding,
-                perLayerDenseMax);
+        return new ParameterCount(
+                total, active, expert, mul(attention, m.numHiddenLayers()), embedding, perLayerDenseMax);
     }
 
     private static long mul(long a, long b) {

@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moe.api.v1alpha1.MoETrainingJobSpec;
-import dev.moe.api.v1alpha1.SpecLimits;
 import dev.moe.api.v1alpha1.TrainerContract;
 import dev.moe.api.v1alpha1.TrainingSpec;
 import java.io.UncheckedIOException;
@@ -29,9 +28,19 @@ import java.util.List;
  * @param ranks                every rank's coordinates, in rank order
  * @param warnings             things that work but may be slow or surprising
  */
-public record Plan(String namespace, String name, MoETrainingJobSpec spec, PlanShape shape, ModelConfig model,
-        int data, int globalBatchSize, int gradientAccumulation, ParameterCount parameters, MemoryEstimate memory,
-        List<RankAssignment> ranks, List<String> warnings) {
+public record Plan(
+        String namespace,
+        String name,
+        MoETrainingJobSpec spec,
+        PlanShape shape,
+        ModelConfig model,
+        int data,
+        int globalBatchSize,
+        int gradientAccumulation,
+        ParameterCount parameters,
+        MemoryEstimate memory,
+        List<RankAssignment> ranks,
+        List<String> warnings) {
 
     public static final String API_VERSION = "training.moe.dev/plan-v1";
 

@@ -61,8 +61,7 @@ import java.util.Optional;
  * closed-form. So planning any spec takes milliseconds and bounded memory.
  */
 public final class PlanEngine {
-    private PlanEngine() {
-    }
+    private PlanEngine() {}
 
     /** How many nearby plans a MemoryExceeded error suggests. */
     static final int SUGGESTIONS = 3;
@@ -116,8 +115,12 @@ public final class PlanEngine {
         /** The topology keys, fastest first (WorkloadRules reports a list that is too long or holds no strings). */
         List<String> topologyKeys() {
             List<String> keys = spec.placement == null ? null : spec.placement.topologyKeys;
-            return keys == null ? List.of()
-                    : keys.stream().filter(Objects::nonNull).limit(SpecLimits.MAX_TOPOLOGY_KEYS).toList();
+            return keys == null
+                    ? List.of()
+                    : keys.stream()
+                            .filter(Objects::nonNull)
+                            .limit(SpecLimits.MAX_TOPOLOGY_KEYS)
+                            .toList();
         }
     }
 
@@ -131,8 +134,12 @@ public final class PlanEngine {
             return List.copyOf(errors);
         }
         List<PlanError> out = new ArrayList<>(errors.subList(0, SpecLimits.MAX_REPORTED_ERRORS - 1));
-        out.add(new PlanError("TooManyErrors", "spec", null, "has " + (errors.size() - out.size())
-                + " more problems", "fix the ones above and check again"));
+        out.add(new PlanError(
+                "TooManyErrors",
+                "spec",
+                null,
+                "has " + (errors.size() - out.size()) + " more problems",
+                "fix the ones above and check again"));
         return List.copyOf(out);
     }
 
@@ -149,7 +156,10 @@ public final class PlanEngine {
         ModelConfig model = null;
         Optional<ModelConfig> preset = ModelCatalog.preset(job.preset());
         if (preset.isEmpty()) {
-            errors.add(new PlanError("UnknownPreset", "spec.model.preset", job.preset(),
+            errors.add(new PlanError(
+                    "UnknownPreset",
+                    "spec.model.preset",
+                    job.preset(),
                     job.preset() == null ? "is required" : "is not a known model preset",
                     "use one of: " + String.join(", ", ModelCatalog.presets())));
         } else {
@@ -166,21 +176,29 @@ public final class PlanEngine {
         checkHyperParameters(training, errors, warnings);
         long worldSize = shape.worldSize();
         if (worldSize > SpecLimits.MAX_WORLD) {
-            errors.add(new PlanError("WorldTooLarge", "spec.resources", "{nodes: " + shape.nodes()
-                    + ", gpusPerNode: " + shape.gpusPerNode() + "}", "gives nodes × gpusPerNode = " + worldSize
-                    + " GPUs, more than the " + SpecLimits.MAX_WORLD + " a job may have (the plan document lists"
-                    + " every rank and must fit a 1 MiB ConfigMap)",
+            errors.add(new PlanError(
+                    "WorldTooLarge",
+                    "spec.resources",
+                    "{nodes: " + shape.nodes() + ", gpusPerNode: " + shape.gpusPerNode() + "}",
+                    "gives nodes × gpusPerNode = " + worldSize
+                            + " GPUs, more than the " + SpecLimits.MAX_WORLD
+                            + " a job may have (the plan document lists"
+                            + " every rank and must fit a 1 MiB ConfigMap)",
                     "use at most " + SpecLimits.MAX_WORLD + " GPUs, e.g. resources.nodes="
                             + SpecLimits.MAX_WORLD / shape.gpusPerNode()));
         }
         long tokens = Math.multiplyExact((long) shape.microBatchSize(), (long) training.seqLength);
         if (tokens > SpecLimits.MAX_TOKENS_PER_MICRO_BATCH) {
-            errors.add(new PlanError("TokensPerMicroBatch", "spec.training.microBatchSize",
-                    String.valueOf(shape.microBatchSize()), "× seqLength " + training.seqLength + " = " + tokens
+            errors.add(new PlanError(
+                    "TokensPerMicroBatch",
+                    "spec.training.microBatchSize",
+                    String.valueOf(shape.microBatchSize()),
+                    "× seqLength " + training.seqLength + " = " + tokens
                             + " tokens per GPU per pass, more than " + SpecLimits.MAX_TOKENS_PER_MICRO_BATCH
                             + " (no GPU holds the activations of that many tokens)",
-                    "use microBatchSize at most " + Math.max(1, SpecLimits.MAX_TOKENS_PER_MICRO_BATCH
-                            / training.seqLength) + " and reach the batch with gradient accumulation"
+                    "use microBatchSize at most "
+                            + Math.max(1, SpecLimits.MAX_TOKENS_PER_MICRO_BATCH / training.seqLength)
+                            + " and reach the batch with gradient accumulation"
                             + " (training.globalBatchSize)"));
         }
         if (!errors.stream().allMatch(e -> NON_BLOCKING.contains(e.rule()))) {
@@ -203,7 +221,10 @@ public final class PlanEngine {
         }
         boolean tensorOk = t <= shape.gpusPerNode() && shape.gpusPerNode() % t == 0;
         if (!tensorOk) {
-            errors.add(new PlanError("TensorWithinNode", "spec.parallelism.tensor", String.valueOf(t),
+            errors.add(new PlanError(
+                    "TensorWithinNode",
+                    "spec.parallelism.tensor",
+                    String.valueOf(t),
                     "does not divide resources.gpusPerNode=" + shape.gpusPerNode()
                             + " (tensor parallelism must stay inside one node)",
                     "valid values: " + Divisors.join(tensorChoices(model, shape.gpusPerNode()))));
@@ -216,13 +237,20 @@ public final class PlanEngine {
                 String fix = world % contextTensor == 0
                         ? "set spec.parallelism.data=" + (world / contextTensor) + " or leave it out to derive it"
                         : "change resources.nodes or resources.gpusPerNode so that context × tensor divides them";
-                errors.add(new PlanError("WorldSize", "spec.parallelism.data", String.valueOf(data),
+                errors.add(new PlanError(
+                        "WorldSize",
+                        "spec.parallelism.data",
+                        String.valueOf(data),
                         "gives data × context × tensor = " + data + " × " + c + " × " + t + " = " + product
                                 + " but resources.nodes × resources.gpusPerNode = " + shape.nodes() + " × "
-                                + shape.gpusPerNode() + " = " + world, fix));
+                                + shape.gpusPerNode() + " = " + world,
+                        fix));
             }
         } else if (world % contextTensor != 0) {
-            errors.add(new PlanError("WorldSize", "spec.parallelism", "context=" + c + ", tensor=" + t,
+            errors.add(new PlanError(
+                    "WorldSize",
+                    "spec.parallelism",
+                    "context=" + c + ", tensor=" + t,
                     "context × tensor = " + contextTensor + " does not divide the world size " + world,
                     "choose context × tensor dividing " + world));
         } else {
@@ -230,17 +258,26 @@ public final class PlanEngine {
         }
 
         if (world % e != 0) {
-            errors.add(new PlanError("ExpertDividesWorld", "spec.parallelism.expert", String.valueOf(e),
+            errors.add(new PlanError(
+                    "ExpertDividesWorld",
+                    "spec.parallelism.expert",
+                    String.valueOf(e),
                     "does not divide the world size " + world + " (resources.nodes × resources.gpusPerNode)",
                     "valid values: " + Divisors.join(expertChoices(model, world, shape.gpusPerNode()))));
         }
         if (model != null && model.numExperts() % e != 0) {
-            errors.add(new PlanError("ExpertDividesExperts", "spec.parallelism.expert", String.valueOf(e),
+            errors.add(new PlanError(
+                    "ExpertDividesExperts",
+                    "spec.parallelism.expert",
+                    String.valueOf(e),
                     "does not divide numExperts=" + model.numExperts(),
                     "valid values: " + Divisors.join(expertChoices(model, world, shape.gpusPerNode()))));
         }
         if (e % shape.gpusPerNode() != 0 && shape.gpusPerNode() % e != 0) {
-            errors.add(new PlanError("ExpertGroupAlignment", "spec.parallelism.expert", String.valueOf(e),
+            errors.add(new PlanError(
+                    "ExpertGroupAlignment",
+                    "spec.parallelism.expert",
+                    String.valueOf(e),
                     "would make expert-parallel groups straddle node boundaries (resources.gpusPerNode="
                             + shape.gpusPerNode() + ")",
                     "use a divisor or a multiple of gpusPerNode; valid values: "
@@ -249,12 +286,18 @@ public final class PlanEngine {
 
         if (model != null && tensorOk) {
             if (model.numAttentionHeads() % t != 0) {
-                errors.add(new PlanError("TensorDividesHeads", "spec.parallelism.tensor", String.valueOf(t),
+                errors.add(new PlanError(
+                        "TensorDividesHeads",
+                        "spec.parallelism.tensor",
+                        String.valueOf(t),
                         "does not divide numAttentionHeads=" + model.numAttentionHeads(),
                         "valid values: " + Divisors.join(tensorChoices(model, shape.gpusPerNode()))));
             }
             if (model.numKeyValueHeads() % t != 0) {
-                errors.add(new PlanError("TensorDividesKvHeads", "spec.parallelism.tensor", String.valueOf(t),
+                errors.add(new PlanError(
+                        "TensorDividesKvHeads",
+                        "spec.parallelism.tensor",
+                        String.valueOf(t),
                         "does not divide numKeyValueHeads=" + model.numKeyValueHeads()
                                 + " (key/value heads are split across tensor ranks, not replicated)",
                         "valid values: " + Divisors.join(tensorChoices(model, shape.gpusPerNode()))));
@@ -264,7 +307,10 @@ public final class PlanEngine {
         int twoContext = Math.multiplyExact(2, c);
         if (training.seqLength % twoContext != 0) {
             int lo = training.seqLength / twoContext * twoContext;
-            errors.add(new PlanError("SeqLengthDivisible", "spec.training.seqLength", String.valueOf(training.seqLength),
+            errors.add(new PlanError(
+                    "SeqLengthDivisible",
+                    "spec.training.seqLength",
+                    String.valueOf(training.seqLength),
                     "is not divisible by 2 × context = " + twoContext,
                     "nearest valid values: " + (lo > 0 ? lo + ", " : "") + Math.addExact(lo, twoContext)));
         }
@@ -280,9 +326,12 @@ public final class PlanEngine {
             globalBatch = training.globalBatchSize != null ? training.globalBatchSize : perStep;
             if (globalBatch % perStep != 0) {
                 int lo = globalBatch / perStep * perStep;
-                errors.add(new PlanError("GlobalBatchDivisible", "spec.training.globalBatchSize",
-                        String.valueOf(globalBatch), "is not a multiple of microBatchSize × data = "
-                                + shape.microBatchSize() + " × " + data + " = " + perStep,
+                errors.add(new PlanError(
+                        "GlobalBatchDivisible",
+                        "spec.training.globalBatchSize",
+                        String.valueOf(globalBatch),
+                        "is not a multiple of microBatchSize × data = " + shape.microBatchSize() + " × " + data + " = "
+                                + perStep,
                         "nearest valid values: " + (lo > 0 ? lo + ", " : "") + Math.addExact(lo, perStep)));
             } else {
                 accumulation = globalBatch / perStep;
@@ -291,7 +340,10 @@ public final class PlanEngine {
 
         var dataset = training.dataset;
         if (dataset.type == TrainingSpec.DatasetType.tokens && (dataset.path == null || dataset.path.isEmpty())) {
-            errors.add(new PlanError("DatasetInvalid", "spec.training.dataset.path", null,
+            errors.add(new PlanError(
+                    "DatasetInvalid",
+                    "spec.training.dataset.path",
+                    null,
                     "is required when spec.training.dataset.type=tokens",
                     "set the token file's path in the pod, e.g. /data/tokens.bin"));
         }
@@ -304,7 +356,10 @@ public final class PlanEngine {
                         + " inter-node network, and spec.placement.topologyKeys is empty: groups may land on"
                         + " distant nodes; set topologyKeys or use expert <= " + shape.gpusPerNode());
             } else if (HOSTNAME_KEY.equals(topologyKeys.get(0))) {
-                errors.add(new PlanError("TopologyKeyHostname", "spec.placement.topologyKeys[0]", HOSTNAME_KEY,
+                errors.add(new PlanError(
+                        "TopologyKeyHostname",
+                        "spec.placement.topologyKeys[0]",
+                        HOSTNAME_KEY,
                         "cannot hold an expert-parallel group: groups span " + span + " nodes (expert=" + e
                                 + " > gpusPerNode=" + shape.gpusPerNode() + ") and every pod needs a node of its own,"
                                 + " so the gang could never be scheduled",
@@ -328,11 +383,22 @@ public final class PlanEngine {
             params = ParameterCount.of(model);
             // unset: the fastest mode that fits (each keeps less and recomputes more than the one before)
             List<ActivationCheckpointing> modes = shape.activationCheckpointing() != null
-                    ? List.of(shape.activationCheckpointing()) : List.of(ActivationCheckpointing.values());
+                    ? List.of(shape.activationCheckpointing())
+                    : List.of(ActivationCheckpointing.values());
             for (ActivationCheckpointing ac : modes) {
                 shape = requested.withActivationCheckpointing(ac);
-                memory = MemoryEstimator.estimate(model, params, t, e, c, data, shape.microBatchSize(),
-                        training.seqLength, ac, Math.max(1, accumulation), job.spec().resources.gpuMemoryGiB);
+                memory = MemoryEstimator.estimate(
+                        model,
+                        params,
+                        t,
+                        e,
+                        c,
+                        data,
+                        shape.microBatchSize(),
+                        training.seqLength,
+                        ac,
+                        Math.max(1, accumulation),
+                        job.spec().resources.gpuMemoryGiB);
                 if (!sane(memory) || memory.fits()) {
                     break;
                 }
@@ -343,17 +409,22 @@ public final class PlanEngine {
         if (memory == null || !sane(memory)) {
             // SpecLimits keep every count and estimate far inside a long (ParameterCount is exact; a negative
             // part of the estimate would be a wrapped product): reaching this means a limit is wrong.
-            errors.add(new PlanError("EstimateOverflow", "spec.model", job.preset(),
+            errors.add(new PlanError(
+                    "EstimateOverflow",
+                    "spec.model",
+                    job.preset(),
                     "with these overrides is too large to count or estimate in 64 bits",
                     "use a smaller model; please report this job file, docs/limits.md should have refused it"));
             return new PlanResult(null, List.copyOf(errors), List.copyOf(warnings), List.of());
         }
         if (!memory.fits()) {
             List<String> suggestions = suggest ? nearestFittingPlans(job, requested, model) : List.of();
-            errors.add(new PlanError("MemoryExceeded", "spec.parallelism",
+            errors.add(new PlanError(
+                    "MemoryExceeded",
+                    "spec.parallelism",
                     "{tensor: " + t + ", expert: " + e + ", context: " + c + ", data: " + data + "}",
-                    "needs an estimated " + MemoryEstimate.gib(memory.perGpuBytes()) + " per GPU ("
-                            + breakdown(memory) + ") but resources.gpuMemoryGiB=" + job.spec().resources.gpuMemoryGiB,
+                    "needs an estimated " + MemoryEstimate.gib(memory.perGpuBytes()) + " per GPU (" + breakdown(memory)
+                            + ") but resources.gpuMemoryGiB=" + job.spec().resources.gpuMemoryGiB,
                     suggestions.isEmpty()
                             ? "no plan with up to 8x the nodes fits; use GPUs with more memory or a smaller model"
                             : "nearest plans that fit: " + String.join("; ", suggestions)));
@@ -363,17 +434,32 @@ public final class PlanEngine {
             return new PlanResult(null, List.copyOf(errors), List.copyOf(warnings), List.of());
         }
 
-        List<RankAssignment> ranks = withRanks
-                ? RankLayout.of(shape.nodes(), shape.gpusPerNode(), t, c, e, model.numExperts()) : List.of();
-        Plan plan = new Plan(job.namespace(), job.name(), job.spec(), shape, model, data, globalBatch, accumulation, params,
-                memory, ranks, List.copyOf(warnings));
+        List<RankAssignment> ranks =
+                withRanks ? RankLayout.of(shape.nodes(), shape.gpusPerNode(), t, c, e, model.numExperts()) : List.of();
+        Plan plan = new Plan(
+                job.namespace(),
+                job.name(),
+                job.spec(),
+                shape,
+                model,
+                data,
+                globalBatch,
+                accumulation,
+                params,
+                memory,
+                ranks,
+                List.copyOf(warnings));
         if (withRanks) {
             int bytes = plan.toJsonString().getBytes(StandardCharsets.UTF_8).length;
             if (bytes > SpecLimits.MAX_PLAN_DOCUMENT_BYTES) {
-                errors.add(new PlanError("PlanTooLarge", "spec.resources", "{nodes: " + shape.nodes()
-                        + ", gpusPerNode: " + shape.gpusPerNode() + "}", "gives a plan document of " + bytes
-                        + " bytes (one entry per rank), more than the " + SpecLimits.MAX_PLAN_DOCUMENT_BYTES
-                        + " the ConfigMap <job>-plan may hold", "use fewer GPUs"));
+                errors.add(new PlanError(
+                        "PlanTooLarge",
+                        "spec.resources",
+                        "{nodes: " + shape.nodes() + ", gpusPerNode: " + shape.gpusPerNode() + "}",
+                        "gives a plan document of " + bytes
+                                + " bytes (one entry per rank), more than the " + SpecLimits.MAX_PLAN_DOCUMENT_BYTES
+                                + " the ConfigMap <job>-plan may hold",
+                        "use fewer GPUs"));
                 return new PlanResult(null, List.copyOf(errors), List.copyOf(warnings), List.of());
             }
         }
@@ -387,12 +473,16 @@ public final class PlanEngine {
      * Rules whose failure does not stop the plan arithmetic (the numbers involved are not used by it); the
      * other rules' errors return before the next stage, so no later stage sees a value it cannot handle.
      */
-    private static final java.util.Set<String> NON_BLOCKING = java.util.Set.of("UnknownPreset",
-            "ModelConfigInvalid", "LearningRateOrder", "WarmupExceedsSteps", "HyperParameterInvalid");
+    private static final java.util.Set<String> NON_BLOCKING = java.util.Set.of(
+            "UnknownPreset", "ModelConfigInvalid", "LearningRateOrder", "WarmupExceedsSteps", "HyperParameterInvalid");
 
     private static boolean sane(MemoryEstimate m) {
-        return m.weights() >= 0 && m.gradients() >= 0 && m.optimizer() >= 0 && m.activations() >= 0
-                && m.headroom() >= 0 && m.perGpuBytes() >= 0;
+        return m.weights() >= 0
+                && m.gradients() >= 0
+                && m.optimizer() >= 0
+                && m.activations() >= 0
+                && m.headroom() >= 0
+                && m.perGpuBytes() >= 0;
     }
 
     /**
@@ -405,18 +495,29 @@ public final class PlanEngine {
     private static void checkHyperParameters(TrainingSpec training, List<PlanError> errors, List<String> warnings) {
         double lr = training.learningRate;
         if (!(lr > 0) || lr > SpecLimits.MAX_LEARNING_RATE) {
-            errors.add(new PlanError("HyperParameterInvalid", "spec.training.learningRate", String.valueOf(lr),
-                    "must be more than 0 and at most " + SpecLimits.MAX_LEARNING_RATE, "use e.g. 3e-4"));
+            errors.add(new PlanError(
+                    "HyperParameterInvalid",
+                    "spec.training.learningRate",
+                    String.valueOf(lr),
+                    "must be more than 0 and at most " + SpecLimits.MAX_LEARNING_RATE,
+                    "use e.g. 3e-4"));
         } else if (!(training.minLearningRate >= 0)) {
-            errors.add(new PlanError("HyperParameterInvalid", "spec.training.minLearningRate",
-                    String.valueOf(training.minLearningRate), "is negative", "use 0 or more, e.g. learningRate / 10"));
+            errors.add(new PlanError(
+                    "HyperParameterInvalid",
+                    "spec.training.minLearningRate",
+                    String.valueOf(training.minLearningRate),
+                    "is negative",
+                    "use 0 or more, e.g. learningRate / 10"));
         } else if (training.minLearningRate > lr) {
             if (training.minLearningRate == Double.parseDouble(TrainingSpec.DEFAULT_MIN_LEARNING_RATE)) {
                 warnings.add("spec.training.minLearningRate=" + training.minLearningRate + " (the default) is more than"
                         + " learningRate=" + lr + ", so the schedule rises instead of decaying; set minLearningRate");
             } else {
-                errors.add(new PlanError("LearningRateOrder", "spec.training.minLearningRate",
-                        String.valueOf(training.minLearningRate), "is more than learningRate=" + lr
+                errors.add(new PlanError(
+                        "LearningRateOrder",
+                        "spec.training.minLearningRate",
+                        String.valueOf(training.minLearningRate),
+                        "is more than learningRate=" + lr
                                 + " (the schedule decays from learningRate down to minLearningRate)",
                         "use at most " + lr));
             }
@@ -427,21 +528,32 @@ public final class PlanEngine {
                         + " training.steps=" + training.steps + ", so the learning rate never reaches its peak; set"
                         + " warmupSteps");
             } else {
-                errors.add(new PlanError("WarmupExceedsSteps", "spec.training.warmupSteps",
-                        String.valueOf(training.warmupSteps), "is more than training.steps=" + training.steps
+                errors.add(new PlanError(
+                        "WarmupExceedsSteps",
+                        "spec.training.warmupSteps",
+                        String.valueOf(training.warmupSteps),
+                        "is more than training.steps=" + training.steps
                                 + " (the learning rate would never reach its peak)",
                         "use at most " + training.steps));
             }
         }
         double wd = training.weightDecay;
         if (!(wd >= 0) || wd > SpecLimits.MAX_WEIGHT_DECAY) {
-            errors.add(new PlanError("HyperParameterInvalid", "spec.training.weightDecay", String.valueOf(wd),
-                    "must be between 0 and " + SpecLimits.MAX_WEIGHT_DECAY, "use e.g. 0.1"));
+            errors.add(new PlanError(
+                    "HyperParameterInvalid",
+                    "spec.training.weightDecay",
+                    String.valueOf(wd),
+                    "must be between 0 and " + SpecLimits.MAX_WEIGHT_DECAY,
+                    "use e.g. 0.1"));
         }
         double clip = training.gradClip;
         if (!(clip >= 0) || Double.isInfinite(clip)) {
-            errors.add(new PlanError("HyperParameterInvalid", "spec.training.gradClip", String.valueOf(clip),
-                    "must be 0 (off) or a positive number", "use e.g. 1.0"));
+            errors.add(new PlanError(
+                    "HyperParameterInvalid",
+                    "spec.training.gradClip",
+                    String.valueOf(clip),
+                    "must be 0 (off) or a positive number",
+                    "use e.g. 1.0"));
         }
     }
 
@@ -475,8 +587,7 @@ public final class PlanEngine {
     }
 
     /** A fitting candidate: its description, how far it is from the request, and its estimate. */
-    private record Candidate(String description, double distance, long bytes) {
-    }
+    private record Candidate(String description, double distance, long bytes) {}
 
     /**
      * The nearest plans that fit: the next activation-checkpointing mode that fits (when the job names one; unset,
@@ -494,7 +605,9 @@ public final class PlanEngine {
                     PlanShape cand = requested.withActivationCheckpointing(ac);
                     PlanResult r = evaluate(job, cand, false, false);
                     if (r.isValid()) {
-                        found.add(new Candidate(describe(requested, cand, r.plan()), 0.2 * ac.compareTo(asked),
+                        found.add(new Candidate(
+                                describe(requested, cand, r.plan()),
+                                0.2 * ac.compareTo(asked),
                                 r.plan().memory().perGpuBytes()));
                         break; // the next mode recomputes more for less memory: the first that fits is the one
                     }
@@ -510,7 +623,10 @@ public final class PlanEngine {
             for (int t : tensorChoices(model, requested.gpusPerNode())) {
                 for (int e : expertChoices(model, world, requested.gpusPerNode())) {
                     for (int mbs = requested.microBatchSize(); mbs >= 1; mbs = mbs / 2) {
-                        if (mult == 1 && t == requested.tensor() && e == requested.expert() && mbs == requested.microBatchSize()) {
+                        if (mult == 1
+                                && t == requested.tensor()
+                                && e == requested.expert()
+                                && mbs == requested.microBatchSize()) {
                             if (mbs == 1) {
                                 break;
                             }
@@ -518,13 +634,19 @@ public final class PlanEngine {
                         }
                         int c = requested.context();
                         Integer data = requested.data() == null ? null : world / (c * t);
-                        PlanShape cand = requested.withNodes(nodes).withParallelism(t, e, c, data).withMicroBatchSize(mbs);
+                        PlanShape cand = requested
+                                .withNodes(nodes)
+                                .withParallelism(t, e, c, data)
+                                .withMicroBatchSize(mbs);
                         PlanResult r = evaluate(job, cand, false, false);
                         if (r.isValid()) {
-                            double d = 10 * log2(mult) + Math.abs(log2((double) e / requested.expert()))
+                            double d = 10 * log2(mult)
+                                    + Math.abs(log2((double) e / requested.expert()))
                                     + Math.abs(log2((double) t / requested.tensor()))
                                     + 0.5 * Math.abs(log2((double) mbs / requested.microBatchSize()));
-                            found.add(new Candidate(describe(requested, cand, r.plan()), d,
+                            found.add(new Candidate(
+                                    describe(requested, cand, r.plan()),
+                                    d,
                                     r.plan().memory().perGpuBytes()));
                         }
                         if (mbs == 1) {
@@ -564,5 +686,4 @@ public final class PlanEngine {
     private static double log2(double x) {
         return Math.log(x) / Math.log(2);
     }
-
 }

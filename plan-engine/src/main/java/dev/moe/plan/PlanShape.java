@@ -12,34 +12,47 @@ import dev.moe.api.v1alpha1.TrainingSpec.ActivationCheckpointing;
  * @param activationCheckpointing what each decoder layer keeps for backward, or null to take the fastest mode
  *                                whose memory estimate fits
  */
-public record PlanShape(int nodes, int gpusPerNode, int tensor, int expert, int context, Integer data,
-        int microBatchSize, ActivationCheckpointing activationCheckpointing) {
+public record PlanShape(
+        int nodes,
+        int gpusPerNode,
+        int tensor,
+        int expert,
+        int context,
+        Integer data,
+        int microBatchSize,
+        ActivationCheckpointing activationCheckpointing) {
 
     /** The shape {@code spec} asks for (a spec that passed {@link FieldRules}: every field present). */
     static PlanShape of(MoETrainingJobSpec spec) {
-        return new PlanShape(spec.resources.nodes, spec.resources.gpusPerNode, spec.parallelism.tensor,
-                spec.parallelism.expert, spec.parallelism.context, spec.parallelism.data,
-                spec.training.microBatchSize, spec.training.activationCheckpointing);
+        return new PlanShape(
+                spec.resources.nodes,
+                spec.resources.gpusPerNode,
+                spec.parallelism.tensor,
+                spec.parallelism.expert,
+                spec.parallelism.context,
+                spec.parallelism.data,
+                spec.training.microBatchSize,
+                spec.training.activationCheckpointing);
     }
 
     PlanShape withParallelism(int tensor, int expert, int context, Integer data) {
-        return new PlanShape(nodes, gpusPerNode, tensor, expert, context, data, microBatchSize,
-                activationCheckpointing);
+        return new PlanShape(
+                nodes, gpusPerNode, tensor, expert, context, data, microBatchSize, activationCheckpointing);
     }
 
     PlanShape withNodes(int nodes) {
-        return new PlanShape(nodes, gpusPerNode, tensor, expert, context, data, microBatchSize,
-                activationCheckpointing);
+        return new PlanShape(
+                nodes, gpusPerNode, tensor, expert, context, data, microBatchSize, activationCheckpointing);
     }
 
     PlanShape withMicroBatchSize(int microBatchSize) {
-        return new PlanShape(nodes, gpusPerNode, tensor, expert, context, data, microBatchSize,
-                activationCheckpointing);
+        return new PlanShape(
+                nodes, gpusPerNode, tensor, expert, context, data, microBatchSize, activationCheckpointing);
     }
 
     PlanShape withActivationCheckpointing(ActivationCheckpointing activationCheckpointing) {
-        return new PlanShape(nodes, gpusPerNode, tensor, expert, context, data, microBatchSize,
-                activationCheckpointing);
+        return new PlanShape(
+                nodes, gpusPerNode, tensor, expert, context, data, microBatchSize, activationCheckpointing);
     }
 
     /** GPUs of the gang; exact (both factors are inside their limits once checked). */

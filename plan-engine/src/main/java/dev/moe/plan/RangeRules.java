@@ -11,8 +11,7 @@ import java.math.BigDecimal;
  * ModelConfig to the model overrides.
  */
 final class RangeRules {
-    private RangeRules() {
-    }
+    private RangeRules() {}
 
     /** Prefix of the model.config ranges; {@link ModelConfig} checks those (it knows both spellings of a key). */
     static final String MODEL_CONFIG = "model.config.";
@@ -42,8 +41,8 @@ final class RangeRules {
     static PlanError check(String field, JsonNode n, SpecLimits.Range range) {
         BigDecimal v = integral(n);
         if (v == null) {
-            return new PlanError("FieldType", field, n.toString(), "is not an integer",
-                    "write a whole number without quotes");
+            return new PlanError(
+                    "FieldType", field, n.toString(), "is not an integer", "write a whole number without quotes");
         }
         if (v.compareTo(BigDecimal.valueOf(range.min())) < 0) {
             return belowMinimum(field, v.toPlainString(), range);
@@ -72,12 +71,16 @@ final class RangeRules {
         if (range.min() == 0) {
             return new PlanError("PositiveValue", field, value, "is negative", "use 0 or more");
         }
-        return new PlanError("PositiveValue", field, value, "must be at least " + range.min(),
-                "use " + range.min() + " or more");
+        return new PlanError(
+                "PositiveValue", field, value, "must be at least " + range.min(), "use " + range.min() + " or more");
     }
 
     private static PlanError aboveMaximum(String field, String value, SpecLimits.Range range) {
-        return new PlanError("ValueTooLarge", field, value, "is more than " + range.max() + " (" + range.why() + ")",
+        return new PlanError(
+                "ValueTooLarge",
+                field,
+                value,
+                "is more than " + range.max() + " (" + range.why() + ")",
                 "use at most " + range.max());
     }
 }

@@ -14,6 +14,14 @@ package dev.moe.plan;
  * @param firstExpert first expert id owned (inclusive)
  * @param endExpert   end of the owned expert ids (exclusive)
  */
-public record RankAssignment(int rank, int node, int localRank, int data, int context, int tensor, int expertData,
-        int expert, int firstExpert, int endExpert) {
-}
+public record RankAssignment(
+        int rank,
+        int node,
+        int localRank,
+        int data,
+        int context,
+        int tensor,
+        int expertData,
+        int expert,
+        int firstExpert,
+        int endExpert) {}

@@ -10,18 +10,24 @@ import java.util.List;
  * rank e owns experts [e·numExperts/E, (e+1)·numExperts/E).
  */
 public final class RankLayout {
-    private RankLayout() {
-    }
+    private RankLayout() {}
 
     /**
      * Assignments of every rank, in rank order. Degrees must already be valid (PlanEngine checks them first); an
      * invalid or oversized world is refused here too, before anything is allocated.
      */
-    public static List<RankAssignment> of(int nodes, int gpusPerNode, int tensor, int context, int expert,
-            int numExperts) {
+    public static List<RankAssignment> of(
+            int nodes, int gpusPerNode, int tensor, int context, int expert, int numExperts) {
         long size = (long) nodes * gpusPerNode;
-        if (nodes < 1 || gpusPerNode < 1 || size > SpecLimits.MAX_WORLD || tensor < 1 || context < 1 || expert < 1
-                || size % ((long) tensor * context) != 0 || size % expert != 0 || numExperts % expert != 0) {
+        if (nodes < 1
+                || gpusPerNode < 1
+                || size > SpecLimits.MAX_WORLD
+                || tensor < 1
+                || context < 1
+                || expert < 1
+                || size % ((long) tensor * context) != 0
+                || size % expert != 0
+                || numExperts % expert != 0) {
             throw new IllegalArgumentException("not a valid world: nodes=" + nodes + ", gpusPerNode=" + gpusPerNode
                     + ", tensor=" + tensor + ", context=" + context + ", expert=" + expert + ", numExperts="
                     + numExperts);
@@ -31,8 +37,17 @@ public final class RankLayout {
         List<RankAssignment> out = new ArrayList<>(world);
         for (int rank = 0; rank < world; rank++) {
             int e = rank % expert;
-            out.add(new RankAssignment(rank, rank / gpusPerNode, rank % gpusPerNode, rank / (tensor * context),
-                    (rank / tensor) % context, rank % tensor, rank / expert, e, e * perRank, (e + 1) * perRank));
+            out.add(new RankAssignment(
+                    rank,
+                    rank / gpusPerNode,
+                    rank % gpusPerNode,
+                    rank / (tensor * context),
+                    (rank / tensor) % context,
+                    rank % tensor,
+                    rank / expert,
+                    e,
+                    e * perRank,
+                    (e + 1) * perRank));
         }
         return out;
     }

@@ -23,28 +23,38 @@ class FieldRulesTest {
         set(spec, "training.activationCheckpointing", 1);
         set(spec, "placement.topologyKeys", "rack");
         PlanResult r = plan(spec);
-        assertThat(r.errors()).extracting(PlanError::message).containsExactlyInAnyOrder(
-                "spec.resources.nodes=\"2\" is not an integer; write a whole number without quotes",
-                "spec.training.dataset.dtype=int8 is not a token type; use uint16 or uint32",
-                "spec.restartPolicy.maxRestarts=1099511627776 is more than 1000 (a gang that failed a thousand times"
-                        + " will not succeed); use at most 1000",
-                "spec.training.activationCheckpointing=1 is not one of none or selective or full; use none or selective"
-                        + " or full",
-                "spec.placement.topologyKeys=\"rack\" is not a list; write a list");
+        assertThat(r.errors())
+                .extracting(PlanError::message)
+                .containsExactlyInAnyOrder(
+                        "spec.resources.nodes=\"2\" is not an integer; write a whole number without quotes",
+                        "spec.training.dataset.dtype=int8 is not a token type; use uint16 or uint32",
+                        "spec.restartPolicy.maxRestarts=1099511627776 is more than 1000 (a gang that failed a thousand times"
+                                + " will not succeed); use at most 1000",
+                        "spec.training.activationCheckpointing=1 is not one of none or selective or full; use none or selective"
+                                + " or full",
+                        "spec.placement.topologyKeys=\"rack\" is not a list; write a list");
     }
 
     @Test
     void a_value_of_a_type_without_a_rule_is_unreadable_naming_the_field() {
-        ObjectNode spec = set(tiny(2, 2, 2, 2), "trainer.env", List.of(Map.of("name", "M", "valueFrom",
-                Map.of("resourceFieldRef", Map.of("resource", "limits.memory", "divisor", List.of(1))))));
+        ObjectNode spec = set(
+                tiny(2, 2, 2, 2),
+                "trainer.env",
+                List.of(Map.of(
+                        "name",
+                        "M",
+                        "valueFrom",
+                        Map.of("resourceFieldRef", Map.of("resource", "limits.memory", "divisor", List.of(1))))));
         PlanError e = r(spec);
         assertThat(e.rule()).isEqualTo("SpecUnreadable");
-        assertThat(e.message()).startsWith("spec.trainer.env[0].valueFrom.resourceFieldRef.divisor=[1] cannot be read (");
+        assertThat(e.message())
+                .startsWith("spec.trainer.env[0].valueFrom.resourceFieldRef.divisor=[1] cannot be read (");
     }
 
     @Test
     void a_spec_that_is_not_an_object_is_missing() {
-        assertThat(r(com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.textNode("x")).message())
+        assertThat(r(com.fasterxml.jackson.databind.node.JsonNodeFactory.instance.textNode("x"))
+                        .message())
                 .isEqualTo("spec=\"x\" is missing or not an object; write spec.model, spec.parallelism and"
                         + " spec.resources");
     }
@@ -55,9 +65,11 @@ class FieldRulesTest {
         spec.training.seqLength = null;
         spec.restartPolicy = null;
         PlanResult r = PlanEngine.plan("default", "job", spec);
-        assertThat(r.errors()).extracting(PlanError::message).containsExactlyInAnyOrder(
-                "spec.training.seqLength is required; set spec.training.seqLength",
-                "spec.restartPolicy is required; set spec.restartPolicy");
+        assertThat(r.errors())
+                .extracting(PlanError::message)
+                .containsExactlyInAnyOrder(
+                        "spec.training.seqLength is required; set spec.training.seqLength",
+                        "spec.restartPolicy is required; set spec.restartPolicy");
     }
 
     @Test

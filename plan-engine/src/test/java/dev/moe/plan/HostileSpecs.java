@@ -29,28 +29,87 @@ public final class HostileSpecs {
      * the API types are added by reflection, so a field added later is fuzzed without a change here.
      */
     static final List<String> PATHS = new ArrayList<>(List.of(
-            "model", "model.preset", "model.config", "model.checkpoint", "model.checkpoint.claimName",
-            "model.checkpoint.path", "parallelism", "parallelism.tensor", "parallelism.expert", "parallelism.context",
-            "parallelism.data", "resources", "resources.nodes", "resources.gpusPerNode", "resources.gpuProduct",
-            "resources.gpuMemoryGiB", "training", "training.seqLength", "training.microBatchSize",
-            "training.activationCheckpointing", "training.globalBatchSize", "training.steps", "training.learningRate",
-            "training.minLearningRate", "training.warmupSteps", "training.weightDecay", "training.gradClip",
-            "training.seed", "training.checkpoint", "training.checkpoint.claimName", "training.checkpoint.everySteps",
-            "training.dataset", "training.dataset.type", "training.dataset.claimName", "training.dataset.path",
-            "training.dataset.dtype", "trainer", "trainer.image", "trainer.command", "trainer.args", "trainer.env",
-            "trainer.env[0]", "trainer.env[0].name", "trainer.env[0].value", "trainer.env[0].valueFrom",
-            "trainer.env[0].valueFrom.fieldRef", "trainer.env[0].valueFrom.fieldRef.fieldPath",
-            "trainer.env[0].valueFrom.secretKeyRef", "trainer.env[0].valueFrom.resourceFieldRef",
-            "trainer.env[0].valueFrom.resourceFieldRef.divisor", "placement", "placement.topologyKeys",
-            "placement.topologyKeys[0]", "placement.queueName", "placement.nodeSelector",
-            "placement.nodeSelector.pool", "placement.tolerations", "placement.tolerations[0]",
-            "placement.tolerations[0].key", "placement.tolerations[0].operator", "placement.tolerations[0].value",
-            "placement.tolerations[0].effect", "placement.tolerations[0].tolerationSeconds", "restartPolicy",
-            "restartPolicy.maxRestarts", "restartPolicy.backoffSeconds", "restartPolicy.maxBackoffSeconds",
-            "restartPolicy.nonRetryableExitCodes", "restartPolicy.nonRetryableExitCodes[0]",
-            "restartPolicy.gangSchedulingTimeoutSeconds", "nccl", "nccl.socketIfname", "nccl.ibHca",
-            "nccl.extraEnv", "nccl.extraEnv.NCCL_DEBUG", "suspend", "paralelism.tensor", "resources.node",
-            "unknown", "unknown.deeper.still", "status"));
+            "model",
+            "model.preset",
+            "model.config",
+            "model.checkpoint",
+            "model.checkpoint.claimName",
+            "model.checkpoint.path",
+            "parallelism",
+            "parallelism.tensor",
+            "parallelism.expert",
+            "parallelism.context",
+            "parallelism.data",
+            "resources",
+            "resources.nodes",
+            "resources.gpusPerNode",
+            "resources.gpuProduct",
+            "resources.gpuMemoryGiB",
+            "training",
+            "training.seqLength",
+            "training.microBatchSize",
+            "training.activationCheckpointing",
+            "training.globalBatchSize",
+            "training.steps",
+            "training.learningRate",
+            "training.minLearningRate",
+            "training.warmupSteps",
+            "training.weightDecay",
+            "training.gradClip",
+            "training.seed",
+            "training.checkpoint",
+            "training.checkpoint.claimName",
+            "training.checkpoint.everySteps",
+            "training.dataset",
+            "training.dataset.type",
+            "training.dataset.claimName",
+            "training.dataset.path",
+            "training.dataset.dtype",
+            "trainer",
+            "trainer.image",
+            "trainer.command",
+            "trainer.args",
+            "trainer.env",
+            "trainer.env[0]",
+            "trainer.env[0].name",
+            "trainer.env[0].value",
+            "trainer.env[0].valueFrom",
+            "trainer.env[0].valueFrom.fieldRef",
+            "trainer.env[0].valueFrom.fieldRef.fieldPath",
+            "trainer.env[0].valueFrom.secretKeyRef",
+            "trainer.env[0].valueFrom.resourceFieldRef",
+            "trainer.env[0].valueFrom.resourceFieldRef.divisor",
+            "placement",
+            "placement.topologyKeys",
+            "placement.topologyKeys[0]",
+            "placement.queueName",
+            "placement.nodeSelector",
+            "placement.nodeSelector.pool",
+            "placement.tolerations",
+            "placement.tolerations[0]",
+            "placement.tolerations[0].key",
+            "placement.tolerations[0].operator",
+            "placement.tolerations[0].value",
+            "placement.tolerations[0].effect",
+            "placement.tolerations[0].tolerationSeconds",
+            "restartPolicy",
+            "restartPolicy.maxRestarts",
+            "restartPolicy.backoffSeconds",
+            "restartPolicy.maxBackoffSeconds",
+            "restartPolicy.nonRetryableExitCodes",
+            "restartPolicy.nonRetryableExitCodes[0]",
+            "restartPolicy.gangSchedulingTimeoutSeconds",
+            "nccl",
+            "nccl.socketIfname",
+            "nccl.ibHca",
+            "nccl.extraEnv",
+            "nccl.extraEnv.NCCL_DEBUG",
+            "suspend",
+            "paralelism.tensor",
+            "resources.node",
+            "unknown",
+            "unknown.deeper.still",
+            "status"));
 
     static {
         for (String k : ModelConfig.KEYS.keySet()) {
@@ -75,7 +134,8 @@ public final class HostileSpecs {
             }
             if (isSpecType(f.getType())) {
                 addFields(f.getType(), child + ".");
-            } else if (f.getGenericType() instanceof ParameterizedType p && List.class.isAssignableFrom(f.getType())
+            } else if (f.getGenericType() instanceof ParameterizedType p
+                    && List.class.isAssignableFrom(f.getType())
                     && p.getActualTypeArguments()[0] instanceof Class<?> item) {
                 if (!PATHS.contains(child + "[0]")) {
                     PATHS.add(child + "[0]");
@@ -155,13 +215,29 @@ public final class HostileSpecs {
 
     /** The boundary and wrong-type values every field is tried with, one at a time. */
     public static List<JsonNode> boundaryValues() {
-        return List.of(F.numberNode(0), F.numberNode(-1), F.numberNode(Integer.MAX_VALUE),
-                F.numberNode(1L << 31), F.numberNode(Long.MAX_VALUE), F.numberNode(BigInteger.TWO.pow(63)),
-                F.numberNode(Long.MIN_VALUE), F.numberNode(BigInteger.TWO.pow(64)),
-                F.numberNode(new BigInteger("1" + "0".repeat(30))), F.numberNode(1.5), F.numberNode(Double.NaN),
-                F.numberNode(Double.POSITIVE_INFINITY), F.numberNode(1e308), F.textNode("12"), F.textNode(""),
-                F.textNode("x".repeat(1 << 20)), F.textNode("a b\u0000"), F.booleanNode(true), F.nullNode(),
-                F.arrayNode(), F.objectNode(), F.arrayNode().add(F.objectNode().put("a", 1)));
+        return List.of(
+                F.numberNode(0),
+                F.numberNode(-1),
+                F.numberNode(Integer.MAX_VALUE),
+                F.numberNode(1L << 31),
+                F.numberNode(Long.MAX_VALUE),
+                F.numberNode(BigInteger.TWO.pow(63)),
+                F.numberNode(Long.MIN_VALUE),
+                F.numberNode(BigInteger.TWO.pow(64)),
+                F.numberNode(new BigInteger("1" + "0".repeat(30))),
+                F.numberNode(1.5),
+                F.numberNode(Double.NaN),
+                F.numberNode(Double.POSITIVE_INFINITY),
+                F.numberNode(1e308),
+                F.textNode("12"),
+                F.textNode(""),
+                F.textNode("x".repeat(1 << 20)),
+                F.textNode("a b\u0000"),
+                F.booleanNode(true),
+                F.nullNode(),
+                F.arrayNode(),
+                F.objectNode(),
+                F.arrayNode().add(F.objectNode().put("a", 1)));
     }
 
     /** Valid job number {@code i} (modulo the number of templates) with {@code path} set to {@code value}. */
@@ -174,7 +250,8 @@ public final class HostileSpecs {
     private static ObjectNode parse(String yaml) {
         try {
             return (ObjectNode) new com.fasterxml.jackson.databind.ObjectMapper(
-                    new com.fasterxml.jackson.dataformat.yaml.YAMLFactory()).readTree(yaml);
+                            new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
+                    .readTree(yaml);
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
@@ -183,7 +260,10 @@ public final class HostileSpecs {
     private ObjectNode plausible() {
         ObjectNode spec = parse(VALID[random.nextInt(VALID.length)]);
         if (random.nextBoolean()) {
-            (spec.has("training") ? (ObjectNode) spec.get("training") : spec.putObject("training")).putObject("checkpoint").put("claimName", "ckpt").put("everySteps", 100);
+            (spec.has("training") ? (ObjectNode) spec.get("training") : spec.putObject("training"))
+                    .putObject("checkpoint")
+                    .put("claimName", "ckpt")
+                    .put("everySteps", 100);
         }
         if (random.nextBoolean()) {
             ObjectNode trainer = spec.putObject("trainer");
@@ -192,12 +272,20 @@ public final class HostileSpecs {
             trainer.putArray("args").add("--log-every").add("10");
         }
         if (random.nextBoolean()) {
-            ((ObjectNode) spec.get("model")).putObject("checkpoint").put("claimName", "weights").put("path", "/models/m");
+            ((ObjectNode) spec.get("model"))
+                    .putObject("checkpoint")
+                    .put("claimName", "weights")
+                    .put("path", "/models/m");
         }
         if (random.nextBoolean()) {
-            ObjectNode placement = spec.has("placement") ? (ObjectNode) spec.get("placement") : spec.putObject("placement");
+            ObjectNode placement =
+                    spec.has("placement") ? (ObjectNode) spec.get("placement") : spec.putObject("placement");
             placement.putObject("nodeSelector").put("pool", "gpu");
-            placement.putArray("tolerations").addObject().put("key", "nvidia.com/gpu").put("operator", "Exists");
+            placement
+                    .putArray("tolerations")
+                    .addObject()
+                    .put("key", "nvidia.com/gpu")
+                    .put("operator", "Exists");
         }
         return spec;
     }
@@ -287,13 +375,43 @@ public final class HostileSpecs {
     }
 
     JsonNode integer() {
-        long[] boundaries = {0, -1, 1, 2, 3, 7, 8, 12, 16, 128, 4095, 4096, 4097, 8192, 8193, 65_536, 1_048_576,
-            4_194_305, 16_777_217, Integer.MAX_VALUE, Integer.MIN_VALUE, 1L << 31, (1L << 32) + 8, 536_870_913,
-            536_870_912, 1_073_741_824, Long.MAX_VALUE, Long.MIN_VALUE, SpecLimits.MAX_SEED, SpecLimits.MAX_SEED + 1};
+        long[] boundaries = {
+            0,
+            -1,
+            1,
+            2,
+            3,
+            7,
+            8,
+            12,
+            16,
+            128,
+            4095,
+            4096,
+            4097,
+            8192,
+            8193,
+            65_536,
+            1_048_576,
+            4_194_305,
+            16_777_217,
+            Integer.MAX_VALUE,
+            Integer.MIN_VALUE,
+            1L << 31,
+            (1L << 32) + 8,
+            536_870_913,
+            536_870_912,
+            1_073_741_824,
+            Long.MAX_VALUE,
+            Long.MIN_VALUE,
+            SpecLimits.MAX_SEED,
+            SpecLimits.MAX_SEED + 1
+        };
         switch (random.nextInt(5)) {
             case 0:
-                return F.numberNode(BigInteger.TWO.pow(63 + random.nextInt(3)).multiply(
-                        BigInteger.valueOf(random.nextBoolean() ? 1 : -1)));
+                return F.numberNode(BigInteger.TWO
+                        .pow(63 + random.nextInt(3))
+                        .multiply(BigInteger.valueOf(random.nextBoolean() ? 1 : -1)));
             case 1:
                 return F.numberNode(new BigInteger("1" + "0".repeat(30)));
             case 2:
@@ -304,16 +422,57 @@ public final class HostileSpecs {
     }
 
     private JsonNode number() {
-        double[] values = {0.5, -0.0, 2.0, 1e308, -1e308, Double.NaN, Double.POSITIVE_INFINITY,
-            Double.NEGATIVE_INFINITY, 4.9e-324, 3e-4, -3e-4, 1.0000000000000002};
-        return random.nextInt(8) == 0 ? F.numberNode(new BigDecimal("1e400"))
+        double[] values = {
+            0.5,
+            -0.0,
+            2.0,
+            1e308,
+            -1e308,
+            Double.NaN,
+            Double.POSITIVE_INFINITY,
+            Double.NEGATIVE_INFINITY,
+            4.9e-324,
+            3e-4,
+            -3e-4,
+            1.0000000000000002
+        };
+        return random.nextInt(8) == 0
+                ? F.numberNode(new BigDecimal("1e400"))
                 : F.numberNode(values[random.nextInt(values.length)]);
     }
 
     String string() {
-        String[] values = {"", " ", "a", "A", "12", "true", "null", "/../etc", "/data", "/etc/moe/x", "a b",
-            "\u0000", "\n", "\t", "é", "\uD83D\uDE80", "NODE_RANK", "MASTER_ADDR", "kubernetes.io/hostname",
-            "Exists", "Equal", "NoExecute", "tokens", "uint16", "${HOME}", "'); DROP", "a/b/c", "-", "."};
+        String[] values = {
+            "",
+            " ",
+            "a",
+            "A",
+            "12",
+            "true",
+            "null",
+            "/../etc",
+            "/data",
+            "/etc/moe/x",
+            "a b",
+            "\u0000",
+            "\n",
+            "\t",
+            "é",
+            "\uD83D\uDE80",
+            "NODE_RANK",
+            "MASTER_ADDR",
+            "kubernetes.io/hostname",
+            "Exists",
+            "Equal",
+            "NoExecute",
+            "tokens",
+            "uint16",
+            "${HOME}",
+            "'); DROP",
+            "a/b/c",
+            "-",
+            "."
+        };
         switch (random.nextInt(10)) {
             case 0:
                 return "x".repeat(1 << (10 + random.nextInt(11))); // 1 KiB .. 1 MiB

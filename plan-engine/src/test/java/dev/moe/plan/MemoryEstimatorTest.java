@@ -10,18 +10,20 @@ import org.junit.jupiter.api.Test;
 
 /** The memory estimate follows the trainer's precision, sharding and activation checkpointing. */
 class MemoryEstimatorTest {
-    static final ModelConfig QWEN30B = ModelCatalog.preset(ModelCatalog.QWEN3_30B_A3B).orElseThrow();
+    static final ModelConfig QWEN30B =
+            ModelCatalog.preset(ModelCatalog.QWEN3_30B_A3B).orElseThrow();
     static final ParameterCount P = ParameterCount.of(QWEN30B);
     static final long GIB = 1L << 30;
 
     static MemoryEstimate est(int tensor, int expert, int data, int microBatch) {
-        return MemoryEstimator.estimate(QWEN30B, P, tensor, expert, 1, data, microBatch, 4096, ActivationCheckpointing.full, 1, 80);
+        return MemoryEstimator.estimate(
+                QWEN30B, P, tensor, expert, 1, data, microBatch, 4096, ActivationCheckpointing.full, 1, 80);
     }
 
     static ModelConfig layers(int n) {
         List<PlanError> errors = new ArrayList<>();
-        ModelConfig m = QWEN30B.withOverrides(JsonNodeFactory.instance.objectNode().put("numHiddenLayers", n),
-                errors);
+        ModelConfig m =
+                QWEN30B.withOverrides(JsonNodeFactory.instance.objectNode().put("numHiddenLayers", n), errors);
         assertThat(errors).isEmpty();
         return m;
     }
@@ -61,7 +63,8 @@ class MemoryEstimatorTest {
         // half the tokens per GPU, plus each layer's K/V of the whole sequence: 2 × 4 KV heads × 128 × bf16 per
         // token of the sequence, per layer
         long gatheredKv = 8L * seq * 2 * 4 * 128 * 2;
-        MemoryEstimate dp2Half = MemoryEstimator.estimate(m, p, 1, 1, 1, 2, 1, seq / 2, ActivationCheckpointing.full, 1, 140);
+        MemoryEstimate dp2Half =
+                MemoryEstimator.estimate(m, p, 1, 1, 1, 2, 1, seq / 2, ActivationCheckpointing.full, 1, 140);
         assertThat(cp2.activations()).isGreaterThanOrEqualTo(dp2Half.activations() + gatheredKv - seq * 4096L);
         assertThat(cp2.activations()).isLessThan(one.activations());
         assertThat(cp2.perGpuBytes()).isLessThan(one.perGpuBytes());
@@ -85,10 +88,11 @@ class MemoryEstimatorTest {
         long resident = (P.dense() + 63) / 64 + (P.expert() / 8 + 7) / 8;
         assertThat(m.optimizer()).isEqualTo(8 * resident);
         long unshardedTransients = 2 * (P.embedding() + 2 * P.perLayerDenseMax() + 2 * P.expert() / 8 / 48);
-        assertThat(m.weights()).isGreaterThanOrEqualTo(4 * resident).isLessThanOrEqualTo(4 * resident
-                + unshardedTransients);
-        assertThat(m.perGpuBytes()).isEqualTo(m.weights() + m.gradients() + m.optimizer() + m.activations()
-                + m.headroom());
+        assertThat(m.weights())
+                .isGreaterThanOrEqualTo(4 * resident)
+                .isLessThanOrEqualTo(4 * resident + unshardedTransients);
+        assertThat(m.perGpuBytes())
+                .isEqualTo(m.weights() + m.gradients() + m.optimizer() + m.activations() + m.headroom());
         assertThat(m.gpuBytes()).isEqualTo(80L << 30);
     }
 
@@ -102,8 +106,10 @@ class MemoryEstimatorTest {
 
     @Test
     void tensor_parallelism_shrinks_dense_states_and_activations() {
-        MemoryEstimate t1 = MemoryEstimator.estimate(QWEN30B, P, 1, 8, 1, 32, 1, 4096, ActivationCheckpointing.none, 1, 80);
-        MemoryEstimate t2 = MemoryEstimator.estimate(QWEN30B, P, 2, 8, 1, 32, 1, 4096, ActivationCheckpointing.none, 1, 80);
+        MemoryEstimate t1 =
+                MemoryEstimator.estimate(QWEN30B, P, 1, 8, 1, 32, 1, 4096, ActivationCheckpointing.none, 1, 80);
+        MemoryEstimate t2 =
+                MemoryEstimator.estimate(QWEN30B, P, 2, 8, 1, 32, 1, 4096, ActivationCheckpointing.none, 1, 80);
         assertThat(t2.optimizer()).isLessThan(t1.optimizer());
         assertThat(t2.activations()).isLessThan(t1.activations());
     }
@@ -114,6 +120,7 @@ class MemoryEstimatorTest {
      * 2.11, 512 tokens, the layer's RoPE tables excluded: shared by all layers).
      */
     static final long SAVED_OFF = 114_437;
+
     static final long SAVED_SELECTIVE = 51_584;
     /** The layer input and 10 bytes of bookkeeping. */
     static final long SAVED_FULL = 4_106;
@@ -130,7 +137,8 @@ class MemoryEstimatorTest {
         long tokens = 16L * 4096;
         long perLayer = oneGpu(17, 4096, 16, ActivationCheckpointing.none, 200).activations()
                 - oneGpu(16, 4096, 16, ActivationCheckpointing.none, 200).activations();
-        assertThat(perLayer).isEqualTo(tokens * MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, ActivationCheckpointing.none));
+        assertThat(perLayer)
+                .isEqualTo(tokens * MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, ActivationCheckpointing.none));
     }
 
     @Test
@@ -143,12 +151,15 @@ class MemoryEstimatorTest {
         // what is not kept is recomputed during the layer's backward: kept + working set is the same in every mode
         for (ActivationCheckpointing ac : ActivationCheckpointing.values()) {
             assertThat(MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, ac)
-                    + MemoryEstimator.layerBackwardWorkingSet(QWEN30B, 0, 1, 1, ac))
-                    .isEqualTo(off + MemoryEstimator.layerBackwardWorkingSet(QWEN30B, 0, 1, 1, ActivationCheckpointing.none));
+                            + MemoryEstimator.layerBackwardWorkingSet(QWEN30B, 0, 1, 1, ac))
+                    .isEqualTo(off
+                            + MemoryEstimator.layerBackwardWorkingSet(QWEN30B, 0, 1, 1, ActivationCheckpointing.none));
         }
         // 8 layers, 16 × 4096 tokens on an H200: selective (or full) checkpointing fits where off does not
-        assertThat(oneGpu(8, 4096, 16, ActivationCheckpointing.none, 140).fits()).isFalse();
-        assertThat(oneGpu(8, 4096, 16, ActivationCheckpointing.selective, 140).fits()).isTrue();
+        assertThat(oneGpu(8, 4096, 16, ActivationCheckpointing.none, 140).fits())
+                .isFalse();
+        assertThat(oneGpu(8, 4096, 16, ActivationCheckpointing.selective, 140).fits())
+                .isTrue();
     }
 
     @Test
@@ -158,7 +169,7 @@ class MemoryEstimatorTest {
         assertThat(MemoryEstimator.layerActivations(QWEN30B, 0, 1, 8, ActivationCheckpointing.full))
                 .isEqualTo(2 * 2048 + received);
         assertThat(MemoryEstimator.layerActivations(QWEN30B, 0, 1, 8, ActivationCheckpointing.selective)
-                - MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, ActivationCheckpointing.selective))
+                        - MemoryEstimator.layerActivations(QWEN30B, 0, 1, 1, ActivationCheckpointing.selective))
                 .isGreaterThanOrEqualTo(received);
     }
 
@@ -186,11 +197,18 @@ class MemoryEstimatorTest {
     @Test
     void matches_the_measured_h200_peaks_and_a_rejected_plan_runs_out_of_memory() {
         for (long[] row : MEASURED_H200) {
-            MemoryEstimate m = oneGpu((int) row[0], (int) row[1], (int) row[2], ActivationCheckpointing.values()[(int) row[3]],
-                    140);
+            MemoryEstimate m = oneGpu(
+                    (int) row[0], (int) row[1], (int) row[2], ActivationCheckpointing.values()[(int) row[3]], 140);
             double measured = row[4] * (double) (1 << 20);
-            assertThat(allocated(m) / measured).as("L%d s%d mbs%d %s: estimate %.1f GiB vs measured %.1f GiB", row[0],
-                    row[1], row[2], ActivationCheckpointing.values()[(int) row[3]], allocated(m) / (double) GIB, measured / GIB)
+            assertThat(allocated(m) / measured)
+                    .as(
+                            "L%d s%d mbs%d %s: estimate %.1f GiB vs measured %.1f GiB",
+                            row[0],
+                            row[1],
+                            row[2],
+                            ActivationCheckpointing.values()[(int) row[3]],
+                            allocated(m) / (double) GIB,
+                            measured / GIB)
                     .isBetween(0.95, 1.05);
         }
         // 8 layers, micro-batch 1, full checkpointing under the 79.2 GiB cap ran out of memory (at 78.6 GiB)
@@ -211,6 +229,7 @@ class MemoryEstimatorTest {
         // 5.59 B parameters × 16 bytes = 83 GiB before any activation: no one-GPU plan at 8 layers fits 80 GiB
         assertThat(oneGpu(8, 4096, 1, ActivationCheckpointing.full, 80).fits()).isFalse();
         assertThat(oneGpu(8, 4096, 1, ActivationCheckpointing.full, 140).fits()).isTrue();
-        assertThat(oneGpu(4, 16384, 2, ActivationCheckpointing.selective, 80).fits()).isTrue();
+        assertThat(oneGpu(4, 16384, 2, ActivationCheckpointing.selective, 80).fits())
+                .isTrue();
     }
 }

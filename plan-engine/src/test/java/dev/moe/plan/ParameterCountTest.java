@@ -46,13 +46,22 @@ class ParameterCountTest {
     @Test
     void tiny_moe_counts_by_hand() {
         ModelConfig m = preset(ModelCatalog.TINY_MOE);
-        assertThat(List.of(m.numHiddenLayers(), m.hiddenSize(), m.numExperts(), m.numExpertsPerTok(),
-                m.numAttentionHeads(), m.numKeyValueHeads(), m.headDim(), m.vocabSize()))
+        assertThat(List.of(
+                        m.numHiddenLayers(),
+                        m.hiddenSize(),
+                        m.numExperts(),
+                        m.numExpertsPerTok(),
+                        m.numAttentionHeads(),
+                        m.numKeyValueHeads(),
+                        m.headDim(),
+                        m.vocabSize()))
                 .containsExactly(2, 64, 8, 2, 4, 2, 16, 256);
         // per layer: norms 2·64, q 64·64, k,v 2·64·32, o 64·64, q/k norm 2·16, router 64·8, experts 8·3·64·32
         long layer = 128 + 4096 + 4096 + 4096 + 32 + 512 + 49152;
         long embeddings = 2L * 256 * 64;
-        assertThat(ParameterCount.of(m).total()).isEqualTo(2 * layer + embeddings + 64).isEqualTo(157_056L);
+        assertThat(ParameterCount.of(m).total())
+                .isEqualTo(2 * layer + embeddings + 64)
+                .isEqualTo(157_056L);
         long activeLayer = layer - 49152 + 2 * 3 * 64 * 32;
         assertThat(ParameterCount.of(m).activePerToken()).isEqualTo(2 * activeLayer + embeddings + 64);
     }

@@ -1,11 +1,10 @@
 package dev.moe.plan;
 
-import dev.moe.api.v1alpha1.TrainingSpec.ActivationCheckpointing;
-
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.moe.api.v1alpha1.TrainingSpec.ActivationCheckpointing;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -32,8 +31,12 @@ class PlanDefaultsTest {
         JsonNode t = p.toJson().get("training");
         assertThat(t.get("seqLength").intValue()).isEqualTo(4096);
         assertThat(t.get("microBatchSize").intValue()).isEqualTo(1);
-        assertThat(t.get("activationCheckpointing").textValue()).as("unset: the fastest that fits").isEqualTo("none");
-        assertThat(t.get("globalBatchSize").intValue()).as("derived: microBatchSize × data").isEqualTo(16);
+        assertThat(t.get("activationCheckpointing").textValue())
+                .as("unset: the fastest that fits")
+                .isEqualTo("none");
+        assertThat(t.get("globalBatchSize").intValue())
+                .as("derived: microBatchSize × data")
+                .isEqualTo(16);
         assertThat(t.get("steps").intValue()).isEqualTo(1000);
         assertThat(t.get("learningRate").doubleValue()).isEqualTo(3e-4);
         assertThat(t.get("seed").longValue()).isEqualTo(1234L);
@@ -45,8 +48,8 @@ class PlanDefaultsTest {
 
     @Test
     void the_restart_policy_and_suspend_have_their_defaults_too() {
-        var spec = dev.moe.api.v1alpha1.TolerantJobReading.readSpec(Specs.yaml(
-                "model: {preset: tiny-moe}\nresources: {nodes: 2}\n"));
+        var spec = dev.moe.api.v1alpha1.TolerantJobReading.readSpec(
+                Specs.yaml("model: {preset: tiny-moe}\nresources: {nodes: 2}\n"));
         assertThat(spec.restartPolicy.maxRestarts).isEqualTo(5);
         assertThat(spec.restartPolicy.backoffSeconds).isEqualTo(10);
         assertThat(spec.restartPolicy.maxBackoffSeconds).isEqualTo(300);
@@ -55,35 +58,43 @@ class PlanDefaultsTest {
         // no checkpoint object is invented: checkpoints are opt-in
         assertThat(spec.training.checkpoint).isNull();
         // given values are kept
-        assertThat(planOf(Specs.set(Specs.yaml("model: {preset: tiny-moe}\nresources: {nodes: 2, gpusPerNode: 2}\n"),
-                "parallelism.tensor", 2)).tensor()).isEqualTo(2);
+        assertThat(planOf(Specs.set(
+                                Specs.yaml("model: {preset: tiny-moe}\nresources: {nodes: 2, gpusPerNode: 2}\n"),
+                                "parallelism.tensor",
+                                2))
+                        .tensor())
+                .isEqualTo(2);
     }
 
     @Test
     void activation_checkpointing_is_read_and_type_checked() {
-        Plan off = planOf(Specs.yaml("model: {preset: tiny-moe}\nresources: {nodes: 2}\n"
-                + "training: {activationCheckpointing: full}\n"));
+        Plan off = planOf(Specs.yaml(
+                "model: {preset: tiny-moe}\nresources: {nodes: 2}\n" + "training: {activationCheckpointing: full}\n"));
         assertThat(off.shape().activationCheckpointing()).isEqualTo(ActivationCheckpointing.full);
-        Plan old = planOf(Specs.yaml("model: {preset: tiny-moe}\nresources: {nodes: 2}\n"
-                + "training: {activationCheckpointing: false}\n"));
-        assertThat(old.shape().activationCheckpointing()).as("the boolean of earlier versions")
+        Plan old = planOf(Specs.yaml(
+                "model: {preset: tiny-moe}\nresources: {nodes: 2}\n" + "training: {activationCheckpointing: false}\n"));
+        assertThat(old.shape().activationCheckpointing())
+                .as("the boolean of earlier versions")
                 .isEqualTo(ActivationCheckpointing.none);
         PlanResult bad = Specs.plan(Specs.yaml("model: {preset: tiny-moe}\nresources: {nodes: 2}\n"
                 + "training: {activationCheckpointing: \"no\"}\n"));
         assertThat(bad.errors()).extracting(PlanError::rule).containsExactly("FieldType");
-        assertThat(bad.errorMessages()).isEqualTo("spec.training.activationCheckpointing=no is not one of none or"
-                + " selective or full; use none or selective or full");
+        assertThat(bad.errorMessages())
+                .isEqualTo("spec.training.activationCheckpointing=no is not one of none or"
+                        + " selective or full; use none or selective or full");
     }
 
     @Test
     void checkpoint_claim_sets_the_directory() {
-        Plan p = planOf(Specs.yaml("model: {preset: tiny-moe}\nresources: {nodes: 2}\n"
-                + "training: {checkpoint: {claimName: ckpt}}\n"));
+        Plan p = planOf(Specs.yaml(
+                "model: {preset: tiny-moe}\nresources: {nodes: 2}\n" + "training: {checkpoint: {claimName: ckpt}}\n"));
         assertThat(p.toJson().at("/training/checkpoint/dir").asText()).isEqualTo("/checkpoints");
         assertThat(p.toJson().at("/training/checkpoint/everySteps").intValue()).isEqualTo(200);
-        PlanResult r = Specs.plan(Specs.yaml("model: {preset: tiny-moe}\nresources: {nodes: 2}\n"
-                + "training: {checkpoint: {everySteps: 5}}\n"));
-        assertThat(r.errors()).extracting(PlanError::message)
-                .containsExactly("spec.training.checkpoint.claimName is required; set spec.training.checkpoint.claimName");
+        PlanResult r = Specs.plan(Specs.yaml(
+                "model: {preset: tiny-moe}\nresources: {nodes: 2}\n" + "training: {checkpoint: {everySteps: 5}}\n"));
+        assertThat(r.errors())
+                .extracting(PlanError::message)
+                .containsExactly(
+                        "spec.training.checkpoint.claimName is required; set spec.training.checkpoint.claimName");
     }
 }

@@ -29,6 +29,7 @@ class PlanEnginePropertiesTest {
     static void warmUp() {
         Specs.warmUp();
     }
+
     static final long SEED = Long.getLong("moe.fuzz.seed", 20261201L);
     static final int CASES = Integer.getInteger("moe.fuzz.cases", 3000);
     static final Duration HANG = Hang.LIMIT;
@@ -51,8 +52,8 @@ class PlanEnginePropertiesTest {
             JsonNode spec = gen.spec();
             String name = gen.name();
             int index = i;
-            Supplier<String> where = () -> "seed " + SEED + ", case " + index + ": "
-                    + PlanError.shorten(String.valueOf(spec));
+            Supplier<String> where =
+                    () -> "seed " + SEED + ", case " + index + ": " + PlanError.shorten(String.valueOf(spec));
             PlanResult r;
             try {
                 r = assertTimeoutPreemptively(HANG, () -> Specs.plan("default", name, spec), where);
@@ -68,7 +69,9 @@ class PlanEnginePropertiesTest {
                 valid++;
             }
             PlanResult again = Specs.plan("default", name, spec);
-            assertThat(again.errorMessages()).as(() -> "deterministic: " + where.get()).isEqualTo(r.errorMessages());
+            assertThat(again.errorMessages())
+                    .as(() -> "deterministic: " + where.get())
+                    .isEqualTo(r.errorMessages());
         }
         // the generator keeps some jobs valid, so the valid path (rank layout, document) is exercised too
         assertThat(valid).as("valid plans among " + CASES).isGreaterThan(CASES / 50);
@@ -83,7 +86,8 @@ class PlanEnginePropertiesTest {
             for (int v = 0; v < values.size(); v++) {
                 JsonNode spec = HostileSpecs.validWith(p + v, path, values.get(v));
                 String value = PlanError.shorten(values.get(v).toString());
-                Supplier<String> where = () -> "spec." + path + "=" + value + " in " + PlanError.shorten(spec.toString());
+                Supplier<String> where =
+                        () -> "spec." + path + "=" + value + " in " + PlanError.shorten(spec.toString());
                 PlanResult r;
                 try {
                     r = assertTimeoutPreemptively(HANG, () -> Specs.plan("default", "job", spec), where);
@@ -113,19 +117,48 @@ class PlanEnginePropertiesTest {
             Plan p = r.plan();
             assertThat(p.worldSize()).as(where).isBetween(1, SpecLimits.MAX_WORLD);
             assertThat(p.ranks()).as(where).hasSize(p.worldSize());
-            assertThat(p.toJsonString().getBytes(StandardCharsets.UTF_8).length).as(where)
+            assertThat(p.toJsonString().getBytes(StandardCharsets.UTF_8).length)
+                    .as(where)
                     .isLessThanOrEqualTo(SpecLimits.MAX_PLAN_DOCUMENT_BYTES);
-            assertThat(p.memory().perGpuBytes()).as(where).isPositive().isLessThanOrEqualTo(p.memory().gpuBytes());
+            assertThat(p.memory().perGpuBytes())
+                    .as(where)
+                    .isPositive()
+                    .isLessThanOrEqualTo(p.memory().gpuBytes());
             PlanShape in = p.shape();
             var t = p.spec().training;
             long everySteps = p.toJson().at("/training/checkpoint/everySteps").longValue();
-            long[][] numbers = {{in.tensor()}, {in.expert()}, {in.context()}, {p.data()}, {in.nodes()},
-                {in.gpusPerNode()}, {p.spec().resources.gpuMemoryGiB}, {t.seqLength}, {in.microBatchSize()},
-                {p.globalBatchSize()}, {t.steps}, {t.warmupSteps}, {t.seed}, {everySteps}};
-            String[] paths = {"parallelism.tensor", "parallelism.expert", "parallelism.context", "parallelism.data",
-                "resources.nodes", "resources.gpusPerNode", "resources.gpuMemoryGiB", "training.seqLength",
-                "training.microBatchSize", "training.globalBatchSize", "training.steps", "training.warmupSteps",
-                "training.seed", "training.checkpoint.everySteps"};
+            long[][] numbers = {
+                {in.tensor()},
+                {in.expert()},
+                {in.context()},
+                {p.data()},
+                {in.nodes()},
+                {in.gpusPerNode()},
+                {p.spec().resources.gpuMemoryGiB},
+                {t.seqLength},
+                {in.microBatchSize()},
+                {p.globalBatchSize()},
+                {t.steps},
+                {t.warmupSteps},
+                {t.seed},
+                {everySteps}
+            };
+            String[] paths = {
+                "parallelism.tensor",
+                "parallelism.expert",
+                "parallelism.context",
+                "parallelism.data",
+                "resources.nodes",
+                "resources.gpusPerNode",
+                "resources.gpuMemoryGiB",
+                "training.seqLength",
+                "training.microBatchSize",
+                "training.globalBatchSize",
+                "training.steps",
+                "training.warmupSteps",
+                "training.seed",
+                "training.checkpoint.everySteps"
+            };
             for (int i = 0; i < paths.length; i++) {
                 String path = paths[i];
                 SpecLimits.Range range = SpecLimits.range(path);
@@ -135,7 +168,9 @@ class PlanEnginePropertiesTest {
             SpecLimits.RANGES.forEach((path, range) -> {
                 if (path.startsWith("model.config.") && !path.endsWith("[*]")) {
                     JsonNode v = model.get(ModelConfig.toSnakeCase(path.substring("model.config.".length())));
-                    assertThat(v.longValue()).as(() -> path + " in " + where.get()).isBetween(range.min(), range.max());
+                    assertThat(v.longValue())
+                            .as(() -> path + " in " + where.get())
+                            .isBetween(range.min(), range.max());
                 }
             });
         } else {
@@ -143,7 +178,9 @@ class PlanEnginePropertiesTest {
             for (PlanError e : r.errors()) {
                 assertThat(e.rule()).as(where).isNotBlank();
                 assertThat(e.field()).as(where).matches("(?s)(spec|metadata\\.name)([.\\[].*)?");
-                assertThat(e.message().length()).as(() -> where.get() + ": " + PlanError.shorten(e.message())).isLessThan(2500);
+                assertThat(e.message().length())
+                        .as(() -> where.get() + ": " + PlanError.shorten(e.message()))
+                        .isLessThan(2500);
             }
             assertThat(r.errors()).extracting(PlanError::rule).as(where).doesNotContain("EstimateOverflow");
         }

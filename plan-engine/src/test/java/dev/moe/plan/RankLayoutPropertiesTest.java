@@ -26,8 +26,14 @@ class RankLayoutPropertiesTest {
                             if (numExperts % expert != 0) {
                                 continue;
                             }
-                            check(RankLayout.of(nodes, gpusPerNode, tensor, 1, expert, numExperts), nodes,
-                                    gpusPerNode, tensor, 1, expert, numExperts);
+                            check(
+                                    RankLayout.of(nodes, gpusPerNode, tensor, 1, expert, numExperts),
+                                    nodes,
+                                    gpusPerNode,
+                                    tensor,
+                                    1,
+                                    expert,
+                                    numExperts);
                             checked++;
                         }
                     }
@@ -47,10 +53,12 @@ class RankLayoutPropertiesTest {
                 for (int tensor : Divisors.of(gpusPerNode)) {
                     for (int expert : Divisors.of(8)) {
                         PlanResult r = Specs.plan(Specs.tiny(nodes, gpusPerNode, tensor, expert));
-                        boolean expectValid = tensor <= 2 && (nodes * gpusPerNode) % expert == 0
+                        boolean expectValid = tensor <= 2
+                                && (nodes * gpusPerNode) % expert == 0
                                 && (expert % gpusPerNode == 0 || gpusPerNode % expert == 0);
-                        assertThat(r.isValid()).as("%d×%d t=%d e=%d: %s", nodes, gpusPerNode, tensor, expert,
-                                r.errorMessages()).isEqualTo(expectValid);
+                        assertThat(r.isValid())
+                                .as("%d×%d t=%d e=%d: %s", nodes, gpusPerNode, tensor, expert, r.errorMessages())
+                                .isEqualTo(expectValid);
                         if (!expectValid) {
                             continue;
                         }
@@ -79,7 +87,13 @@ class RankLayoutPropertiesTest {
         assertThat(checked).isGreaterThan(20);
     }
 
-    static void check(List<RankAssignment> ranks, int nodes, int gpusPerNode, int tensor, int context, int expert,
+    static void check(
+            List<RankAssignment> ranks,
+            int nodes,
+            int gpusPerNode,
+            int tensor,
+            int context,
+            int expert,
             int numExperts) {
         int world = nodes * gpusPerNode;
         String what = nodes + "x" + gpusPerNode + " t=" + tensor + " c=" + context + " e=" + expert;
@@ -94,10 +108,14 @@ class RankLayoutPropertiesTest {
             assertThat(seen.add(r.rank())).as(what).isTrue();
             assertThat(r.node()).as(what).isBetween(0, nodes - 1);
             assertThat(r.localRank()).as(what).isBetween(0, gpusPerNode - 1);
-            assertThat(slots.add(r.node() * gpusPerNode + r.localRank())).as(what).isTrue();
+            assertThat(slots.add(r.node() * gpusPerNode + r.localRank()))
+                    .as(what)
+                    .isTrue();
             assertThat(r.node() * gpusPerNode + r.localRank()).as(what).isEqualTo(r.rank());
             // dense mesh: rank = ((data × C) + context) × T + tensor
-            assertThat((r.data() * context + r.context()) * tensor + r.tensor()).as(what).isEqualTo(r.rank());
+            assertThat((r.data() * context + r.context()) * tensor + r.tensor())
+                    .as(what)
+                    .isEqualTo(r.rank());
             assertThat(r.tensor()).isBetween(0, tensor - 1);
             assertThat(r.context()).isBetween(0, context - 1);
             // expert mesh: rank = expertData × E + expert
@@ -111,7 +129,8 @@ class RankLayoutPropertiesTest {
 
         // TP groups (same data, context) lie inside one node
         Map<List<Integer>, Set<Integer>> tpNodes = new HashMap<>();
-        ranks.forEach(r -> tpNodes.computeIfAbsent(List.of(r.data(), r.context()), k -> new HashSet<>()).add(r.node()));
+        ranks.forEach(r -> tpNodes.computeIfAbsent(List.of(r.data(), r.context()), k -> new HashSet<>())
+                .add(r.node()));
         assertThat(tpNodes.values()).as(what).allMatch(s -> s.size() == 1);
         assertThat(tpNodes).hasSize(world / tensor);
 

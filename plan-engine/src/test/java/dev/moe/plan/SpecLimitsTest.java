@@ -1,7 +1,5 @@
 package dev.moe.plan;
 
-import dev.moe.api.v1alpha1.TrainingSpec.ActivationCheckpointing;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
@@ -9,6 +7,7 @@ import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moe.api.v1alpha1.ObjectNameRules;
 import dev.moe.api.v1alpha1.SpecLimits;
+import dev.moe.api.v1alpha1.TrainingSpec.ActivationCheckpointing;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -32,10 +31,12 @@ class SpecLimitsTest {
     static void warmUp() {
         Specs.warmUp();
     }
+
     static final Duration HANG = Hang.LIMIT;
 
     /** The longest names and keys the rules admit, so the document is as large as it can get. */
     static final String LONGEST_JOB_NAME = "j" + "x".repeat(ObjectNameRules.MAX_JOB_NAME_LENGTH - 1);
+
     static final String LONGEST_NAMESPACE = "n".repeat(63);
 
     /**
@@ -56,14 +57,16 @@ class SpecLimitsTest {
 
     @Test
     void the_largest_world_plans_and_its_document_fits_a_config_map() {
-        PlanResult r = assertTimeoutPreemptively(HANG,
-                () -> Specs.plan(LONGEST_NAMESPACE, LONGEST_JOB_NAME, largestWorld()));
+        PlanResult r =
+                assertTimeoutPreemptively(HANG, () -> Specs.plan(LONGEST_NAMESPACE, LONGEST_JOB_NAME, largestWorld()));
         assertThat(r.isValid()).as(r.errorMessages()).isTrue();
         assertThat(r.plan().worldSize()).isEqualTo(SpecLimits.MAX_WORLD);
         assertThat(r.plan().ranks()).hasSize(SpecLimits.MAX_WORLD);
         assertThat(r.plan().ranks().get(SpecLimits.MAX_WORLD - 1).firstExpert()).isEqualTo(1023);
         int bytes = r.plan().toJsonString().getBytes(StandardCharsets.UTF_8).length;
-        assertThat(bytes).as("plan document of the largest world").isLessThanOrEqualTo(SpecLimits.MAX_PLAN_DOCUMENT_BYTES)
+        assertThat(bytes)
+                .as("plan document of the largest world")
+                .isLessThanOrEqualTo(SpecLimits.MAX_PLAN_DOCUMENT_BYTES)
                 .isGreaterThan(SpecLimits.MAX_WORLD * 100);
     }
 
@@ -72,9 +75,10 @@ class SpecLimitsTest {
         ObjectNode spec = Specs.set(largestWorld(), "resources.nodes", 1024);
         PlanResult r = assertTimeoutPreemptively(HANG, () -> Specs.plan("default", "job", spec));
         assertThat(r.errors()).extracting(PlanError::rule).containsExactly("WorldTooLarge");
-        assertThat(r.errorMessages()).isEqualTo("spec.resources={nodes: 1024, gpusPerNode: 16} gives nodes ×"
-                + " gpusPerNode = 16384 GPUs, more than the 8192 a job may have (the plan document lists every rank and"
-                + " must fit a 1 MiB ConfigMap); use at most 8192 GPUs, e.g. resources.nodes=512");
+        assertThat(r.errorMessages())
+                .isEqualTo("spec.resources={nodes: 1024, gpusPerNode: 16} gives nodes ×"
+                        + " gpusPerNode = 16384 GPUs, more than the 8192 a job may have (the plan document lists every rank and"
+                        + " must fit a 1 MiB ConfigMap); use at most 8192 GPUs, e.g. resources.nodes=512");
     }
 
     /** Every model setting at its maximum (heads and experts arranged so the structural rules hold). */
@@ -98,11 +102,13 @@ class SpecLimitsTest {
     void the_largest_model_is_estimated_without_overflow_and_the_search_stays_bounded() {
         PlanResult r = assertTimeoutPreemptively(HANG, () -> Specs.plan("default", "job", largestModel()));
         assertThat(r.errors()).extracting(PlanError::rule).containsExactly("MemoryExceeded");
-        ModelConfig m = ModelCatalog.preset(ModelCatalog.QWEN3_235B_A22B).orElseThrow()
+        ModelConfig m = ModelCatalog.preset(ModelCatalog.QWEN3_235B_A22B)
+                .orElseThrow()
                 .withOverrides(largestModel().at("/model/config"), new java.util.ArrayList<>());
         ParameterCount p = ParameterCount.of(m);
         assertThat(p.total()).isGreaterThan(1_000_000_000_000_000L); // about 1.4e16
-        MemoryEstimate e = MemoryEstimator.estimate(m, p, 1, 1, 1, 1, 4, SpecLimits.MAX_SEQ_LENGTH, ActivationCheckpointing.none, 1, 1);
+        MemoryEstimate e = MemoryEstimator.estimate(
+                m, p, 1, 1, 1, 1, 4, SpecLimits.MAX_SEQ_LENGTH, ActivationCheckpointing.none, 1, 1);
         assertThat(e.perGpuBytes()).isGreaterThan(16 * p.total()); // no part wrapped around
         assertThat(java.util.List.of(e.weights(), e.gradients(), e.optimizer(), e.activations(), e.headroom()))
                 .allMatch(x -> x >= 0); // gradients are 0 at the start of backward
@@ -117,8 +123,8 @@ class SpecLimitsTest {
         Specs.set(spec, "training", Map.of("seqLength", 1024, "microBatchSize", SpecLimits.MAX_MICRO_BATCH_SIZE));
         PlanResult r = assertTimeoutPreemptively(HANG, () -> Specs.plan("default", "job", spec));
         assertThat(r.errors()).extracting(PlanError::rule).containsExactly("MemoryExceeded");
-        assertThat(r.errorMessages()).endsWith("no plan with up to 8x the nodes fits; use GPUs with more memory or a"
-                + " smaller model");
+        assertThat(r.errorMessages())
+                .endsWith("no plan with up to 8x the nodes fits; use GPUs with more memory or a" + " smaller model");
     }
 
     @Test
@@ -166,12 +172,16 @@ class SpecLimitsTest {
         Matcher m = Pattern.compile("^\\| `spec\\.([^`]+)` \\| (-?[\\d,]+) \\| ([\\d,]+) \\|", Pattern.MULTILINE)
                 .matcher(Files.readString(doc));
         while (m.find()) {
-            documented.put(m.group(1), new long[] {Long.parseLong(m.group(2).replace(",", "")),
-                Long.parseLong(m.group(3).replace(",", ""))});
+            documented.put(m.group(1), new long[] {
+                Long.parseLong(m.group(2).replace(",", "")),
+                Long.parseLong(m.group(3).replace(",", ""))
+            });
         }
-        assertThat(documented.keySet()).as("fields in docs/limits.md")
+        assertThat(documented.keySet())
+                .as("fields in docs/limits.md")
                 .containsExactlyInAnyOrderElementsOf(SpecLimits.RANGES.keySet());
         SpecLimits.RANGES.forEach((path, range) -> assertThat(documented.get(path))
-                .as("docs/limits.md row of spec." + path).containsExactly(range.min(), range.max()));
+                .as("docs/limits.md row of spec." + path)
+                .containsExactly(range.min(), range.max()));
     }
 }

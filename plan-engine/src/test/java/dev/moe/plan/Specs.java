@@ -12,8 +12,7 @@ import java.io.UncheckedIOException;
 final class Specs {
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
 
-    private Specs() {
-    }
+    private Specs() {}
 
     static ObjectNode yaml(String text) {
         try {

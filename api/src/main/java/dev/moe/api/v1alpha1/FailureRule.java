@@ -28,7 +28,14 @@ public class FailureRule {
 
     /** Why a pod stopped the gang, as status.lastFailure.reason says. */
     public enum Reason {
-        ExitCode, OOMKilled, Evicted, Preempted, NodeLost, PodDeleted, PodFailed, Stalled
+        ExitCode,
+        OOMKilled,
+        Evicted,
+        Preempted,
+        NodeLost,
+        PodDeleted,
+        PodFailed,
+        Stalled
     }
 
     @JsonPropertyDescription("Failure reasons this rule matches: ExitCode (the trainer exited non-zero), OOMKilled"

@@ -23,21 +23,36 @@ import io.fabric8.kubernetes.model.annotation.Version;
 @Singular("moetrainingjob")
 @ShortNames("moejob")
 @AdditionalPrinterColumn(name = "Phase", jsonPath = ".status.phase", type = AdditionalPrinterColumn.Type.STRING)
-@AdditionalPrinterColumn(name = "World", jsonPath = ".status.plan.worldSize", type = AdditionalPrinterColumn.Type.INTEGER)
+@AdditionalPrinterColumn(
+        name = "World",
+        jsonPath = ".status.plan.worldSize",
+        type = AdditionalPrinterColumn.Type.INTEGER)
 @AdditionalPrinterColumn(name = "TP", jsonPath = ".status.plan.tensor", type = AdditionalPrinterColumn.Type.INTEGER)
 @AdditionalPrinterColumn(name = "EP", jsonPath = ".status.plan.expert", type = AdditionalPrinterColumn.Type.INTEGER)
 @AdditionalPrinterColumn(name = "DP", jsonPath = ".status.plan.data", type = AdditionalPrinterColumn.Type.INTEGER)
 @AdditionalPrinterColumn(name = "Restarts", jsonPath = ".status.restarts", type = AdditionalPrinterColumn.Type.INTEGER)
 @AdditionalPrinterColumn(name = "Step", jsonPath = ".status.progress.step", type = AdditionalPrinterColumn.Type.INTEGER)
-@AdditionalPrinterColumn(name = "Done%", jsonPath = ".status.progress.percentDone", type = AdditionalPrinterColumn.Type.NUMBER)
-@AdditionalPrinterColumn(name = "ETA", jsonPath = ".status.progress.estimatedCompletionTime", type = AdditionalPrinterColumn.Type.STRING, priority = 1)
-@AdditionalPrinterColumn(name = "Age", jsonPath = ".metadata.creationTimestamp", type = AdditionalPrinterColumn.Type.DATE)
-@ValidationRule(value = "self.metadata.name.size() <= " + ObjectNameRules.MAX_JOB_NAME_LENGTH,
+@AdditionalPrinterColumn(
+        name = "Done%",
+        jsonPath = ".status.progress.percentDone",
+        type = AdditionalPrinterColumn.Type.NUMBER)
+@AdditionalPrinterColumn(
+        name = "ETA",
+        jsonPath = ".status.progress.estimatedCompletionTime",
+        type = AdditionalPrinterColumn.Type.STRING,
+        priority = 1)
+@AdditionalPrinterColumn(
+        name = "Age",
+        jsonPath = ".metadata.creationTimestamp",
+        type = AdditionalPrinterColumn.Type.DATE)
+@ValidationRule(
+        value = "self.metadata.name.size() <= " + ObjectNameRules.MAX_JOB_NAME_LENGTH,
         message = "metadata.name must have at most " + ObjectNameRules.MAX_JOB_NAME_LENGTH + " characters: the operator"
                 + " names pods <job>-node-<rank> (also their hostnames) and Kueue pod groups <job>-a<attempt>, which"
                 + " must fit 63",
         reason = "FieldValueInvalid")
-@ValidationRule(value = "self.metadata.name.matches(r'" + ObjectNameRules.DNS1035_LABEL + "')",
+@ValidationRule(
+        value = "self.metadata.name.matches(r'" + ObjectNameRules.DNS1035_LABEL + "')",
         message = "metadata.name must be a DNS-1035 label (lowercase letters, digits and '-', starting with a letter,"
                 + " ending with a letter or digit): it names the job's headless Service",
         reason = "FieldValueInvalid")

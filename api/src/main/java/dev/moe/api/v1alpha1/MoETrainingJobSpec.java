@@ -23,10 +23,12 @@ import io.fabric8.generator.annotation.ValidationRule;
  * Java types start with. {@link TolerantJobReading} reads a JSON {@code null} as absent, as the API server does.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-@ValidationRule(value = "self.suspend || oldSelf.suspend || self.parallelism == oldSelf.parallelism",
+@ValidationRule(
+        value = "self.suspend || oldSelf.suspend || self.parallelism == oldSelf.parallelism",
         message = "spec.parallelism is immutable while the job is not suspended: set spec.suspend=true first",
         reason = "FieldValueForbidden")
-@ValidationRule(value = "self.suspend || oldSelf.suspend || self.resources == oldSelf.resources",
+@ValidationRule(
+        value = "self.suspend || oldSelf.suspend || self.resources == oldSelf.resources",
         message = "spec.resources is immutable while the job is not suspended: set spec.suspend=true first",
         reason = "FieldValueForbidden")
 @JsonIgnoreProperties(ignoreUnknown = true)

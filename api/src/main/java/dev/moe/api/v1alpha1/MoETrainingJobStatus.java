@@ -43,8 +43,8 @@ public class MoETrainingJobStatus {
     @JsonPropertyDescription("The metadata.generation this status describes.")
     public Long observedGeneration;
 
-    @JsonPropertyDescription("Summary of the parallel plan the operator runs (the full plan is the ConfigMap"
-            + " <job>-plan).")
+    @JsonPropertyDescription(
+            "Summary of the parallel plan the operator runs (the full plan is the ConfigMap" + " <job>-plan).")
     public PlanSummary plan;
 
     @JsonPropertyDescription("Gang restarts so far.")
@@ -94,7 +94,13 @@ public class MoETrainingJobStatus {
 
     /** Lifecycle phase of the job. */
     public enum JobPhase {
-        Pending, Running, Restarting, Suspended, Succeeded, Failed, Invalid
+        Pending,
+        Running,
+        Restarting,
+        Suspended,
+        Succeeded,
+        Failed,
+        Invalid
     }
 
     /** A metav1.Condition. */
@@ -159,7 +165,8 @@ public class MoETrainingJobStatus {
         @Max(Integer.MAX_VALUE)
         public Integer gradientAccumulation;
 
-        @JsonPropertyDescription("Both meshes, e.g. dense(data=8, context=1, tensor=1) x expert(expertData=8, expert=8).")
+        @JsonPropertyDescription(
+                "Both meshes, e.g. dense(data=8, context=1, tensor=1) x expert(expertData=8, expert=8).")
         public String mesh;
 
         @JsonPropertyDescription("Experts owned by each expert rank.")
@@ -241,8 +248,8 @@ public class MoETrainingJobStatus {
         @JsonPropertyDescription("When the failure was observed (RFC 3339).")
         public String time;
 
-        @JsonPropertyDescription("What the operator did: RestartGang, RestartGangUncounted or FailJob (see"
-                + " restartPolicy.rules).")
+        @JsonPropertyDescription(
+                "What the operator did: RestartGang, RestartGangUncounted or FailJob (see" + " restartPolicy.rules).")
         public String action;
 
         @JsonPropertyDescription("What happened, with the trainer container's termination message (its last log"
@@ -277,16 +284,16 @@ public class MoETrainingJobStatus {
         @JsonPropertyDescription("When the failure was observed (RFC 3339).")
         public String time;
 
-        @JsonPropertyDescription("What the operator did: RestartGang, RestartGangUncounted or FailJob (see"
-                + " restartPolicy.rules).")
+        @JsonPropertyDescription(
+                "What the operator did: RestartGang, RestartGangUncounted or FailJob (see" + " restartPolicy.rules).")
         public String action;
 
         @JsonPropertyDescription("What happened, with the trainer container's termination message (its last log"
                 + " lines) when it left one; at most " + SpecLimits.MAX_FAILURE_MESSAGE_LENGTH + " characters of it.")
         public String message;
 
-        @JsonPropertyDescription("The attempt that was stopped (its pods' MOE_RESTART_ATTEMPT); the next gang runs"
-                + " as attempt + 1.")
+        @JsonPropertyDescription(
+                "The attempt that was stopped (its pods' MOE_RESTART_ATTEMPT); the next gang runs" + " as attempt + 1.")
         @Min(Integer.MIN_VALUE)
         @Max(Integer.MAX_VALUE)
         public Integer attempt;

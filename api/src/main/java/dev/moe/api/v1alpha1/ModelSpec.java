@@ -27,8 +27,8 @@ public class ModelSpec {
 
     @Required
     @Size(max = SpecLimits.MAX_PRESET_LENGTH)
-    @JsonPropertyDescription("Model preset: qwen3-30b-a3b, qwen3-235b-a22b, or tiny-moe (a small model for CPU"
-            + " tests).")
+    @JsonPropertyDescription(
+            "Model preset: qwen3-30b-a3b, qwen3-235b-a22b, or tiny-moe (a small model for CPU" + " tests).")
     public String preset;
 
     @PreserveUnknownFields
@@ -59,9 +59,10 @@ public class ModelSpec {
     /** A safetensors directory on a PersistentVolumeClaim. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     @JsonIgnoreProperties(ignoreUnknown = true)
-    @ValidationRule(value = "!has(self.claimName) || !(" + MOUNT + " in " + WorkloadSyntax.IMAGE_DIRECTORIES_CEL
-            + " || " + WorkloadSyntax.OPERATOR_MOUNTS_CEL + ".exists(r, " + MOUNT + " == r || "
-            + MOUNT + ".startsWith(r + '/') || r.startsWith(" + MOUNT + " + '/')))",
+    @ValidationRule(
+            value = "!has(self.claimName) || !(" + MOUNT + " in " + WorkloadSyntax.IMAGE_DIRECTORIES_CEL
+                    + " || " + WorkloadSyntax.OPERATOR_MOUNTS_CEL + ".exists(r, " + MOUNT + " == r || "
+                    + MOUNT + ".startsWith(r + '/') || r.startsWith(" + MOUNT + " + '/')))",
             message = "model.checkpoint.path: the model claim is mounted at the path's parent directory, which must"
                     + " not be, contain or lie inside the operator's mounts /etc/moe, /dev/shm, /checkpoints, /data,"
                     + " nor hide an image directory (/, /bin, /etc, /opt, /tmp, /usr, ...); use e.g."
@@ -70,8 +71,8 @@ public class ModelSpec {
     public static class ModelCheckpointSpec {
         @Size(max = ObjectNameRules.MAX_DNS_SUBDOMAIN_LENGTH)
         @Pattern(ObjectNameRules.DNS1123_SUBDOMAIN)
-        @JsonPropertyDescription("PersistentVolumeClaim holding the weights, mounted read-only at the parent"
-                + " directory of path.")
+        @JsonPropertyDescription(
+                "PersistentVolumeClaim holding the weights, mounted read-only at the parent" + " directory of path.")
         public String claimName;
 
         @Required

@@ -20,8 +20,9 @@ public class NcclSpec {
     public String ibHca;
 
     @Size(max = SpecLimits.MAX_NCCL_EXTRA_ENV)
-    @ValidationRule(value = "self.all(k, k.size() <= " + SpecLimits.MAX_ENV_NAME_LENGTH + " && k.matches(r'"
-            + ObjectNameRules.ENV_NAME + "') && !(k in " + WorkloadSyntax.RESERVED_ENV_CEL + "))",
+    @ValidationRule(
+            value = "self.all(k, k.size() <= " + SpecLimits.MAX_ENV_NAME_LENGTH + " && k.matches(r'"
+                    + ObjectNameRules.ENV_NAME + "') && !(k in " + WorkloadSyntax.RESERVED_ENV_CEL + "))",
             message = "nccl.extraEnv names must be environment variable names (letters, digits, '_', '-' and '.', not"
                     + " starting with a digit) other than the variables the operator sets (docs/contract.md)",
             reason = "FieldValueInvalid")

@@ -24,8 +24,7 @@ import java.util.regex.Pattern;
  * CEL on MoETrainingJob; the plan engine's JobNameRules reports a name that breaks it).
  */
 public final class ObjectNameRules {
-    private ObjectNameRules() {
-    }
+    private ObjectNameRules() {}
 
     /** DNS-1035 label: lowercase letters, digits and '-', starting with a letter. Service names. */
     public static final String DNS1035_LABEL = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
@@ -37,8 +36,9 @@ public final class ObjectNameRules {
      * A qualified name (label keys, topology keys, node-selector keys, taint keys): an optional DNS-1123 subdomain
      * prefix and '/', then a name of at most 63 alphanumerics with '-', '_', '.' inside.
      */
-    public static final String QUALIFIED_NAME_BODY = "([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-            + "[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?";
+    public static final String QUALIFIED_NAME_BODY =
+            "([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                    + "[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?";
     /** {@link #QUALIFIED_NAME_BODY}, anchored. */
     public static final String QUALIFIED_NAME = "^" + QUALIFIED_NAME_BODY + "$";
     /**
@@ -83,19 +83,27 @@ public final class ObjectNameRules {
     private static final Pattern QUEUE = Pattern.compile(QUEUE_NAME);
 
     public static boolean isDns1035Label(String s) {
-        return s != null && s.length() <= MAX_DNS_LABEL_LENGTH && DNS1035.matcher(s).matches();
+        return s != null
+                && s.length() <= MAX_DNS_LABEL_LENGTH
+                && DNS1035.matcher(s).matches();
     }
 
     public static boolean isDns1123Subdomain(String s) {
-        return s != null && s.length() <= MAX_DNS_SUBDOMAIN_LENGTH && SUBDOMAIN.matcher(s).matches();
+        return s != null
+                && s.length() <= MAX_DNS_SUBDOMAIN_LENGTH
+                && SUBDOMAIN.matcher(s).matches();
     }
 
     public static boolean isLabelValue(String s) {
-        return s != null && s.length() <= MAX_LABEL_VALUE_LENGTH && LABEL.matcher(s).matches();
+        return s != null
+                && s.length() <= MAX_LABEL_VALUE_LENGTH
+                && LABEL.matcher(s).matches();
     }
 
     public static boolean isQualifiedName(String s) {
-        if (s == null || s.length() > MAX_QUALIFIED_NAME_LENGTH || !QUALIFIED.matcher(s).matches()) {
+        if (s == null
+                || s.length() > MAX_QUALIFIED_NAME_LENGTH
+                || !QUALIFIED.matcher(s).matches()) {
             return false;
         }
         int slash = s.indexOf('/');
@@ -103,18 +111,26 @@ public final class ObjectNameRules {
     }
 
     public static boolean isEnvName(String s) {
-        return s != null && s.length() <= SpecLimits.MAX_ENV_NAME_LENGTH && ENV.matcher(s).matches();
+        return s != null
+                && s.length() <= SpecLimits.MAX_ENV_NAME_LENGTH
+                && ENV.matcher(s).matches();
     }
 
     public static boolean isConfigMapKey(String s) {
-        return s != null && s.length() <= MAX_DNS_SUBDOMAIN_LENGTH && KEY.matcher(s).matches();
+        return s != null
+                && s.length() <= MAX_DNS_SUBDOMAIN_LENGTH
+                && KEY.matcher(s).matches();
     }
 
     public static boolean isImage(String s) {
-        return s != null && s.length() <= SpecLimits.MAX_IMAGE_LENGTH && IMAGE_REF.matcher(s).matches();
+        return s != null
+                && s.length() <= SpecLimits.MAX_IMAGE_LENGTH
+                && IMAGE_REF.matcher(s).matches();
     }
 
     public static boolean isQueueName(String s) {
-        return s != null && s.length() <= MAX_LABEL_VALUE_LENGTH && QUEUE.matcher(s).matches();
+        return s != null
+                && s.length() <= MAX_LABEL_VALUE_LENGTH
+                && QUEUE.matcher(s).matches();
     }
 }

@@ -29,8 +29,9 @@ public class PlacementSpec {
     public String queueName;
 
     @Size(max = SpecLimits.MAX_NODE_SELECTOR_ENTRIES)
-    @ValidationRule(value = "self.all(k, k.size() <= " + ObjectNameRules.MAX_QUALIFIED_NAME_LENGTH + " && k.matches(r'"
-            + ObjectNameRules.QUALIFIED_NAME + "'))",
+    @ValidationRule(
+            value = "self.all(k, k.size() <= " + ObjectNameRules.MAX_QUALIFIED_NAME_LENGTH + " && k.matches(r'"
+                    + ObjectNameRules.QUALIFIED_NAME + "'))",
             message = "placement.nodeSelector keys must be node label keys (an optional DNS subdomain prefix and '/',"
                     + " then at most 63 letters, digits, '-', '_' or '.')",
             reason = "FieldValueInvalid")

@@ -18,17 +18,18 @@ import io.fabric8.kubernetes.api.model.Quantity;
  * types, which the pod factory copies unchanged. The plan engine's WorkloadRules checks the same rules.
  */
 public final class PodFieldSchemas {
-    private PodFieldSchemas() {
-    }
+    private PodFieldSchemas() {}
 
     /** One environment variable of the trainer container. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    @ValidationRule(value = "!(self.name in " + WorkloadSyntax.RESERVED_ENV_CEL + ")",
+    @ValidationRule(
+            value = "!(self.name in " + WorkloadSyntax.RESERVED_ENV_CEL + ")",
             message = "spec.trainer.env: the operator sets MASTER_ADDR, MASTER_PORT, NNODES, NODE_RANK, NPROC_PER_NODE,"
                     + " WORLD_SIZE, MOE_PLAN_PATH, MOE_RESTART_ATTEMPT, MOE_JOB_NAME, POD_NAME, POD_NAMESPACE and"
                     + " MOE_{TENSOR,EXPERT,CONTEXT,DATA}_PARALLEL on every pod (docs/contract.md); remove them",
             reason = "FieldValueForbidden")
-    @ValidationRule(value = "!has(self.valueFrom) || !has(self.value) || self.value == ''",
+    @ValidationRule(
+            value = "!has(self.valueFrom) || !has(self.value) || self.value == ''",
             message = "spec.trainer.env: a variable has either value or valueFrom, not both",
             reason = "FieldValueInvalid")
     public static class EnvVar {
@@ -49,8 +50,9 @@ public final class PodFieldSchemas {
 
     /** The source of an environment variable's value. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    @ValidationRule(value = "[has(self.configMapKeyRef), has(self.secretKeyRef), has(self.fieldRef),"
-            + " has(self.resourceFieldRef)].filter(x, x).size() == 1",
+    @ValidationRule(
+            value = "[has(self.configMapKeyRef), has(self.secretKeyRef), has(self.fieldRef),"
+                    + " has(self.resourceFieldRef)].filter(x, x).size() == 1",
             message = "spec.trainer.env[*].valueFrom names exactly one of configMapKeyRef, secretKeyRef, fieldRef,"
                     + " resourceFieldRef",
             reason = "FieldValueInvalid")
@@ -115,8 +117,8 @@ public final class PodFieldSchemas {
         @Required
         @Size(max = 256)
         @Pattern(WorkloadSyntax.ENV_RESOURCE)
-        @JsonPropertyDescription("limits.cpu, limits.memory, limits.ephemeral-storage, requests.*, or"
-                + " limits.hugepages-<size>.")
+        @JsonPropertyDescription(
+                "limits.cpu, limits.memory, limits.ephemeral-storage, requests.*, or" + " limits.hugepages-<size>.")
         public String resource;
 
         @JsonPropertyDescription("Unit of the value: 1 or 1m for CPU; 1, 1k, 1Ki, 1M, 1Mi, ... for bytes.")
@@ -125,14 +127,17 @@ public final class PodFieldSchemas {
 
     /** A toleration of every pod of the job. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    @ValidationRule(value = "!has(self.operator) || self.operator != 'Exists' || !has(self.value) || self.value == ''",
+    @ValidationRule(
+            value = "!has(self.operator) || self.operator != 'Exists' || !has(self.value) || self.value == ''",
             message = "spec.placement.tolerations: a toleration with operator Exists has no value",
             reason = "FieldValueInvalid")
-    @ValidationRule(value = "(has(self.key) && self.key != '') || (has(self.operator) && self.operator == 'Exists')",
+    @ValidationRule(
+            value = "(has(self.key) && self.key != '') || (has(self.operator) && self.operator == 'Exists')",
             message = "spec.placement.tolerations: a toleration without a key must have operator Exists (it"
                     + " tolerates every taint)",
             reason = "FieldValueInvalid")
-    @ValidationRule(value = "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+    @ValidationRule(
+            value = "!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
             message = "spec.placement.tolerations: tolerationSeconds only applies to effect NoExecute",
             reason = "FieldValueInvalid")
     public static class Toleration {
@@ -161,11 +166,14 @@ public final class PodFieldSchemas {
 
     /** Toleration operators (Kubernetes' Lt/Gt are feature-gated and not accepted). */
     public enum TolerationOperator {
-        Exists, Equal
+        Exists,
+        Equal
     }
 
     /** Taint effects. */
     public enum TaintEffect {
-        NoSchedule, PreferNoSchedule, NoExecute
+        NoSchedule,
+        PreferNoSchedule,
+        NoExecute
     }
 }

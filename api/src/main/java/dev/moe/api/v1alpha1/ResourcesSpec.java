@@ -13,7 +13,8 @@ import io.fabric8.generator.annotation.ValidationRule;
 
 /** GPUs of the job: one pod per node, every GPU of the node requested by that pod. */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-@ValidationRule(value = "!has(self.gpusPerNode) || self.nodes * self.gpusPerNode <= " + SpecLimits.MAX_WORLD,
+@ValidationRule(
+        value = "!has(self.gpusPerNode) || self.nodes * self.gpusPerNode <= " + SpecLimits.MAX_WORLD,
         message = "resources.nodes × resources.gpusPerNode must be at most " + SpecLimits.MAX_WORLD + " GPUs: the plan"
                 + " document lists every rank and must fit a 1 MiB ConfigMap (docs/limits.md)",
         reason = "FieldValueInvalid")
@@ -24,8 +25,8 @@ public class ResourcesSpec {
     @LimitReason("one pod per node, each named, created and watched by the operator")
     @Min(1)
     @Max(SpecLimits.MAX_NODES)
-    @JsonPropertyDescription("Number of nodes (pods) in the gang; nodes × gpusPerNode is at most "
-            + SpecLimits.MAX_WORLD + ".")
+    @JsonPropertyDescription(
+            "Number of nodes (pods) in the gang; nodes × gpusPerNode is at most " + SpecLimits.MAX_WORLD + ".")
     public Integer nodes;
 
     @LimitReason("the largest GPU servers have " + SpecLimits.MAX_GPUS_PER_NODE + " GPUs")
@@ -37,8 +38,8 @@ public class ResourcesSpec {
 
     @Size(max = ObjectNameRules.MAX_LABEL_VALUE_LENGTH)
     @Pattern(ObjectNameRules.LABEL_VALUE)
-    @JsonPropertyDescription("GPU product label value the pods are pinned to (nvidia.com/gpu.product), e.g."
-            + " NVIDIA-H100-80GB-HBM3.")
+    @JsonPropertyDescription(
+            "GPU product label value the pods are pinned to (nvidia.com/gpu.product), e.g." + " NVIDIA-H100-80GB-HBM3.")
     public String gpuProduct;
 
     @LimitReason("no accelerator has more than " + SpecLimits.MAX_GPU_MEMORY_GIB + " GiB")

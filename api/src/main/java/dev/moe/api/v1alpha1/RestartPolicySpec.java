@@ -17,8 +17,9 @@ import java.util.List;
  * Preempted and NodeLost restart uncounted, everything else restarts counted).
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-@ValidationRule(value = "!has(self.backoffSeconds) || !has(self.maxBackoffSeconds)"
-        + " || self.maxBackoffSeconds >= self.backoffSeconds",
+@ValidationRule(
+        value = "!has(self.backoffSeconds) || !has(self.maxBackoffSeconds)"
+                + " || self.maxBackoffSeconds >= self.backoffSeconds",
         message = "restartPolicy.maxBackoffSeconds must be at least restartPolicy.backoffSeconds",
         reason = "FieldValueInvalid")
 @JsonIgnoreProperties(ignoreUnknown = true)

@@ -26,8 +26,7 @@ import java.util.Map;
  * the error. {@code docs/limits.md} is the same table for readers (a test keeps the two equal).
  */
 public final class SpecLimits {
-    private SpecLimits() {
-    }
+    private SpecLimits() {}
 
     // ---- the gang
 
@@ -107,6 +106,7 @@ public final class SpecLimits {
     public static final int MAX_GANG_SCHEDULING_TIMEOUT_SECONDS = 604_800;
     /** Container exit codes are 0-255 (0 is success, so never non-retryable). */
     public static final int MIN_EXIT_CODE = 1;
+
     public static final int MAX_EXIT_CODE = 255;
     public static final int MAX_NON_RETRYABLE_EXIT_CODES = 32;
     /** Failure rules of one job: they are read in order for every failure. */
@@ -129,6 +129,7 @@ public final class SpecLimits {
 
     /** tolerationSeconds of a toleration: at most a year. */
     public static final int MAX_TOLERATION_SECONDS = 31_536_000;
+
     public static final int MAX_TOPOLOGY_KEYS = 8;
     public static final int MAX_NODE_SELECTOR_ENTRIES = 16;
     public static final int MAX_TOLERATIONS = 16;
@@ -138,10 +139,12 @@ public final class SpecLimits {
 
     /** Image references: a 255-character name, a 128-character tag and a digest fit. */
     public static final int MAX_IMAGE_LENGTH = 512;
+
     public static final int MAX_COMMAND_ITEMS = 16;
     public static final int MAX_ARGS = 128;
     /** One command or argument string. */
     public static final int MAX_ARG_LENGTH = 4096;
+
     public static final int MAX_ENV = 64;
     public static final int MAX_ENV_NAME_LENGTH = 256;
     public static final int MAX_ENV_VALUE_LENGTH = 4096;
@@ -176,8 +179,7 @@ public final class SpecLimits {
      * @param max largest value allowed
      * @param why the reason for the maximum, shown in the error
      */
-    public record Range(long min, long max, String why) {
-    }
+    public record Range(long min, long max, String why) {}
 
     /**
      * Every bounded integer of the spec: path below {@code spec} ({@code [*]} = every list item) → its range. The
@@ -190,32 +192,38 @@ public final class SpecLimits {
     static {
         Map<String, Range> r = new LinkedHashMap<>();
         declaredRanges(MoETrainingJobSpec.class, "", r);
-        r.put("model.config.vocabSize", new Range(1, MAX_VOCAB_SIZE,
-                "the largest vocabularies have about 256K tokens"));
-        r.put("model.config.hiddenSize", new Range(1, MAX_HIDDEN_SIZE,
-                "the largest models have hidden sizes around 16K-25K"));
-        r.put("model.config.intermediateSize", new Range(1, MAX_INTERMEDIATE_SIZE,
-                "the widest dense feed-forward layers are around 74K"));
-        r.put("model.config.moeIntermediateSize", new Range(1, MAX_MOE_INTERMEDIATE_SIZE,
-                "expert feed-forward widths are 768-14,336 in released models"));
-        r.put("model.config.numHiddenLayers", new Range(1, MAX_LAYERS,
-                "the largest models have about 130 layers"));
-        r.put("model.config.numAttentionHeads", new Range(1, MAX_ATTENTION_HEADS,
-                "the largest models have at most 128 heads"));
-        r.put("model.config.numKeyValueHeads", new Range(1, MAX_ATTENTION_HEADS,
-                "the largest models have at most 128 heads"));
-        r.put("model.config.headDim", new Range(1, MAX_HEAD_DIM,
-                "head dimensions are 64-256"));
-        r.put("model.config.numExperts", new Range(1, MAX_EXPERTS,
-                "released MoE models have at most a few hundred experts"));
-        r.put("model.config.numExpertsPerTok", new Range(1, MAX_EXPERTS_PER_TOKEN,
-                "released MoE models route a token to at most about 16 experts"));
-        r.put("model.config.decoderSparseStep", new Range(1, MAX_LAYERS,
-                "at most the number of layers"));
-        r.put("model.config.maxPositionEmbeddings", new Range(1, MAX_POSITION_EMBEDDINGS,
-                "the longest trained contexts are about 10M positions"));
-        r.put("model.config.mlpOnlyLayers[*]", new Range(0, MAX_LAYERS - 1,
-                "layer indices are below numHiddenLayers"));
+        r.put(
+                "model.config.vocabSize",
+                new Range(1, MAX_VOCAB_SIZE, "the largest vocabularies have about 256K tokens"));
+        r.put(
+                "model.config.hiddenSize",
+                new Range(1, MAX_HIDDEN_SIZE, "the largest models have hidden sizes around 16K-25K"));
+        r.put(
+                "model.config.intermediateSize",
+                new Range(1, MAX_INTERMEDIATE_SIZE, "the widest dense feed-forward layers are around 74K"));
+        r.put(
+                "model.config.moeIntermediateSize",
+                new Range(
+                        1, MAX_MOE_INTERMEDIATE_SIZE, "expert feed-forward widths are 768-14,336 in released models"));
+        r.put("model.config.numHiddenLayers", new Range(1, MAX_LAYERS, "the largest models have about 130 layers"));
+        r.put(
+                "model.config.numAttentionHeads",
+                new Range(1, MAX_ATTENTION_HEADS, "the largest models have at most 128 heads"));
+        r.put(
+                "model.config.numKeyValueHeads",
+                new Range(1, MAX_ATTENTION_HEADS, "the largest models have at most 128 heads"));
+        r.put("model.config.headDim", new Range(1, MAX_HEAD_DIM, "head dimensions are 64-256"));
+        r.put(
+                "model.config.numExperts",
+                new Range(1, MAX_EXPERTS, "released MoE models have at most a few hundred experts"));
+        r.put(
+                "model.config.numExpertsPerTok",
+                new Range(1, MAX_EXPERTS_PER_TOKEN, "released MoE models route a token to at most about 16 experts"));
+        r.put("model.config.decoderSparseStep", new Range(1, MAX_LAYERS, "at most the number of layers"));
+        r.put(
+                "model.config.maxPositionEmbeddings",
+                new Range(1, MAX_POSITION_EMBEDDINGS, "the longest trained contexts are about 10M positions"));
+        r.put("model.config.mlpOnlyLayers[*]", new Range(0, MAX_LAYERS - 1, "layer indices are below numHiddenLayers"));
         RANGES = Collections.unmodifiableMap(r);
     }
 
@@ -235,12 +243,12 @@ public final class SpecLimits {
                 declaredRange(f, f.getAnnotation(Min.class), f.getAnnotation(Max.class), why, child, out);
             } else if (List.class.isAssignableFrom(f.getType())) {
                 SchemaFrom schema = f.getAnnotation(SchemaFrom.class);
-                AnnotatedType item = ((AnnotatedParameterizedType) f.getAnnotatedType())
-                        .getAnnotatedActualTypeArguments()[0];
+                AnnotatedType item =
+                        ((AnnotatedParameterizedType) f.getAnnotatedType()).getAnnotatedActualTypeArguments()[0];
                 Class<?> itemType = schema != null ? schema.type().getComponentType() : (Class<?>) item.getType();
                 if (isInteger(itemType)) {
-                    declaredRange(f, item.getAnnotation(Min.class), item.getAnnotation(Max.class), why,
-                            child + "[*]", out);
+                    declaredRange(
+                            f, item.getAnnotation(Min.class), item.getAnnotation(Max.class), why, child + "[*]", out);
                 } else if (isSpecType(itemType)) {
                     declaredRanges(itemType, child + "[*]", out);
                 }

@@ -19,8 +19,6 @@ import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import com.fasterxml.jackson.databind.module.SimpleModule;
 import com.fasterxml.jackson.databind.node.ArrayNode;
-import java.util.Deque;
-import java.util.ArrayDeque;
 import com.fasterxml.jackson.databind.node.ContainerNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.MissingNode;
@@ -30,7 +28,9 @@ import com.fasterxml.jackson.databind.type.LogicalType;
 import java.io.IOException;
 import java.lang.invoke.MethodType;
 import java.math.BigDecimal;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
@@ -55,8 +55,7 @@ import java.util.Map;
  * through an API server are never affected: its schema already guarantees the types.
  */
 public final class TolerantJobReading {
-    private TolerantJobReading() {
-    }
+    private TolerantJobReading() {}
 
     /**
      * A spec that does not fit {@link MoETrainingJobSpec}: its {@link #problems}, and every other field as read
@@ -97,8 +96,7 @@ public final class TolerantJobReading {
      *                 Jackson does not say
      * @param reason   the first line of Jackson's message, e.g. "Numeric value (3000000000) out of range of int"
      */
-    public record Problem(String field, JsonNode value, Class<?> expected, String reason) {
-    }
+    public record Problem(String field, JsonNode value, Class<?> expected, String reason) {}
 
     /** Deepest nesting below {@code spec} or {@code status} that is read into the Java types. */
     public static final int MAX_DEPTH = 64;
@@ -115,8 +113,8 @@ public final class TolerantJobReading {
                 .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
                 .enable(DeserializationFeature.FAIL_ON_NUMBERS_FOR_ENUMS)
                 .build();
-        for (CoercionInputShape shape : List.of(CoercionInputShape.Integer, CoercionInputShape.Float,
-                CoercionInputShape.Boolean)) {
+        for (CoercionInputShape shape :
+                List.of(CoercionInputShape.Integer, CoercionInputShape.Float, CoercionInputShape.Boolean)) {
             m.coercionConfigFor(LogicalType.Textual).setCoercion(shape, CoercionAction.Fail);
         }
         m.coercionConfigFor(LogicalType.Enum).setCoercion(CoercionInputShape.EmptyString, CoercionAction.Fail);
@@ -155,8 +153,8 @@ public final class TolerantJobReading {
         if (status == null || status.isNull() || status.isMissingNode()) {
             return null;
         }
-        UnreadableStatus tooDeep = tooDeep(status, "status", (cut, problems, others) -> new UnreadableStatus(cut,
-                problems));
+        UnreadableStatus tooDeep =
+                tooDeep(status, "status", (cut, problems, others) -> new UnreadableStatus(cut, problems));
         if (tooDeep != null) {
             return tooDeep;
         }
@@ -167,10 +165,11 @@ public final class TolerantJobReading {
     /** The Jackson module for a client's mapper: MoETrainingJob's spec and status are read by this class. */
     public static SimpleModule module() {
         SimpleModule module = new SimpleModule("moe-tolerant-job-reading");
-        module.addDeserializer(MoETrainingJobSpec.class, new TreeReader<>(MoETrainingJobSpec.class,
-                TolerantJobReading::readSpec));
-        module.addDeserializer(MoETrainingJobStatus.class, new TreeReader<>(MoETrainingJobStatus.class,
-                TolerantJobReading::readStatus));
+        module.addDeserializer(
+                MoETrainingJobSpec.class, new TreeReader<>(MoETrainingJobSpec.class, TolerantJobReading::readSpec));
+        module.addDeserializer(
+                MoETrainingJobStatus.class,
+                new TreeReader<>(MoETrainingJobStatus.class, TolerantJobReading::readStatus));
         module.addSerializer(UnreadableSpec.class, new StoredJson<>(UnreadableSpec.class, s -> s.stored));
         module.addSerializer(UnreadableStatus.class, new StoredJson<>(UnreadableStatus.class, s -> s.stored));
         return module;
@@ -193,14 +192,16 @@ public final class TolerantJobReading {
         if (path == null) {
             return null;
         }
-        return unreadable.of(cut(stored, MAX_DEPTH), List.of(new Problem(path, MissingNode.getInstance(), null,
-                "nested deeper than " + MAX_DEPTH + " levels")), false);
+        return unreadable.of(
+                cut(stored, MAX_DEPTH),
+                List.of(new Problem(
+                        path, MissingNode.getInstance(), null, "nested deeper than " + MAX_DEPTH + " levels")),
+                false);
     }
 
     /** The path of the first node more than {@code max} levels below {@code tree}, or null; iterative. */
     static String deeperThan(JsonNode tree, String root, int max) {
-        record Frame(JsonNode node, String path, int depth) {
-        }
+        record Frame(JsonNode node, String path, int depth) {}
         Deque<Frame> todo = new ArrayDeque<>();
         todo.push(new Frame(tree, root, 0));
         while (!todo.isEmpty()) {
@@ -217,8 +218,8 @@ public final class TolerantJobReading {
                 }
             } else if (f.node().isArray()) {
                 for (int i = 0; i < f.node().size(); i++) {
-                    todo.push(new Frame(f.node().get(i), f.depth() < 8 ? f.path() + "[" + i + "]" : f.path(),
-                            f.depth() + 1));
+                    todo.push(new Frame(
+                            f.node().get(i), f.depth() < 8 ? f.path() + "[" + i + "]" : f.path(), f.depth() + 1));
                 }
             }
         }
@@ -227,18 +228,18 @@ public final class TolerantJobReading {
 
     /** A copy of {@code tree} with every node more than {@code max} levels down replaced by {@link #CUT}; iterative. */
     static JsonNode cut(JsonNode tree, int max) {
-        record Frame(JsonNode from, ContainerNode<?> to, int depth) {
-        }
+        record Frame(JsonNode from, ContainerNode<?> to, int depth) {}
         if (!tree.isContainerNode()) {
             return tree;
         }
-        ContainerNode<?> root = tree.isObject() ? JsonNodeFactory.instance.objectNode()
-                : JsonNodeFactory.instance.arrayNode();
+        ContainerNode<?> root =
+                tree.isObject() ? JsonNodeFactory.instance.objectNode() : JsonNodeFactory.instance.arrayNode();
         Deque<Frame> todo = new ArrayDeque<>();
         todo.push(new Frame(tree, root, 1));
         while (!todo.isEmpty()) {
             Frame f = todo.pop();
-            Iterator<Map.Entry<String, JsonNode>> fields = f.from().isObject() ? f.from().fields() : null;
+            Iterator<Map.Entry<String, JsonNode>> fields =
+                    f.from().isObject() ? f.from().fields() : null;
             int i = 0;
             while (fields != null ? fields.hasNext() : i < f.from().size()) {
                 String key = null;
@@ -256,7 +257,8 @@ public final class TolerantJobReading {
                 } else if (f.depth() >= max) {
                     copy = JsonNodeFactory.instance.textNode(CUT);
                 } else {
-                    ContainerNode<?> c = child.isObject() ? JsonNodeFactory.instance.objectNode()
+                    ContainerNode<?> c = child.isObject()
+                            ? JsonNodeFactory.instance.objectNode()
                             : JsonNodeFactory.instance.arrayNode();
                     todo.push(new Frame(child, c, f.depth() + 1));
                     copy = c;
@@ -275,8 +277,7 @@ public final class TolerantJobReading {
      * What reading found: the value (no problems), or the problems and the tree without the fields at fault
      * ({@code rest}, null when they could not all be set aside).
      */
-    private record Reading<T>(T value, List<Problem> problems, JsonNode rest) {
-    }
+    private record Reading<T>(T value, List<Problem> problems, JsonNode rest) {}
 
     /**
      * Reads {@code stored}; a field that does not fit is recorded and set aside (a list as a whole, so the indices
@@ -323,7 +324,11 @@ public final class TolerantJobReading {
     }
 
     /** Where a node lies, for {@link #asTheApiServerReadsIt}: only {@code spec.model.config} is read as written. */
-    private enum Where { SPEC, SPEC_MODEL, ELSEWHERE }
+    private enum Where {
+        SPEC,
+        SPEC_MODEL,
+        ELSEWHERE
+    }
 
     /**
      * A copy of {@code node} without null fields and with integral floating values as integers; untouched below
@@ -393,8 +398,8 @@ public final class TolerantJobReading {
             reason = e.getClass().getSimpleName();
         }
         int newline = reason.indexOf('\n');
-        return new Problem(path.toString(), value, expectedType(e),
-                (newline >= 0 ? reason.substring(0, newline) : reason).trim());
+        return new Problem(
+                path.toString(), value, expectedType(e), (newline >= 0 ? reason.substring(0, newline) : reason).trim());
     }
 
     private static Class<?> expectedType(Throwable e) {

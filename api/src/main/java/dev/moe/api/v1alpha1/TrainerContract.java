@@ -8,8 +8,7 @@ import java.util.List;
  * constants, the plan engine refuses specs that would override them, and the trainer reads the same names.
  */
 public final class TrainerContract {
-    private TrainerContract() {
-    }
+    private TrainerContract() {}
 
     // Section 2: the pod environment. The rank layout first: the operator sets these and nothing may override them.
     public static final String MASTER_ADDR = "MASTER_ADDR";
@@ -33,16 +32,34 @@ public final class TrainerContract {
      * NNODES, NODE_RANK, NPROC_PER_NODE, MASTER_ADDR, MASTER_PORT.
      */
     public static final String PET_NNODES = "PET_NNODES";
+
     public static final String PET_NODE_RANK = "PET_NODE_RANK";
     public static final String PET_NPROC_PER_NODE = "PET_NPROC_PER_NODE";
     public static final String PET_MASTER_ADDR = "PET_MASTER_ADDR";
     public static final String PET_MASTER_PORT = "PET_MASTER_PORT";
 
     /** The rank layout and identity: set by the operator, never overridden by spec.trainer.env or spec.nccl. */
-    public static final List<String> IDENTITY_ENV = List.of(MASTER_ADDR, MASTER_PORT, NNODES, NODE_RANK,
-            NPROC_PER_NODE, WORLD_SIZE, MOE_PLAN_PATH, MOE_TENSOR_PARALLEL, MOE_EXPERT_PARALLEL,
-            MOE_CONTEXT_PARALLEL, MOE_DATA_PARALLEL, MOE_RESTART_ATTEMPT, MOE_JOB_NAME, POD_NAME, POD_NAMESPACE,
-            PET_NNODES, PET_NODE_RANK, PET_NPROC_PER_NODE, PET_MASTER_ADDR, PET_MASTER_PORT);
+    public static final List<String> IDENTITY_ENV = List.of(
+            MASTER_ADDR,
+            MASTER_PORT,
+            NNODES,
+            NODE_RANK,
+            NPROC_PER_NODE,
+            WORLD_SIZE,
+            MOE_PLAN_PATH,
+            MOE_TENSOR_PARALLEL,
+            MOE_EXPERT_PARALLEL,
+            MOE_CONTEXT_PARALLEL,
+            MOE_DATA_PARALLEL,
+            MOE_RESTART_ATTEMPT,
+            MOE_JOB_NAME,
+            POD_NAME,
+            POD_NAMESPACE,
+            PET_NNODES,
+            PET_NODE_RANK,
+            PET_NPROC_PER_NODE,
+            PET_MASTER_ADDR,
+            PET_MASTER_PORT);
 
     // Section 2: settings the operator sets that a job may change.
     public static final String MOE_CHECKPOINT_DIR = "MOE_CHECKPOINT_DIR";

@@ -15,22 +15,26 @@ import io.fabric8.generator.annotation.ValidationRule;
 
 /** Training hyper-parameters, dataset and checkpointing; each default sits on its field (CrdDefaultsTest). */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-@ValidationRule(value = "!has(self.minLearningRate) || !has(self.learningRate)"
-        + " || self.minLearningRate <= self.learningRate"
-        + " || self.minLearningRate == " + TrainingSpec.DEFAULT_MIN_LEARNING_RATE,
+@ValidationRule(
+        value = "!has(self.minLearningRate) || !has(self.learningRate)"
+                + " || self.minLearningRate <= self.learningRate"
+                + " || self.minLearningRate == " + TrainingSpec.DEFAULT_MIN_LEARNING_RATE,
         message = "training.minLearningRate must be at most training.learningRate (the schedule decays from"
                 + " learningRate down to minLearningRate; only the default "
                 + TrainingSpec.DEFAULT_MIN_LEARNING_RATE + " passes, with a warning)",
         reason = "FieldValueInvalid")
-@ValidationRule(value = "!has(self.warmupSteps) || !has(self.steps) || self.warmupSteps <= self.steps"
-        + " || self.warmupSteps == " + TrainingSpec.DEFAULT_WARMUP_STEPS,
+@ValidationRule(
+        value = "!has(self.warmupSteps) || !has(self.steps) || self.warmupSteps <= self.steps"
+                + " || self.warmupSteps == " + TrainingSpec.DEFAULT_WARMUP_STEPS,
         message = "training.warmupSteps must be at most training.steps (the learning rate would never reach its peak;"
                 + " only the default " + TrainingSpec.DEFAULT_WARMUP_STEPS + " passes, with a warning)",
         reason = "FieldValueInvalid")
-@ValidationRule(value = "!has(self.microBatchSize) || !has(self.seqLength)"
-        + " || self.microBatchSize * self.seqLength <= " + SpecLimits.MAX_TOKENS_PER_MICRO_BATCH,
-        message = "training.microBatchSize × training.seqLength must be at most " + SpecLimits.MAX_TOKENS_PER_MICRO_BATCH
-                + " tokens per GPU per pass; reach a bigger batch with gradient accumulation (training.globalBatchSize)",
+@ValidationRule(
+        value = "!has(self.microBatchSize) || !has(self.seqLength)" + " || self.microBatchSize * self.seqLength <= "
+                + SpecLimits.MAX_TOKENS_PER_MICRO_BATCH,
+        message =
+                "training.microBatchSize × training.seqLength must be at most " + SpecLimits.MAX_TOKENS_PER_MICRO_BATCH
+                        + " tokens per GPU per pass; reach a bigger batch with gradient accumulation (training.globalBatchSize)",
         reason = "FieldValueInvalid")
 @JsonIgnoreProperties(ignoreUnknown = true)
 public class TrainingSpec {
@@ -39,6 +43,7 @@ public class TrainingSpec {
      * they only warn, in the CRD's CEL and in the plan engine (decision 12).
      */
     public static final String DEFAULT_MIN_LEARNING_RATE = "0.00003";
+
     public static final String DEFAULT_WARMUP_STEPS = "100";
 
     @LimitReason("the longest trained contexts are about 1M tokens")
@@ -48,8 +53,7 @@ public class TrainingSpec {
     @JsonPropertyDescription("Tokens per sequence. Must be divisible by 2 × parallelism.context.")
     public Integer seqLength = 4096;
 
-    @LimitReason("sequences per GPU per pass; use gradient accumulation (globalBatchSize) for larger"
-            + " batches")
+    @LimitReason("sequences per GPU per pass; use gradient accumulation (globalBatchSize) for larger" + " batches")
     @Min(1)
     @Max(SpecLimits.MAX_MICRO_BATCH_SIZE)
     @Default("1")
@@ -150,7 +154,8 @@ public class TrainingSpec {
 
     /** Training data. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    @ValidationRule(value = "self.type != 'tokens' || has(self.path)",
+    @ValidationRule(
+            value = "self.type != 'tokens' || has(self.path)",
             message = "training.dataset.path is required when training.dataset.type is tokens",
             reason = "FieldValueRequired")
     @JsonIgnoreProperties(ignoreUnknown = true)
@@ -177,7 +182,8 @@ public class TrainingSpec {
 
     /** Dataset kinds the trainer reads. */
     public enum DatasetType {
-        synthetic, tokens
+        synthetic,
+        tokens
     }
 
     /**
@@ -185,7 +191,9 @@ public class TrainingSpec {
      * {@code off}: YAML 1.1 readers (kubectl's among them) turn an unquoted off into the boolean false.
      */
     public enum ActivationCheckpointing {
-        none, selective, full;
+        none,
+        selective,
+        full;
 
         /**
          * Reads a mode name, or the boolean of jobs written before the three modes (true = full, false = none):
@@ -209,6 +217,7 @@ public class TrainingSpec {
 
     /** Element types of a token file. */
     public enum TokenDtype {
-        uint16, uint32
+        uint16,
+        uint32
     }
 }

@@ -9,8 +9,7 @@ import java.util.List;
  * the cluster and {@code bin/moe-plan} refuse the same values.
  */
 public final class WorkloadSyntax {
-    private WorkloadSyntax() {
-    }
+    private WorkloadSyntax() {}
 
     /**
      * Env the operator sets on every pod from the plan and the pod's identity; spec.trainer.env and
@@ -43,14 +42,18 @@ public final class WorkloadSyntax {
     public static final String TRAINER_CONTAINER = TrainerContract.TRAINER_CONTAINER;
 
     /** Every mount the operator makes itself; the model claim's mount may not be, contain or lie inside one. */
-    public static final List<String> OPERATOR_MOUNTS = List.of(TrainerContract.PLAN_DIR, TrainerContract.SHM_DIR,
-            TrainerContract.CHECKPOINT_DIR, TrainerContract.DATA_DIR);
+    public static final List<String> OPERATOR_MOUNTS = List.of(
+            TrainerContract.PLAN_DIR,
+            TrainerContract.SHM_DIR,
+            TrainerContract.CHECKPOINT_DIR,
+            TrainerContract.DATA_DIR);
     /** {@link #OPERATOR_MOUNTS} as a CEL list literal, a compile-time constant for the CRD's annotations. */
     public static final String OPERATOR_MOUNTS_CEL = "['" + TrainerContract.PLAN_DIR + "', '" + TrainerContract.SHM_DIR
             + "', '" + TrainerContract.CHECKPOINT_DIR + "', '" + TrainerContract.DATA_DIR + "']";
     /** Directories of the container image a volume must not hide (the trainer would not start). */
-    public static final List<String> IMAGE_DIRECTORIES = List.of("/", "/bin", "/boot", "/dev", "/etc", "/home",
-            "/lib", "/lib64", "/opt", "/proc", "/root", "/run", "/sbin", "/sys", "/tmp", "/usr", "/var");
+    public static final List<String> IMAGE_DIRECTORIES = List.of(
+            "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc", "/root", "/run", "/sbin",
+            "/sys", "/tmp", "/usr", "/var");
     /** {@link #IMAGE_DIRECTORIES} as a CEL list literal. */
     public static final String IMAGE_DIRECTORIES_CEL = "['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib',"
             + " '/lib64', '/opt', '/proc', '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/var']";
@@ -59,14 +62,15 @@ public final class WorkloadSyntax {
      * An absolute, normalised path: '/'-separated segments, none empty, '.' or '..', no trailing '/', no control
      * characters.
      */
-    public static final String ABSOLUTE_PATH = "^(/([^/.\\x00-\\x1f][^/\\x00-\\x1f]*|\\.[^/.\\x00-\\x1f][^/\\x00-\\x1f]*"
-            + "|\\.\\.[^/\\x00-\\x1f]+))+$";
+    public static final String ABSOLUTE_PATH =
+            "^(/([^/.\\x00-\\x1f][^/\\x00-\\x1f]*|\\.[^/.\\x00-\\x1f][^/\\x00-\\x1f]*" + "|\\.\\.[^/\\x00-\\x1f]+))+$";
     /** spec.trainer.env[*].valueFrom.fieldRef.fieldPath values a container's env may read (downward API). */
     public static final String ENV_FIELD_PATH = "^(metadata\\.(name|namespace|uid)|metadata\\.(labels|annotations)\\['"
             + ObjectNameRules.QUALIFIED_NAME_BODY + "'\\]|spec\\.(nodeName|serviceAccountName)"
             + "|status\\.(hostIP|hostIPs|podIP|podIPs))$";
     /** spec.trainer.env[*].valueFrom.resourceFieldRef.resource values. */
-    public static final String ENV_RESOURCE = "^(limits|requests)\\.(cpu|memory|ephemeral-storage|hugepages-[-A-Za-z0-9_.]+)$";
+    public static final String ENV_RESOURCE =
+            "^(limits|requests)\\.(cpu|memory|ephemeral-storage|hugepages-[-A-Za-z0-9_.]+)$";
 
     /**
      * Where the model claim is mounted: the parent of spec.model.checkpoint.path (the claim holds the model
@@ -80,6 +84,6 @@ public final class WorkloadSyntax {
     }
 
     /** {@link #modelMountPath} of {@code self.path} as CEL, for the CRD's rule on model.checkpoint. */
-    public static final String MODEL_MOUNT_CEL = "(self.path.lastIndexOf('/') > 0"
-            + " ? self.path.substring(0, self.path.lastIndexOf('/')) : self.path)";
+    public static final String MODEL_MOUNT_CEL =
+            "(self.path.lastIndexOf('/') > 0" + " ? self.path.substring(0, self.path.lastIndexOf('/')) : self.path)";
 }

@@ -18,7 +18,8 @@ import org.junit.jupiter.api.Test;
  * exactly the values the Java types start with, which a spec read without an API server keeps (bin/moe-plan).
  */
 class CrdDefaultsTest {
-    static final Path ROOT = Path.of(System.getProperty("moe.repo.root", "..")).toAbsolutePath().normalize();
+    static final Path ROOT =
+            Path.of(System.getProperty("moe.repo.root", "..")).toAbsolutePath().normalize();
     static final Path CRD = ROOT.resolve("crds/moetrainingjobs.training.moe.dev-v1.yml");
     static final ObjectMapper JSON = new ObjectMapper();
 
@@ -76,7 +77,8 @@ class CrdDefaultsTest {
         collectJava(MoETrainingJobSpec.class, "", java);
         assertThat(crd.keySet()).as("fields with a default").containsExactlyInAnyOrderElementsOf(java.keySet());
         crd.forEach((path, value) -> assertThat(same(value, java.get(path)))
-                .as("default of spec.%s: CRD %s, Java %s", path, value, java.get(path)).isTrue());
+                .as("default of spec.%s: CRD %s, Java %s", path, value, java.get(path))
+                .isTrue());
         assertThat(crd).hasSizeGreaterThan(15);
     }
 
@@ -88,6 +90,7 @@ class CrdDefaultsTest {
         collectCrd(specSchema(), "", crd);
         JsonNode tree = JSON.valueToTree(read);
         crd.forEach((path, value) -> assertThat(same(value, tree.at("/" + path.replace('.', '/'))))
-                .as("spec.%s read from a file", path).isTrue());
+                .as("spec.%s read from a file", path)
+                .isTrue());
     }
 }

@@ -20,12 +20,22 @@ class ObjectNameRulesTest {
 
     @Test
     void qualified_names_label_values_and_subdomains() {
-        assertThat(ObjectNameRules.isQualifiedName("topology.kubernetes.io/rack")).isTrue();
+        assertThat(ObjectNameRules.isQualifiedName("topology.kubernetes.io/rack"))
+                .isTrue();
         assertThat(ObjectNameRules.isQualifiedName("nvidia.com/gpu.clique")).isTrue();
         assertThat(ObjectNameRules.isQualifiedName("rack")).isTrue();
-        assertThat(ObjectNameRules.isQualifiedName("a".repeat(253) + "/" + "b".repeat(63))).isTrue();
-        for (String bad : List.of("", "/rack", "Topology.io/rack", "a/b/c", "rack ", "a/" + "b".repeat(64),
-                "a".repeat(254) + "/b", "-rack", "rack.")) {
+        assertThat(ObjectNameRules.isQualifiedName("a".repeat(253) + "/" + "b".repeat(63)))
+                .isTrue();
+        for (String bad : List.of(
+                "",
+                "/rack",
+                "Topology.io/rack",
+                "a/b/c",
+                "rack ",
+                "a/" + "b".repeat(64),
+                "a".repeat(254) + "/b",
+                "-rack",
+                "rack.")) {
             assertThat(ObjectNameRules.isQualifiedName(bad)).as(bad).isFalse();
         }
         assertThat(ObjectNameRules.isLabelValue("")).isTrue();
@@ -48,7 +58,8 @@ class ObjectNameRulesTest {
         for (String bad : List.of("", "1ABC", "A B", "A=B", "A\u0000", "Ä")) {
             assertThat(ObjectNameRules.isEnvName(bad)).as(bad).isFalse();
         }
-        assertThat(ObjectNameRules.isImage("registry.example:5000/moe/trainer:1.0@sha256:" + "a".repeat(64))).isTrue();
+        assertThat(ObjectNameRules.isImage("registry.example:5000/moe/trainer:1.0@sha256:" + "a".repeat(64)))
+                .isTrue();
         assertThat(ObjectNameRules.isImage("")).isTrue();
         assertThat(ObjectNameRules.isImage("trainer :1.0")).isFalse();
         assertThat(ObjectNameRules.isImage("trainer\n")).isFalse();

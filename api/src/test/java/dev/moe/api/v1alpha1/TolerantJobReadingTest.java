@@ -38,8 +38,8 @@ class TolerantJobReadingTest {
 
     @Test
     void aNumberBeyondTheJavaTypeMakesTheSpecUnreadableNamingTheFieldAndValue() {
-        MoETrainingJob j = serialization.unmarshal(job(
-                "{\"model\":{\"preset\":\"tiny-moe\"},\"resources\":{\"nodes\":3000000000}}", null),
+        MoETrainingJob j = serialization.unmarshal(
+                job("{\"model\":{\"preset\":\"tiny-moe\"},\"resources\":{\"nodes\":3000000000}}", null),
                 MoETrainingJob.class);
         assertThat(j.getSpec()).isInstanceOf(UnreadableSpec.class);
         UnreadableSpec u = (UnreadableSpec) j.getSpec();
@@ -56,8 +56,10 @@ class TolerantJobReadingTest {
 
     @Test
     void aTypeChangeIsUnreadableToo() {
-        MoETrainingJob j = serialization.unmarshal(job(
-                "{\"model\":{\"preset\":\"tiny-moe\"},\"placement\":{\"topologyKeys\":{\"not\":\"a list\"}}}", null),
+        MoETrainingJob j = serialization.unmarshal(
+                job(
+                        "{\"model\":{\"preset\":\"tiny-moe\"},\"placement\":{\"topologyKeys\":{\"not\":\"a list\"}}}",
+                        null),
                 MoETrainingJob.class);
         TolerantJobReading.Problem p = ((UnreadableSpec) j.getSpec()).problems.get(0);
         assertThat(p.field()).isEqualTo("spec.placement.topologyKeys");
@@ -79,9 +81,11 @@ class TolerantJobReadingTest {
 
     @Test
     void aReadableSpecIsTheOrdinaryType() {
-        MoETrainingJob j = serialization.unmarshal(job(
-                "{\"model\":{\"preset\":\"tiny-moe\"},\"resources\":{\"nodes\":3},\"unknownField\":{\"x\":1}}",
-                "{\"phase\":\"Running\",\"restarts\":2}"), MoETrainingJob.class);
+        MoETrainingJob j = serialization.unmarshal(
+                job(
+                        "{\"model\":{\"preset\":\"tiny-moe\"},\"resources\":{\"nodes\":3},\"unknownField\":{\"x\":1}}",
+                        "{\"phase\":\"Running\",\"restarts\":2}"),
+                MoETrainingJob.class);
         assertThat(j.getSpec()).isNotInstanceOf(UnreadableSpec.class);
         assertThat(j.getSpec().resources.nodes).isEqualTo(3);
         assertThat(j.getStatus().restarts).isEqualTo(2);
@@ -89,8 +93,9 @@ class TolerantJobReadingTest {
 
     @Test
     void anUnreadableStatusNamesItsField() {
-        MoETrainingJob j = serialization.unmarshal(job("{\"model\":{\"preset\":\"tiny-moe\"}}",
-                "{\"phase\":\"Bogus\",\"restartAttempt\":-5}"), MoETrainingJob.class);
+        MoETrainingJob j = serialization.unmarshal(
+                job("{\"model\":{\"preset\":\"tiny-moe\"}}", "{\"phase\":\"Bogus\",\"restartAttempt\":-5}"),
+                MoETrainingJob.class);
         assertThat(j.getStatus()).isInstanceOf(UnreadableStatus.class);
         assertThat(((UnreadableStatus) j.getStatus()).problems.get(0).field()).isEqualTo("status.phase");
         assertThat(j.getStatus().phase).isNull();
@@ -102,11 +107,13 @@ class TolerantJobReadingTest {
         assertThat(quoted.field()).isEqualTo("spec.parallelism.expert");
         assertThat(quoted.value().textValue()).isEqualTo("8");
         assertThat(quoted.expected()).isEqualTo(Integer.class);
-        assertThat(problem("{\"training\":{\"activationCheckpointing\":\"true\"}}").expected())
+        assertThat(problem("{\"training\":{\"activationCheckpointing\":\"true\"}}")
+                        .expected())
                 .isEqualTo(TrainingSpec.ActivationCheckpointing.class);
         assertThat(problem("{\"training\":{\"activationCheckpointing\":1}}").field())
                 .isEqualTo("spec.training.activationCheckpointing");
-        assertThat(problem("{\"training\":{\"learningRate\":\"3e-4\"}}").expected()).isEqualTo(Double.class);
+        assertThat(problem("{\"training\":{\"learningRate\":\"3e-4\"}}").expected())
+                .isEqualTo(Double.class);
         assertThat(problem("{\"model\":{\"preset\":12}}").expected()).isEqualTo(String.class);
         assertThat(problem("{\"training\":{\"dataset\":{\"dtype\":1}}}").expected())
                 .isEqualTo(TrainingSpec.TokenDtype.class);
@@ -114,7 +121,8 @@ class TolerantJobReadingTest {
                 .isEqualTo(TrainingSpec.TokenDtype.class);
         assertThat(problem("{\"trainer\":{\"args\":\"--flag\"}}").field()).isEqualTo("spec.trainer.args");
         assertThat(problem("{\"training\":\"fast\"}").expected()).isEqualTo(TrainingSpec.class);
-        assertThat(problem("{\"trainer\":{\"env\":[{\"name\":\"A\",\"value\":5}]}}").field())
+        assertThat(problem("{\"trainer\":{\"env\":[{\"name\":\"A\",\"value\":5}]}}")
+                        .field())
                 .isEqualTo("spec.trainer.env[0].value");
         assertThat(problem("7").field()).isEqualTo("spec");
         assertThat(((UnreadableSpec) spec("7")).othersRead).isFalse();
@@ -125,8 +133,12 @@ class TolerantJobReadingTest {
         UnreadableSpec u = (UnreadableSpec) spec("{\"resources\":{\"nodes\":\"2\",\"gpusPerNode\":2},"
                 + "\"restartPolicy\":{\"nonRetryableExitCodes\":[75,\"x\",\"y\"],\"maxRestarts\":\"3\"},"
                 + "\"training\":{\"seqLength\":64}}");
-        assertThat(u.problems).extracting(TolerantJobReading.Problem::field).containsExactlyInAnyOrder(
-                "spec.resources.nodes", "spec.restartPolicy.nonRetryableExitCodes[1]", "spec.restartPolicy.maxRestarts");
+        assertThat(u.problems)
+                .extracting(TolerantJobReading.Problem::field)
+                .containsExactlyInAnyOrder(
+                        "spec.resources.nodes",
+                        "spec.restartPolicy.nonRetryableExitCodes[1]",
+                        "spec.restartPolicy.maxRestarts");
         assertThat(u.othersRead).isTrue();
         assertThat(u.resources.gpusPerNode).isEqualTo(2);
         assertThat(u.training.seqLength).isEqualTo(64);
@@ -137,7 +149,11 @@ class TolerantJobReadingTest {
     void aHugeNumberOfProblemsStopsAtTheReportedMaximum() throws Exception {
         StringBuilder selector = new StringBuilder("{");
         for (int i = 0; i < 1000; i++) {
-            selector.append(i == 0 ? "" : ",").append("\"k").append(i).append("\":").append(i);
+            selector.append(i == 0 ? "" : ",")
+                    .append("\"k")
+                    .append(i)
+                    .append("\":")
+                    .append(i);
         }
         UnreadableSpec u = (UnreadableSpec) spec("{\"placement\":{\"nodeSelector\":" + selector + "}}}");
         assertThat(u.problems).hasSize(SpecLimits.MAX_REPORTED_ERRORS);
@@ -147,11 +163,13 @@ class TolerantJobReadingTest {
     @Test
     void wholeNumbersAreReadAsTheApiServerReadsThem() throws Exception {
         assertThat(spec("{\"resources\":{\"nodes\":2.0}}").resources.nodes).isEqualTo(2);
-        assertThat(spec("{\"training\":{\"learningRate\":1}}").training.learningRate).isEqualTo(1.0);
+        assertThat(spec("{\"training\":{\"learningRate\":1}}").training.learningRate)
+                .isEqualTo(1.0);
         TolerantJobReading.Problem fraction = problem("{\"resources\":{\"nodes\":2.5}}");
         assertThat(fraction.field()).isEqualTo("spec.resources.nodes");
         assertThat(fraction.value().doubleValue()).isEqualTo(2.5);
-        assertThat(problem("{\"training\":{\"seed\":9223372036854775808}}").expected()).isEqualTo(Long.class);
+        assertThat(problem("{\"training\":{\"seed\":9223372036854775808}}").expected())
+                .isEqualTo(Long.class);
     }
 
     @Test
@@ -164,7 +182,8 @@ class TolerantJobReadingTest {
                 .isEqualTo(TrainingSpec.ActivationCheckpointing.none);
         assertThat(spec("{\"training\":{}}").training.activationCheckpointing).isNull();
         // off is what YAML 1.1 turns into false: not a name, so a quoted "off" is refused, not guessed
-        assertThat(problem("{\"training\":{\"activationCheckpointing\":\"off\"}}").field())
+        assertThat(problem("{\"training\":{\"activationCheckpointing\":\"off\"}}")
+                        .field())
                 .isEqualTo("spec.training.activationCheckpointing");
     }
 

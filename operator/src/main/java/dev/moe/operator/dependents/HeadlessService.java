@@ -39,7 +39,10 @@ public class HeadlessService extends JobDependent<Service> {
                 .withClusterIP("None")
                 .withPublishNotReadyAddresses(true)
                 .withSelector(Map.of(GangNames.JOB_LABEL, job.getMetadata().getName()))
-                .addNewPort().withName("rendezvous").withPort(config.gangSettings().masterPort()).withProtocol("TCP")
+                .addNewPort()
+                .withName("rendezvous")
+                .withPort(config.gangSettings().masterPort())
+                .withProtocol("TCP")
                 .endPort()
                 .endSpec()
                 .build();
@@ -48,10 +51,13 @@ public class HeadlessService extends JobDependent<Service> {
     @Override
     boolean matches(Service desired, Service actual) {
         var a = actual.getSpec();
-        return a != null && "None".equals(a.getClusterIP())
+        return a != null
+                && "None".equals(a.getClusterIP())
                 && Objects.equals(desired.getSpec().getSelector(), a.getSelector())
                 && Boolean.TRUE.equals(a.getPublishNotReadyAddresses())
-                && a.getPorts() != null && a.getPorts().size() == 1
-                && Objects.equals(a.getPorts().get(0).getPort(), config.gangSettings().masterPort());
+                && a.getPorts() != null
+                && a.getPorts().size() == 1
+                && Objects.equals(
+                        a.getPorts().get(0).getPort(), config.gangSettings().masterPort());
     }
 }

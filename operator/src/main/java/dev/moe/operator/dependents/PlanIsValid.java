@@ -13,7 +13,9 @@ import io.javaoperatorsdk.operator.processing.dependent.workflow.Condition;
  */
 public class PlanIsValid implements Condition<HasMetadata, MoETrainingJob> {
     @Override
-    public boolean isMet(DependentResource<HasMetadata, MoETrainingJob> dependent, MoETrainingJob job,
+    public boolean isMet(
+            DependentResource<HasMetadata, MoETrainingJob> dependent,
+            MoETrainingJob job,
             Context<MoETrainingJob> context) {
         return JobPlanner.plan(job, context).isValid();
     }

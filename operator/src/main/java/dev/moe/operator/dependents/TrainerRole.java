@@ -38,8 +38,12 @@ public class TrainerRole extends JobDependent<Role> {
         }
         return new RoleBuilder()
                 .withMetadata(meta(job, name(job)))
-                .withRules(new PolicyRuleBuilder().withApiGroups("").withResources("pods")
-                        .withVerbs("patch").withResourceNames(pods).build())
+                .withRules(new PolicyRuleBuilder()
+                        .withApiGroups("")
+                        .withResources("pods")
+                        .withVerbs("patch")
+                        .withResourceNames(pods)
+                        .build())
                 .build();
     }
 

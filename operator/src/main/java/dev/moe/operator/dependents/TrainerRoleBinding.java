@@ -29,10 +29,16 @@ public class TrainerRoleBinding extends JobDependent<RoleBinding> {
         String name = name(job);
         return new RoleBindingBuilder()
                 .withMetadata(meta(job, name))
-                .withNewRoleRef().withApiGroup("rbac.authorization.k8s.io").withKind("Role").withName(name)
+                .withNewRoleRef()
+                .withApiGroup("rbac.authorization.k8s.io")
+                .withKind("Role")
+                .withName(name)
                 .endRoleRef()
-                .addNewSubject().withKind("ServiceAccount").withName(name)
-                .withNamespace(job.getMetadata().getNamespace()).endSubject()
+                .addNewSubject()
+                .withKind("ServiceAccount")
+                .withName(name)
+                .withNamespace(job.getMetadata().getNamespace())
+                .endSubject()
                 .build();
     }
 
@@ -42,13 +48,19 @@ public class TrainerRoleBinding extends JobDependent<RoleBinding> {
      */
     @Override
     boolean matches(RoleBinding desired, RoleBinding actual) {
-        return Objects.equals(subjects(desired), subjects(actual)) && actual.getRoleRef() != null
-                && Objects.equals(desired.getRoleRef().getKind(), actual.getRoleRef().getKind())
-                && Objects.equals(desired.getRoleRef().getName(), actual.getRoleRef().getName());
+        return Objects.equals(subjects(desired), subjects(actual))
+                && actual.getRoleRef() != null
+                && Objects.equals(
+                        desired.getRoleRef().getKind(), actual.getRoleRef().getKind())
+                && Objects.equals(
+                        desired.getRoleRef().getName(), actual.getRoleRef().getName());
     }
 
     private static List<List<String>> subjects(RoleBinding b) {
-        return b.getSubjects() == null ? List.of() : b.getSubjects().stream()
-                .map(s -> Arrays.asList(s.getKind(), s.getName(), s.getNamespace())).toList();
+        return b.getSubjects() == null
+                ? List.of()
+                : b.getSubjects().stream()
+                        .map(s -> Arrays.asList(s.getKind(), s.getName(), s.getNamespace()))
+                        .toList();
     }
 }

@@ -17,11 +17,13 @@ import java.util.Set;
  * newest kept), and at most {@value MoETrainingJobStatus#MAX_EXCLUDED_NODES}.
  */
 public final class BadNodes {
-    private BadNodes() {
-    }
+    private BadNodes() {}
 
-    static final Set<String> NODE_FAULTS = Set.of(FailureClassifier.EXIT_CODE, FailureClassifier.OOM_KILLED,
-            FailureClassifier.POD_FAILED, FailureClassifier.NODE_LOST);
+    static final Set<String> NODE_FAULTS = Set.of(
+            FailureClassifier.EXIT_CODE,
+            FailureClassifier.OOM_KILLED,
+            FailureClassifier.POD_FAILED,
+            FailureClassifier.NODE_LOST);
 
     /**
      * Counts the failure against its node and updates the exclusions.
@@ -35,7 +37,8 @@ public final class BadNodes {
             return null;
         }
         List<NodeFailures> counts = new ArrayList<>(s.nodeFailures != null ? s.nodeFailures : List.of());
-        NodeFailures entry = counts.stream().filter(c -> node.equals(c.node)).findFirst().orElse(null);
+        NodeFailures entry =
+                counts.stream().filter(c -> node.equals(c.node)).findFirst().orElse(null);
         if (entry == null) {
             entry = new NodeFailures();
             entry.node = node;

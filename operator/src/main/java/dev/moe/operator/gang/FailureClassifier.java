@@ -1,10 +1,10 @@
 package dev.moe.operator.gang;
 
+import dev.moe.api.v1alpha1.SpecLimits;
 import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodCondition;
-import dev.moe.api.v1alpha1.SpecLimits;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
@@ -29,8 +29,7 @@ import java.util.Optional;
  * What each failure does is {@link FailureRules}' decision.
  */
 public final class FailureClassifier {
-    private FailureClassifier() {
-    }
+    private FailureClassifier() {}
 
     public static final String EXIT_CODE = "ExitCode";
     public static final String OOM_KILLED = "OOMKilled";
@@ -42,8 +41,16 @@ public final class FailureClassifier {
     public static final String POD_FAILED = "PodFailed";
     public static final String GANG_SCHEDULING_TIMEOUT = "GangSchedulingTimeout";
     /** Every reason this operator reports (the restart metric's label values). */
-    public static final List<String> REASONS = List.of(EXIT_CODE, OOM_KILLED, EVICTED, PREEMPTED, NODE_LOST,
-            POD_DELETED, POD_FAILED, STALLED, GANG_SCHEDULING_TIMEOUT);
+    public static final List<String> REASONS = List.of(
+            EXIT_CODE,
+            OOM_KILLED,
+            EVICTED,
+            PREEMPTED,
+            NODE_LOST,
+            POD_DELETED,
+            POD_FAILED,
+            STALLED,
+            GANG_SCHEDULING_TIMEOUT);
     /** The container termination reason of a process killed for memory. */
     static final String OOM_TERMINATION_REASON = "OOMKilled";
 
@@ -57,8 +64,8 @@ public final class FailureClassifier {
         String statusReason = pod.getStatus() != null ? pod.getStatus().getReason() : null;
         ContainerStateTerminated terminated = trainerTermination(pod);
         Integer exitCode = terminated != null ? terminated.getExitCode() : null;
-        Instant when = terminated != null && terminated.getFinishedAt() != null ? parse(terminated.getFinishedAt(), now)
-                : now;
+        Instant when =
+                terminated != null && terminated.getFinishedAt() != null ? parse(terminated.getFinishedAt(), now) : now;
         String disruption = disruptionReason(pod);
         boolean terminating = pod.getMetadata().getDeletionTimestamp() != null;
         boolean failedPhase = "Failed".equals(phase);
@@ -68,14 +75,18 @@ public final class FailureClassifier {
             return Optional.empty();
         }
         String reason = null;
-        if ("Evicted".equals(statusReason) || "EvictionByEvictionAPI".equals(disruption)
+        if ("Evicted".equals(statusReason)
+                || "EvictionByEvictionAPI".equals(disruption)
                 || "TerminationByKubelet".equals(disruption)) {
             reason = EVICTED;
-        } else if ("PreemptionByScheduler".equals(disruption) || "PreemptionByKubeScheduler".equals(disruption)
+        } else if ("PreemptionByScheduler".equals(disruption)
+                || "PreemptionByKubeScheduler".equals(disruption)
                 || "Preempting".equals(statusReason)) {
             reason = PREEMPTED;
-        } else if ("Unknown".equals(phase) || "NodeLost".equals(statusReason)
-                || "DeletionByTaintManager".equals(disruption) || "DeletionByPodGC".equals(disruption)) {
+        } else if ("Unknown".equals(phase)
+                || "NodeLost".equals(statusReason)
+                || "DeletionByTaintManager".equals(disruption)
+                || "DeletionByPodGC".equals(disruption)) {
             reason = NODE_LOST;
         }
         if (reason == null) {
@@ -88,12 +99,16 @@ public final class FailureClassifier {
             } else {
                 return Optional.empty();
             }
-        } else if (!failedPhase && !terminating && !failedContainer && !"Unknown".equals(phase)
+        } else if (!failedPhase
+                && !terminating
+                && !failedContainer
+                && !"Unknown".equals(phase)
                 && !"NodeLost".equals(statusReason)) {
             // A DisruptionTarget condition alone announces a deletion that has not happened yet: wait for it.
             return Optional.empty();
         }
-        StringBuilder msg = new StringBuilder(name).append(" (node rank ").append(nodeRank).append(')');
+        StringBuilder msg =
+                new StringBuilder(name).append(" (node rank ").append(nodeRank).append(')');
         switch (reason) {
             case EXIT_CODE, OOM_KILLED -> msg.append(" exited with code ").append(exitCode);
             case EVICTED -> msg.append(" was evicted");
@@ -114,8 +129,15 @@ public final class FailureClassifier {
             msg.append("; last output: ").append(terminationMessage);
         }
         String node = pod.getSpec() != null ? pod.getSpec().getNodeName() : null;
-        return Optional.of(new PodFailure(reason, name, nodeRank, exitCode, msg.toString(), when,
-                terminated != null ? terminated.getReason() : null, terminationMessage,
+        return Optional.of(new PodFailure(
+                reason,
+                name,
+                nodeRank,
+                exitCode,
+                msg.toString(),
+                when,
+                terminated != null ? terminated.getReason() : null,
+                terminationMessage,
                 node != null && !node.isEmpty() ? node : null));
     }
 
@@ -142,7 +164,8 @@ public final class FailureClassifier {
             return false;
         }
         int code = failure.exitCode();
-        return code == CONFIG_ERROR_EXIT_CODE || (nonRetryableExitCodes != null && nonRetryableExitCodes.contains(code));
+        return code == CONFIG_ERROR_EXIT_CODE
+                || (nonRetryableExitCodes != null && nonRetryableExitCodes.contains(code));
     }
 
     /** The trainer container's termination (or the first terminated container's, for foreign trainers). */
@@ -162,8 +185,10 @@ public final class FailureClassifier {
             if (GangNames.TRAINER_CONTAINER.equals(cs.getName())) {
                 return t;
             }
-            if (any == null || (t.getExitCode() != null && t.getExitCode() != 0 && (any.getExitCode() == null
-                    || any.getExitCode() == 0))) {
+            if (any == null
+                    || (t.getExitCode() != null
+                            && t.getExitCode() != 0
+                            && (any.getExitCode() == null || any.getExitCode() == 0))) {
                 any = t;
             }
         }

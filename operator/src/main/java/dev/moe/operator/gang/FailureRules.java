@@ -21,12 +21,11 @@ import java.util.Set;
  * user writes can make it slow.
  */
 public final class FailureRules {
-    private FailureRules() {
-    }
+    private FailureRules() {}
 
     /** Failure reasons that restart uncounted when no rule matches. */
-    public static final Set<String> INFRASTRUCTURE_REASONS = Set.of(FailureClassifier.EVICTED,
-            FailureClassifier.PREEMPTED, FailureClassifier.NODE_LOST);
+    public static final Set<String> INFRASTRUCTURE_REASONS =
+            Set.of(FailureClassifier.EVICTED, FailureClassifier.PREEMPTED, FailureClassifier.NODE_LOST);
 
     /**
      * The decision and what made it.
@@ -35,14 +34,15 @@ public final class FailureRules {
      * @param source why, in the spec's words: "exit code 78", "restartPolicy.nonRetryableExitCodes",
      *               "restartPolicy.rules[2]" or "default"
      */
-    public record Verdict(Action action, String source) {
-    }
+    public record Verdict(Action action, String source) {}
 
     public static Verdict decide(PodFailure failure, List<Integer> nonRetryableExitCodes, List<FailureRule> rules) {
         if (FailureClassifier.isNonRetriable(failure, nonRetryableExitCodes)) {
-            return new Verdict(Action.FailJob, failure.exitCode() == FailureClassifier.CONFIG_ERROR_EXIT_CODE
-                    ? "exit code " + FailureClassifier.CONFIG_ERROR_EXIT_CODE + " (trainer configuration error)"
-                    : "restartPolicy.nonRetryableExitCodes");
+            return new Verdict(
+                    Action.FailJob,
+                    failure.exitCode() == FailureClassifier.CONFIG_ERROR_EXIT_CODE
+                            ? "exit code " + FailureClassifier.CONFIG_ERROR_EXIT_CODE + " (trainer configuration error)"
+                            : "restartPolicy.nonRetryableExitCodes");
         }
         if (rules != null) {
             for (int i = 0; i < rules.size(); i++) {
@@ -52,26 +52,31 @@ public final class FailureRules {
                 }
             }
         }
-        return new Verdict(INFRASTRUCTURE_REASONS.contains(failure.reason()) ? Action.RestartGangUncounted
-                : Action.RestartGang, "default");
+        return new Verdict(
+                INFRASTRUCTURE_REASONS.contains(failure.reason()) ? Action.RestartGangUncounted : Action.RestartGang,
+                "default");
     }
 
     /** Whether every criterion the rule gives matches the failure. */
     public static boolean matches(FailureRule rule, PodFailure failure) {
-        if (rule.reasons != null && !rule.reasons.isEmpty()
+        if (rule.reasons != null
+                && !rule.reasons.isEmpty()
                 && rule.reasons.stream().noneMatch(r -> r != null && r.name().equals(failure.reason()))) {
             return false;
         }
-        if (rule.exitCodes != null && !rule.exitCodes.isEmpty()
+        if (rule.exitCodes != null
+                && !rule.exitCodes.isEmpty()
                 && (failure.exitCode() == null || !rule.exitCodes.contains(failure.exitCode()))) {
             return false;
         }
-        if (rule.terminationReasons != null && !rule.terminationReasons.isEmpty()
+        if (rule.terminationReasons != null
+                && !rule.terminationReasons.isEmpty()
                 && (failure.terminationReason() == null
                         || !rule.terminationReasons.contains(failure.terminationReason()))) {
             return false;
         }
-        if (rule.messageContains != null && !rule.messageContains.isEmpty()
+        if (rule.messageContains != null
+                && !rule.messageContains.isEmpty()
                 && (failure.terminationMessage() == null
                         || !failure.terminationMessage().contains(rule.messageContains))) {
             return false;

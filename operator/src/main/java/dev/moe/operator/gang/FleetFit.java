@@ -13,8 +13,7 @@ import java.util.Optional;
  * "0 of N pods bound". Pure: the reconciler lists the nodes.
  */
 public final class FleetFit {
-    private FleetFit() {
-    }
+    private FleetFit() {}
 
     /**
      * @param nodes        every node of the cluster (or those matching the selector)
@@ -22,14 +21,16 @@ public final class FleetFit {
      * @param gpus         GPUs one pod requests
      * @param pod          a pod of the gang, named in the message
      */
-    public static Optional<PodProblem> check(Collection<Node> nodes, Map<String, String> nodeSelector, int gpus,
-            String pod) {
+    public static Optional<PodProblem> check(
+            Collection<Node> nodes, Map<String, String> nodeSelector, int gpus, String pod) {
         int matching = 0;
         long most = 0;
         for (Node n : nodes) {
-            Map<String, String> labels = n.getMetadata().getLabels() != null ? n.getMetadata().getLabels() : Map.of();
-            if (nodeSelector != null && !nodeSelector.entrySet().stream()
-                    .allMatch(e -> e.getValue().equals(labels.get(e.getKey())))) {
+            Map<String, String> labels =
+                    n.getMetadata().getLabels() != null ? n.getMetadata().getLabels() : Map.of();
+            if (nodeSelector != null
+                    && !nodeSelector.entrySet().stream()
+                            .allMatch(e -> e.getValue().equals(labels.get(e.getKey())))) {
                 continue;
             }
             matching++;
@@ -53,10 +54,12 @@ public final class FleetFit {
     public static int fitting(Collection<Node> nodes, Map<String, String> nodeSelector, int gpus) {
         int n = 0;
         for (Node node : nodes) {
-            Map<String, String> labels = node.getMetadata().getLabels() != null ? node.getMetadata().getLabels()
-                    : Map.of();
-            if ((nodeSelector == null || nodeSelector.entrySet().stream()
-                    .allMatch(e -> e.getValue().equals(labels.get(e.getKey())))) && gpusOf(node) >= gpus) {
+            Map<String, String> labels =
+                    node.getMetadata().getLabels() != null ? node.getMetadata().getLabels() : Map.of();
+            if ((nodeSelector == null
+                            || nodeSelector.entrySet().stream()
+                                    .allMatch(e -> e.getValue().equals(labels.get(e.getKey()))))
+                    && gpusOf(node) >= gpus) {
                 n++;
             }
         }

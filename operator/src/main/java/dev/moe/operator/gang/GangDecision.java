@@ -39,6 +39,7 @@ public final class GangDecision {
     public boolean deleteOtherAttempts;
     /** Pods stuck terminating (their node is gone): deleted with grace period 0 so their rank can be reused. */
     public final List<Pod> forceDeletePods = new ArrayList<>();
+
     public final List<JobEvent> events = new ArrayList<>();
     /** Reasons of gang restarts started by this decision (metric). */
     public final List<String> restartReasons = new ArrayList<>();
@@ -46,6 +47,7 @@ public final class GangDecision {
     public final List<String> rejectedRules = new ArrayList<>();
     /** The failure that stopped the gang in this decision, if any. */
     public PodFailure stoppedBy;
+
     private Duration requeue;
 
     GangDecision(MoETrainingJobStatus status) {
@@ -60,8 +62,10 @@ public final class GangDecision {
     }
 
     void delete(Pod p) {
-        if (!GangObserver.isTerminating(p) && deletePods.stream()
-                .noneMatch(q -> q.getMetadata().getName().equals(p.getMetadata().getName()))) {
+        if (!GangObserver.isTerminating(p)
+                && deletePods.stream()
+                        .noneMatch(q ->
+                                q.getMetadata().getName().equals(p.getMetadata().getName()))) {
             deletePods.add(p);
         }
     }

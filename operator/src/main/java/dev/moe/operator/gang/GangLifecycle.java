@@ -39,8 +39,7 @@ import java.util.stream.Collectors;
  * </pre>
  */
 public final class GangLifecycle {
-    private GangLifecycle() {
-    }
+    private GangLifecycle() {}
 
     /** Re-check a Restarting gang whose old pods are still terminating at least this often. */
     static final Duration TERMINATION_POLL = Duration.ofSeconds(5);
@@ -59,7 +58,8 @@ public final class GangLifecycle {
                 continue;
             }
             long grace = p.getMetadata().getDeletionGracePeriodSeconds() != null
-                    ? p.getMetadata().getDeletionGracePeriodSeconds() : 30;
+                    ? p.getMetadata().getDeletionGracePeriodSeconds()
+                    : 30;
             // deletionTimestamp is when the grace period ends.
             Instant due = FailureClassifier.parse(p.getMetadata().getDeletionTimestamp(), now)
                     .plus(FORCE_DELETE_AFTER);
@@ -73,8 +73,9 @@ public final class GangLifecycle {
 
     /** Whether the gang of the current attempt has been complete once (a vanished rank is then a failure). */
     public static boolean gangStarted(MoETrainingJobStatus status) {
-        return status != null && (status.phase == JobPhase.Running
-                || (status.phase == JobPhase.Pending && Conditions.isTrue(status, Conditions.GANG_SCHEDULED)));
+        return status != null
+                && (status.phase == JobPhase.Running
+                        || (status.phase == JobPhase.Pending && Conditions.isTrue(status, Conditions.GANG_SCHEDULED)));
     }
 
     public static boolean isTerminal(MoETrainingJobStatus status) {
@@ -98,20 +99,35 @@ public final class GangLifecycle {
         GangDecision d = new GangDecision(s);
         Long gen = job.getMetadata().getGeneration();
         init(s, gen);
-        String reason = result.errors().isEmpty() ? Reasons.PLAN_REJECTED : result.errors().get(0).rule();
+        String reason = result.errors().isEmpty()
+                ? Reasons.PLAN_REJECTED
+                : result.errors().get(0).rule();
         String message = result.errors().stream().map(PlanError::message).collect(Collectors.joining("; "));
         boolean news = Conditions.get(s, Conditions.PLAN_VALID)
-                .map(c -> !Conditions.FALSE.equals(c.status) || !Conditions.truncate(message).equals(c.message))
+                .map(c -> !Conditions.FALSE.equals(c.status)
+                        || !Conditions.truncate(message).equals(c.message))
                 .orElse(true);
         if (news) {
             d.events.add(JobEvent.warning(Reasons.PLAN_REJECTED, message));
             result.errors().stream().map(PlanError::rule).distinct().forEach(d.rejectedRules::add);
         }
         Conditions.set(s, Conditions.PLAN_VALID, Conditions.FALSE, reason, message, gen, now);
-        Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, Reasons.PLAN_INVALID, "no pods while the plan is invalid",
-                gen, now);
-        Conditions.set(s, Conditions.RUNNING, Conditions.FALSE, Reasons.PLAN_INVALID, "no pods while the plan is invalid",
-                gen, now);
+        Conditions.set(
+                s,
+                Conditions.GANG_SCHEDULED,
+                Conditions.FALSE,
+                Reasons.PLAN_INVALID,
+                "no pods while the plan is invalid",
+                gen,
+                now);
+        Conditions.set(
+                s,
+                Conditions.RUNNING,
+                Conditions.FALSE,
+                Reasons.PLAN_INVALID,
+                "no pods while the plan is invalid",
+                gen,
+                now);
         s.phase = JobPhase.Invalid;
         d.deleteAll(gang);
         return d;
@@ -119,6 +135,7 @@ public final class GangLifecycle {
 
     /** First and longest wait before retrying a refused write (see {@link #decideRejectedWrite}). */
     static final Duration REJECTED_WRITE_MIN_BACKOFF = Duration.ofSeconds(10);
+
     static final Duration REJECTED_WRITE_MAX_BACKOFF = Duration.ofMinutes(5);
 
     /**
@@ -128,15 +145,16 @@ public final class GangLifecycle {
      * wakes the operator. A gang that is not running yet is deleted: it cannot be complete, and it must not hold
      * GPUs meanwhile. A running gang keeps running: the refusal is reported, not acted on.
      */
-    public static GangDecision decideRejectedWrite(MoETrainingJob job, String reason, String message, GangState gang,
-            Instant now) {
+    public static GangDecision decideRejectedWrite(
+            MoETrainingJob job, String reason, String message, GangState gang, Instant now) {
         MoETrainingJobStatus s = StatusUpdater.copyOf(job);
         GangDecision d = new GangDecision(s);
         Long gen = job.getMetadata().getGeneration();
         init(s, gen);
         var previous = Conditions.get(s, Conditions.DEPENDENTS_READY);
         boolean news = previous.map(c -> !Conditions.FALSE.equals(c.status)
-                || !Conditions.truncate(message).equals(c.message)).orElse(true);
+                        || !Conditions.truncate(message).equals(c.message))
+                .orElse(true);
         if (news) {
             d.events.add(JobEvent.warning(reason, message));
         }
@@ -145,28 +163,42 @@ public final class GangLifecycle {
             if (s.phase == null || s.phase == JobPhase.Invalid) {
                 s.phase = JobPhase.Pending;
             }
-            Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, reason,
-                    "no pods until the objects the job derives can be written (see DependentsReady)", gen, now);
+            Conditions.set(
+                    s,
+                    Conditions.GANG_SCHEDULED,
+                    Conditions.FALSE,
+                    reason,
+                    "no pods until the objects the job derives can be written (see DependentsReady)",
+                    gen,
+                    now);
             d.deleteAll(gang);
         }
         Instant since = Conditions.get(s, Conditions.DEPENDENTS_READY)
-                .map(c -> FailureClassifier.parse(c.lastTransitionTime, now)).orElse(now);
+                .map(c -> FailureClassifier.parse(c.lastTransitionTime, now))
+                .orElse(now);
         Duration waited = Duration.between(since, now);
-        d.requeueAfter(waited.compareTo(REJECTED_WRITE_MIN_BACKOFF) < 0 ? REJECTED_WRITE_MIN_BACKOFF
-                : waited.compareTo(REJECTED_WRITE_MAX_BACKOFF) > 0 ? REJECTED_WRITE_MAX_BACKOFF : waited);
+        d.requeueAfter(
+                waited.compareTo(REJECTED_WRITE_MIN_BACKOFF) < 0
+                        ? REJECTED_WRITE_MIN_BACKOFF
+                        : waited.compareTo(REJECTED_WRITE_MAX_BACKOFF) > 0 ? REJECTED_WRITE_MAX_BACKOFF : waited);
         return d;
     }
 
     /** The objects the job derives were written: DependentsReady=True (clears an earlier refusal). */
     public static void dependentsWritten(MoETrainingJob job, GangDecision d, Instant now) {
-        Conditions.set(d.status, Conditions.DEPENDENTS_READY, Conditions.TRUE, Reasons.DEPENDENTS_WRITTEN,
-                "plan ConfigMap, headless Service, trainer identity and pods are the job's own", job.getMetadata()
-                        .getGeneration(), now);
+        Conditions.set(
+                d.status,
+                Conditions.DEPENDENTS_READY,
+                Conditions.TRUE,
+                Reasons.DEPENDENTS_WRITTEN,
+                "plan ConfigMap, headless Service, trainer identity and pods are the job's own",
+                job.getMetadata().getGeneration(),
+                now);
     }
 
     /** A valid plan: create, watch, restart or finish the gang. */
-    public static GangDecision decide(MoETrainingJob job, Plan plan, GangState gang, GangRestartPolicy policy,
-            Instant now) {
+    public static GangDecision decide(
+            MoETrainingJob job, Plan plan, GangState gang, GangRestartPolicy policy, Instant now) {
         MoETrainingJobStatus s = StatusUpdater.copyOf(job);
         GangDecision d = new GangDecision(s);
         Long gen = job.getMetadata().getGeneration();
@@ -176,23 +208,47 @@ public final class GangLifecycle {
             s.plan.warnings = null;
         }
         MemoryEstimate m = plan.memory();
-        Conditions.set(s, Conditions.PLAN_VALID, Conditions.TRUE, Reasons.PLAN_ACCEPTED,
-                plan.mesh() + "; estimated memory per GPU " + m.summary(), gen, now);
-        s.progress = ProgressTracker.merge(s.progress, gang.rank0().flatMap(ProgressReader::read).orElse(null),
-                job.getSpec().training != null ? job.getSpec().training.steps : null, now);
+        Conditions.set(
+                s,
+                Conditions.PLAN_VALID,
+                Conditions.TRUE,
+                Reasons.PLAN_ACCEPTED,
+                plan.mesh() + "; estimated memory per GPU " + m.summary(),
+                gen,
+                now);
+        s.progress = ProgressTracker.merge(
+                s.progress,
+                gang.rank0().flatMap(ProgressReader::read).orElse(null),
+                job.getSpec().training != null ? job.getSpec().training.steps : null,
+                now);
 
         forceStuckPods(gang, d, now);
         boolean suspend = Boolean.TRUE.equals(job.getSpec().suspend);
         if (suspend) {
             d.deleteAll(gang);
             if (s.phase != JobPhase.Suspended) {
-                d.events.add(JobEvent.normal(Reasons.SUSPENDED, "gang deleted (" + gang.allPods().size()
-                        + " pods); status kept"));
+                d.events.add(JobEvent.normal(
+                        Reasons.SUSPENDED, "gang deleted (" + gang.allPods().size() + " pods); status kept"));
             }
             s.phase = JobPhase.Suspended;
-            Conditions.set(s, Conditions.SUSPENDED, Conditions.TRUE, Reasons.SUSPENDED_BY_USER, "spec.suspend is true", gen, now);
-            Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, Reasons.SUSPENDED, "the job is suspended", gen, now);
-            Conditions.set(s, Conditions.RUNNING, Conditions.FALSE, Reasons.SUSPENDED, "the job is suspended", gen, now);
+            Conditions.set(
+                    s,
+                    Conditions.SUSPENDED,
+                    Conditions.TRUE,
+                    Reasons.SUSPENDED_BY_USER,
+                    "spec.suspend is true",
+                    gen,
+                    now);
+            Conditions.set(
+                    s,
+                    Conditions.GANG_SCHEDULED,
+                    Conditions.FALSE,
+                    Reasons.SUSPENDED,
+                    "the job is suspended",
+                    gen,
+                    now);
+            Conditions.set(
+                    s, Conditions.RUNNING, Conditions.FALSE, Reasons.SUSPENDED, "the job is suspended", gen, now);
             return d;
         }
         if (s.phase == JobPhase.Suspended) {
@@ -202,7 +258,8 @@ public final class GangLifecycle {
         if (s.phase == null || s.phase == JobPhase.Invalid) {
             s.phase = JobPhase.Pending;
         }
-        Conditions.set(s, Conditions.SUSPENDED, Conditions.FALSE, Reasons.NOT_SUSPENDED, "spec.suspend is false", gen, now);
+        Conditions.set(
+                s, Conditions.SUSPENDED, Conditions.FALSE, Reasons.NOT_SUSPENDED, "spec.suspend is false", gen, now);
 
         // Pods of earlier attempts never rejoin a gang.
         d.deleteStale(gang);
@@ -230,8 +287,14 @@ public final class GangLifecycle {
         if (gang.allSucceeded()) {
             s.phase = JobPhase.Succeeded;
             s.completionTime = Conditions.time(now);
-            Conditions.set(s, Conditions.SUCCEEDED, Conditions.TRUE, Reasons.ALL_PODS_SUCCEEDED,
-                    "every node rank exited 0", gen, now);
+            Conditions.set(
+                    s,
+                    Conditions.SUCCEEDED,
+                    Conditions.TRUE,
+                    Reasons.ALL_PODS_SUCCEEDED,
+                    "every node rank exited 0",
+                    gen,
+                    now);
             Conditions.set(s, Conditions.RUNNING, Conditions.FALSE, Reasons.COMPLETED, "training finished", gen, now);
             d.events.add(JobEvent.normal(Reasons.SUCCEEDED, "all " + gang.nodes() + " pods succeeded"));
             return d;
@@ -247,8 +310,10 @@ public final class GangLifecycle {
                 }
             }
             if (d.createRanks.size() - before == gang.nodes()) {
-                d.events.add(JobEvent.normal(Reasons.GANG_CREATED, "created " + gang.nodes() + " pods ("
-                        + plan.worldSize() + " GPUs) as attempt " + s.restartAttempt));
+                d.events.add(JobEvent.normal(
+                        Reasons.GANG_CREATED,
+                        "created " + gang.nodes() + " pods (" + plan.worldSize() + " GPUs) as attempt "
+                                + s.restartAttempt));
             }
             if (d.createRanks.size() < missing.size()) {
                 d.requeueAfter(TERMINATION_POLL);
@@ -261,24 +326,54 @@ public final class GangLifecycle {
             if (s.startTime == null) {
                 s.startTime = Conditions.time(now);
             }
-            Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.TRUE, Reasons.ALL_PODS_SCHEDULED,
-                    "all " + nodes + " pods are bound to nodes", gen, now);
-            Conditions.set(s, Conditions.RUNNING, Conditions.TRUE, Reasons.ALL_PODS_RUNNING,
-                    "all " + nodes + " pods are running (attempt " + s.restartAttempt + ")", gen, now);
-            StallDetector.check(s, gang, policy, d, now).ifPresent(stall -> stopGang(job, s, d, gang, stall, policy,
-                    now));
+            Conditions.set(
+                    s,
+                    Conditions.GANG_SCHEDULED,
+                    Conditions.TRUE,
+                    Reasons.ALL_PODS_SCHEDULED,
+                    "all " + nodes + " pods are bound to nodes",
+                    gen,
+                    now);
+            Conditions.set(
+                    s,
+                    Conditions.RUNNING,
+                    Conditions.TRUE,
+                    Reasons.ALL_PODS_RUNNING,
+                    "all " + nodes + " pods are running (attempt " + s.restartAttempt + ")",
+                    gen,
+                    now);
+            StallDetector.check(s, gang, policy, d, now)
+                    .ifPresent(stall -> stopGang(job, s, d, gang, stall, policy, now));
             return d;
         }
         s.phase = JobPhase.Pending;
         if (gang.allScheduled()) {
-            Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.TRUE, Reasons.ALL_PODS_SCHEDULED,
-                    "all " + nodes + " pods are bound to nodes", gen, now);
+            Conditions.set(
+                    s,
+                    Conditions.GANG_SCHEDULED,
+                    Conditions.TRUE,
+                    Reasons.ALL_PODS_SCHEDULED,
+                    "all " + nodes + " pods are bound to nodes",
+                    gen,
+                    now);
         } else {
-            Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, Reasons.WAITING_FOR_PODS,
-                    gang.scheduled() + " of " + nodes + " pods bound to nodes", gen, now);
+            Conditions.set(
+                    s,
+                    Conditions.GANG_SCHEDULED,
+                    Conditions.FALSE,
+                    Reasons.WAITING_FOR_PODS,
+                    gang.scheduled() + " of " + nodes + " pods bound to nodes",
+                    gen,
+                    now);
         }
-        Conditions.set(s, Conditions.RUNNING, Conditions.FALSE, Reasons.WAITING_FOR_PODS,
-                gang.running() + " of " + nodes + " pods running", gen, now);
+        Conditions.set(
+                s,
+                Conditions.RUNNING,
+                Conditions.FALSE,
+                Reasons.WAITING_FOR_PODS,
+                gang.running() + " of " + nodes + " pods running",
+                gen,
+                now);
         reportProblem(job, s, d, gang, now);
 
         if (!new Placement(job, plan).queued()) {
@@ -288,11 +383,21 @@ public final class GangLifecycle {
             Instant created = gang.oldestCreation().orElse(now);
             Instant deadline = created.plusSeconds(policy.gangSchedulingTimeoutSeconds());
             if (!now.isBefore(deadline) && !gang.current().isEmpty() && gang.scheduled() > 0) {
-                int rank = gang.missingRanks().isEmpty() ? firstNotRunning(gang) : gang.missingRanks().get(0);
-                PodFailure timeout = new PodFailure(FailureClassifier.GANG_SCHEDULING_TIMEOUT,
-                        GangNames.podName(job, rank), rank, null, "only " + gang.running() + " of " + nodes
-                        + " pods running after " + policy.gangSchedulingTimeoutSeconds() + "s"
-                        + gang.problems().stream().findFirst().map(p -> " (" + p.describe() + ")").orElse(""), now);
+                int rank = gang.missingRanks().isEmpty()
+                        ? firstNotRunning(gang)
+                        : gang.missingRanks().get(0);
+                PodFailure timeout = new PodFailure(
+                        FailureClassifier.GANG_SCHEDULING_TIMEOUT,
+                        GangNames.podName(job, rank),
+                        rank,
+                        null,
+                        "only " + gang.running() + " of " + nodes
+                                + " pods running after " + policy.gangSchedulingTimeoutSeconds() + "s"
+                                + gang.problems().stream()
+                                        .findFirst()
+                                        .map(p -> " (" + p.describe() + ")")
+                                        .orElse(""),
+                        now);
                 stopGang(job, s, d, gang, timeout, policy, now);
                 return d;
             }
@@ -308,32 +413,42 @@ public final class GangLifecycle {
      * Says why the gang is not running, from the first pod with a problem: scheduling problems on GangScheduled,
      * container problems (image pull, container config) on Running. A Warning Event when the reason is new.
      */
-    private static void reportProblem(MoETrainingJob job, MoETrainingJobStatus s, GangDecision d, GangState gang,
-            Instant now) {
+    private static void reportProblem(
+            MoETrainingJob job, MoETrainingJobStatus s, GangDecision d, GangState gang, Instant now) {
         if (gang.problems().isEmpty()) {
             return;
         }
         PodProblem first = gang.problems().get(0);
         int others = gang.problems().size() - 1;
         String message = first.describe() + (others > 0 ? " (and " + others + " more pods)" : "");
-        boolean scheduling = PodProblem.UNSCHEDULABLE.equals(first.reason())
-                || PodProblem.NO_NODE_FITS.equals(first.reason());
+        boolean scheduling =
+                PodProblem.UNSCHEDULABLE.equals(first.reason()) || PodProblem.NO_NODE_FITS.equals(first.reason());
         String type = scheduling ? Conditions.GANG_SCHEDULED : Conditions.RUNNING;
         MoETrainingJobStatus before = job.getStatus();
-        boolean news = before == null || Conditions.get(before, type).map(c -> !first.reason().equals(c.reason))
-                .orElse(true);
+        boolean news = before == null
+                || Conditions.get(before, type)
+                        .map(c -> !first.reason().equals(c.reason))
+                        .orElse(true);
         if (news) {
             d.events.add(JobEvent.warning(first.reason(), message));
         }
-        String counts = scheduling ? gang.scheduled() + " of " + gang.nodes() + " pods bound; "
+        String counts = scheduling
+                ? gang.scheduled() + " of " + gang.nodes() + " pods bound; "
                 : gang.running() + " of " + gang.nodes() + " pods running; ";
-        Conditions.set(s, type, Conditions.FALSE, first.reason(), counts + message, job.getMetadata().getGeneration(),
+        Conditions.set(
+                s,
+                type,
+                Conditions.FALSE,
+                first.reason(),
+                counts + message,
+                job.getMetadata().getGeneration(),
                 now);
     }
 
     private static int firstNotRunning(GangState gang) {
         for (var e : gang.current().entrySet()) {
-            String phase = e.getValue().getStatus() != null ? e.getValue().getStatus().getPhase() : null;
+            String phase =
+                    e.getValue().getStatus() != null ? e.getValue().getStatus().getPhase() : null;
             if (!"Running".equals(phase) && !"Succeeded".equals(phase)) {
                 return e.getKey();
             }
@@ -346,8 +461,14 @@ public final class GangLifecycle {
      * policy's verdict ({@link FailureRules}); a gang-scheduling timeout is no failure of the training and always
      * restarts, counted apart.
      */
-    static void stopGang(MoETrainingJob job, MoETrainingJobStatus s, GangDecision d, GangState gang,
-            PodFailure failure, GangRestartPolicy policy, Instant now) {
+    static void stopGang(
+            MoETrainingJob job,
+            MoETrainingJobStatus s,
+            GangDecision d,
+            GangState gang,
+            PodFailure failure,
+            GangRestartPolicy policy,
+            Instant now) {
         Long gen = job.getMetadata().getGeneration();
         d.stoppedBy = failure;
         boolean timeout = FailureClassifier.GANG_SCHEDULING_TIMEOUT.equals(failure.reason());
@@ -373,8 +494,10 @@ public final class GangLifecycle {
         if (verdict != null && verdict.action() == Action.FailJob) {
             boolean byCode = !verdict.source().startsWith("restartPolicy.rules");
             failReason = byCode ? Reasons.NON_RETRYABLE_EXIT_CODE : Reasons.FAILURE_RULE_MATCHED;
-            failMessage = failure.message() + (byCode ? "; exit code " + failure.exitCode() + " is not retried ("
-                    + verdict.source() + ")" : "; " + verdict.source() + " says FailJob");
+            failMessage = failure.message()
+                    + (byCode
+                            ? "; exit code " + failure.exitCode() + " is not retried (" + verdict.source() + ")"
+                            : "; " + verdict.source() + " says FailJob");
         } else if (verdict != null && !uncounted && s.restarts >= policy.maxRestarts()) {
             failReason = Reasons.RESTART_LIMIT_EXCEEDED;
             failMessage = failure.message() + "; restartPolicy.maxRestarts=" + policy.maxRestarts() + " reached";
@@ -401,9 +524,11 @@ public final class GangLifecycle {
         recordRestart(s, record, s.restartAttempt);
         String excluded = BadNodes.record(s, failure, gang.spareNodes());
         if (excluded != null) {
-            d.events.add(JobEvent.warning(Reasons.NODE_EXCLUDED, "node " + excluded + " is kept out of the next"
-                    + " attempts (" + failure.reason() + " of " + failure.pod() + "; excluded nodes: "
-                    + s.excludedNodes + ")"));
+            d.events.add(JobEvent.warning(
+                    Reasons.NODE_EXCLUDED,
+                    "node " + excluded + " is kept out of the next"
+                            + " attempts (" + failure.reason() + " of " + failure.pod() + "; excluded nodes: "
+                            + s.excludedNodes + ")"));
         }
         String counted;
         if (timeout) {
@@ -419,10 +544,17 @@ public final class GangLifecycle {
         s.restartAttempt = s.restartAttempt + 1;
         s.phase = JobPhase.Restarting;
         Duration delay = policy.backoff(GangRestartPolicy.restartIndex(s));
-        Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, Reasons.RESTARTING,
+        Conditions.set(
+                s,
+                Conditions.GANG_SCHEDULED,
+                Conditions.FALSE,
+                Reasons.RESTARTING,
                 "gang deleted after " + failure.reason() + "; next attempt " + s.restartAttempt + " in "
-                        + delay.toSeconds() + "s", gen, now);
-        d.events.add(JobEvent.warning(timeout ? FailureClassifier.GANG_SCHEDULING_TIMEOUT : Reasons.GANG_RESTART,
+                        + delay.toSeconds() + "s",
+                gen,
+                now);
+        d.events.add(JobEvent.warning(
+                timeout ? FailureClassifier.GANG_SCHEDULING_TIMEOUT : Reasons.GANG_RESTART,
                 failure.message() + "; restarting the whole gang" + counted + " as attempt " + s.restartAttempt
                         + " after " + delay.toSeconds() + "s"));
         d.restartReasons.add(failure.reason());

@@ -16,8 +16,7 @@ import java.util.Map;
  * </pre>
  */
 public final class GangNames {
-    private GangNames() {
-    }
+    private GangNames() {}
 
     public static final String LABEL_PREFIX = "training.moe.dev/";
     /** Job name, on every owned object. */
@@ -35,6 +34,7 @@ public final class GangNames {
     public static final String EXPERT_GROUP_LABEL = LABEL_PREFIX + "expert-group";
     /** Progress report of global rank 0 (docs/contract.md section 4). */
     public static final String PROGRESS_ANNOTATION = TrainerContract.PROGRESS_ANNOTATION;
+
     public static final String MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
     public static final String MANAGED_BY = "moe-operator";
     public static final String COMPONENT_LABEL = "app.kubernetes.io/component";
@@ -43,6 +43,7 @@ public final class GangNames {
     public static final String TRAINER_CONTAINER = TrainerContract.TRAINER_CONTAINER;
     /** Key of the plan document in the ConfigMap. */
     public static final String PLAN_KEY = TrainerContract.PLAN_KEY;
+
     public static final String PLAN_DIR = TrainerContract.PLAN_DIR;
     public static final String PLAN_PATH = TrainerContract.PLAN_PATH;
 
@@ -68,7 +69,8 @@ public final class GangNames {
 
     /** DNS name of node rank 0 through the headless Service: MASTER_ADDR. */
     public static String masterAddress(MoETrainingJob job) {
-        return podName(job, 0) + "." + serviceName(job) + "." + job.getMetadata().getNamespace() + ".svc";
+        return podName(job, 0) + "." + serviceName(job) + "."
+                + job.getMetadata().getNamespace() + ".svc";
     }
 
     /** Labels on every object a job owns. */

@@ -19,23 +19,43 @@ import java.util.TreeMap;
  * those that fail the job before those that restart it, then earliest, then lowest rank.
  */
 public final class GangObserver {
-    private GangObserver() {
-    }
+    private GangObserver() {}
 
     /**
      * @param jobUid      the job's uid: pods controlled by another incarnation of the job are stale
      * @param gangStarted whether every rank of this attempt has been seen running or bound: from then on a rank
      *                    that vanished is a failure (PodDeleted), not a pod still to be created
      */
-    public static GangState observe(String jobName, String jobUid, Collection<Pod> pods, int attempt, int nodes, boolean gangStarted,
-            List<Integer> nonRetryableExitCodes, Instant now) {
-        return observe(jobName, jobUid, pods, attempt, nodes, gangStarted,
-                f -> FailureClassifier.isNonRetriable(f, nonRetryableExitCodes), now);
+    public static GangState observe(
+            String jobName,
+            String jobUid,
+            Collection<Pod> pods,
+            int attempt,
+            int nodes,
+            boolean gangStarted,
+            List<Integer> nonRetryableExitCodes,
+            Instant now) {
+        return observe(
+                jobName,
+                jobUid,
+                pods,
+                attempt,
+                nodes,
+                gangStarted,
+                f -> FailureClassifier.isNonRetriable(f, nonRetryableExitCodes),
+                now);
     }
 
     /** @param failsJob whether a failure fails the job at once (those come first: see {@link FailureRules}) */
-    public static GangState observe(String jobName, String jobUid, Collection<Pod> pods, int attempt, int nodes,
-            boolean gangStarted, java.util.function.Predicate<PodFailure> failsJob, Instant now) {
+    public static GangState observe(
+            String jobName,
+            String jobUid,
+            Collection<Pod> pods,
+            int attempt,
+            int nodes,
+            boolean gangStarted,
+            java.util.function.Predicate<PodFailure> failsJob,
+            Instant now) {
         return observe(jobName, jobUid, pods, attempt, nodes, gangStarted, failsJob, podName -> Optional.empty(), now);
     }
 
@@ -43,9 +63,16 @@ public final class GangObserver {
      * @param vanished the last failure a deleted pod of this attempt showed (see {@link PodTombstones}), by pod
      *                 name: a vanished rank is that failure (e.g. Evicted) instead of PodDeleted
      */
-    public static GangState observe(String jobName, String jobUid, Collection<Pod> pods, int attempt, int nodes,
-            boolean gangStarted, java.util.function.Predicate<PodFailure> failsJob,
-            java.util.function.Function<String, Optional<PodFailure>> vanished, Instant now) {
+    public static GangState observe(
+            String jobName,
+            String jobUid,
+            Collection<Pod> pods,
+            int attempt,
+            int nodes,
+            boolean gangStarted,
+            java.util.function.Predicate<PodFailure> failsJob,
+            java.util.function.Function<String, Optional<PodFailure>> vanished,
+            Instant now) {
         SortedMap<Integer, Pod> current = new TreeMap<>();
         List<Pod> stale = new ArrayList<>();
         for (Pod p : pods) {
@@ -56,8 +83,13 @@ public final class GangObserver {
             }
             Integer rank = intLabel(p, GangNames.NODE_RANK_LABEL);
             Integer podAttempt = intLabel(p, GangNames.ATTEMPT_LABEL);
-            if (rank != null && podAttempt != null && podAttempt == attempt && rank >= 0 && rank < nodes
-                    && !current.containsKey(rank) && ownedBy(p, jobUid)) {
+            if (rank != null
+                    && podAttempt != null
+                    && podAttempt == attempt
+                    && rank >= 0
+                    && rank < nodes
+                    && !current.containsKey(rank)
+                    && ownedBy(p, jobUid)) {
                 current.put(rank, p);
             } else {
                 stale.add(p);
@@ -93,17 +125,31 @@ public final class GangObserver {
                 if (!current.containsKey(r)) {
                     String name = GangNames.podName(jobName, r);
                     int rank = r;
-                    failures.add(vanished.apply(name).orElseGet(() -> new PodFailure(FailureClassifier.POD_DELETED,
-                            name, rank, null, "node rank " + rank + " of the running gang disappeared", now)));
+                    failures.add(vanished.apply(name)
+                            .orElseGet(() -> new PodFailure(
+                                    FailureClassifier.POD_DELETED,
+                                    name,
+                                    rank,
+                                    null,
+                                    "node rank " + rank + " of the running gang disappeared",
+                                    now)));
                 }
             }
         }
-        failures.sort(Comparator
-                .comparing((PodFailure f) -> !failsJob.test(f))
+        failures.sort(Comparator.comparing((PodFailure f) -> !failsJob.test(f))
                 .thenComparing(PodFailure::time)
                 .thenComparingInt(PodFailure::nodeRank));
-        return new GangState(attempt, nodes, current, stale, List.copyOf(failures), List.copyOf(problems), scheduled,
-                running, succeeded, Optional.ofNullable(oldest));
+        return new GangState(
+                attempt,
+                nodes,
+                current,
+                stale,
+                List.copyOf(failures),
+                List.copyOf(problems),
+                scheduled,
+                running,
+                succeeded,
+                Optional.ofNullable(oldest));
     }
 
     /**
@@ -111,21 +157,24 @@ public final class GangObserver {
      * name leaves pods of the old one behind until garbage collection removes them).
      */
     static boolean ownedBy(Pod p, String jobUid) {
-        return jobUid == null || p.getMetadata().getOwnerReferences().stream()
-                .anyMatch(o -> Boolean.TRUE.equals(o.getController()) && jobUid.equals(o.getUid()));
+        return jobUid == null
+                || p.getMetadata().getOwnerReferences().stream()
+                        .anyMatch(o -> Boolean.TRUE.equals(o.getController()) && jobUid.equals(o.getUid()));
     }
 
     /** Whether the pod's controller is a MoETrainingJob of this name (this incarnation or an earlier one). */
     static boolean controlledByJobNamed(Pod p, String jobName) {
-        return p.getMetadata().getOwnerReferences() != null && p.getMetadata().getOwnerReferences().stream()
-                .anyMatch(o -> Boolean.TRUE.equals(o.getController()) && "MoETrainingJob".equals(o.getKind())
-                        && jobName.equals(o.getName()));
+        return p.getMetadata().getOwnerReferences() != null
+                && p.getMetadata().getOwnerReferences().stream()
+                        .anyMatch(o -> Boolean.TRUE.equals(o.getController())
+                                && "MoETrainingJob".equals(o.getKind())
+                                && jobName.equals(o.getName()));
     }
 
-    private static final java.util.Set<String> IMAGE_PULL = java.util.Set.of("ErrImagePull", "ImagePullBackOff",
-            "InvalidImageName", "ErrImageNeverPull");
-    private static final java.util.Set<String> CONTAINER_CONFIG = java.util.Set.of("CreateContainerConfigError",
-            "CreateContainerError", "RunContainerError");
+    private static final java.util.Set<String> IMAGE_PULL =
+            java.util.Set.of("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull");
+    private static final java.util.Set<String> CONTAINER_CONFIG =
+            java.util.Set.of("CreateContainerConfigError", "CreateContainerError", "RunContainerError");
 
     /** Why a pod that has not failed is not running, when its status says so. */
     static Optional<PodProblem> problem(Pod p) {
@@ -139,7 +188,8 @@ public final class GangObserver {
                 if (waiting == null || waiting.getReason() == null) {
                     continue;
                 }
-                String message = waiting.getReason() + (waiting.getMessage() != null ? ": " + waiting.getMessage() : "");
+                String message =
+                        waiting.getReason() + (waiting.getMessage() != null ? ": " + waiting.getMessage() : "");
                 if (IMAGE_PULL.contains(waiting.getReason())) {
                     return Optional.of(new PodProblem(PodProblem.IMAGE_PULL_FAILED, name, message));
                 }
@@ -150,10 +200,11 @@ public final class GangObserver {
         }
         if (p.getStatus().getConditions() != null && !isScheduled(p)) {
             for (PodCondition c : p.getStatus().getConditions()) {
-                if ("PodScheduled".equals(c.getType()) && "False".equals(c.getStatus())
+                if ("PodScheduled".equals(c.getType())
+                        && "False".equals(c.getStatus())
                         && "Unschedulable".equals(c.getReason())) {
-                    return Optional.of(new PodProblem(PodProblem.UNSCHEDULABLE, name,
-                            c.getMessage() != null ? c.getMessage() : "unschedulable"));
+                    return Optional.of(new PodProblem(
+                            PodProblem.UNSCHEDULABLE, name, c.getMessage() != null ? c.getMessage() : "unschedulable"));
                 }
             }
         }
@@ -166,7 +217,9 @@ public final class GangObserver {
         if ("Running".equals(phase) || "Succeeded".equals(phase) || "Failed".equals(phase)) {
             return true;
         }
-        if (p.getSpec() != null && p.getSpec().getNodeName() != null && !p.getSpec().getNodeName().isEmpty()) {
+        if (p.getSpec() != null
+                && p.getSpec().getNodeName() != null
+                && !p.getSpec().getNodeName().isEmpty()) {
             return true;
         }
         if (p.getStatus() != null && p.getStatus().getConditions() != null) {

@@ -38,8 +38,7 @@ import java.util.TreeMap;
  * queue the pods form one Kueue pod group with topology annotations instead, and carry no affinity of ours.
  */
 public final class GangPodFactory {
-    private GangPodFactory() {
-    }
+    private GangPodFactory() {}
 
     /** The kubelet writes the container's last log lines as its termination message when it fails without one. */
     static final String TERMINATION_MESSAGE_POLICY = "FallbackToLogsOnError";
@@ -68,8 +67,10 @@ public final class GangPodFactory {
         TrainerSpec trainer = spec.trainer != null ? spec.trainer : new TrainerSpec();
         Container container = new ContainerBuilder()
                 .withName(GangNames.TRAINER_CONTAINER)
-                .withImage(trainer.image != null && !trainer.image.isBlank() ? trainer.image
-                        : settings.defaultTrainerImage())
+                .withImage(
+                        trainer.image != null && !trainer.image.isBlank()
+                                ? trainer.image
+                                : settings.defaultTrainerImage())
                 .withImagePullPolicy("IfNotPresent")
                 // A failed trainer's last log lines become its termination message: the operator keeps them in
                 // status.lastFailure and the restart Event after the pods are gone.
@@ -77,12 +78,20 @@ public final class GangPodFactory {
                 .withCommand(trainer.command != null && !trainer.command.isEmpty() ? trainer.command : null)
                 .withArgs(trainer.args != null && !trainer.args.isEmpty() ? trainer.args : null)
                 .withEnv(env(job, plan, attempt, nodeRank, settings, volumes.checkpointDir))
-                .addNewPort().withName("rendezvous").withContainerPort(settings.masterPort()).withProtocol("TCP")
+                .addNewPort()
+                .withName("rendezvous")
+                .withContainerPort(settings.masterPort())
+                .withProtocol("TCP")
                 .endPort()
-                .addNewPort().withName("metrics").withContainerPort(settings.metricsPort()).withProtocol("TCP")
+                .addNewPort()
+                .withName("metrics")
+                .withContainerPort(settings.metricsPort())
+                .withProtocol("TCP")
                 .endPort()
-                .withNewResources().addToLimits(Placement.GPU_RESOURCE, gpus)
-                .addToRequests(Placement.GPU_RESOURCE, gpus).endResources()
+                .withNewResources()
+                .addToLimits(Placement.GPU_RESOURCE, gpus)
+                .addToRequests(Placement.GPU_RESOURCE, gpus)
+                .endResources()
                 .withVolumeMounts(volumes.mounts)
                 .build();
 
@@ -122,8 +131,8 @@ public final class GangPodFactory {
                 .build();
     }
 
-    static List<EnvVar> env(MoETrainingJob job, Plan plan, int attempt, int nodeRank, GangSettings settings,
-            String checkpointDir) {
+    static List<EnvVar> env(
+            MoETrainingJob job, Plan plan, int attempt, int nodeRank, GangSettings settings, String checkpointDir) {
         Map<String, EnvVar> env = new LinkedHashMap<>();
         put(env, TrainerContract.MASTER_ADDR, GangNames.masterAddress(job));
         put(env, TrainerContract.MASTER_PORT, String.valueOf(settings.masterPort()));
@@ -184,8 +193,16 @@ public final class GangPodFactory {
     }
 
     private static void fieldRef(Map<String, EnvVar> env, String name, String fieldPath) {
-        env.put(name, new EnvVarBuilder().withName(name).withNewValueFrom().withNewFieldRef()
-                .withFieldPath(fieldPath).endFieldRef().endValueFrom().build());
+        env.put(
+                name,
+                new EnvVarBuilder()
+                        .withName(name)
+                        .withNewValueFrom()
+                        .withNewFieldRef()
+                        .withFieldPath(fieldPath)
+                        .endFieldRef()
+                        .endValueFrom()
+                        .build());
     }
 
     private static void put(Map<String, EnvVar> env, String name, String value) {
@@ -194,45 +211,83 @@ public final class GangPodFactory {
     }
 
     /** Volumes and mounts of the trainer container. */
-    record Volumes(List<Volume> volumes, List<VolumeMount> mounts, String checkpointDir) {
-    }
+    record Volumes(List<Volume> volumes, List<VolumeMount> mounts, String checkpointDir) {}
 
     static Volumes volumes(MoETrainingJob job) {
         MoETrainingJobSpec spec = job.getSpec();
         List<Volume> volumes = new ArrayList<>();
         List<VolumeMount> mounts = new ArrayList<>();
-        volumes.add(new VolumeBuilder().withName("plan").withNewConfigMap()
+        volumes.add(new VolumeBuilder()
+                .withName("plan")
+                .withNewConfigMap()
                 .withName(GangNames.planConfigMapName(job))
-                .addNewItem().withKey(GangNames.PLAN_KEY).withPath(GangNames.PLAN_KEY).endItem()
-                .endConfigMap().build());
-        mounts.add(new VolumeMountBuilder().withName("plan").withMountPath(GangNames.PLAN_DIR).withReadOnly(true)
+                .addNewItem()
+                .withKey(GangNames.PLAN_KEY)
+                .withPath(GangNames.PLAN_KEY)
+                .endItem()
+                .endConfigMap()
+                .build());
+        mounts.add(new VolumeMountBuilder()
+                .withName("plan")
+                .withMountPath(GangNames.PLAN_DIR)
+                .withReadOnly(true)
                 .build());
         // NCCL and the data loader need far more shared memory than the container runtime's 64 MiB default.
-        volumes.add(new VolumeBuilder().withName("dshm").withNewEmptyDir().withMedium("Memory").endEmptyDir()
+        volumes.add(new VolumeBuilder()
+                .withName("dshm")
+                .withNewEmptyDir()
+                .withMedium("Memory")
+                .endEmptyDir()
                 .build());
-        mounts.add(new VolumeMountBuilder().withName("dshm").withMountPath(TrainerContract.SHM_DIR).build());
+        mounts.add(new VolumeMountBuilder()
+                .withName("dshm")
+                .withMountPath(TrainerContract.SHM_DIR)
+                .build());
         String checkpointDir = null;
         if (spec.training != null && spec.training.checkpoint != null && spec.training.checkpoint.claimName != null) {
             checkpointDir = TrainerContract.CHECKPOINT_DIR;
-            volumes.add(new VolumeBuilder().withName("checkpoints").withNewPersistentVolumeClaim()
-                    .withClaimName(spec.training.checkpoint.claimName).endPersistentVolumeClaim().build());
-            mounts.add(new VolumeMountBuilder().withName("checkpoints").withMountPath(checkpointDir).build());
-        }
-        if (spec.model != null && spec.model.checkpoint != null && spec.model.checkpoint.claimName != null
-                && spec.model.checkpoint.path != null) {
-            volumes.add(new VolumeBuilder().withName("model").withNewPersistentVolumeClaim()
-                    .withClaimName(spec.model.checkpoint.claimName).withReadOnly(true).endPersistentVolumeClaim()
+            volumes.add(new VolumeBuilder()
+                    .withName("checkpoints")
+                    .withNewPersistentVolumeClaim()
+                    .withClaimName(spec.training.checkpoint.claimName)
+                    .endPersistentVolumeClaim()
                     .build());
-            mounts.add(new VolumeMountBuilder().withName("model").withMountPath(WorkloadSyntax.modelMountPath(spec.model.checkpoint.path))
-                    .withReadOnly(true).build());
+            mounts.add(new VolumeMountBuilder()
+                    .withName("checkpoints")
+                    .withMountPath(checkpointDir)
+                    .build());
+        }
+        if (spec.model != null
+                && spec.model.checkpoint != null
+                && spec.model.checkpoint.claimName != null
+                && spec.model.checkpoint.path != null) {
+            volumes.add(new VolumeBuilder()
+                    .withName("model")
+                    .withNewPersistentVolumeClaim()
+                    .withClaimName(spec.model.checkpoint.claimName)
+                    .withReadOnly(true)
+                    .endPersistentVolumeClaim()
+                    .build());
+            mounts.add(new VolumeMountBuilder()
+                    .withName("model")
+                    .withMountPath(WorkloadSyntax.modelMountPath(spec.model.checkpoint.path))
+                    .withReadOnly(true)
+                    .build());
         }
         if (spec.training != null && spec.training.dataset != null && spec.training.dataset.claimName != null) {
-            volumes.add(new VolumeBuilder().withName("data").withNewPersistentVolumeClaim()
-                    .withClaimName(spec.training.dataset.claimName).withReadOnly(true).endPersistentVolumeClaim()
+            volumes.add(new VolumeBuilder()
+                    .withName("data")
+                    .withNewPersistentVolumeClaim()
+                    .withClaimName(spec.training.dataset.claimName)
+                    .withReadOnly(true)
+                    .endPersistentVolumeClaim()
                     .build());
-            mounts.add(new VolumeMountBuilder().withName("data").withMountPath(TrainerContract.DATA_DIR).withReadOnly(true).build());
+            mounts.add(new VolumeMountBuilder()
+                    .withName("data")
+                    .withMountPath(TrainerContract.DATA_DIR)
+                    .withReadOnly(true)
+                    .build());
         }
         return new Volumes(volumes, mounts, checkpointDir);
     }
-
 }

@@ -18,18 +18,37 @@ import java.util.List;
  *
  * @param progressDeadlineSeconds stall detection's deadline, or null when it is off
  */
-public record GangRestartPolicy(int maxRestarts, int backoffSeconds, int maxBackoffSeconds,
-        List<Integer> nonRetryableExitCodes, int gangSchedulingTimeoutSeconds, int maxInfrastructureRestarts,
-        List<FailureRule> rules, Integer progressDeadlineSeconds, int progressStartupGraceSeconds) {
+public record GangRestartPolicy(
+        int maxRestarts,
+        int backoffSeconds,
+        int maxBackoffSeconds,
+        List<Integer> nonRetryableExitCodes,
+        int gangSchedulingTimeoutSeconds,
+        int maxInfrastructureRestarts,
+        List<FailureRule> rules,
+        Integer progressDeadlineSeconds,
+        int progressStartupGraceSeconds) {
 
     /** The defaults: the values a RestartPolicySpec starts with (those of the CRD's @Default). */
     private static final RestartPolicySpec DEFAULTS = new RestartPolicySpec();
 
     /** The policy without failure rules or stall detection. */
-    public GangRestartPolicy(int maxRestarts, int backoffSeconds, int maxBackoffSeconds,
-            List<Integer> nonRetryableExitCodes, int gangSchedulingTimeoutSeconds) {
-        this(maxRestarts, backoffSeconds, maxBackoffSeconds, nonRetryableExitCodes, gangSchedulingTimeoutSeconds,
-                DEFAULTS.maxInfrastructureRestarts, List.of(), null, DEFAULTS.progressStartupGraceSeconds);
+    public GangRestartPolicy(
+            int maxRestarts,
+            int backoffSeconds,
+            int maxBackoffSeconds,
+            List<Integer> nonRetryableExitCodes,
+            int gangSchedulingTimeoutSeconds) {
+        this(
+                maxRestarts,
+                backoffSeconds,
+                maxBackoffSeconds,
+                nonRetryableExitCodes,
+                gangSchedulingTimeoutSeconds,
+                DEFAULTS.maxInfrastructureRestarts,
+                List.of(),
+                null,
+                DEFAULTS.progressStartupGraceSeconds);
     }
 
     public static GangRestartPolicy of(RestartPolicySpec spec) {
@@ -39,12 +58,18 @@ public record GangRestartPolicy(int maxRestarts, int backoffSeconds, int maxBack
                 s.backoffSeconds != null ? s.backoffSeconds : DEFAULTS.backoffSeconds,
                 s.maxBackoffSeconds != null ? s.maxBackoffSeconds : DEFAULTS.maxBackoffSeconds,
                 s.nonRetryableExitCodes != null ? List.copyOf(s.nonRetryableExitCodes) : List.of(),
-                s.gangSchedulingTimeoutSeconds != null ? s.gangSchedulingTimeoutSeconds
+                s.gangSchedulingTimeoutSeconds != null
+                        ? s.gangSchedulingTimeoutSeconds
                         : DEFAULTS.gangSchedulingTimeoutSeconds,
                 s.maxInfrastructureRestarts != null ? s.maxInfrastructureRestarts : DEFAULTS.maxInfrastructureRestarts,
-                s.rules != null ? List.copyOf(s.rules.stream().filter(java.util.Objects::nonNull).toList()) : List.of(),
+                s.rules != null
+                        ? List.copyOf(s.rules.stream()
+                                .filter(java.util.Objects::nonNull)
+                                .toList())
+                        : List.of(),
                 s.progressDeadlineSeconds,
-                s.progressStartupGraceSeconds != null ? s.progressStartupGraceSeconds
+                s.progressStartupGraceSeconds != null
+                        ? s.progressStartupGraceSeconds
                         : DEFAULTS.progressStartupGraceSeconds);
     }
 
@@ -79,7 +104,8 @@ public record GangRestartPolicy(int maxRestarts, int backoffSeconds, int maxBack
         if (status.lastFailure != null && FailureClassifier.GANG_SCHEDULING_TIMEOUT.equals(status.lastFailure.reason)) {
             return attempt - restarts - infrastructure;
         }
-        if (status.lastFailure != null && FailureRule.Action.RestartGangUncounted.name().equals(status.lastFailure.action)) {
+        if (status.lastFailure != null
+                && FailureRule.Action.RestartGangUncounted.name().equals(status.lastFailure.action)) {
             return infrastructure;
         }
         return restarts;

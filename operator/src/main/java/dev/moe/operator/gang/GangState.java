@@ -24,20 +24,47 @@ import java.util.SortedMap;
  * @param spareNodes     fitting nodes of the cluster beyond those the gang needs, when the reconciler counted them
  *                       (for a failure: how many bad nodes the job may exclude, see {@link BadNodes}); else 0
  */
-public record GangState(int attempt, int nodes, SortedMap<Integer, Pod> current, List<Pod> stale,
-        List<PodFailure> failures, List<PodProblem> problems, int scheduled, int running, int succeeded,
-        Optional<Instant> oldestCreation, int spareNodes) {
+public record GangState(
+        int attempt,
+        int nodes,
+        SortedMap<Integer, Pod> current,
+        List<Pod> stale,
+        List<PodFailure> failures,
+        List<PodProblem> problems,
+        int scheduled,
+        int running,
+        int succeeded,
+        Optional<Instant> oldestCreation,
+        int spareNodes) {
 
-    public GangState(int attempt, int nodes, SortedMap<Integer, Pod> current, List<Pod> stale,
-            List<PodFailure> failures, List<PodProblem> problems, int scheduled, int running, int succeeded,
+    public GangState(
+            int attempt,
+            int nodes,
+            SortedMap<Integer, Pod> current,
+            List<Pod> stale,
+            List<PodFailure> failures,
+            List<PodProblem> problems,
+            int scheduled,
+            int running,
+            int succeeded,
             Optional<Instant> oldestCreation) {
         this(attempt, nodes, current, stale, failures, problems, scheduled, running, succeeded, oldestCreation, 0);
     }
 
     /** The same state, knowing how many fitting nodes the cluster has beyond the gang. */
     public GangState withSpareNodes(int spare) {
-        return new GangState(attempt, nodes, current, stale, failures, problems, scheduled, running, succeeded,
-                oldestCreation, spare);
+        return new GangState(
+                attempt,
+                nodes,
+                current,
+                stale,
+                failures,
+                problems,
+                scheduled,
+                running,
+                succeeded,
+                oldestCreation,
+                spare);
     }
 
     /** The same state with {@code problem} as the first problem (a fact learnt outside the pods, e.g. NoNodeFits). */
@@ -45,13 +72,26 @@ public record GangState(int attempt, int nodes, SortedMap<Integer, Pod> current,
         List<PodProblem> all = new java.util.ArrayList<>();
         all.add(problem);
         all.addAll(problems);
-        return new GangState(attempt, nodes, current, stale, failures, List.copyOf(all), scheduled, running, succeeded,
-                oldestCreation, spareNodes);
+        return new GangState(
+                attempt,
+                nodes,
+                current,
+                stale,
+                failures,
+                List.copyOf(all),
+                scheduled,
+                running,
+                succeeded,
+                oldestCreation,
+                spareNodes);
     }
 
     /** Node ranks with no pod of this attempt. */
     public List<Integer> missingRanks() {
-        return java.util.stream.IntStream.range(0, nodes).filter(r -> !current.containsKey(r)).boxed().toList();
+        return java.util.stream.IntStream.range(0, nodes)
+                .filter(r -> !current.containsKey(r))
+                .boxed()
+                .toList();
     }
 
     public boolean allSucceeded() {

@@ -4,10 +4,10 @@ import dev.moe.api.v1alpha1.MoETrainingJob;
 import dev.moe.api.v1alpha1.PlacementSpec;
 import dev.moe.plan.Plan;
 import io.fabric8.kubernetes.api.model.Affinity;
-import io.fabric8.kubernetes.api.model.NodeSelectorRequirement;
-import io.fabric8.kubernetes.api.model.NodeSelectorRequirementBuilder;
 import io.fabric8.kubernetes.api.model.AffinityBuilder;
 import io.fabric8.kubernetes.api.model.LabelSelectorBuilder;
+import io.fabric8.kubernetes.api.model.NodeSelectorRequirement;
+import io.fabric8.kubernetes.api.model.NodeSelectorRequirementBuilder;
 import io.fabric8.kubernetes.api.model.PodAffinityTerm;
 import io.fabric8.kubernetes.api.model.PodAffinityTermBuilder;
 import io.fabric8.kubernetes.api.model.Toleration;
@@ -88,7 +88,8 @@ public final class Placement {
             return ranks.isEmpty() ? List.of() : List.of(List.copyOf(ranks));
         }
         Map<Integer, List<Integer>> byGroup = new TreeMap<>();
-        ranks.forEach(r -> byGroup.computeIfAbsent(expertGroup(r), g -> new ArrayList<>()).add(r));
+        ranks.forEach(r ->
+                byGroup.computeIfAbsent(expertGroup(r), g -> new ArrayList<>()).add(r));
         return List.copyOf(byGroup.values());
     }
 
@@ -146,8 +147,11 @@ public final class Placement {
             tolerations.addAll(spec.tolerations);
         }
         if (tolerations.stream().noneMatch(t -> GPU_RESOURCE.equals(t.getKey()))) {
-            tolerations.add(new TolerationBuilder().withKey(GPU_RESOURCE).withOperator("Exists")
-                    .withEffect("NoSchedule").build());
+            tolerations.add(new TolerationBuilder()
+                    .withKey(GPU_RESOURCE)
+                    .withOperator("Exists")
+                    .withEffect("NoSchedule")
+                    .build());
         }
         return tolerations;
     }
@@ -160,20 +164,34 @@ public final class Placement {
         String jobName = job.getMetadata().getName();
         // One pod per node: never two ranks of the job on one node.
         PodAffinityTerm onePerNode = new PodAffinityTermBuilder()
-                .withLabelSelector(new LabelSelectorBuilder().addToMatchLabels(GangNames.JOB_LABEL, jobName).build())
-                .withTopologyKey(HOSTNAME_KEY).build();
-        AffinityBuilder b = new AffinityBuilder().withNewPodAntiAffinity()
-                .withRequiredDuringSchedulingIgnoredDuringExecution(onePerNode).endPodAntiAffinity();
+                .withLabelSelector(new LabelSelectorBuilder()
+                        .addToMatchLabels(GangNames.JOB_LABEL, jobName)
+                        .build())
+                .withTopologyKey(HOSTNAME_KEY)
+                .build();
+        AffinityBuilder b = new AffinityBuilder()
+                .withNewPodAntiAffinity()
+                .withRequiredDuringSchedulingIgnoredDuringExecution(onePerNode)
+                .endPodAntiAffinity();
         List<String> excluded = job.getStatus() != null ? job.getStatus().excludedNodes : null;
         if (excluded != null && !excluded.isEmpty()) {
             // Nodes this job failed on (BadNodes): by name, one requirement per node (a metadata.name field
             // requirement takes one value); the requirements of one term all apply.
-            List<NodeSelectorRequirement> notOn = excluded.stream().filter(n -> n != null && !n.isEmpty())
-                    .map(n -> new NodeSelectorRequirementBuilder().withKey("metadata.name").withOperator("NotIn")
-                            .withValues(n).build()).toList();
-            b.withNewNodeAffinity().withNewRequiredDuringSchedulingIgnoredDuringExecution()
-                    .addNewNodeSelectorTerm().withMatchFields(notOn).endNodeSelectorTerm()
-                    .endRequiredDuringSchedulingIgnoredDuringExecution().endNodeAffinity();
+            List<NodeSelectorRequirement> notOn = excluded.stream()
+                    .filter(n -> n != null && !n.isEmpty())
+                    .map(n -> new NodeSelectorRequirementBuilder()
+                            .withKey("metadata.name")
+                            .withOperator("NotIn")
+                            .withValues(n)
+                            .build())
+                    .toList();
+            b.withNewNodeAffinity()
+                    .withNewRequiredDuringSchedulingIgnoredDuringExecution()
+                    .addNewNodeSelectorTerm()
+                    .withMatchFields(notOn)
+                    .endNodeSelectorTerm()
+                    .endRequiredDuringSchedulingIgnoredDuringExecution()
+                    .endNodeAffinity();
         }
         if (keys.isEmpty()) {
             return b.build();
@@ -188,23 +206,28 @@ public final class Placement {
                             .addToMatchLabels(GangNames.JOB_LABEL, jobName)
                             .addToMatchLabels(GangNames.EXPERT_GROUP_LABEL, String.valueOf(expertGroup(nodeRank)))
                             .build())
-                    .withTopologyKey(keys.get(0)).build());
+                    .withTopologyKey(keys.get(0))
+                    .build());
             first = 1;
         }
         // The rest of the gang as close as possible: fastest domain first.
         int weight = 100;
         for (int i = first; i < keys.size(); i++) {
-            preferred.add(new WeightedPodAffinityTermBuilder().withWeight(Math.max(weight, 1))
+            preferred.add(new WeightedPodAffinityTermBuilder()
+                    .withWeight(Math.max(weight, 1))
                     .withNewPodAffinityTerm()
-                    .withLabelSelector(new LabelSelectorBuilder().addToMatchLabels(GangNames.JOB_LABEL, jobName)
+                    .withLabelSelector(new LabelSelectorBuilder()
+                            .addToMatchLabels(GangNames.JOB_LABEL, jobName)
                             .build())
                     .withTopologyKey(keys.get(i))
-                    .endPodAffinityTerm().build());
+                    .endPodAffinityTerm()
+                    .build());
             weight /= 2;
         }
         return b.withNewPodAffinity()
                 .withRequiredDuringSchedulingIgnoredDuringExecution(required.isEmpty() ? null : required)
                 .withPreferredDuringSchedulingIgnoredDuringExecution(preferred.isEmpty() ? null : preferred)
-                .endPodAffinity().build();
+                .endPodAffinity()
+                .build();
     }
 }

@@ -19,8 +19,16 @@ import java.time.Instant;
  *                           characters, or null
  * @param node               the node the pod ran on, or null
  */
-public record PodFailure(String reason, String pod, int nodeRank, Integer exitCode, String message, Instant time,
-        String terminationReason, String terminationMessage, String node) {
+public record PodFailure(
+        String reason,
+        String pod,
+        int nodeRank,
+        Integer exitCode,
+        String message,
+        Instant time,
+        String terminationReason,
+        String terminationMessage,
+        String node) {
 
     /** A failure learnt without a container termination (a vanished rank, a timeout, a stall). */
     public PodFailure(String reason, String pod, int nodeRank, Integer exitCode, String message, Instant time) {

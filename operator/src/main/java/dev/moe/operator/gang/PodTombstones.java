@@ -21,8 +21,7 @@ public final class PodTombstones {
     static final int MAX_ENTRIES = 10_000;
     static final Duration TTL = Duration.ofMinutes(15);
 
-    private record Tombstone(String ownerUid, Integer attempt, PodFailure failure, Instant at) {
-    }
+    private record Tombstone(String ownerUid, Integer attempt, PodFailure failure, Instant at) {}
 
     private final Map<String, Tombstone> byPod = new LinkedHashMap<>();
 
@@ -39,7 +38,10 @@ public final class PodTombstones {
             return;
         }
         String owner = pod.getMetadata().getOwnerReferences().stream()
-                .filter(o -> Boolean.TRUE.equals(o.getController())).map(o -> o.getUid()).findFirst().orElse(null);
+                .filter(o -> Boolean.TRUE.equals(o.getController()))
+                .map(o -> o.getUid())
+                .findFirst()
+                .orElse(null);
         String key = key(pod.getMetadata().getNamespace(), pod.getMetadata().getName());
         byPod.remove(key);
         byPod.put(key, new Tombstone(owner, GangObserver.intLabel(pod, GangNames.ATTEMPT_LABEL), failure.get(), now));
@@ -47,11 +49,13 @@ public final class PodTombstones {
     }
 
     /** The failure the deleted pod of this job's attempt showed last, if it was recorded. */
-    public synchronized Optional<PodFailure> lastFailure(String namespace, String podName, String jobUid, int attempt,
-            Instant now) {
+    public synchronized Optional<PodFailure> lastFailure(
+            String namespace, String podName, String jobUid, int attempt, Instant now) {
         prune(now);
         Tombstone t = byPod.get(key(namespace, podName));
-        if (t == null || t.attempt() == null || t.attempt() != attempt
+        if (t == null
+                || t.attempt() == null
+                || t.attempt() != attempt
                 || (jobUid != null && !jobUid.equals(t.ownerUid()))) {
             return Optional.empty();
         }

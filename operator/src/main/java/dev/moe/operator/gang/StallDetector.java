@@ -16,27 +16,30 @@ import java.util.Optional;
  * the deadline (model load, compilation, checkpoint restore take longer than a step).
  */
 public final class StallDetector {
-    private StallDetector() {
-    }
+    private StallDetector() {}
 
     /**
      * @param s status after this reconcile's progress and conditions (the gang is running)
      * @return the Stalled failure of rank 0 when the deadline has passed, else empty (and {@code d} wakes up when it
      *         would pass)
      */
-    static Optional<PodFailure> check(MoETrainingJobStatus s, GangState gang, GangRestartPolicy policy,
-            GangDecision d, Instant now) {
-        if (policy.progressDeadlineSeconds() == null || !gang.allRunning() || gang.rank0().isEmpty()) {
+    static Optional<PodFailure> check(
+            MoETrainingJobStatus s, GangState gang, GangRestartPolicy policy, GangDecision d, Instant now) {
+        if (policy.progressDeadlineSeconds() == null
+                || !gang.allRunning()
+                || gang.rank0().isEmpty()) {
             return Optional.empty();
         }
         Instant runningSince = Conditions.get(s, Conditions.RUNNING)
                 .filter(c -> Conditions.TRUE.equals(c.status))
-                .map(c -> FailureClassifier.parse(c.lastTransitionTime, now)).orElse(null);
+                .map(c -> FailureClassifier.parse(c.lastTransitionTime, now))
+                .orElse(null);
         if (runningSince == null) {
             return Optional.empty();
         }
         Instant stepSeen = s.progress != null && s.progress.stepObservedTime != null
-                ? FailureClassifier.parse(s.progress.stepObservedTime, null) : null;
+                ? FailureClassifier.parse(s.progress.stepObservedTime, null)
+                : null;
         boolean stepThisAttempt = stepSeen != null && stepSeen.isAfter(runningSince);
         int allowed = stepThisAttempt ? policy.progressDeadlineSeconds() : policy.progressStartupGraceSeconds();
         Instant from = stepThisAttempt ? stepSeen : runningSince;
@@ -53,7 +56,15 @@ public final class StallDetector {
                         + s.restartAttempt + "; restartPolicy.progressStartupGraceSeconds=" + allowed + ")";
         var pod = gang.rank0().get();
         String node = pod.getSpec() != null ? pod.getSpec().getNodeName() : null;
-        return Optional.of(new PodFailure(FailureClassifier.STALLED, pod.getMetadata().getName(), 0, null,
-                pod.getMetadata().getName() + " (node rank 0) stalled: " + what, now, null, null, node));
+        return Optional.of(new PodFailure(
+                FailureClassifier.STALLED,
+                pod.getMetadata().getName(),
+                0,
+                null,
+                pod.getMetadata().getName() + " (node rank 0) stalled: " + what,
+                now,
+                null,
+                null,
+                node));
     }
 }

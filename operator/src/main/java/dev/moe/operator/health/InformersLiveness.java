@@ -35,8 +35,10 @@ public class InformersLiveness implements HealthCheck {
 
     /** The same facts as metrics, so an alert can fire on them (the chart's MoEOperatorNotReady). */
     void registerMetrics(@Observes StartupEvent start) {
-        gauges.add(Gauge.builder("moe.operator.informers.stopped", this, h -> h.stopped().size())
-                .description("Informers that stopped for good (liveness fails while > 0)").register(registry));
+        gauges.add(Gauge.builder(
+                        "moe.operator.informers.stopped", this, h -> h.stopped().size())
+                .description("Informers that stopped for good (liveness fails while > 0)")
+                .register(registry));
         gauges.add(Gauge.builder("moe.operator.event.sources.unhealthy", this, InformersLiveness::unhealthyEventSources)
                 .description("Event sources not healthy: not synced, not watching or stopped (readiness)")
                 .register(registry));
@@ -55,8 +57,9 @@ public class InformersLiveness implements HealthCheck {
         var info = operator.getRuntimeInfo();
         List<String> stopped = new ArrayList<>();
         if (info.isStarted()) {
-            info.getRegisteredControllers().forEach(rc -> stopped.addAll(
-                    stoppedInformers(rc.getConfiguration().getName(), informers(rc.getControllerHealthInfo()))));
+            info.getRegisteredControllers()
+                    .forEach(rc -> stopped.addAll(stoppedInformers(
+                            rc.getConfiguration().getName(), informers(rc.getControllerHealthInfo()))));
         }
         return stopped;
     }
@@ -67,7 +70,9 @@ public class InformersLiveness implements HealthCheck {
             return 1;
         }
         return info.getRegisteredControllers().stream()
-                .mapToInt(rc -> rc.getControllerHealthInfo().unhealthyEventSources().size()).sum();
+                .mapToInt(rc ->
+                        rc.getControllerHealthInfo().unhealthyEventSources().size())
+                .sum();
     }
 
     @Override
@@ -88,8 +93,8 @@ public class InformersLiveness implements HealthCheck {
     }
 
     /** "controller/eventSource/namespace" of every informer that is no longer running. */
-    static List<String> stoppedInformers(String controller,
-            Map<String, ? extends InformerWrappingEventSourceHealthIndicator<?>> sources) {
+    static List<String> stoppedInformers(
+            String controller, Map<String, ? extends InformerWrappingEventSourceHealthIndicator<?>> sources) {
         List<String> stopped = new ArrayList<>();
         sources.forEach((source, indicator) -> {
             Map<String, InformerHealthIndicator> informers = indicator.informerHealthIndicators();

@@ -19,8 +19,7 @@ import org.jboss.logging.Logger;
  * are logged and attached as suppressed.
  */
 public final class BoundedParallel {
-    private BoundedParallel() {
-    }
+    private BoundedParallel() {}
 
     public static final int MAX_IN_FLIGHT = 16;
     private static final Logger LOG = Logger.getLogger(BoundedParallel.class);
@@ -58,8 +57,7 @@ public final class BoundedParallel {
                 throw ie;
             } catch (ExecutionException e) {
                 Throwable cause = e.getCause();
-                RuntimeException re = cause instanceof RuntimeException r ? r
-                        : new IllegalStateException(cause);
+                RuntimeException re = cause instanceof RuntimeException r ? r : new IllegalStateException(cause);
                 if (first == null) {
                     first = re;
                 } else {

@@ -30,13 +30,14 @@ public class ClientJobReading implements KubernetesClientObjectMapperCustomizer 
     static final int PARSER_MAX_NESTING = 100_000;
 
     @JsonIgnoreProperties(value = "fieldsV1", ignoreUnknown = true)
-    abstract static class WithoutFieldsV1 {
-    }
+    abstract static class WithoutFieldsV1 {}
 
     @Override
     public void customize(ObjectMapper mapper) {
-        mapper.getFactory().setStreamReadConstraints(StreamReadConstraints.builder()
-                .maxNestingDepth(PARSER_MAX_NESTING).build());
+        mapper.getFactory()
+                .setStreamReadConstraints(StreamReadConstraints.builder()
+                        .maxNestingDepth(PARSER_MAX_NESTING)
+                        .build());
         mapper.addMixIn(ManagedFieldsEntry.class, WithoutFieldsV1.class);
         mapper.registerModule(TolerantJobReading.module());
     }

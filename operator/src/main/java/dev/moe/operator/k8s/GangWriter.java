@@ -20,8 +20,7 @@ import org.jboss.logging.Logger;
 public final class GangWriter {
     private static final Logger LOG = Logger.getLogger(GangWriter.class);
 
-    private GangWriter() {
-    }
+    private GangWriter() {}
 
     /**
      * Creates the decided ranks. Names are deterministic, so a create that meets this job's existing pod is a no-op
@@ -29,14 +28,16 @@ public final class GangWriter {
      * ({@link ObjectNotOwnedException}). One failed create does not stop the others of its wave; the first failure
      * is rethrown and the next reconcile creates what is still missing.
      */
-    public static void create(Context<MoETrainingJob> ctx, MoETrainingJob job, Plan plan, GangDecision decision,
-            GangSettings settings) {
+    public static void create(
+            Context<MoETrainingJob> ctx, MoETrainingJob job, Plan plan, GangDecision decision, GangSettings settings) {
         int attempt = decision.status.restartAttempt;
         for (List<Integer> wave : new Placement(job, plan).createWaves(decision.createRanks)) {
-            BoundedParallel.runAll(wave.stream().<Runnable>map(rank -> {
-                Pod pod = GangPodFactory.render(job, plan, attempt, rank, settings);
-                return () -> Ownership.create(ctx, job, pod);
-            }).toList());
+            BoundedParallel.runAll(wave.stream()
+                    .<Runnable>map(rank -> {
+                        Pod pod = GangPodFactory.render(job, plan, attempt, rank, settings);
+                        return () -> Ownership.create(ctx, job, pod);
+                    })
+                    .toList());
         }
     }
 
@@ -55,34 +56,48 @@ public final class GangWriter {
         String attempt = String.valueOf(decision.status.restartAttempt);
         var pods = ctx.getClient().pods().inNamespace(ns);
         List<Pod> oneByOne = decision.deletePods;
-        if (uid != null && decision.deleteGang && decision.createRanks.isEmpty()
+        if (uid != null
+                && decision.deleteGang
+                && decision.createRanks.isEmpty()
                 && decision.deletePods.stream().allMatch(p -> ofJob(p, ns, name))) {
-            pods.withLabel(GangNames.JOB_LABEL, name).withLabel(GangNames.JOB_UID_LABEL, uid).delete();
+            pods.withLabel(GangNames.JOB_LABEL, name)
+                    .withLabel(GangNames.JOB_UID_LABEL, uid)
+                    .delete();
             oneByOne = withoutLabel(decision.deletePods, GangNames.JOB_UID_LABEL, uid);
-        } else if (uid != null && decision.deleteOtherAttempts && decision.deletePods.stream()
-                .allMatch(p -> ofJob(p, ns, name) && p.getMetadata().getLabels().containsKey(GangNames.ATTEMPT_LABEL)
-                        && !attempt.equals(p.getMetadata().getLabels().get(GangNames.ATTEMPT_LABEL)))) {
-            pods.withLabel(GangNames.JOB_LABEL, name).withLabel(GangNames.JOB_UID_LABEL, uid)
-                    .withLabel(GangNames.ATTEMPT_LABEL).withoutLabel(GangNames.ATTEMPT_LABEL, attempt).delete();
+        } else if (uid != null
+                && decision.deleteOtherAttempts
+                && decision.deletePods.stream()
+                        .allMatch(p -> ofJob(p, ns, name)
+                                && p.getMetadata().getLabels().containsKey(GangNames.ATTEMPT_LABEL)
+                                && !attempt.equals(p.getMetadata().getLabels().get(GangNames.ATTEMPT_LABEL)))) {
+            pods.withLabel(GangNames.JOB_LABEL, name)
+                    .withLabel(GangNames.JOB_UID_LABEL, uid)
+                    .withLabel(GangNames.ATTEMPT_LABEL)
+                    .withoutLabel(GangNames.ATTEMPT_LABEL, attempt)
+                    .delete();
             oneByOne = withoutLabel(decision.deletePods, GangNames.JOB_UID_LABEL, uid);
         }
         for (Pod p : oneByOne) {
             pods.withName(p.getMetadata().getName()).delete();
         }
         for (Pod p : decision.forceDeletePods) {
-            LOG.warnf("force-deleting %s/%s, terminating since %s (node unreachable?)", ns, p.getMetadata().getName(),
-                    p.getMetadata().getDeletionTimestamp());
+            LOG.warnf(
+                    "force-deleting %s/%s, terminating since %s (node unreachable?)",
+                    ns, p.getMetadata().getName(), p.getMetadata().getDeletionTimestamp());
             pods.withName(p.getMetadata().getName()).withGracePeriod(0).delete();
         }
     }
 
     private static List<Pod> withoutLabel(List<Pod> pods, String key, String value) {
-        return pods.stream().filter(p -> p.getMetadata().getLabels() == null
-                || !value.equals(p.getMetadata().getLabels().get(key))).toList();
+        return pods.stream()
+                .filter(p -> p.getMetadata().getLabels() == null
+                        || !value.equals(p.getMetadata().getLabels().get(key)))
+                .toList();
     }
 
     private static boolean ofJob(Pod p, String ns, String name) {
-        return ns.equals(p.getMetadata().getNamespace()) && p.getMetadata().getLabels() != null
+        return ns.equals(p.getMetadata().getNamespace())
+                && p.getMetadata().getLabels() != null
                 && name.equals(p.getMetadata().getLabels().get(GangNames.JOB_LABEL));
     }
 }

@@ -19,12 +19,11 @@ public final class JobEvents {
     private static final Logger LOG = Logger.getLogger(JobEvents.class);
     private static final int MAX_MESSAGE = 1024;
 
-    private JobEvents() {
-    }
+    private JobEvents() {}
 
     public static Event render(MoETrainingJob job, JobEvent e, Instant now) {
-        String message = e.message().length() > MAX_MESSAGE ? e.message().substring(0, MAX_MESSAGE - 1) + "…"
-                : e.message();
+        String message =
+                e.message().length() > MAX_MESSAGE ? e.message().substring(0, MAX_MESSAGE - 1) + "…" : e.message();
         String time = Conditions.time(now);
         return new EventBuilder()
                 .withNewMetadata()
@@ -46,7 +45,9 @@ public final class JobEvents {
                 .withFirstTimestamp(time)
                 .withLastTimestamp(time)
                 .withCount(1)
-                .withNewSource().withComponent(GangNames.MANAGED_BY).endSource()
+                .withNewSource()
+                .withComponent(GangNames.MANAGED_BY)
+                .endSource()
                 .withReportingComponent(GangNames.MANAGED_BY)
                 .withReportingInstance(System.getenv().getOrDefault("HOSTNAME", GangNames.MANAGED_BY))
                 .build();
@@ -54,10 +55,18 @@ public final class JobEvents {
 
     public static void record(KubernetesClient client, MoETrainingJob job, JobEvent e, Instant now) {
         try {
-            client.v1().events().inNamespace(job.getMetadata().getNamespace()).resource(render(job, e, now)).create();
+            client.v1()
+                    .events()
+                    .inNamespace(job.getMetadata().getNamespace())
+                    .resource(render(job, e, now))
+                    .create();
         } catch (RuntimeException ex) {
-            LOG.warnf("could not record event %s on %s/%s: %s", e.reason(), job.getMetadata().getNamespace(),
-                    job.getMetadata().getName(), ex.getMessage());
+            LOG.warnf(
+                    "could not record event %s on %s/%s: %s",
+                    e.reason(),
+                    job.getMetadata().getNamespace(),
+                    job.getMetadata().getName(),
+                    ex.getMessage());
         }
     }
 }

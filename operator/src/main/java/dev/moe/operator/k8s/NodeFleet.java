@@ -23,8 +23,7 @@ public class NodeFleet {
     private static final Logger LOG = Logger.getLogger(NodeFleet.class);
     static final Duration TTL = Duration.ofSeconds(30);
 
-    private record Snapshot(List<Node> nodes, Instant at) {
-    }
+    private record Snapshot(List<Node> nodes, Instant at) {}
 
     private final Map<Map<String, String>, Snapshot> cache = new ConcurrentHashMap<>();
 
@@ -36,7 +35,9 @@ public class NodeFleet {
             return Optional.of(s.nodes());
         }
         try {
-            List<Node> nodes = (key.isEmpty() ? client.nodes() : client.nodes().withLabels(key)).list().getItems();
+            List<Node> nodes = (key.isEmpty() ? client.nodes() : client.nodes().withLabels(key))
+                    .list()
+                    .getItems();
             if (cache.size() > 256) {
                 cache.clear(); // selectors come from jobs: keep the cache bounded
             }

@@ -27,17 +27,22 @@ public class ObjectNotOwnedException extends RuntimeException {
     }
 
     private static String describe(String kind, String name, HasMetadata existing) {
-        OwnerReference controller = existing == null || existing.getMetadata().getOwnerReferences() == null ? null
+        OwnerReference controller = existing == null || existing.getMetadata().getOwnerReferences() == null
+                ? null
                 : existing.getMetadata().getOwnerReferences().stream()
-                        .filter(o -> Boolean.TRUE.equals(o.getController())).findFirst().orElse(null);
+                        .filter(o -> Boolean.TRUE.equals(o.getController()))
+                        .findFirst()
+                        .orElse(null);
         if (controller != null && "MoETrainingJob".equals(controller.getKind())) {
             // A job deleted and re-created under the same name: garbage collection removes the old objects.
-            return kind + " " + name + " still belongs to an earlier MoETrainingJob " + controller.getName()
-                    + " (uid " + controller.getUid() + "); waiting for garbage collection to delete it";
+            return kind + " " + name + " still belongs to an earlier MoETrainingJob " + controller.getName() + " (uid "
+                    + controller.getUid() + "); waiting for garbage collection to delete it";
         }
         return kind + " " + name + " already exists and is not controlled by this job"
-                + (controller != null ? " (its controller is " + controller.getKind() + " " + controller.getName() + ")"
+                + (controller != null
+                        ? " (its controller is " + controller.getKind() + " " + controller.getName() + ")"
                         : "")
-                + "; the operator leaves it untouched: delete or rename that " + kind + ", or give the job another name";
+                + "; the operator leaves it untouched: delete or rename that " + kind
+                + ", or give the job another name";
     }
 }

@@ -18,8 +18,7 @@ import java.util.Objects;
  * informer cache at once (no duplicate create on the next reconcile).
  */
 public final class Ownership {
-    private Ownership() {
-    }
+    private Ownership() {}
 
     /**
      * Creates {@code desired}. When its name is taken, succeeds only if the existing object is this job's (the
@@ -36,7 +35,8 @@ public final class Ownership {
             }
             R existing = ctx.getClient().resource(desired).get();
             if (existing != null && !controlledBy(job, existing)) {
-                throw new ObjectNotOwnedException(desired.getKind(), desired.getMetadata().getName(), existing);
+                throw new ObjectNotOwnedException(
+                        desired.getKind(), desired.getMetadata().getName(), existing);
             }
             return existing != null ? existing : desired;
         }
@@ -45,14 +45,17 @@ public final class Ownership {
     /** Throws {@link ObjectNotOwnedException} unless this job controls {@code actual}. */
     public static void requireControlledBy(MoETrainingJob job, HasMetadata actual) {
         if (!controlledBy(job, actual)) {
-            throw new ObjectNotOwnedException(actual.getKind(), actual.getMetadata().getName(), actual);
+            throw new ObjectNotOwnedException(
+                    actual.getKind(), actual.getMetadata().getName(), actual);
         }
     }
 
     /** Whether this incarnation of the job (its uid) is the object's controller. */
     public static boolean controlledBy(MoETrainingJob job, HasMetadata object) {
         var refs = object.getMetadata().getOwnerReferences();
-        return refs != null && refs.stream().anyMatch(o -> Boolean.TRUE.equals(o.getController())
-                && Objects.equals(o.getUid(), job.getMetadata().getUid()));
+        return refs != null
+                && refs.stream()
+                        .anyMatch(o -> Boolean.TRUE.equals(o.getController())
+                                && Objects.equals(o.getUid(), job.getMetadata().getUid()));
     }
 }

@@ -29,6 +29,7 @@ public record WriteRejection(String reason, String message, boolean namespaceTer
      * reconcile.
      */
     private static final Set<Integer> PERMANENT = Set.of(400, 403, 413, 422);
+
     private static final int MAX_MESSAGE = 1024;
 
     /**
@@ -50,8 +51,8 @@ public record WriteRejection(String reason, String message, boolean namespaceTer
                 var status = k.getStatus();
                 var details = status != null ? status.getDetails() : null;
                 String kind = details != null && details.getKind() != null ? details.getKind() : "object";
-                String serverMessage = status != null && status.getMessage() != null ? status.getMessage()
-                        : k.getMessage();
+                String serverMessage =
+                        status != null && status.getMessage() != null ? status.getMessage() : k.getMessage();
                 String message = "the API server refused " + kind
                         + (details != null && details.getName() != null ? " " + details.getName() : "")
                         + " (HTTP " + k.getCode() + "): " + serverMessage;
@@ -69,8 +70,11 @@ public record WriteRejection(String reason, String message, boolean namespaceTer
 
     /** A 403 because the namespace is being deleted: not the job's problem. */
     public static boolean isNamespaceTerminating(KubernetesClientException e) {
-        return e.getCode() == 403 && e.getStatus() != null && e.getStatus().getDetails() != null
-                && e.getStatus().getDetails().getCauses() != null && e.getStatus().getDetails().getCauses().stream()
+        return e.getCode() == 403
+                && e.getStatus() != null
+                && e.getStatus().getDetails() != null
+                && e.getStatus().getDetails().getCauses() != null
+                && e.getStatus().getDetails().getCauses().stream()
                         .anyMatch(c -> "NamespaceTerminating".equals(c.getReason()));
     }
 

@@ -61,6 +61,7 @@ public class JobMetrics {
     private volatile boolean registered;
     /** Gauges that read this instance: removed when it goes, or a later instance would find them and not register. */
     private final List<Meter> gauges = new java.util.concurrent.CopyOnWriteArrayList<>();
+
     private static final long PRUNE_SECONDS = 30;
     private final ScheduledExecutorService pruner = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "moe-metrics-pruner");
@@ -74,10 +75,13 @@ public class JobMetrics {
         }
         for (JobPhase phase : JobPhase.values()) {
             gauges.add(Gauge.builder("moe.jobs", this, m -> m.countPhase(phase))
-                    .description("MoETrainingJobs by phase").tag("phase", phase.name()).register(registry));
+                    .description("MoETrainingJobs by phase")
+                    .tag("phase", phase.name())
+                    .register(registry));
         }
         gauges.add(Gauge.builder("moe.gpus.requested", this, JobMetrics::gpusRequested)
-                .description("GPUs requested by gangs that have pods (Pending or Running jobs)").register(registry));
+                .description("GPUs requested by gangs that have pods (Pending or Running jobs)")
+                .register(registry));
         for (String reason : FailureClassifier.REASONS) {
             restartCounter(reason);
         }
@@ -119,24 +123,38 @@ public class JobMetrics {
     }
 
     public void stopReconcile(Timer.Sample sample, boolean success) {
-        sample.stop(Timer.builder("moe.reconcile.duration").description("Reconcile duration")
-                .tag("result", success ? "success" : "error").publishPercentileHistogram().register(registry));
+        sample.stop(Timer.builder("moe.reconcile.duration")
+                .description("Reconcile duration")
+                .tag("result", success ? "success" : "error")
+                .publishPercentileHistogram()
+                .register(registry));
     }
 
     private Counter restartCounter(String reason) {
-        return restarts.computeIfAbsent(reason, r -> Counter.builder("moe.gang.restarts")
-                .description("Gang restarts by reason").tag("reason", r).register(registry));
+        return restarts.computeIfAbsent(
+                reason,
+                r -> Counter.builder("moe.gang.restarts")
+                        .description("Gang restarts by reason")
+                        .tag("reason", r)
+                        .register(registry));
     }
 
     public void gangRestarted(String reason) {
         registerGlobal();
-        restartCounter(FailureClassifier.REASONS.contains(reason) ? reason : "Other").increment();
+        restartCounter(FailureClassifier.REASONS.contains(reason) ? reason : "Other")
+                .increment();
     }
 
     public void planRejected(String rule) {
         registerGlobal();
-        rejections.computeIfAbsent(rule, r -> Counter.builder("moe.plan.rejections")
-                .description("Plan rejections by plan-engine rule").tag("rule", r).register(registry)).increment();
+        rejections
+                .computeIfAbsent(
+                        rule,
+                        r -> Counter.builder("moe.plan.rejections")
+                                .description("Plan rejections by plan-engine rule")
+                                .tag("rule", r)
+                                .register(registry))
+                .increment();
     }
 
     /**
@@ -145,9 +163,14 @@ public class JobMetrics {
      */
     public void writeRejected(String reason) {
         registerGlobal();
-        writeRejections.computeIfAbsent(reason, r -> Counter.builder("moe.write.rejections")
-                .description("Writes of derived objects refused (ObjectNotOwned, ApiRejected)").tag("reason", r)
-                .register(registry)).increment();
+        writeRejections
+                .computeIfAbsent(
+                        reason,
+                        r -> Counter.builder("moe.write.rejections")
+                                .description("Writes of derived objects refused (ObjectNotOwned, ApiRejected)")
+                                .tag("reason", r)
+                                .register(registry))
+                .increment();
     }
 
     /** Makes sure the per-job gauges of {@code job} exist, and drops those of jobs that are gone. */
@@ -161,41 +184,78 @@ public class JobMetrics {
     private List<Meter> registerJob(ResourceID id) {
         Tags tags = Tags.of("namespace", id.getNamespace().orElse(""), JOB_TAG, id.getName());
         List<Meter> meters = new ArrayList<>();
-        meters.add(jobGauge("moe.job.step", "Optimizer steps done (rank 0 report)", id, tags,
+        meters.add(jobGauge(
+                "moe.job.step",
+                "Optimizer steps done (rank 0 report)",
+                id,
+                tags,
                 s -> s.progress != null ? num(s.progress.step) : Double.NaN));
-        meters.add(jobGauge("moe.job.loss", "Training loss at the last reported step", id, tags,
+        meters.add(jobGauge(
+                "moe.job.loss",
+                "Training loss at the last reported step",
+                id,
+                tags,
                 s -> s.progress != null ? num(s.progress.loss) : Double.NaN));
-        meters.add(jobGauge("moe.job.tokens.per.second", "Tokens per second over the gang", id, tags,
+        meters.add(jobGauge(
+                "moe.job.tokens.per.second",
+                "Tokens per second over the gang",
+                id,
+                tags,
                 s -> s.progress != null ? num(s.progress.tokensPerSecond) : Double.NaN));
-        meters.add(jobGauge("moe.job.mfu", "Model FLOPs utilisation (0..1)", id, tags,
+        meters.add(jobGauge(
+                "moe.job.mfu",
+                "Model FLOPs utilisation (0..1)",
+                id,
+                tags,
                 s -> s.progress != null ? num(s.progress.mfu) : Double.NaN));
-        meters.add(jobGauge("moe.job.last.checkpoint.step", "Step of the newest complete checkpoint", id, tags,
+        meters.add(jobGauge(
+                "moe.job.last.checkpoint.step",
+                "Step of the newest complete checkpoint",
+                id,
+                tags,
                 s -> s.progress != null ? num(s.progress.lastCheckpointStep) : Double.NaN));
         meters.add(jobGauge("moe.job.restarts", "Gang restarts of the job", id, tags, s -> num(s.restarts)));
-        meters.add(jobGauge("moe.job.infrastructure.restarts", "Gang restarts of the job for infrastructure"
-                + " failures (not counted toward maxRestarts)", id, tags, s -> num(s.infrastructureRestarts)));
-        meters.add(jobGauge("moe.job.percent.done", "Percent of training.steps done", id, tags,
+        meters.add(jobGauge(
+                "moe.job.infrastructure.restarts",
+                "Gang restarts of the job for infrastructure" + " failures (not counted toward maxRestarts)",
+                id,
+                tags,
+                s -> num(s.infrastructureRestarts)));
+        meters.add(jobGauge(
+                "moe.job.percent.done",
+                "Percent of training.steps done",
+                id,
+                tags,
                 s -> s.progress != null ? num(s.progress.percentDone) : Double.NaN));
-        meters.add(jobGauge("moe.job.gpus.requested", "GPUs the job's gang requests now", id, tags,
-                JobMetrics::gpusOf));
+        meters.add(
+                jobGauge("moe.job.gpus.requested", "GPUs the job's gang requests now", id, tags, JobMetrics::gpusOf));
         for (JobPhase phase : JobPhase.values()) {
-            meters.add(jobGauge("moe.job.phase", "1 for the job's current phase, 0 for the others", id,
+            meters.add(jobGauge(
+                    "moe.job.phase",
+                    "1 for the job's current phase, 0 for the others",
+                    id,
                     tags.and("phase", phase.name()),
                     s -> (s.phase != null ? s.phase : JobPhase.Pending) == phase ? 1 : 0));
         }
         return meters;
     }
 
-    private Meter jobGauge(String name, String help, ResourceID id, Tags tags,
-            ToDoubleFunction<MoETrainingJobStatus> f) {
+    private Meter jobGauge(
+            String name, String help, ResourceID id, Tags tags, ToDoubleFunction<MoETrainingJobStatus> f) {
         Function<ResourceID, Double> read = rid -> {
             IndexedResourceCache<MoETrainingJob> c = cache;
             if (c == null) {
                 return Double.NaN;
             }
-            return c.get(rid).map(MoETrainingJob::getStatus).map(f::applyAsDouble).orElse(Double.NaN);
+            return c.get(rid)
+                    .map(MoETrainingJob::getStatus)
+                    .map(f::applyAsDouble)
+                    .orElse(Double.NaN);
         };
-        return Gauge.builder(name, id, rid -> read.apply(rid)).description(help).tags(tags).register(registry);
+        return Gauge.builder(name, id, rid -> read.apply(rid))
+                .description(help)
+                .tags(tags)
+                .register(registry);
     }
 
     synchronized void prune() {
@@ -226,7 +286,11 @@ public class JobMetrics {
         if (c == null) {
             return 0;
         }
-        return c.list().map(MoETrainingJob::getStatus).filter(s -> s != null).mapToDouble(JobMetrics::gpusOf).sum();
+        return c.list()
+                .map(MoETrainingJob::getStatus)
+                .filter(s -> s != null)
+                .mapToDouble(JobMetrics::gpusOf)
+                .sum();
     }
 
     private static double gpusOf(MoETrainingJobStatus s) {
@@ -243,5 +307,4 @@ public class JobMetrics {
     private static double num(Number n) {
         return n != null ? n.doubleValue() : Double.NaN;
     }
-
 }

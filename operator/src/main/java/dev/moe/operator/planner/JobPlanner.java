@@ -11,8 +11,7 @@ import io.javaoperatorsdk.operator.api.reconciler.Context;
  * the engine with the errors bin/moe-plan gives for the same object.
  */
 public final class JobPlanner {
-    private JobPlanner() {
-    }
+    private JobPlanner() {}
 
     /**
      * The job's plan for this reconciliation: computed once and shared by the workflow's dependents and the
@@ -29,6 +28,7 @@ public final class JobPlanner {
 
     /** Plans a job; {@link PlanResult#plan()} is null when the spec breaks a rule (see its errors). */
     public static PlanResult plan(MoETrainingJob job) {
-        return PlanEngine.plan(job.getMetadata().getNamespace(), job.getMetadata().getName(), job.getSpec());
+        return PlanEngine.plan(
+                job.getMetadata().getNamespace(), job.getMetadata().getName(), job.getSpec());
     }
 }

@@ -11,8 +11,7 @@ import java.util.Optional;
  * reconcile that observes nothing new writes nothing new.
  */
 public final class Conditions {
-    private Conditions() {
-    }
+    private Conditions() {}
 
     public static final String PLAN_VALID = "PlanValid";
     public static final String GANG_SCHEDULED = "GangScheduled";
@@ -60,8 +59,14 @@ public final class Conditions {
     }
 
     /** Sets a condition; keeps lastTransitionTime when the status does not change. */
-    public static void set(MoETrainingJobStatus status, String type, String value, String reason, String message,
-            Long generation, Instant now) {
+    public static void set(
+            MoETrainingJobStatus status,
+            String type,
+            String value,
+            String reason,
+            String message,
+            Long generation,
+            Instant now) {
         if (status.conditions == null) {
             status.conditions = new java.util.ArrayList<>();
         }

@@ -7,8 +7,7 @@ import java.util.ArrayList;
 
 /** A plan as {@code status.plan} shows it (the full plan is the ConfigMap {@code <job>-plan}). */
 public final class PlanSummaries {
-    private PlanSummaries() {
-    }
+    private PlanSummaries() {}
 
     /** The plan as shown in status.plan. */
     public static PlanSummary of(Plan plan) {

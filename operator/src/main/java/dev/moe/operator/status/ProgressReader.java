@@ -13,8 +13,7 @@ import java.util.Optional;
  * report is ignored (the trainer is not ours to trust).
  */
 public final class ProgressReader {
-    private ProgressReader() {
-    }
+    private ProgressReader() {}
 
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
@@ -36,7 +35,9 @@ public final class ProgressReader {
             p.loss = number(n, "loss");
             p.tokensPerSecond = number(n, "tokensPerSecond");
             p.mfu = number(n, "mfu");
-            p.lastCheckpointStep = n.path("lastCheckpointStep").isNumber() ? n.get("lastCheckpointStep").asLong() : null;
+            p.lastCheckpointStep = n.path("lastCheckpointStep").isNumber()
+                    ? n.get("lastCheckpointStep").asLong()
+                    : null;
             p.updateTime = n.path("time").isTextual() ? n.get("time").asText() : null;
             return Optional.of(p);
         } catch (Exception e) {

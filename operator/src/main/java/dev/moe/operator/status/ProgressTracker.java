@@ -11,8 +11,7 @@ import java.time.Instant;
  * saw.
  */
 public final class ProgressTracker {
-    private ProgressTracker() {
-    }
+    private ProgressTracker() {}
 
     /**
      * @param previous   status.progress so far, or null
@@ -41,8 +40,12 @@ public final class ProgressTracker {
 
     /** now + remaining steps at the rate from the previous step to this one; null without a forward step. */
     private static String eta(Progress previous, Progress p, Integer totalSteps, Instant now) {
-        if (previous == null || previous.step == null || previous.stepObservedTime == null || p.step == null
-                || totalSteps == null || p.step <= previous.step) {
+        if (previous == null
+                || previous.step == null
+                || previous.stepObservedTime == null
+                || p.step == null
+                || totalSteps == null
+                || p.step <= previous.step) {
             return null;
         }
         Instant since;

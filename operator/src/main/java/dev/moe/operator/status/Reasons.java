@@ -7,8 +7,7 @@ package dev.moe.operator.status;
  * refused writes in {@code k8s.WriteRejection}, plan rules in the plan engine.
  */
 public final class Reasons {
-    private Reasons() {
-    }
+    private Reasons() {}
 
     // PlanValid
     public static final String PLAN_ACCEPTED = "PlanAccepted";
@@ -22,6 +21,7 @@ public final class Reasons {
     public static final String NOT_SUSPENDED = "NotSuspended";
     /** GangScheduled/Running while suspended, and the Event. */
     public static final String SUSPENDED = "Suspended";
+
     public static final String RESUMED = "Resumed";
 
     // GangScheduled / Running
@@ -45,6 +45,7 @@ public final class Reasons {
     public static final String INFRASTRUCTURE_RESTART_LIMIT_EXCEEDED = "InfrastructureRestartLimitExceeded";
     /** A restartPolicy.rules entry with action FailJob matched the failure. */
     public static final String FAILURE_RULE_MATCHED = "FailureRuleMatched";
+
     public static final String FAILED = "Failed";
 
     // DependentsReady

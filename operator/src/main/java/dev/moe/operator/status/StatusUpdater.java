@@ -10,10 +10,10 @@ import dev.moe.api.v1alpha1.MoETrainingJobStatus;
  * patched at all (a no-op reconcile must write nothing).
  */
 public final class StatusUpdater {
-    private StatusUpdater() {
-    }
+    private StatusUpdater() {}
 
-    private static final ObjectMapper MAPPER = new ObjectMapper().configure(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
+    private static final ObjectMapper MAPPER = new ObjectMapper()
+            .configure(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false);
 
     public static MoETrainingJobStatus copyOf(MoETrainingJob job) {
         MoETrainingJobStatus s = job.getStatus();

@@ -76,7 +76,8 @@ public class AdmissionWebhook {
         judge = new BoundedJudge(threads, queue, timeout);
         serialization = client.getKubernetesSerialization();
         controller = new AdmissionController<>(this::respond);
-        router.post(PATH).handler(BodyHandler.create(false).setBodyLimit(maxRequestBytes))
+        router.post(PATH)
+                .handler(BodyHandler.create(false).setBodyLimit(maxRequestBytes))
                 .blockingHandler(this::handle, false);
     }
 
@@ -92,7 +93,9 @@ public class AdmissionWebhook {
         try {
             review = serialization.unmarshal(ctx.body().asString(), AdmissionReview.class);
         } catch (RuntimeException e) {
-            ctx.response().setStatusCode(400).end("not an AdmissionReview: " + e.getClass().getSimpleName());
+            ctx.response()
+                    .setStatusCode(400)
+                    .end("not an AdmissionReview: " + e.getClass().getSimpleName());
             return;
         }
         if (review == null || review.getRequest() == null) {
@@ -107,25 +110,42 @@ public class AdmissionWebhook {
 
     /** The framework's request handler: the bounded verdict as an AdmissionResponse. */
     private AdmissionResponse respond(AdmissionRequest request) {
-        Verdict verdict = judge.judge(() -> JobAdmission.judge(operation(request), request.getNamespace(),
-                request.getName(), asJob(request.getObject()), asJob(request.getOldObject())));
+        Verdict verdict = judge.judge(() -> JobAdmission.judge(
+                operation(request),
+                request.getNamespace(),
+                request.getName(),
+                asJob(request.getObject()),
+                asJob(request.getOldObject())));
         count(verdict);
-        AdmissionResponse response = verdict.allowed() ? AdmissionUtils.allowedAdmissionResponse()
+        AdmissionResponse response = verdict.allowed()
+                ? AdmissionUtils.allowedAdmissionResponse()
                 : AdmissionUtils.notAllowedExceptionToAdmissionResponse(new NotAllowedException(refusal(verdict)));
         if (!verdict.warnings().isEmpty()) {
-            response.setWarnings(verdict.warnings().stream().map(PlanError::shorten).toList());
+            response.setWarnings(
+                    verdict.warnings().stream().map(PlanError::shorten).toList());
         }
         return response;
     }
 
     private static io.fabric8.kubernetes.api.model.Status refusal(Verdict verdict) {
-        return new StatusBuilder().withStatus("Failure").withCode(REFUSED_CODE).withReason("Invalid")
+        return new StatusBuilder()
+                .withStatus("Failure")
+                .withCode(REFUSED_CODE)
+                .withReason("Invalid")
                 .withMessage(verdict.message())
-                .withNewDetails().withKind(MoETrainingJob.class.getSimpleName()).withName(verdict.name())
+                .withNewDetails()
+                .withKind(MoETrainingJob.class.getSimpleName())
+                .withName(verdict.name())
                 .withGroup(MoETrainingJob.GROUP)
-                .withCauses(verdict.causes().stream().map(c -> new StatusCauseBuilder().withField(c.field())
-                        .withReason(c.rule()).withMessage(c.message()).build()).toList())
-                .endDetails().build();
+                .withCauses(verdict.causes().stream()
+                        .map(c -> new StatusCauseBuilder()
+                                .withField(c.field())
+                                .withReason(c.rule())
+                                .withMessage(c.message())
+                                .build())
+                        .toList())
+                .endDetails()
+                .build();
     }
 
     private static Operation operation(AdmissionRequest request) {
@@ -149,9 +169,13 @@ public class AdmissionWebhook {
 
     private void count(Verdict verdict) {
         String result = !verdict.allowed() ? "refused" : verdict.warnings().isEmpty() ? "allowed" : "warned";
-        reviews.computeIfAbsent(result, r -> Counter.builder("moe.admission.reviews")
-                .description("MoETrainingJob admission reviews by result (refused, warned, allowed)")
-                .tag("result", r).register(registry)).increment();
+        reviews.computeIfAbsent(
+                        result,
+                        r -> Counter.builder("moe.admission.reviews")
+                                .description("MoETrainingJob admission reviews by result (refused, warned, allowed)")
+                                .tag("result", r)
+                                .register(registry))
+                .increment();
         if (!verdict.allowed()) {
             LOG.debugf("admission refused: %s", verdict.message());
         }

@@ -37,16 +37,14 @@ public final class JobAdmission {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private JobAdmission() {
-    }
+    private JobAdmission() {}
 
     /**
      * @param rule   the engine's rule id, e.g. ExpertDividesExperts
      * @param field  e.g. spec.parallelism.expert
      * @param message the whole one-line message (field=value problem; fix)
      */
-    public record Cause(String rule, String field, String message) {
-    }
+    public record Cause(String rule, String field, String message) {}
 
     /**
      * The answer: allowed (with warnings) or refused with a message and one cause per engine error (kubectl prints
@@ -68,8 +66,8 @@ public final class JobAdmission {
      * @param namespace   the request's namespace
      * @param requestName the request's name (empty on a CREATE with generateName)
      */
-    public static Verdict judge(Operation operation, String namespace, String requestName, MoETrainingJob job,
-            MoETrainingJob oldJob) {
+    public static Verdict judge(
+            Operation operation, String namespace, String requestName, MoETrainingJob job, MoETrainingJob oldJob) {
         if (job == null || (operation != Operation.CREATE && operation != Operation.UPDATE)) {
             return Verdict.allow(List.of());
         }
@@ -94,8 +92,8 @@ public final class JobAdmission {
             causes.add(new Cause(e.rule(), e.field(), e.message() + " [" + e.rule() + "]"));
         }
         if (!result.suggestions().isEmpty()) {
-            causes.add(new Cause(NEAREST_PLANS, "spec", "Nearest plans that fit: "
-                    + String.join(", ", result.suggestions())));
+            causes.add(new Cause(
+                    NEAREST_PLANS, "spec", "Nearest plans that fit: " + String.join(", ", result.suggestions())));
         }
         message.append(String.join("; and ", causes.stream().map(Cause::message).toList()));
         return new Verdict(false, name, message.toString(), List.copyOf(causes), result.warnings());

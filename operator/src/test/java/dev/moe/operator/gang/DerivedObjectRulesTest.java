@@ -36,12 +36,19 @@ class DerivedObjectRulesTest {
         assertThat(pod).endsWith("-node-4095");
         assertThat(dnsLabel(pod)).as("pod name = hostname " + pod).isTrue();
         assertThat(GangNames.serviceName(job)).matches(ObjectNameRules.DNS1035_LABEL);
-        assertThat(ObjectNameRules.isDns1123Subdomain(GangNames.planConfigMapName(job))).isTrue();
-        assertThat(ObjectNameRules.isDns1123Subdomain(GangNames.trainerIdentityName(job))).isTrue();
-        assertThat(ObjectNameRules.isLabelValue(GangNames.jobLabels(job).get(GangNames.JOB_LABEL))).isTrue();
+        assertThat(ObjectNameRules.isDns1123Subdomain(GangNames.planConfigMapName(job)))
+                .isTrue();
+        assertThat(ObjectNameRules.isDns1123Subdomain(GangNames.trainerIdentityName(job)))
+                .isTrue();
+        assertThat(ObjectNameRules.isLabelValue(GangNames.jobLabels(job).get(GangNames.JOB_LABEL)))
+                .isTrue();
         String group = Placement.kueueGroupName(job, ObjectNameRules.MAX_ATTEMPT);
-        assertThat(ObjectNameRules.isLabelValue(group)).as("Kueue pod group " + group).isTrue();
-        assertThat(GangNames.masterAddress(job).length()).as("MASTER_ADDR is a DNS name").isLessThanOrEqualTo(253);
+        assertThat(ObjectNameRules.isLabelValue(group))
+                .as("Kueue pod group " + group)
+                .isTrue();
+        assertThat(GangNames.masterAddress(job).length())
+                .as("MASTER_ADDR is a DNS name")
+                .isLessThanOrEqualTo(253);
         // one character more and the longest derived names stop fitting
         MoETrainingJob longer = TestJobs.tiny("ns", LONGEST + "x", 2);
         assertThat(ObjectNameRules.isLabelValue(Placement.kueueGroupName(longer, ObjectNameRules.MAX_ATTEMPT)))

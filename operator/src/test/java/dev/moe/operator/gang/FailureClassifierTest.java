@@ -11,14 +11,18 @@ class FailureClassifierTest {
 
     @Test
     void pendingRunningAndSucceededAreNotFailures() {
-        assertThat(FailureClassifier.classify(PodStates.base("j", 0, 0), 0, NOW)).isEmpty();
-        assertThat(FailureClassifier.classify(PodStates.running(PodStates.base("j", 0, 0)), 0, NOW)).isEmpty();
-        assertThat(FailureClassifier.classify(PodStates.exited(PodStates.base("j", 0, 0), 0), 0, NOW)).isEmpty();
+        assertThat(FailureClassifier.classify(PodStates.base("j", 0, 0), 0, NOW))
+                .isEmpty();
+        assertThat(FailureClassifier.classify(PodStates.running(PodStates.base("j", 0, 0)), 0, NOW))
+                .isEmpty();
+        assertThat(FailureClassifier.classify(PodStates.exited(PodStates.base("j", 0, 0), 0), 0, NOW))
+                .isEmpty();
     }
 
     @Test
     void nonZeroExitIsExitCodeWithTheCode() {
-        PodFailure f = FailureClassifier.classify(PodStates.exited(PodStates.base("j", 1, 0), 75), 1, NOW).orElseThrow();
+        PodFailure f = FailureClassifier.classify(PodStates.exited(PodStates.base("j", 1, 0), 75), 1, NOW)
+                .orElseThrow();
         assertThat(f.reason()).isEqualTo("ExitCode");
         assertThat(f.exitCode()).isEqualTo(75);
         assertThat(f.pod()).isEqualTo("j-node-1");
@@ -40,14 +44,22 @@ class FailureClassifierTest {
 
     @Test
     void evictionPreemptionNodeLossAndDeletion() {
-        assertThat(FailureClassifier.classify(PodStates.evicted(PodStates.base("j", 0, 0)), 0, NOW).orElseThrow()
-                .reason()).isEqualTo("Evicted");
-        assertThat(FailureClassifier.classify(PodStates.preempted(PodStates.base("j", 0, 0)), 0, NOW).orElseThrow()
-                .reason()).isEqualTo("Preempted");
-        assertThat(FailureClassifier.classify(PodStates.nodeLost(PodStates.base("j", 0, 0)), 0, NOW).orElseThrow()
-                .reason()).isEqualTo("NodeLost");
-        assertThat(FailureClassifier.classify(PodStates.deleted(PodStates.base("j", 0, 0)), 0, NOW).orElseThrow()
-                .reason()).isEqualTo("PodDeleted");
+        assertThat(FailureClassifier.classify(PodStates.evicted(PodStates.base("j", 0, 0)), 0, NOW)
+                        .orElseThrow()
+                        .reason())
+                .isEqualTo("Evicted");
+        assertThat(FailureClassifier.classify(PodStates.preempted(PodStates.base("j", 0, 0)), 0, NOW)
+                        .orElseThrow()
+                        .reason())
+                .isEqualTo("Preempted");
+        assertThat(FailureClassifier.classify(PodStates.nodeLost(PodStates.base("j", 0, 0)), 0, NOW)
+                        .orElseThrow()
+                        .reason())
+                .isEqualTo("NodeLost");
+        assertThat(FailureClassifier.classify(PodStates.deleted(PodStates.base("j", 0, 0)), 0, NOW)
+                        .orElseThrow()
+                        .reason())
+                .isEqualTo("PodDeleted");
     }
 
     @Test

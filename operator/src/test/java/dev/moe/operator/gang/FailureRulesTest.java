@@ -31,8 +31,10 @@ class FailureRulesTest {
                     .isEqualTo(new FailureRules.Verdict(Action.RestartGangUncounted, "default"));
         }
         for (String counted : List.of("ExitCode", "OOMKilled", "PodDeleted", "PodFailed", "Stalled")) {
-            assertThat(FailureRules.decide(failure(counted, 1, null, null), List.of(), null).action())
-                    .as(counted).isEqualTo(Action.RestartGang);
+            assertThat(FailureRules.decide(failure(counted, 1, null, null), List.of(), null)
+                            .action())
+                    .as(counted)
+                    .isEqualTo(Action.RestartGang);
         }
     }
 
@@ -40,11 +42,13 @@ class FailureRulesTest {
     void exitCode78AndNonRetryableCodesFailBeforeAnyRule() {
         FailureRule retry = rule(Action.RestartGang);
         assertThat(FailureRules.decide(failure("ExitCode", 78, "Error", null), List.of(), List.of(retry)))
-                .extracting(FailureRules.Verdict::action).isEqualTo(Action.FailJob);
+                .extracting(FailureRules.Verdict::action)
+                .isEqualTo(Action.FailJob);
         assertThat(FailureRules.decide(failure("ExitCode", 3, "Error", null), List.of(3), List.of(retry)))
                 .isEqualTo(new FailureRules.Verdict(Action.FailJob, "restartPolicy.nonRetryableExitCodes"));
         // An evicted pod whose process exited 78 on SIGTERM is still an eviction.
-        assertThat(FailureRules.decide(failure("Evicted", 78, null, null), List.of(), List.of()).action())
+        assertThat(FailureRules.decide(failure("Evicted", 78, null, null), List.of(), List.of())
+                        .action())
                 .isEqualTo(Action.RestartGangUncounted);
     }
 
@@ -66,7 +70,8 @@ class FailureRulesTest {
         FailureRule evictionFails = rule(Action.FailJob);
         evictionFails.reasons = List.of(Reason.Evicted);
         assertThat(FailureRules.decide(failure("Evicted", null, null, null), List.of(), List.of(evictionFails))
-                .action()).isEqualTo(Action.FailJob);
+                        .action())
+                .isEqualTo(Action.FailJob);
     }
 
     @Test
@@ -76,29 +81,45 @@ class FailureRulesTest {
         r.terminationReasons = List.of("Error");
         r.messageContains = "CUDA error: an illegal memory access";
         String log = "step 12 loss 2.1\nRuntimeError: CUDA error: an illegal memory access was encountered";
-        assertThat(FailureRules.matches(r, failure("ExitCode", 1, "Error", log))).isTrue();
-        assertThat(FailureRules.matches(r, failure("ExitCode", 3, "Error", log))).as("other code").isFalse();
-        assertThat(FailureRules.matches(r, failure("ExitCode", null, "Error", log))).as("no code").isFalse();
-        assertThat(FailureRules.matches(r, failure("ExitCode", 1, "OOMKilled", log))).as("other reason").isFalse();
-        assertThat(FailureRules.matches(r, failure("ExitCode", 1, "Error", "NCCL timeout"))).as("other text")
+        assertThat(FailureRules.matches(r, failure("ExitCode", 1, "Error", log)))
+                .isTrue();
+        assertThat(FailureRules.matches(r, failure("ExitCode", 3, "Error", log)))
+                .as("other code")
                 .isFalse();
-        assertThat(FailureRules.matches(r, failure("ExitCode", 1, "Error", null))).as("no message").isFalse();
+        assertThat(FailureRules.matches(r, failure("ExitCode", null, "Error", log)))
+                .as("no code")
+                .isFalse();
+        assertThat(FailureRules.matches(r, failure("ExitCode", 1, "OOMKilled", log)))
+                .as("other reason")
+                .isFalse();
+        assertThat(FailureRules.matches(r, failure("ExitCode", 1, "Error", "NCCL timeout")))
+                .as("other text")
+                .isFalse();
+        assertThat(FailureRules.matches(r, failure("ExitCode", 1, "Error", null)))
+                .as("no message")
+                .isFalse();
         // Case-sensitive plain substring: no pattern syntax.
         FailureRule dots = rule(Action.FailJob);
         dots.messageContains = "a.c";
-        assertThat(FailureRules.matches(dots, failure("ExitCode", 1, null, "abc"))).isFalse();
-        assertThat(FailureRules.matches(dots, failure("ExitCode", 1, null, "xa.cx"))).isTrue();
+        assertThat(FailureRules.matches(dots, failure("ExitCode", 1, null, "abc")))
+                .isFalse();
+        assertThat(FailureRules.matches(dots, failure("ExitCode", 1, null, "xa.cx")))
+                .isTrue();
         // No criterion: every failure.
-        assertThat(FailureRules.matches(rule(Action.RestartGang), failure("Stalled", null, null, null))).isTrue();
+        assertThat(FailureRules.matches(rule(Action.RestartGang), failure("Stalled", null, null, null)))
+                .isTrue();
     }
 
     @Test
     void terminationReasonMatchesTheKubeletsWord() {
         FailureRule r = rule(Action.FailJob);
         r.terminationReasons = List.of("OOMKilled");
-        assertThat(FailureRules.matches(r, failure("OOMKilled", 137, "OOMKilled", null))).isTrue();
-        assertThat(FailureRules.matches(r, failure("ExitCode", 137, "Error", null))).isFalse();
-        assertThat(FailureRules.matches(r, failure("Evicted", null, null, null))).isFalse();
+        assertThat(FailureRules.matches(r, failure("OOMKilled", 137, "OOMKilled", null)))
+                .isTrue();
+        assertThat(FailureRules.matches(r, failure("ExitCode", 137, "Error", null)))
+                .isFalse();
+        assertThat(FailureRules.matches(r, failure("Evicted", null, null, null)))
+                .isFalse();
     }
 
     @Test

@@ -25,16 +25,23 @@ class GangLifecycleTest {
         GangRestartPolicy policy = GangRestartPolicy.of(job.getSpec().restartPolicy);
         MoETrainingJobStatus s = job.getStatus();
         int attempt = s != null && s.restartAttempt != null ? s.restartAttempt : 0;
-        GangState gang = GangObserver.observe("j", null, pods, attempt, plan.nodes(), GangLifecycle.gangStarted(s),
-                policy.nonRetryableExitCodes(), now);
+        GangState gang = GangObserver.observe(
+                "j",
+                null,
+                pods,
+                attempt,
+                plan.nodes(),
+                GangLifecycle.gangStarted(s),
+                policy.nonRetryableExitCodes(),
+                now);
         GangDecision d = GangLifecycle.decide(job, plan, gang, policy, now);
         job.setStatus(d.status);
         return d;
     }
 
     private static List<Pod> runningGang(int attempt) {
-        return List.of(PodStates.running(PodStates.base("j", 0, attempt)),
-                PodStates.running(PodStates.base("j", 1, attempt)));
+        return List.of(
+                PodStates.running(PodStates.base("j", 0, attempt)), PodStates.running(PodStates.base("j", 1, attempt)));
     }
 
     @Test
@@ -50,8 +57,9 @@ class GangLifecycleTest {
         assertThat(d.status.startTime).isEqualTo("2026-11-26T12:10:00Z");
         assertThat(Conditions.isTrue(d.status, Conditions.GANG_SCHEDULED)).isTrue();
 
-        d = decide(List.of(PodStates.exited(PodStates.base("j", 0, 0), 0),
-                PodStates.exited(PodStates.base("j", 1, 0), 0)), T0.plusSeconds(60));
+        d = decide(
+                List.of(PodStates.exited(PodStates.base("j", 0, 0), 0), PodStates.exited(PodStates.base("j", 1, 0), 0)),
+                T0.plusSeconds(60));
         assertThat(d.status.phase).isEqualTo(JobPhase.Succeeded);
         assertThat(d.status.completionTime).isNotNull();
         assertThat(d.deletePods).isEmpty();
@@ -62,8 +70,9 @@ class GangLifecycleTest {
         decide(List.of(), T0);
         decide(runningGang(0), T0);
         // rank 1 exits 75: the whole gang goes, attempt 1 after 1 s
-        GangDecision d = decide(List.of(PodStates.running(PodStates.base("j", 0, 0)),
-                PodStates.exited(PodStates.base("j", 1, 0), 75)), T0.plusSeconds(10));
+        GangDecision d = decide(
+                List.of(PodStates.running(PodStates.base("j", 0, 0)), PodStates.exited(PodStates.base("j", 1, 0), 75)),
+                T0.plusSeconds(10));
         assertThat(d.status.phase).isEqualTo(JobPhase.Restarting);
         assertThat(d.status.restarts).isEqualTo(1);
         assertThat(d.status.restartAttempt).isEqualTo(1);
@@ -71,8 +80,9 @@ class GangLifecycleTest {
         assertThat(d.status.lastFailure.exitCode).isEqualTo(75);
         assertThat(d.status.lastFailure.rank).isEqualTo(1);
         assertThat(d.status.lastFailure.pod).isEqualTo("j-node-1");
-        assertThat(d.deletePods).extracting(p -> p.getMetadata().getName()).containsExactlyInAnyOrder("j-node-0",
-                "j-node-1");
+        assertThat(d.deletePods)
+                .extracting(p -> p.getMetadata().getName())
+                .containsExactlyInAnyOrder("j-node-0", "j-node-1");
         assertThat(d.deleteGang).as("one deletecollection for the whole gang").isTrue();
         assertThat(d.requeue()).contains(Duration.ofSeconds(1));
         assertThat(d.restartReasons).containsExactly("ExitCode");
@@ -84,7 +94,9 @@ class GangLifecycleTest {
         // Old pods still terminating after the backoff: wait for them.
         d = decide(List.of(PodStates.deleted(PodStates.base("j", 0, 0))), T0.plusSeconds(12));
         assertThat(d.createRanks).isEmpty();
-        assertThat(d.deleteGang).as("nothing left to delete: no second deletecollection").isFalse();
+        assertThat(d.deleteGang)
+                .as("nothing left to delete: no second deletecollection")
+                .isFalse();
         // Backoff over, old pods gone: attempt 1 is created.
         d = decide(List.of(), T0.plusSeconds(12));
         assertThat(d.createRanks).containsExactly(0, 1);
@@ -92,7 +104,8 @@ class GangLifecycleTest {
 
         // Second failure: restart 2, backoff doubled to 2 s.
         decide(runningGang(1), T0.plusSeconds(13));
-        d = decide(List.of(PodStates.exited(PodStates.base("j", 0, 1), 1), PodStates.running(PodStates.base("j", 1, 1))),
+        d = decide(
+                List.of(PodStates.exited(PodStates.base("j", 0, 1), 1), PodStates.running(PodStates.base("j", 1, 1))),
                 T0.plusSeconds(20));
         assertThat(d.status.restarts).isEqualTo(2);
         assertThat(d.requeue()).contains(Duration.ofSeconds(2));
@@ -101,16 +114,19 @@ class GangLifecycleTest {
         decide(runningGang(2), T0.plusSeconds(23));
 
         // Third failure: maxRestarts=2 reached → Failed, running pods stopped, failed pod kept for its logs.
-        d = decide(List.of(PodStates.running(PodStates.base("j", 0, 2)), PodStates.exited(PodStates.base("j", 1, 2), 1)),
+        d = decide(
+                List.of(PodStates.running(PodStates.base("j", 0, 2)), PodStates.exited(PodStates.base("j", 1, 2), 1)),
                 T0.plusSeconds(30));
         assertThat(d.status.phase).isEqualTo(JobPhase.Failed);
-        assertThat(Conditions.get(d.status, Conditions.FAILED).orElseThrow().reason).isEqualTo("RestartLimitExceeded");
+        assertThat(Conditions.get(d.status, Conditions.FAILED).orElseThrow().reason)
+                .isEqualTo("RestartLimitExceeded");
         assertThat(d.deletePods).extracting(p -> p.getMetadata().getName()).containsExactly("j-node-0");
         assertThat(d.deleteGang).as("finished pods stay: per-pod deletes").isFalse();
         assertThat(d.status.restarts).isEqualTo(2);
         // The two restarts, newest last; the final failure is lastFailure, not a restart.
-        assertThat(d.status.restartHistory).extracting(r -> r.reason, r -> r.pod, r -> r.rank, r -> r.exitCode,
-                r -> r.time, r -> r.attempt).containsExactly(
+        assertThat(d.status.restartHistory)
+                .extracting(r -> r.reason, r -> r.pod, r -> r.rank, r -> r.exitCode, r -> r.time, r -> r.attempt)
+                .containsExactly(
                         org.assertj.core.groups.Tuple.tuple("ExitCode", "j-node-1", 1, 75, "2026-11-26T12:10:10Z", 0),
                         org.assertj.core.groups.Tuple.tuple("ExitCode", "j-node-0", 0, 1, "2026-11-26T12:10:20Z", 1));
         assertThat(d.status.lastFailure.exitCode).isEqualTo(1);
@@ -120,11 +136,13 @@ class GangLifecycleTest {
     void configErrorFailsAtOnce() {
         decide(List.of(), T0);
         decide(runningGang(0), T0);
-        GangDecision d = decide(List.of(PodStates.exited(PodStates.base("j", 0, 0), 78),
-                PodStates.running(PodStates.base("j", 1, 0))), T0.plusSeconds(5));
+        GangDecision d = decide(
+                List.of(PodStates.exited(PodStates.base("j", 0, 0), 78), PodStates.running(PodStates.base("j", 1, 0))),
+                T0.plusSeconds(5));
         assertThat(d.status.phase).isEqualTo(JobPhase.Failed);
         assertThat(d.status.restarts).isZero();
-        assertThat(Conditions.get(d.status, Conditions.FAILED).orElseThrow().reason).isEqualTo("NonRetryableExitCode");
+        assertThat(Conditions.get(d.status, Conditions.FAILED).orElseThrow().reason)
+                .isEqualTo("NonRetryableExitCode");
         assertThat(d.events).extracting(GangDecision.JobEvent::type).containsExactly("Warning");
     }
 
@@ -188,19 +206,26 @@ class GangLifecycleTest {
         String t = Conditions.get(job.getStatus(), Conditions.RUNNING).orElseThrow().lastTransitionTime;
         MoETrainingJobStatus before = dev.moe.operator.status.StatusUpdater.copyOf(job);
         GangDecision d = decide(runningGang(0), T0.plusSeconds(100));
-        assertThat(Conditions.get(d.status, Conditions.RUNNING).orElseThrow().lastTransitionTime).isEqualTo(t);
-        assertThat(dev.moe.operator.status.StatusUpdater.changed(before, d.status)).isFalse();
+        assertThat(Conditions.get(d.status, Conditions.RUNNING).orElseThrow().lastTransitionTime)
+                .isEqualTo(t);
+        assertThat(dev.moe.operator.status.StatusUpdater.changed(before, d.status))
+                .isFalse();
     }
 
     @Test
     void aPodStuckTerminatingIsForceDeletedWellAfterItsGracePeriod() {
         decide(List.of(), T0);
         decide(runningGang(0), T0);
-        decide(List.of(PodStates.running(PodStates.base("j", 0, 0)), PodStates.exited(PodStates.base("j", 1, 0), 75)),
+        decide(
+                List.of(PodStates.running(PodStates.base("j", 0, 0)), PodStates.exited(PodStates.base("j", 1, 0), 75)),
                 T0.plusSeconds(10));
         // rank 0 sits on a lost node: its deletion never completes (deletionTimestamp = end of its grace period)
-        Pod stuck = new io.fabric8.kubernetes.api.model.PodBuilder(PodStates.base("j", 0, 0)).editMetadata()
-                .withDeletionTimestamp("2026-11-26T12:10:40Z").withDeletionGracePeriodSeconds(30L).endMetadata().build();
+        Pod stuck = new io.fabric8.kubernetes.api.model.PodBuilder(PodStates.base("j", 0, 0))
+                .editMetadata()
+                .withDeletionTimestamp("2026-11-26T12:10:40Z")
+                .withDeletionGracePeriodSeconds(30L)
+                .endMetadata()
+                .build();
         GangDecision d = decide(List.of(stuck), Instant.parse("2026-11-26T12:11:00Z"));
         assertThat(d.forceDeletePods).isEmpty();
         assertThat(d.createRanks).isEmpty();
@@ -232,8 +257,8 @@ class GangLifecycleTest {
     void aGangSchedulingTimeoutIsInTheHistoryToo() {
         job.getSpec().restartPolicy.gangSchedulingTimeoutSeconds = 30;
         decide(List.of(), T0);
-        GangDecision d = decide(List.of(PodStates.running(PodStates.base("j", 0, 0)), PodStates.base("j", 1, 0)),
-                T0.plusSeconds(3600));
+        GangDecision d = decide(
+                List.of(PodStates.running(PodStates.base("j", 0, 0)), PodStates.base("j", 1, 0)), T0.plusSeconds(3600));
         assertThat(d.status.restartHistory).singleElement().satisfies(r -> {
             assertThat(r.reason).isEqualTo("GangSchedulingTimeout");
             assertThat(r.attempt).isZero();

@@ -25,7 +25,8 @@ import org.junit.jupiter.api.Test;
 class GangPodFactoryTest {
 
     private static Map<String, String> env(Pod pod) {
-        return pod.getSpec().getContainers().get(0).getEnv().stream().filter(e -> e.getValue() != null)
+        return pod.getSpec().getContainers().get(0).getEnv().stream()
+                .filter(e -> e.getValue() != null)
                 .collect(Collectors.toMap(EnvVar::getName, EnvVar::getValue));
     }
 
@@ -36,7 +37,8 @@ class GangPodFactoryTest {
         Pod pod = GangPodFactory.render(job, plan, 3, 1, GangSettings.defaults());
 
         Map<String, String> env = env(pod);
-        assertThat(env).containsEntry("MASTER_ADDR", "tiny-node-0.tiny.ml.svc")
+        assertThat(env)
+                .containsEntry("MASTER_ADDR", "tiny-node-0.tiny.ml.svc")
                 .containsEntry("MASTER_PORT", "29500")
                 .containsEntry("NNODES", "2")
                 .containsEntry("NODE_RANK", "1")
@@ -55,15 +57,21 @@ class GangPodFactoryTest {
                 .containsEntry("TORCH_NCCL_BLOCKING_WAIT", "0")
                 .doesNotContainKey("MOE_CHECKPOINT_DIR");
         // torchrun's own names (PET_<ARG>), for a trainer whose command is bare `torchrun train.py`
-        assertThat(env).containsEntry("PET_NNODES", env.get("NNODES"))
+        assertThat(env)
+                .containsEntry("PET_NNODES", env.get("NNODES"))
                 .containsEntry("PET_NODE_RANK", env.get("NODE_RANK"))
                 .containsEntry("PET_NPROC_PER_NODE", env.get("NPROC_PER_NODE"))
                 .containsEntry("PET_MASTER_ADDR", env.get("MASTER_ADDR"))
                 .containsEntry("PET_MASTER_PORT", env.get("MASTER_PORT"));
         List<EnvVar> all = pod.getSpec().getContainers().get(0).getEnv();
-        assertThat(all).filteredOn(e -> e.getName().equals("POD_NAME")).singleElement()
-                .satisfies(e -> assertThat(e.getValueFrom().getFieldRef().getFieldPath()).isEqualTo("metadata.name"));
-        assertThat(all).filteredOn(e -> e.getName().equals("POD_NAMESPACE")).singleElement()
+        assertThat(all)
+                .filteredOn(e -> e.getName().equals("POD_NAME"))
+                .singleElement()
+                .satisfies(e -> assertThat(e.getValueFrom().getFieldRef().getFieldPath())
+                        .isEqualTo("metadata.name"));
+        assertThat(all)
+                .filteredOn(e -> e.getName().equals("POD_NAMESPACE"))
+                .singleElement()
                 .satisfies(e -> assertThat(e.getValueFrom().getFieldRef().getFieldPath())
                         .isEqualTo("metadata.namespace"));
         // Every name once.
@@ -75,7 +83,8 @@ class GangPodFactoryTest {
         MoETrainingJob job = TestJobs.tiny("ml", "tiny", 2);
         Pod pod = GangPodFactory.render(job, TestJobs.plan(job), 0, 1, GangSettings.defaults());
         assertThat(pod.getMetadata().getName()).isEqualTo("tiny-node-1");
-        assertThat(pod.getMetadata().getLabels()).containsEntry("training.moe.dev/job", "tiny")
+        assertThat(pod.getMetadata().getLabels())
+                .containsEntry("training.moe.dev/job", "tiny")
                 .containsEntry("training.moe.dev/node-rank", "1")
                 .containsEntry("training.moe.dev/attempt", "0");
         assertThat(pod.getSpec().getHostname()).isEqualTo("tiny-node-1");
@@ -94,19 +103,26 @@ class GangPodFactoryTest {
         MoETrainingJob job = TestJobs.tiny("ml", "tiny", 2);
         job.getSpec().placement = new PlacementSpec();
         job.getSpec().placement.nodeSelector = Map.of("pool", "train");
-        job.getSpec().placement.tolerations = List.of(new TolerationBuilder().withKey("dedicated")
-                .withOperator("Equal").withValue("ml").withEffect("NoSchedule").build());
+        job.getSpec().placement.tolerations = List.of(new TolerationBuilder()
+                .withKey("dedicated")
+                .withOperator("Equal")
+                .withValue("ml")
+                .withEffect("NoSchedule")
+                .build());
         Pod pod = GangPodFactory.render(job, TestJobs.plan(job), 0, 0, new GangSettings("img:default", 29500, 9400));
         Container c = pod.getSpec().getContainers().get(0);
         assertThat(c.getImage()).isEqualTo("img:default");
         assertThat(c.getCommand()).isNullOrEmpty();
-        assertThat(c.getTerminationMessagePolicy()).as("a failed trainer's last log lines are its termination message")
+        assertThat(c.getTerminationMessagePolicy())
+                .as("a failed trainer's last log lines are its termination message")
                 .isEqualTo("FallbackToLogsOnError");
         assertThat(c.getResources().getLimits()).containsEntry("nvidia.com/gpu", new Quantity("2"));
         assertThat(c.getResources().getRequests()).containsEntry("nvidia.com/gpu", new Quantity("2"));
-        assertThat(pod.getSpec().getNodeSelector()).containsEntry("nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3")
+        assertThat(pod.getSpec().getNodeSelector())
+                .containsEntry("nvidia.com/gpu.product", "NVIDIA-H100-80GB-HBM3")
                 .containsEntry("pool", "train");
-        assertThat(pod.getSpec().getTolerations()).extracting(t -> t.getKey())
+        assertThat(pod.getSpec().getTolerations())
+                .extracting(t -> t.getKey())
                 .containsExactlyInAnyOrder("dedicated", "nvidia.com/gpu");
 
         // The plan engine refuses a job that sets NODE_RANK (EnvNameReserved); rendering still ignores it
@@ -115,13 +131,17 @@ class GangPodFactoryTest {
         job.getSpec().trainer = new TrainerSpec();
         job.getSpec().trainer.image = "my/trainer:1";
         job.getSpec().trainer.command = List.of("python", "-m", "x");
-        job.getSpec().trainer.env = List.of(new EnvVar("FOO", "bar", null), new EnvVar("NODE_RANK", "7", null),
+        job.getSpec().trainer.env = List.of(
+                new EnvVar("FOO", "bar", null),
+                new EnvVar("NODE_RANK", "7", null),
                 new EnvVar("TORCH_NCCL_BLOCKING_WAIT", "1", null));
         Pod custom = GangPodFactory.render(job, plan, 0, 0, GangSettings.defaults());
         assertThat(custom.getSpec().getContainers().get(0).getImage()).isEqualTo("my/trainer:1");
         assertThat(custom.getSpec().getContainers().get(0).getCommand()).containsExactly("python", "-m", "x");
         // User env is added and may tune NCCL, but never changes the rank layout.
-        assertThat(env(custom)).containsEntry("FOO", "bar").containsEntry("NODE_RANK", "0")
+        assertThat(env(custom))
+                .containsEntry("FOO", "bar")
+                .containsEntry("NODE_RANK", "0")
                 .containsEntry("TORCH_NCCL_BLOCKING_WAIT", "1");
     }
 
@@ -140,8 +160,8 @@ class GangPodFactoryTest {
         job.getSpec().model.checkpoint.path = "/models/Tiny";
         Pod pod = GangPodFactory.render(job, TestJobs.plan(job), 0, 0, GangSettings.defaults());
 
-        Map<String, Volume> volumes = pod.getSpec().getVolumes().stream()
-                .collect(Collectors.toMap(Volume::getName, v -> v));
+        Map<String, Volume> volumes =
+                pod.getSpec().getVolumes().stream().collect(Collectors.toMap(Volume::getName, v -> v));
         Map<String, VolumeMount> mounts = pod.getSpec().getContainers().get(0).getVolumeMounts().stream()
                 .collect(Collectors.toMap(VolumeMount::getName, m -> m));
         assertThat(volumes.get("plan").getConfigMap().getName()).isEqualTo("tiny-plan");
@@ -149,12 +169,15 @@ class GangPodFactoryTest {
         assertThat(mounts.get("plan").getReadOnly()).isTrue();
         assertThat(volumes.get("dshm").getEmptyDir().getMedium()).isEqualTo("Memory");
         assertThat(mounts.get("dshm").getMountPath()).isEqualTo("/dev/shm");
-        assertThat(volumes.get("checkpoints").getPersistentVolumeClaim().getClaimName()).isEqualTo("ckpt");
+        assertThat(volumes.get("checkpoints").getPersistentVolumeClaim().getClaimName())
+                .isEqualTo("ckpt");
         assertThat(mounts.get("checkpoints").getMountPath()).isEqualTo("/checkpoints");
-        assertThat(volumes.get("model").getPersistentVolumeClaim().getClaimName()).isEqualTo("weights");
+        assertThat(volumes.get("model").getPersistentVolumeClaim().getClaimName())
+                .isEqualTo("weights");
         assertThat(mounts.get("model").getMountPath()).isEqualTo("/models");
         assertThat(mounts.get("model").getReadOnly()).isTrue();
-        assertThat(volumes.get("data").getPersistentVolumeClaim().getClaimName()).isEqualTo("corpus");
+        assertThat(volumes.get("data").getPersistentVolumeClaim().getClaimName())
+                .isEqualTo("corpus");
         assertThat(mounts.get("data").getMountPath()).isEqualTo("/data");
         assertThat(env(pod)).containsEntry("MOE_CHECKPOINT_DIR", "/checkpoints");
     }
@@ -170,8 +193,11 @@ class GangPodFactoryTest {
         // refused by the plan engine (EnvNameReserved), and ignored by the pod factory all the same
         job.getSpec().nccl.extraEnv = Map.of("NCCL_DEBUG", "WARN", "MASTER_PORT", "1");
         Map<String, String> env = env(GangPodFactory.render(job, plan, 0, 0, GangSettings.defaults()));
-        assertThat(env).containsEntry("NCCL_SOCKET_IFNAME", "eth0").containsEntry("NCCL_IB_HCA", "mlx5_0,mlx5_1")
-                .containsEntry("NCCL_DEBUG", "WARN").containsEntry("MASTER_PORT", "29500");
+        assertThat(env)
+                .containsEntry("NCCL_SOCKET_IFNAME", "eth0")
+                .containsEntry("NCCL_IB_HCA", "mlx5_0,mlx5_1")
+                .containsEntry("NCCL_DEBUG", "WARN")
+                .containsEntry("MASTER_PORT", "29500");
     }
 
     @Test
@@ -184,15 +210,18 @@ class GangPodFactoryTest {
         job.getSpec().placement.topologyKeys = List.of("nvidia.com/gpu.clique", "topology.kubernetes.io/rack");
         Plan plan = TestJobs.plan(job);
         List<Pod> pods = java.util.stream.IntStream.range(0, 4)
-                .mapToObj(r -> GangPodFactory.render(job, plan, 0, r, GangSettings.defaults())).toList();
+                .mapToObj(r -> GangPodFactory.render(job, plan, 0, r, GangSettings.defaults()))
+                .toList();
 
-        assertThat(pods).extracting(p -> p.getMetadata().getLabels().get("training.moe.dev/expert-group"))
+        assertThat(pods)
+                .extracting(p -> p.getMetadata().getLabels().get("training.moe.dev/expert-group"))
                 .containsExactly("0", "0", "1", "1");
         for (Pod p : pods) {
             var aff = p.getSpec().getAffinity();
             // one pod per node
             assertThat(aff.getPodAntiAffinity().getRequiredDuringSchedulingIgnoredDuringExecution())
-                    .singleElement().satisfies(t -> {
+                    .singleElement()
+                    .satisfies(t -> {
                         assertThat(t.getTopologyKey()).isEqualTo("kubernetes.io/hostname");
                         assertThat(t.getLabelSelector().getMatchLabels()).containsEntry("training.moe.dev/job", "big");
                     });
@@ -200,7 +229,8 @@ class GangPodFactoryTest {
             assertThat(req).singleElement().satisfies(t -> {
                 assertThat(t.getTopologyKey()).isEqualTo("nvidia.com/gpu.clique");
                 assertThat(t.getLabelSelector().getMatchLabels())
-                        .containsEntry("training.moe.dev/expert-group",
+                        .containsEntry(
+                                "training.moe.dev/expert-group",
                                 p.getMetadata().getLabels().get("training.moe.dev/expert-group"))
                         .containsEntry("training.moe.dev/job", "big");
             });
@@ -219,7 +249,8 @@ class GangPodFactoryTest {
         assertThat(pod.getSpec().getAffinity().getPodAffinity().getRequiredDuringSchedulingIgnoredDuringExecution())
                 .isNullOrEmpty();
         assertThat(pod.getSpec().getAffinity().getPodAffinity().getPreferredDuringSchedulingIgnoredDuringExecution())
-                .extracting(w -> w.getPodAffinityTerm().getTopologyKey()).containsExactly("nvidia.com/gpu.clique");
+                .extracting(w -> w.getPodAffinityTerm().getTopologyKey())
+                .containsExactly("nvidia.com/gpu.clique");
     }
 
     @Test
@@ -231,7 +262,8 @@ class GangPodFactoryTest {
         job.getSpec().placement.queueName = "gpu-queue";
         job.getSpec().placement.topologyKeys = List.of("nvidia.com/gpu.clique", "topology.kubernetes.io/rack");
         Pod pod = GangPodFactory.render(job, TestJobs.plan(job), 2, 3, GangSettings.defaults());
-        assertThat(pod.getMetadata().getLabels()).containsEntry("kueue.x-k8s.io/queue-name", "gpu-queue")
+        assertThat(pod.getMetadata().getLabels())
+                .containsEntry("kueue.x-k8s.io/queue-name", "gpu-queue")
                 .containsEntry("kueue.x-k8s.io/pod-group-name", "big-a2");
         assertThat(pod.getMetadata().getAnnotations())
                 .containsEntry("kueue.x-k8s.io/pod-group-total-count", "4")
@@ -241,5 +273,4 @@ class GangPodFactoryTest {
                 .containsEntry("kueue.x-k8s.io/podset-preferred-topology", "topology.kubernetes.io/rack");
         assertThat(pod.getSpec().getAffinity()).isNull();
     }
-
 }

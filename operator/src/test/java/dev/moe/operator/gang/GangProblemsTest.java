@@ -40,7 +40,8 @@ class GangProblemsTest {
     @Test
     void theSchedulersReasonIsOnGangScheduledWithAWarningEventOnce() {
         decide(observe(List.of(), T0), T0);
-        List<Pod> pods = List.of(PodStates.unschedulable(PodStates.base("j", 0, 0), NO_ROOM),
+        List<Pod> pods = List.of(
+                PodStates.unschedulable(PodStates.base("j", 0, 0), NO_ROOM),
                 PodStates.unschedulable(PodStates.base("j", 1, 0), NO_ROOM));
         GangDecision d = decide(observe(pods, T0), T0);
         var c = Conditions.get(d.status, Conditions.GANG_SCHEDULED).orElseThrow();
@@ -52,14 +53,16 @@ class GangProblemsTest {
             assertThat(e.reason()).isEqualTo(PodProblem.UNSCHEDULABLE);
         });
         // Same reason again: no second Event.
-        assertThat(decide(observe(pods, T0.plusSeconds(5)), T0.plusSeconds(5)).events).isEmpty();
+        assertThat(decide(observe(pods, T0.plusSeconds(5)), T0.plusSeconds(5)).events)
+                .isEmpty();
     }
 
     @Test
     void aGangOfWhichNoPodIsBoundIsNotRestartedAtTheTimeoutItWaitsAndSaysWhy() {
         job.getSpec().restartPolicy.gangSchedulingTimeoutSeconds = 30;
         decide(observe(List.of(), T0), T0);
-        List<Pod> pods = List.of(PodStates.unschedulable(PodStates.base("j", 0, 0), NO_ROOM),
+        List<Pod> pods = List.of(
+                PodStates.unschedulable(PodStates.base("j", 0, 0), NO_ROOM),
                 PodStates.unschedulable(PodStates.base("j", 1, 0), NO_ROOM));
         GangDecision d = decide(observe(pods, T0.plusSeconds(3600)), T0.plusSeconds(3600));
         assertThat(d.status.phase).isEqualTo(JobPhase.Pending);
@@ -72,7 +75,8 @@ class GangProblemsTest {
     void aPartialGangPastTheTimeoutIsStillGivenBackAndTheReasonNamesTheProblem() {
         job.getSpec().restartPolicy.gangSchedulingTimeoutSeconds = 30;
         decide(observe(List.of(), T0), T0);
-        List<Pod> pods = List.of(PodStates.running(PodStates.base("j", 0, 0)),
+        List<Pod> pods = List.of(
+                PodStates.running(PodStates.base("j", 0, 0)),
                 PodStates.unschedulable(PodStates.base("j", 1, 0), NO_ROOM));
         GangDecision d = decide(observe(pods, T0.plusSeconds(60)), T0.plusSeconds(60));
         assertThat(d.status.phase).isEqualTo(JobPhase.Restarting);
@@ -84,8 +88,13 @@ class GangProblemsTest {
     void anImageThatCannotBePulledIsOnTheRunningCondition() {
         Instant soon = Instant.parse("2026-11-26T12:01:00Z"); // a minute after the pods were created
         decide(observe(List.of(), soon), soon);
-        GangDecision d = decide(observe(List.of(PodStates.imagePullBackOff(PodStates.base("j", 0, 0)),
-                PodStates.running(PodStates.base("j", 1, 0))), soon), soon);
+        GangDecision d = decide(
+                observe(
+                        List.of(
+                                PodStates.imagePullBackOff(PodStates.base("j", 0, 0)),
+                                PodStates.running(PodStates.base("j", 1, 0))),
+                        soon),
+                soon);
         assertThat(Conditions.isTrue(d.status, Conditions.GANG_SCHEDULED)).isTrue();
         var c = Conditions.get(d.status, Conditions.RUNNING).orElseThrow();
         assertThat(c.reason).isEqualTo(PodProblem.IMAGE_PULL_FAILED);
@@ -100,8 +109,11 @@ class GangProblemsTest {
         assertThat(FleetFit.check(eights, h100, 8, "j-node-0")).isEmpty();
         assertThat(FleetFit.check(eights, h100, 16, "j-node-0")).hasValueSatisfying(p -> {
             assertThat(p.reason()).isEqualTo(PodProblem.NO_NODE_FITS);
-            assertThat(p.message()).contains("offers 16 nvidia.com/gpu").contains("2 such nodes")
-                    .contains("the most any offers is 8").contains("spec.resources.gpusPerNode");
+            assertThat(p.message())
+                    .contains("offers 16 nvidia.com/gpu")
+                    .contains("2 such nodes")
+                    .contains("the most any offers is 8")
+                    .contains("spec.resources.gpusPerNode");
         });
         assertThat(FleetFit.check(eights, Map.of("nvidia.com/gpu.product", "B200"), 8, "j-node-0"))
                 .hasValueSatisfying(p -> assertThat(p.message()).startsWith("no node with labels"));
@@ -111,25 +123,42 @@ class GangProblemsTest {
     @Test
     void noNodeFitsComesFirstAndIsTheReason() {
         decide(observe(List.of(), T0), T0);
-        GangState gang = observe(List.of(PodStates.unschedulable(PodStates.base("j", 0, 0), NO_ROOM),
-                PodStates.unschedulable(PodStates.base("j", 1, 0), NO_ROOM)), T0)
+        GangState gang = observe(
+                        List.of(
+                                PodStates.unschedulable(PodStates.base("j", 0, 0), NO_ROOM),
+                                PodStates.unschedulable(PodStates.base("j", 1, 0), NO_ROOM)),
+                        T0)
                 .withFirstProblem(new PodProblem(PodProblem.NO_NODE_FITS, "j-node-0", "no node offers 16"));
-        var c = Conditions.get(decide(gang, T0).status, Conditions.GANG_SCHEDULED).orElseThrow();
+        var c = Conditions.get(decide(gang, T0).status, Conditions.GANG_SCHEDULED)
+                .orElseThrow();
         assertThat(c.reason).isEqualTo(PodProblem.NO_NODE_FITS);
     }
 
     @Test
     void podsTheOperatorDidNotCreateAreNeitherPartOfTheGangNorDeleted() {
-        Pod users = new PodBuilder(PodStates.running(PodStates.base("j", 0, 0))).editMetadata()
-                .withOwnerReferences().endMetadata().build(); // our labels, no controller
-        Pod other = new PodBuilder(PodStates.running(PodStates.base("j", 1, 0))).editMetadata()
-                .editFirstOwnerReference().withKind("Deployment").endOwnerReference().endMetadata().build();
+        Pod users = new PodBuilder(PodStates.running(PodStates.base("j", 0, 0)))
+                .editMetadata()
+                .withOwnerReferences()
+                .endMetadata()
+                .build(); // our labels, no controller
+        Pod other = new PodBuilder(PodStates.running(PodStates.base("j", 1, 0)))
+                .editMetadata()
+                .editFirstOwnerReference()
+                .withKind("Deployment")
+                .endOwnerReference()
+                .endMetadata()
+                .build();
         GangState gang = observe(List.of(users, other), T0);
         assertThat(gang.current()).isEmpty();
         assertThat(gang.stale()).isEmpty();
         // An earlier incarnation of the job (same name, another uid) is stale: deleted, never adopted.
-        Pod earlier = new PodBuilder(PodStates.running(PodStates.base("j", 0, 0))).editMetadata()
-                .editFirstOwnerReference().withUid("uid-of-an-earlier-j").endOwnerReference().endMetadata().build();
+        Pod earlier = new PodBuilder(PodStates.running(PodStates.base("j", 0, 0)))
+                .editMetadata()
+                .editFirstOwnerReference()
+                .withUid("uid-of-an-earlier-j")
+                .endOwnerReference()
+                .endMetadata()
+                .build();
         gang = observe(List.of(earlier), T0);
         assertThat(gang.current()).isEmpty();
         assertThat(gang.stale()).containsExactly(earlier);
@@ -147,13 +176,13 @@ class GangProblemsTest {
         assertThat(d.events).extracting(GangDecision.JobEvent::reason).containsExactly("ObjectNotOwned");
         assertThat(d.requeue()).contains(Duration.ofSeconds(10));
 
-        d = GangLifecycle.decideRejectedWrite(job, "ObjectNotOwned", "ConfigMap j-plan exists", none,
-                T0.plusSeconds(40));
+        d = GangLifecycle.decideRejectedWrite(
+                job, "ObjectNotOwned", "ConfigMap j-plan exists", none, T0.plusSeconds(40));
         job.setStatus(d.status);
         assertThat(d.events).isEmpty();
         assertThat(d.requeue()).contains(Duration.ofSeconds(40));
-        d = GangLifecycle.decideRejectedWrite(job, "ObjectNotOwned", "ConfigMap j-plan exists", none,
-                T0.plusSeconds(3600));
+        d = GangLifecycle.decideRejectedWrite(
+                job, "ObjectNotOwned", "ConfigMap j-plan exists", none, T0.plusSeconds(3600));
         assertThat(d.requeue()).contains(Duration.ofMinutes(5));
 
         // A running gang is not stopped by a refused write; a gang still starting is given back.
@@ -161,13 +190,22 @@ class GangProblemsTest {
         MoETrainingJobStatus s = new MoETrainingJobStatus();
         s.phase = JobPhase.Running;
         job.setStatus(s);
-        assertThat(GangLifecycle.decideRejectedWrite(job, "ApiRejected", "x", running, T0).deletePods).isEmpty();
+        assertThat(GangLifecycle.decideRejectedWrite(job, "ApiRejected", "x", running, T0).deletePods)
+                .isEmpty();
         s.phase = JobPhase.Pending;
-        assertThat(GangLifecycle.decideRejectedWrite(job, "ApiRejected", "x", running, T0).deletePods).hasSize(1);
+        assertThat(GangLifecycle.decideRejectedWrite(job, "ApiRejected", "x", running, T0).deletePods)
+                .hasSize(1);
     }
 
     private static Node node(String name, Map<String, String> labels, String gpus) {
-        return new NodeBuilder().withNewMetadata().withName(name).withLabels(labels).endMetadata().withNewStatus()
-                .addToAllocatable("nvidia.com/gpu", new Quantity(gpus)).endStatus().build();
+        return new NodeBuilder()
+                .withNewMetadata()
+                .withName(name)
+                .withLabels(labels)
+                .endMetadata()
+                .withNewStatus()
+                .addToAllocatable("nvidia.com/gpu", new Quantity(gpus))
+                .endStatus()
+                .build();
     }
 }

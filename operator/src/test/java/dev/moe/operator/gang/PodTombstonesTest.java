@@ -13,27 +13,53 @@ class PodTombstonesTest {
     private static final Instant NOW = Instant.parse("2026-11-26T12:10:00Z");
 
     private static Pod inNamespace(Pod p) {
-        return new PodBuilder(p).editMetadata().withNamespace("ml").endMetadata().build();
+        return new PodBuilder(p)
+                .editMetadata()
+                .withNamespace("ml")
+                .endMetadata()
+                .build();
     }
 
     @Test
     void aVanishedEvictedRankIsAnEvictionOfThisAttemptOnly() {
         PodTombstones t = new PodTombstones();
         t.record(inNamespace(PodStates.evictedByApi(PodStates.base("j", 1, 3))), NOW);
-        assertThat(t.lastFailure("ml", "j-node-1", "uid-j", 3, NOW)).get().extracting(PodFailure::reason)
+        assertThat(t.lastFailure("ml", "j-node-1", "uid-j", 3, NOW))
+                .get()
+                .extracting(PodFailure::reason)
                 .isEqualTo("Evicted");
-        assertThat(t.lastFailure("ml", "j-node-1", "uid-j", 4, NOW)).as("another attempt").isEmpty();
-        assertThat(t.lastFailure("ml", "j-node-1", "uid-other", 3, NOW)).as("another job incarnation").isEmpty();
-        assertThat(t.lastFailure("other", "j-node-1", "uid-j", 3, NOW)).as("another namespace").isEmpty();
+        assertThat(t.lastFailure("ml", "j-node-1", "uid-j", 4, NOW))
+                .as("another attempt")
+                .isEmpty();
+        assertThat(t.lastFailure("ml", "j-node-1", "uid-other", 3, NOW))
+                .as("another job incarnation")
+                .isEmpty();
+        assertThat(t.lastFailure("other", "j-node-1", "uid-j", 3, NOW))
+                .as("another namespace")
+                .isEmpty();
 
-        GangState gang = GangObserver.observe("j", "uid-j", List.of(PodStates.running(PodStates.base("j", 0, 3))), 3, 2,
-                true, f -> false, pod -> t.lastFailure("ml", pod, "uid-j", 3, NOW), NOW);
+        GangState gang = GangObserver.observe(
+                "j",
+                "uid-j",
+                List.of(PodStates.running(PodStates.base("j", 0, 3))),
+                3,
+                2,
+                true,
+                f -> false,
+                pod -> t.lastFailure("ml", pod, "uid-j", 3, NOW),
+                NOW);
         assertThat(gang.failures()).singleElement().satisfies(f -> {
             assertThat(f.reason()).isEqualTo("Evicted");
             assertThat(f.nodeRank()).isEqualTo(1);
         });
-        assertThat(t.lastFailure("ml", "j-node-1", "uid-j", 3, NOW.plus(PodTombstones.TTL).plusSeconds(1)))
-                .as("expired").isEmpty();
+        assertThat(t.lastFailure(
+                        "ml",
+                        "j-node-1",
+                        "uid-j",
+                        3,
+                        NOW.plus(PodTombstones.TTL).plusSeconds(1)))
+                .as("expired")
+                .isEmpty();
     }
 
     @Test
@@ -41,8 +67,8 @@ class PodTombstonesTest {
         PodTombstones t = new PodTombstones();
         t.record(inNamespace(PodStates.deleted(PodStates.base("j", 0, 0))), NOW);
         assertThat(t.size()).isZero();
-        GangState gang = GangObserver.observe("j", "uid-j", List.of(), 0, 1, true, f -> false,
-                pod -> t.lastFailure("ml", pod, "uid-j", 0, NOW), NOW);
+        GangState gang = GangObserver.observe(
+                "j", "uid-j", List.of(), 0, 1, true, f -> false, pod -> t.lastFailure("ml", pod, "uid-j", 0, NOW), NOW);
         assertThat(gang.failures()).extracting(PodFailure::reason).containsExactly("PodDeleted");
         for (int i = 0; i < PodTombstones.MAX_ENTRIES + 50; i++) {
             t.record(inNamespace(PodStates.evictedByApi(PodStates.base("j" + i, 0, 0))), NOW);

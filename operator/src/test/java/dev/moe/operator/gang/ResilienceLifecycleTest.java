@@ -28,16 +28,16 @@ class ResilienceLifecycleTest {
         GangRestartPolicy policy = GangRestartPolicy.of(job.getSpec().restartPolicy);
         MoETrainingJobStatus s = job.getStatus();
         int attempt = s != null && s.restartAttempt != null ? s.restartAttempt : 0;
-        GangState gang = GangObserver.observe("j", null, pods, attempt, plan.nodes(), GangLifecycle.gangStarted(s),
-                policy::failsJob, now);
+        GangState gang = GangObserver.observe(
+                "j", null, pods, attempt, plan.nodes(), GangLifecycle.gangStarted(s), policy::failsJob, now);
         GangDecision d = GangLifecycle.decide(job, plan, gang, policy, now);
         job.setStatus(d.status);
         return d;
     }
 
     private static List<Pod> runningGang(int attempt) {
-        return List.of(PodStates.running(PodStates.base("j", 0, attempt)),
-                PodStates.running(PodStates.base("j", 1, attempt)));
+        return List.of(
+                PodStates.running(PodStates.base("j", 0, attempt)), PodStates.running(PodStates.base("j", 1, attempt)));
     }
 
     /** Brings the gang of {@code attempt} to Running at {@code at} (after the previous restart's backoff). */
@@ -54,13 +54,17 @@ class ResilienceLifecycleTest {
         runAttempt(0, t);
         for (int i = 0; i < 6; i++) {
             t = t.plusSeconds(60);
-            GangDecision d = decide(List.of(PodStates.evictedByApi(PodStates.base("j", i % 2, i)),
-                    PodStates.running(PodStates.base("j", 1 - i % 2, i))), t);
+            GangDecision d = decide(
+                    List.of(
+                            PodStates.evictedByApi(PodStates.base("j", i % 2, i)),
+                            PodStates.running(PodStates.base("j", 1 - i % 2, i))),
+                    t);
             assertThat(d.status.phase).as("eviction %d", i + 1).isEqualTo(JobPhase.Restarting);
             assertThat(d.status.lastFailure.action).isEqualTo("RestartGangUncounted");
             String counted = "infrastructure restart " + (i + 1) + " of 50";
-            assertThat(d.events).extracting(GangDecision.JobEvent::message).anySatisfy(m -> assertThat(m)
-                    .contains(counted));
+            assertThat(d.events)
+                    .extracting(GangDecision.JobEvent::message)
+                    .anySatisfy(m -> assertThat(m).contains(counted));
             // Backoff of its own kind: 1 s, 2 s, then maxBackoffSeconds.
             assertThat(d.requeue()).contains(Duration.ofSeconds(Math.min(1L << i, 2)));
             t = t.plusSeconds(60);
@@ -73,8 +77,9 @@ class ResilienceLifecycleTest {
         assertThat(s.restartAttempt).isEqualTo(6);
         assertThat(s.restartHistory).extracting(r -> r.reason).containsOnly("Evicted");
         // A training failure still spends maxRestarts, starting from the first restart's backoff.
-        GangDecision d = decide(List.of(PodStates.exited(PodStates.base("j", 0, 6), 1),
-                PodStates.running(PodStates.base("j", 1, 6))), t.plusSeconds(60));
+        GangDecision d = decide(
+                List.of(PodStates.exited(PodStates.base("j", 0, 6), 1), PodStates.running(PodStates.base("j", 1, 6))),
+                t.plusSeconds(60));
         assertThat(d.status.restarts).isEqualTo(1);
         assertThat(d.status.infrastructureRestarts).isEqualTo(6);
         assertThat(d.requeue()).contains(Duration.ofSeconds(1));
@@ -84,11 +89,13 @@ class ResilienceLifecycleTest {
     void theInfrastructureBudgetHasItsOwnCap() {
         job.getSpec().restartPolicy.maxInfrastructureRestarts = 1;
         runAttempt(0, T0);
-        decide(List.of(PodStates.preempted(PodStates.base("j", 0, 0)), PodStates.running(PodStates.base("j", 1, 0))),
+        decide(
+                List.of(PodStates.preempted(PodStates.base("j", 0, 0)), PodStates.running(PodStates.base("j", 1, 0))),
                 T0.plusSeconds(10));
         runAttempt(1, T0.plusSeconds(20));
-        GangDecision d = decide(List.of(PodStates.nodeLost(PodStates.base("j", 1, 1)),
-                PodStates.running(PodStates.base("j", 0, 1))), T0.plusSeconds(30));
+        GangDecision d = decide(
+                List.of(PodStates.nodeLost(PodStates.base("j", 1, 1)), PodStates.running(PodStates.base("j", 0, 1))),
+                T0.plusSeconds(30));
         assertThat(d.status.phase).isEqualTo(JobPhase.Failed);
         assertThat(Conditions.get(d.status, Conditions.FAILED).orElseThrow().reason)
                 .isEqualTo("InfrastructureRestartLimitExceeded");
@@ -104,8 +111,9 @@ class ResilienceLifecycleTest {
         r.action = Action.FailJob;
         job.getSpec().restartPolicy.rules = List.of(r);
         runAttempt(0, T0);
-        GangDecision d = decide(List.of(PodStates.running(PodStates.base("j", 0, 0)),
-                PodStates.oomKilled(PodStates.base("j", 1, 0))), T0.plusSeconds(10));
+        GangDecision d = decide(
+                List.of(PodStates.running(PodStates.base("j", 0, 0)), PodStates.oomKilled(PodStates.base("j", 1, 0))),
+                T0.plusSeconds(10));
         assertThat(d.status.phase).isEqualTo(JobPhase.Failed);
         assertThat(d.status.restarts).isZero();
         assertThat(d.status.lastFailure.reason).isEqualTo("OOMKilled");
@@ -119,8 +127,9 @@ class ResilienceLifecycleTest {
     @Test
     void withoutARuleAnOomKillRestartsCounted() {
         runAttempt(0, T0);
-        GangDecision d = decide(List.of(PodStates.running(PodStates.base("j", 0, 0)),
-                PodStates.oomKilled(PodStates.base("j", 1, 0))), T0.plusSeconds(10));
+        GangDecision d = decide(
+                List.of(PodStates.running(PodStates.base("j", 0, 0)), PodStates.oomKilled(PodStates.base("j", 1, 0))),
+                T0.plusSeconds(10));
         assertThat(d.status.phase).isEqualTo(JobPhase.Restarting);
         assertThat(d.status.restarts).isEqualTo(1);
         assertThat(d.restartReasons).containsExactly("OOMKilled");
@@ -130,15 +139,21 @@ class ResilienceLifecycleTest {
     void theFailedContainersLastLinesAreKeptInStatusHistoryAndEvent() {
         runAttempt(0, T0);
         String log = "step 11 loss 3.02\nTraceback (most recent call last):\nRuntimeError: NCCL watchdog timeout";
-        GangDecision d = decide(List.of(PodStates.running(PodStates.base("j", 0, 0)),
-                PodStates.exitedWithMessage(PodStates.base("j", 1, 0), 1, log)), T0.plusSeconds(10));
-        assertThat(d.status.lastFailure.message).contains("j-node-1 (node rank 1) exited with code 1")
+        GangDecision d = decide(
+                List.of(
+                        PodStates.running(PodStates.base("j", 0, 0)),
+                        PodStates.exitedWithMessage(PodStates.base("j", 1, 0), 1, log)),
+                T0.plusSeconds(10));
+        assertThat(d.status.lastFailure.message)
+                .contains("j-node-1 (node rank 1) exited with code 1")
                 .endsWith(log);
         assertThat(d.status.restartHistory).singleElement().satisfies(r -> {
             assertThat(r.message).endsWith(log);
             assertThat(r.action).isEqualTo("RestartGang");
         });
-        assertThat(d.events).filteredOn(e -> e.reason().equals("GangRestart")).singleElement()
+        assertThat(d.events)
+                .filteredOn(e -> e.reason().equals("GangRestart"))
+                .singleElement()
                 .satisfies(e -> assertThat(e.message()).contains("RuntimeError: NCCL watchdog timeout"));
     }
 
@@ -146,11 +161,14 @@ class ResilienceLifecycleTest {
     void aHugeTerminationMessageIsCutToItsTail() {
         runAttempt(0, T0);
         String log = "x".repeat(100_000) + "\nthe last line";
-        GangDecision d = decide(List.of(PodStates.running(PodStates.base("j", 0, 0)),
-                PodStates.exitedWithMessage(PodStates.base("j", 1, 0), 1, log)), T0.plusSeconds(10));
+        GangDecision d = decide(
+                List.of(
+                        PodStates.running(PodStates.base("j", 0, 0)),
+                        PodStates.exitedWithMessage(PodStates.base("j", 1, 0), 1, log)),
+                T0.plusSeconds(10));
         assertThat(d.status.lastFailure.message).endsWith("the last line").startsWith("j-node-1");
-        assertThat(d.status.lastFailure.message.length()).isLessThanOrEqualTo(
-                MoETrainingJobStatus.MAX_FAILURE_RECORD_MESSAGE);
+        assertThat(d.status.lastFailure.message.length())
+                .isLessThanOrEqualTo(MoETrainingJobStatus.MAX_FAILURE_RECORD_MESSAGE);
     }
 
     @Test
@@ -160,8 +178,13 @@ class ResilienceLifecycleTest {
         r.action = Action.RestartGangUncounted;
         job.getSpec().restartPolicy.rules = List.of(r);
         runAttempt(0, T0);
-        GangDecision d = decide(List.of(PodStates.running(PodStates.base("j", 0, 0)), PodStates.exitedWithMessage(
-                PodStates.base("j", 1, 0), 1, "RuntimeError: CUDA error: an illegal memory access was encountered")),
+        GangDecision d = decide(
+                List.of(
+                        PodStates.running(PodStates.base("j", 0, 0)),
+                        PodStates.exitedWithMessage(
+                                PodStates.base("j", 1, 0),
+                                1,
+                                "RuntimeError: CUDA error: an illegal memory access was encountered")),
                 T0.plusSeconds(10));
         assertThat(d.status.infrastructureRestarts).isEqualTo(1);
         assertThat(d.status.restarts).isZero();
@@ -175,8 +198,8 @@ class ResilienceLifecycleTest {
         GangDecision d = decide(runningGang(0), T0);
         assertThat(d.requeue()).as("wakes up when the startup grace ends").contains(Duration.ofSeconds(120));
         // First step at +50 s: within the grace. The deadline now runs from there.
-        List<Pod> step5 = List.of(PodStates.reporting(PodStates.base("j", 0, 0), 5),
-                PodStates.running(PodStates.base("j", 1, 0)));
+        List<Pod> step5 = List.of(
+                PodStates.reporting(PodStates.base("j", 0, 0), 5), PodStates.running(PodStates.base("j", 1, 0)));
         d = decide(step5, T0.plusSeconds(50));
         assertThat(d.status.phase).isEqualTo(JobPhase.Running);
         assertThat(d.status.progress.stepObservedTime).isEqualTo("2026-11-26T12:10:50Z");
@@ -216,8 +239,11 @@ class ResilienceLifecycleTest {
         decide(runningGang(0), T0);
         for (int step = 1; step <= 200; step++) {
             Instant at = T0.plusSeconds(step * 29L);
-            GangDecision d = decide(List.of(PodStates.reporting(PodStates.base("j", 0, 0), step),
-                    PodStates.running(PodStates.base("j", 1, 0))), at);
+            GangDecision d = decide(
+                    List.of(
+                            PodStates.reporting(PodStates.base("j", 0, 0), step),
+                            PodStates.running(PodStates.base("j", 1, 0))),
+                    at);
             assertThat(d.status.phase).as("step %d", step).isEqualTo(JobPhase.Running);
             assertThat(d.deletePods).isEmpty();
         }
@@ -225,8 +251,8 @@ class ResilienceLifecycleTest {
         assertThat(s.restarts).isZero();
         assertThat(s.progress.percentDone).isEqualTo(20.0);
         // 800 steps left at 29 s a step.
-        assertThat(s.progress.estimatedCompletionTime).isEqualTo(
-                Conditions.time(T0.plusSeconds(200 * 29L + 800 * 29L)));
+        assertThat(s.progress.estimatedCompletionTime)
+                .isEqualTo(Conditions.time(T0.plusSeconds(200 * 29L + 800 * 29L)));
     }
 
     @Test
@@ -257,8 +283,16 @@ class ResilienceLifecycleTest {
     private GangDecision decideWithSpare(List<Pod> pods, Instant now, int spare) {
         GangRestartPolicy policy = GangRestartPolicy.of(job.getSpec().restartPolicy);
         MoETrainingJobStatus s = job.getStatus();
-        GangState gang = GangObserver.observe("j", null, pods, s.restartAttempt, plan.nodes(),
-                GangLifecycle.gangStarted(s), policy::failsJob, now).withSpareNodes(spare);
+        GangState gang = GangObserver.observe(
+                        "j",
+                        null,
+                        pods,
+                        s.restartAttempt,
+                        plan.nodes(),
+                        GangLifecycle.gangStarted(s),
+                        policy::failsJob,
+                        now)
+                .withSpareNodes(spare);
         GangDecision d = GangLifecycle.decide(job, plan, gang, policy, now);
         job.setStatus(d.status);
         return d;
@@ -269,29 +303,41 @@ class ResilienceLifecycleTest {
         job.getSpec().restartPolicy.maxRestarts = 10;
         runAttempt(0, T0);
         // PodStates.running binds j-node-1 to node "node-j-node-1" every attempt: the same node twice.
-        GangDecision d = decideWithSpare(List.of(PodStates.running(PodStates.base("j", 0, 0)),
-                PodStates.exited(PodStates.base("j", 1, 0), 1)), T0.plusSeconds(10), 4);
+        GangDecision d = decideWithSpare(
+                List.of(PodStates.running(PodStates.base("j", 0, 0)), PodStates.exited(PodStates.base("j", 1, 0), 1)),
+                T0.plusSeconds(10),
+                4);
         assertThat(d.status.lastFailure.node).isEqualTo("node-j-node-1");
         assertThat(d.status.excludedNodes).isNull();
-        assertThat(d.status.nodeFailures).singleElement().satisfies(n -> assertThat(n.failures).isEqualTo(1));
+        assertThat(d.status.nodeFailures)
+                .singleElement()
+                .satisfies(n -> assertThat(n.failures).isEqualTo(1));
         runAttempt(1, T0.plusSeconds(20));
-        d = decideWithSpare(List.of(PodStates.running(PodStates.base("j", 0, 1)),
-                PodStates.exited(PodStates.base("j", 1, 1), 1)), T0.plusSeconds(30), 4);
+        d = decideWithSpare(
+                List.of(PodStates.running(PodStates.base("j", 0, 1)), PodStates.exited(PodStates.base("j", 1, 1), 1)),
+                T0.plusSeconds(30),
+                4);
         assertThat(d.status.excludedNodes).containsExactly("node-j-node-1");
         assertThat(d.events).extracting(GangDecision.JobEvent::reason).contains("NodeExcluded");
         // The next attempt's pods are required off that node.
-        var affinity = new Placement(job, plan).affinity(1).getNodeAffinity()
-                .getRequiredDuringSchedulingIgnoredDuringExecution().getNodeSelectorTerms();
-        assertThat(affinity).singleElement().satisfies(t -> assertThat(t.getMatchFields()).singleElement()
-                .satisfies(r -> {
+        var affinity = new Placement(job, plan)
+                .affinity(1)
+                .getNodeAffinity()
+                .getRequiredDuringSchedulingIgnoredDuringExecution()
+                .getNodeSelectorTerms();
+        assertThat(affinity)
+                .singleElement()
+                .satisfies(t -> assertThat(t.getMatchFields()).singleElement().satisfies(r -> {
                     assertThat(r.getKey()).isEqualTo("metadata.name");
                     assertThat(r.getOperator()).isEqualTo("NotIn");
                     assertThat(r.getValues()).containsExactly("node-j-node-1");
                 }));
         // Evictions are not the node's fault.
         runAttempt(2, T0.plusSeconds(40));
-        d = decideWithSpare(List.of(PodStates.evicted(PodStates.base("j", 0, 2)),
-                PodStates.running(PodStates.base("j", 1, 2))), T0.plusSeconds(50), 4);
+        d = decideWithSpare(
+                List.of(PodStates.evicted(PodStates.base("j", 0, 2)), PodStates.running(PodStates.base("j", 1, 2))),
+                T0.plusSeconds(50),
+                4);
         assertThat(d.status.nodeFailures).extracting(n -> n.node).containsExactly("node-j-node-1");
     }
 
@@ -300,18 +346,24 @@ class ResilienceLifecycleTest {
         job.getSpec().restartPolicy.maxRestarts = 10;
         runAttempt(0, T0);
         // A lost node is excluded at once, but a cluster with no node to spare excludes none.
-        GangDecision d = decideWithSpare(List.of(PodStates.nodeLost(PodStates.base("j", 0, 0)),
-                PodStates.running(PodStates.base("j", 1, 0))), T0.plusSeconds(10), 0);
+        GangDecision d = decideWithSpare(
+                List.of(PodStates.nodeLost(PodStates.base("j", 0, 0)), PodStates.running(PodStates.base("j", 1, 0))),
+                T0.plusSeconds(10),
+                0);
         assertThat(d.status.excludedNodes).isNull();
         assertThat(new Placement(job, plan).affinity(0).getNodeAffinity()).isNull();
         // One spare node: only the newest exclusion is kept.
         runAttempt(1, T0.plusSeconds(20));
-        d = decideWithSpare(List.of(PodStates.nodeLost(PodStates.base("j", 1, 1)),
-                PodStates.running(PodStates.base("j", 0, 1))), T0.plusSeconds(30), 1);
+        d = decideWithSpare(
+                List.of(PodStates.nodeLost(PodStates.base("j", 1, 1)), PodStates.running(PodStates.base("j", 0, 1))),
+                T0.plusSeconds(30),
+                1);
         assertThat(d.status.excludedNodes).containsExactly("node-j-node-1");
         runAttempt(2, T0.plusSeconds(40));
-        d = decideWithSpare(List.of(PodStates.nodeLost(PodStates.base("j", 0, 2)),
-                PodStates.running(PodStates.base("j", 1, 2))), T0.plusSeconds(50), 1);
+        d = decideWithSpare(
+                List.of(PodStates.nodeLost(PodStates.base("j", 0, 2)), PodStates.running(PodStates.base("j", 1, 2))),
+                T0.plusSeconds(50),
+                1);
         assertThat(d.status.excludedNodes).containsExactly("node-j-node-0");
     }
 }

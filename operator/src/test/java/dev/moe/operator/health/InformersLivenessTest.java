@@ -47,7 +47,8 @@ class InformersLivenessTest {
                 "configmaps", source(Map.of("", informer(true, true))));
         assertThat(InformersLiveness.stoppedInformers("moetrainingjob", sources))
                 .containsExactly("moetrainingjob/jobs/*");
-        assertThat(InformersLiveness.stoppedInformers("moetrainingjob",
-                Map.of("pods", source(Map.of("training", informer(true, false)))))).isEmpty();
+        assertThat(InformersLiveness.stoppedInformers(
+                        "moetrainingjob", Map.of("pods", source(Map.of("training", informer(true, false))))))
+                .isEmpty();
     }
 }

@@ -26,7 +26,8 @@ class ClientJobReadingTest {
 
     private static String job(String name, String config, String managedFields) {
         return "{\"apiVersion\":\"training.moe.dev/v1alpha1\",\"kind\":\"MoETrainingJob\",\"metadata\":{\"name\":\""
-                + name + "\",\"namespace\":\"ns\"" + (managedFields != null ? ",\"managedFields\":" + managedFields : "")
+                + name + "\",\"namespace\":\"ns\""
+                + (managedFields != null ? ",\"managedFields\":" + managedFields : "")
                 + "},\"spec\":{\"model\":{\"preset\":\"tiny-moe\"" + (config != null ? ",\"config\":" + config : "")
                 + "}}}";
     }
@@ -40,8 +41,7 @@ class ClientJobReadingTest {
         String list = "[" + job("deep", "{\"hiddenSize\":" + nested("a", 3000, "1") + "}", null) + ","
                 + job("fine", null, null) + "]";
         List<MoETrainingJob> jobs = serialization.unmarshal(
-                new ByteArrayInputStream(list.getBytes(StandardCharsets.UTF_8)), new TypeReference<>() {
-                });
+                new ByteArrayInputStream(list.getBytes(StandardCharsets.UTF_8)), new TypeReference<>() {});
         assertThat(jobs).hasSize(2);
         UnreadableSpec u = (UnreadableSpec) jobs.get(0).getSpec();
         assertThat(u.problems.get(0).field()).startsWith("spec.model.config.hiddenSize.a.a");
@@ -60,19 +60,27 @@ class ClientJobReadingTest {
     void aWatchEventOfTheDeepestJobTheApiServerStoresIsReadOnTheOperatorsStack() throws Exception {
         // The API server's JSON decoder stops at 10,000 levels; the operator runs with 8 MiB thread stacks.
         int depth = 10_000;
-        String event = "{\"type\":\"ADDED\",\"object\":" + job("deep", "{\"hiddenSize\":" + nested("a", depth, "1")
-                + "}", "[{\"manager\":\"kubectl\",\"operation\":\"Apply\",\"fieldsType\":\"FieldsV1\",\"fieldsV1\":"
-                + nested("f:a", depth, "{}") + "}]") + "}";
+        String event = "{\"type\":\"ADDED\",\"object\":"
+                + job(
+                        "deep",
+                        "{\"hiddenSize\":" + nested("a", depth, "1") + "}",
+                        "[{\"manager\":\"kubectl\",\"operation\":\"Apply\",\"fieldsType\":\"FieldsV1\",\"fieldsV1\":"
+                                + nested("f:a", depth, "{}") + "}]")
+                + "}";
         Object[] read = new Object[1];
-        Thread reader = new Thread(null, () -> {
-            try {
-                // The informer reads watch events as generic resources, then converts them.
-                var watchEvent = serialization.unmarshal(event, WatchEvent.class);
-                read[0] = serialization.convertValue(watchEvent.getObject(), MoETrainingJob.class);
-            } catch (Throwable e) {
-                read[0] = e;
-            }
-        }, "watch-reader", 8L << 20);
+        Thread reader = new Thread(
+                null,
+                () -> {
+                    try {
+                        // The informer reads watch events as generic resources, then converts them.
+                        var watchEvent = serialization.unmarshal(event, WatchEvent.class);
+                        read[0] = serialization.convertValue(watchEvent.getObject(), MoETrainingJob.class);
+                    } catch (Throwable e) {
+                        read[0] = e;
+                    }
+                },
+                "watch-reader",
+                8L << 20);
         reader.start();
         reader.join();
         assertThat(read[0]).isInstanceOf(MoETrainingJob.class);

@@ -29,7 +29,9 @@ class JobPlannerTest {
     @Test
     void example_round_trips_through_the_java_types_without_losing_fields() throws Exception {
         for (String file : new String[] {"qwen3-30b-a3b.yaml", "tiny-cpu.yaml"}) {
-            JsonNode raw = new ObjectMapper(new YAMLFactory()).readTree(EXAMPLES.resolve(file).toFile()).get("spec");
+            JsonNode raw = new ObjectMapper(new YAMLFactory())
+                    .readTree(EXAMPLES.resolve(file).toFile())
+                    .get("spec");
             // the types add their defaults; every field of the file is there with its value
             JsonNode viaTypes = new ObjectMapper().valueToTree(load(file).getSpec());
             assertHolds(viaTypes, raw, "spec", file);
@@ -38,11 +40,12 @@ class JobPlannerTest {
 
     private static void assertHolds(JsonNode actual, JsonNode expected, String path, String file) {
         if (expected.isObject()) {
-            expected.fieldNames().forEachRemaining(k -> assertHolds(actual.path(k), expected.get(k), path + "." + k,
-                    file));
+            expected.fieldNames()
+                    .forEachRemaining(k -> assertHolds(actual.path(k), expected.get(k), path + "." + k, file));
         } else if (expected.isNumber()) {
             assertThat(actual.isNumber() && actual.decimalValue().compareTo(expected.decimalValue()) == 0)
-                    .as(file + ": " + path + " = " + expected + ", read " + actual).isTrue();
+                    .as(file + ": " + path + " = " + expected + ", read " + actual)
+                    .isTrue();
         } else {
             assertThat(actual).as(file + ": " + path).isEqualTo(expected);
         }
@@ -63,8 +66,12 @@ class JobPlannerTest {
         assertThat(s.gradientAccumulation).isEqualTo(8);
         assertThat(s.parametersTotal).isEqualTo(30_532_122_624L);
         assertThat(s.parametersActive).isEqualTo(3_353_032_704L);
-        assertThat(s.memory.perGpuBytes).isEqualTo(s.memory.weights + s.memory.gradients + s.memory.optimizer
-                + s.memory.activations + s.memory.headroom);
+        assertThat(s.memory.perGpuBytes)
+                .isEqualTo(s.memory.weights
+                        + s.memory.gradients
+                        + s.memory.optimizer
+                        + s.memory.activations
+                        + s.memory.headroom);
         assertThat(s.memory.perGpuBytes).isLessThanOrEqualTo(s.memory.gpuBytes);
         assertThat(r.plan().toJson().get("job").get("name").asText()).isEqualTo("qwen3-30b-a3b");
     }

@@ -14,9 +14,10 @@ class StatusUpdaterTest {
         var mapper = new com.fasterxml.jackson.databind.ObjectMapper();
         mapper.registerModule(dev.moe.api.v1alpha1.TolerantJobReading.module());
         var serialization = new io.fabric8.kubernetes.client.utils.KubernetesSerialization(mapper, true);
-        dev.moe.api.v1alpha1.MoETrainingJob j = serialization.unmarshal("{\"apiVersion\":\"training.moe.dev/v1alpha1\","
-                + "\"kind\":\"MoETrainingJob\",\"metadata\":{\"name\":\"j\",\"namespace\":\"ns\"},"
-                + "\"spec\":{\"model\":{\"preset\":\"tiny-moe\"}},\"status\":{\"phase\":\"Bogus\",\"restartAttempt\":-5}}",
+        dev.moe.api.v1alpha1.MoETrainingJob j = serialization.unmarshal(
+                "{\"apiVersion\":\"training.moe.dev/v1alpha1\","
+                        + "\"kind\":\"MoETrainingJob\",\"metadata\":{\"name\":\"j\",\"namespace\":\"ns\"},"
+                        + "\"spec\":{\"model\":{\"preset\":\"tiny-moe\"}},\"status\":{\"phase\":\"Bogus\",\"restartAttempt\":-5}}",
                 dev.moe.api.v1alpha1.MoETrainingJob.class);
         assertThat(j.getStatus()).isInstanceOf(dev.moe.api.v1alpha1.TolerantJobReading.UnreadableStatus.class);
         // The operator rebuilds status from scratch rather than keep what it cannot read.
@@ -42,9 +43,11 @@ class StatusUpdaterTest {
         MoETrainingJobStatus s = new MoETrainingJobStatus();
         Instant t0 = Instant.parse("2026-11-26T12:00:00.123Z");
         Conditions.set(s, "Running", "False", "WaitingForPods", "0 of 2", 1L, t0);
-        assertThat(Conditions.get(s, "Running").orElseThrow().lastTransitionTime).isEqualTo("2026-11-26T12:00:00Z");
+        assertThat(Conditions.get(s, "Running").orElseThrow().lastTransitionTime)
+                .isEqualTo("2026-11-26T12:00:00Z");
         Conditions.set(s, "Running", "False", "WaitingForPods", "1 of 2", 1L, t0.plusSeconds(5));
-        assertThat(Conditions.get(s, "Running").orElseThrow().lastTransitionTime).isEqualTo("2026-11-26T12:00:00Z");
+        assertThat(Conditions.get(s, "Running").orElseThrow().lastTransitionTime)
+                .isEqualTo("2026-11-26T12:00:00Z");
         Conditions.set(s, "Running", "True", "AllPodsRunning", "2 of 2", 2L, t0.plusSeconds(9));
         var c = Conditions.get(s, "Running").orElseThrow();
         assertThat(c.lastTransitionTime).isEqualTo("2026-11-26T12:00:09Z");

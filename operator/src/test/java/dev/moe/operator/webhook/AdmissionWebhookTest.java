@@ -36,8 +36,13 @@ class AdmissionWebhookTest {
         request.setDryRun(true);
         AdmissionReview review = new AdmissionReview();
         review.setRequest(request);
-        String body = given().contentType("application/json").body(client.getKubernetesSerialization().asJson(review))
-                .post(AdmissionWebhook.PATH).then().statusCode(200).extract().asString();
+        String body = given().contentType("application/json")
+                .body(client.getKubernetesSerialization().asJson(review))
+                .post(AdmissionWebhook.PATH)
+                .then()
+                .statusCode(200)
+                .extract()
+                .asString();
         @SuppressWarnings("unchecked")
         Map<String, Object> answer = client.getKubernetesSerialization().unmarshal(body, Map.class);
         assertThat(answer.get("apiVersion")).isEqualTo("admission.k8s.io/v1");
@@ -65,8 +70,9 @@ class AdmissionWebhookTest {
         assertThat(status.get("reason")).isEqualTo("Invalid");
         assertThat((String) status.get("message")).contains("spec.parallelism.expert=3");
         Map<?, ?> details = (Map<?, ?>) status.get("details");
-        assertThat((java.util.List<?>) details.get("causes")).isNotEmpty().allSatisfy(c ->
-                assertThat(((Map<?, ?>) c).get("field")).isEqualTo("spec.parallelism.expert"));
+        assertThat((java.util.List<?>) details.get("causes"))
+                .isNotEmpty()
+                .allSatisfy(c -> assertThat(((Map<?, ?>) c).get("field")).isEqualTo("spec.parallelism.expert"));
     }
 
     @Test
@@ -76,26 +82,40 @@ class AdmissionWebhookTest {
         job.getSpec().parallelism.expert = 4;
         Map<?, ?> r = post("CREATE", job, null);
         assertThat(r.get("allowed")).isEqualTo(true);
-        assertThat((java.util.List<?>) r.get("warnings")).anySatisfy(w ->
-                assertThat((String) w).contains("expert-parallel groups span 2 nodes"));
+        assertThat((java.util.List<?>) r.get("warnings"))
+                .anySatisfy(w -> assertThat((String) w).contains("expert-parallel groups span 2 nodes"));
     }
 
     @Test
     void aSpecThatDoesNotFitTheTypesIsRefusedNamingTheField() {
         MoETrainingJob job = TestJobs.tiny("training", "hook-unreadable", 2);
-        String json = client.getKubernetesSerialization().asJson(job)
-                .replace("\"nodes\":2", "\"nodes\":\"two\"");
+        String json = client.getKubernetesSerialization().asJson(job).replace("\"nodes\":2", "\"nodes\":\"two\"");
         assertThat(json).contains("\"nodes\":\"two\"");
-        String review = "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u1\","
-                + "\"operation\":\"CREATE\",\"namespace\":\"training\",\"name\":\"hook-unreadable\",\"object\":" + json + "}}";
-        String body = given().contentType("application/json").body(review).post(AdmissionWebhook.PATH)
-                .then().statusCode(200).extract().asString();
+        String review =
+                "{\"apiVersion\":\"admission.k8s.io/v1\",\"kind\":\"AdmissionReview\",\"request\":{\"uid\":\"u1\","
+                        + "\"operation\":\"CREATE\",\"namespace\":\"training\",\"name\":\"hook-unreadable\",\"object\":"
+                        + json + "}}";
+        String body = given().contentType("application/json")
+                .body(review)
+                .post(AdmissionWebhook.PATH)
+                .then()
+                .statusCode(200)
+                .extract()
+                .asString();
         assertThat(body).contains("\"allowed\":false").contains("spec.resources.nodes");
     }
 
     @Test
     void somethingThatIsNoAdmissionReviewIsABadRequest() {
-        given().contentType("application/json").body("[1,2").post(AdmissionWebhook.PATH).then().statusCode(400);
-        given().contentType("application/json").body("{}").post(AdmissionWebhook.PATH).then().statusCode(400);
+        given().contentType("application/json")
+                .body("[1,2")
+                .post(AdmissionWebhook.PATH)
+                .then()
+                .statusCode(400);
+        given().contentType("application/json")
+                .body("{}")
+                .post(AdmissionWebhook.PATH)
+                .then()
+                .statusCode(400);
     }
 }

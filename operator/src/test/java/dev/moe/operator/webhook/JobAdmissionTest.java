@@ -29,9 +29,11 @@ class JobAdmissionTest {
         assertThat(v.allowed()).isFalse();
         assertThat(v.message()).startsWith(JobAdmission.REFUSED_PREFIX).contains("spec.parallelism.expert=3");
         assertThat(v.name()).isEqualTo("bad");
-        assertThat(v.causes()).isNotEmpty()
+        assertThat(v.causes())
+                .isNotEmpty()
                 .allSatisfy(c -> assertThat(c.field()).isEqualTo("spec.parallelism.expert"))
-                .allSatisfy(c -> assertThat(c.message()).startsWith("spec.parallelism.expert=3 ")
+                .allSatisfy(c -> assertThat(c.message())
+                        .startsWith("spec.parallelism.expert=3 ")
                         .endsWith("[" + c.rule() + "]"));
         assertThat(v.causes()).extracting(JobAdmission.Cause::rule).contains("ExpertDividesExperts");
     }
@@ -48,7 +50,9 @@ class JobAdmissionTest {
         Verdict v = JobAdmission.judge(Operation.CREATE, "ns", "", job, null);
         assertThat(v.allowed()).isFalse();
         assertThat(v.causes()).extracting(JobAdmission.Cause::rule).contains("MemoryExceeded");
-        assertThat(v.causes()).filteredOn(c -> c.rule().equals(JobAdmission.NEAREST_PLANS)).singleElement()
+        assertThat(v.causes())
+                .filteredOn(c -> c.rule().equals(JobAdmission.NEAREST_PLANS))
+                .singleElement()
                 .satisfies(c -> assertThat(c.message()).startsWith("Nearest plans that fit: "));
     }
 
@@ -69,17 +73,23 @@ class JobAdmissionTest {
         MoETrainingJob labelled = TestJobs.tiny("ns", "u", 2);
         labelled.getSpec().parallelism.expert = 3;
         labelled.getMetadata().setLabels(java.util.Map.of("team", "a"));
-        assertThat(JobAdmission.judge(Operation.UPDATE, "ns", "u", labelled, stored).allowed()).isTrue();
+        assertThat(JobAdmission.judge(Operation.UPDATE, "ns", "u", labelled, stored)
+                        .allowed())
+                .isTrue();
 
         MoETrainingJob changed = TestJobs.tiny("ns", "u", 2);
         changed.getSpec().parallelism.expert = 3;
         changed.getSpec().training.steps = 40;
-        assertThat(JobAdmission.judge(Operation.UPDATE, "ns", "u", changed, stored).allowed()).isFalse();
+        assertThat(JobAdmission.judge(Operation.UPDATE, "ns", "u", changed, stored)
+                        .allowed())
+                .isFalse();
 
         MoETrainingJob valid = TestJobs.tiny("ns", "u", 2);
         MoETrainingJob broken = TestJobs.tiny("ns", "u", 2);
         broken.getSpec().parallelism.expert = 3;
-        assertThat(JobAdmission.judge(Operation.UPDATE, "ns", "u", broken, valid).allowed()).isFalse();
+        assertThat(JobAdmission.judge(Operation.UPDATE, "ns", "u", broken, valid)
+                        .allowed())
+                .isFalse();
     }
 
     @Test
@@ -90,7 +100,8 @@ class JobAdmissionTest {
         assertThat(v.allowed()).isFalse();
         assertThat(v.causes()).extracting(JobAdmission.Cause::field).contains("metadata.name");
         job.getMetadata().setGenerateName("g".repeat(46));
-        assertThat(JobAdmission.judge(Operation.CREATE, "ns", "", job, null).allowed()).isTrue();
+        assertThat(JobAdmission.judge(Operation.CREATE, "ns", "", job, null).allowed())
+                .isTrue();
     }
 
     @Test
@@ -102,7 +113,10 @@ class JobAdmissionTest {
                 return new Verdict(false, null, "never seen", java.util.List.of(), java.util.List.of());
             });
             assertThat(v.allowed()).isTrue();
-            assertThat(v.warnings()).singleElement().asString().contains("no verdict within 50 ms")
+            assertThat(v.warnings())
+                    .singleElement()
+                    .asString()
+                    .contains("no verdict within 50 ms")
                     .contains("status.phase");
         } finally {
             release.countDown();

@@ -10,7 +10,6 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.moe.api.v1alpha1.TolerantJobReading;
-import dev.moe.plan.Plan;
 import dev.moe.plan.PlanEngine;
 import dev.moe.plan.PlanError;
 import dev.moe.plan.PlanResult;
@@ -42,15 +41,15 @@ public final class MoePlanCli {
      * 50,000 characters, so that a job the API server would read is checked by the rules rather than refused as
      * unreadable. Nesting and string lengths keep Jackson's and SnakeYAML's limits (a read error beyond them).
      */
-    private static final StreamReadConstraints READ_LIMITS = StreamReadConstraints.builder()
-            .maxNameLength(3_000_000).build();
-    private static final ObjectMapper JSON_READER = new ObjectMapper(JsonFactory.builder()
-            .streamReadConstraints(READ_LIMITS).build());
-    private static final ObjectMapper YAML_READER = new ObjectMapper(YAMLFactory.builder()
-            .streamReadConstraints(READ_LIMITS).build());
+    private static final StreamReadConstraints READ_LIMITS =
+            StreamReadConstraints.builder().maxNameLength(3_000_000).build();
 
-    private MoePlanCli() {
-    }
+    private static final ObjectMapper JSON_READER = new ObjectMapper(
+            JsonFactory.builder().streamReadConstraints(READ_LIMITS).build());
+    private static final ObjectMapper YAML_READER = new ObjectMapper(
+            YAMLFactory.builder().streamReadConstraints(READ_LIMITS).build());
+
+    private MoePlanCli() {}
 
     public static void main(String[] args) {
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
@@ -116,7 +115,10 @@ public final class MoePlanCli {
             }
             int jobs = 0;
             for (JsonNode doc : docs) {
-                if (doc == null || doc.isNull() || doc.isMissingNode() || !KIND.equals(doc.path("kind").asText())) {
+                if (doc == null
+                        || doc.isNull()
+                        || doc.isMissingNode()
+                        || !KIND.equals(doc.path("kind").asText())) {
                     continue;
                 }
                 jobs++;
@@ -125,16 +127,28 @@ public final class MoePlanCli {
                 String label = file + ": " + KIND + " " + namespace + "/" + (name.isEmpty() ? "<no name>" : name);
                 PlanResult result;
                 if (!API_VERSION.equals(doc.path("apiVersion").asText())) {
-                    result = new PlanResult(null, List.of(new PlanError("ApiVersion", "apiVersion",
-                            doc.path("apiVersion").asText(), "is not served", "use " + API_VERSION)),
-                            List.of(), List.of());
+                    result = new PlanResult(
+                            null,
+                            List.of(new PlanError(
+                                    "ApiVersion",
+                                    "apiVersion",
+                                    doc.path("apiVersion").asText(),
+                                    "is not served",
+                                    "use " + API_VERSION)),
+                            List.of(),
+                            List.of());
                 } else if (name.isEmpty()) {
-                    result = new PlanResult(null, List.of(new PlanError("FieldRequired", "metadata.name", null,
-                            "is required", "name the job")), List.of(), List.of());
+                    result = new PlanResult(
+                            null,
+                            List.of(new PlanError(
+                                    "FieldRequired", "metadata.name", null, "is required", "name the job")),
+                            List.of(),
+                            List.of());
                 } else {
                     // the same reading of the spec as the operator's (TolerantJobReading), then the same engine
                     JsonNode spec = doc.get("spec");
-                    result = withSchemaErrors(PlanEngine.plan(namespace, name, TolerantJobReading.readSpec(spec)),
+                    result = withSchemaErrors(
+                            PlanEngine.plan(namespace, name, TolerantJobReading.readSpec(spec)),
                             SchemaCheck.check(spec));
                 }
                 if (!result.isValid()) {
@@ -183,9 +197,12 @@ public final class MoePlanCli {
     static PlanResult withSchemaErrors(PlanResult engine, List<PlanError> schemaErrors) {
         List<PlanError> errors = new ArrayList<>(engine.errors());
         for (PlanError s : schemaErrors) {
-            boolean reported = engine.errors().stream().anyMatch(e -> e.field().equals(s.field())
-                    || e.field().startsWith(s.field() + ".") || e.field().startsWith(s.field() + "[")
-                    || s.field().startsWith(e.field() + ".") || s.field().startsWith(e.field() + "["));
+            boolean reported = engine.errors().stream()
+                    .anyMatch(e -> e.field().equals(s.field())
+                            || e.field().startsWith(s.field() + ".")
+                            || e.field().startsWith(s.field() + "[")
+                            || s.field().startsWith(e.field() + ".")
+                            || s.field().startsWith(e.field() + "["));
             if (!reported) {
                 errors.add(s);
             }
@@ -199,13 +216,17 @@ public final class MoePlanCli {
     /** A read error on one line: the parser's message without its source excerpt, and where it happened. */
     static String oneLine(IOException e) {
         String message = e instanceof JsonProcessingException j && j.getOriginalMessage() != null
-                ? j.getOriginalMessage() : String.valueOf(e.getMessage());
+                ? j.getOriginalMessage()
+                : String.valueOf(e.getMessage());
         message = message.replaceAll("\\s+", " ").strip();
         if (message.length() > 300) {
             message = message.substring(0, 300) + "...";
         }
-        if (e instanceof JsonProcessingException j && j.getLocation() != null && j.getLocation().getLineNr() > 0) {
-            message += " (line " + j.getLocation().getLineNr() + ", column " + j.getLocation().getColumnNr() + ")";
+        if (e instanceof JsonProcessingException j
+                && j.getLocation() != null
+                && j.getLocation().getLineNr() > 0) {
+            message += " (line " + j.getLocation().getLineNr() + ", column "
+                    + j.getLocation().getColumnNr() + ")";
         }
         return message;
     }

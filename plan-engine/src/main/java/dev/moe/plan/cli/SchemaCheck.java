@@ -28,8 +28,7 @@ final class SchemaCheck {
 
     private static JsonNode specSchema;
 
-    private SchemaCheck() {
-    }
+    private SchemaCheck() {}
 
     /** The schema of MoETrainingJob.spec (v1alpha1), or null if the jar was built without the CRD. */
     static synchronized JsonNode specSchema() {
@@ -85,9 +84,15 @@ final class SchemaCheck {
                     errors.add(error(path, value, "must be a list"));
                     return;
                 }
-                if (schema.has("maxItems") && value.size() > schema.get("maxItems").asLong()) {
-                    errors.add(new PlanError("Schema", path, null, "has " + value.size() + " items, more than "
-                            + schema.get("maxItems").asText(), "use at most " + schema.get("maxItems").asText()));
+                if (schema.has("maxItems")
+                        && value.size() > schema.get("maxItems").asLong()) {
+                    errors.add(new PlanError(
+                            "Schema",
+                            path,
+                            null,
+                            "has " + value.size() + " items, more than "
+                                    + schema.get("maxItems").asText(),
+                            "use at most " + schema.get("maxItems").asText()));
                     return;
                 }
                 if (schema.has("items")) {
@@ -120,47 +125,75 @@ final class SchemaCheck {
                     errors.add(error(path, value, "must be a string"));
                     return;
                 }
-                int length = value.textValue().codePointCount(0, value.textValue().length());
+                int length =
+                        value.textValue().codePointCount(0, value.textValue().length());
                 if (schema.has("maxLength") && length > schema.get("maxLength").asLong()) {
-                    errors.add(new PlanError("Schema", path, value.asText(), "has " + length + " characters, more than "
-                            + schema.get("maxLength").asText(), "shorten it"));
+                    errors.add(new PlanError(
+                            "Schema",
+                            path,
+                            value.asText(),
+                            "has " + length + " characters, more than "
+                                    + schema.get("maxLength").asText(),
+                            "shorten it"));
                     return;
                 }
                 if (schema.has("minLength") && length < schema.get("minLength").asLong()) {
-                    errors.add(new PlanError("Schema", path, value.asText(), "has fewer than "
-                            + schema.get("minLength").asText() + " characters", "write a longer value"));
+                    errors.add(new PlanError(
+                            "Schema",
+                            path,
+                            value.asText(),
+                            "has fewer than " + schema.get("minLength").asText() + " characters",
+                            "write a longer value"));
                     return;
                 }
-                if (schema.has("pattern") && !pattern(schema.get("pattern").asText()).matcher(value.asText()).find()) {
-                    errors.add(new PlanError("Schema", path, value.asText(), "does not match the pattern "
-                            + schema.get("pattern").asText(), describeField(schema)));
+                if (schema.has("pattern")
+                        && !pattern(schema.get("pattern").asText())
+                                .matcher(value.asText())
+                                .find()) {
+                    errors.add(new PlanError(
+                            "Schema",
+                            path,
+                            value.asText(),
+                            "does not match the pattern "
+                                    + schema.get("pattern").asText(),
+                            describeField(schema)));
                     return;
                 }
                 if (schema.has("enum")) {
                     List<String> allowed = new ArrayList<>();
                     schema.get("enum").forEach(e -> allowed.add(e.asText()));
                     if (!allowed.contains(value.asText())) {
-                        errors.add(new PlanError("Schema", path, value.asText(), "is not an allowed value",
+                        errors.add(new PlanError(
+                                "Schema",
+                                path,
+                                value.asText(),
+                                "is not an allowed value",
                                 "use one of: " + String.join(", ", allowed)));
                     }
                 }
                 return;
             default:
-                // untyped (x-kubernetes-preserve-unknown-fields): anything goes
+            // untyped (x-kubernetes-preserve-unknown-fields): anything goes
         }
     }
 
     private static void checkObject(JsonNode schema, JsonNode value, String path, List<PlanError> errors) {
-        if (schema.has("maxProperties") && value.size() > schema.get("maxProperties").asLong()) {
-            errors.add(new PlanError("Schema", path, null, "has " + value.size() + " entries, more than "
-                    + schema.get("maxProperties").asText(), "use at most " + schema.get("maxProperties").asText()));
+        if (schema.has("maxProperties")
+                && value.size() > schema.get("maxProperties").asLong()) {
+            errors.add(new PlanError(
+                    "Schema",
+                    path,
+                    null,
+                    "has " + value.size() + " entries, more than "
+                            + schema.get("maxProperties").asText(),
+                    "use at most " + schema.get("maxProperties").asText()));
             return;
         }
         for (JsonNode req : schema.path("required")) {
             JsonNode v = value.get(req.asText());
             if (v == null || v.isNull()) {
-                errors.add(new PlanError("Schema", path + "." + req.asText(), null, "is required",
-                        "set " + path + "." + req.asText()));
+                errors.add(new PlanError(
+                        "Schema", path + "." + req.asText(), null, "is required", "set " + path + "." + req.asText()));
             }
         }
         JsonNode props = schema.get("properties");
@@ -179,8 +212,11 @@ final class SchemaCheck {
                 if (props != null) {
                     props.fieldNames().forEachRemaining(known::add);
                 }
-                errors.add(new PlanError("Schema", child, null, "is not a field of " + path
-                        + " (the API server rejects or drops it)",
+                errors.add(new PlanError(
+                        "Schema",
+                        child,
+                        null,
+                        "is not a field of " + path + " (the API server rejects or drops it)",
                         known.isEmpty() ? "remove it" : "known fields: " + String.join(", ", known)));
             }
         }
@@ -188,8 +224,12 @@ final class SchemaCheck {
 
     private static void checkBounds(JsonNode schema, JsonNode value, String path, List<PlanError> errors) {
         if ((value.isDouble() || value.isFloat()) && !Double.isFinite(value.doubleValue())) {
-            errors.add(new PlanError("Schema", path, value.asText(), "is not a finite number (JSON has no "
-                    + value.asText() + ")", "write a finite number"));
+            errors.add(new PlanError(
+                    "Schema",
+                    path,
+                    value.asText(),
+                    "is not a finite number (JSON has no " + value.asText() + ")",
+                    "write a finite number"));
             return;
         }
         BigDecimal v = value.decimalValue();
@@ -198,9 +238,12 @@ final class SchemaCheck {
             boolean exclusive = schema.path("exclusiveMinimum").asBoolean(false);
             int cmp = v.compareTo(min);
             if (cmp < 0 || (exclusive && cmp == 0)) {
-                errors.add(new PlanError("Schema", path, value.asText(), "must be " + (exclusive ? "more than "
-                        : "at least ") + plain(min), "use a value of " + plain(min) + (exclusive ? " or more, not "
-                        + plain(min) : " or more")));
+                errors.add(new PlanError(
+                        "Schema",
+                        path,
+                        value.asText(),
+                        "must be " + (exclusive ? "more than " : "at least ") + plain(min),
+                        "use a value of " + plain(min) + (exclusive ? " or more, not " + plain(min) : " or more")));
                 return;
             }
         }
@@ -209,8 +252,12 @@ final class SchemaCheck {
             boolean exclusive = schema.path("exclusiveMaximum").asBoolean(false);
             int cmp = v.compareTo(max);
             if (cmp > 0 || (exclusive && cmp == 0)) {
-                errors.add(new PlanError("Schema", path, value.asText(), "must be " + (exclusive ? "less than "
-                        : "at most ") + plain(max), "use a value of " + plain(max) + " or less"));
+                errors.add(new PlanError(
+                        "Schema",
+                        path,
+                        value.asText(),
+                        "must be " + (exclusive ? "less than " : "at most ") + plain(max),
+                        "use a value of " + plain(max) + " or less"));
             }
         }
     }

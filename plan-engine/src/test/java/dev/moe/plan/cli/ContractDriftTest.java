@@ -71,9 +71,13 @@ class ContractDriftTest {
     static String planDocument(Path job) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int status = MoePlanCli.run(new String[] {"--output", "json", job.toString()},
-                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
-        assertThat(status).as(job + " must be a valid job: " + err.toString(StandardCharsets.UTF_8)).isZero();
+        int status = MoePlanCli.run(
+                new String[] {"--output", "json", job.toString()},
+                new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        assertThat(status)
+                .as(job + " must be a valid job: " + err.toString(StandardCharsets.UTF_8))
+                .isZero();
         return out.toString(StandardCharsets.UTF_8);
     }
 
@@ -122,12 +126,15 @@ class ContractDriftTest {
         String constants = constantsDocument();
         write(GENERATED.resolve("trainer-contract.json"), constants);
         Path committedConstants = COMMITTED.resolve("trainer-contract.json");
-        if (!Files.exists(committedConstants) || !Files.readString(committedConstants).equals(constants)) {
+        if (!Files.exists(committedConstants)
+                || !Files.readString(committedConstants).equals(constants)) {
             stale.add("contract/trainer-contract.json");
         }
-        assertThat(stale).as("these committed contract files differ from what the plan engine and TrainerContract"
-                + " produce now (the trainer's tests read them); if the change is intended, regenerate and commit: "
-                + REGENERATE).isEmpty();
+        assertThat(stale)
+                .as("these committed contract files differ from what the plan engine and TrainerContract"
+                        + " produce now (the trainer's tests read them); if the change is intended, regenerate and commit: "
+                        + REGENERATE)
+                .isEmpty();
         try (Stream<Path> s = Files.list(COMMITTED.resolve("plans"))) {
             assertThat(s.map(p -> "plans/" + p.getFileName()))
                     .as("contract/plans/ holds no plan of a job that no longer exists (remove it)")

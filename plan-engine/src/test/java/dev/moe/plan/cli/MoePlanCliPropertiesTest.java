@@ -33,29 +33,36 @@ class MoePlanCliPropertiesTest {
     /** Loads the CLI's classes before the hang detector times a file (see Specs.warmUp). */
     @BeforeAll
     static void warmUp() {
-        MoePlanCli.run(new String[] {MoePlanCliTest.EXAMPLES.resolve("tiny-cpu.yaml").toString()},
+        MoePlanCli.run(
+                new String[] {MoePlanCliTest.EXAMPLES.resolve("tiny-cpu.yaml").toString()},
                 new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
                 new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
     }
+
     static final long SEED = Long.getLong("moe.fuzz.seed", 20261201L);
     static final int CASES = Integer.getInteger("moe.fuzz.cli.cases", 400);
     static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
     static final ObjectMapper JSON = new ObjectMapper();
 
-    record Run(int status, String out, String err) {
-    }
+    record Run(int status, String out, String err) {}
 
     static Run run(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int status = assertTimeoutPreemptively(Hang.LIMIT, () -> MoePlanCli.run(args,
-                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8)));
+        int status = assertTimeoutPreemptively(
+                Hang.LIMIT,
+                () -> MoePlanCli.run(
+                        args,
+                        new PrintStream(out, true, StandardCharsets.UTF_8),
+                        new PrintStream(err, true, StandardCharsets.UTF_8)));
         return new Run(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
     static void assertNoStackTrace(Run r, String where) {
         for (String s : List.of(r.out(), r.err())) {
-            assertThat(s).as(where).doesNotContain("\tat ", "Exception in thread", "Caused by:")
+            assertThat(s)
+                    .as(where)
+                    .doesNotContain("\tat ", "Exception in thread", "Caused by:")
                     .doesNotContainPattern("(?m)^\\s*at [\\w.$]+\\(");
         }
     }
@@ -105,7 +112,9 @@ class MoePlanCliPropertiesTest {
             }
             String where = "seed " + SEED + ", case " + i + ": " + args;
             Run r = run(args.toArray(String[]::new));
-            assertThat(r.status()).as(where + "\n" + shorten(r.out() + r.err())).isIn(MoePlanCli.OK, MoePlanCli.INVALID);
+            assertThat(r.status())
+                    .as(where + "\n" + shorten(r.out() + r.err()))
+                    .isIn(MoePlanCli.OK, MoePlanCli.INVALID);
             assertNoStackTrace(r, where);
             if (r.status() == MoePlanCli.INVALID) {
                 invalid++;
@@ -124,8 +133,14 @@ class MoePlanCliPropertiesTest {
         String aliases = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
                 + "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
                 + "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n";
-        List<String> texts = List.of(deep, aliases, "kind: MoETrainingJob\nspec: {model: [}\n", "\t- :\n  -: :",
-                "kind: MoETrainingJob\nspec: !!binary AAAA\n", "\u0000\u0001\u0002", "{\"kind\": \"MoETrainingJob\",",
+        List<String> texts = List.of(
+                deep,
+                aliases,
+                "kind: MoETrainingJob\nspec: {model: [}\n",
+                "\t- :\n  -: :",
+                "kind: MoETrainingJob\nspec: !!binary AAAA\n",
+                "\u0000\u0001\u0002",
+                "{\"kind\": \"MoETrainingJob\",",
                 "{kind: MoETrainingJob, apiVersion: training.moe.dev/v1alpha1, metadata: {name: flow}, spec: 7}");
         for (int i = 0; i < texts.size(); i++) {
             Path f = dir.resolve("bad-" + i + ".yaml");
@@ -135,7 +150,9 @@ class MoePlanCliPropertiesTest {
             assertThat(r.status()).as(where + "\n" + r.out() + r.err()).isIn(MoePlanCli.INVALID, MoePlanCli.USAGE);
             assertNoStackTrace(r, where);
             if (r.status() == MoePlanCli.USAGE) {
-                assertThat(r.err().strip().lines().count()).as(where + ": " + r.err()).isEqualTo(1);
+                assertThat(r.err().strip().lines().count())
+                        .as(where + ": " + r.err())
+                        .isEqualTo(1);
                 assertThat(r.err()).as(where).startsWith(f + ": cannot read: ");
             }
         }

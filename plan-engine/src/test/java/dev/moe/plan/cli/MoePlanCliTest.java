@@ -18,16 +18,18 @@ import org.junit.jupiter.api.io.TempDir;
 /** The offline check on the repository's examples/, run in-process through its entry point. */
 class MoePlanCliTest {
 
-    static final Path ROOT = Path.of(System.getProperty("moe.repo.root", "..")).toAbsolutePath().normalize();
+    static final Path ROOT =
+            Path.of(System.getProperty("moe.repo.root", "..")).toAbsolutePath().normalize();
     static final Path EXAMPLES = ROOT.resolve("examples");
 
-    record Run(int status, String out, String err) {
-    }
+    record Run(int status, String out, String err) {}
 
     static Run run(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int status = MoePlanCli.run(args, new PrintStream(out, true, StandardCharsets.UTF_8),
+        int status = MoePlanCli.run(
+                args,
+                new PrintStream(out, true, StandardCharsets.UTF_8),
                 new PrintStream(err, true, StandardCharsets.UTF_8));
         return new Run(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
@@ -36,7 +38,8 @@ class MoePlanCliTest {
     void valid_examples_print_a_plan() {
         Run r = run(EXAMPLES.resolve("qwen3-30b-a3b.yaml").toString());
         assertThat(r.status()).as(r.out() + r.err()).isEqualTo(0);
-        assertThat(r.out()).contains("MoETrainingJob default/qwen3-30b-a3b: valid")
+        assertThat(r.out())
+                .contains("MoETrainingJob default/qwen3-30b-a3b: valid")
                 .contains("total 30532122624", "active per token 3353032704")
                 .contains("64 GPUs = 8 nodes x 8 GPUs")
                 .contains("dense(data=64, context=1, tensor=1) x expert(expertData=8, expert=8)")
@@ -55,7 +58,10 @@ class MoePlanCliTest {
     void full_flag_prints_every_rank() {
         Run r = run("--full", EXAMPLES.resolve("qwen3-30b-a3b.yaml").toString());
         assertThat(r.out()).doesNotContain("follow the same pattern");
-        assertThat(r.out().lines().filter(l -> l.matches("\\s+\\d+\\s+\\d+\\s+\\d+.*\\[\\d+, \\d+\\)")).count())
+        assertThat(r.out()
+                        .lines()
+                        .filter(l -> l.matches("\\s+\\d+\\s+\\d+\\s+\\d+.*\\[\\d+, \\d+\\)"))
+                        .count())
                 .isEqualTo(64);
     }
 
@@ -71,24 +77,33 @@ class MoePlanCliTest {
             assertThat(r.status()).as(p.toString()).isEqualTo(1);
             assertThat(r.out()).as(p.toString()).contains(": INVALID").containsPattern("  error: (spec|metadata)\\.");
         }
-        assertThat(run(EXAMPLES.resolve("invalid/expert-not-dividing-experts.yaml").toString()).out())
-                .contains("error: spec.parallelism.expert=12 does not divide numExperts=128; valid values: 1, 2, 4, 8, 16");
-        assertThat(run(EXAMPLES.resolve("invalid/memory-does-not-fit.yaml").toString()).out())
+        assertThat(run(EXAMPLES.resolve("invalid/expert-not-dividing-experts.yaml")
+                                .toString())
+                        .out())
+                .contains(
+                        "error: spec.parallelism.expert=12 does not divide numExperts=128; valid values: 1, 2, 4, 8, 16");
+        assertThat(run(EXAMPLES.resolve("invalid/memory-does-not-fit.yaml").toString())
+                        .out())
                 .contains("error: spec.parallelism={tensor: 1, expert: 16, context: 1, data: 16} needs an estimated")
                 .contains("nearest plans that fit: resources.nodes=8");
-        assertThat(run(EXAMPLES.resolve("invalid/nodes-beyond-limit.yaml").toString()).out())
+        assertThat(run(EXAMPLES.resolve("invalid/nodes-beyond-limit.yaml").toString())
+                        .out())
                 .contains("error: spec.resources.nodes=3000000000 is more than 4096 (one pod per node");
-        assertThat(run(EXAMPLES.resolve("invalid/huge-layer-count.yaml").toString()).out())
+        assertThat(run(EXAMPLES.resolve("invalid/huge-layer-count.yaml").toString())
+                        .out())
                 .contains("error: spec.model.config.numHiddenLayers=2147483647 is more than 1024");
         assertThat(run(EXAMPLES.resolve("invalid/reserved-env.yaml").toString()).out())
                 .contains("error: spec.trainer.env[0].name=NODE_RANK is set by the operator on every pod");
-        assertThat(run(EXAMPLES.resolve("invalid/tensor-not-dividing-heads.yaml").toString()).out())
+        assertThat(run(EXAMPLES.resolve("invalid/tensor-not-dividing-heads.yaml")
+                                .toString())
+                        .out())
                 .contains("error: spec.parallelism.tensor=3 does not divide numAttentionHeads=32; valid values: 1, 2");
     }
 
     @Test
     void one_invalid_file_among_valid_ones_fails_the_run() {
-        Run r = run(EXAMPLES.resolve("tiny-cpu.yaml").toString(),
+        Run r = run(
+                EXAMPLES.resolve("tiny-cpu.yaml").toString(),
                 EXAMPLES.resolve("invalid/tensor-not-dividing-heads.yaml").toString());
         assertThat(r.status()).isEqualTo(1);
         assertThat(r.out()).contains("tiny-cpu: valid", "tensor-not-dividing-heads: INVALID");
@@ -105,7 +120,9 @@ class MoePlanCliTest {
         assertThat(doc.get("ranks").size()).isEqualTo(4);
         assertThat(doc.get("parameters").get("total").longValue()).isEqualTo(157056L);
 
-        Run bad = run("--output=json", EXAMPLES.resolve("invalid/memory-does-not-fit.yaml").toString());
+        Run bad = run(
+                "--output=json",
+                EXAMPLES.resolve("invalid/memory-does-not-fit.yaml").toString());
         assertThat(bad.status()).isEqualTo(1);
         assertThat(bad.out()).isEmpty();
         assertThat(bad.err()).contains("memory-does-not-fit: INVALID", "needs an estimated");
@@ -116,11 +133,15 @@ class MoePlanCliTest {
         String tiny = Files.readString(EXAMPLES.resolve("tiny-cpu.yaml"));
         String second = tiny.replace("name: tiny-cpu", "name: tiny-two");
         Path f = dir.resolve("jobs.yaml");
-        Files.writeString(f, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: b}\n---\n" + tiny
-                + "\n---\n" + second + "\n---\n");
+        Files.writeString(
+                f,
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata: {a: b}\n---\n" + tiny + "\n---\n" + second
+                        + "\n---\n");
         Run r = run(f.toString());
         assertThat(r.status()).as(r.out() + r.err()).isEqualTo(0);
-        assertThat(r.out()).contains("default/tiny-cpu: valid", "default/tiny-two: valid").doesNotContain("ConfigMap");
+        assertThat(r.out())
+                .contains("default/tiny-cpu: valid", "default/tiny-two: valid")
+                .doesNotContain("ConfigMap");
 
         Run json = run("--output", "json", f.toString());
         JsonNode arr = new ObjectMapper().readTree(json.out());
@@ -132,11 +153,14 @@ class MoePlanCliTest {
     @Test
     void wrong_api_version_and_missing_files(@TempDir Path dir) throws Exception {
         Path f = dir.resolve("old.yaml");
-        Files.writeString(f, Files.readString(EXAMPLES.resolve("tiny-cpu.yaml"))
-                .replace("training.moe.dev/v1alpha1", "training.moe.dev/v1"));
+        Files.writeString(
+                f,
+                Files.readString(EXAMPLES.resolve("tiny-cpu.yaml"))
+                        .replace("training.moe.dev/v1alpha1", "training.moe.dev/v1"));
         Run r = run(f.toString());
         assertThat(r.status()).isEqualTo(1);
-        assertThat(r.out()).contains("error: apiVersion=training.moe.dev/v1 is not served; use training.moe.dev/v1alpha1");
+        assertThat(r.out())
+                .contains("error: apiVersion=training.moe.dev/v1 is not served; use training.moe.dev/v1alpha1");
 
         Run missing = run(dir.resolve("nope.yaml").toString());
         assertThat(missing.status()).isEqualTo(2);
@@ -156,28 +180,36 @@ class MoePlanCliTest {
         Files.writeString(typo, tiny.replace("  parallelism:", "  paralelism:"));
         Run r = run(typo.toString());
         assertThat(r.status()).isEqualTo(1);
-        assertThat(r.out()).contains("error: spec.paralelism is not a field of spec (the API server rejects or drops"
-                + " it); known fields: model, nccl, parallelism,");
+        assertThat(r.out())
+                .contains("error: spec.paralelism is not a field of spec (the API server rejects or drops"
+                        + " it); known fields: model, nccl, parallelism,");
         assertThat(r.out()).contains("error: spec.parallelism is required");
 
         Path types = dir.resolve("types.yaml");
-        Files.writeString(types, tiny.replace("nodes: 2", "nodes: \"2\"").replace("type: synthetic", "type: random")
-                .replace("maxRestarts: 3", "maxRestarts: -1"));
+        Files.writeString(
+                types,
+                tiny.replace("nodes: 2", "nodes: \"2\"")
+                        .replace("type: synthetic", "type: random")
+                        .replace("maxRestarts: 3", "maxRestarts: -1"));
         Run t = run(types.toString());
         assertThat(t.status()).isEqualTo(1);
         // the engine's message where it reports the field (every value that does not fit a type, at once), the
         // schema's where only the schema does
-        assertThat(t.out()).contains("error: spec.resources.nodes=\"2\" is not an integer; write a whole number"
-                        + " without quotes")
+        assertThat(t.out())
+                .contains(
+                        "error: spec.resources.nodes=\"2\" is not an integer; write a whole number" + " without quotes")
                 .contains("error: spec.training.dataset.type=random is not a dataset type; use synthetic or tokens")
                 .contains("error: spec.restartPolicy.maxRestarts=-1 is negative; use 0 or more");
 
         Path extra = dir.resolve("extra.yaml");
-        Files.writeString(extra, tiny.replace("    type: synthetic", "    type: synthetic\n  nodeSelector: {a: b}")
-                + "  placement:\n    nodeSelector: {gpu: h100}\n    tolerations: [{key: gpu, operator: Exists}]\n"
-                + "  model2: x\n");
+        Files.writeString(
+                extra,
+                tiny.replace("    type: synthetic", "    type: synthetic\n  nodeSelector: {a: b}")
+                        + "  placement:\n    nodeSelector: {gpu: h100}\n    tolerations: [{key: gpu, operator: Exists}]\n"
+                        + "  model2: x\n");
         Run x = run(extra.toString());
-        assertThat(x.out()).contains("error: spec.model2 is not a field of spec")
+        assertThat(x.out())
+                .contains("error: spec.model2 is not a field of spec")
                 .doesNotContain("spec.placement.nodeSelector.gpu", "tolerations[0]");
     }
 }
