@@ -104,11 +104,17 @@ def condition(status, ctype):
     return next((c for c in status.get("conditions", []) if c["type"] == ctype), None)
 
 
+def events_of(ns, name, reason=None, type=None):
+    """Events recorded on the object called name in ns, of one reason and/or type when given."""
+    selector = (
+        f"involvedObject.name={name}" + (f",reason={reason}" if reason else "") + (f",type={type}" if type else "")
+    )
+    return json.loads(kubectl("get", "events", "-n", ns, "--field-selector", selector, "-o", "json"))["items"]
+
+
 def warning_events(ns, name):
     """Warning Events recorded on the object called name in ns."""
-    return json.loads(
-        kubectl("get", "events", "-n", ns, "--field-selector", f"involvedObject.name={name},type=Warning", "-o", "json")
-    )["items"]
+    return events_of(ns, name, type="Warning")
 
 
 def operator_pid():

@@ -11,11 +11,22 @@ import uuid
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
-from cluster import (
-    cluster_and_operator_problem,  # noqa: E402,F401
+# The tests import the cluster helpers from here: the names this file does not use itself are re-exports.
+from cluster import (  # noqa: E402
+    E2E,  # noqa: F401
+    JOBS,  # noqa: F401
+    REPO,  # noqa: F401
+    WORK,  # noqa: F401
+    KubectlError,  # noqa: F401
+    apply,  # noqa: F401
+    cluster_and_operator_problem,
+    condition,  # noqa: F401
+    events_of,  # noqa: F401
+    job,  # noqa: F401
     kubectl,
     phase,
     pods,
+    tiny_job,  # noqa: F401
     wait,
 )
 

@@ -18,7 +18,7 @@ import sys
 import time
 
 import pytest
-from conftest import JOBS, REPO, apply, env_of, job, kubectl, pods, tiny_job, wait
+from conftest import JOBS, REPO, apply, env_of, events_of, job, kubectl, pods, tiny_job, wait
 
 VENV_PY = pathlib.Path(os.environ.get("MOE_VENV", os.path.expanduser("~/.cache/moe/venv"))) / "bin" / "python"
 RUNNER = REPO / "e2e" / "runner" / "local_runner.py"
@@ -353,9 +353,7 @@ def test_trainer_config_error_exit_78_fails_the_job_without_restart(ns, claims, 
     # The evidence outlives the pods: the failed container's last log lines (terminationMessagePolicy
     # FallbackToLogsOnError, the runner acting as the kubelet) are in lastFailure.message and the Failed Event.
     assert "token file not found" in failure.get("message", ""), failure
-    events = json.loads(
-        kubectl("get", "events", "-n", ns, "--field-selector", "involvedObject.name=cfgerr,reason=Failed", "-o", "json")
-    )["items"]
+    events = events_of(ns, "cfgerr", reason="Failed")
     assert any("token file not found" in e["message"] for e in events), [e["message"] for e in events]
     assert not r.pods(attempt=1), "no second gang"
 

@@ -16,6 +16,7 @@ from conftest import (
     apply_file,
     condition,
     env_of,
+    events_of,
     gpu_holders,
     job,
     kubectl,
@@ -70,18 +71,7 @@ def test_node_deleted_under_a_running_job_restarts_the_gang_elsewhere(ns):
         assert node_name not in {p["spec"]["nodeName"] for p in new}
         assert {env_of(p)["MOE_RESTART_ATTEMPT"] for p in new} == {"1"}
         assert job(ns, "tiny-hold")["status"]["restartAttempt"] == 1
-        events = json.loads(
-            kubectl(
-                "get",
-                "events",
-                "-n",
-                ns,
-                "--field-selector",
-                "involvedObject.name=tiny-hold,reason=GangRestart",
-                "-o",
-                "json",
-            )
-        )["items"]
+        events = events_of(ns, "tiny-hold", reason="GangRestart")
         assert events, "a GangRestart event is recorded"
     finally:
         if kubectl("get", "node", node_name, check=False).returncode != 0:
@@ -164,17 +154,6 @@ def test_not_enough_gpus_times_out_without_holding_a_partial_gang(ns):
     wait(lambda: job(ns, "too-big")["status"].get("restartAttempt", 0) >= 2, 90, "a second timeout")
     st = job(ns, "too-big")["status"]
     assert st["phase"] in ("Pending", "Restarting") and st.get("restarts", 0) == 0, st
-    events = json.loads(
-        kubectl(
-            "get",
-            "events",
-            "-n",
-            ns,
-            "--field-selector",
-            "involvedObject.name=too-big,reason=GangSchedulingTimeout",
-            "-o",
-            "json",
-        )
-    )["items"]
+    events = events_of(ns, "too-big", reason="GangSchedulingTimeout")
     assert events and "16 of 20" in events[0]["message"], events
     kubectl("delete", JOBS, "too-big", "-n", ns, "--wait=false")

@@ -7,7 +7,7 @@ import json
 import threading
 import time
 
-from conftest import apply, condition, job, kubectl, pods, running_gang, tiny_job, wait
+from conftest import apply, condition, events_of, job, kubectl, pods, running_gang, tiny_job, wait
 
 HOLD = {"env": [{"name": "E2E_MOE_HOLD", "value": "true"}]}
 
@@ -64,18 +64,7 @@ def test_six_evictions_with_max_restarts_five_keep_the_job_running(ns):
     assert st["restartAttempt"] == 6, st
     assert [r["reason"] for r in st["restartHistory"]] == ["Evicted"] * 6, st["restartHistory"]
     assert {r["action"] for r in st["restartHistory"]} == {"RestartGangUncounted"}, st["restartHistory"]
-    events = json.loads(
-        kubectl(
-            "get",
-            "events",
-            "-n",
-            ns,
-            "--field-selector",
-            "involvedObject.name=evicted,reason=GangRestart",
-            "-o",
-            "json",
-        )
-    )["items"]
+    events = events_of(ns, "evicted", reason="GangRestart")
     assert any("infrastructure restart 6 of 50" in e["message"] for e in events), [e["message"] for e in events]
 
 
@@ -128,18 +117,7 @@ def test_without_a_rule_an_exit_keeps_its_last_lines_in_status_and_event(ns):
     st = status(ns, "evidence")
     assert st["lastFailure"]["message"].endswith(log), st["lastFailure"]
     assert st["restartHistory"][0]["message"].endswith(log) and st["restartHistory"][0]["action"] == "RestartGang"
-    events = json.loads(
-        kubectl(
-            "get",
-            "events",
-            "-n",
-            ns,
-            "--field-selector",
-            "involvedObject.name=evidence,reason=GangRestart",
-            "-o",
-            "json",
-        )
-    )["items"]
+    events = events_of(ns, "evidence", reason="GangRestart")
     assert any("NCCL communicator was aborted" in e["message"] for e in events), [e["message"] for e in events]
 
 
@@ -171,18 +149,7 @@ def test_frozen_progress_is_stalled_after_the_deadline_and_a_healthy_job_never(n
         st = status(ns, "frozen")
         assert st["restarts"] == 1, st
         assert "no new step from global rank 0 for 8s" in st["lastFailure"]["message"], st["lastFailure"]
-        events = json.loads(
-            kubectl(
-                "get",
-                "events",
-                "-n",
-                ns,
-                "--field-selector",
-                "involvedObject.name=frozen,reason=GangRestart",
-                "-o",
-                "json",
-            )
-        )["items"]
+        events = events_of(ns, "frozen", reason="GangRestart")
         assert any("stalled" in e["message"] for e in events), [e["message"] for e in events]
         # the next attempt starts; it reports nothing either, so after its startup grace it is Stalled again
         wait(lambda: status(ns, "frozen").get("restarts") == 2, 60, "second Stalled restart (startup grace)")
@@ -224,18 +191,7 @@ def test_a_node_where_the_job_failed_twice_is_avoided_by_the_next_attempt(ns):
         assert st["excludedNodes"] == [bad], st
         assert {n["node"]: n["failures"] for n in st["nodeFailures"]} == {bad: 2}, st["nodeFailures"]
         assert st["lastFailure"]["node"] == bad, st["lastFailure"]
-        events = json.loads(
-            kubectl(
-                "get",
-                "events",
-                "-n",
-                ns,
-                "--field-selector",
-                "involvedObject.name=badnode,reason=NodeExcluded",
-                "-o",
-                "json",
-            )
-        )["items"]
+        events = events_of(ns, "badnode", reason="NodeExcluded")
         assert events and bad in events[0]["message"], events
         gang = wait(
             lambda: (
