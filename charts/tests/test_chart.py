@@ -123,7 +123,7 @@ def operator_metric_names() -> set[str]:
     names = set()
     for src in (REPO / "operator/src/main/java").rglob("*.java"):
         text = src.read_text()
-        for kind, name in re.findall(r'(Gauge|Counter|Timer)\.builder\("(moe\.[a-z0-9.]+)"', text):
+        for kind, name in re.findall(r'(Gauge|Counter|Timer)\.builder\(\s*"(moe\.[a-z0-9.]+)"', text):
             base = name.replace(".", "_")
             names |= (
                 {base + "_total"}
@@ -134,7 +134,7 @@ def operator_metric_names() -> set[str]:
                     else {base}
                 )
             )
-        for name in re.findall(r'jobGauge\("(moe\.[a-z0-9.]+)"', text):
+        for name in re.findall(r'jobGauge\(\s*"(moe\.[a-z0-9.]+)"', text):
             names.add(name.replace(".", "_"))
     return names
 
