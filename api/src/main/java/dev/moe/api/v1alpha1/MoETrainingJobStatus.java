@@ -257,41 +257,10 @@ public class MoETrainingJobStatus {
         public String message;
     }
 
-    /** One gang restart: the failure that stopped an attempt, and which attempt it stopped. */
+    /** One gang restart: the failure that stopped an attempt (its fields), and which attempt it stopped. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     @JsonIgnoreProperties(ignoreUnknown = true)
-    public static class RestartRecord {
-        @JsonPropertyDescription("Why: ExitCode, OOMKilled, Evicted, Preempted, NodeLost, PodDeleted, PodFailed,"
-                + " Stalled, GangSchedulingTimeout.")
-        public String reason;
-
-        @JsonPropertyDescription("Pod that failed first.")
-        public String pod;
-
-        @JsonPropertyDescription("Node rank of that pod.")
-        @Min(Integer.MIN_VALUE)
-        @Max(Integer.MAX_VALUE)
-        public Integer rank;
-
-        @JsonPropertyDescription("The node the pod ran on, when it was bound.")
-        public String node;
-
-        @JsonPropertyDescription("Exit code of the trainer container, when it exited.")
-        @Min(Integer.MIN_VALUE)
-        @Max(Integer.MAX_VALUE)
-        public Integer exitCode;
-
-        @JsonPropertyDescription("When the failure was observed (RFC 3339).")
-        public String time;
-
-        @JsonPropertyDescription(
-                "What the operator did: RestartGang, RestartGangUncounted or FailJob (see" + " restartPolicy.rules).")
-        public String action;
-
-        @JsonPropertyDescription("What happened, with the trainer container's termination message (its last log"
-                + " lines) when it left one; at most " + SpecLimits.MAX_FAILURE_MESSAGE_LENGTH + " characters of it.")
-        public String message;
-
+    public static class RestartRecord extends FailureRecord {
         @JsonPropertyDescription(
                 "The attempt that was stopped (its pods' MOE_RESTART_ATTEMPT); the next gang runs" + " as attempt + 1.")
         @Min(Integer.MIN_VALUE)
