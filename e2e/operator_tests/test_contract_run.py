@@ -321,7 +321,8 @@ def test_killed_trainer_process_restarts_the_gang_which_resumes_from_the_checkpo
     resumed = [line for line in log1.splitlines() if "resumed from" in line]
     assert resumed and "(attempt 1)" in resumed[0], log1[-3000:]
     step = int(resumed[0].split(" at step ")[1].split()[0])
-    assert step >= saved and step % EVERY == 0 and step < STEPS, resumed
+    # a periodic checkpoint, or a later one the surviving ranks wrote at a step boundary on SIGTERM (stop_request.py)
+    assert saved <= step < STEPS, resumed
     assert f"step-{step:08d}" in resumed[0]
     assert f"step {step + 1}/{STEPS}" in log1 and f"step {step}/{STEPS}" not in log1, "must not redo saved steps"
     assert f"training finished at step {STEPS}" in log1

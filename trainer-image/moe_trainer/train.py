@@ -348,7 +348,7 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
             last_ckpt = done
             metrics.set(last_checkpoint_step=done)
         if stopping:
-            progress.report(done, loss_val, tps, mfu, last_ckpt, final=True)
+            progress.report(done, loss_val, tps, util, last_ckpt, final=True)
             log.info("stopped at step %d on request, checkpoint at step %s", done, last_ckpt)
             dist.barrier()
             dist.destroy_process_group()
