@@ -136,7 +136,6 @@ def test_frozen_progress_is_stalled_after_the_deadline_and_a_healthy_job_never(n
     apply(held_job("frozen", **deadline), ns)
     apply(held_job("healthy", **deadline), ns)
     running_gang(ns, "frozen", 2)
-    report(ns, "frozen-node-0", 1)  # one step, then nothing: a hung collective
     running_gang(ns, "healthy", 2)
     stop = threading.Event()
 
@@ -150,6 +149,9 @@ def test_frozen_progress_is_stalled_after_the_deadline_and_a_healthy_job_never(n
     reporter = threading.Thread(target=keep_reporting, daemon=True)
     reporter.start()
     try:
+        # after the operator has seen the gang running (a report before that belongs to no attempt's clock)
+        wait(lambda: status(ns, "frozen").get("phase") == "Running", 30, "frozen job Running")
+        report(ns, "frozen-node-0", 1)  # one step, then nothing: a hung collective
         wait(
             lambda: status(ns, "frozen").get("lastFailure", {}).get("reason") == "Stalled",
             60,

@@ -40,7 +40,8 @@ public final class StallDetector {
         Instant stepSeen = s.progress != null && s.progress.stepObservedTime != null
                 ? FailureClassifier.parse(s.progress.stepObservedTime, null)
                 : null;
-        boolean stepThisAttempt = stepSeen != null && stepSeen.isAfter(runningSince);
+        // condition times have whole seconds: a step seen in the second the gang turned Running is this attempt's
+        boolean stepThisAttempt = stepSeen != null && !stepSeen.isBefore(runningSince);
         int allowed = stepThisAttempt ? policy.progressDeadlineSeconds() : policy.progressStartupGraceSeconds();
         Instant from = stepThisAttempt ? stepSeen : runningSince;
         Instant due = from.plusSeconds(allowed);
