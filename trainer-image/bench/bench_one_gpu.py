@@ -538,9 +538,9 @@ def ladder(a):
 
 
 #: ours at one sequence per step: the activation setting expected to fit and be fastest at each length
-#: (plan engine estimate for one H200: off to 16k, selective to 32k, full beyond)
+#: (plan engine estimate for one H200: none to 16k, selective to 32k, full beyond)
 LONGCTX_OURS = [
-    (16384, "off"),
+    (16384, "none"),
     (32768, "selective"),
     (65536, "full"),
     (131072, "full"),
@@ -591,6 +591,7 @@ def longctx(a):
                 ],
             )
             for seq, ac in LONGCTX_OURS
+            if not a.seqs or seq in a.seqs
         ]
     if "hf" in a.impls:
         ladders["hf"] = [
@@ -613,6 +614,7 @@ def longctx(a):
                 ],
             )
             for seq in LONGCTX_HF
+            if not a.seqs or seq in a.seqs
         ]
     # the stacks take turns, shortest sequences first, so a budget that runs out still leaves both measured at
     # the lengths they share; a stack's first failure ends its ladder (its longest is the row before)
@@ -760,6 +762,12 @@ def main():
     ap.add_argument("--grad-ckpt", action="store_true", help="row hf: transformers' gradient checkpointing")
     ap.add_argument("--budget-s", type=float, default=420, help="longctx: stop starting rows after this long")
     ap.add_argument("--impls", default="ours,hf", help="longctx: which stacks")
+    ap.add_argument(
+        "--seqs",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=None,
+        help="longctx: only these lengths (a second call can go on where a spent budget stopped)",
+    )
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--sync-check", action="store_true")
     ap.add_argument("--trainer-root", default=None)
