@@ -552,6 +552,15 @@ LONGCTX_OURS = [
 LONGCTX_HF = [16384, 32768, 65536, 98304, 131072, 196608, 262144]
 
 
+def _longctx_lengths(default, seqs, ac):
+    """The (length, activation setting) rungs: the default ladder, or --seqs (a length off the ladder takes the
+    setting of the next longer rung), each with --ours-ac when given."""
+    if not seqs:
+        return [(seq, ac or d) for seq, d in default]
+    longer = lambda seq: next((d for s, d in default if s >= seq), default[-1][1])  # noqa: E731
+    return [(seq, ac or longer(seq)) for seq in seqs]
+
+
 def longctx(a):
     """8 layers at Qwen3-30B-A3B width, one sequence per step: throughput at 16k / 32k / 64k and the longest
     sequence each stack trains, going up the lengths until the first out-of-memory (HF transformers with its
@@ -590,8 +599,7 @@ def longctx(a):
                     f"mbs 1, ac={ac}",
                 ],
             )
-            for seq, ac in LONGCTX_OURS
-            if not a.seqs or seq in a.seqs
+            for seq, ac in _longctx_lengths(LONGCTX_OURS, a.seqs, a.ours_ac)
         ]
     if "hf" in a.impls:
         ladders["hf"] = [
@@ -606,15 +614,14 @@ def longctx(a):
                     str(seq),
                     "--mbs-list",
                     "1",
-                    "--grad-ckpt",
                     "--steps",
                     str(a.steps),
                     "--warmup",
                     str(a.warmup),
-                ],
+                ]
+                + (["--grad-ckpt"] if a.hf_ckpt == "on" else []),
             )
-            for seq in LONGCTX_HF
-            if not a.seqs or seq in a.seqs
+            for seq, _ in _longctx_lengths([(s, None) for s in LONGCTX_HF], a.seqs, None)
         ]
     # the stacks take turns, shortest sequences first, so a budget that runs out still leaves both measured at
     # the lengths they share; a stack's first failure ends its ladder (its longest is the row before)
@@ -767,6 +774,10 @@ def main():
         type=lambda s: [int(x) for x in s.split(",")],
         default=None,
         help="longctx: only these lengths (a second call can go on where a spent budget stopped)",
+    )
+    ap.add_argument("--ours-ac", default=None, help="longctx: this activation setting for ours at every length")
+    ap.add_argument(
+        "--hf-ckpt", default="on", choices=["on", "off"], help="longctx: HF with or without gradient checkpointing"
     )
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--sync-check", action="store_true")
