@@ -260,12 +260,54 @@ def row_ours(a):
             extra["sync_check"] = verdict
         if a.profile:
             extra["profile"] = profile_steps(step, a.warmup + a.steps + 2, 2, torch.cuda.synchronize)
+        if a.memory_peak:
+            extra["memory_peak"] = memory_peak(torch, lambda: step(a.warmup + a.steps + 4))
         r = _result("ours", a.layers, a.seq, a.mbs * a.accum, plan_name, times, peak, extra)
     except torch.OutOfMemoryError as e:
         r = _failed("ours", a.layers, a.seq, a.mbs * a.accum, plan_name, "OOM: " + str(e).split("\n")[0])
         r["peak_mem_gib"] = round(torch.cuda.max_memory_allocated() / GIB, 2)
         r["cap_gib"] = a.cap_gib
     _emit(r)
+
+
+def memory_peak(torch, run_step, top=14):
+    """One step under the allocator's history: replays its allocations to the moment of the peak and sums the
+    blocks live then by where they were allocated (the innermost trainer frame and the innermost frame), so an
+    estimate can be checked term by term (MemoryEstimator's class comment)."""
+    torch.cuda.synchronize()
+    torch.cuda.memory._record_memory_history(stacks="python", max_entries=2_000_000)
+    run_step()
+    torch.cuda.synchronize()
+    snap = torch.cuda.memory._snapshot()
+    torch.cuda.memory._record_memory_history(enabled=None)
+    base = sum(b["size"] for seg in snap["segments"] for b in seg["blocks"] if b["state"] == "active_allocated")
+    events = [e for e in snap["device_traces"][0] if e["action"] in ("alloc", "free_completed")]
+    # blocks live before the step (weights, optimizer state) are those not allocated in it
+    live, peak_live, cur, peak = {}, {}, 0, 0
+    for e in events:
+        if e["action"] == "alloc":
+            live[e["addr"]] = e
+            cur += e["size"]
+            if cur > peak:
+                peak, peak_live = cur, dict(live)
+        elif e["addr"] in live:
+            cur -= live.pop(e["addr"])["size"]
+
+    def where(e):
+        frames = e.get("frames") or []
+        ours = next((f for f in frames if "moe_trainer" in f["filename"]), None)
+        inner = frames[0] if frames else {"name": "?", "filename": "?", "line": 0}
+        label = f"{os.path.basename(inner['filename'])}:{inner['name']}"
+        return label + (f" <- {os.path.basename(ours['filename'])}:{ours['line']} {ours['name']}" if ours else "")
+
+    sums = {}
+    for e in peak_live.values():
+        sums[where(e)] = sums.get(where(e), 0) + e["size"]
+    rows = sorted(sums.items(), key=lambda kv: -kv[1])[:top]
+    print(f"memory peak of the step: {peak / GIB:.2f} GiB above the blocks live before it; at the end {base / GIB:.2f}")
+    for k, v in rows:
+        print(f"  {v / GIB:8.2f} GiB  {k}")
+    return {"step_peak_gib": round(peak / GIB, 2), "top": [[k, round(v / GIB, 3)] for k, v in rows]}
 
 
 def row_hf(a):
@@ -780,6 +822,7 @@ def main():
         "--hf-ckpt", default="on", choices=["on", "off"], help="longctx: HF with or without gradient checkpointing"
     )
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--memory-peak", action="store_true", help="row ours: what is live at the step's memory peak")
     ap.add_argument("--sync-check", action="store_true")
     ap.add_argument("--trainer-root", default=None)
     a = ap.parse_args()
