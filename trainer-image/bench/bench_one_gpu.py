@@ -579,17 +579,17 @@ def ladder(a):
     print_table(rows)
 
 
-#: ours at one sequence per step: the activation setting expected to fit and be fastest at each length
-#: (plan engine estimate for one H200: none to 16k, selective to 32k, full beyond)
+#: ours at one sequence per step: the activation setting the plan engine picks on an H200 (the fastest whose
+#: estimate fits 140 GiB): none to 32k, selective to 96k, full beyond
 LONGCTX_OURS = [
     (16384, "none"),
-    (32768, "selective"),
-    (65536, "full"),
+    (32768, "none"),
+    (65536, "selective"),
+    (98304, "selective"),
     (131072, "full"),
+    (163840, "full"),
     (196608, "full"),
     (262144, "full"),
-    (393216, "full"),
-    (524288, "full"),
 ]
 LONGCTX_HF = [16384, 32768, 65536, 98304, 131072, 196608, 262144]
 

@@ -35,18 +35,28 @@ import dev.moe.api.v1alpha1.TrainingSpec.ActivationCheckpointing;
  *       gathered routed copies (2·hidden bytes each) and their SwiGLU output. {@code full} keeps the layer
  *       input. With expert parallelism every mode also keeps the dispatch all-to-all outputs (received copies
  *       with a 1.25 allowance for routing imbalance, and their router weights), so no recompute sends them
- *       again; the all-to-all returning the expert outputs is not kept.</li>
- *   <li><b>Backward working set</b> of one layer: the routed copies and their gradient, the gate/up gradient
- *       and the SwiGLU output with its gradient, plus whatever checkpointing dropped and backward recomputes
- *       (a model of the backward graph, not yet checked against a measured peak).</li>
+ *       again; the all-to-all returning the expert outputs is not kept. With {@code full}, a sparse layer also
+ *       keeps its gathered routed copies (the experts' input, hidden bf16 per copy, allocated by the gather of
+ *       model._GatherRows) until its backward: the memory-peak attribution of real steps shows them (below),
+ *       saved_activations.py, which reads the compiled layer's saved set, does not; why the checkpoint does
+ *       not drop them is not known yet (docs/decisions.md).</li>
+ *   <li><b>Backward working set</b> of one layer, as the allocator's history of real steps attributes the live
+ *       blocks at the peak ({@code bench_one_gpu.py row ours --memory-peak}, 8 layers at 64k and 128k tokens,
+ *       bench/results.md): each routed copy's output gradient (hidden, bf16), its SwiGLU output and gradient
+ *       (3·moeIntermediate) and its gate/up gradient (moeIntermediate; 3·moeIntermediate when full checkpointing
+ *       recomputes gate/up too), plus the attention tensors backward recomputes: q and k after norm and RoPE with
+ *       {@code selective}; with {@code full} also the normed inputs, the projections, the attention output and
+ *       its log-sum-exp, o_proj's output and the router's logits.</li>
  *   <li><b>Loss</b> (kernels.linear_cross_entropy): lm_head and cross-entropy by chunks of 4,096 tokens; a
  *       chunk's logits and their gradient in bf16, the lm_head weight gradient accumulated in float32 and the
  *       input gradient in bf16; never the full [tokens × vocab] logits.</li>
  *   <li><b>Gradient accumulation.</b> FSDP2 keeps every managed parameter's unsharded gradient in float32
  *       until the last micro-batch; other parameters accumulate into their float32 buffers.</li>
  *   <li><b>Peak.</b> The largest of (a) the last loss chunk of forward (every saved activation, no gradient yet
- *       unless accumulating), (b) backward of the first decoder layer (all later gradients allocated, that
- *       layer's working set live) and (c) the end of backward (every gradient).</li>
+ *       unless accumulating), (d) backward of the last decoder layer (every saved activation still live, that
+ *       layer's working set, the lm_head gradient: the peak of long sequences), (b) backward of the first
+ *       decoder layer (all later gradients allocated, that layer's working set live) and (c) the end of
+ *       backward (every gradient).</li>
  *   <li><b>Headroom</b> (not counted by the allocator's statistics): 2 GiB for the CUDA context, NCCL
  *       communicators and cuBLAS workspaces plus 5% of everything else for caching-allocator
  *       fragmentation (the trainer runs the allocator with expandable segments).</li>
@@ -135,7 +145,7 @@ public final class MemoryEstimator {
             int count = moe ? moeLayers : layers - moeLayers;
             if (count > 0) {
                 int l = firstLayer(m, moe);
-                savedAll += count * layerActivations(m, l, tensor, expert, ac);
+                savedAll += count * (layerActivations(m, l, tensor, expert, ac) + checkpointBoundary(m, l, expert, ac));
                 maxLayer = Math.max(maxLayer, layerBackwardWorkingSet(m, l, tensor, expert, ac));
             }
         }
@@ -155,11 +165,15 @@ public final class MemoryEstimator {
         long gradsA = accumulatedGrads;
         long activationsA = tokens * savedAll + finalNorm + lossForward;
 
+        // ---- (d) backward of the last decoder layer: every activation still saved, the lm_head's gradient
+        long lmHeadResident = fsdpDense ? ceilDiv(embeddingMatrices / 2, denseShards) : embeddingMatrices / 2;
+        long gradsD = Math.max(gradsFinal * lmHeadResident / Math.max(1, resident), accumulatedGrads);
+        long activationsD = tokens * (savedAll + maxLayer + h * BF16) + finalNorm;
+
         // ---- (b) backward of the first decoder layer: everything after it has its gradient
         long layerResident = (fsdpDense ? ceilDiv(layerDenseLocal, denseShards) : layerDenseLocal)
                 + (fsdpExperts ? ceilDiv(expertLayerLocal, expertData) : expertLayerLocal);
-        long embeddingResident = fsdpDense ? ceilDiv(embeddingMatrices / 2, denseShards) : embeddingMatrices / 2;
-        long laterGrads = resident - layerResident - embeddingResident;
+        long laterGrads = resident - layerResident - lmHeadResident;
         long reduceBuffers = (FP32 + BF16) * ((fsdpDense ? layerDenseLocal : 0) + (fsdpExperts ? expertLayerLocal : 0));
         long gradsB = Math.max(gradsFinal * laterGrads / Math.max(1, resident), accumulatedGrads) + reduceBuffers;
         long activationsB = tokens * (layer0Saved + maxLayer) + finalNorm;
@@ -170,13 +184,18 @@ public final class MemoryEstimator {
         long a = weightsA + gradsA + activationsA;
         long b = weightsA + gradsB + activationsB;
         long c = weightsStatic + gradsC;
+        long d = weightsA + gradsD + activationsD;
         long weights;
         long gradients;
         long activations;
-        if (a >= b && a >= c) {
+        if (a >= b && a >= c && a >= d) {
             weights = weightsA;
             gradients = gradsA;
             activations = activationsA;
+        } else if (d >= b && d >= c) {
+            weights = weightsA;
+            gradients = gradsD;
+            activations = activationsD;
         } else if (b >= c) {
             weights = weightsA;
             gradients = gradsB;
@@ -222,18 +241,40 @@ public final class MemoryEstimator {
         };
     }
 
-    /** The layer's transient bytes per token during its backward: routed copies and their gradients, the
-     * gate/up gradient, SwiGLU output and gradient, plus what checkpointing dropped and backward recomputes. */
+    /** With full checkpointing a sparse layer keeps its gathered routed copies (the class comment); bytes per
+     * token. */
+    static long checkpointBoundary(ModelConfig m, int l, int expert, ActivationCheckpointing ac) {
+        return ac == ActivationCheckpointing.full && m.isMoeLayer(l)
+                ? dispatchedCopies(m, expert, BF16 * m.hiddenSize())
+                : 0;
+    }
+
+    /** The layer's transient bytes per token during its backward (the class comment): the routed copies' output
+     * gradients, SwiGLU output and gradient and gate/up gradients, and the attention tensors backward recomputes. */
     static long layerBackwardWorkingSet(ModelConfig m, int l, int tensor, int expert, ActivationCheckpointing ac) {
         long h = m.hiddenSize();
-        long working = m.isMoeLayer(l)
-                ? dispatchedCopies(m, expert, 2 * 2 * BF16 * h + 3 * BF16 * m.moeIntermediateSize())
-                : BF16 * h + 3 * BF16 * m.intermediateSize();
-        long off = selectiveKept(m, l, tensor, expert) + offExtra(m, l, tensor, expert);
-        long kept = ac == ActivationCheckpointing.full
-                ? BF16 * h
-                : ac == ActivationCheckpointing.selective ? selectiveKept(m, l, tensor, expert) : off;
-        return working + off - kept;
+        long q = (long) m.numAttentionHeads() * m.headDim() / tensor;
+        long kv = (long) m.numKeyValueHeads() * m.headDim() / tensor;
+        boolean full = ac == ActivationCheckpointing.full;
+        long attention = switch (ac) {
+            case none -> 0;
+            case selective -> BF16 * (q + kv);
+            case full -> BF16 * (2 * h + 3 * q + 3 * kv) + FP32 * (m.numAttentionHeads() / tensor);
+        };
+        if (!m.isMoeLayer(l)) {
+            return attention + BF16 * h + 3 * BF16 * m.intermediateSize();
+        }
+        long router = full ? BF16 * h + (BF16 + FP32) * m.numExperts() : 0;
+        // per routed copy: the output gradient; the SwiGLU output (recomputed unless nothing is checkpointed)
+        // and gradients (3 · moeIntermediate kept by none); gate/up gradients, and their recompute with full
+        long i = m.moeIntermediateSize();
+        long perCopy = BF16 * h
+                + switch (ac) {
+                    case none -> 2 * BF16 * i;
+                    case selective -> 4 * BF16 * i;
+                    case full -> 6 * BF16 * i;
+                };
+        return attention + router + dispatchedCopies(m, expert, perCopy);
     }
 
     /** perCopy bytes for each routed copy this rank holds per token (a 1.25 allowance under expert parallelism). */

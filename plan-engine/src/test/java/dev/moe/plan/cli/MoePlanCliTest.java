@@ -85,7 +85,7 @@ class MoePlanCliTest {
         assertThat(run(EXAMPLES.resolve("invalid/memory-does-not-fit.yaml").toString())
                         .out())
                 .contains("error: spec.parallelism={tensor: 1, expert: 16, context: 1, data: 16} needs an estimated")
-                .contains("nearest plans that fit: resources.nodes=8");
+                .contains("nearest plans that fit: resources.nodes=16");
         assertThat(run(EXAMPLES.resolve("invalid/nodes-beyond-limit.yaml").toString())
                         .out())
                 .contains("error: spec.resources.nodes=3000000000 is more than 4096 (one pod per node");
