@@ -7,12 +7,14 @@
 # CPU as local processes through e2e/runner/local_runner.py; needs the trainer venv, ensured first);
 # hostile = e2e/hostile_tests (pytest: hostile jobs refused or reported, the operator unharmed after each; starts
 # the operator first); webhook = e2e/webhook_tests (pytest: the plan engine's admission webhook registered on the
-# real apiserver with the chart's configuration and a loopback URL; starts the operator first).
-# Env: MOE_E2E_SUITES (default "smoke api operator contract hostile webhook"),
+# real apiserver with the chart's configuration and a loopback URL; starts the operator first); chart =
+# e2e/chart_tests (pytest: `helm install` of charts/moe-operator into the real apiserver, its objects, RBAC and
+# webhook verified, upgrade and uninstall; restarts the operator on the chart's certificate and back).
+# Env: MOE_E2E_SUITES (default "smoke api operator contract hostile webhook chart"),
 # MOE_E2E_KEEP_CLUSTER=1 leaves the cluster running afterwards.
 set -uo pipefail
 source "$(dirname "$0")/bin/env.sh"
-SUITES=${MOE_E2E_SUITES:-smoke api operator contract hostile webhook}
+SUITES=${MOE_E2E_SUITES:-smoke api operator contract hostile webhook chart}
 
 "$E2E_DIR/bin/build-binaries.sh" >/dev/null || { e2e_log "building the binaries failed"; exit 1; }
 cleanup() {
@@ -39,6 +41,8 @@ for suite in $SUITES; do
               && (cd "$REPO_DIR" && python3 -m pytest -q -p no:cacheprovider "$E2E_DIR/hostile_tests") ;;
     webhook) "$E2E_DIR/bin/operator-up.sh" \
               && (cd "$REPO_DIR" && python3 -m pytest -q -p no:cacheprovider "$E2E_DIR/webhook_tests") ;;
+    chart) "$E2E_DIR/bin/operator-up.sh" \
+              && (cd "$REPO_DIR" && python3 -m pytest -q -p no:cacheprovider "$E2E_DIR/chart_tests") ;;
     *)     e2e_log "unknown suite $suite"; false ;;
   esac || failed_suites+=("$suite")
 done

@@ -30,8 +30,14 @@ MONITORING = [
 ]
 
 
-def render(*sets: str) -> list[dict]:
+# What `helm template` needs to render the Prometheus Operator's objects: the API they belong to (the chart leaves
+# them out where the cluster does not serve it; helm install/upgrade ask the cluster).
+MONITORING_API = ("--api-versions", "monitoring.coreos.com/v1")
+
+
+def render(*sets: str, api_versions: tuple[str, ...] = ()) -> list[dict]:
     args = [HELM, "template", "rel", str(CHART), "--namespace", "moe-system", "--kube-version", "1.36.3"]
+    args += api_versions
     for s in sets:
         args += ["--set", s]
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout
@@ -51,7 +57,11 @@ def grants(rules: list[dict], group: str, resource: str, verb: str) -> bool:
 
 
 def test_lint_passes_with_everything_on():
-    subprocess.run([HELM, "lint", str(CHART), "--set", ",".join(MONITORING)], check=True, capture_output=True)
+    subprocess.run(
+        [HELM, "lint", str(CHART), "--set", ",".join(MONITORING + ["metrics.forceMonitoringAPI=true"])],
+        check=True,
+        capture_output=True,
+    )
 
 
 def test_default_install_watches_all_namespaces_with_one_cluster_role():
@@ -98,14 +108,27 @@ def test_watch_namespaces_gives_roles_only_in_those_namespaces():
 
 def test_monitoring_objects_follow_their_switches():
     kinds = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
-    assert not kinds & {d["kind"] for d in render()}
-    docs = render(*MONITORING)
+    assert not kinds & {d["kind"] for d in render(api_versions=MONITORING_API)}
+    docs = render(*MONITORING, api_versions=MONITORING_API)
     assert kinds <= {d["kind"] for d in docs}
     dashboards = [d for d in by_kind(docs, "ConfigMap") if d["metadata"]["name"].endswith("-dashboard")]
     assert dashboards and dashboards[0]["metadata"]["labels"]["grafana_dashboard"] == "1"
     json.loads(dashboards[0]["data"]["moe-training.json"])
     pm = by_kind(docs, "PodMonitor")[0]
     assert pm["spec"]["selector"]["matchExpressions"][0]["key"] == "training.moe.dev/job"
+
+
+def test_monitoring_objects_only_where_the_prometheus_operator_api_is_served():
+    """Enabled but the cluster has no monitoring.coreos.com/v1: left out (an install would fail on the unknown
+    kinds); the dashboard is a plain ConfigMap and stays. forceMonitoringAPI renders them anyway."""
+    kinds = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
+    without = {d["kind"] for d in render(*MONITORING)}
+    assert not kinds & without and "ConfigMap" in without
+    assert not kinds & {
+        d["kind"] for d in render(*MONITORING, api_versions=("--api-versions", "monitoring.coreos.com/v1alpha1"))
+    }
+    assert kinds <= {d["kind"] for d in render(*MONITORING, api_versions=MONITORING_API)}
+    assert kinds <= {d["kind"] for d in render(*MONITORING, "metrics.forceMonitoringAPI=true")}
 
 
 def test_chart_crd_is_the_generated_crd():
@@ -152,7 +175,7 @@ def queried_metrics(expr: str) -> set[str]:
 
 
 def all_queries() -> list[str]:
-    docs = render(*MONITORING)
+    docs = render(*MONITORING, api_versions=MONITORING_API)
     exprs = [r["expr"] for d in by_kind(docs, "PrometheusRule") for g in d["spec"]["groups"] for r in g["rules"]]
     dash = json.loads((CHART / "dashboards/moe-training.json").read_text())
     exprs += [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
@@ -248,6 +271,31 @@ def test_webhook_with_cert_manager_makes_a_certificate_and_asks_for_ca_injection
     assert not [s for s in by_kind(docs, "Secret") if s["metadata"]["name"] == "rel-moe-operator-webhook-tls"]
 
 
+def test_webhook_for_an_operator_outside_the_cluster_calls_its_url_with_a_certificate_for_that_host(tmp_path):
+    """replicas 0 + webhook.url: what the e2e chart suite installs (the operator runs as a local process)."""
+    import base64
+
+    url = "https://127.0.0.1:18643/admission/validate-moetrainingjob"
+    vwc, docs = webhook_objects("replicas=0", f"webhook.url={url}")
+    config = vwc["webhooks"][0]["clientConfig"]
+    assert config["url"] == url and "service" not in config
+    assert by_kind(docs, "Deployment")[0]["spec"]["replicas"] == 0
+    (secret,) = [s for s in by_kind(docs, "Secret") if s["metadata"]["name"] == "rel-moe-operator-webhook-tls"]
+    crt = tmp_path / "tls.crt"
+    crt.write_bytes(base64.b64decode(secret["data"]["tls.crt"]))
+    san = subprocess.run(
+        ["openssl", "x509", "-in", str(crt), "-noout", "-ext", "subjectAltName"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "IP Address:127.0.0.1" in san and "DNS:rel-moe-operator-webhook.moe-system.svc" in san
+    _, docs = webhook_objects("webhook.url=https://operator.example.com:8443/admission/validate-moetrainingjob")
+    (secret,) = [s for s in by_kind(docs, "Secret") if s["metadata"]["name"] == "rel-moe-operator-webhook-tls"]
+    assert secret["metadata"]["annotations"]["training.moe.dev/webhook-cert-names"].endswith(",operator.example.com")
+    assert by_kind(docs, "Deployment")[0]["spec"]["replicas"] == 1
+
+
 def test_webhook_off_renders_no_webhook_objects():
     docs = render("webhook.enabled=false")
     assert not by_kind(docs, "ValidatingWebhookConfiguration")
@@ -282,8 +330,9 @@ def helm_template_error(*sets: str) -> str:
         ("webhook.certManager.enabled=true",),
         ("watchNamespaces={team-a,team-b}", "webhook.failurePolicy=Fail"),
         ("serviceAccount.create=false",),
+        ("replicas=0", "webhook.url=https://127.0.0.1:8443/admission/validate-moetrainingjob"),
     ],
-    ids=["defaults", "monitoring", "no-webhook", "cert-manager", "namespaces-fail", "no-sa"],
+    ids=["defaults", "monitoring", "no-webhook", "cert-manager", "namespaces-fail", "no-sa", "outside-operator"],
 )
 def test_main_value_combinations_lint_and_render(sets):
     subprocess.run(
@@ -302,8 +351,10 @@ def test_main_value_combinations_lint_and_render(sets):
         (("metrics.port=0",), "/metrics/port"),
         (("watchNamespaces={Team_A}",), "/watchNamespaces/0"),
         (("logLevel=LOUD",), "/logLevel"),
+        (("replicas=2",), "/replicas"),
+        (("webhook.url=http://127.0.0.1:8443/admission/validate-moetrainingjob",), "/webhook/url"),
     ],
-    ids=["failure-policy", "misspelt-key", "port", "namespace-name", "log-level"],
+    ids=["failure-policy", "misspelt-key", "port", "namespace-name", "log-level", "two-replicas", "plain-http-url"],
 )
 def test_schema_refuses_values_that_would_render_a_broken_install(sets, words):
     assert words in helm_template_error(*sets)

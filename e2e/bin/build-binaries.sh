@@ -16,7 +16,9 @@ command -v go >/dev/null || { log "go is not installed (need Go >= 1.26 for Kube
 
 has_version() {  # has_version BIN EXPECTED-SUBSTRING VERSION-ARGS...
   local bin=$1 want=$2; shift 2
-  [[ -z "${FORCE:-}" && -x "$K8S_BIN/$bin" ]] && "$K8S_BIN/$bin" "$@" 2>&1 | grep -qF -- "$want"
+  # grep reads all of it (not -q): a grep that exits at the first match lets the binary die of SIGPIPE while it
+  # still writes (kubectl prints a second line), and pipefail then takes a cached binary for a missing one.
+  [[ -z "${FORCE:-}" && -x "$K8S_BIN/$bin" ]] && "$K8S_BIN/$bin" "$@" 2>&1 | grep -F -- "$want" >/dev/null
 }
 
 # ---- Kubernetes: kube-apiserver, kube-controller-manager, kube-scheduler, kubectl -------------------------

@@ -43,7 +43,8 @@ if [[ -f $pidfile ]] && alive "$(cat "$pidfile")"; then e2e_log "operator alread
 # Run a snapshot of quarkus-app, so that a `mvn package` running meanwhile cannot pull jars from under it.
 rm -rf "$WORK/operator-app" && cp -r "$(dirname "$jar")" "$WORK/operator-app"
 # The webhook's serving certificate (the chart makes its own, or cert-manager does): one CA per work dir.
-tls="$WORK/webhook-tls"
+# MOE_E2E_WEBHOOK_TLS_DIR=<dir with tls.crt, tls.key> serves another pair (e2e/chart_tests: the one helm made).
+tls="${MOE_E2E_WEBHOOK_TLS_DIR:-$WORK/webhook-tls}"
 if [[ ! -s $tls/tls.crt ]]; then
   mkdir -p "$tls"
   openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=moe-e2e-webhook-ca" \

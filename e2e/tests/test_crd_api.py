@@ -82,6 +82,22 @@ def test_kubectl_explain_reads_well(job_crd, job_resource):
     assert not undocumented, f"spec fields without a description in kubectl explain: {undocumented}"
 
 
+def test_kubectl_explain_describes_the_kind(job_crd):
+    """`kubectl explain moetrainingjob` (and the short name) opens with what the kind is (MoETrainingJob.DESCRIPTION
+    in the api module, the CRD's top-level description)."""
+
+    def explain(name):
+        p = kubectl("explain", name, check=False)
+        return p.stdout if p.returncode == 0 else None
+
+    for name in ("moetrainingjob", "moejob"):
+        out = wait_for(lambda n=name: explain(n), timeout=30, what=f"kubectl explain {name}")
+        description = out.split("DESCRIPTION:", 1)[1].split("FIELDS:", 1)[0]
+        words = " ".join(description.split())
+        assert words.startswith("A Mixture-of-Experts training job (short name moejob):"), out
+        assert "plan engine" in words and "bin/moe-plan" in words, out
+
+
 # ---- CEL rules ----------------------------------------------------------------------------------------------------
 
 

@@ -17,7 +17,6 @@ import base64
 import json
 import os
 import pathlib
-import re
 import subprocess
 import sys
 import uuid
@@ -25,6 +24,13 @@ import uuid
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
+from admission import (  # noqa: E402
+    WEBHOOK_PATH,
+    assert_refused_and_not_stored,
+    helm,
+    invalid_examples,
+    valid_examples,
+)
 from cluster import (
     JOBS,
     REPO,
@@ -38,21 +44,7 @@ from cluster import (
 )
 
 WEBHOOK_PORT = int(os.environ.get("MOE_E2E_WEBHOOK_PORT", "18443"))
-WEBHOOK_PATH = "/admission/validate-moetrainingjob"
-# kubectl prints a refusal's causes: `The MoETrainingJob "<name>" is invalid:` then `* <field>: <field>=<value>
-# <problem>; <fix> [<Rule>]` per engine error (a single cause on the same line; the Status message, which Go clients such as Argo CD show, starts  # noqa: E501
-# with "the plan engine refuses this MoETrainingJob").
-ENGINE_CAUSE = re.compile(
-    r"(^\* |is invalid: )(spec|metadata)\.[A-Za-z.\[\]0-9]+: \S+=.* \[[A-Z][A-Za-z]+\]$", flags=re.M
-)
-APISERVER_REJECTS = re.compile(r"^#\s*apiserver-rejects:\s*(.+?)\s*$", flags=re.M)
 REPORT_DEADLINE = 60
-
-
-def helm():
-    return subprocess.run(
-        ["bash", str(REPO / "charts" / "scripts" / "ensure-helm.sh")], check=True, capture_output=True, text=True
-    ).stdout.strip()
 
 
 def chart_webhook_configuration(name, failure_policy="Ignore", port=WEBHOOK_PORT):
@@ -145,36 +137,10 @@ def webhook(ns):
         kubectl("delete", "validatingwebhookconfiguration", name, "--ignore-not-found", check=False)
 
 
-def stored(path):
-    """Whether the job that the file names exists (in the file's namespace)."""
-    obj = json.loads(kubectl("create", "--dry-run=client", "--validate=false", "-o", "json", "-f", str(path)))
-    meta = obj["metadata"]
-    p = kubectl("get", JOBS, meta["name"], "-n", meta.get("namespace", "default"), check=False)
-    return p.returncode == 0
-
-
-def invalid_examples():
-    return sorted((REPO / "examples" / "invalid").glob("*.y*ml"))
-
-
-def valid_examples():
-    return sorted((REPO / "examples").glob("*.y*ml"))
-
-
 @pytest.mark.parametrize("path", invalid_examples(), ids=lambda p: p.name)
 @pytest.mark.parametrize("mode", ["dry-run", "apply"])
 def test_every_invalid_example_is_refused_and_nothing_is_stored(webhook, path, mode):
-    assert not stored(path), f"{path.name}: a job of that name exists before the test"
-    args = ["apply", "-f", str(path)] + (["--dry-run=server"] if mode == "dry-run" else [])
-    p = kubectl(*args, check=False)
-    assert p.returncode != 0, f"{path.name} was accepted: {p.stdout}"
-    marker = APISERVER_REJECTS.search(path.read_text())
-    if marker:
-        assert marker.group(1).strip("\"'") in p.stderr, p.stderr
-    else:
-        # the engine's words: the field, its value, the problem and fix, and the rule id
-        assert "is invalid" in p.stderr and ENGINE_CAUSE.search(p.stderr), p.stderr
-    assert not stored(path), f"{path.name}: refused, yet a job was stored"
+    assert_refused_and_not_stored(path, mode)
 
 
 def test_memory_that_does_not_fit_names_the_nearest_plans_that_fit(webhook):

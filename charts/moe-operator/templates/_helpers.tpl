@@ -29,3 +29,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- default "default" .Values.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
+
+{{- /*
+"true" when the Prometheus Operator's API (monitoring.coreos.com/v1) can take the ServiceMonitor, PodMonitor and
+PrometheusRule: the cluster serves it (helm install/upgrade ask the API server; `helm template` knows it only from
+`--api-versions monitoring.coreos.com/v1`), or metrics.forceMonitoringAPI says it will be there when the objects are
+applied. Otherwise those objects are left out, so that enabling them cannot fail an install on a cluster without
+the Prometheus Operator (NOTES.txt says what was left out).
+*/ -}}
+{{- define "moe-operator.monitoringAPI" -}}
+{{- if or .Values.metrics.forceMonitoringAPI (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1") -}}true{{- end -}}
+{{- end -}}

@@ -2,9 +2,12 @@ package dev.moe.api.v1alpha1;
 
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.crd.generator.annotation.AdditionalPrinterColumn;
+import io.fabric8.crdv2.generator.v1.SchemaCustomizer;
 import io.fabric8.generator.annotation.ValidationRule;
 import io.fabric8.kubernetes.api.model.Namespaced;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.JSONSchemaProps;
 import io.fabric8.kubernetes.client.CustomResource;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import io.fabric8.kubernetes.model.annotation.Group;
 import io.fabric8.kubernetes.model.annotation.Kind;
 import io.fabric8.kubernetes.model.annotation.Plural;
@@ -16,6 +19,7 @@ import io.fabric8.kubernetes.model.annotation.Version;
  * A Mixture-of-Experts training job: one model, one parallel plan (TP × EP × CP × DP) over a gang of GPU pods.
  * The CRD in {@code crds/} is generated from this class and its spec/status types.
  */
+@SchemaCustomizer(MoETrainingJob.Description.class)
 @Group(MoETrainingJob.GROUP)
 @Version(MoETrainingJob.VERSION)
 @Kind("MoETrainingJob")
@@ -57,6 +61,26 @@ import io.fabric8.kubernetes.model.annotation.Version;
                 + " ending with a letter or digit): it names the job's headless Service",
         reason = "FieldValueInvalid")
 public class MoETrainingJob extends CustomResource<MoETrainingJobSpec, MoETrainingJobStatus> implements Namespaced {
+    /** What `kubectl explain moetrainingjob` prints first: the CRD schema's top-level description. */
+    public static final String DESCRIPTION = "A Mixture-of-Experts training job (short name moejob): one model, one"
+            + " parallel plan (tensor, expert, context and data degrees) over a gang of GPU pods, one pod per node."
+            + " The operator's plan engine checks the plan before anything runs (its admission webhook refuses an"
+            + " invalid job at apply; the reconciler reports one as phase Invalid), then runs the gang with the"
+            + " torchrun environment, restarts it as a whole on failures within spec.restartPolicy, and reports"
+            + " the plan, progress and restarts in status. Check a file offline with bin/moe-plan.";
+
+    /**
+     * Sets {@link #DESCRIPTION} on the root schema (the generator takes descriptions from properties only; the
+     * root is no property).
+     */
+    public static final class Description implements SchemaCustomizer.Customizer {
+        @Override
+        public JSONSchemaProps apply(JSONSchemaProps props, String input, KubernetesSerialization serialization) {
+            props.setDescription(DESCRIPTION);
+            return props;
+        }
+    }
+
     public static final String GROUP = "training.moe.dev";
     public static final String VERSION = "v1alpha1";
 
