@@ -71,7 +71,7 @@ public class PodOverridesSpec {
     @ValidationRule(
             value = "self.all(v, self.exists_one(w, w.name == v.name))",
             message = "spec.pod.volumes: two volumes have the same name; give each its own",
-            reason = "FieldValueDuplicate")
+            reason = "FieldValueInvalid")
     @JsonPropertyDescription("Extra volumes of every pod (configMap, secret, persistentVolumeClaim or emptyDir),"
             + " mounted by spec.trainer.volumeMounts. Not named plan, dshm, checkpoints, model or data (the"
             + " operator's).")
