@@ -339,6 +339,7 @@ public final class PodFieldSchemas {
         @JsonPropertyDescription("Group that owns the pod's volumes (and is added to the processes' groups).")
         public Long fsGroup;
 
+        @LimitReason("Linux group ids are 32-bit")
         @Size(max = SpecLimits.MAX_CAPABILITIES)
         @JsonPropertyDescription("Further group ids of the containers' processes.")
         public List<@Min(0) @Max(SpecLimits.MAX_LINUX_ID) Long> supplementalGroups;

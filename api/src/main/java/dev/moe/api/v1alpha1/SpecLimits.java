@@ -274,6 +274,9 @@ public final class SpecLimits {
                 } else if (isSpecType(itemType)) {
                     declaredRanges(itemType, child + "[*]", out);
                 }
+            } else if (f.getAnnotation(SchemaFrom.class) != null
+                    && isSpecType(f.getAnnotation(SchemaFrom.class).type())) {
+                declaredRanges(f.getAnnotation(SchemaFrom.class).type(), child, out); // e.g. a security context
             } else if (isSpecType(f.getType())) {
                 declaredRanges(f.getType(), child, out);
             }
