@@ -77,6 +77,7 @@ def test_default_install_watches_all_namespaces_with_one_cluster_role():
     # What the reconciler does, and nothing it does not.
     for group, resource, verb in [
         ("training.moe.dev", "moetrainingjobs", "watch"),
+        ("training.moe.dev", "moetrainingjobs", "delete"),  # spec.ttlSecondsAfterFinished
         ("training.moe.dev", "moetrainingjobs/status", "patch"),
         ("", "pods", "create"),
         ("", "pods", "delete"),

@@ -160,6 +160,8 @@ INTEGER_FIELDS = {
     "restartPolicy.backoffSeconds": 0,
     "restartPolicy.maxBackoffSeconds": 0,
     "restartPolicy.gangSchedulingTimeoutSeconds": 1,
+    "activeDeadlineSeconds": 1,
+    "ttlSecondsAfterFinished": 0,
 }
 ABOVE_ANY_MAXIMUM = [INT32_MAX, 2**31, 3_000_000_000, INT64_MAX]
 
@@ -923,7 +925,96 @@ QUOTA_CASES = [
 ]
 QUOTA_MESSAGE = "exceeded quota"
 
-GROUPS = _integer_matrix() + [Group(c.id, [c]) for c in SINGLE_CASES]
+# Pod overrides (spec.pod, spec.trainer.volumeMounts): what collides with the operator's own labels, volumes and
+# mounts is refused by CEL where the schema can say it, reported with no pods where only the plan engine can.
+_CACHE = {"name": "cache", "emptyDir": {}}
+OVERRIDE_CASES = [
+    _c(
+        "ovr-volume-named-plan",
+        "pod override",
+        {"pod": {"volumes": [{"name": "plan", "emptyDir": {}}]}},
+        REFUSED,
+        "spec.pod.volumes",
+        why="plan is the operator's plan ConfigMap volume",
+    ),
+    _c(
+        "ovr-volume-hostpath",
+        "pod override",
+        {"pod": {"volumes": [{"name": "root", "hostPath": {"path": "/"}}]}},
+        REFUSED,
+        "spec.pod.volumes",
+        why="only configMap, secret, persistentVolumeClaim and emptyDir volumes are supported",
+    ),
+    _c(
+        "ovr-label-job",
+        "pod override",
+        {"pod": {"labels": {"training.moe.dev/job": "someone-else"}}},
+        REFUSED,
+        "spec.pod.labels",
+        why="would move the pods into another job's gang",
+    ),
+    _c(
+        "ovr-annotation-kueue",
+        "pod override",
+        {"pod": {"annotations": {"kueue.x-k8s.io/pod-group-total-count": "1"}}},
+        REFUSED,
+        "spec.pod.annotations",
+        why="would shrink the Kueue pod group to one pod",
+    ),
+    _c(
+        "ovr-annotations-10000",
+        "huge map",
+        {"pod": {"annotations": {f"k{i}": "v" for i in range(10000)}}},
+        REFUSED,
+        "spec.pod.annotations",
+    ),
+    _c(
+        "ovr-mount-into-data",
+        "pod override",
+        {"pod": {"volumes": [_CACHE]}, "trainer": {"volumeMounts": [{"name": "cache", "mountPath": "/data/x"}]}},
+        REFUSED,
+        "spec.trainer.volumeMounts",
+        why="would lie inside the operator's dataset mount",
+    ),
+    _c(
+        "ovr-mount-on-model-claim",
+        "pod override",
+        {
+            "model": {"checkpoint": {"claimName": "weights", "path": "/models/tiny"}},
+            "pod": {"volumes": [_CACHE]},
+            "trainer": {"volumeMounts": [{"name": "cache", "mountPath": "/models"}]},
+        },
+        REPORTED,
+        "spec.trainer.volumeMounts[0].mountPath",
+        value="/models",
+        why="the model claim's mount depends on spec.model.checkpoint.path: only the plan engine can tell",
+    ),
+    _c(
+        "ovr-mount-of-no-volume",
+        "pod override",
+        {"trainer": {"volumeMounts": [{"name": "missing", "mountPath": "/mnt/x"}]}},
+        REPORTED,
+        "spec.trainer.volumeMounts[0].name",
+        value="missing",
+    ),
+    _c(
+        "ovr-request-over-limit",
+        "pod override",
+        {"trainer": {"resources": {"requests": {"memory": "128Gi"}, "limits": {"memory": "64Gi"}}}},
+        REPORTED,
+        "spec.trainer.resources.requests.memory",
+        value="128Gi",
+    ),
+    _c(
+        "ovr-managed-by-spaces",
+        "pod override",
+        {"managedBy": "not a controller"},
+        REFUSED,
+        "spec.managedBy",
+    ),
+]
+
+GROUPS = _integer_matrix() + [Group(c.id, [c]) for c in SINGLE_CASES + OVERRIDE_CASES]
 CASES = [c for g in GROUPS for c in g.cases]
 
 

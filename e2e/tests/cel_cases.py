@@ -40,6 +40,11 @@ RESERVED_ENV = (
     " 'MOE_DATA_PARALLEL', 'MOE_RESTART_ATTEMPT', 'MOE_JOB_NAME', 'POD_NAME', 'POD_NAMESPACE',"
     " 'PET_NNODES', 'PET_NODE_RANK', 'PET_NPROC_PER_NODE', 'PET_MASTER_ADDR', 'PET_MASTER_PORT']"
 )
+POD_METADATA_RESERVED = (
+    "self.all(k, !(k in ['app.kubernetes.io/managed-by', 'app.kubernetes.io/component'])"
+    " && !['training.moe.dev/', 'kueue.x-k8s.io/'].exists(p, k.startsWith(p)))"
+)
+SECCOMP = "self.type == 'Localhost' ? has(self.localhostProfile) : !has(self.localhostProfile)"
 MODEL_MOUNT = "(self.path.lastIndexOf('/') > 0 ? self.path.substring(0, self.path.lastIndexOf('/')) : self.path)"
 
 
@@ -221,6 +226,107 @@ CASES: list[Case] = [
                 }
             }
         },
+    ),
+    # lifecycle fields and pod overrides (docs/lifecycle.md)
+    Case(
+        id="managed-by-immutable",
+        path=".spec",
+        rule="has(self.managedBy) == has(oldSelf.managedBy) && (!has(self.managedBy)"
+        " || self.managedBy == oldSelf.managedBy)",
+        update=True,
+        before={"spec": {"managedBy": "kueue.x-k8s.io/multikueue"}},
+        ok={"spec": {"suspend": True}},
+        bad={"spec": {"managedBy": "example.com/other"}},
+    ),
+    Case(
+        id="pod-annotation-keys-are-qualified-names",
+        path=".spec.pod.annotations",
+        rule="self.all(k, k.size() <= 317 && k.matches(r'^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*"
+        "[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'))",
+        ok={"spec": {"pod": {"annotations": {"example.com/note": "x y z"}}}},
+        bad={"spec": {"pod": {"annotations": {"a note": "x"}}}},
+    ),
+    Case(
+        id="pod-annotations-not-the-operators",
+        path=".spec.pod.annotations",
+        rule=POD_METADATA_RESERVED,
+        ok={"spec": {"pod": {"annotations": {"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"}}}},
+        bad={"spec": {"pod": {"annotations": {"training.moe.dev/progress": "{}"}}}},
+    ),
+    Case(
+        id="pod-label-keys-are-label-keys",
+        path=".spec.pod.labels",
+        rule="self.all(k, k.size() <= 317 && k.matches(r'^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*"
+        "[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$'))",
+        ok={"spec": {"pod": {"labels": {"team.example.com/owner": "research"}}}},
+        bad={"spec": {"pod": {"labels": {"team owner": "research"}}}},
+    ),
+    Case(
+        id="pod-labels-not-the-operators",
+        path=".spec.pod.labels",
+        rule=POD_METADATA_RESERVED,
+        ok={"spec": {"pod": {"labels": {"app.kubernetes.io/name": "moe"}}}},
+        bad={"spec": {"pod": {"labels": {"kueue.x-k8s.io/queue-name": "other"}}}},
+    ),
+    Case(
+        id="pod-seccomp-localhost-profile",
+        path=".spec.pod.securityContext.seccompProfile",
+        rule=SECCOMP,
+        ok={"spec": {"pod": {"securityContext": {"seccompProfile": {"type": "RuntimeDefault"}}}}},
+        bad={"spec": {"pod": {"securityContext": {"seccompProfile": {"type": "Localhost"}}}}},
+    ),
+    Case(
+        id="trainer-seccomp-localhost-profile",
+        path=".spec.trainer.securityContext.seccompProfile",
+        rule=SECCOMP,
+        ok={"spec": {"trainer": {"securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": "p.json"}}}}},
+        bad={"spec": {"trainer": {"securityContext": {"seccompProfile": {"type": "Unconfined", "localhostProfile": "p"}}}}},
+    ),
+    Case(
+        id="pod-volume-names-unique",
+        path=".spec.pod.volumes",
+        rule="self.all(v, self.exists_one(w, w.name == v.name))",
+        ok={"spec": {"pod": {"volumes": [{"name": "a", "emptyDir": {}}, {"name": "b", "emptyDir": {}}]}}},
+        bad={"spec": {"pod": {"volumes": [{"name": "a", "emptyDir": {}}, {"name": "a", "emptyDir": {}}]}}},
+    ),
+    Case(
+        id="pod-volume-one-source",
+        path=".spec.pod.volumes[*]",
+        rule="[has(self.configMap), has(self.secret), has(self.persistentVolumeClaim), has(self.emptyDir)]"
+        ".filter(x, x).size() == 1",
+        ok={"spec": {"pod": {"volumes": [{"name": "creds", "secret": {"secretName": "hf-token"}}]}}},
+        bad={"spec": {"pod": {"volumes": [{"name": "two", "emptyDir": {}, "configMap": {"name": "c"}}]}}},
+    ),
+    Case(
+        id="pod-volume-not-an-operator-name",
+        path=".spec.pod.volumes[*]",
+        rule="!(self.name in ['plan', 'dshm', 'checkpoints', 'model', 'data'])",
+        ok={"spec": {"pod": {"volumes": [{"name": "cache", "emptyDir": {}}]}}},
+        bad={"spec": {"pod": {"volumes": [{"name": "dshm", "emptyDir": {}}]}}},
+    ),
+    Case(
+        id="trainer-privileged-escalates",
+        path=".spec.trainer.securityContext",
+        rule="!(has(self.privileged) && self.privileged && has(self.allowPrivilegeEscalation)"
+        " && !self.allowPrivilegeEscalation)",
+        ok={"spec": {"trainer": {"securityContext": {"privileged": True}}}},
+        bad={"spec": {"trainer": {"securityContext": {"privileged": True, "allowPrivilegeEscalation": False}}}},
+    ),
+    Case(
+        id="trainer-mount-not-an-image-directory",
+        path=".spec.trainer.volumeMounts[*]",
+        rule="!(self.mountPath in ['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib', '/lib64', '/opt', '/proc',"
+        " '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/var'])",
+        ok={"spec": {"trainer": {"volumeMounts": [{"name": "cache", "mountPath": "/var/cache/hf"}]}}},
+        bad={"spec": {"trainer": {"volumeMounts": [{"name": "cache", "mountPath": "/tmp"}]}}},
+    ),
+    Case(
+        id="trainer-mount-not-the-operators",
+        path=".spec.trainer.volumeMounts[*]",
+        rule="['/etc/moe', '/dev/shm', '/checkpoints', '/data'].all(m, self.mountPath != m"
+        " && !self.mountPath.startsWith(m + '/') && !m.startsWith(self.mountPath + '/'))",
+        ok={"spec": {"trainer": {"volumeMounts": [{"name": "cache", "mountPath": "/datasets"}]}}},
+        bad={"spec": {"trainer": {"volumeMounts": [{"name": "cache", "mountPath": "/dev/shm/x"}]}}},
     ),
 ]
 

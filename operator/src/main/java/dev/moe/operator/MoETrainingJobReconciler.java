@@ -1,6 +1,7 @@
 package dev.moe.operator;
 
 import dev.moe.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.MoETrainingJobSpec;
 import dev.moe.api.v1alpha1.MoETrainingJobStatus;
 import dev.moe.operator.config.OperatorConfig;
 import dev.moe.operator.dependents.HeadlessService;
@@ -25,12 +26,14 @@ import dev.moe.operator.k8s.NodeFleet;
 import dev.moe.operator.k8s.WriteRejection;
 import dev.moe.operator.metrics.JobMetrics;
 import dev.moe.operator.planner.JobPlanner;
+import dev.moe.operator.status.Reasons;
 import dev.moe.operator.status.StatusUpdater;
 import dev.moe.plan.Plan;
 import dev.moe.plan.PlanResult;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
@@ -85,7 +88,9 @@ import org.jboss.logging.Logger;
                     reconcilePrecondition = PlanIsValid.class,
                     dependsOn = {"trainer-sa", "trainer-role"})
         })
-@ControllerConfiguration(name = MoETrainingJobReconciler.NAME)
+@ControllerConfiguration(
+        name = MoETrainingJobReconciler.NAME,
+        informer = @Informer(genericFilter = ManagedByOperator.class))
 public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
     public static final String NAME = "moetrainingjob";
     private static final Logger LOG = Logger.getLogger(MoETrainingJobReconciler.class);
@@ -151,6 +156,10 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
             // Being deleted (foreground deletion or namespace teardown): garbage collection removes the gang.
             return UpdateControl.noUpdate();
         }
+        if (!MoETrainingJobSpec.managedByOperator(job.getSpec())) {
+            // Another controller's job (spec.managedBy); the event filter keeps these out, this is the last word.
+            return UpdateControl.noUpdate();
+        }
         RefusedUntil wait = refused.get(job.getMetadata().getUid());
         Instant now = clock.instant();
         if (wait != null
@@ -187,7 +196,20 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
         Plan plan = null;
         if (GangLifecycle.isTerminal(before)) {
             decision = GangLifecycle.decideTerminal(
-                    job, GangObserver.observe(name, uid, pods, attempt, 0, false, codes, now));
+                    job, GangObserver.observe(name, uid, pods, attempt, 0, false, codes, now), now);
+            if (decision.deleteJob) {
+                JobEvents.record(
+                        ctx.getClient(),
+                        job,
+                        GangDecision.JobEvent.normal(
+                                Reasons.TTL_EXPIRED,
+                                "deleting the finished job: spec.ttlSecondsAfterFinished="
+                                        + job.getSpec().ttlSecondsAfterFinished + " passed since "
+                                        + before.completionTime),
+                        now);
+                GangWriter.deleteJob(ctx, job);
+                return UpdateControl.noUpdate();
+            }
         } else {
             PlanResult result = JobPlanner.plan(job, ctx);
             if (!result.isValid()) {

@@ -30,7 +30,9 @@ import java.util.regex.Pattern;
  *
  * <p>Rule ids: StringTooLong, TooManyItems, FieldType, ImageInvalid, EnvNameInvalid, EnvNameReserved,
  * EnvValueInvalid, TopologyKeyInvalid, QueueNameInvalid, NodeSelectorInvalid, TolerationInvalid,
- * GpuProductInvalid, ClaimNameInvalid, PathInvalid, MountPathConflict.
+ * GpuProductInvalid, ClaimNameInvalid, PathInvalid, MountPathConflict; for the lifecycle fields and pod overrides:
+ * ManagedByInvalid, PriorityClassInvalid, ResourceInvalid, MetadataKeyInvalid, MetadataKeyReserved, VolumeInvalid,
+ * VolumeNameConflict, VolumeMountInvalid, SecretNameInvalid, SecurityContextInvalid.
  */
 public final class WorkloadRules {
     private WorkloadRules() {}
@@ -68,7 +70,9 @@ public final class WorkloadRules {
                     checkEnvVar(c, trainer.env.get(i), "spec.trainer.env[" + i + "]");
                 }
             }
+            PodOverrideRules.checkTrainer(c.errors, spec);
         }
+        PodOverrideRules.checkPod(c.errors, spec);
 
         var nccl = spec.nccl;
         if (nccl != null) {
@@ -125,6 +129,18 @@ public final class WorkloadRules {
 
     private static void checkPlacement(Checker c, PlacementSpec placement) {
         List<PlanError> errors = c.errors;
+        String priority = c.string(
+                placement.priorityClassName,
+                "spec.placement.priorityClassName",
+                ObjectNameRules.MAX_DNS_SUBDOMAIN_LENGTH);
+        if (priority != null && !priority.isEmpty() && !ObjectNameRules.isDns1123Subdomain(priority)) {
+            errors.add(new PlanError(
+                    "PriorityClassInvalid",
+                    "spec.placement.priorityClassName",
+                    priority,
+                    "is not a PriorityClass name (a DNS-1123 subdomain: lowercase letters, digits, '-' and '.')",
+                    "name a PriorityClass of the cluster (kubectl get priorityclasses), or leave it empty"));
+        }
         List<String> keys = placement.topologyKeys;
         if (c.list(keys, "spec.placement.topologyKeys", SpecLimits.MAX_TOPOLOGY_KEYS)) {
             for (int i = 0; i < keys.size(); i++) {
@@ -451,7 +467,7 @@ public final class WorkloadRules {
         return p;
     }
 
-    private static void checkModelMount(List<PlanError> errors, String modelPath) {
+    static void checkModelMount(List<PlanError> errors, String modelPath) {
         String mount = WorkloadSyntax.modelMountPath(modelPath);
         String clash = null;
         if (IMAGE_DIRECTORIES.contains(mount)) {
@@ -482,7 +498,7 @@ public final class WorkloadRules {
     }
 
     /** Bounded reads that record problems instead of throwing. */
-    private static final class Checker {
+    static final class Checker {
         final List<PlanError> errors;
 
         Checker(List<PlanError> errors) {

@@ -4,7 +4,11 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.Size;
 import io.fabric8.generator.annotation.ValidationRule;
 
 /**
@@ -31,8 +35,20 @@ import io.fabric8.generator.annotation.ValidationRule;
         value = "self.suspend || oldSelf.suspend || self.resources == oldSelf.resources",
         message = "spec.resources is immutable while the job is not suspended: set spec.suspend=true first",
         reason = "FieldValueForbidden")
+@ValidationRule(
+        value = "has(self.managedBy) == has(oldSelf.managedBy) && (!has(self.managedBy)"
+                + " || self.managedBy == oldSelf.managedBy)",
+        message = "spec.managedBy is immutable: delete and recreate the job to hand it to another controller",
+        reason = "FieldValueForbidden")
 @JsonIgnoreProperties(ignoreUnknown = true)
 public class MoETrainingJobSpec {
+    /** spec.managedBy of a job this operator reconciles (absent means the same). */
+    public static final String MANAGED_BY_OPERATOR = "training.moe.dev/moe-operator";
+
+    /** Whether this operator reconciles a job with this spec: spec.managedBy is absent or the operator's name. */
+    public static boolean managedByOperator(MoETrainingJobSpec spec) {
+        return spec == null || spec.managedBy == null || MANAGED_BY_OPERATOR.equals(spec.managedBy);
+    }
 
     @Required
     @JsonPropertyDescription("The model to train: a preset from the operator's catalog, HF-style overrides, and"
@@ -64,6 +80,32 @@ public class MoETrainingJobSpec {
 
     @JsonPropertyDescription("NCCL hints passed to every pod.")
     public NcclSpec nccl;
+
+    @JsonPropertyDescription("Additions to every pod of the gang: labels, annotations, image pull secrets, the pod"
+            + " security context and extra volumes (mounted by spec.trainer.volumeMounts).")
+    public PodOverridesSpec pod;
+
+    @LimitReason("at most a year of running")
+    @Min(1)
+    @Max(SpecLimits.MAX_LIFECYCLE_SECONDS)
+    @JsonPropertyDescription("Fail the job (reason DeadlineExceeded) once it has been active this many seconds in"
+            + " all: counted on the job from its first gang creation, across gang restarts, not per pod; time"
+            + " suspended does not count. None by default.")
+    public Long activeDeadlineSeconds;
+
+    @LimitReason("at most a year")
+    @Min(0)
+    @Max(SpecLimits.MAX_LIFECYCLE_SECONDS)
+    @JsonPropertyDescription("Delete the job this many seconds after it succeeded or failed (its pods, ConfigMap,"
+            + " Service and trainer identity go with it, by owner reference); kept until deleted when absent.")
+    public Integer ttlSecondsAfterFinished;
+
+    @Size(max = ObjectNameRules.MAX_LABEL_VALUE_LENGTH)
+    @Pattern(ObjectNameRules.QUALIFIED_NAME)
+    @JsonPropertyDescription("The controller that reconciles this job: absent or " + MANAGED_BY_OPERATOR
+            + " for this operator; any other value (e.g. kueue.x-k8s.io/multikueue) and this operator leaves the"
+            + " job alone (no pods, no status). Immutable.")
+    public String managedBy;
 
     @Default("false")
     @JsonPropertyDescription("Suspend the job: its pods are deleted and its status kept. parallelism and"

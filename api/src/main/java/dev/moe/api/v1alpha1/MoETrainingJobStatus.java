@@ -92,6 +92,16 @@ public class MoETrainingJobStatus {
     @JsonPropertyDescription("When the job succeeded or failed (RFC 3339).")
     public String completionTime;
 
+    @JsonPropertyDescription("Seconds the job was active (not suspended) before its current active stretch; with"
+            + " activeSince, what spec.activeDeadlineSeconds is compared with.")
+    @Min(0)
+    @Max(Integer.MAX_VALUE)
+    public Long activeSeconds;
+
+    @JsonPropertyDescription("When the job's current active stretch began (RFC 3339): its first gang, or its"
+            + " last resume; absent while suspended or finished.")
+    public String activeSince;
+
     /** Lifecycle phase of the job. */
     public enum JobPhase {
         Pending,

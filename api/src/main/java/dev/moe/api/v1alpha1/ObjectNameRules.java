@@ -28,6 +28,8 @@ public final class ObjectNameRules {
 
     /** DNS-1035 label: lowercase letters, digits and '-', starting with a letter. Service names. */
     public static final String DNS1035_LABEL = "^[a-z]([-a-z0-9]*[a-z0-9])?$";
+    /** DNS-1123 label: lowercase letters, digits and '-', starting and ending alphanumeric. Volume names. */
+    public static final String DNS1123_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
     /** DNS-1123 subdomain: dot-separated DNS-1123 labels. Names of ConfigMaps, Secrets, claims, LocalQueues. */
     public static final String DNS1123_SUBDOMAIN = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
     /** A label value: empty, or alphanumerics with '-', '_', '.' inside. */

@@ -28,6 +28,12 @@ public class PlacementSpec {
     @Pattern(ObjectNameRules.QUEUE_NAME)
     public String queueName;
 
+    @JsonPropertyDescription("PriorityClass of every pod (the scheduler's preemption order, Kueue's workload"
+            + " priority); the cluster's default priority when empty.")
+    @Size(max = ObjectNameRules.MAX_DNS_SUBDOMAIN_LENGTH)
+    @Pattern(ObjectNameRules.QUEUE_NAME)
+    public String priorityClassName;
+
     @Size(max = SpecLimits.MAX_NODE_SELECTOR_ENTRIES)
     @ValidationRule(
             value = "self.all(k, k.size() <= " + ObjectNameRules.MAX_QUALIFIED_NAME_LENGTH + " && k.matches(r'"

@@ -134,6 +134,28 @@ public final class SpecLimits {
     public static final int MAX_NODE_SELECTOR_ENTRIES = 16;
     public static final int MAX_TOLERATIONS = 16;
 
+    // ---- lifecycle
+
+    /** activeDeadlineSeconds and ttlSecondsAfterFinished: at most a year (a run that long is checkpointed anew). */
+    public static final int MAX_LIFECYCLE_SECONDS = 31_536_000;
+
+    // ---- pod overrides (spec.pod, spec.trainer.volumeMounts, spec.trainer.resources)
+
+    /** Extra pod labels and annotations (each map). */
+    public static final int MAX_POD_METADATA_ENTRIES = 32;
+    /** One annotation value. */
+    public static final int MAX_ANNOTATION_VALUE_LENGTH = 4096;
+    /** Extra volumes and extra volume mounts (each list). */
+    public static final int MAX_EXTRA_VOLUMES = 16;
+    /** imagePullSecrets. */
+    public static final int MAX_IMAGE_PULL_SECRETS = 8;
+    /** Linux capabilities added or dropped, and supplemental groups. */
+    public static final int MAX_CAPABILITIES = 16;
+    /** A CPU or memory quantity of spec.trainer.resources. */
+    public static final int MAX_QUANTITY_LENGTH = 32;
+    /** User and group ids (runAsUser, runAsGroup, fsGroup, supplementalGroups): Linux ids are 32-bit. */
+    public static final long MAX_LINUX_ID = 2_147_483_647L;
+
     // ---- strings and lists that reach every pod. Their sum (about 1.1 MB) keeps a pod under etcd's 1.5 MiB
     // ---- object limit, so the API server never refuses a pod derived from a job it accepted.
 
@@ -252,6 +274,9 @@ public final class SpecLimits {
                 } else if (isSpecType(itemType)) {
                     declaredRanges(itemType, child + "[*]", out);
                 }
+            } else if (f.getAnnotation(SchemaFrom.class) != null
+                    && isSpecType(f.getAnnotation(SchemaFrom.class).type())) {
+                declaredRanges(f.getAnnotation(SchemaFrom.class).type(), child, out); // e.g. a security context
             } else if (isSpecType(f.getType())) {
                 declaredRanges(f.getType(), child, out);
             }

@@ -7,6 +7,8 @@ import io.fabric8.crd.generator.annotation.SchemaFrom;
 import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Size;
 import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.SecurityContext;
+import io.fabric8.kubernetes.api.model.VolumeMount;
 import java.util.List;
 
 /** The trainer container of every pod. */
@@ -31,4 +33,19 @@ public class TrainerSpec {
     @JsonPropertyDescription("Extra environment variables for the trainer container (not the operator's own:"
             + " docs/contract.md section 2).")
     public List<EnvVar> env;
+
+    @JsonPropertyDescription("CPU and memory of the trainer container (the GPUs are spec.resources'). By default"
+            + " each pod requests " + TrainerResources.DEFAULT_CPU_PER_GPU + " CPUs and "
+            + TrainerResources.DEFAULT_MEMORY_PER_GPU_GIB + "Gi of memory per GPU, with no limits (Burstable).")
+    public TrainerResources resources;
+
+    @SchemaFrom(type = PodFieldSchemas.SecurityContext.class)
+    @JsonPropertyDescription("Security context of the trainer container (user, capabilities, privilege).")
+    public SecurityContext securityContext;
+
+    @Size(max = SpecLimits.MAX_EXTRA_VOLUMES)
+    @SchemaFrom(type = PodFieldSchemas.VolumeMount[].class)
+    @JsonPropertyDescription("Extra mounts of volumes of spec.pod.volumes. Not at, over or inside the operator's"
+            + " mounts (/etc/moe, /dev/shm, /checkpoints, /data and the model claim's directory).")
+    public List<VolumeMount> volumeMounts;
 }

@@ -50,6 +50,50 @@ public final class WorkloadSyntax {
     /** {@link #OPERATOR_MOUNTS} as a CEL list literal, a compile-time constant for the CRD's annotations. */
     public static final String OPERATOR_MOUNTS_CEL = "['" + TrainerContract.PLAN_DIR + "', '" + TrainerContract.SHM_DIR
             + "', '" + TrainerContract.CHECKPOINT_DIR + "', '" + TrainerContract.DATA_DIR + "']";
+    /** The names of the operator's own pod volumes: spec.pod.volumes may not use them. */
+    public static final String PLAN_VOLUME = "plan";
+
+    public static final String SHM_VOLUME = "dshm";
+    public static final String CHECKPOINT_VOLUME = "checkpoints";
+    public static final String MODEL_VOLUME = "model";
+    public static final String DATA_VOLUME = "data";
+    public static final List<String> OPERATOR_VOLUMES =
+            List.of(PLAN_VOLUME, SHM_VOLUME, CHECKPOINT_VOLUME, MODEL_VOLUME, DATA_VOLUME);
+    /** {@link #OPERATOR_VOLUMES} as a CEL list literal. */
+    public static final String OPERATOR_VOLUMES_CEL = "['" + PLAN_VOLUME + "', '" + SHM_VOLUME + "', '"
+            + CHECKPOINT_VOLUME + "', '" + MODEL_VOLUME + "', '" + DATA_VOLUME + "']";
+
+    /**
+     * Pod label and annotation key prefixes the operator owns (its job, rank, attempt and expert-group labels, the
+     * progress annotation, Kueue's pod-group labels and annotations): spec.pod.labels and spec.pod.annotations
+     * may not set keys under them, so a user's value never changes which job, rank or pod group a pod belongs to.
+     */
+    public static final List<String> RESERVED_METADATA_PREFIXES = List.of("training.moe.dev/", "kueue.x-k8s.io/");
+    /** {@link #RESERVED_METADATA_PREFIXES} as a CEL list literal. */
+    public static final String RESERVED_METADATA_PREFIXES_CEL = "['training.moe.dev/', 'kueue.x-k8s.io/']";
+    /** Single keys the operator sets on every pod (the managed-by and component labels). */
+    public static final List<String> RESERVED_METADATA_KEYS =
+            List.of("app.kubernetes.io/managed-by", "app.kubernetes.io/component");
+    /** {@link #RESERVED_METADATA_KEYS} as a CEL list literal. */
+    public static final String RESERVED_METADATA_KEYS_CEL =
+            "['app.kubernetes.io/managed-by', 'app.kubernetes.io/component']";
+
+    /** Whether a pod label or annotation key is the operator's own ({@link #RESERVED_METADATA_PREFIXES}, ...). */
+    public static boolean isReservedMetadataKey(String key) {
+        return RESERVED_METADATA_KEYS.contains(key)
+                || RESERVED_METADATA_PREFIXES.stream().anyMatch(key::startsWith);
+    }
+
+    /**
+     * A Kubernetes quantity (the API server's grammar): a decimal number and an optional binary (Ki … Ei) or
+     * decimal (n, u, m, k, M … E) suffix or exponent.
+     */
+    public static final String QUANTITY = "^[+]?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]"
+            + "|([eE][+-]?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$";
+
+    /** A relative path without '..' segments (volumeMounts[*].subPath), or empty. */
+    public static final String SUB_PATH = "^(([^/\\x00-\\x1f]+)(/[^/\\x00-\\x1f]+)*)?$";
+
     /** Directories of the container image a volume must not hide (the trainer would not start). */
     public static final List<String> IMAGE_DIRECTORIES = List.of(
             "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc", "/root", "/run", "/sbin",

@@ -1,6 +1,7 @@
 package dev.moe.operator.dependents;
 
 import dev.moe.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.MoETrainingJobSpec;
 import dev.moe.operator.planner.JobPlanner;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
@@ -8,7 +9,7 @@ import io.javaoperatorsdk.operator.api.reconciler.dependent.DependentResource;
 import io.javaoperatorsdk.operator.processing.dependent.workflow.Condition;
 
 /**
- * Reconcile precondition of every dependent: the job's plan is valid. An invalid job gets no objects (its existing
+ * Reconcile precondition of every dependent: the job is this operator's (spec.managedBy) and its plan is valid. An invalid job gets no objects (its existing
  * ones stay until the job is deleted: the dependents are garbage-collected, not deleted by the workflow).
  */
 public class PlanIsValid implements Condition<HasMetadata, MoETrainingJob> {
@@ -17,6 +18,7 @@ public class PlanIsValid implements Condition<HasMetadata, MoETrainingJob> {
             DependentResource<HasMetadata, MoETrainingJob> dependent,
             MoETrainingJob job,
             Context<MoETrainingJob> context) {
-        return JobPlanner.plan(job, context).isValid();
+        return MoETrainingJobSpec.managedByOperator(job.getSpec())
+                && JobPlanner.plan(job, context).isValid();
     }
 }

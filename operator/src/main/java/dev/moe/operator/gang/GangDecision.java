@@ -45,6 +45,8 @@ public final class GangDecision {
     public final List<String> restartReasons = new ArrayList<>();
     /** Plan rules newly rejected by this decision (metric). */
     public final List<String> rejectedRules = new ArrayList<>();
+    /** Whether the job itself goes (spec.ttlSecondsAfterFinished ran out): its children follow by owner reference. */
+    public boolean deleteJob;
     /** The failure that stopped the gang in this decision, if any. */
     public PodFailure stoppedBy;
 

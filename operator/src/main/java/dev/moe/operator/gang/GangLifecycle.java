@@ -35,6 +35,8 @@ import java.util.stream.Collectors;
  *      │                                              ◄──not all running within gangSchedulingTimeoutSeconds
  *      └──non-retriable failure, or restarts exhausted──► Failed
  *   suspend: any non-terminal phase ──► Suspended (pods deleted, status kept) ──resume──► Pending
+ *   activeDeadlineSeconds: active time (not suspended) reaches it ──► Failed (DeadlineExceeded)
+ *   ttlSecondsAfterFinished: Succeeded/Failed that long ──► the job is deleted
  *   plan rejected: ──► Invalid (no pods)
  * </pre>
  */
@@ -91,6 +93,97 @@ public final class GangLifecycle {
             }
         }
         return d;
+    }
+
+    /**
+     * {@link #decideTerminal(MoETrainingJob, GangState)}, and spec.ttlSecondsAfterFinished: the job is deleted that
+     * long after status.completionTime (its pods, ConfigMap, Service and identity follow by owner reference; the
+     * restart count lived in its status, so nothing is reset, it is gone), or looked at again then.
+     */
+    public static GangDecision decideTerminal(MoETrainingJob job, GangState gang, Instant now) {
+        GangDecision d = decideTerminal(job, gang);
+        Integer ttl = job.getSpec() != null ? job.getSpec().ttlSecondsAfterFinished : null;
+        if (ttl == null) {
+            return d;
+        }
+        if (d.status.completionTime == null) {
+            d.status.completionTime = Conditions.time(now); // finished before completionTime was recorded
+        }
+        Instant due = FailureClassifier.parse(d.status.completionTime, now).plusSeconds(ttl);
+        if (!now.isBefore(due)) {
+            d.deleteJob = true;
+        } else {
+            d.requeueAfter(Duration.between(now, due));
+        }
+        return d;
+    }
+
+    /**
+     * Seconds the job has been active in all (not suspended, not finished): status.activeSeconds of the stretches
+     * before, plus the current stretch since status.activeSince.
+     */
+    static long activeSeconds(MoETrainingJobStatus s, Instant now) {
+        long before = s.activeSeconds != null ? s.activeSeconds : 0;
+        if (s.activeSince == null) {
+            return before;
+        }
+        Duration current = Duration.between(FailureClassifier.parse(s.activeSince, now), now);
+        return before + Math.max(0, current.toSeconds());
+    }
+
+    /** Stops the job's active clock (suspended or finished): the current stretch is added to activeSeconds. */
+    static void stopActiveClock(MoETrainingJobStatus s, Instant now) {
+        if (s.activeSince != null) {
+            s.activeSeconds = activeSeconds(s, now);
+            s.activeSince = null;
+        }
+    }
+
+    /** The job succeeded or failed: its active clock stops, and spec.ttlSecondsAfterFinished starts. */
+    private static void finished(MoETrainingJob job, MoETrainingJobStatus s, GangDecision d, Instant now) {
+        s.completionTime = Conditions.time(now);
+        stopActiveClock(s, now);
+        Integer ttl = job.getSpec().ttlSecondsAfterFinished;
+        if (ttl != null) {
+            d.requeueAfter(Duration.ofSeconds(ttl));
+        }
+    }
+
+    /**
+     * spec.activeDeadlineSeconds: the job fails (DeadlineExceeded) once it has been active that long in all.
+     * Counted on the job, from its first gang creation and across restarts (a restart does not give a job more
+     * time, as a batch/v1 Job's pods do not), not counting time suspended (a job suspended for a queue or a
+     * maintenance window is not running out of time). Returns whether the job failed; otherwise wakes up at the
+     * deadline.
+     */
+    private static boolean deadlineExceeded(
+            MoETrainingJob job, MoETrainingJobStatus s, GangDecision d, GangState gang, Instant now) {
+        Long deadline = job.getSpec().activeDeadlineSeconds;
+        if (deadline == null) {
+            return false;
+        }
+        long active = activeSeconds(s, now);
+        if (active < deadline) {
+            d.requeueAfter(Duration.ofSeconds(deadline - active));
+            return false;
+        }
+        Long gen = job.getMetadata().getGeneration();
+        String message = "the job was active for " + active + "s, spec.activeDeadlineSeconds=" + deadline
+                + " (time suspended not counted); its pods are stopped";
+        s.phase = JobPhase.Failed;
+        finished(job, s, d, now);
+        Conditions.set(s, Conditions.FAILED, Conditions.TRUE, Reasons.DEADLINE_EXCEEDED, message, gen, now);
+        Conditions.set(
+                s, Conditions.GANG_SCHEDULED, Conditions.FALSE, Reasons.DEADLINE_EXCEEDED, "the job failed", gen, now);
+        Conditions.set(s, Conditions.RUNNING, Conditions.FALSE, Reasons.DEADLINE_EXCEEDED, message, gen, now);
+        d.events.add(JobEvent.warning(Reasons.DEADLINE_EXCEEDED, message));
+        // Finished pods stay for their logs, as after any failure.
+        for (Pod p : gang.allPods()) {
+            if (!GangObserver.isFinished(p)) {
+                d.delete(p);
+            }
+        }
+        return true;
     }
 
     /** The plan engine rejected the spec: no pods, PlanValid=False with the engine's messages. */
@@ -225,6 +318,7 @@ public final class GangLifecycle {
         forceStuckPods(gang, d, now);
         boolean suspend = Boolean.TRUE.equals(job.getSpec().suspend);
         if (suspend) {
+            stopActiveClock(s, now);
             d.deleteAll(gang);
             if (s.phase != JobPhase.Suspended) {
                 d.events.add(JobEvent.normal(
@@ -260,6 +354,12 @@ public final class GangLifecycle {
         }
         Conditions.set(
                 s, Conditions.SUSPENDED, Conditions.FALSE, Reasons.NOT_SUSPENDED, "spec.suspend is false", gen, now);
+        if (s.activeSince == null) {
+            s.activeSince = Conditions.time(now);
+        }
+        if (!gang.allSucceeded() && deadlineExceeded(job, s, d, gang, now)) {
+            return d;
+        }
 
         // Pods of earlier attempts never rejoin a gang.
         d.deleteStale(gang);
@@ -286,7 +386,7 @@ public final class GangLifecycle {
 
         if (gang.allSucceeded()) {
             s.phase = JobPhase.Succeeded;
-            s.completionTime = Conditions.time(now);
+            finished(job, s, d, now);
             Conditions.set(
                     s,
                     Conditions.SUCCEEDED,
@@ -509,7 +609,7 @@ public final class GangLifecycle {
         if (failReason != null) {
             s.lastFailure.action = Action.FailJob.name();
             s.phase = JobPhase.Failed;
-            s.completionTime = Conditions.time(now);
+            finished(job, s, d, now);
             Conditions.set(s, Conditions.FAILED, Conditions.TRUE, failReason, failMessage, gen, now);
             Conditions.set(s, Conditions.GANG_SCHEDULED, Conditions.FALSE, failReason, "the job failed", gen, now);
             d.events.add(JobEvent.warning(Reasons.FAILED, failMessage));

@@ -3,7 +3,9 @@ package dev.moe.operator.gang;
 import dev.moe.api.v1alpha1.MoETrainingJob;
 import dev.moe.api.v1alpha1.MoETrainingJobSpec;
 import dev.moe.api.v1alpha1.NcclSpec;
+import dev.moe.api.v1alpha1.PodOverridesSpec;
 import dev.moe.api.v1alpha1.TrainerContract;
+import dev.moe.api.v1alpha1.TrainerResources;
 import dev.moe.api.v1alpha1.TrainerSpec;
 import dev.moe.api.v1alpha1.WorkloadSyntax;
 import dev.moe.plan.Plan;
@@ -16,6 +18,8 @@ import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ResourceRequirements;
+import io.fabric8.kubernetes.api.model.ResourceRequirementsBuilder;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeBuilder;
 import io.fabric8.kubernetes.api.model.VolumeMount;
@@ -36,6 +40,9 @@ import java.util.TreeMap;
  * Placement: pods of the job never share a node; when expert-parallel groups span nodes, consecutive node ranks
  * form a group and the group's pods are required to share a domain of the first topology key. With a Kueue
  * queue the pods form one Kueue pod group with topology annotations instead, and carry no affinity of ours.
+ * The job's lifecycle and pod fields land here too: priorityClassName, CPU and memory (per-GPU defaults),
+ * security contexts, image pull secrets, extra labels, annotations, volumes and mounts (spec.pod, spec.trainer),
+ * always under the operator's own keys, volumes and mounts.
  */
 public final class GangPodFactory {
     private GangPodFactory() {}
@@ -59,11 +66,21 @@ public final class GangPodFactory {
         labels.put(GangNames.NODE_RANK_LABEL, String.valueOf(nodeRank));
         labels.put(GangNames.ATTEMPT_LABEL, String.valueOf(attempt));
         labels.putAll(placement.labels(nodeRank, attempt));
-        Map<String, String> annotations = placement.annotations();
+        PodOverridesSpec overrides = spec.pod != null ? spec.pod : new PodOverridesSpec();
+        Map<String, String> annotations = new LinkedHashMap<>();
+        // The user's labels and annotations first, the operator's over them: a key the operator owns always holds
+        // its value (the plan engine refuses such keys, MetadataKeyReserved; this keeps a pod right regardless).
+        userMetadata(overrides.annotations).forEach(annotations::put);
+        annotations.putAll(placement.annotations());
+        Map<String, String> userLabels = userMetadata(overrides.labels);
+        if (!userLabels.isEmpty()) {
+            Map<String, String> own = labels;
+            labels = new LinkedHashMap<>(userLabels);
+            labels.putAll(own);
+        }
         Map<String, String> nodeSelector = placement.nodeSelector();
 
         Volumes volumes = volumes(job);
-        Quantity gpus = new Quantity(String.valueOf(plan.gpusPerNode()));
         TrainerSpec trainer = spec.trainer != null ? spec.trainer : new TrainerSpec();
         Container container = new ContainerBuilder()
                 .withName(GangNames.TRAINER_CONTAINER)
@@ -88,10 +105,8 @@ public final class GangPodFactory {
                 .withContainerPort(settings.metricsPort())
                 .withProtocol("TCP")
                 .endPort()
-                .withNewResources()
-                .addToLimits(Placement.GPU_RESOURCE, gpus)
-                .addToRequests(Placement.GPU_RESOURCE, gpus)
-                .endResources()
+                .withResources(resources(trainer.resources, plan.gpusPerNode()))
+                .withSecurityContext(trainer.securityContext)
                 .withVolumeMounts(volumes.mounts)
                 .build();
 
@@ -105,6 +120,7 @@ public final class GangPodFactory {
                 .endMetadata()
                 .withNewSpec()
                 .withRestartPolicy("Never")
+                .withPriorityClassName(priorityClassName(spec))
                 .withHostname(name)
                 .withSubdomain(GangNames.serviceName(job))
                 .withServiceAccountName(GangNames.trainerIdentityName(job))
@@ -114,6 +130,11 @@ public final class GangPodFactory {
                 .withTolerations(placement.tolerations())
                 .withAffinity(placement.affinity(nodeRank))
                 .withContainers(container)
+                .withImagePullSecrets(
+                        overrides.imagePullSecrets != null && !overrides.imagePullSecrets.isEmpty()
+                                ? overrides.imagePullSecrets
+                                : null)
+                .withSecurityContext(overrides.securityContext)
                 .withVolumes(volumes.volumes)
                 .endSpec()
                 .build();
@@ -218,7 +239,7 @@ public final class GangPodFactory {
         List<Volume> volumes = new ArrayList<>();
         List<VolumeMount> mounts = new ArrayList<>();
         volumes.add(new VolumeBuilder()
-                .withName("plan")
+                .withName(WorkloadSyntax.PLAN_VOLUME)
                 .withNewConfigMap()
                 .withName(GangNames.planConfigMapName(job))
                 .addNewItem()
@@ -228,32 +249,32 @@ public final class GangPodFactory {
                 .endConfigMap()
                 .build());
         mounts.add(new VolumeMountBuilder()
-                .withName("plan")
+                .withName(WorkloadSyntax.PLAN_VOLUME)
                 .withMountPath(GangNames.PLAN_DIR)
                 .withReadOnly(true)
                 .build());
         // NCCL and the data loader need far more shared memory than the container runtime's 64 MiB default.
         volumes.add(new VolumeBuilder()
-                .withName("dshm")
+                .withName(WorkloadSyntax.SHM_VOLUME)
                 .withNewEmptyDir()
                 .withMedium("Memory")
                 .endEmptyDir()
                 .build());
         mounts.add(new VolumeMountBuilder()
-                .withName("dshm")
+                .withName(WorkloadSyntax.SHM_VOLUME)
                 .withMountPath(TrainerContract.SHM_DIR)
                 .build());
         String checkpointDir = null;
         if (spec.training != null && spec.training.checkpoint != null && spec.training.checkpoint.claimName != null) {
             checkpointDir = TrainerContract.CHECKPOINT_DIR;
             volumes.add(new VolumeBuilder()
-                    .withName("checkpoints")
+                    .withName(WorkloadSyntax.CHECKPOINT_VOLUME)
                     .withNewPersistentVolumeClaim()
                     .withClaimName(spec.training.checkpoint.claimName)
                     .endPersistentVolumeClaim()
                     .build());
             mounts.add(new VolumeMountBuilder()
-                    .withName("checkpoints")
+                    .withName(WorkloadSyntax.CHECKPOINT_VOLUME)
                     .withMountPath(checkpointDir)
                     .build());
         }
@@ -262,32 +283,103 @@ public final class GangPodFactory {
                 && spec.model.checkpoint.claimName != null
                 && spec.model.checkpoint.path != null) {
             volumes.add(new VolumeBuilder()
-                    .withName("model")
+                    .withName(WorkloadSyntax.MODEL_VOLUME)
                     .withNewPersistentVolumeClaim()
                     .withClaimName(spec.model.checkpoint.claimName)
                     .withReadOnly(true)
                     .endPersistentVolumeClaim()
                     .build());
             mounts.add(new VolumeMountBuilder()
-                    .withName("model")
+                    .withName(WorkloadSyntax.MODEL_VOLUME)
                     .withMountPath(WorkloadSyntax.modelMountPath(spec.model.checkpoint.path))
                     .withReadOnly(true)
                     .build());
         }
         if (spec.training != null && spec.training.dataset != null && spec.training.dataset.claimName != null) {
             volumes.add(new VolumeBuilder()
-                    .withName("data")
+                    .withName(WorkloadSyntax.DATA_VOLUME)
                     .withNewPersistentVolumeClaim()
                     .withClaimName(spec.training.dataset.claimName)
                     .withReadOnly(true)
                     .endPersistentVolumeClaim()
                     .build());
             mounts.add(new VolumeMountBuilder()
-                    .withName("data")
+                    .withName(WorkloadSyntax.DATA_VOLUME)
                     .withMountPath(TrainerContract.DATA_DIR)
                     .withReadOnly(true)
                     .build());
         }
+        // The user's extra volumes and mounts after the operator's (the plan engine refuses names and paths that
+        // collide with the operator's own: VolumeNameConflict, MountPathConflict).
+        if (spec.pod != null && spec.pod.volumes != null) {
+            for (Volume v : spec.pod.volumes) {
+                if (v != null && !WorkloadSyntax.OPERATOR_VOLUMES.contains(v.getName())) {
+                    volumes.add(v);
+                }
+            }
+        }
+        if (spec.trainer != null && spec.trainer.volumeMounts != null) {
+            for (VolumeMount m : spec.trainer.volumeMounts) {
+                if (m != null && !WorkloadSyntax.OPERATOR_VOLUMES.contains(m.getName())) {
+                    mounts.add(m);
+                }
+            }
+        }
         return new Volumes(volumes, mounts, checkpointDir);
+    }
+
+    /** spec.placement.priorityClassName, or null for the cluster's default. */
+    static String priorityClassName(MoETrainingJobSpec spec) {
+        String name = spec.placement != null ? spec.placement.priorityClassName : null;
+        return name != null && !name.isEmpty() ? name : null;
+    }
+
+    /** spec.pod.labels or .annotations without the operator's keys. */
+    static Map<String, String> userMetadata(Map<String, String> metadata) {
+        Map<String, String> out = new TreeMap<>();
+        if (metadata != null) {
+            metadata.forEach((k, v) -> {
+                if (k != null && v != null && !WorkloadSyntax.isReservedMetadataKey(k)) {
+                    out.put(k, v);
+                }
+            });
+        }
+        return out;
+    }
+
+    /**
+     * The trainer container's resources: all the node's GPUs (the plan's), and CPU and memory from
+     * spec.trainer.resources; an absent request without a limit is the per-GPU default of {@link TrainerResources}
+     * (so pods are at least Burstable), one with a limit is left to the API server, which makes it the limit.
+     */
+    static ResourceRequirements resources(TrainerResources r, int gpusPerNode) {
+        Quantity gpus = new Quantity(String.valueOf(gpusPerNode));
+        Map<String, Quantity> requests = new LinkedHashMap<>();
+        Map<String, Quantity> limits = new LinkedHashMap<>();
+        TrainerResources.CpuMemory req =
+                r != null && r.requests != null ? r.requests : new TrainerResources.CpuMemory();
+        TrainerResources.CpuMemory lim = r != null && r.limits != null ? r.limits : new TrainerResources.CpuMemory();
+        if (req.cpu != null) {
+            requests.put("cpu", req.cpu);
+        } else if (lim.cpu == null) {
+            requests.put("cpu", new Quantity(String.valueOf(TrainerResources.DEFAULT_CPU_PER_GPU * gpusPerNode)));
+        }
+        if (req.memory != null) {
+            requests.put("memory", req.memory);
+        } else if (lim.memory == null) {
+            requests.put("memory", new Quantity(TrainerResources.DEFAULT_MEMORY_PER_GPU_GIB * gpusPerNode + "Gi"));
+        }
+        requests.put(Placement.GPU_RESOURCE, gpus);
+        if (lim.cpu != null) {
+            limits.put("cpu", lim.cpu);
+        }
+        if (lim.memory != null) {
+            limits.put("memory", lim.memory);
+        }
+        limits.put(Placement.GPU_RESOURCE, gpus);
+        return new ResourceRequirementsBuilder()
+                .withRequests(requests)
+                .withLimits(limits)
+                .build();
     }
 }

@@ -7,6 +7,7 @@ import dev.moe.operator.gang.GangPodFactory;
 import dev.moe.operator.gang.GangSettings;
 import dev.moe.operator.gang.Placement;
 import dev.moe.plan.Plan;
+import io.fabric8.kubernetes.api.model.DeletionPropagation;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import java.util.List;
@@ -86,6 +87,24 @@ public final class GangWriter {
                     ns, p.getMetadata().getName(), p.getMetadata().getDeletionTimestamp());
             pods.withName(p.getMetadata().getName()).withGracePeriod(0).delete();
         }
+    }
+
+    /**
+     * Deletes the job itself (spec.ttlSecondsAfterFinished): in the background, so garbage collection then takes
+     * every object the job controls (pods, plan ConfigMap, Service, trainer identity) by owner reference.
+     */
+    public static void deleteJob(Context<MoETrainingJob> ctx, MoETrainingJob job) {
+        LOG.infof(
+                "%s/%s finished %s ago or more: deleting it (spec.ttlSecondsAfterFinished)",
+                job.getMetadata().getNamespace(),
+                job.getMetadata().getName(),
+                job.getSpec().ttlSecondsAfterFinished + "s");
+        ctx.getClient()
+                .resources(MoETrainingJob.class)
+                .inNamespace(job.getMetadata().getNamespace())
+                .withName(job.getMetadata().getName())
+                .withPropagationPolicy(DeletionPropagation.BACKGROUND)
+                .delete();
     }
 
     private static List<Pod> withoutLabel(List<Pod> pods, String key, String value) {

@@ -46,7 +46,12 @@ public final class Reasons {
     /** A restartPolicy.rules entry with action FailJob matched the failure. */
     public static final String FAILURE_RULE_MATCHED = "FailureRuleMatched";
 
+    /** spec.activeDeadlineSeconds reached (the Failed condition and the Warning Event; batch/v1 Job's word). */
+    public static final String DEADLINE_EXCEEDED = "DeadlineExceeded";
+
     public static final String FAILED = "Failed";
+    /** Normal Event: spec.ttlSecondsAfterFinished passed, the finished job is deleted. */
+    public static final String TTL_EXPIRED = "TTLExpired";
 
     // DependentsReady
     public static final String DEPENDENTS_WRITTEN = "DependentsWritten";

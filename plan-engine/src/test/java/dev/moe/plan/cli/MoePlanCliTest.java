@@ -182,7 +182,7 @@ class MoePlanCliTest {
         assertThat(r.status()).isEqualTo(1);
         assertThat(r.out())
                 .contains("error: spec.paralelism is not a field of spec (the API server rejects or drops"
-                        + " it); known fields: model, nccl, parallelism,");
+                        + " it); known fields: activeDeadlineSeconds, managedBy, model, nccl, parallelism,");
         assertThat(r.out()).contains("error: spec.parallelism is required");
 
         Path types = dir.resolve("types.yaml");
