@@ -226,6 +226,7 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
             GangWriter.create(ctx, job, plan, decision, config.gangSettings());
             GangLifecycle.dependentsWritten(job, decision, now);
         }
+        GangWriter.annotate(ctx, job, decision);
         GangWriter.delete(ctx, job, decision);
         decision.events.forEach(e -> JobEvents.record(ctx.getClient(), job, e, now));
         decision.restartReasons.forEach(metrics::gangRestarted);

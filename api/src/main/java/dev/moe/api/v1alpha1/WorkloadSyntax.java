@@ -46,10 +46,12 @@ public final class WorkloadSyntax {
             TrainerContract.PLAN_DIR,
             TrainerContract.SHM_DIR,
             TrainerContract.CHECKPOINT_DIR,
-            TrainerContract.DATA_DIR);
+            TrainerContract.DATA_DIR,
+            TrainerContract.POD_INFO_DIR);
     /** {@link #OPERATOR_MOUNTS} as a CEL list literal, a compile-time constant for the CRD's annotations. */
     public static final String OPERATOR_MOUNTS_CEL = "['" + TrainerContract.PLAN_DIR + "', '" + TrainerContract.SHM_DIR
-            + "', '" + TrainerContract.CHECKPOINT_DIR + "', '" + TrainerContract.DATA_DIR + "']";
+            + "', '" + TrainerContract.CHECKPOINT_DIR + "', '" + TrainerContract.DATA_DIR + "', '"
+            + TrainerContract.POD_INFO_DIR + "']";
     /** Directories of the container image a volume must not hide (the trainer would not start). */
     public static final List<String> IMAGE_DIRECTORIES = List.of(
             "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/opt", "/proc", "/root", "/run", "/sbin",

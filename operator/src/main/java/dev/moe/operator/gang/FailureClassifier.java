@@ -1,6 +1,7 @@
 package dev.moe.operator.gang;
 
 import dev.moe.api.v1alpha1.SpecLimits;
+import dev.moe.api.v1alpha1.TrainerContract;
 import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -88,6 +89,13 @@ public final class FailureClassifier {
                 || "DeletionByTaintManager".equals(disruption)
                 || "DeletionByPodGC".equals(disruption)) {
             reason = NODE_LOST;
+        }
+        if (reason == null
+                && failedContainer
+                && exitCode == TrainerContract.EXIT_STOPPED
+                && StopCheckpoint.asked(pod)) {
+            // The operator asked this pod to checkpoint and stop (StopCheckpoint), and it did: not a failure.
+            return Optional.empty();
         }
         if (reason == null) {
             if (failedContainer) {
@@ -193,6 +201,32 @@ public final class FailureClassifier {
             }
         }
         return any;
+    }
+
+    /**
+     * The failure a pod marked for disruption (DisruptionTarget=True) stands for once the gang is stopped for it,
+     * before the disruption itself happened (see {@link StopCheckpoint}): Evicted, Preempted or NodeLost by the
+     * condition's reason (Evicted for reasons this operator does not know).
+     */
+    public static PodFailure disruption(Pod pod, int nodeRank, Instant now) {
+        String disruption = disruptionReason(pod);
+        String reason = switch (disruption != null ? disruption : "") {
+            case "PreemptionByScheduler", "PreemptionByKubeScheduler" -> PREEMPTED;
+            case "DeletionByTaintManager", "DeletionByPodGC" -> NODE_LOST;
+            default -> EVICTED;
+        };
+        String node = pod.getSpec() != null ? pod.getSpec().getNodeName() : null;
+        return new PodFailure(
+                reason,
+                pod.getMetadata().getName(),
+                nodeRank,
+                null,
+                pod.getMetadata().getName() + " (node rank " + nodeRank + ") is marked for disruption (" + disruption
+                        + "); stopped after the checkpoint before stop",
+                now,
+                null,
+                null,
+                node != null && !node.isEmpty() ? node : null);
     }
 
     static String disruptionReason(Pod pod) {

@@ -45,6 +45,13 @@ public final class GangDecision {
     public final List<String> restartReasons = new ArrayList<>();
     /** Plan rules newly rejected by this decision (metric). */
     public final List<String> rejectedRules = new ArrayList<>();
+    /**
+     * Pods to annotate with the checkpoint request ({@code TrainerContract.CHECKPOINT_REQUEST_ANNOTATION} =
+     * {@link #checkpointRequestValue}): see {@link StopCheckpoint}.
+     */
+    public final List<Pod> annotatePods = new ArrayList<>();
+
+    public String checkpointRequestValue;
     /** The failure that stopped the gang in this decision, if any. */
     public PodFailure stoppedBy;
 

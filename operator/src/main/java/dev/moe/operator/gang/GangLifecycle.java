@@ -22,6 +22,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.stream.Collectors;
 
 /**
@@ -224,6 +225,41 @@ public final class GangLifecycle {
 
         forceStuckPods(gang, d, now);
         boolean suspend = Boolean.TRUE.equals(job.getSpec().suspend);
+        // Checkpoint before stop: a running gang about to be stopped is asked for a checkpoint first, and kept
+        // until it answers or the timeout passes (StopCheckpoint); a request once made is seen through even if
+        // the suspend is lifted meanwhile (the trainer stops on it: the gang then stops as suspended, and the
+        // next reconcile resumes it).
+        Optional<Pod> disrupted = StopCheckpoint.disrupted(gang);
+        if (suspend) {
+            StopCheckpoint.request(job, s, d, StopCheckpoint.TRIGGER_SUSPEND, null, now);
+        } else if (disrupted.isPresent()) {
+            Pod p = disrupted.get();
+            StopCheckpoint.request(
+                    job,
+                    s,
+                    d,
+                    StopCheckpoint.TRIGGER_DISRUPTION,
+                    p.getMetadata().getName() + " " + FailureClassifier.disruptionReason(p),
+                    now);
+        }
+        Optional<PodFailure> stopFor = Optional.empty();
+        var pendingStop = StopCheckpoint.pending(s);
+        if (pendingStop.isPresent()) {
+            StopCheckpoint.Outcome outcome = StopCheckpoint.check(job, s, gang, d, now);
+            if (outcome == StopCheckpoint.Outcome.WAITING) {
+                return d;
+            }
+            StopCheckpoint.finish(job, s, d, outcome, now);
+            if (StopCheckpoint.TRIGGER_SUSPEND.equals(pendingStop.get().trigger)) {
+                suspend = true;
+            } else {
+                Pod p = disrupted.orElse(null);
+                stopFor = p != null
+                        ? Optional.of(FailureClassifier.disruption(
+                                p, GangObserver.rankOf(p).orElse(0), now))
+                        : Optional.empty();
+            }
+        }
         if (suspend) {
             d.deleteAll(gang);
             if (s.phase != JobPhase.Suspended) {
@@ -281,6 +317,11 @@ public final class GangLifecycle {
 
         if (!gang.failures().isEmpty()) {
             stopGang(job, s, d, gang, gang.failures().get(0), policy, now);
+            return d;
+        }
+        if (stopFor.isPresent()) {
+            // The checkpoint before a disruption is done and the disrupted pod is still there: stop for it now.
+            stopGang(job, s, d, gang, stopFor.get(), policy, now);
             return d;
         }
 
