@@ -206,7 +206,7 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
                                 plan.nodes(),
                                 GangLifecycle.gangStarted(before),
                                 codes,
-                                pod -> tombstones.lastFailure(namespace, pod, uid, attempt, now),
+                                pod -> tombstones.vanished(namespace, pod, uid, attempt, now),
                                 now),
                         ctx,
                         now);

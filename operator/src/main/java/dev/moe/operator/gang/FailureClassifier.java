@@ -41,6 +41,11 @@ public final class FailureClassifier {
     public static final String POD_DELETED = "PodDeleted";
     public static final String POD_FAILED = "PodFailed";
     public static final String GANG_SCHEDULING_TIMEOUT = "GangSchedulingTimeout";
+    /**
+     * Not a reason any failure keeps: a rank that vanished a moment ago without a tombstone, waiting one short
+     * requeue for the informer's delete handler to say why ({@link PodTombstones#vanished}).
+     */
+    public static final String VANISHING = "Vanishing";
     /** Every reason this operator reports (the restart metric's label values). */
     public static final List<String> REASONS = List.of(
             EXIT_CODE,

@@ -315,6 +315,12 @@ public final class GangLifecycle {
             s.phase = JobPhase.Pending;
         }
 
+        if (gang.failures().stream().anyMatch(f -> FailureClassifier.VANISHING.equals(f.reason()))) {
+            // A rank vanished a moment ago and its delete event has not said why yet (PodTombstones): an eviction
+            // must not be taken for a deletion. Nothing else is decided until it is classified.
+            d.requeueAfter(PodTombstones.VANISHED_GRACE);
+            return d;
+        }
         if (!gang.failures().isEmpty()) {
             stopGang(job, s, d, gang, gang.failures().get(0), policy, now);
             return d;

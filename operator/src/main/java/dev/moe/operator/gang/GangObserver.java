@@ -126,6 +126,9 @@ public final class GangObserver {
                     String name = GangNames.podName(jobName, r);
                     int rank = r;
                     failures.add(vanished.apply(name)
+                            .map(f -> FailureClassifier.VANISHING.equals(f.reason())
+                                    ? new PodFailure(f.reason(), name, rank, null, f.message(), f.time())
+                                    : f)
                             .orElseGet(() -> new PodFailure(
                                     FailureClassifier.POD_DELETED,
                                     name,
