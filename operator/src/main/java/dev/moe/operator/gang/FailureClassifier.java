@@ -226,8 +226,9 @@ public final class FailureClassifier {
                 pod.getMetadata().getName(),
                 nodeRank,
                 null,
-                pod.getMetadata().getName() + " (node rank " + nodeRank + ") is marked for disruption (" + disruption
-                        + "); stopped after the checkpoint before stop",
+                pod.getMetadata().getName() + " (node rank " + nodeRank + ") is marked for disruption ("
+                        + (disruption != null ? disruption : "since withdrawn") + "); stopped after the checkpoint"
+                        + " before stop",
                 now,
                 null,
                 null,

@@ -253,7 +253,17 @@ public final class GangLifecycle {
             if (StopCheckpoint.TRIGGER_SUSPEND.equals(pendingStop.get().trigger)) {
                 suspend = true;
             } else {
-                Pod p = disrupted.orElse(null);
+                // The pods were asked to stop: the gang restarts for the disruption even if its mark is gone by
+                // now (the pod GC clears a DisruptionTarget that no deletion followed).
+                MoETrainingJobStatus.StopCheckpoint asked = pendingStop.get();
+                Pod p = disrupted.orElseGet(() -> gang.current().values().stream()
+                        .filter(q -> asked.detail != null
+                                && asked.detail.startsWith(q.getMetadata().getName() + " "))
+                        .findFirst()
+                        .orElse(
+                                gang.current().isEmpty()
+                                        ? null
+                                        : gang.current().values().iterator().next()));
                 stopFor = p != null
                         ? Optional.of(FailureClassifier.disruption(
                                 p, GangObserver.rankOf(p).orElse(0), now))

@@ -252,6 +252,29 @@ class StopCheckpointTest {
     }
 
     @Test
+    void aDisruptionMarkWithdrawnDuringTheWaitStillRestartsTheAskedGang() {
+        job.getSpec().training.checkpoint.stopTimeoutSeconds = 30;
+        runningAtStep7();
+        Pod marked = new PodBuilder(rank1(false))
+                .editStatus()
+                .addNewCondition()
+                .withType("DisruptionTarget")
+                .withStatus("True")
+                .withReason("PreemptionByScheduler")
+                .endCondition()
+                .endStatus()
+                .build();
+        decide(List.of(rank0(7, null, false), marked), T0.plusSeconds(5));
+        // the mark is gone (pod GC), the trainer never answered: at the deadline the gang restarts all the same
+        GangDecision d = decide(List.of(rank0(12, null, true), rank1(true)), T0.plusSeconds(35));
+        assertThat(d.status.phase).isEqualTo(JobPhase.Restarting);
+        assertThat(d.status.lastFailure.pod).isEqualTo("j-node-1");
+        assertThat(d.status.lastFailure.message).contains("since withdrawn");
+        assertThat(Conditions.get(d.status, Conditions.STOP_CHECKPOINT).orElseThrow().reason)
+                .isEqualTo(Reasons.CHECKPOINT_TIMEOUT);
+    }
+
+    @Test
     void aRankStoppedByItsPeersIsNotTheCauseOfTheRestart() {
         runningAtStep7();
         job.getSpec().training.checkpoint.stopTimeoutSeconds = 0; // no wait: SIGTERM only
