@@ -246,6 +246,8 @@ public class MoETrainingJobStatus {
         public Long afterStep;
 
         @JsonPropertyDescription("The gang attempt asked.")
+        @Min(0)
+        @Max(Integer.MAX_VALUE)
         public Integer attempt;
     }
 
