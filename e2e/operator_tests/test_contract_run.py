@@ -12,6 +12,7 @@ import json
 import math
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -359,11 +360,18 @@ def test_trainer_config_error_exit_78_fails_the_job_without_restart(ns, claims, 
     assert not r.pods(attempt=1), "no second gang"
 
 
+def condition(status, type_):
+    return next((c for c in status.get("conditions", []) if c["type"] == type_), {})
+
+
 def test_suspend_checkpoints_at_the_next_step_and_resume_continues_with_the_same_losses(ns, checkpoint_claim, runner):
-    """suspend: true at step >= 7 with everySteps 1000: deleting the pods SIGTERMs the trainers, which agree on the
-    next step, save it and stop (trainer stop_request.py) within the grace period (30 s, Kubernetes' default);
-    resuming recreates the gang, which continues from that checkpoint with the uninterrupted run's losses."""
-    r = runner("pause", grace=30)
+    """suspend: true at step >= 7 with everySteps 1000: the operator asks for a checkpoint (pod annotation
+    training.moe.dev/checkpoint-request, which the runner delivers into the pods' downwardAPI annotations file as a
+    kubelet does), the trainers agree on the next step, save it and exit 143; the operator sees the checkpoint in
+    status.progress.lastCheckpointStep and only then deletes the pods (a 2 s grace period: SIGTERM could not save
+    it in time, and the trainer's log says it stopped on the annotation). Resuming recreates the gang, which
+    continues from that checkpoint with the uninterrupted run's losses."""
+    r = runner("pause", grace=2)
     spec = contract_job("pause")
     spec["spec"]["training"]["checkpoint"]["everySteps"] = 1000
     apply(spec, ns)
@@ -374,7 +382,7 @@ def test_suspend_checkpoints_at_the_next_step_and_resume_continues_with_the_same
         raise AssertionError(f"{e}\n{r.tail()}") from None
     seen = max(losses(loss_file))
     kubectl("patch", JOBS, "pause", "-n", ns, "--type=merge", "-p", json.dumps({"spec": {"suspend": True}}))
-    wait_job(r, "pause", "Suspended", timeout=60)
+    status = wait_job(r, "pause", "Suspended", timeout=90)
     wait(
         lambda: (
             not pods(ns, "pause", include_deleting=True) and not [p for p in r.pods() if p.get("state") == "running"]
@@ -385,8 +393,17 @@ def test_suspend_checkpoints_at_the_next_step_and_resume_continues_with_the_same
     latest = (r.pvc("ckpt") / "latest").read_text().strip()
     at = int(latest.split("-")[1])
     assert seen <= at < STEPS, (seen, latest)
-    assert f"stopped at step {at} on request" in r.log("pause-node-0", 0), r.tail()
+    log0 = r.log("pause-node-0", 0)
+    assert f"stopped at step {at} on request (training.moe.dev/checkpoint-request=" in log0, r.tail()
     assert max(losses(loss_file)) == at, "no step past the checkpoint ran"
+    # the operator deleted the pods once the checkpoint was reported, not before: rank 0 had reported it
+    stop = condition(status, "StopCheckpoint")
+    assert (stop.get("status"), stop.get("reason")) == ("True", "CheckpointSaved"), status
+    assert status["progress"]["lastCheckpointStep"] == at and "stopCheckpoint" not in status, status
+    assert "lastFailure" not in status and status.get("restarts", 0) == 0, status
+    saved = events_of(ns, "pause", reason="CheckpointSaved")
+    assert any(f"checkpoint at step {at} saved" in e["message"] for e in saved), [e["message"] for e in saved]
+    assert events_of(ns, "pause", reason="CheckpointRequested"), "the request is an Event too"
 
     kubectl("patch", JOBS, "pause", "-n", ns, "--type=merge", "-p", json.dumps({"spec": {"suspend": False}}))
     status = wait_job(r, "pause", "Succeeded")
@@ -397,4 +414,43 @@ def test_suspend_checkpoints_at_the_next_step_and_resume_continues_with_the_same
     assert sorted(ls) == list(range(1, STEPS + 1)), ls
     if "losses" in RESULTS:
         assert ls == RESULTS["losses"], {s: (ls[s], RESULTS["losses"][s]) for s in ls if ls[s] != RESULTS["losses"][s]}
-    print(f"\nsuspended at step {seen}, checkpoint at step {at}, resumed to Succeeded")
+    print(f"\nsuspended at step {seen}, checkpoint at step {at} on the operator's request, resumed to Succeeded")
+
+
+def test_suspend_of_a_trainer_that_ignores_the_request_stops_the_pods_after_the_timeout(ns, checkpoint_claim, runner):
+    """The same suspend with a trainer that does not watch its annotations file (MOE_POD_ANNOTATIONS set empty in
+    spec.trainer.env): the operator asks, nobody answers, and after checkpoint.stopTimeoutSeconds (5) it deletes
+    the pods anyway: StopCheckpoint=False reason CheckpointTimeout and a Warning Event; the trainer kept training
+    meanwhile and still saves on SIGTERM within the grace period."""
+    r = runner("deaf", grace=30)
+    spec = contract_job("deaf")
+    spec["spec"]["training"]["checkpoint"].update({"everySteps": 1000, "stopTimeoutSeconds": 5})
+    spec["spec"]["trainer"]["env"].append({"name": "MOE_POD_ANNOTATIONS", "value": ""})
+    apply(spec, ns)
+    loss_file = r.pvc("ckpt") / "losses.txt"
+    try:
+        wait(lambda: loss_file.exists() and max(losses(loss_file), default=0) >= 3, TIMEOUT, "step 3", interval=0.1)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n{r.tail()}") from None
+    kubectl("patch", JOBS, "deaf", "-n", ns, "--type=merge", "-p", json.dumps({"spec": {"suspend": True}}))
+    status = wait_job(r, "deaf", "Suspended", timeout=90)
+    stop = condition(status, "StopCheckpoint")
+    assert (stop.get("status"), stop.get("reason")) == ("False", "CheckpointTimeout"), status
+    assert "within 5s" in stop.get("message", ""), stop
+    requested = events_of(ns, "deaf", reason="CheckpointRequested")
+    timed_out = events_of(ns, "deaf", reason="CheckpointTimeout", type="Warning")
+    assert requested and timed_out, (requested, timed_out)
+    wait(
+        lambda: (
+            not pods(ns, "deaf", include_deleting=True) and not [p for p in r.pods() if p.get("state") == "running"]
+        ),
+        60,
+        "the pods and their processes gone",
+    )
+    log0 = r.log("deaf-node-0", 0)
+    assert "checkpoint-request" not in log0, "the trainer never saw the request"
+    assert "on request (signal 15)" in log0, log0[-3000:]  # the SIGTERM path, after the operator's wait
+    # the pods ran through the wait: the trainer's SIGTERM checkpoint is past the step reported when it was asked
+    asked_after = int(re.search(r"after step (\d+)", requested[0]["message"]).group(1))
+    at = int((r.pvc("ckpt") / "latest").read_text().strip().split("-")[1])
+    assert at > asked_after, (at, requested[0]["message"])

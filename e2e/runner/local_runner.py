@@ -10,7 +10,9 @@ For each pod labelled training.moe.dev/job=<job> it does what a kubelet + contai
   * once KWOK reports it Running: materialize its volumes under the work dir (configMap, secret, emptyDir,
     projected service-account token/CA/namespace via `kubectl create token` bound to the pod, and
     persistentVolumeClaim -> <work>/pvc/<claimName>, shared by every pod and attempt, so checkpoints survive
-    gang restarts), build its env (value, valueFrom fieldRef/configMapKeyRef/secretKeyRef, envFrom) and run
+    gang restarts; downwardAPI files, rewritten atomically whenever the watch brings a change of the pod's
+    annotations or labels, as the kubelet's sync does: the operator's checkpoint request reaches the trainer
+    this way), build its env (value, valueFrom fieldRef/configMapKeyRef/secretKeyRef, envFrom) and run
     its command + args (default: the trainer image's entrypoint `moe-train`, i.e. trainer-image/bin/moe-train,
     with the trainer venv's python first on PATH) in a new process group, logging to <work>/logs/<pod>-a<N>.log;
   * when that process exits: kill what is left of its process group (the container's cgroup) and annotate the
@@ -57,6 +59,12 @@ JOBS = "moetrainingjobs.training.moe.dev"
 HOLD, EXIT_CODE, RUN_SECONDS = "e2e.moe.dev/hold", "e2e.moe.dev/exit-code", "e2e.moe.dev/run-seconds"
 TERMINATION_MESSAGE = "e2e.moe.dev/termination-message"  # the moe-pod-exit stage copies it into the terminated state
 SA_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def format_map(m: dict) -> str:
+    """A map as the kubelet writes it into a downwardAPI file: `key="value"` lines sorted by key, the value quoted
+    (Go's strconv.Quote; JSON's string escapes agree with it for printable text)."""
+    return "".join(f"{k}={json.dumps(m[k], ensure_ascii=False)}\n" for k in sorted(m))
 
 
 def log(msg: str) -> None:
@@ -198,6 +206,7 @@ class Runner:
         for d in ("pods", "pvc", "logs"):
             (self.work / d).mkdir(parents=True, exist_ok=True)
         self.procs: dict[str, PodProcess] = {}
+        self.downward: dict[pathlib.Path, list] = {}  # pod dir -> [(volume dir, downwardAPI items)]
         self.master_ports: dict[str, int] = {}
         self.wake = threading.Event()
         self.watch = PodWatch(self.ns, f"{JOB_LABEL}={self.job}", self.wake)
@@ -346,6 +355,8 @@ class Runner:
             if md.get("deletionTimestamp"):
                 changed |= self.terminate(p, "pod is being deleted")
                 continue
+            if p.state == "running" and p.dir is not None:
+                self.refresh_downward(p, pod)
             if p.state == "held" and st.get("phase") == "Running":
                 try:
                     self.start(p, pod)
@@ -631,6 +642,8 @@ class Runner:
     @staticmethod
     def field(pod: dict, path: str) -> str:
         md, spec = pod["metadata"], pod["spec"]
+        if path in ("metadata.annotations", "metadata.labels"):  # a downwardAPI file: the kubelet's format
+            return format_map(md.get(path.split(".")[1]) or {})
         if path.startswith("metadata.labels['") or path.startswith("metadata.annotations['"):
             which, key = path.split("['", 1)
             return md.get(which.split(".")[1], {}).get(key.rstrip("']"), "")
@@ -643,6 +656,27 @@ class Runner:
             "status.podIP": "127.0.0.1",
             "status.hostIP": "127.0.0.1",
         }.get(path, "")
+
+    def write_downward(self, d: pathlib.Path, items: list, pod: dict) -> None:
+        """Writes a downwardAPI volume's fieldRef files as the kubelet does: each replaced atomically, so a reader
+        sees the old or the new content, never a mix."""
+        for item in items:
+            if "fieldRef" not in item:
+                continue
+            f = d / item["path"]
+            f.parent.mkdir(parents=True, exist_ok=True)
+            text = self.field(pod, item["fieldRef"]["fieldPath"])
+            if f.exists() and f.read_text() == text:
+                continue
+            tmp = f.with_name(f".{f.name}.tmp")
+            tmp.write_text(text)
+            os.replace(tmp, f)
+
+    def refresh_downward(self, p: PodProcess, pod: dict) -> None:
+        """The kubelet updates downwardAPI volumes when the pod's labels or annotations change (its sync loop):
+        so does the runner, on every change the watch brings."""
+        for d, items in self.downward.get(p.dir, []):
+            self.write_downward(d, items, pod)
 
     def write_items(self, d: pathlib.Path, data: dict[str, str], items: list | None) -> None:
         for key, rel in [(i["key"], i["path"]) for i in items] if items else [(k, k) for k in data]:
@@ -669,6 +703,10 @@ class Runner:
                 d.mkdir(parents=True, exist_ok=True)
                 s = v["secret"]
                 self.write_items(d, self.get_data("secret", s["secretName"], s.get("optional")), s.get("items"))
+            elif "downwardAPI" in v:
+                d.mkdir(parents=True, exist_ok=True)
+                self.downward.setdefault(pod_dir, []).append((d, v["downwardAPI"].get("items", [])))
+                self.write_downward(d, v["downwardAPI"].get("items", []), pod)
             elif "projected" in v:
                 d.mkdir(parents=True, exist_ok=True)
                 for src in v["projected"].get("sources", []):

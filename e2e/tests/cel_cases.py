@@ -300,7 +300,7 @@ CASES: list[Case] = [
     Case(
         id="pod-volume-not-an-operator-name",
         path=".spec.pod.volumes[*]",
-        rule="!(self.name in ['plan', 'dshm', 'checkpoints', 'model', 'data'])",
+        rule="!(self.name in ['plan', 'dshm', 'checkpoints', 'model', 'data', 'pod-info'])",
         ok={"spec": {"pod": {"volumes": [{"name": "cache", "emptyDir": {}}]}}},
         bad={"spec": {"pod": {"volumes": [{"name": "dshm", "emptyDir": {}}]}}},
     ),

@@ -31,9 +31,17 @@ PLAN_PATH = "/etc/moe/plan.json"
 # Section 3: exit codes.
 EXIT_CONFIG_ERROR = 78  # sysexits.h EX_CONFIG: configuration error, before any collective; never retried
 EXIT_RETRIABLE = 75  # sysexits.h EX_TEMPFAIL: NCCL / distributed / runtime failure worth a gang restart
+EXIT_STOPPED = 143  # 128 + SIGTERM: stopped on request after a checkpoint (section 5); not a failure
 
 # Section 4: progress report.
 PROGRESS_ANNOTATION = "training.moe.dev/progress"
+
+# Section 5: checkpoint before stop.
+CHECKPOINT_REQUEST_ANNOTATION = "training.moe.dev/checkpoint-request"
+MOE_POD_ANNOTATIONS = "MOE_POD_ANNOTATIONS"
+POD_INFO_DIR = "/etc/moe-pod"
+POD_ANNOTATIONS_FILE = "annotations"
+POD_ANNOTATIONS_PATH = "/etc/moe-pod/annotations"
 
 #: Environment the trainer reads that is not the operator's: torchrun's own (RANK, LOCAL_RANK), the Kubernetes
 #: service-account client's, and knobs for tests, benchmarks and the e2e local runner (a job may set them through

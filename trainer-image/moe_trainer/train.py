@@ -267,7 +267,7 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
     else:
         log.info("MFU not reported: peak FLOP/s of this device %s; set MOE_PEAK_TFLOPS", peak_source)
     fail_at = int(os.environ.get("MOE_TEST_FAIL_AT_STEP", "-1"))  # tests: simulate a crash
-    stop = StopRequest()
+    stop = StopRequest(annotations_path=os.environ.get(contract.MOE_POD_ANNOTATIONS))  # docs/contract.md §5
     loss_log = os.environ.get("MOE_LOSS_LOG")
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -349,7 +349,7 @@ def train(plan: Plan, rank: int, local_rank: int, world: int) -> int:
             metrics.set(last_checkpoint_step=done)
         if stopping:
             progress.report(done, loss_val, tps, util, last_ckpt, final=True)
-            log.info("stopped at step %d on request, checkpoint at step %s", done, last_ckpt)
+            log.info("stopped at step %d on request (%s), checkpoint at step %s", done, stop.reason, last_ckpt)
             dist.barrier()
             dist.destroy_process_group()
             return EXIT_STOPPED

@@ -228,7 +228,7 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
                                 plan.nodes(),
                                 GangLifecycle.gangStarted(before),
                                 codes,
-                                pod -> tombstones.lastFailure(namespace, pod, uid, attempt, now),
+                                pod -> tombstones.vanished(namespace, pod, uid, attempt, now),
                                 now),
                         ctx,
                         now);
@@ -248,6 +248,7 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
             GangWriter.create(ctx, job, plan, decision, config.gangSettings());
             GangLifecycle.dependentsWritten(job, decision, now);
         }
+        GangWriter.annotate(ctx, job, decision);
         GangWriter.delete(ctx, job, decision);
         decision.events.forEach(e -> JobEvents.record(ctx.getClient(), job, e, now));
         decision.restartReasons.forEach(metrics::gangRestarted);

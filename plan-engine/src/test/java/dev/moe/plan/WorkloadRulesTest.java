@@ -275,7 +275,7 @@ class WorkloadRulesTest {
                 "MountPathConflict",
                 "spec.model.checkpoint.path=/data/Qwen3 puts the model claim's mount at /data (the path's parent"
                         + " directory), which is where the operator mounts a volume of its own (the operator's mounts"
-                        + " are /etc/moe, /dev/shm, /checkpoints, /data); put the model in a directory of its own,"
+                        + " are /etc/moe, /dev/shm, /checkpoints, /data, /etc/moe-pod); put the model in a directory of its own,"
                         + " e.g. /models/<name>");
         invalid(
                 "model.checkpoint",

@@ -86,6 +86,11 @@ public class MoETrainingJobStatus {
     @JsonPropertyDescription("Latest progress report of global rank 0.")
     public Progress progress;
 
+    @JsonPropertyDescription("Checkpoint before stop: the checkpoint the operator asked the running trainer for"
+            + " before stopping the gang (spec.training.checkpoint.stopTimeoutSeconds); present while it waits,"
+            + " removed once the gang is stopped. The StopCheckpoint condition says how it ended.")
+    public StopCheckpoint stopCheckpoint;
+
     @JsonPropertyDescription("When the first gang started running (RFC 3339).")
     public String startTime;
 
@@ -229,6 +234,31 @@ public class MoETrainingJobStatus {
 
         @JsonPropertyDescription("CUDA context, NCCL buffers, allocator fragmentation.")
         public Long headroom;
+    }
+
+    /** A checkpoint requested before a stop (see {@link #stopCheckpoint}). */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public static class StopCheckpoint {
+        @JsonPropertyDescription("Why the gang stops: Suspend (spec.suspend) or DisruptionTarget (a pod's"
+                + " condition: preemption, eviction, drain), or the name another admission layer asked with.")
+        public String trigger;
+
+        @JsonPropertyDescription("The pod whose DisruptionTarget condition asked, and the condition's reason.")
+        public String detail;
+
+        @JsonPropertyDescription("When the operator asked (RFC 3339, its own clock); the wait ends"
+                + " spec.training.checkpoint.stopTimeoutSeconds later.")
+        public String requestTime;
+
+        @JsonPropertyDescription(
+                "The step rank 0 had reported when the operator asked: a checkpoint past it" + " answers.")
+        public Long afterStep;
+
+        @JsonPropertyDescription("The gang attempt asked.")
+        @Min(0)
+        @Max(Integer.MAX_VALUE)
+        public Integer attempt;
     }
 
     /** The failure that stopped a gang. */

@@ -124,6 +124,8 @@ public final class SpecLimits {
     public static final int MAX_FAILURE_MESSAGE_LENGTH = 2048;
     /** Progress deadlines and startup graces: at most a day without a step. */
     public static final int MAX_PROGRESS_DEADLINE_SECONDS = 86_400;
+    /** How long the operator waits for a checkpoint before a stop: at most an hour holding a suspended gang. */
+    public static final int MAX_STOP_CHECKPOINT_TIMEOUT_SECONDS = 3600;
 
     // ---- placement
 

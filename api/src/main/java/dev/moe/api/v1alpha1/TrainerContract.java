@@ -85,6 +85,32 @@ public final class TrainerContract {
     /** EX_TEMPFAIL: a runtime failure worth retrying (NCCL, distributed). */
     public static final int EXIT_RETRIABLE = 75;
 
+    /**
+     * 128 + SIGTERM: the trainer stopped on request (SIGTERM or {@link #CHECKPOINT_REQUEST_ANNOTATION}) after
+     * saving a checkpoint; what the container would report had the signal killed it. Not a failure while the
+     * operator stops the gang (a suspend or a disruption).
+     */
+    public static final int EXIT_STOPPED = 143;
+
     // Section 4: progress report.
     public static final String PROGRESS_ANNOTATION = "training.moe.dev/progress";
+
+    // Section 5: checkpoint before stop.
+    /**
+     * Set by the operator on every pod of a running gang it is about to stop (suspend, a DisruptionTarget): the
+     * trainer saves a checkpoint at the next step boundary and exits {@link #EXIT_STOPPED}. The value is the time
+     * of the request (RFC 3339); any non-empty value asks.
+     */
+    public static final String CHECKPOINT_REQUEST_ANNOTATION = "training.moe.dev/checkpoint-request";
+    /** Where the pod's annotations are (a downwardAPI volume the kubelet updates when they change). */
+    public static final String POD_INFO_DIR = "/etc/moe-pod";
+
+    public static final String POD_ANNOTATIONS_FILE = "annotations";
+    public static final String POD_ANNOTATIONS_PATH = POD_INFO_DIR + "/" + POD_ANNOTATIONS_FILE;
+    /**
+     * The path of the pod's annotations file ({@link #POD_ANNOTATIONS_PATH}); the trainer polls it at step
+     * boundaries. A job may set it empty (a trainer that ignores checkpoint requests: the operator then stops the
+     * pods after checkpoint.stopTimeoutSeconds).
+     */
+    public static final String MOE_POD_ANNOTATIONS = "MOE_POD_ANNOTATIONS";
 }

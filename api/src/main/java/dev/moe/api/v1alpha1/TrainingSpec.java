@@ -150,6 +150,21 @@ public class TrainingSpec {
         @Default("200")
         @JsonPropertyDescription("Checkpoint every this many optimizer steps.")
         public Integer everySteps = 200;
+
+        @LimitReason("a suspended or preempted gang holds its GPUs while it waits; an hour covers any one step")
+        @Min(0)
+        @Max(SpecLimits.MAX_STOP_CHECKPOINT_TIMEOUT_SECONDS)
+        @Default(DEFAULT_STOP_TIMEOUT_SECONDS)
+        @JsonPropertyDescription("Checkpoint before stop: on spec.suspend or a pod's DisruptionTarget condition"
+                + " (preemption, eviction, drain) the operator asks the running trainer for a checkpoint at the next"
+                + " step boundary (pod annotation " + TrainerContract.CHECKPOINT_REQUEST_ANNOTATION + ") and waits"
+                + " this many seconds for status.progress.lastCheckpointStep to pass the step reported when it"
+                + " asked, or for the trainer to stop on its own, before it stops the pods; the job resumes from"
+                + " that checkpoint. 0 stops at once (the trainer still saves on SIGTERM if the grace period"
+                + " allows).")
+        public Integer stopTimeoutSeconds = Integer.valueOf(DEFAULT_STOP_TIMEOUT_SECONDS);
+
+        public static final String DEFAULT_STOP_TIMEOUT_SECONDS = "300";
     }
 
     /** Training data. */

@@ -46,10 +46,12 @@ public final class WorkloadSyntax {
             TrainerContract.PLAN_DIR,
             TrainerContract.SHM_DIR,
             TrainerContract.CHECKPOINT_DIR,
-            TrainerContract.DATA_DIR);
+            TrainerContract.DATA_DIR,
+            TrainerContract.POD_INFO_DIR);
     /** {@link #OPERATOR_MOUNTS} as a CEL list literal, a compile-time constant for the CRD's annotations. */
     public static final String OPERATOR_MOUNTS_CEL = "['" + TrainerContract.PLAN_DIR + "', '" + TrainerContract.SHM_DIR
-            + "', '" + TrainerContract.CHECKPOINT_DIR + "', '" + TrainerContract.DATA_DIR + "']";
+            + "', '" + TrainerContract.CHECKPOINT_DIR + "', '" + TrainerContract.DATA_DIR + "', '"
+            + TrainerContract.POD_INFO_DIR + "']";
     /** The names of the operator's own pod volumes: spec.pod.volumes may not use them. */
     public static final String PLAN_VOLUME = "plan";
 
@@ -57,11 +59,14 @@ public final class WorkloadSyntax {
     public static final String CHECKPOINT_VOLUME = "checkpoints";
     public static final String MODEL_VOLUME = "model";
     public static final String DATA_VOLUME = "data";
+    /** The downward-API volume with the pod's annotations (checkpoint before stop, docs/contract.md §5). */
+    public static final String POD_INFO_VOLUME = "pod-info";
+
     public static final List<String> OPERATOR_VOLUMES =
-            List.of(PLAN_VOLUME, SHM_VOLUME, CHECKPOINT_VOLUME, MODEL_VOLUME, DATA_VOLUME);
+            List.of(PLAN_VOLUME, SHM_VOLUME, CHECKPOINT_VOLUME, MODEL_VOLUME, DATA_VOLUME, POD_INFO_VOLUME);
     /** {@link #OPERATOR_VOLUMES} as a CEL list literal. */
     public static final String OPERATOR_VOLUMES_CEL = "['" + PLAN_VOLUME + "', '" + SHM_VOLUME + "', '"
-            + CHECKPOINT_VOLUME + "', '" + MODEL_VOLUME + "', '" + DATA_VOLUME + "']";
+            + CHECKPOINT_VOLUME + "', '" + MODEL_VOLUME + "', '" + DATA_VOLUME + "', '" + POD_INFO_VOLUME + "']";
 
     /**
      * Pod label and annotation key prefixes the operator owns (its job, rank, attempt and expert-group labels, the

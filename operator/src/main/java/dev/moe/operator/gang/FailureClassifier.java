@@ -1,6 +1,7 @@
 package dev.moe.operator.gang;
 
 import dev.moe.api.v1alpha1.SpecLimits;
+import dev.moe.api.v1alpha1.TrainerContract;
 import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -40,6 +41,11 @@ public final class FailureClassifier {
     public static final String POD_DELETED = "PodDeleted";
     public static final String POD_FAILED = "PodFailed";
     public static final String GANG_SCHEDULING_TIMEOUT = "GangSchedulingTimeout";
+    /**
+     * Not a reason any failure keeps: a rank that vanished a moment ago without a tombstone, waiting one short
+     * requeue for the informer's delete handler to say why ({@link PodTombstones#vanished}).
+     */
+    public static final String VANISHING = "Vanishing";
     /** Every reason this operator reports (the restart metric's label values). */
     public static final List<String> REASONS = List.of(
             EXIT_CODE,
@@ -88,6 +94,13 @@ public final class FailureClassifier {
                 || "DeletionByTaintManager".equals(disruption)
                 || "DeletionByPodGC".equals(disruption)) {
             reason = NODE_LOST;
+        }
+        if (reason == null
+                && failedContainer
+                && exitCode == TrainerContract.EXIT_STOPPED
+                && StopCheckpoint.asked(pod)) {
+            // The operator asked this pod to checkpoint and stop (StopCheckpoint), and it did: not a failure.
+            return Optional.empty();
         }
         if (reason == null) {
             if (failedContainer) {
@@ -193,6 +206,33 @@ public final class FailureClassifier {
             }
         }
         return any;
+    }
+
+    /**
+     * The failure a pod marked for disruption (DisruptionTarget=True) stands for once the gang is stopped for it,
+     * before the disruption itself happened (see {@link StopCheckpoint}): Evicted, Preempted or NodeLost by the
+     * condition's reason (Evicted for reasons this operator does not know).
+     */
+    public static PodFailure disruption(Pod pod, int nodeRank, Instant now) {
+        String disruption = disruptionReason(pod);
+        String reason = switch (disruption != null ? disruption : "") {
+            case "PreemptionByScheduler", "PreemptionByKubeScheduler" -> PREEMPTED;
+            case "DeletionByTaintManager", "DeletionByPodGC" -> NODE_LOST;
+            default -> EVICTED;
+        };
+        String node = pod.getSpec() != null ? pod.getSpec().getNodeName() : null;
+        return new PodFailure(
+                reason,
+                pod.getMetadata().getName(),
+                nodeRank,
+                null,
+                pod.getMetadata().getName() + " (node rank " + nodeRank + ") is marked for disruption ("
+                        + (disruption != null ? disruption : "since withdrawn") + "); stopped after the checkpoint"
+                        + " before stop",
+                now,
+                null,
+                null,
+                node != null && !node.isEmpty() ? node : null);
     }
 
     static String disruptionReason(Pod pod) {

@@ -47,6 +47,14 @@ public final class GangDecision {
     public final List<String> rejectedRules = new ArrayList<>();
     /** Whether the job itself goes (spec.ttlSecondsAfterFinished ran out): its children follow by owner reference. */
     public boolean deleteJob;
+
+    /**
+     * Pods to annotate with the checkpoint request ({@code TrainerContract.CHECKPOINT_REQUEST_ANNOTATION} =
+     * {@link #checkpointRequestValue}): see {@link StopCheckpoint}.
+     */
+    public final List<Pod> annotatePods = new ArrayList<>();
+
+    public String checkpointRequestValue;
     /** The failure that stopped the gang in this decision, if any. */
     public PodFailure stoppedBy;
 

@@ -22,6 +22,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.stream.Collectors;
 
 /**
@@ -317,6 +318,51 @@ public final class GangLifecycle {
 
         forceStuckPods(gang, d, now);
         boolean suspend = Boolean.TRUE.equals(job.getSpec().suspend);
+        // Checkpoint before stop: a running gang about to be stopped is asked for a checkpoint first, and kept
+        // until it answers or the timeout passes (StopCheckpoint); a request once made is seen through even if
+        // the suspend is lifted meanwhile (the trainer stops on it: the gang then stops as suspended, and the
+        // next reconcile resumes it).
+        Optional<Pod> disrupted = StopCheckpoint.disrupted(gang);
+        if (suspend) {
+            StopCheckpoint.request(job, s, d, StopCheckpoint.TRIGGER_SUSPEND, null, now);
+        } else if (disrupted.isPresent()) {
+            Pod p = disrupted.get();
+            StopCheckpoint.request(
+                    job,
+                    s,
+                    d,
+                    StopCheckpoint.TRIGGER_DISRUPTION,
+                    p.getMetadata().getName() + " " + FailureClassifier.disruptionReason(p),
+                    now);
+        }
+        Optional<PodFailure> stopFor = Optional.empty();
+        var pendingStop = StopCheckpoint.pending(s);
+        if (pendingStop.isPresent()) {
+            StopCheckpoint.Outcome outcome = StopCheckpoint.check(job, s, gang, d, now);
+            if (outcome == StopCheckpoint.Outcome.WAITING) {
+                return d;
+            }
+            StopCheckpoint.finish(job, s, d, outcome, now);
+            if (StopCheckpoint.TRIGGER_SUSPEND.equals(pendingStop.get().trigger)) {
+                suspend = true;
+            } else {
+                // The pods were asked to stop: the gang restarts for the disruption even if its mark is gone by
+                // now (the pod GC clears a DisruptionTarget that no deletion followed).
+                MoETrainingJobStatus.StopCheckpoint asked = pendingStop.get();
+                Pod p = disrupted.orElseGet(() -> gang.current().values().stream()
+                        .filter(q -> asked.detail != null
+                                && asked.detail.startsWith(q.getMetadata().getName() + " "))
+                        .findFirst()
+                        .orElse(
+                                gang.current().isEmpty()
+                                        ? null
+                                        : gang.current().values().iterator().next()));
+                stopFor = p != null
+                        ? Optional.of(FailureClassifier.disruption(
+                                p, GangObserver.rankOf(p).orElse(0), now))
+                        : Optional.empty();
+            }
+        }
         if (suspend) {
             stopActiveClock(s, now);
             d.deleteAll(gang);
@@ -379,8 +425,19 @@ public final class GangLifecycle {
             s.phase = JobPhase.Pending;
         }
 
+        if (gang.failures().stream().anyMatch(f -> FailureClassifier.VANISHING.equals(f.reason()))) {
+            // A rank vanished a moment ago and its delete event has not said why yet (PodTombstones): an eviction
+            // must not be taken for a deletion. Nothing else is decided until it is classified.
+            d.requeueAfter(PodTombstones.VANISHED_GRACE);
+            return d;
+        }
         if (!gang.failures().isEmpty()) {
             stopGang(job, s, d, gang, gang.failures().get(0), policy, now);
+            return d;
+        }
+        if (stopFor.isPresent()) {
+            // The checkpoint before a disruption is done and the disrupted pod is still there: stop for it now.
+            stopGang(job, s, d, gang, stopFor.get(), policy, now);
             return d;
         }
 

@@ -126,6 +126,9 @@ public final class GangObserver {
                     String name = GangNames.podName(jobName, r);
                     int rank = r;
                     failures.add(vanished.apply(name)
+                            .map(f -> FailureClassifier.VANISHING.equals(f.reason())
+                                    ? new PodFailure(f.reason(), name, rank, null, f.message(), f.time())
+                                    : f)
                             .orElseGet(() -> new PodFailure(
                                     FailureClassifier.POD_DELETED,
                                     name,
@@ -136,7 +139,12 @@ public final class GangObserver {
                 }
             }
         }
+        // A rank that exited EXIT_STOPPED (128 + SIGTERM) was stopped, by its peers' agreement or its kubelet: the
+        // cause is another rank's failure when there is one (an eviction must not read as an exit code).
         failures.sort(Comparator.comparing((PodFailure f) -> !failsJob.test(f))
+                .thenComparing(f -> FailureClassifier.EXIT_CODE.equals(f.reason())
+                        && Integer.valueOf(dev.moe.api.v1alpha1.TrainerContract.EXIT_STOPPED)
+                                .equals(f.exitCode()))
                 .thenComparing(PodFailure::time)
                 .thenComparingInt(PodFailure::nodeRank));
         return new GangState(

@@ -180,6 +180,7 @@ public final class GangPodFactory {
         }
         put(env, TrainerContract.MOE_METRICS_PORT, String.valueOf(settings.metricsPort()));
         put(env, TrainerContract.MOE_PROGRESS, TrainerContract.PROGRESS_TO_POD_ANNOTATION);
+        put(env, TrainerContract.MOE_POD_ANNOTATIONS, TrainerContract.POD_ANNOTATIONS_PATH);
         // NCCL: fail fast on a broken peer so the gang restarts instead of hanging.
         put(env, "TORCH_NCCL_ASYNC_ERROR_HANDLING", "1");
         put(env, "TORCH_NCCL_BLOCKING_WAIT", "0");
@@ -231,6 +232,7 @@ public final class GangPodFactory {
         env.put(name, new EnvVar(name, value, null));
     }
 
+
     /** Volumes and mounts of the trainer container. */
     record Volumes(List<Volume> volumes, List<VolumeMount> mounts, String checkpointDir) {}
 
@@ -263,6 +265,24 @@ public final class GangPodFactory {
         mounts.add(new VolumeMountBuilder()
                 .withName(WorkloadSyntax.SHM_VOLUME)
                 .withMountPath(TrainerContract.SHM_DIR)
+                .build());
+        // Checkpoint before stop (docs/contract.md §5): the kubelet keeps this file equal to the pod's annotations,
+        // so the trainer sees the operator's checkpoint request without API access of its own.
+        volumes.add(new VolumeBuilder()
+                .withName(WorkloadSyntax.POD_INFO_VOLUME)
+                .withNewDownwardAPI()
+                .addNewItem()
+                .withPath(TrainerContract.POD_ANNOTATIONS_FILE)
+                .withNewFieldRef()
+                .withFieldPath("metadata.annotations")
+                .endFieldRef()
+                .endItem()
+                .endDownwardAPI()
+                .build());
+        mounts.add(new VolumeMountBuilder()
+                .withName(WorkloadSyntax.POD_INFO_VOLUME)
+                .withMountPath(TrainerContract.POD_INFO_DIR)
+                .withReadOnly(true)
                 .build());
         String checkpointDir = null;
         if (spec.training != null && spec.training.checkpoint != null && spec.training.checkpoint.claimName != null) {

@@ -25,6 +25,17 @@ public final class PodTombstones {
 
     private final Map<String, Tombstone> byPod = new LinkedHashMap<>();
 
+    /**
+     * How long a rank that vanished without a tombstone waits before it is classified PodDeleted. The informer
+     * drops a deleted pod from its cache before it calls the delete handler that records the tombstone, so a
+     * reconcile already running in between sees the rank gone and no tombstone yet; the handler follows at once
+     * (and its event reconciles again), so a short wait tells an eviction from a deletion.
+     */
+    public static final Duration VANISHED_GRACE = Duration.ofSeconds(2);
+
+    /** When a reconcile first found a rank gone without a tombstone, by pod, job uid and attempt. */
+    private final Map<String, Instant> missingSince = new LinkedHashMap<>();
+
     /** Records the deleted pod's last state when it says why it failed. */
     public synchronized void record(Pod pod, Instant now) {
         Integer rank = GangObserver.intLabel(pod, GangNames.NODE_RANK_LABEL);
@@ -60,6 +71,48 @@ public final class PodTombstones {
             return Optional.empty();
         }
         return Optional.of(t.failure());
+    }
+
+    /**
+     * What a vanished rank of this job's attempt is: the tombstone's failure when one is recorded; a
+     * {@link FailureClassifier#VANISHING} failure (not classified yet: the caller waits) within
+     * {@link #VANISHED_GRACE} of the first time it was found gone without one; empty after that (PodDeleted).
+     */
+    public synchronized Optional<PodFailure> vanished(
+            String namespace, String podName, String jobUid, int attempt, Instant now) {
+        Optional<PodFailure> known = lastFailure(namespace, podName, jobUid, attempt, now);
+        if (known.isPresent()) {
+            return known;
+        }
+        String key = key(namespace, podName) + "/" + jobUid + "/" + attempt;
+        Instant since = missingSince.get(key);
+        if (since == null) {
+            since = now;
+            missingSince.put(key, now);
+            pruneMissing(now);
+        }
+        if (now.isBefore(since.plus(VANISHED_GRACE))) {
+            return Optional.of(new PodFailure(
+                    FailureClassifier.VANISHING,
+                    podName,
+                    -1,
+                    null,
+                    podName + " vanished; waiting " + VANISHED_GRACE.toSeconds() + "s for its delete event to say why",
+                    now));
+        }
+        return Optional.empty();
+    }
+
+    private void pruneMissing(Instant now) {
+        Iterator<Instant> it = missingSince.values().iterator();
+        while (it.hasNext()) {
+            Instant t = it.next();
+            if (missingSince.size() > MAX_ENTRIES || t.plus(TTL).isBefore(now)) {
+                it.remove();
+            } else {
+                break; // insertion order: the rest are newer
+            }
+        }
     }
 
     synchronized int size() {

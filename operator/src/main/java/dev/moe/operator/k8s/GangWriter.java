@@ -1,6 +1,9 @@
 package dev.moe.operator.k8s;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moe.api.v1alpha1.MoETrainingJob;
+import dev.moe.api.v1alpha1.TrainerContract;
 import dev.moe.operator.gang.GangDecision;
 import dev.moe.operator.gang.GangNames;
 import dev.moe.operator.gang.GangPodFactory;
@@ -9,6 +12,9 @@ import dev.moe.operator.gang.Placement;
 import dev.moe.plan.Plan;
 import io.fabric8.kubernetes.api.model.DeletionPropagation;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import java.util.List;
 import org.jboss.logging.Logger;
@@ -105,6 +111,35 @@ public final class GangWriter {
                 .withName(job.getMetadata().getName())
                 .withPropagationPolicy(DeletionPropagation.BACKGROUND)
                 .delete();
+    }
+
+    /**
+     * Asks the decided pods for a checkpoint before stop (gang.StopCheckpoint): a JSON merge patch of one
+     * annotation, with the pod's uid as a precondition so it can only reach the pod the gang observed (the
+     * observer keeps only pods this job controls). A pod gone meanwhile is skipped: the next reconcile sees why.
+     */
+    public static void annotate(Context<MoETrainingJob> ctx, MoETrainingJob job, GangDecision decision) {
+        if (decision.annotatePods.isEmpty()) {
+            return;
+        }
+        var pods = ctx.getClient().pods().inNamespace(job.getMetadata().getNamespace());
+        ObjectMapper json = new ObjectMapper();
+        for (Pod p : decision.annotatePods) {
+            ObjectNode patch = json.createObjectNode();
+            ObjectNode md = patch.putObject("metadata");
+            md.put("uid", p.getMetadata().getUid());
+            md.putObject("annotations")
+                    .put(TrainerContract.CHECKPOINT_REQUEST_ANNOTATION, decision.checkpointRequestValue);
+            try {
+                pods.withName(p.getMetadata().getName()).patch(PatchContext.of(PatchType.JSON_MERGE), patch.toString());
+            } catch (KubernetesClientException e) {
+                if (e.getCode() != 404 && e.getCode() != 409) {
+                    throw e;
+                }
+                LOG.debugf(
+                        "checkpoint request to %s skipped: %s", p.getMetadata().getName(), e.getMessage());
+            }
+        }
     }
 
     private static List<Pod> withoutLabel(List<Pod> pods, String key, String value) {

@@ -24,9 +24,16 @@ public final class Conditions {
      * False when a name is taken by an object the job does not control, or the API server refused a write.
      */
     public static final String DEPENDENTS_READY = "DependentsReady";
+    /**
+     * Checkpoint before stop (gang.StopCheckpoint): Unknown while the operator waits for the checkpoint it asked
+     * for, True when one was saved before the last stop, False when the wait timed out or the trainer stopped
+     * without one. Absent until the first such stop.
+     */
+    public static final String STOP_CHECKPOINT = "StopCheckpoint";
 
     public static final String TRUE = "True";
     public static final String FALSE = "False";
+    public static final String UNKNOWN = "Unknown";
 
     /** RFC 3339 with second precision, as the API server writes times. */
     public static String time(Instant t) {

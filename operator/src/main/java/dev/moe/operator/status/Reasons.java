@@ -53,6 +53,16 @@ public final class Reasons {
     /** Normal Event: spec.ttlSecondsAfterFinished passed, the finished job is deleted. */
     public static final String TTL_EXPIRED = "TTLExpired";
 
+    // StopCheckpoint (condition and Events)
+    /** Asked the trainer for a checkpoint before stopping the gang (Unknown while waiting). */
+    public static final String CHECKPOINT_REQUESTED = "CheckpointRequested";
+    /** The checkpoint asked for is saved; the pods are stopped. */
+    public static final String CHECKPOINT_SAVED = "CheckpointSaved";
+    /** The trainer stopped without a checkpoint past the request's step. */
+    public static final String CHECKPOINT_MISSING = "CheckpointMissing";
+    /** checkpoint.stopTimeoutSeconds passed without a checkpoint; the pods are stopped anyway. */
+    public static final String CHECKPOINT_TIMEOUT = "CheckpointTimeout";
+
     // DependentsReady
     public static final String DEPENDENTS_WRITTEN = "DependentsWritten";
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.moe.api.v1alpha1.MoETrainingJob;
 import dev.moe.api.v1alpha1.NcclSpec;
 import dev.moe.api.v1alpha1.PlacementSpec;
+import dev.moe.api.v1alpha1.TrainerContract;
 import dev.moe.api.v1alpha1.TrainerSpec;
 import dev.moe.api.v1alpha1.TrainingSpec;
 import dev.moe.operator.TestJobs;
@@ -53,6 +54,7 @@ class GangPodFactoryTest {
                 .containsEntry("MOE_JOB_NAME", "tiny")
                 .containsEntry("MOE_METRICS_PORT", "9400")
                 .containsEntry("MOE_PROGRESS", "pod-annotation")
+                .containsEntry(TrainerContract.MOE_POD_ANNOTATIONS, TrainerContract.POD_ANNOTATIONS_PATH)
                 .containsEntry("TORCH_NCCL_ASYNC_ERROR_HANDLING", "1")
                 .containsEntry("TORCH_NCCL_BLOCKING_WAIT", "0")
                 .doesNotContainKey("MOE_CHECKPOINT_DIR");
@@ -180,6 +182,14 @@ class GangPodFactoryTest {
                 .isEqualTo("corpus");
         assertThat(mounts.get("data").getMountPath()).isEqualTo("/data");
         assertThat(env(pod)).containsEntry("MOE_CHECKPOINT_DIR", "/checkpoints");
+        // checkpoint before stop: the kubelet keeps the pod's annotations in a file the trainer polls
+        var items = volumes.get("pod-info").getDownwardAPI().getItems();
+        assertThat(items).singleElement().satisfies(i -> {
+            assertThat(i.getPath()).isEqualTo("annotations");
+            assertThat(i.getFieldRef().getFieldPath()).isEqualTo("metadata.annotations");
+        });
+        assertThat(mounts.get("pod-info").getMountPath()).isEqualTo(TrainerContract.POD_INFO_DIR);
+        assertThat(mounts.get("pod-info").getReadOnly()).isTrue();
     }
 
     @Test
