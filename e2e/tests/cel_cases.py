@@ -136,7 +136,7 @@ CASES: list[Case] = [
         path=".spec.model.checkpoint",
         rule=f"!has(self.claimName) || !({MODEL_MOUNT} in ['/', '/bin', '/boot', '/dev', '/etc', '/home', '/lib',"
         " '/lib64', '/opt', '/proc', '/root', '/run', '/sbin', '/sys', '/tmp', '/usr', '/var'] ||"
-        f" ['/etc/moe', '/dev/shm', '/checkpoints', '/data'].exists(r, {MODEL_MOUNT} == r ||"
+        f" ['/etc/moe', '/dev/shm', '/checkpoints', '/data', '/etc/moe-pod'].exists(r, {MODEL_MOUNT} == r ||"
         f" {MODEL_MOUNT}.startsWith(r + '/') || r.startsWith({MODEL_MOUNT} + '/')))",
         ok={"spec": {"model": {"checkpoint": {"claimName": "weights", "path": "/models/Qwen3-30B-A3B"}}}},
         bad={"spec": {"model": {"checkpoint": {"claimName": "weights", "path": "/data/Qwen3-30B-A3B"}}}},
@@ -323,7 +323,7 @@ CASES: list[Case] = [
     Case(
         id="trainer-mount-not-the-operators",
         path=".spec.trainer.volumeMounts[*]",
-        rule="['/etc/moe', '/dev/shm', '/checkpoints', '/data'].all(m, self.mountPath != m"
+        rule="['/etc/moe', '/dev/shm', '/checkpoints', '/data', '/etc/moe-pod'].all(m, self.mountPath != m"
         " && !self.mountPath.startsWith(m + '/') && !m.startsWith(self.mountPath + '/'))",
         ok={"spec": {"trainer": {"volumeMounts": [{"name": "cache", "mountPath": "/datasets"}]}}},
         bad={"spec": {"trainer": {"volumeMounts": [{"name": "cache", "mountPath": "/dev/shm/x"}]}}},
