@@ -9,14 +9,20 @@
 # the operator first); webhook = e2e/webhook_tests (pytest: the plan engine's admission webhook registered on the
 # real apiserver with the chart's configuration and a loopback URL; starts the operator first); chart =
 # e2e/chart_tests (pytest: `helm install` of charts/moe-operator into the real apiserver, its objects, RBAC and
-# webhook verified, upgrade and uninstall; restarts the operator on the chart's certificate and back).
-# Env: MOE_E2E_SUITES (default "smoke api operator contract hostile webhook chart"),
+# webhook verified, upgrade and uninstall; restarts the operator on the chart's certificate and back); kueue =
+# e2e/kueue_tests (pytest: a real Kueue manager, e2e/bin/kueue-up.sh, admits the operator's gangs as pod groups:
+# quota, topology-aware placement, preemption, waitForPodsReady; Kueue is stopped and its webhooks unregistered
+# afterwards, so it runs last).
+# Env: MOE_E2E_SUITES (default "smoke api operator contract hostile webhook chart kueue"),
 # MOE_E2E_KEEP_CLUSTER=1 leaves the cluster running afterwards.
 set -uo pipefail
 source "$(dirname "$0")/bin/env.sh"
-SUITES=${MOE_E2E_SUITES:-smoke api operator contract hostile webhook chart}
+SUITES=${MOE_E2E_SUITES:-smoke api operator contract hostile webhook chart kueue}
 
 "$E2E_DIR/bin/build-binaries.sh" >/dev/null || { e2e_log "building the binaries failed"; exit 1; }
+if [[ " $SUITES " == *" kueue "* ]]; then
+  "$E2E_DIR/bin/build-kueue.sh" >/dev/null || { e2e_log "building kueue failed"; exit 1; }
+fi
 cleanup() {
   if [[ -n "${MOE_E2E_KEEP_CLUSTER:-}" ]]; then e2e_log "leaving the cluster up (export KUBECONFIG=$KUBECONFIG_PATH)"
   else "$E2E_DIR/bin/cluster-down.sh"; fi
@@ -43,6 +49,9 @@ for suite in $SUITES; do
               && (cd "$REPO_DIR" && python3 -m pytest -q -p no:cacheprovider "$E2E_DIR/webhook_tests") ;;
     chart) "$E2E_DIR/bin/operator-up.sh" \
               && (cd "$REPO_DIR" && python3 -m pytest -q -p no:cacheprovider "$E2E_DIR/chart_tests") ;;
+    kueue) ( "$E2E_DIR/bin/kueue-up.sh" && "$E2E_DIR/bin/operator-up.sh" \
+              && (cd "$REPO_DIR" && python3 -m pytest -q -p no:cacheprovider "$E2E_DIR/kueue_tests") )
+           rc=$?; "$E2E_DIR/bin/kueue-down.sh"; (exit $rc) ;;
     *)     e2e_log "unknown suite $suite"; false ;;
   esac || failed_suites+=("$suite")
 done

@@ -26,7 +26,7 @@ stop_group() {  # TERM all of the group, wait up to 10 s, then KILL what is left
     stopped=$((stopped + 1))
   done
 }
-stop_group operator kwok kube-scheduler kube-controller-manager
+stop_group operator kueue kwok kube-scheduler kube-controller-manager
 stop_group kube-apiserver
 stop_group etcd
 [[ -n "${MOE_E2E_KEEP_DATA:-}" ]] || rm -rf "$WORK/etcd-data"

@@ -14,6 +14,9 @@ SCHEDULER_PORT=${MOE_E2E_SCHEDULER_PORT:-20259}
 KWOK_PORT=${MOE_E2E_KWOK_PORT:-20247}
 OPERATOR_PORT=${MOE_E2E_OPERATOR_PORT:-18080}     # the operator's HTTP: health, metrics
 WEBHOOK_PORT=${MOE_E2E_WEBHOOK_PORT:-18443}       # the operator's HTTPS: the admission webhook (e2e/webhook_tests)
+KUEUE_WEBHOOK_PORT=${MOE_E2E_KUEUE_WEBHOOK_PORT:-19443}  # Kueue's HTTPS webhooks (e2e/bin/kueue-up.sh, suite kueue)
+KUEUE_METRICS_PORT=${MOE_E2E_KUEUE_METRICS_PORT:-18082}  # Kueue's metrics (HTTPS)
+KUEUE_HEALTH_PORT=${MOE_E2E_KUEUE_HEALTH_PORT:-18081}    # Kueue's /healthz, /readyz (HTTP)
 # Fake GPU fleet
 NODES=${MOE_E2E_NODES:-16}
 GPUS_PER_NODE=${MOE_E2E_GPUS_PER_NODE:-8}

@@ -5,3 +5,8 @@ KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
 MOE_CACHE=${MOE_CACHE:-$HOME/.cache/moe}
 K8S_CACHE="$MOE_CACHE/k8s-${K8S_VERSION}"
 K8S_BIN="$K8S_CACHE/bin"
+# Kueue (e2e suite `kueue`): the newest release on the Go module proxy; its go.mod pins k8s.io/* v0.35.3 and
+# controller-runtime v0.23.3 (client skew +/-1 minor against the v1.36 apiserver built here).
+KUEUE_VERSION=${KUEUE_VERSION:-v0.17.0}
+KUEUE_CACHE="$MOE_CACHE/kueue-${KUEUE_VERSION}"
+KUEUE_BIN="$KUEUE_CACHE/bin"

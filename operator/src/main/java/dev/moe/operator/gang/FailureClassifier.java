@@ -20,7 +20,13 @@ import java.util.Optional;
  *   <li>OOMKilled: the same, killed for memory (termination reason OOMKilled).</li>
  *   <li>Evicted: kubelet or Eviction API (status reason Evicted, DisruptionTarget EvictionByEvictionAPI or
  *       TerminationByKubelet).</li>
- *   <li>Preempted: the scheduler preempted it (DisruptionTarget PreemptionByScheduler).</li>
+ *   <li>Preempted: the scheduler preempted it (DisruptionTarget PreemptionByScheduler), or Kueue evicted its
+ *       workload to admit a higher-priority one (TerminationTarget WorkloadEvictedDueToPreempted).</li>
+ *   <li>GangSchedulingTimeout: Kueue's waitForPodsReady evicted the workload because the admitted gang was not
+ *       all ready in time (TerminationTarget WorkloadEvictedDueToPodsReadyTimeout); with a queue the operator's
+ *       own gangSchedulingTimeoutSeconds is off, Kueue's timeout is the one that applies.</li>
+ *   <li>Evicted, too: Kueue stopped the pod group for any other reason (its ClusterQueue or LocalQueue stopped,
+ *       an admission check, the workload deleted or deactivated).</li>
  *   <li>NodeLost: its node went away (phase Unknown, reason NodeLost, DisruptionTarget DeletionByTaintManager
  *       or DeletionByPodGC).</li>
  *   <li>PodDeleted: someone else deleted a pod of the running gang, or a rank vanished.</li>
@@ -81,7 +87,15 @@ public final class FailureClassifier {
             return Optional.empty();
         }
         String reason = null;
-        if ("Evicted".equals(statusReason)
+        String kueueStop = kueueStopReason(pod);
+        if (kueueStop != null) {
+            // Kueue marks each pod of the group it stops, then deletes it: the pod's own state says nothing more.
+            reason = switch (kueueStop) {
+                case Placement.KUEUE_EVICTED_BY_PREEMPTION -> PREEMPTED;
+                case Placement.KUEUE_EVICTED_BY_PODS_READY_TIMEOUT -> GANG_SCHEDULING_TIMEOUT;
+                default -> EVICTED;
+            };
+        } else if ("Evicted".equals(statusReason)
                 || "EvictionByEvictionAPI".equals(disruption)
                 || "TerminationByKubelet".equals(disruption)) {
             reason = EVICTED;
@@ -124,8 +138,12 @@ public final class FailureClassifier {
                 new StringBuilder(name).append(" (node rank ").append(nodeRank).append(')');
         switch (reason) {
             case EXIT_CODE, OOM_KILLED -> msg.append(" exited with code ").append(exitCode);
-            case EVICTED -> msg.append(" was evicted");
-            case PREEMPTED -> msg.append(" was preempted");
+            case EVICTED ->
+                msg.append(kueueStop != null ? " was stopped by Kueue (" + kueueStop + ")" : " was evicted");
+            case PREEMPTED -> msg.append(kueueStop != null ? " was preempted by Kueue" : " was preempted");
+            case GANG_SCHEDULING_TIMEOUT ->
+                msg.append(
+                        " was stopped by Kueue: the admitted gang was not ready" + " within waitForPodsReady.timeout");
             case NODE_LOST -> msg.append(" lost its node");
             case POD_DELETED -> msg.append(" was deleted");
             default -> msg.append(" failed");
@@ -133,7 +151,10 @@ public final class FailureClassifier {
         if (terminated != null && terminated.getReason() != null && !"Error".equals(terminated.getReason())) {
             msg.append(" (").append(terminated.getReason()).append(')'); // e.g. OOMKilled
         }
-        String detail = pod.getStatus() != null ? pod.getStatus().getMessage() : null;
+        String detail = kueueStop != null ? kueueStopMessage(pod) : null;
+        if (detail == null) {
+            detail = pod.getStatus() != null ? pod.getStatus().getMessage() : null;
+        }
         if (detail != null && !detail.isBlank()) {
             msg.append(": ").append(detail);
         }
@@ -233,6 +254,29 @@ public final class FailureClassifier {
                 null,
                 null,
                 node != null && !node.isEmpty() ? node : null);
+    }
+
+    /** The reason of Kueue's TerminationTarget condition (True) on the pod, or null. */
+    static String kueueStopReason(Pod pod) {
+        PodCondition c = kueueStop(pod);
+        return c != null ? (c.getReason() != null ? c.getReason() : "") : null;
+    }
+
+    private static String kueueStopMessage(Pod pod) {
+        PodCondition c = kueueStop(pod);
+        return c != null ? tail(c.getMessage()) : null;
+    }
+
+    private static PodCondition kueueStop(Pod pod) {
+        if (pod.getStatus() == null || pod.getStatus().getConditions() == null) {
+            return null;
+        }
+        for (PodCondition c : pod.getStatus().getConditions()) {
+            if (Placement.KUEUE_TERMINATION_TARGET.equals(c.getType()) && "True".equals(c.getStatus())) {
+                return c;
+            }
+        }
+        return null;
     }
 
     static String disruptionReason(Pod pod) {

@@ -559,9 +559,17 @@ public final class GangLifecycle {
                 return d;
             }
             d.requeueAfter(now.isBefore(deadline) ? Duration.between(now, deadline) : UNBOUND_GANG_RECHECK);
+        } else {
+            // Queued: Kueue decides when the gang starts and times it out. Its gates are set when the pods are
+            // created (by Kueue's webhook), and the operator's own pod creates raise no event for it, so nothing
+            // else would bring a waiting gang's status up to date: look again now and then.
+            d.requeueAfter(QUEUED_GANG_RECHECK);
         }
         return d;
     }
+
+    /** How often a queued gang that is not all running is looked at again (its status says why it waits). */
+    static final Duration QUEUED_GANG_RECHECK = Duration.ofSeconds(15);
 
     /** How often a gang of which no pod is bound, past its scheduling timeout, is looked at again. */
     static final Duration UNBOUND_GANG_RECHECK = Duration.ofMinutes(1);
@@ -578,8 +586,10 @@ public final class GangLifecycle {
         PodProblem first = gang.problems().get(0);
         int others = gang.problems().size() - 1;
         String message = first.describe() + (others > 0 ? " (and " + others + " more pods)" : "");
-        boolean scheduling =
-                PodProblem.UNSCHEDULABLE.equals(first.reason()) || PodProblem.NO_NODE_FITS.equals(first.reason());
+        boolean queued = PodProblem.AWAITING_ADMISSION.equals(first.reason());
+        boolean scheduling = queued
+                || PodProblem.UNSCHEDULABLE.equals(first.reason())
+                || PodProblem.NO_NODE_FITS.equals(first.reason());
         String type = scheduling ? Conditions.GANG_SCHEDULED : Conditions.RUNNING;
         MoETrainingJobStatus before = job.getStatus();
         boolean news = before == null
@@ -587,7 +597,7 @@ public final class GangLifecycle {
                         .map(c -> !first.reason().equals(c.reason))
                         .orElse(true);
         if (news) {
-            d.events.add(JobEvent.warning(first.reason(), message));
+            d.events.add(queued ? JobEvent.normal(first.reason(), message) : JobEvent.warning(first.reason(), message));
         }
         String counts = scheduling
                 ? gang.scheduled() + " of " + gang.nodes() + " pods bound; "

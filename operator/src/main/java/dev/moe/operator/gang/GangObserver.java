@@ -206,6 +206,20 @@ public final class GangObserver {
                 }
             }
         }
+        if (!isScheduled(p) && p.getSpec() != null && p.getSpec().getSchedulingGates() != null) {
+            for (var gate : p.getSpec().getSchedulingGates()) {
+                if (gate != null && gate.getName() != null && gate.getName().startsWith(Placement.KUEUE_GATE_PREFIX)) {
+                    String queue = p.getMetadata().getLabels() != null
+                            ? p.getMetadata().getLabels().get(Placement.KUEUE_QUEUE_LABEL)
+                            : null;
+                    return Optional.of(new PodProblem(
+                            PodProblem.AWAITING_ADMISSION,
+                            name,
+                            "held by Kueue's scheduling gate " + gate.getName() + " until LocalQueue " + queue
+                                    + " admits the pod group"));
+                }
+            }
+        }
         if (p.getStatus().getConditions() != null && !isScheduled(p)) {
             for (PodCondition c : p.getStatus().getConditions()) {
                 if ("PodScheduled".equals(c.getType())

@@ -41,9 +41,29 @@ public final class Placement {
     public static final String KUEUE_GROUP_LABEL = "kueue.x-k8s.io/pod-group-name";
     public static final String KUEUE_GROUP_COUNT_ANNOTATION = "kueue.x-k8s.io/pod-group-total-count";
     public static final String KUEUE_INDEX_LABEL_ANNOTATION = "kueue.x-k8s.io/pod-group-pod-index-label";
+    /**
+     * "false" on every pod: the group is never refilled. Every attempt of the gang is a new pod group; without it,
+     * Kueue keeps a failed pod's finalizer and the group's quota "waiting for replacement pods" that never come.
+     */
+    public static final String KUEUE_RETRIABLE_IN_GROUP = "kueue.x-k8s.io/retriable-in-group";
+
     public static final String KUEUE_PREFERRED_TOPOLOGY = "kueue.x-k8s.io/podset-preferred-topology";
     public static final String KUEUE_SLICE_REQUIRED_TOPOLOGY = "kueue.x-k8s.io/podset-slice-required-topology";
     public static final String KUEUE_SLICE_SIZE = "kueue.x-k8s.io/podset-slice-size";
+    /**
+     * The pod condition Kueue sets (True) on each pod of a pod group it stops, just before deleting the pod; its
+     * reason is {@link #KUEUE_EVICTED_PREFIX} + the Workload's Evicted reason when the workload was evicted.
+     */
+    /** Kueue's scheduling gates (kueue.x-k8s.io/admission, kueue.x-k8s.io/topology) start with this. */
+    public static final String KUEUE_GATE_PREFIX = "kueue.x-k8s.io/";
+
+    public static final String KUEUE_TERMINATION_TARGET = "TerminationTarget";
+
+    public static final String KUEUE_EVICTED_PREFIX = "WorkloadEvictedDueTo";
+    /** Evicted reasons of a Kueue Workload (kueue.x-k8s.io/v1beta2 WorkloadEvictedBy*) that the operator tells apart. */
+    public static final String KUEUE_EVICTED_BY_PREEMPTION = KUEUE_EVICTED_PREFIX + "Preempted";
+
+    public static final String KUEUE_EVICTED_BY_PODS_READY_TIMEOUT = KUEUE_EVICTED_PREFIX + "PodsReadyTimeout";
 
     private final MoETrainingJob job;
     private final Plan plan;
@@ -117,6 +137,7 @@ public final class Placement {
         }
         annotations.put(KUEUE_GROUP_COUNT_ANNOTATION, String.valueOf(plan.nodes()));
         annotations.put(KUEUE_INDEX_LABEL_ANNOTATION, GangNames.NODE_RANK_LABEL);
+        annotations.put(KUEUE_RETRIABLE_IN_GROUP, "false");
         if (!keys.isEmpty()) {
             if (expertGroupSpan() > 1) {
                 annotations.put(KUEUE_SLICE_REQUIRED_TOPOLOGY, keys.get(0));

@@ -69,4 +69,55 @@ class FailureClassifierTest {
         assertThat(f.reason()).isEqualTo("Evicted");
         assertThat(FailureClassifier.isNonRetriable(f, List.of())).isFalse();
     }
+
+    @Test
+    void kueueStoppingTheGroupSaysWhy() {
+        PodFailure preempted = FailureClassifier.classify(
+                        PodStates.stoppedByKueue(PodStates.base("j", 2, 0), "WorkloadEvictedDueToPreempted", true),
+                        2,
+                        NOW)
+                .orElseThrow();
+        assertThat(preempted.reason()).isEqualTo("Preempted");
+        assertThat(preempted.message())
+                .startsWith("j-node-2 (node rank 2) was preempted by Kueue: Preempted to accommodate a workload");
+        assertThat(FailureRules.decide(preempted, List.of(), List.of()).action())
+                .isEqualTo(dev.moe.api.v1alpha1.FailureRule.Action.RestartGangUncounted);
+
+        PodFailure timeout = FailureClassifier.classify(
+                        PodStates.stoppedByKueue(
+                                PodStates.base("j", 0, 0), "WorkloadEvictedDueToPodsReadyTimeout", true),
+                        0,
+                        NOW)
+                .orElseThrow();
+        assertThat(timeout.reason()).isEqualTo("GangSchedulingTimeout");
+        assertThat(timeout.message()).contains("waitForPodsReady");
+
+        PodFailure stopped = FailureClassifier.classify(
+                        PodStates.stoppedByKueue(
+                                PodStates.base("j", 0, 0), "WorkloadEvictedDueToClusterQueueStopped", true),
+                        0,
+                        NOW)
+                .orElseThrow();
+        assertThat(stopped.reason()).isEqualTo("Evicted");
+        assertThat(stopped.message()).contains("stopped by Kueue (WorkloadEvictedDueToClusterQueueStopped)");
+    }
+
+    @Test
+    void kueueConditionBeforeTheDeleteIsNoFailureYet() {
+        // Kueue patches the condition, then deletes: until the delete, the pod is still the gang's.
+        assertThat(FailureClassifier.classify(
+                        PodStates.stoppedByKueue(PodStates.base("j", 0, 0), "WorkloadEvictedDueToPreempted", false),
+                        0,
+                        NOW))
+                .isEmpty();
+    }
+
+    @Test
+    void aPlainDeleteIsStillPodDeleted() {
+        // Without Kueue's condition the same terminating pod is someone else's delete (counted).
+        assertThat(FailureClassifier.classify(PodStates.deleted(PodStates.base("j", 0, 0)), 0, NOW)
+                        .orElseThrow()
+                        .reason())
+                .isEqualTo("PodDeleted");
+    }
 }

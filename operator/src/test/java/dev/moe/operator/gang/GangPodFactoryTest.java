@@ -278,6 +278,7 @@ class GangPodFactoryTest {
         assertThat(pod.getMetadata().getAnnotations())
                 .containsEntry("kueue.x-k8s.io/pod-group-total-count", "4")
                 .containsEntry("kueue.x-k8s.io/pod-group-pod-index-label", "training.moe.dev/node-rank")
+                .containsEntry("kueue.x-k8s.io/retriable-in-group", "false")
                 .containsEntry("kueue.x-k8s.io/podset-slice-required-topology", "nvidia.com/gpu.clique")
                 .containsEntry("kueue.x-k8s.io/podset-slice-size", "2")
                 .containsEntry("kueue.x-k8s.io/podset-preferred-topology", "topology.kubernetes.io/rack");

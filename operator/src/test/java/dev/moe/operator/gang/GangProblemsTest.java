@@ -37,6 +37,66 @@ class GangProblemsTest {
         return d;
     }
 
+    /** A pod as Kueue's pod webhook leaves it: gated until its pod group is admitted. */
+    private static Pod gatedByKueue(Pod p) {
+        return new PodBuilder(p)
+                .editMetadata()
+                .addToLabels("kueue.x-k8s.io/queue-name", "q")
+                .endMetadata()
+                .editSpec()
+                .addNewSchedulingGate("kueue.x-k8s.io/admission")
+                .addNewSchedulingGate("kueue.x-k8s.io/topology")
+                .endSpec()
+                .editStatus()
+                .addNewCondition()
+                .withType("PodScheduled")
+                .withStatus("False")
+                .withReason("SchedulingGated")
+                .withMessage("Scheduling is blocked due to non-empty scheduling gates")
+                .endCondition()
+                .endStatus()
+                .build();
+    }
+
+    @Test
+    void aGangWaitingInAKueueQueueSaysSoWithANormalEvent() {
+        decide(observe(List.of(), T0), T0);
+        List<Pod> pods = List.of(gatedByKueue(PodStates.base("j", 0, 0)), gatedByKueue(PodStates.base("j", 1, 0)));
+        GangDecision d = decide(observe(pods, T0), T0);
+        var c = Conditions.get(d.status, Conditions.GANG_SCHEDULED).orElseThrow();
+        assertThat(c.status).isEqualTo("False");
+        assertThat(c.reason).isEqualTo(PodProblem.AWAITING_ADMISSION);
+        assertThat(c.message)
+                .isEqualTo("0 of 2 pods bound; j-node-0: held by Kueue's scheduling gate kueue.x-k8s.io/admission"
+                        + " until LocalQueue q admits the pod group (and 1 more pods)");
+        assertThat(d.events).singleElement().satisfies(e -> {
+            assertThat(e.type()).isEqualTo("Normal");
+            assertThat(e.reason()).isEqualTo(PodProblem.AWAITING_ADMISSION);
+        });
+    }
+
+    @Test
+    void aQueuedGangIsNeverTimedOutByTheOperatorAndIsLookedAtAgain() {
+        // With a queue Kueue's waitForPodsReady times the gang out; the operator's timeout is off, however long
+        // the gang waits, and it re-reads the gang now and then to keep the status true.
+        MoETrainingJob queued = TestJobs.tiny("ml", "j", 2);
+        queued.getSpec().placement = new dev.moe.api.v1alpha1.PlacementSpec();
+        queued.getSpec().placement.queueName = "q";
+        queued.getSpec().restartPolicy = new dev.moe.api.v1alpha1.RestartPolicySpec();
+        queued.getSpec().restartPolicy.gangSchedulingTimeoutSeconds = 5;
+        Plan p = TestJobs.plan(queued);
+        var policy = GangRestartPolicy.of(queued.getSpec().restartPolicy);
+        queued.setStatus(GangLifecycle.decide(queued, p, observe(List.of(), T0), policy, T0).status);
+        List<Pod> pods = List.of(gatedByKueue(PodStates.base("j", 0, 0)), PodStates.running(PodStates.base("j", 1, 0)));
+        Instant late = T0.plus(Duration.ofHours(1));
+        GangDecision d = GangLifecycle.decide(
+                queued, p, GangObserver.observe("j", "uid-j", pods, 0, 2, false, List.of(), late), policy, late);
+        assertThat(d.status.phase).isEqualTo(JobPhase.Pending);
+        assertThat(d.status.restartHistory).isNullOrEmpty();
+        assertThat(d.deletePods).isEmpty();
+        assertThat(d.requeue()).contains(GangLifecycle.QUEUED_GANG_RECHECK);
+    }
+
     @Test
     void theSchedulersReasonIsOnGangScheduledWithAWarningEventOnce() {
         decide(observe(List.of(), T0), T0);

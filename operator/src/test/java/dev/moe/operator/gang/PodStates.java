@@ -209,4 +209,25 @@ public final class PodStates {
                 .endMetadata()
                 .build();
     }
+
+    /**
+     * What Kueue does to each pod of a pod group it stops (pod_controller.go Stop): a TerminationTarget condition
+     * with the stop reason and the eviction message, then a delete.
+     */
+    public static Pod stoppedByKueue(Pod p, String reason, boolean deleted) {
+        PodBuilder b = new PodBuilder(running(p));
+        if (deleted) {
+            b.editMetadata().withDeletionTimestamp("2026-11-26T12:06:00Z").endMetadata();
+        }
+        return b.editStatus()
+                .addToConditions(new PodConditionBuilder()
+                        .withType("TerminationTarget")
+                        .withStatus("True")
+                        .withReason(reason)
+                        .withMessage("Preempted to accommodate a workload (UID: 1234) due to prioritization in the"
+                                + " ClusterQueue")
+                        .build())
+                .endStatus()
+                .build();
+    }
 }
