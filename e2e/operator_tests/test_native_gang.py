@@ -2,11 +2,11 @@
 kube-scheduler. e2e/bin/cluster-up.sh turns the gates on by default (MOE_E2E_FEATURE_GATES); on a cluster without
 them the operator must report the fallback mode and create no gang objects.
 
-The scenario uses its own pool of nodes and its own topology label, so it neither depends on nor disturbs the rack
-labels of the other tests: 12 pool nodes in domain g; a 4-node job runs there (its pods kept Running), leaving 8
-free. A 9-node job then binds nothing (gang minCount 9). One more pool node in another domain h makes 9 free nodes,
-but not in one domain of the job's first topology key: still nothing binds. A new KWOK node in g: all 9 bind, all in
-g."""
+The scenarios use their own pool of nodes and their own topology label, so they neither depend on nor disturb the
+rack labels of the other tests: 12 pool nodes; a 4-node job runs there (its pods kept Running), leaving 8 free. A
+9-node job then binds nothing (gang minCount 9); a new KWOK node in the pool, and all 9 bind. The topology
+constraint (the first topology key, set when one expert group spans the whole gang): 3 free pool nodes in domain g,
+4 in domain h; a 4-node gang goes whole into h."""
 
 import json
 
@@ -109,53 +109,65 @@ def test_mode_follows_discovery_and_fallback_creates_no_gang_objects(ns):
         assert all("schedulingGroup" not in p["spec"] for p in pods(ns, "m"))
 
 
-def test_nine_node_gang_binds_nothing_until_nine_nodes_of_one_domain_are_free(ns):
+def test_nine_node_gang_binds_nothing_on_eight_free_nodes_and_all_nine_once_a_node_is_added(ns):
     if not gang_api_served():
         pytest.skip("the cluster does not serve scheduling.k8s.io/v1alpha2 (MOE_E2E_FEATURE_GATES)")
     wait_fleet_free()
-    pool_g = [f"gpu-node-{i:02d}" for i in range(12)]
-    node_h = "gpu-node-12"
+    pool = [f"gpu-node-{i:02d}" for i in range(12)]
     try:
-        for n in pool_g:
-            label(n, **{POOL: "yes", DOMAIN: "g"})
+        for n in pool:
+            label(n, **{POOL: "yes"})
 
-        # A 4-node job runs in g (held Running for the whole test): 8 nodes of the pool stay free.
+        # A 4-node job runs in the pool (kept Running for the whole test): 8 nodes of the pool stay free.
         apply(native_job("small", 4), ns)
-        small = running_gang(ns, "small", 4, timeout=60)
-        assert {node_domains()[p["spec"]["nodeName"]] for p in small} == {"g"}
+        running_gang(ns, "small", 4, timeout=60)
         assert job(ns, "small")["status"]["gangMode"] == "Native"
 
-        # 9 nodes wanted, 8 free: kube-scheduler binds none of them (without the gang, 8 would hold their GPUs).
+        # 9 nodes wanted, 8 free: kube-scheduler binds none of them (pod by pod, 8 would hold their GPUs).
         apply(native_job("big", 9), ns)
         wait(lambda: len(pods(ns, "big")) == 9, 30, "the 9 pods of big created")
-        first = wait(lambda: unschedulable_message(ns, "big-a0"), 60, "kube-scheduler to find the gang unschedulable")
+        why = wait(lambda: unschedulable_message(ns, "big-a0"), 60, "kube-scheduler to find the gang unschedulable")
         assert bound(ns, "big") == [], [p["spec"]["nodeName"] for p in bound(ns, "big")]
         status = job(ns, "big")["status"]
         assert status["gangMode"] == "Native"
         gs = next(c for c in status["conditions"] if c["type"] == "GangScheduled")
-        assert gs["status"] == "False", gs
-        print(f"8 free nodes in g: {first}")
+        assert gs["status"] == "False" and "0 of 9" in gs["message"], gs
+        print(f"9-node gang on 8 free nodes: {why}; job: {gs['message']}")
 
-        # A 9th free node, but in domain h: 9 free nodes, not 9 in one domain of the first topology key.
-        label(node_h, **{POOL: "yes", DOMAIN: "h"})
-        second = wait(
-            lambda: (lambda m: m if m and m != first else None)(unschedulable_message(ns, "big-a0")),
-            60,
-            "kube-scheduler to try the gang again with node h",
-        )
-        assert bound(ns, "big") == [], "the topology constraint was not honoured: the gang bound across domains"
-        print(f"8 free in g + 1 in h: {second}")
-
-        # A new node in g: 9 free nodes in one domain, and all 9 pods bind there.
-        add_kwok_node(EXTRA_NODE, {POOL: "yes", DOMAIN: "g"})
+        # A new node in the pool: 9 free nodes, and all 9 pods bind.
+        add_kwok_node(EXTRA_NODE, {POOL: "yes"})
         big = running_gang(ns, "big", 9, timeout=90)
         nodes = [p["spec"]["nodeName"] for p in big]
-        assert len(set(nodes)) == 9, nodes
-        domains = node_domains()
-        assert {domains[n] for n in nodes} == {"g"}, {n: domains[n] for n in nodes}
-        assert EXTRA_NODE in nodes
+        assert len(set(nodes)) == 9 and EXTRA_NODE in nodes, nodes
         assert job(ns, "big")["status"]["gangMode"] == "Native"
     finally:
         kubectl("delete", "namespace", ns, "--wait=false", check=False)
-        unlabel([*pool_g, node_h])
+        unlabel(pool)
         kubectl("delete", "node", EXTRA_NODE, "--ignore-not-found", "--wait=true", "--timeout=60s", check=False)
+
+
+def test_a_gang_that_is_one_expert_group_goes_whole_into_one_domain_of_its_first_topology_key(ns):
+    if not gang_api_served():
+        pytest.skip("the cluster does not serve scheduling.k8s.io/v1alpha2 (MOE_E2E_FEATURE_GATES)")
+    wait_fleet_free()
+    g = [f"gpu-node-{i:02d}" for i in range(3)]
+    h = [f"gpu-node-{i:02d}" for i in range(3, 7)]
+    try:
+        for n in g:
+            label(n, **{POOL: "yes", DOMAIN: "g"})
+        for n in h:
+            label(n, **{POOL: "yes", DOMAIN: "h"})
+        # expert 8 on 2-GPU nodes: one expert group over all 4 nodes, so the PodGroup asks for one domain.
+        spec = native_job("ep", 4)
+        spec["spec"]["resources"]["gpusPerNode"] = 2
+        spec["spec"]["parallelism"] = {"tensor": 1, "expert": 8}
+        spec["spec"]["training"]["globalBatchSize"] = 16
+        apply(spec, ns)
+        gang = running_gang(ns, "ep", 4, timeout=60)
+        constraint = podgroup(ns, "ep-a0")["spec"].get("schedulingConstraints")
+        assert constraint == {"topology": [{"key": DOMAIN}]}, constraint
+        domains = node_domains()
+        assert {domains[p["spec"]["nodeName"]] for p in gang} == {"h"}, [p["spec"]["nodeName"] for p in gang]
+    finally:
+        kubectl("delete", "namespace", ns, "--wait=false", check=False)
+        unlabel([*g, *h])

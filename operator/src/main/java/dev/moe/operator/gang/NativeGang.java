@@ -23,9 +23,15 @@ import java.util.Map;
  * the e2e suite. Field names are those of k8s.io/api v0.36 scheduling/v1alpha2 and core/v1 PodSpec.
  *
  * <p>The Workload and the PodGroup are per attempt because their scheduling policy is immutable and the node count
- * may change between attempts (while suspended). The PodGroup's topology constraint is the first of
- * {@code placement.topologyKeys}: the whole gang in one domain of that key (the API takes at most one key; it
- * is rejected unless the apiserver has TopologyAwareWorkloadScheduling on, then the objects go without it).
+ * may change between attempts (while suspended).
+ *
+ * <p>Topology: the API takes one constraint for the whole group (all its pods in one domain of a key), while the
+ * job's first topology key asks that each expert-parallel group share a domain (see {@link Placement}). So the
+ * PodGroup carries {@code placement.topologyKeys[0]} only when one expert group spans the whole gang: then the
+ * constraint asks exactly what the pods' required podAffinity asks, and lets the scheduler choose the domain for
+ * the gang as a whole instead of following its first pod. Otherwise it carries none: "the whole gang in one rack"
+ * would make every gang larger than a rack unschedulable (the pods keep their per-group affinity). A constraint is
+ * refused unless the apiserver has TopologyAwareWorkloadScheduling on; then the objects go without it.
  * Priority is not set: the API forbids it without the WorkloadAwarePreemption gate, and the job has no priority
  * field yet.
  */
@@ -81,9 +87,9 @@ public final class NativeGang {
         return resource(job, POD_GROUP_KIND, attempt, spec);
     }
 
-    /** Whether the objects would carry a topology constraint (the job names a topology key). */
-    public static boolean hasTopology(MoETrainingJob job) {
-        return topologyKey(job) != null;
+    /** Whether the objects would carry a topology constraint (one expert group spans the gang; see above). */
+    public static boolean hasTopology(MoETrainingJob job, Plan plan) {
+        return topologyKey(job, plan) != null;
     }
 
     /** Puts the pod into the attempt's PodGroup. */
@@ -95,19 +101,20 @@ public final class NativeGang {
     private static Map<String, Object> scheduling(MoETrainingJob job, Plan plan, boolean topology) {
         Map<String, Object> fields = new LinkedHashMap<>();
         fields.put("schedulingPolicy", Map.of("gang", Map.of("minCount", plan.nodes())));
-        String key = topologyKey(job);
+        String key = topologyKey(job, plan);
         if (topology && key != null) {
             fields.put("schedulingConstraints", Map.of("topology", List.of(Map.of("key", key))));
         }
         return fields;
     }
 
-    private static String topologyKey(MoETrainingJob job) {
+    private static String topologyKey(MoETrainingJob job, Plan plan) {
         var placement = job.getSpec().placement;
         if (placement == null || placement.topologyKeys == null || placement.topologyKeys.isEmpty()) {
             return null;
         }
-        return placement.topologyKeys.get(0);
+        int span = new Placement(job, plan).expertGroupSpan();
+        return span > 1 && span >= plan.nodes() ? placement.topologyKeys.get(0) : null;
     }
 
     private static GenericKubernetesResource resource(

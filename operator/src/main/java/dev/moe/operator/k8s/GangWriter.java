@@ -70,7 +70,7 @@ public final class GangWriter {
      */
     private static void createNativeGang(
             Context<MoETrainingJob> ctx, MoETrainingJob job, Plan plan, int attempt, GangApi api, Instant now) {
-        boolean topology = NativeGang.hasTopology(job) && !api.topologyRefused(now);
+        boolean topology = NativeGang.hasTopology(job, plan) && !api.topologyRefused(now);
         try {
             Ownership.createUncached(ctx.getClient(), job, NativeGang.workload(job, plan, attempt, topology));
         } catch (KubernetesClientException e) {

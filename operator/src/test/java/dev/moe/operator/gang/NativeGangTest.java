@@ -28,12 +28,20 @@ class NativeGangTest {
         return job;
     }
 
+    /** Expert-parallel degree 2 × nodes on 2-GPU nodes: expert groups of {@code span} nodes. */
+    private static MoETrainingJob expertGroupsOf(int span, int nodes, String... topologyKeys) {
+        MoETrainingJob job = job(nodes, topologyKeys);
+        job.getSpec().parallelism.tensor = 1;
+        job.getSpec().parallelism.expert = 2 * span;
+        return job;
+    }
+
     private static JsonNode json(Object o) {
         return JSON.valueToTree(o);
     }
 
     @Test
-    void podGroupIsAGangOfAllNodesInOneDomainOfTheFirstTopologyKey() {
+    void podGroupIsAGangOfAllNodes() {
         MoETrainingJob job = job(9, "topology.kubernetes.io/rack", "topology.kubernetes.io/zone");
         Plan plan = TestJobs.plan(job);
         GenericKubernetesResource group = NativeGang.podGroup(job, plan, 3, true);
@@ -45,10 +53,9 @@ class NativeGangTest {
         assertThat(j.at("/metadata/namespace").asText()).isEqualTo("ml");
         assertThat(j.at("/spec/schedulingPolicy/gang/minCount").asInt()).isEqualTo(9);
         assertThat(j.at("/spec/schedulingPolicy").size()).isEqualTo(1); // gang, not basic
-        assertThat(j.at("/spec/schedulingConstraints/topology"))
-                .hasSize(1)
-                .first()
-                .satisfies(t -> assertThat(t.path("key").asText()).isEqualTo("topology.kubernetes.io/rack"));
+        // Expert groups inside a node: the topology keys stay preferences of the pods, not a gang constraint
+        // (a 9-node gang would otherwise need 9 free nodes in one rack).
+        assertThat(j.at("/spec").has("schedulingConstraints")).isFalse();
         assertThat(j.at("/spec/podGroupTemplateRef/workload/workloadName").asText())
                 .isEqualTo("big-a3");
         assertThat(j.at("/spec/podGroupTemplateRef/workload/podGroupTemplateName")
@@ -71,7 +78,7 @@ class NativeGangTest {
 
     @Test
     void workloadHasOneGangTemplateAndTheJobAsControllerRef() {
-        MoETrainingJob job = job(4, "nvidia.com/gpu.clique");
+        MoETrainingJob job = expertGroupsOf(4, 4, "nvidia.com/gpu.clique", "topology.kubernetes.io/rack");
         Plan plan = TestJobs.plan(job);
         JsonNode j = json(NativeGang.workload(job, plan, 0, true));
 
@@ -90,14 +97,31 @@ class NativeGangTest {
     }
 
     @Test
+    void oneExpertGroupOverTheWholeGangPutsTheGangInOneDomainOfTheFirstKey() {
+        MoETrainingJob job = expertGroupsOf(4, 4, "nvidia.com/gpu.clique", "topology.kubernetes.io/rack");
+        Plan plan = TestJobs.plan(job);
+        assertThat(NativeGang.hasTopology(job, plan)).isTrue();
+        JsonNode j = json(NativeGang.podGroup(job, plan, 1, true));
+        assertThat(j.at("/spec/schedulingConstraints/topology")).hasSize(1);
+        assertThat(j.at("/spec/schedulingConstraints/topology/0/key").asText()).isEqualTo("nvidia.com/gpu.clique");
+        // Two expert groups of 4 nodes each: each group shares a clique (pod affinity), the gang need not.
+        MoETrainingJob two = expertGroupsOf(4, 8, "nvidia.com/gpu.clique");
+        Plan twoPlan = TestJobs.plan(two);
+        assertThat(NativeGang.hasTopology(two, twoPlan)).isFalse();
+        assertThat(json(NativeGang.podGroup(two, twoPlan, 0, true)).at("/spec").has("schedulingConstraints"))
+                .isFalse();
+    }
+
+    @Test
     void noTopologyKeyOrATopologyRefusedMeansNoConstraint() {
-        MoETrainingJob plain = job(2);
-        assertThat(NativeGang.hasTopology(plain)).isFalse();
+        MoETrainingJob plain = expertGroupsOf(2, 2);
+        assertThat(NativeGang.hasTopology(plain, TestJobs.plan(plain))).isFalse();
         assertThat(json(NativeGang.podGroup(plain, TestJobs.plan(plain), 0, true))
                         .at("/spec")
                         .has("schedulingConstraints"))
                 .isFalse();
-        MoETrainingJob racked = job(2, "topology.kubernetes.io/rack");
+        MoETrainingJob racked = expertGroupsOf(2, 2, "topology.kubernetes.io/rack");
+        assertThat(NativeGang.hasTopology(racked, TestJobs.plan(racked))).isTrue();
         assertThat(json(NativeGang.podGroup(racked, TestJobs.plan(racked), 0, false))
                         .at("/spec")
                         .has("schedulingConstraints"))
