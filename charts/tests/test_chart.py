@@ -85,9 +85,15 @@ def test_default_install_watches_all_namespaces_with_one_cluster_role():
         ("", "configmaps", "create"),
         ("", "events", "create"),
         ("rbac.authorization.k8s.io", "roles", "create"),
+        ("scheduling.k8s.io", "podgroups", "create"),
+        ("scheduling.k8s.io", "workloads", "create"),
+        ("scheduling.k8s.io", "podgroups", "deletecollection"),
     ]:
         assert grants(rules, group, resource, verb), (group, resource, verb)
     assert not any("*" in r["verbs"] or "*" in r["resources"] for r in rules)
+    # The native gang's objects are created, never changed (their scheduling policy is immutable) nor watched.
+    for verb in ("update", "patch", "watch", "list"):
+        assert not grants(rules, "scheduling.k8s.io", "podgroups", verb), verb
     assert not grants(rules, "", "secrets", "get"), "the operator never reads secrets"
     assert not grants(rules, "", "nodes", "get")
     binding = [d for d in by_kind(docs, "ClusterRoleBinding")][0]

@@ -5,6 +5,9 @@
 # Writes $MOE_E2E_WORK/kubeconfig (default e2e/.work/kubeconfig) and prints `export KUBECONFIG=...` on stdout.
 # Ports: MOE_E2E_{ETCD,ETCD_PEER,APISERVER,KCM,SCHEDULER,KWOK}_PORT. Stop with cluster-down.sh.
 # MOE_E2E_APISERVER_EXTRA_ARGS: more kube-apiserver flags (e2e/bench/run.sh turns on an audit log with it).
+# MOE_E2E_FEATURE_GATES: --feature-gates of apiserver, controller-manager and scheduler (default: the alpha gang
+#   scheduling API, scheduling.k8s.io/v1alpha2 Workload/PodGroup, and the scheduler's gang and topology plugins);
+#   when non-empty the apiserver also serves scheduling.k8s.io/v1alpha2. Set it to "" for a cluster without them.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -24,6 +27,11 @@ for p in "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KCM_PORT" "$SCHEDULE
   fi
 done
 mkdir -p "$WORK"/{pki,logs,pids}
+FEATURE_GATES=${MOE_E2E_FEATURE_GATES-GenericWorkload=true,GangScheduling=true,TopologyAwareWorkloadScheduling=true}
+gate_args=()
+[[ -n $FEATURE_GATES ]] && gate_args=(--feature-gates="$FEATURE_GATES")
+apiserver_gate_args=("${gate_args[@]}")
+[[ -n $FEATURE_GATES ]] && apiserver_gate_args+=(--runtime-config=scheduling.k8s.io/v1alpha2=true)
 rm -rf "$WORK/etcd-data" "$WORK"/logs/*.log
 
 dump_logs() {
@@ -99,7 +107,7 @@ start kube-apiserver kube-apiserver \
   --service-account-issuer=https://kubernetes.default.svc.cluster.local \
   --service-cluster-ip-range=10.96.0.0/16 --authorization-mode=RBAC --allow-privileged=true \
   --enable-priority-and-fairness=false --profiling=false --endpoint-reconciler-type=none \
-  ${MOE_E2E_APISERVER_EXTRA_ARGS:-}
+  "${apiserver_gate_args[@]}" ${MOE_E2E_APISERVER_EXTRA_ARGS:-}
 wait_for kube-apiserver curl_admin "https://127.0.0.1:$APISERVER_PORT/readyz"
 
 # ---- kube-controller-manager, kube-scheduler --------------------------------------------------------------------
@@ -108,10 +116,10 @@ start kube-controller-manager kube-controller-manager \
   --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --leader-elect=false \
   --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
   --controllers='*' --use-service-account-credentials=false --enable-garbage-collector=true \
-  --node-monitor-grace-period=60s --concurrent-gc-syncs=10
+  --node-monitor-grace-period=60s --concurrent-gc-syncs=10 "${gate_args[@]}"
 start kube-scheduler kube-scheduler \
   --kubeconfig="$KUBECONFIG_PATH" --authentication-kubeconfig="$KUBECONFIG_PATH" --authorization-kubeconfig="$KUBECONFIG_PATH" \
-  --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --leader-elect=false
+  --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --leader-elect=false "${gate_args[@]}"
 wait_for kube-controller-manager curl -fsSk --max-time 2 "https://127.0.0.1:$KCM_PORT/healthz"
 wait_for kube-scheduler curl -fsSk --max-time 2 "https://127.0.0.1:$SCHEDULER_PORT/healthz"
 

@@ -122,6 +122,30 @@ def test_operator_killed_while_creating_the_gang_leaves_no_duplicate_ranks(ns):
 def test_not_enough_gpus_times_out_without_holding_a_partial_gang(ns):
     wait_fleet_free()
     apply_file(FIXTURES / "not-enough-gpus.yaml", ns)
+    wait(lambda: job(ns, "too-big").get("status", {}).get("gangMode"), 30, "status.gangMode of too-big")
+    if job(ns, "too-big")["status"]["gangMode"] == "Native":
+        # The native gang (scheduling.k8s.io/v1alpha2, minCount 20): kube-scheduler binds none of the 20 pods, so
+        # no GPU is held and the scheduling timeout (5 s) has nothing to give back: the gang keeps waiting.
+        wait(lambda: len(pods(ns, "too-big")) == 20, 30, "the 20 pods created")
+        wait(
+            lambda: any(
+                c["type"] == "PodGroupScheduled" and c["status"] == "False"
+                for c in json.loads(kubectl("get", "podgroups.scheduling.k8s.io", "too-big-a0", "-n", ns, "-o", "json"))
+                .get("status", {})
+                .get("conditions", [])
+            ),
+            60,
+            "kube-scheduler to find the gang unschedulable",
+        )
+        apply_file(FIXTURES / "tiny.yaml", ns)
+        running_gang(ns, "tiny", 2, timeout=60)  # the GPUs are free for others
+        st = job(ns, "too-big")["status"]
+        assert not [p for p in pods(ns, "too-big") if p["spec"].get("nodeName")], "a partial gang holds GPUs"
+        assert st["phase"] == "Pending" and st.get("restartAttempt", 0) == 0, st
+        assert st.get("lastFailure") is None, st
+        assert condition(st, "GangScheduled")["status"] == "False"
+        kubectl("delete", JOBS, "too-big", "-n", ns, "--wait=false")
+        return
     # 16 of 20 pods get a node, 4 stay Pending (Insufficient nvidia.com/gpu) ...
     timed_out = lambda: (  # noqa: E731
         job(ns, "too-big").get("status", {}).get("lastFailure", {}).get("reason") == "GangSchedulingTimeout"

@@ -3,6 +3,7 @@ package dev.moe.operator;
 import dev.moe.api.v1alpha1.MoETrainingJob;
 import dev.moe.api.v1alpha1.MoETrainingJobSpec;
 import dev.moe.api.v1alpha1.MoETrainingJobStatus;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus.GangMode;
 import dev.moe.operator.config.OperatorConfig;
 import dev.moe.operator.dependents.HeadlessService;
 import dev.moe.operator.dependents.PlanConfigMap;
@@ -18,8 +19,11 @@ import dev.moe.operator.gang.GangNames;
 import dev.moe.operator.gang.GangObserver;
 import dev.moe.operator.gang.GangRestartPolicy;
 import dev.moe.operator.gang.GangState;
+import dev.moe.operator.gang.NativeGang;
+import dev.moe.operator.gang.Placement;
 import dev.moe.operator.gang.PodProblem;
 import dev.moe.operator.gang.PodTombstones;
+import dev.moe.operator.k8s.GangApi;
 import dev.moe.operator.k8s.GangWriter;
 import dev.moe.operator.k8s.JobEvents;
 import dev.moe.operator.k8s.NodeFleet;
@@ -103,6 +107,9 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
 
     @Inject
     NodeFleet fleet;
+
+    @Inject
+    GangApi gangApi;
 
     /** The clock; tests may replace it. */
     Clock clock = Clock.systemUTC();
@@ -245,7 +252,15 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
             return UpdateControl.noUpdate();
         }
         if (plan != null) {
-            GangWriter.create(ctx, job, plan, decision, config.gangSettings());
+            GangWriter.create(
+                    ctx,
+                    job,
+                    plan,
+                    decision,
+                    config.gangSettings(),
+                    gangMode(job, plan, decision, ctx, now),
+                    gangApi,
+                    now);
             GangLifecycle.dependentsWritten(job, decision, now);
         }
         GangWriter.annotate(ctx, job, decision);
@@ -267,12 +282,27 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
     }
 
     /**
+     * How this attempt's gang is scheduled (status.gangMode), decided when the whole gang is created and kept while
+     * the attempt lasts: its pods name a PodGroup or they do not, whatever the API server serves meanwhile.
+     */
+    private GangMode gangMode(
+            MoETrainingJob job, Plan plan, GangDecision decision, Context<MoETrainingJob> ctx, Instant now) {
+        MoETrainingJobStatus s = decision.status;
+        if (decision.createRanks.isEmpty() || (s.gangMode != null && decision.createRanks.size() < plan.nodes())) {
+            return s.gangMode;
+        }
+        Placement placement = new Placement(job, plan);
+        s.gangMode = NativeGang.mode(placement, !placement.queued() && gangApi.served(ctx.getClient(), now));
+        return s.gangMode;
+    }
+
+    /**
      * When no pod of the gang can be scheduled, asks whether any node could ever take one (see {@link FleetFit});
      * if none can, that becomes the gang's first problem.
      */
     /** Fitting nodes of the cluster beyond the gang's: how many bad nodes the job may exclude (gang.BadNodes). */
     private int spareNodes(MoETrainingJob job, Plan plan, Context<MoETrainingJob> ctx, Instant now) {
-        Map<String, String> selector = new dev.moe.operator.gang.Placement(job, plan).nodeSelector();
+        Map<String, String> selector = new Placement(job, plan).nodeSelector();
         return fleet.matching(ctx.getClient(), selector, now)
                 .map(nodes -> FleetFit.fitting(nodes, selector, plan.gpusPerNode()) - plan.nodes())
                 .orElse(0);

@@ -197,6 +197,12 @@ class MoETrainingJobReconcilerTest {
 
         Map<Integer, Pod> pods = podsByRank("gang");
         assertThat(pods.keySet()).containsExactly(0, 1, 2);
+        // The mock API server does not serve scheduling.k8s.io/v1alpha2: today's pod-by-pod gang, and status says so.
+        await().atMost(WAIT)
+                .untilAsserted(() -> assertThat(status("gang").gangMode)
+                        .isEqualTo(dev.moe.api.v1alpha1.MoETrainingJobStatus.GangMode.Fallback));
+        pods.values()
+                .forEach(p -> assertThat(p.getSpec().getAdditionalProperties()).doesNotContainKey("schedulingGroup"));
         pods.forEach((rank, p) -> {
             assertThat(p.getMetadata().getName()).isEqualTo("gang-node-" + rank);
             assertThat(env(p))

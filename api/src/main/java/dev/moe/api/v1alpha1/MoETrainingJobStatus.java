@@ -107,6 +107,20 @@ public class MoETrainingJobStatus {
             + " last resume; absent while suspended or finished.")
     public String activeSince;
 
+    @JsonPropertyDescription("How the current attempt's gang is scheduled all-or-nothing: Kueue (placement.queueName:"
+            + " Kueue admits the whole gang), Native (the cluster serves scheduling.k8s.io/v1alpha2: a Workload and"
+            + " a PodGroup with a gang policy of minCount = nodes, so kube-scheduler binds all pods or none), or"
+            + " Fallback (neither: pods are created one by one and a partly bound gang is given back after"
+            + " restartPolicy.gangSchedulingTimeoutSeconds).")
+    public GangMode gangMode;
+
+    /** How a gang is scheduled all-or-nothing (status.gangMode). */
+    public enum GangMode {
+        Kueue,
+        Native,
+        Fallback
+    }
+
     /** Lifecycle phase of the job. */
     public enum JobPhase {
         Pending,

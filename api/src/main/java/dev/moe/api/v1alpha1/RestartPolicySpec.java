@@ -55,8 +55,11 @@ public class RestartPolicySpec {
     @Min(1)
     @Max(SpecLimits.MAX_GANG_SCHEDULING_TIMEOUT_SECONDS)
     @Default("600")
-    @JsonPropertyDescription("If not every pod of the gang is running after this long, the partial gang is"
-            + " deleted and recreated, so it never holds GPUs while waiting.")
+    @JsonPropertyDescription("If not every pod of the gang is running after this long while some are bound, the"
+            + " partial gang is deleted and recreated, so it never holds GPUs while waiting. A gang of which no pod"
+            + " is bound holds nothing and keeps waiting (GangScheduled says why); in status.gangMode Native"
+            + " kube-scheduler binds all pods or none, so this fires only for a gang that is bound but not all"
+            + " running (e.g. an image that will not pull on some node). Not used with placement.queueName (Kueue).")
     public Integer gangSchedulingTimeoutSeconds = 600;
 
     @LimitReason("a gang restarted a thousand times for its infrastructure will not get better")

@@ -4,10 +4,12 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.moe.api.v1alpha1.MoETrainingJob;
 import dev.moe.api.v1alpha1.TrainerContract;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus.GangMode;
 import dev.moe.operator.gang.GangDecision;
 import dev.moe.operator.gang.GangNames;
 import dev.moe.operator.gang.GangPodFactory;
 import dev.moe.operator.gang.GangSettings;
+import dev.moe.operator.gang.NativeGang;
 import dev.moe.operator.gang.Placement;
 import dev.moe.plan.Plan;
 import io.fabric8.kubernetes.api.model.DeletionPropagation;
@@ -16,6 +18,7 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
+import java.time.Instant;
 import java.util.List;
 import org.jboss.logging.Logger;
 
@@ -33,18 +36,72 @@ public final class GangWriter {
      * Creates the decided ranks. Names are deterministic, so a create that meets this job's existing pod is a no-op
      * (an operator restart never duplicates a rank); a pod of that name the job does not control stops the gang
      * ({@link ObjectNotOwnedException}). One failed create does not stop the others of its wave; the first failure
-     * is rethrown and the next reconcile creates what is still missing.
+     * is rethrown and the next reconcile creates what is still missing. In {@link GangMode#Native} the attempt's Workload and PodGroup ({@link NativeGang}) are created first (create-first, like every derived
+     * object) and the pods name the PodGroup.
      */
     public static void create(
-            Context<MoETrainingJob> ctx, MoETrainingJob job, Plan plan, GangDecision decision, GangSettings settings) {
+            Context<MoETrainingJob> ctx,
+            MoETrainingJob job,
+            Plan plan,
+            GangDecision decision,
+            GangSettings settings,
+            GangMode mode,
+            GangApi api,
+            Instant now) {
+        if (decision.createRanks.isEmpty()) {
+            return;
+        }
         int attempt = decision.status.restartAttempt;
+        boolean nativeGang = mode == GangMode.Native;
+        if (nativeGang) {
+            createNativeGang(ctx, job, plan, attempt, api, now);
+        }
         for (List<Integer> wave : new Placement(job, plan).createWaves(decision.createRanks)) {
             BoundedParallel.runAll(wave.stream()
                     .<Runnable>map(rank -> {
                         Pod pod = GangPodFactory.render(job, plan, attempt, rank, settings);
+                        if (nativeGang) {
+                            NativeGang.join(pod, job, attempt);
+                        }
                         return () -> Ownership.create(ctx, job, pod);
                     })
                     .toList());
+        }
+    }
+
+    /**
+     * The attempt's Workload, then its PodGroup (the pods wait in the scheduler until it exists). A new PodGroup
+     * means a new attempt: those of earlier attempts (their pods are gone or going) are deleted by one
+     * deletecollection each, selected by job and job uid, so nothing the job did not create is reached.
+     */
+    private static void createNativeGang(
+            Context<MoETrainingJob> ctx, MoETrainingJob job, Plan plan, int attempt, GangApi api, Instant now) {
+        boolean topology = NativeGang.hasTopology(job, plan) && !api.topologyRefused(now);
+        try {
+            Ownership.createUncached(ctx.getClient(), job, NativeGang.workload(job, plan, attempt, topology));
+        } catch (KubernetesClientException e) {
+            if (!topology || e.getCode() != 422) {
+                throw e;
+            }
+            // Refused as invalid with a topology constraint: the apiserver lacks TopologyAwareWorkloadScheduling.
+            api.topologyWasRefused(now);
+            topology = false;
+            Ownership.createUncached(ctx.getClient(), job, NativeGang.workload(job, plan, attempt, false));
+        }
+        boolean created =
+                Ownership.createUncached(ctx.getClient(), job, NativeGang.podGroup(job, plan, attempt, topology));
+        String uid = job.getMetadata().getUid();
+        if (created && uid != null) {
+            for (String kind : List.of(NativeGang.POD_GROUP_KIND, NativeGang.WORKLOAD_KIND)) {
+                ctx.getClient()
+                        .genericKubernetesResources(NativeGang.API_VERSION, kind)
+                        .inNamespace(job.getMetadata().getNamespace())
+                        .withLabel(GangNames.JOB_LABEL, job.getMetadata().getName())
+                        .withLabel(GangNames.JOB_UID_LABEL, uid)
+                        .withLabel(GangNames.ATTEMPT_LABEL)
+                        .withoutLabel(GangNames.ATTEMPT_LABEL, String.valueOf(attempt))
+                        .delete();
+            }
         }
     }
 

@@ -1,7 +1,9 @@
 package dev.moe.operator.k8s;
 
 import dev.moe.api.v1alpha1.MoETrainingJob;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import java.util.Objects;
@@ -39,6 +41,34 @@ public final class Ownership {
                         desired.getKind(), desired.getMetadata().getName(), existing);
             }
             return existing != null ? existing : desired;
+        }
+    }
+
+    /**
+     * The same rule for objects no informer caches (the native gang's Workload and PodGroup, of an API Fabric8 has
+     * no model of): a plain create; a name taken by an object of this job is fine, by anyone else's is
+     * {@link ObjectNotOwnedException}.
+     *
+     * @return whether the object was created (false: this job's object of that name was there)
+     */
+    public static boolean createUncached(
+            KubernetesClient client, MoETrainingJob job, GenericKubernetesResource desired) {
+        var resources = client.genericKubernetesResources(desired.getApiVersion(), desired.getKind())
+                .inNamespace(desired.getMetadata().getNamespace());
+        try {
+            resources.resource(desired).create();
+            return true;
+        } catch (KubernetesClientException e) {
+            if (e.getCode() != 409) {
+                throw e;
+            }
+            GenericKubernetesResource existing =
+                    resources.withName(desired.getMetadata().getName()).get();
+            if (existing != null && !controlledBy(job, existing)) {
+                throw new ObjectNotOwnedException(
+                        desired.getKind(), desired.getMetadata().getName(), existing);
+            }
+            return false;
         }
     }
 
