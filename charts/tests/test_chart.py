@@ -106,6 +106,8 @@ def test_monitoring_objects_follow_their_switches():
     json.loads(dashboards[0]["data"]["moe-training.json"])
     pm = by_kind(docs, "PodMonitor")[0]
     assert pm["spec"]["selector"]["matchExpressions"][0]["key"] == "training.moe.dev/job"
+    # the job's namespace label of the operator's per-job series must survive the scrape (not exported_namespace)
+    assert by_kind(docs, "ServiceMonitor")[0]["spec"]["endpoints"][0]["honorLabels"] is True
 
 
 def test_chart_crd_is_the_generated_crd():
