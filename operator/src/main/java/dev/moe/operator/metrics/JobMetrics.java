@@ -228,13 +228,15 @@ public class JobMetrics {
                 id,
                 tags,
                 s -> s.progress != null ? num(s.progress.lastCheckpointStep) : Double.NaN));
-        meters.add(jobGauge("moe.job.restarts", "Gang restarts of the job", id, tags, s -> num(s.restarts)));
+        // Counts are 0 while status has none (a new job), not NaN: increase() over a series that starts with NaN is
+        // NaN, so the restart alerts would miss the first restarts.
+        meters.add(jobGauge("moe.job.restarts", "Gang restarts of the job", id, tags, s -> count(s.restarts)));
         meters.add(jobGauge(
                 "moe.job.infrastructure.restarts",
                 "Gang restarts of the job for infrastructure" + " failures (not counted toward maxRestarts)",
                 id,
                 tags,
-                s -> num(s.infrastructureRestarts)));
+                s -> count(s.infrastructureRestarts)));
         meters.add(jobGauge(
                 "moe.job.percent.done",
                 "Percent of training.steps done",
@@ -261,8 +263,9 @@ public class JobMetrics {
             if (c == null) {
                 return Double.NaN;
             }
+            // A job not yet given a status reads as an empty one: Pending, no restarts, no progress (NaN).
             return c.get(rid)
-                    .map(MoETrainingJob::getStatus)
+                    .map(j -> j.getStatus() != null ? j.getStatus() : new MoETrainingJobStatus())
                     .map(f::applyAsDouble)
                     .orElse(Double.NaN);
         };
@@ -320,5 +323,9 @@ public class JobMetrics {
 
     private static double num(Number n) {
         return n != null ? n.doubleValue() : Double.NaN;
+    }
+
+    private static double count(Number n) {
+        return n != null ? n.doubleValue() : 0;
     }
 }
