@@ -7,12 +7,14 @@
 # CPU as local processes through e2e/runner/local_runner.py; needs the trainer venv, ensured first);
 # hostile = e2e/hostile_tests (pytest: hostile jobs refused or reported, the operator unharmed after each; starts
 # the operator first); webhook = e2e/webhook_tests (pytest: the plan engine's admission webhook registered on the
-# real apiserver with the chart's configuration and a loopback URL; starts the operator first).
-# Env: MOE_E2E_SUITES (default "smoke api operator contract hostile webhook"),
+# real apiserver with the chart's configuration and a loopback URL; starts the operator first); prometheus =
+# e2e/operator_tests/test_prometheus_scrape.py (a real Prometheus, e2e/bin/build-prometheus.sh, scrapes the operator
+# and a CPU trainer run under it; every dashboard query and alert answers with the labels it uses).
+# Env: MOE_E2E_SUITES (default "smoke api operator contract hostile webhook prometheus"),
 # MOE_E2E_KEEP_CLUSTER=1 leaves the cluster running afterwards.
 set -uo pipefail
 source "$(dirname "$0")/bin/env.sh"
-SUITES=${MOE_E2E_SUITES:-smoke api operator contract hostile webhook}
+SUITES=${MOE_E2E_SUITES:-smoke api operator contract hostile webhook prometheus}
 
 "$E2E_DIR/bin/build-binaries.sh" >/dev/null || { e2e_log "building the binaries failed"; exit 1; }
 cleanup() {
@@ -32,13 +34,18 @@ for suite in $SUITES; do
     api)   (cd "$REPO_DIR" && python3 -m pytest -q -p no:cacheprovider "$E2E_DIR/tests") ;;
     operator) "$E2E_DIR/bin/operator-up.sh" \
               && (cd "$REPO_DIR" && python3 -m pytest -q -p no:cacheprovider "$E2E_DIR/operator_tests" \
-                    --ignore="$E2E_DIR/operator_tests/test_contract_run.py") ;;
+                    --ignore="$E2E_DIR/operator_tests/test_contract_run.py" \
+                    --ignore="$E2E_DIR/operator_tests/test_prometheus_scrape.py") ;;
     contract) "$REPO_DIR/trainer-image/scripts/ensure-venv.sh" >/dev/null && "$E2E_DIR/bin/operator-up.sh" \
               && (cd "$REPO_DIR" && python3 -m pytest -q -s -p no:cacheprovider "$E2E_DIR/operator_tests/test_contract_run.py") ;;
     hostile) "$E2E_DIR/bin/operator-up.sh" \
               && (cd "$REPO_DIR" && python3 -m pytest -q -p no:cacheprovider "$E2E_DIR/hostile_tests") ;;
     webhook) "$E2E_DIR/bin/operator-up.sh" \
               && (cd "$REPO_DIR" && python3 -m pytest -q -p no:cacheprovider "$E2E_DIR/webhook_tests") ;;
+    prometheus) "$REPO_DIR/trainer-image/scripts/ensure-venv.sh" >/dev/null \
+              && "$E2E_DIR/bin/build-prometheus.sh" >/dev/null && "$E2E_DIR/bin/operator-up.sh" \
+              && (cd "$REPO_DIR" && "${MOE_VENV:-$HOME/.cache/moe/venv}/bin/python" -m pytest -q -p no:cacheprovider \
+                    "$E2E_DIR/operator_tests/test_prometheus_scrape.py") ;;  # the venv: PyYAML for the chart
     *)     e2e_log "unknown suite $suite"; false ;;
   esac || failed_suites+=("$suite")
 done

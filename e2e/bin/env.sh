@@ -14,6 +14,7 @@ SCHEDULER_PORT=${MOE_E2E_SCHEDULER_PORT:-20259}
 KWOK_PORT=${MOE_E2E_KWOK_PORT:-20247}
 OPERATOR_PORT=${MOE_E2E_OPERATOR_PORT:-18080}     # the operator's HTTP: health, metrics
 WEBHOOK_PORT=${MOE_E2E_WEBHOOK_PORT:-18443}       # the operator's HTTPS: the admission webhook (e2e/webhook_tests)
+PROMETHEUS_PORT=${MOE_E2E_PROMETHEUS_PORT:-19090} # Prometheus' HTTP API (suite prometheus: e2e/operator_tests/test_prometheus_scrape.py)
 # Fake GPU fleet
 NODES=${MOE_E2E_NODES:-16}
 GPUS_PER_NODE=${MOE_E2E_GPUS_PER_NODE:-8}
