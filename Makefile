@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export JAVA_HOME ?= /usr/lib/jvm/java-17-openjdk-amd64
 MVN := mvn -B -ntp
 
-.PHONY: test lint format test-java test-trainer test-e2e test-chart build demo deps-python deps-k8s deps-kueue
+.PHONY: test lint format test-java test-trainer test-e2e test-chart build demo deps-python deps-k8s deps-kueue deps-prometheus
 
 build:                       ## operator jar, plan CLI jar, generated CRDs
 	$(MVN) -DskipTests package
@@ -17,6 +17,8 @@ deps-k8s:                    ## kube-apiserver, scheduler, controller-manager, e
 
 deps-kueue:                  ## the Kueue manager (e2e suite kueue) built from the Go proxy, with its CRDs and webhooks
 	bash e2e/bin/build-kueue.sh
+deps-prometheus:             ## prometheus + promtool 3.x built from the Go proxy (e2e/bin/versions.sh pins them)
+	bash e2e/bin/build-prometheus.sh >/dev/null
 
 lint: deps-python            ## Python format and lint (ruff, ruff.toml); Java formatting is checked by `mvn verify` (Spotless)
 	$(HOME)/.cache/moe/venv/bin/ruff format --check .
@@ -33,10 +35,10 @@ test-java:                   ## plan engine, CLI, reconciler unit tests, CRD dri
 test-trainer: deps-python    ## trainer on CPU: parity with transformers, gloo EP/TP/DP, checkpoint/resume
 	bash trainer-image/scripts/test.sh
 
-test-e2e: deps-k8s deps-kueue build     ## real kube-apiserver + etcd + scheduler + KWOK: CEL tier and e2e scenarios
+test-e2e: deps-k8s deps-kueue deps-prometheus build     ## real kube-apiserver + etcd + scheduler + KWOK: CEL tier and e2e scenarios
 	bash e2e/run-tests.sh
 
-test-chart: deps-python      ## Helm chart rendered by real helm: RBAC, monitoring switches, CRD copy, queried metrics
+test-chart: deps-python deps-prometheus  ## Helm chart by real helm: RBAC, monitoring, CRD copy; alerts by promtool
 	$(HOME)/.cache/moe/venv/bin/python -m pytest -q charts/tests
 
 test: lint test-java test-trainer test-chart test-e2e

@@ -9,15 +9,17 @@
 # the operator first); webhook = e2e/webhook_tests (pytest: the plan engine's admission webhook registered on the
 # real apiserver with the chart's configuration and a loopback URL; starts the operator first); chart =
 # e2e/chart_tests (pytest: `helm install` of charts/moe-operator into the real apiserver, its objects, RBAC and
-# webhook verified, upgrade and uninstall; restarts the operator on the chart's certificate and back); kueue =
+# webhook verified, upgrade and uninstall; restarts the operator on the chart's certificate and back); prometheus =
+# e2e/operator_tests/test_prometheus_scrape.py (a real Prometheus, e2e/bin/build-prometheus.sh, scrapes the operator
+# and a CPU trainer run under it; every dashboard query and alert answers with the labels it uses); kueue =
 # e2e/kueue_tests (pytest: a real Kueue manager, e2e/bin/kueue-up.sh, admits the operator's gangs as pod groups:
 # quota, topology-aware placement, preemption, waitForPodsReady; Kueue is stopped and its webhooks unregistered
 # afterwards, so it runs last).
-# Env: MOE_E2E_SUITES (default "smoke api operator contract hostile webhook chart kueue"),
+# Env: MOE_E2E_SUITES (default "smoke api operator contract hostile webhook chart prometheus kueue"),
 # MOE_E2E_KEEP_CLUSTER=1 leaves the cluster running afterwards.
 set -uo pipefail
 source "$(dirname "$0")/bin/env.sh"
-SUITES=${MOE_E2E_SUITES:-smoke api operator contract hostile webhook chart kueue}
+SUITES=${MOE_E2E_SUITES:-smoke api operator contract hostile webhook chart prometheus kueue}
 
 "$E2E_DIR/bin/build-binaries.sh" >/dev/null || { e2e_log "building the binaries failed"; exit 1; }
 if [[ " $SUITES " == *" kueue "* ]]; then
@@ -40,7 +42,8 @@ for suite in $SUITES; do
     api)   (cd "$REPO_DIR" && python3 -m pytest -q -p no:cacheprovider "$E2E_DIR/tests") ;;
     operator) "$E2E_DIR/bin/operator-up.sh" \
               && (cd "$REPO_DIR" && python3 -m pytest -q -p no:cacheprovider "$E2E_DIR/operator_tests" \
-                    --ignore="$E2E_DIR/operator_tests/test_contract_run.py") ;;
+                    --ignore="$E2E_DIR/operator_tests/test_contract_run.py" \
+                    --ignore="$E2E_DIR/operator_tests/test_prometheus_scrape.py") ;;
     contract) "$REPO_DIR/trainer-image/scripts/ensure-venv.sh" >/dev/null && "$E2E_DIR/bin/operator-up.sh" \
               && (cd "$REPO_DIR" && python3 -m pytest -q -s -p no:cacheprovider "$E2E_DIR/operator_tests/test_contract_run.py") ;;
     hostile) "$E2E_DIR/bin/operator-up.sh" \
@@ -52,6 +55,10 @@ for suite in $SUITES; do
     kueue) ( "$E2E_DIR/bin/kueue-up.sh" && "$E2E_DIR/bin/operator-up.sh" \
               && (cd "$REPO_DIR" && python3 -m pytest -q -p no:cacheprovider "$E2E_DIR/kueue_tests") )
            rc=$?; "$E2E_DIR/bin/kueue-down.sh"; (exit $rc) ;;
+    prometheus) "$REPO_DIR/trainer-image/scripts/ensure-venv.sh" >/dev/null \
+              && "$E2E_DIR/bin/build-prometheus.sh" >/dev/null && "$E2E_DIR/bin/operator-up.sh" \
+              && (cd "$REPO_DIR" && "${MOE_VENV:-$HOME/.cache/moe/venv}/bin/python" -m pytest -q -p no:cacheprovider \
+                    "$E2E_DIR/operator_tests/test_prometheus_scrape.py") ;;  # the venv: PyYAML for the chart
     *)     e2e_log "unknown suite $suite"; false ;;
   esac || failed_suites+=("$suite")
 done

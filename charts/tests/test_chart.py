@@ -123,6 +123,8 @@ def test_monitoring_objects_follow_their_switches():
     json.loads(dashboards[0]["data"]["moe-training.json"])
     pm = by_kind(docs, "PodMonitor")[0]
     assert pm["spec"]["selector"]["matchExpressions"][0]["key"] == "training.moe.dev/job"
+    # the job's namespace label of the operator's per-job series must survive the scrape (not exported_namespace)
+    assert by_kind(docs, "ServiceMonitor")[0]["spec"]["endpoints"][0]["honorLabels"] is True
 
 
 def test_monitoring_objects_only_where_the_prometheus_operator_api_is_served():

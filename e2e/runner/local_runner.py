@@ -182,6 +182,7 @@ class PodProcess:
         self.started = self.ended = None
         self.kill_deadline: float | None = None
         self.dir: pathlib.Path | None = None
+        self.metrics_port: int | None = None
 
     def to_json(self) -> dict:
         return {
@@ -193,6 +194,7 @@ class PodProcess:
             "log": self.log_path,
             "exitCode": self.exit_code,
             "dir": str(self.dir) if self.dir else None,
+            "metricsPort": self.metrics_port,
             "started": self.started,
             "ended": self.ended,
         }
@@ -440,7 +442,8 @@ class Runner:
             env["MASTER_PORT"] = str(self.master_ports[key])
         nproc = int(env.get("NPROC_PER_NODE", "1") or 1)
         if "MOE_METRICS_PORT" in env:
-            env["MOE_METRICS_PORT"] = str(free_port(nproc))
+            p.metrics_port = free_port(nproc)  # in state.json: where a scraper finds local rank 0 (the pod's port)
+            env["MOE_METRICS_PORT"] = str(p.metrics_port)
         if SA_PATH != translate(SA_PATH):
             env["MOE_K8S_SA_DIR"] = translate(SA_PATH)
 

@@ -4,6 +4,7 @@ import dev.moe.api.v1alpha1.MoETrainingJob;
 import dev.moe.api.v1alpha1.MoETrainingJobStatus;
 import dev.moe.api.v1alpha1.MoETrainingJobStatus.JobPhase;
 import dev.moe.operator.gang.FailureClassifier;
+import dev.moe.operator.k8s.WriteRejection;
 import io.javaoperatorsdk.operator.api.reconciler.IndexedResourceCache;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.micrometer.core.instrument.Counter;
@@ -82,9 +83,16 @@ public class JobMetrics {
         gauges.add(Gauge.builder("moe.gpus.requested", this, JobMetrics::gpusRequested)
                 .description("GPUs requested by gangs that have pods (Pending or Running jobs)")
                 .register(registry));
+        // Counters and timers of closed label sets exist from the start at 0, so a dashboard panel or an alert on
+        // them has a series (0, not "no data") before the first restart, error or refused write.
         for (String reason : FailureClassifier.REASONS) {
             restartCounter(reason);
         }
+        for (String reason : List.of(WriteRejection.OBJECT_NOT_OWNED, WriteRejection.API_REJECTED)) {
+            writeRejectionCounter(reason);
+        }
+        reconcileTimer(true);
+        reconcileTimer(false);
         registered = true;
     }
 
@@ -123,11 +131,15 @@ public class JobMetrics {
     }
 
     public void stopReconcile(Timer.Sample sample, boolean success) {
-        sample.stop(Timer.builder("moe.reconcile.duration")
+        sample.stop(reconcileTimer(success));
+    }
+
+    private Timer reconcileTimer(boolean success) {
+        return Timer.builder("moe.reconcile.duration")
                 .description("Reconcile duration")
                 .tag("result", success ? "success" : "error")
                 .publishPercentileHistogram()
-                .register(registry));
+                .register(registry);
     }
 
     private Counter restartCounter(String reason) {
@@ -163,14 +175,16 @@ public class JobMetrics {
      */
     public void writeRejected(String reason) {
         registerGlobal();
-        writeRejections
-                .computeIfAbsent(
-                        reason,
-                        r -> Counter.builder("moe.write.rejections")
-                                .description("Writes of derived objects refused (ObjectNotOwned, ApiRejected)")
-                                .tag("reason", r)
-                                .register(registry))
-                .increment();
+        writeRejectionCounter(reason).increment();
+    }
+
+    private Counter writeRejectionCounter(String reason) {
+        return writeRejections.computeIfAbsent(
+                reason,
+                r -> Counter.builder("moe.write.rejections")
+                        .description("Writes of derived objects refused (ObjectNotOwned, ApiRejected)")
+                        .tag("reason", r)
+                        .register(registry));
     }
 
     /** Makes sure the per-job gauges of {@code job} exist, and drops those of jobs that are gone. */
@@ -214,13 +228,15 @@ public class JobMetrics {
                 id,
                 tags,
                 s -> s.progress != null ? num(s.progress.lastCheckpointStep) : Double.NaN));
-        meters.add(jobGauge("moe.job.restarts", "Gang restarts of the job", id, tags, s -> num(s.restarts)));
+        // Counts are 0 while status has none (a new job), not NaN: increase() over a series that starts with NaN is
+        // NaN, so the restart alerts would miss the first restarts.
+        meters.add(jobGauge("moe.job.restarts", "Gang restarts of the job", id, tags, s -> count(s.restarts)));
         meters.add(jobGauge(
                 "moe.job.infrastructure.restarts",
                 "Gang restarts of the job for infrastructure" + " failures (not counted toward maxRestarts)",
                 id,
                 tags,
-                s -> num(s.infrastructureRestarts)));
+                s -> count(s.infrastructureRestarts)));
         meters.add(jobGauge(
                 "moe.job.percent.done",
                 "Percent of training.steps done",
@@ -247,8 +263,9 @@ public class JobMetrics {
             if (c == null) {
                 return Double.NaN;
             }
+            // A job not yet given a status reads as an empty one: Pending, no restarts, no progress (NaN).
             return c.get(rid)
-                    .map(MoETrainingJob::getStatus)
+                    .map(j -> j.getStatus() != null ? j.getStatus() : new MoETrainingJobStatus())
                     .map(f::applyAsDouble)
                     .orElse(Double.NaN);
         };
@@ -306,5 +323,9 @@ public class JobMetrics {
 
     private static double num(Number n) {
         return n != null ? n.doubleValue() : Double.NaN;
+    }
+
+    private static double count(Number n) {
+        return n != null ? n.doubleValue() : 0;
     }
 }
