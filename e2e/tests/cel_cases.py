@@ -279,8 +279,16 @@ CASES: list[Case] = [
         id="trainer-seccomp-localhost-profile",
         path=".spec.trainer.securityContext.seccompProfile",
         rule=SECCOMP,
-        ok={"spec": {"trainer": {"securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": "p.json"}}}}},
-        bad={"spec": {"trainer": {"securityContext": {"seccompProfile": {"type": "Unconfined", "localhostProfile": "p"}}}}},
+        ok={
+            "spec": {
+                "trainer": {"securityContext": {"seccompProfile": {"type": "Localhost", "localhostProfile": "p.json"}}}
+            }
+        },
+        bad={
+            "spec": {
+                "trainer": {"securityContext": {"seccompProfile": {"type": "Unconfined", "localhostProfile": "p"}}}
+            }
+        },
     ),
     Case(
         id="pod-volume-names-unique",

@@ -232,7 +232,6 @@ public final class GangPodFactory {
         env.put(name, new EnvVar(name, value, null));
     }
 
-
     /** Volumes and mounts of the trainer container. */
     record Volumes(List<Volume> volumes, List<VolumeMount> mounts, String checkpointDir) {}
 
