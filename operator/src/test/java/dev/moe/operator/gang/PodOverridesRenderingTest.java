@@ -132,7 +132,9 @@ class PodOverridesRenderingTest {
                 .containsExactly("registry-creds");
         assertThat(p.getSpec().getSecurityContext().getRunAsUser()).isEqualTo(1000L);
         assertThat(p.getSpec().getSecurityContext().getFsGroup()).isEqualTo(2000L);
-        assertThat(p.getSpec().getVolumes()).extracting(Volume::getName).containsExactly("plan", "dshm", "pod-info", "cache");
+        assertThat(p.getSpec().getVolumes())
+                .extracting(Volume::getName)
+                .containsExactly("plan", "dshm", "pod-info", "cache");
         assertThat(trainer(p).getVolumeMounts())
                 .extracting(VolumeMount::getMountPath)
                 .containsExactly("/etc/moe", "/dev/shm", "/etc/moe-pod", "/mnt/cache");
