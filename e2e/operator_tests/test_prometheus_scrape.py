@@ -53,6 +53,7 @@ def _last_line(script: str) -> str:
 def rendered_monitoring() -> dict[str, dict]:
     helm = os.environ.get("HELM") or _last_line("charts/scripts/ensure-helm.sh")
     args = [helm, "template", RELEASE, str(CHART), "--namespace", RELEASE_NS, "--kube-version", "1.36.3"]
+    args += ["--api-versions", "monitoring.coreos.com/v1"]  # the chart renders monitoring objects only where served
     for s in ("serviceMonitor", "podMonitor", "prometheusRule"):
         args += ["--set", f"metrics.{s}.enabled=true"]
     docs = [d for d in yaml.safe_load_all(subprocess.check_output(args, text=True)) if d]
