@@ -210,6 +210,7 @@ def test_deployment_service_and_service_account_as_the_values_ask(release):
 ALLOWED = [
     ("watch", "moetrainingjobs.training.moe.dev", None),
     ("patch", "moetrainingjobs.training.moe.dev", "status"),
+    ("delete", "moetrainingjobs.training.moe.dev", None),  # spec.ttlSecondsAfterFinished
     ("create", "pods", None),
     ("deletecollection", "pods", None),
     ("create", "services", None),
@@ -225,7 +226,6 @@ ALLOWED = [
 DENIED = [
     ("update", "moetrainingjobs.training.moe.dev", None),
     ("patch", "moetrainingjobs.training.moe.dev", None),
-    ("delete", "moetrainingjobs.training.moe.dev", None),
     ("create", "moetrainingjobs.training.moe.dev", None),
     ("get", "secrets", None),
     ("list", "secrets", None),
