@@ -57,6 +57,7 @@ JOB_LABEL = "training.moe.dev/job"
 ATTEMPT_LABEL = "training.moe.dev/attempt"
 JOBS = "moetrainingjobs.training.moe.dev"
 HOLD, EXIT_CODE, RUN_SECONDS = "e2e.moe.dev/hold", "e2e.moe.dev/exit-code", "e2e.moe.dev/run-seconds"
+RUNNER_MARK = "MOE_E2E_RUNNER_KUBECONFIG"  # env of every pod process: the kubeconfig of the cluster it belongs to
 TERMINATION_MESSAGE = "e2e.moe.dev/termination-message"  # the moe-pod-exit stage copies it into the terminated state
 SA_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -416,6 +417,9 @@ class Runner:
             "KUBERNETES_SERVICE_HOST": self.api_host,
             "KUBERNETES_SERVICE_PORT": self.api_port,
             "MOE_PYTHON": self.args.python,
+            # marks the process as a pod of this cluster, so e2e/bin/cluster-down.sh can reap it even when the
+            # runner itself was killed (SIGKILL, a test's timeout) and could not stop its process groups
+            RUNNER_MARK: os.path.realpath(os.environ.get("KUBECONFIG", "")),
         }
         for ef in c.get("envFrom", []):
             prefix = ef.get("prefix", "")
