@@ -409,8 +409,8 @@ SCHEMA_CASES: list[SchemaCase] = [
     ),
     SchemaCase(
         "progress-deadline-range",
-        {"spec": {"restartPolicy": {"progressDeadlineSeconds": 0}}},
-        "spec.restartPolicy.progressDeadlineSeconds in body should be greater than or equal to 1",
+        {"spec": {"restartPolicy": {"progressDeadlineSeconds": 19}}},
+        "spec.restartPolicy.progressDeadlineSeconds in body should be greater than or equal to 20",
     ),
     SchemaCase(
         "image-without-spaces",

@@ -35,6 +35,7 @@ EXIT_STOPPED = 143  # 128 + SIGTERM: stopped on request after a checkpoint (sect
 
 # Section 4: progress report.
 PROGRESS_ANNOTATION = "training.moe.dev/progress"
+PROGRESS_MIN_INTERVAL_SECONDS = 10  # rank 0 reports at most this often (and at the end)
 
 # Section 5: checkpoint before stop.
 CHECKPOINT_REQUEST_ANNOTATION = "training.moe.dev/checkpoint-request"

@@ -9,7 +9,13 @@ import ssl
 import time
 import urllib.request
 
-from .contract import POD_NAME, POD_NAMESPACE, PROGRESS_ANNOTATION, PROGRESS_TO_POD_ANNOTATION
+from .contract import (
+    POD_NAME,
+    POD_NAMESPACE,
+    PROGRESS_ANNOTATION,
+    PROGRESS_MIN_INTERVAL_SECONDS,
+    PROGRESS_TO_POD_ANNOTATION,
+)
 
 log = logging.getLogger("moe_trainer.progress")
 ANNOTATION = PROGRESS_ANNOTATION
@@ -17,7 +23,9 @@ SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 class ProgressReporter:
-    def __init__(self, spec: str | None, env=None, min_interval_s: float = 10.0, sa_dir: str = SA_DIR):
+    def __init__(
+        self, spec: str | None, env=None, min_interval_s: float = PROGRESS_MIN_INTERVAL_SECONDS, sa_dir: str = SA_DIR
+    ):
         env = os.environ if env is None else env
         self.spec, self.min_interval = (spec or "").strip(), min_interval_s
         # MOE_K8S_SA_DIR: where the service-account token, ca.crt and namespace are, when not at the in-cluster

@@ -78,12 +78,13 @@ public class RestartPolicySpec {
     @Size(max = SpecLimits.MAX_FAILURE_RULES)
     public List<FailureRule> rules;
 
-    @LimitReason("a training step that takes more than a day is a stopped job")
-    @Min(1)
+    @LimitReason("at least two of the trainer's 10 s progress-report intervals (a healthy gang's report can lag a"
+            + " step by one); a training step that takes more than a day is a stopped job")
+    @Min(SpecLimits.MIN_PROGRESS_DEADLINE_SECONDS)
     @Max(SpecLimits.MAX_PROGRESS_DEADLINE_SECONDS)
     @JsonPropertyDescription("Stall detection: when global rank 0 reports no new step for this long while the"
-            + " gang runs, the gang is restarted with reason Stalled (counted, unless a rule says otherwise). Off"
-            + " when unset.")
+            + " gang runs, the gang is restarted with reason Stalled (counted, unless a rule says otherwise). At"
+            + " least 20: the trainer reports progress at most every 10 s. Off when unset.")
     public Integer progressDeadlineSeconds;
 
     @LimitReason("loading a model and the first step take minutes, not days")

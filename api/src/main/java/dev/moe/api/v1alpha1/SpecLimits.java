@@ -124,6 +124,11 @@ public final class SpecLimits {
     public static final int MAX_FAILURE_MESSAGE_LENGTH = 2048;
     /** Progress deadlines and startup graces: at most a day without a step. */
     public static final int MAX_PROGRESS_DEADLINE_SECONDS = 86_400;
+    /**
+     * A stall deadline below two of the trainer's report intervals would call a healthy gang Stalled: a step
+     * reported just after one report waits a whole interval for the next.
+     */
+    public static final int MIN_PROGRESS_DEADLINE_SECONDS = 2 * TrainerContract.PROGRESS_MIN_INTERVAL_SECONDS;
     /** How long the operator waits for a checkpoint before a stop: at most an hour holding a suspended gang. */
     public static final int MAX_STOP_CHECKPOINT_TIMEOUT_SECONDS = 3600;
 

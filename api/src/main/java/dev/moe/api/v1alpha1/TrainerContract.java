@@ -94,6 +94,11 @@ public final class TrainerContract {
 
     // Section 4: progress report.
     public static final String PROGRESS_ANNOTATION = "training.moe.dev/progress";
+    /**
+     * Global rank 0 reports at most once per this many seconds (and at the end), so a report can lag a step by up to
+     * this long: stall deadlines must be longer ({@link SpecLimits#MIN_PROGRESS_DEADLINE_SECONDS}).
+     */
+    public static final int PROGRESS_MIN_INTERVAL_SECONDS = 10;
 
     // Section 5: checkpoint before stop.
     /**

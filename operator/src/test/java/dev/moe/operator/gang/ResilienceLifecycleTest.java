@@ -266,15 +266,15 @@ class ResilienceLifecycleTest {
 
     @Test
     void aStallRuleCanMakeItUncounted() {
-        job.getSpec().restartPolicy.progressDeadlineSeconds = 10;
-        job.getSpec().restartPolicy.progressStartupGraceSeconds = 10;
+        job.getSpec().restartPolicy.progressDeadlineSeconds = 20;
+        job.getSpec().restartPolicy.progressStartupGraceSeconds = 20;
         FailureRule r = new FailureRule();
         r.reasons = List.of(Reason.Stalled);
         r.action = Action.RestartGangUncounted;
         job.getSpec().restartPolicy.rules = List.of(r);
         decide(List.of(), T0);
         decide(runningGang(0), T0);
-        GangDecision d = decide(runningGang(0), T0.plusSeconds(10));
+        GangDecision d = decide(runningGang(0), T0.plusSeconds(20));
         assertThat(d.status.lastFailure.reason).isEqualTo("Stalled");
         assertThat(d.status.infrastructureRestarts).isEqualTo(1);
         assertThat(d.status.restarts).isZero();
