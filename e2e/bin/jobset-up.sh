@@ -38,7 +38,12 @@ fi
 
 # ---- CRD --------------------------------------------------------------------------------------------------------
 kubectl apply --server-side --force-conflicts --field-manager=e2e-jobset-install -f "$config_dir/crd/" >/dev/null
-kubectl wait --for=condition=Established --timeout=60s crd/jobsets.jobset.x-k8s.io >/dev/null
+# Right after the apply the CRD may have no status.conditions yet, which `kubectl wait` reports as an error: retry.
+deadline=$((SECONDS + READY_TIMEOUT))
+until kubectl wait --for=condition=Established --timeout=10s crd/jobsets.jobset.x-k8s.io >/dev/null 2>&1; do
+  (( SECONDS < deadline )) || { e2e_log "crd/jobsets.jobset.x-k8s.io not Established after ${READY_TIMEOUT}s"; exit 1; }
+  sleep 1
+done
 
 # ---- the Configuration (api/config/v1alpha1 of the module) -----------------------------------------------------------
 cat >"$dir/config.yaml" <<CONFIG
