@@ -78,8 +78,15 @@ def one_run(i, ns, jobset_file, name, job, pods, log):
         60,
         "victim Failed",
     )
-    t_rec_created = watch.wait(lambda: watch.all_at(1, pods, "seen"), 180, "new gang created") - t_fail
-    t_rec_running = watch.wait(lambda: watch.all_at(1, pods, "running"), 180, "new gang Running") - t_fail
+    try:
+        t_rec_created = watch.wait(lambda: watch.all_at(1, pods, "seen"), 180, "new gang created") - t_fail
+        t_rec_running = watch.wait(lambda: watch.all_at(1, pods, "running"), 180, "new gang Running") - t_fail
+    except TimeoutError:
+        seen = {a: len(watch.of_attempt(a)) for a in range(3)}
+        listed = bg.kubectl("get", "pods", "-n", ns, "-l", selector, "-L", RESTART_ATTEMPT.replace("\\", ""))
+        log(f"timed out: pods per attempt in the watch {seen} (watch alive: {watch.proc.poll() is None}); now:")
+        log(listed)
+        raise
     time.sleep(3)
     restart_writes = bg.delta(bg.api_writes(), m2)
     restart_audit = bg.audit_writes(a3, client=client_of)
