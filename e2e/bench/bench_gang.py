@@ -85,8 +85,9 @@ def client_of(user_agent):
     return ua.split("/")[0] or "?"
 
 
-def audit_writes(since):
-    """Writes per client (user agent) in the audit log after byte offset `since`; None without an audit log."""
+def audit_writes(since, client=client_of):
+    """Writes per client (user agent, named by `client`) in the audit log after byte offset `since`; None without
+    an audit log."""
     if since is None or not AUDIT_LOG.exists():
         return None
     by_client = collections.Counter()
@@ -100,7 +101,7 @@ def audit_writes(since):
                 continue
             if ev.get("stage") != "ResponseComplete":
                 continue
-            c = client_of(ev.get("userAgent"))
+            c = client(ev.get("userAgent"))
             ref = ev.get("objectRef", {})
             by_client[c] += 1
             by_what[
@@ -133,7 +134,9 @@ class PodWatch:
         '{.spec.nodeName}|{.status.phase}|{.metadata.deletionTimestamp}{"\\n"}'
     )
 
-    def __init__(self, ns, job):
+    def __init__(self, ns, job, selector=None, attempt_label=r"training\.moe\.dev/attempt"):
+        """selector / attempt_label: other pods than the operator's (bench_jobset.py: JobSet's restart-attempt)."""
+        fmt = self.FMT.replace(r"training\.moe\.dev/attempt", attempt_label)
         self.lock = threading.Lock()
         self.pods = {}  # uid -> dict(name, attempt, node, phase, deleting, seen, bound, running, failed)
         self.gone = set()
@@ -145,11 +148,11 @@ class PodWatch:
                 "-n",
                 ns,
                 "-l",
-                f"training.moe.dev/job={job}",
+                selector or f"training.moe.dev/job={job}",
                 "--watch",
                 "--output-watch-events=false",
                 "-o",
-                self.FMT,
+                fmt,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Stops every process that cluster-up.sh / operator-up.sh started (pid files in $MOE_E2E_WORK/pids):
-# first the clients (operator, Prometheus of the prometheus suite, kwok, scheduler, controller-manager) together,
-# then the pod processes of e2e/runner/local_runner.py still running (found by the mark in their environment),
-# then kube-apiserver, then etcd.
+# first the clients (operator, Kueue, JobSet of e2e/bench/fleet.sh, Prometheus of the prometheus suite, kwok,
+# scheduler, controller-manager) together, then the pod processes of e2e/runner/local_runner.py still running
+# (found by the mark in their environment), then kube-apiserver, then etcd.
 # MOE_E2E_KEEP_DATA=1 keeps the etcd data dir; logs and certificates are always kept.
 set -uo pipefail
 source "$(dirname "$0")/env.sh"
@@ -28,7 +28,7 @@ stop_group() {  # TERM all of the group, wait up to 10 s, then KILL what is left
     stopped=$((stopped + 1))
   done
 }
-stop_group operator kueue prometheus kwok kube-scheduler kube-controller-manager
+stop_group operator kueue jobset prometheus kwok kube-scheduler kube-controller-manager
 # Pod processes of e2e/runner/local_runner.py run in their own sessions and outlive a runner that was killed: find
 # them by the mark the runner puts in their environment (this cluster's kubeconfig) and stop their process groups.
 reap_runner_pods() {

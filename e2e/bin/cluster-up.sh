@@ -5,6 +5,8 @@
 # Writes $MOE_E2E_WORK/kubeconfig (default e2e/.work/kubeconfig) and prints `export KUBECONFIG=...` on stdout.
 # Ports: MOE_E2E_{ETCD,ETCD_PEER,APISERVER,KCM,SCHEDULER,KWOK}_PORT. Stop with cluster-down.sh.
 # MOE_E2E_APISERVER_EXTRA_ARGS: more kube-apiserver flags (e2e/bench/run.sh turns on an audit log with it).
+# MOE_E2E_KCM_EXTRA_ARGS: more kube-controller-manager flags (e2e/bench/fleet.sh raises its client rate limit with
+#   "--kube-api-qps=500 --kube-api-burst=500"; default: none, i.e. the controller-manager's own 20 QPS / burst 30).
 # MOE_E2E_FEATURE_GATES: --feature-gates of apiserver, controller-manager and scheduler (default: the alpha gang
 #   scheduling API, scheduling.k8s.io/v1alpha2 Workload/PodGroup, and the scheduler's gang and topology plugins);
 #   when non-empty the apiserver also serves scheduling.k8s.io/v1alpha2. Set it to "" for a cluster without them.
@@ -116,7 +118,7 @@ start kube-controller-manager kube-controller-manager \
   --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --leader-elect=false \
   --service-account-private-key-file="$pki/sa.key" --root-ca-file="$pki/ca.crt" \
   --controllers='*' --use-service-account-credentials=false --enable-garbage-collector=true \
-  --node-monitor-grace-period=60s --concurrent-gc-syncs=10 "${gate_args[@]}"
+  --node-monitor-grace-period=60s --concurrent-gc-syncs=10 "${gate_args[@]}" ${MOE_E2E_KCM_EXTRA_ARGS:-}
 start kube-scheduler kube-scheduler \
   --kubeconfig="$KUBECONFIG_PATH" --authentication-kubeconfig="$KUBECONFIG_PATH" --authorization-kubeconfig="$KUBECONFIG_PATH" \
   --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --leader-elect=false "${gate_args[@]}"

@@ -17,6 +17,9 @@ WEBHOOK_PORT=${MOE_E2E_WEBHOOK_PORT:-18443}       # the operator's HTTPS: the ad
 KUEUE_WEBHOOK_PORT=${MOE_E2E_KUEUE_WEBHOOK_PORT:-19443}  # Kueue's HTTPS webhooks (e2e/bin/kueue-up.sh, suite kueue)
 KUEUE_METRICS_PORT=${MOE_E2E_KUEUE_METRICS_PORT:-18082}  # Kueue's metrics (HTTPS)
 KUEUE_HEALTH_PORT=${MOE_E2E_KUEUE_HEALTH_PORT:-18081}    # Kueue's /healthz, /readyz (HTTP)
+JOBSET_WEBHOOK_PORT=${MOE_E2E_JOBSET_WEBHOOK_PORT:-19444}  # JobSet's HTTPS webhooks (e2e/bin/jobset-up.sh, benchmark only)
+JOBSET_METRICS_PORT=${MOE_E2E_JOBSET_METRICS_PORT:-18084}  # JobSet's metrics (HTTPS)
+JOBSET_HEALTH_PORT=${MOE_E2E_JOBSET_HEALTH_PORT:-18083}    # JobSet's /healthz, /readyz (HTTP)
 PROMETHEUS_PORT=${MOE_E2E_PROMETHEUS_PORT:-19090} # Prometheus' HTTP API (suite prometheus: e2e/operator_tests/test_prometheus_scrape.py)
 # Fake GPU fleet
 NODES=${MOE_E2E_NODES:-16}

@@ -14,3 +14,8 @@ KUEUE_BIN="$KUEUE_CACHE/bin"
 PROMETHEUS_MODULE_VERSION=${PROMETHEUS_MODULE_VERSION:-v0.316.0}   # = Prometheus 3.16.0
 PROMETHEUS_VERSION=${PROMETHEUS_VERSION:-3.16.0}
 PROMETHEUS_BIN="$MOE_CACHE/prometheus-${PROMETHEUS_VERSION}/bin"
+# JobSet (benchmark only, e2e/bench/fleet.sh: not part of CI): its go.mod pins k8s.io/* v0.36.0 and
+# controller-runtime v0.24.0.
+JOBSET_VERSION=${JOBSET_VERSION:-v0.12.0}
+JOBSET_CACHE="$MOE_CACHE/jobset-${JOBSET_VERSION}"
+JOBSET_BIN="$JOBSET_CACHE/bin"

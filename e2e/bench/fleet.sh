@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Fleet scale side by side with JobSet, start to finish (benchmark only, not part of CI): per controller-manager
+# setting, one 64-node KWOK cluster with an apiserver audit log, then one controller at a time on it:
+#   JobSet (e2e/bin/jobset-up.sh) -> e2e/bench/bench_jobset.py (jobset-512.yaml) -> JobSet stopped (jobset-down.sh),
+#   the operator (e2e/bin/operator-up.sh) -> e2e/bench/bench_gang.py (job-512.yaml) -> the cluster down;
+# then a side-by-side table of the medians (fleet_table.py), and the JSON of every run under $MOE_E2E_WORK/fleet/.
+#   e2e/bench/fleet.sh [--runs 5] [--kcm default|tuned|both]
+# --kcm: kube-controller-manager as cluster-up.sh starts it ("default": its own client rate limit, 20 QPS / burst 30),
+# "tuned": MOE_E2E_KCM_EXTRA_ARGS="$MOE_FLEET_KCM_TUNED" (default "--kube-api-qps=500 --kube-api-burst=500"); "both"
+# (the default): two clusters, default first. The Job controller inside the controller-manager creates and
+# deletes JobSet's pods, so its rate limit is JobSet's; the operator writes its pods itself.
+# Env: everything e2e/bin/env.sh reads (ports, MOE_E2E_WORK, ...); MOE_E2E_NODES defaults to 64 here.
+# Run it under the shared benchmark lock: flock /work/notes/bench.lock e2e/bench/fleet.sh
+set -uo pipefail
+export MOE_E2E_NODES=${MOE_E2E_NODES:-64}
+source "$(dirname "$0")/../bin/env.sh"
+runs=5 kcm=both
+while (($#)); do
+  case $1 in
+    --runs) runs=$2; shift 2 ;;
+    --kcm) kcm=$2; shift 2 ;;
+    *) echo "usage: $0 [--runs N] [--kcm default|tuned|both]" >&2; exit 2 ;;
+  esac
+done
+case $kcm in default) modes=(default) ;; tuned) modes=(tuned) ;; both) modes=(default tuned) ;;
+  *) echo "--kcm: default, tuned or both, not '$kcm'" >&2; exit 2 ;; esac
+TUNED=${MOE_FLEET_KCM_TUNED:-"--kube-api-qps=500 --kube-api-burst=500"}
+audit_args="--audit-policy-file=$E2E_DIR/bench/audit-policy.yaml --audit-log-path=$WORK/logs/audit.log --audit-log-format=json --audit-log-maxsize=0"
+base_apiserver_args=${MOE_E2E_APISERVER_EXTRA_ARGS:-}
+out="$WORK/fleet"
+mkdir -p "$out"
+"$E2E_DIR/bin/build-binaries.sh" >/dev/null || { e2e_log "building the binaries failed"; exit 1; }
+"$E2E_DIR/bin/build-jobset.sh" >/dev/null || { e2e_log "building JobSet failed"; exit 1; }
+trap '"$E2E_DIR/bin/cluster-down.sh"' EXIT
+trap 'exit 130' INT TERM
+export KUBECONFIG="$KUBECONFIG_PATH" MOE_E2E_WORK="$WORK" MOE_E2E_APISERVER_PORT="$APISERVER_PORT"
+e2e_log "fleet benchmark on $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $runs runs, kube-controller-manager: ${modes[*]}"
+for mode in "${modes[@]}"; do
+  if [[ $mode == tuned ]]; then export MOE_E2E_KCM_EXTRA_ARGS="$TUNED"; else export MOE_E2E_KCM_EXTRA_ARGS=""; fi
+  export MOE_E2E_APISERVER_EXTRA_ARGS="$audit_args $base_apiserver_args"
+  echo "{\"kcm\": \"$mode\", \"kcm_args\": \"$MOE_E2E_KCM_EXTRA_ARGS\", \"load_start\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >"$out/$mode-meta.json"
+  e2e_log "[$mode] cluster up (kube-controller-manager extra args: '${MOE_E2E_KCM_EXTRA_ARGS}')"
+  "$E2E_DIR/bin/cluster-up.sh" >/dev/null || { e2e_log "cluster-up failed"; exit 1; }
+  "$E2E_DIR/bin/jobset-up.sh" || exit 1
+  python3 "$E2E_DIR/bench/bench_jobset.py" --runs "$runs" --json "$out/$mode-jobset.json" || exit 1
+  "$E2E_DIR/bin/jobset-down.sh"
+  "$E2E_DIR/bin/operator-up.sh" || exit 1
+  python3 "$E2E_DIR/bench/bench_gang.py" --runs "$runs" --json "$out/$mode-operator.json" || exit 1
+  "$E2E_DIR/bin/cluster-down.sh"
+  python3 - "$out/$mode-meta.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["load_end"] = " ".join(open("/proc/loadavg").read().split()[:3])
+json.dump(m, open(sys.argv[1], "w"))
+PY
+done
+python3 "$E2E_DIR/bench/fleet_table.py" "$out" "${modes[@]}"
