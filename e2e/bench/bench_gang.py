@@ -114,6 +114,11 @@ def audit_writes(since, client=client_of):
     return by_client, by_what
 
 
+def status_patches(audit):
+    """The operator's `patch moetrainingjobs/status` in an audit_writes() result; None without an audit log."""
+    return audit[1].get(("operator", "patch", "moetrainingjobs/status"), 0) if audit else None
+
+
 def reconcile_count():
     try:
         text = curl(f"{OPERATOR}/q/metrics", admin=False)
@@ -309,6 +314,8 @@ def one_run(i, ns, job_file, name, nodes, log):
         "restart_writes_total": sum(restart_writes.values()),
         "restart_writes_operator": restart_audit[0].get("operator") if restart_audit else None,
         "restart_audit": dict(restart_audit[0]) if restart_audit else None,
+        "create_status_patches_operator": status_patches(create_audit),
+        "restart_status_patches_operator": status_patches(restart_audit),
     }
     log(
         f"run {i}: apply->created {t_created:.2f}s, bound {t_bound:.2f}s, Running {t_running:.2f}s, "
@@ -394,6 +401,8 @@ def main():
         ("create_writes_total", "all API writes per job (create)"),
         ("restart_writes_operator", "operator API writes per gang restart"),
         ("restart_writes_total", "all API writes per gang restart"),
+        ("create_status_patches_operator", "operator status patches per gang start"),
+        ("restart_status_patches_operator", "operator status patches per gang restart"),
         ("noop_operator_writes", "operator writes on a no-op reconcile"),
         ("noop_reconciles", "reconciles triggered by the no-op event"),
     ):

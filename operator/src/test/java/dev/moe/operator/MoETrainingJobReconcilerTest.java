@@ -638,6 +638,97 @@ class MoETrainingJobReconcilerTest {
         await().atMost(WAIT).untilAsserted(() -> assertThat(pods("wide")).isEmpty());
     }
 
+    /**
+     * A gang whose pods are bound, then start, two at a time (a reconcile after each step, as in a real ramp) writes
+     * its status at most three times: created (Pending), all bound (GangScheduled=True), all running (Running). A
+     * condition message that counted the pods would patch the status at every step. The conditions stay true
+     * meanwhile: GangScheduled is False until the last pod is bound, True from then on.
+     */
+    @Test
+    void aGangFormingAFewPodsAtATimePatchesItsStatusAtMostThreeTimesPerStart() throws Exception {
+        int nodes = 8;
+        drainRequests();
+        create(TestJobs.tiny(NS, "ramp", nodes));
+        awaitPods("ramp", nodes, 0);
+        int steps = formGangInSteps("ramp", 2);
+        awaitPhase("ramp", JobPhase.Running);
+        settle();
+        List<String> writes = statusWrites(drainRequests(), "ramp");
+        assertThat(steps).isEqualTo(nodes); // 4 bind steps, 4 start steps, each followed by a reconcile
+        assertThat(writes)
+                .as("status writes of one gang start (%d ramp steps)", steps)
+                .isNotEmpty()
+                .hasSizeLessThanOrEqualTo(3);
+        assertThat(Conditions.get(status("ramp"), Conditions.RUNNING).orElseThrow().message)
+                .isEqualTo("all 8 pods are running (attempt 0)");
+
+        // A gang restart: Restarting, the new gang created (Pending), bound, running: no write per ramp step.
+        exit(podsByRank("ramp").get(3), 75);
+        awaitPods("ramp", nodes, 1);
+        formGangInSteps("ramp", 2);
+        await().atMost(WAIT)
+                .untilAsserted(() -> assertThat(status("ramp"))
+                        .satisfies(st -> assertThat(st.phase).isEqualTo(JobPhase.Running))
+                        .satisfies(st -> assertThat(st.restartAttempt).isEqualTo(1)));
+        settle();
+        assertThat(statusWrites(drainRequests(), "ramp"))
+                .as("status writes of one gang restart")
+                .hasSizeLessThanOrEqualTo(4);
+        setSuspend("ramp", true);
+        await().atMost(WAIT).untilAsserted(() -> assertThat(pods("ramp")).isEmpty());
+    }
+
+    /**
+     * Binds the job's pods {@code perStep} at a time, then starts them {@code perStep} at a time, waiting for a
+     * reconcile after each step; checks GangScheduled on the way. Returns the number of steps.
+     */
+    int formGangInSteps(String job, int perStep) {
+        List<Pod> all = List.copyOf(podsByRank(job).values());
+        int steps = 0;
+        for (boolean start : new boolean[] {false, true}) {
+            for (int i = 0; i < all.size(); i += perStep) {
+                long before = reconciles();
+                for (Pod p : all.subList(i, Math.min(all.size(), i + perStep))) {
+                    editPodStatus(p, q -> {
+                        q.getStatus().setPhase(start ? "Running" : "Pending");
+                        q.getStatus()
+                                .setConditions(List.of(new PodConditionBuilder()
+                                        .withType("PodScheduled")
+                                        .withStatus("True")
+                                        .build()));
+                        return q;
+                    });
+                }
+                steps++;
+                await().atMost(WAIT).until(() -> reconciles() > before);
+                boolean allBound = start || i + perStep >= all.size();
+                await().atMost(WAIT)
+                        .untilAsserted(() -> assertThat(Conditions.isTrue(status(job), Conditions.GANG_SCHEDULED))
+                                .as("GangScheduled after %s", allBound ? "all pods bound" : "some pods bound")
+                                .isEqualTo(allBound));
+            }
+        }
+        return steps;
+    }
+
+    /** Waits until no reconcile has run for a while (the writes of the last step have landed). */
+    void settle() {
+        await().pollDelay(Duration.ofMillis(500)).atMost(WAIT).until(() -> {
+            long before = reconciles();
+            Thread.sleep(700);
+            return reconciles() == before;
+        });
+    }
+
+    /** The writes (PATCH, PUT) of the job's status among {@code requests}. */
+    static List<String> statusWrites(List<io.fabric8.mockwebserver.http.RecordedRequest> requests, String job) {
+        return requests.stream()
+                .filter(r -> r.getMethod().equals("PATCH") || r.getMethod().equals("PUT"))
+                .filter(r -> r.getPath().contains("/namespaces/" + NS + "/moetrainingjobs/" + job + "/status"))
+                .map(r -> r.getMethod() + " " + r.getUtf8Body())
+                .toList();
+    }
+
     /** Requests the mock server received since the last drain. */
     List<io.fabric8.mockwebserver.http.RecordedRequest> drainRequests() throws InterruptedException {
         List<io.fabric8.mockwebserver.http.RecordedRequest> out = new java.util.ArrayList<>();

@@ -8,6 +8,7 @@ import dev.moe.api.v1alpha1.MoETrainingJobStatus.JobPhase;
 import dev.moe.api.v1alpha1.MoETrainingJobStatus.RestartRecord;
 import dev.moe.operator.gang.GangDecision.JobEvent;
 import dev.moe.operator.status.Conditions;
+import dev.moe.operator.status.GangMessages;
 import dev.moe.operator.status.PlanSummaries;
 import dev.moe.operator.status.ProgressReader;
 import dev.moe.operator.status.ProgressTracker;
@@ -488,7 +489,7 @@ public final class GangLifecycle {
                     Conditions.GANG_SCHEDULED,
                     Conditions.TRUE,
                     Reasons.ALL_PODS_SCHEDULED,
-                    "all " + nodes + " pods are bound to nodes",
+                    GangMessages.allBound(nodes),
                     gen,
                     now);
             Conditions.set(
@@ -496,7 +497,7 @@ public final class GangLifecycle {
                     Conditions.RUNNING,
                     Conditions.TRUE,
                     Reasons.ALL_PODS_RUNNING,
-                    "all " + nodes + " pods are running (attempt " + s.restartAttempt + ")",
+                    GangMessages.allRunning(nodes, s.restartAttempt),
                     gen,
                     now);
             StallDetector.check(s, gang, policy, d, now)
@@ -504,13 +505,15 @@ public final class GangLifecycle {
             return d;
         }
         s.phase = JobPhase.Pending;
+        // No moving count in these messages while the gang forms (status.GangMessages says why).
+        String pods = GangNames.JOB_LABEL + "=" + job.getMetadata().getName();
         if (gang.allScheduled()) {
             Conditions.set(
                     s,
                     Conditions.GANG_SCHEDULED,
                     Conditions.TRUE,
                     Reasons.ALL_PODS_SCHEDULED,
-                    "all " + nodes + " pods are bound to nodes",
+                    GangMessages.allBound(nodes),
                     gen,
                     now);
         } else {
@@ -519,7 +522,7 @@ public final class GangLifecycle {
                     Conditions.GANG_SCHEDULED,
                     Conditions.FALSE,
                     Reasons.WAITING_FOR_PODS,
-                    gang.scheduled() + " of " + nodes + " pods bound to nodes",
+                    GangMessages.awaitingBinding(nodes, pods),
                     gen,
                     now);
         }
@@ -528,7 +531,7 @@ public final class GangLifecycle {
                 Conditions.RUNNING,
                 Conditions.FALSE,
                 Reasons.WAITING_FOR_PODS,
-                gang.running() + " of " + nodes + " pods running",
+                GangMessages.awaitingRunning(nodes, s.restartAttempt, pods),
                 gen,
                 now);
         reportProblem(job, s, d, gang, now);
@@ -599,15 +602,12 @@ public final class GangLifecycle {
         if (news) {
             d.events.add(queued ? JobEvent.normal(first.reason(), message) : JobEvent.warning(first.reason(), message));
         }
-        String counts = scheduling
-                ? gang.scheduled() + " of " + gang.nodes() + " pods bound; "
-                : gang.running() + " of " + gang.nodes() + " pods running; ";
         Conditions.set(
                 s,
                 type,
                 Conditions.FALSE,
                 first.reason(),
-                counts + message,
+                GangMessages.withCounts(scheduling, gang.scheduled(), gang.running(), gang.nodes(), message),
                 job.getMetadata().getGeneration(),
                 now);
     }
