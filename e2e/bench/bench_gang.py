@@ -15,7 +15,9 @@ Needs a running cluster with >= 64 KWOK nodes (MOE_E2E_NODES=64 e2e/bin/cluster-
   5. deletes the job and waits until its pods are gone.
 Pod times come from one `kubectl get pods --watch` stream, stamped on arrival.
 
-Usage: e2e/bench/bench_gang.py [--runs 5] [--namespace bench] [--job e2e/bench/job-512.yaml]
+Usage: e2e/bench/bench_gang.py [--runs 5] [--namespace bench] [--job e2e/bench/job-512.yaml] [--nodes N]
+  --job e2e/bench/job-4096.yaml with MOE_E2E_NODES=512 e2e/bench/run.sh measures the 4,096-GPU job; --nodes N
+  applies the job with spec.resources.nodes = N instead of the file's (the fleet must have N nodes).
 Env: KUBECONFIG, MOE_E2E_WORK (admin cert for /metrics, audit log), MOE_E2E_APISERVER_PORT, MOE_E2E_OPERATOR_PORT.
 """
 
@@ -145,28 +147,38 @@ class PodWatch:
         self.lock = threading.Lock()
         self.pods = {}  # uid -> dict(name, attempt, node, phase, deleting, seen, bound, running, failed)
         self.gone = set()
-        self.proc = subprocess.Popen(
-            [
-                "kubectl",
-                "get",
-                "pods",
-                "-n",
-                ns,
-                "-l",
-                selector or f"training.moe.dev/job={job}",
-                "--watch",
-                "--output-watch-events=false",
-                "-o",
-                fmt,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
+        self.cmd = [
+            "kubectl",
+            "get",
+            "pods",
+            "-n",
+            ns,
+            "-l",
+            selector or f"training.moe.dev/job={job}",
+            "--watch",
+            "--output-watch-events=false",
+            "-o",
+            fmt,
+        ]
+        self.stopped = False
+        self.restarts = 0
+        self.proc = self._start()
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
+    def _start(self):
+        return subprocess.Popen(self.cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
     def _read(self):
+        while not self.stopped:
+            self._read_stream()
+            if not self.stopped:
+                # The watch ended (the apiserver closed it, or kubectl lost the connection on a loaded machine):
+                # start another; its initial list brings every pod's current state.
+                self.restarts += 1
+                self.proc = self._start()
+
+    def _read_stream(self):
         for line in self.proc.stdout:
             now = time.monotonic()
             parts = line.rstrip("\n").split("|")
@@ -204,6 +216,7 @@ class PodWatch:
         return max(p[key] for p in sorted(ps, key=lambda p: p[key])[:n])
 
     def stop(self):
+        self.stopped = True
         self.proc.kill()
 
 
@@ -240,12 +253,12 @@ def fmt_writes(d):
     return ", ".join(f"{k}={v}" for k, v in sorted(by.items(), key=lambda kv: -kv[1]))
 
 
-def one_run(i, ns, job_file, name, nodes, log):
+def one_run(i, ns, job_json, name, nodes, log):
     watch = PodWatch(ns, name)
     time.sleep(0.5)  # the watch is established before the apply
     m0, a0, r0 = api_writes(), audit_offset(), reconcile_count()
     t0 = time.monotonic()
-    kubectl("apply", "-n", ns, "-f", str(job_file))
+    kubectl("apply", "-n", ns, "-f", "-", input=job_json)
     t_apply = time.monotonic() - t0
     t_running = watch.wait(lambda: watch.all_at(0, nodes, "running"), 300, f"{nodes} pods Running") - t0
     t_created = watch.all_at(0, nodes, "seen") - t0
@@ -256,6 +269,7 @@ def one_run(i, ns, job_file, name, nodes, log):
             raise TimeoutError("job status not Running")
         time.sleep(0.1)
     t_status = time.monotonic() - t0
+    gang_mode = job_obj(ns, name).get("status", {}).get("gangMode")
     time.sleep(3)  # let the last status patch / events land
     m1 = api_writes()
     create_writes = delta(m1, m0)
@@ -282,16 +296,17 @@ def one_run(i, ns, job_file, name, nodes, log):
         60,
         "victim Failed",
     )
-    t_rec_created = watch.wait(lambda: watch.all_at(1, nodes, "seen"), 120, "new gang created") - t_fail
-    t_rec_running = watch.wait(lambda: watch.all_at(1, nodes, "running"), 120, "new gang Running") - t_fail
+    slow = max(120, nodes)  # seconds: bounds that grow with the gang (512 pods take longer to delete and bind)
+    t_rec_created = watch.wait(lambda: watch.all_at(1, nodes, "seen"), slow, "new gang created") - t_fail
+    t_rec_running = watch.wait(lambda: watch.all_at(1, nodes, "running"), slow, "new gang Running") - t_fail
     time.sleep(3)
     restart_writes = delta(api_writes(), m2)
     restart_audit = audit_writes(a3)
 
-    kubectl("delete", JOBS, name, "-n", ns, "--wait=true", "--timeout=120s")
+    kubectl("delete", JOBS, name, "-n", ns, "--wait=true", f"--timeout={slow}s")
     watch.wait(
         lambda: not kubectl("get", "pods", "-n", ns, "-l", f"training.moe.dev/job={name}", "-o", "name"),
-        180,
+        max(180, 2 * nodes),
         "pods garbage-collected",
     )
     watch.stop()
@@ -301,6 +316,7 @@ def one_run(i, ns, job_file, name, nodes, log):
         "bound_s": t_bound,
         "running_s": t_running,
         "status_s": t_status,
+        "gang_mode": gang_mode,
         "create_writes_total": sum(create_writes.values()),
         "create_writes_operator": create_audit[0].get("operator") if create_audit else None,
         "create_audit": dict(create_audit[0]) if create_audit else None,
@@ -316,14 +332,16 @@ def one_run(i, ns, job_file, name, nodes, log):
         "restart_audit": dict(restart_audit[0]) if restart_audit else None,
         "create_status_patches_operator": status_patches(create_audit),
         "restart_status_patches_operator": status_patches(restart_audit),
+        "watch_restarts": watch.restarts,
     }
     log(
         f"run {i}: apply->created {t_created:.2f}s, bound {t_bound:.2f}s, Running {t_running:.2f}s, "
-        f"status Running {t_status:.2f}s; writes {res['create_writes_total']} "
+        f"status Running {t_status:.2f}s (gangMode {gang_mode}); writes {res['create_writes_total']} "
         f"(operator {res['create_writes_operator']}; {res['create_audit']}); "
         f"no-op: rv stable {res['noop_rv_stable']}, reconciles {res['noop_reconciles']}, operator writes "
         f"{noop_operator_writes}; failure -> created {t_rec_created:.2f}s, Running {t_rec_running:.2f}s; "
-        f"restart writes {res['restart_writes_total']} (operator {res['restart_writes_operator']})"
+        f"restart writes {res['restart_writes_total']} (operator {res['restart_writes_operator']}); "
+        f"pod watch restarted {watch.restarts}x"
     )
     if i == 0:
         log(f"  writes by resource (create): {fmt_writes(create_writes)}")
@@ -349,11 +367,15 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--namespace", default="bench")
     ap.add_argument("--job", default=str(E2E / "bench" / "job-512.yaml"))
+    ap.add_argument("--nodes", type=int, help="override the job's spec.resources.nodes")
     ap.add_argument("--json", help="also write the per-run results here")
     args = ap.parse_args()
     log = lambda s: print(s, flush=True)  # noqa: E731
     job_file = pathlib.Path(args.job)
     spec = json.loads(kubectl("create", "--dry-run=client", "-o", "json", "-f", str(job_file)))
+    spec["metadata"].pop("namespace", None)  # the client's dry run fills in its own; the job goes to --namespace
+    if args.nodes:
+        spec["spec"]["resources"]["nodes"] = args.nodes
     name, nodes = spec["metadata"]["name"], spec["spec"]["resources"]["nodes"]
     gpus = nodes * spec["spec"]["resources"]["gpusPerNode"]
     fleet = len(json.loads(kubectl("get", "nodes", "-o", "json"))["items"])
@@ -375,7 +397,8 @@ def main():
         f"benchmark: {name} ({nodes} nodes x {gpus // nodes} GPUs = {gpus} GPUs) on {fleet} KWOK nodes, "
         f"{args.runs} runs; audit log: {'yes' if AUDIT_LOG.exists() else 'no (writes per client unavailable)'}"
     )
-    results = [one_run(i, args.namespace, job_file, name, nodes, log) for i in range(args.runs)]
+    job_json = json.dumps(spec)
+    results = [one_run(i, args.namespace, job_json, name, nodes, log) for i in range(args.runs)]
 
     def med(key):
         vals = [r[key] for r in results if r[key] is not None]
@@ -407,7 +430,9 @@ def main():
         ("noop_reconciles", "reconciles triggered by the no-op event"),
     ):
         v = med(key)
-        log(f"  {label:45s} {v if v is not None else 'n/a'} [{rng(key)}]")
+        per_pod = f" ({v / nodes:.2f} per pod)" if v is not None and "writes" in key and "noop" not in key else ""
+        log(f"  {label:45s} {v if v is not None else 'n/a'} [{rng(key)}]{per_pod}")
+    log(f"  {'status.gangMode':45s} {sorted({str(r['gang_mode']) for r in results})}")
     log(f"  {'no-op: resourceVersions stable':45s} {sum(r['noop_rv_stable'] for r in results)}/{len(results)} runs")
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(results, indent=1, default=str))

@@ -11,7 +11,7 @@ constraint (the first topology key, set when one expert group spans the whole ga
 import json
 
 import pytest
-from conftest import apply, job, kubectl, pods, running_gang, tiny_job, wait, wait_fleet_free
+from conftest import apply, fail_pod, job, kubectl, pods, running_gang, tiny_job, wait, wait_fleet_free
 
 POOL = "e2e.moe.dev/gang-pool"
 DOMAIN = "e2e.moe.dev/gang-domain"
@@ -107,6 +107,44 @@ def test_mode_follows_discovery_and_fallback_creates_no_gang_objects(ns):
         # A cluster without the gates (MOE_E2E_FEATURE_GATES=""): today's pod-by-pod gang, and the mode says so.
         assert mode == "Fallback"
         assert all("schedulingGroup" not in p["spec"] for p in pods(ns, "m"))
+
+
+def gang_objects(ns, job_name):
+    """Names of the job's PodGroups and Workloads, by kind."""
+    out = {}
+    for kind in (PODGROUPS, WORKLOADS):
+        items = json.loads(kubectl("get", kind, "-n", ns, "-l", f"training.moe.dev/job={job_name}", "-o", "json"))
+        out[kind] = sorted(i["metadata"]["name"] for i in items["items"])
+    return out
+
+
+def test_a_restart_makes_the_next_attempts_gang_objects_and_deletes_the_earlier_ones(ns):
+    if not gang_api_served():
+        pytest.skip("the cluster does not serve scheduling.k8s.io/v1alpha2 (MOE_E2E_FEATURE_GATES off)")
+    spec = tiny_job("r", trainer={"env": [{"name": "E2E_MOE_HOLD", "value": "true"}]})
+    apply(spec, ns)
+    running_gang(ns, "r", 2)
+    assert gang_objects(ns, "r") == {PODGROUPS: ["r-a0"], WORKLOADS: ["r-a0"]}
+    fail_pod(ns, "r-node-1", 75)
+    wait(lambda: job(ns, "r").get("status", {}).get("restartAttempt") == 1, 60, "restart to attempt 1")
+    wait(
+        lambda: (lambda ps: len(ps) == 2 and all(p["status"].get("phase") == "Running" for p in ps))(
+            [p for p in pods(ns, "r") if p["metadata"]["labels"].get("training.moe.dev/attempt") == "1"]
+        ),
+        90,
+        "attempt 1 Running",
+    )
+    assert all(
+        p["spec"]["schedulingGroup"] == {"podGroupName": "r-a1"}
+        for p in pods(ns, "r")
+        if p["metadata"]["labels"].get("training.moe.dev/attempt") == "1"
+    )
+    # The earlier attempt's objects go after the new pods are created (GangWriter), by one deletecollection each.
+    wait(
+        lambda: gang_objects(ns, "r") == {PODGROUPS: ["r-a1"], WORKLOADS: ["r-a1"]},
+        30,
+        "only attempt 1's PodGroup and Workload",
+    )
 
 
 def test_nine_node_gang_binds_nothing_on_eight_free_nodes_and_all_nine_once_a_node_is_added(ns):

@@ -92,6 +92,15 @@ public final class NativeGang {
         return topologyKey(job, plan) != null;
     }
 
+    /**
+     * Whether a job at this attempt can hold native gang objects of an earlier attempt: only after a restart.
+     * Attempts only count up, and the objects of a deleted job of the same name carry another job uid, so the first
+     * attempt has none to delete (two deletecollections fewer before a job's first gang).
+     */
+    public static boolean earlierAttemptsMayExist(int attempt) {
+        return attempt > 0;
+    }
+
     /** Puts the pod into the attempt's PodGroup. */
     public static Pod join(Pod pod, MoETrainingJob job, int attempt) {
         pod.getSpec().setAdditionalProperty(POD_SCHEDULING_GROUP, Map.of("podGroupName", name(job, attempt)));

@@ -36,8 +36,9 @@ public final class GangWriter {
      * Creates the decided ranks. Names are deterministic, so a create that meets this job's existing pod is a no-op
      * (an operator restart never duplicates a rank); a pod of that name the job does not control stops the gang
      * ({@link ObjectNotOwnedException}). One failed create does not stop the others of its wave; the first failure
-     * is rethrown and the next reconcile creates what is still missing. In {@link GangMode#Native} the attempt's Workload and PodGroup ({@link NativeGang}) are created first (create-first, like every derived
-     * object) and the pods name the PodGroup.
+     * is rethrown and the next reconcile creates what is still missing. In {@link GangMode#Native} the attempt's Workload and PodGroup ({@link NativeGang}) are created first
+     * (create-first, like every derived object) and the pods name the PodGroup; the native objects of earlier
+     * attempts are deleted after the pods, so that the gang's creation waits for no more than two writes.
      */
     public static void create(
             Context<MoETrainingJob> ctx,
@@ -53,28 +54,36 @@ public final class GangWriter {
         }
         int attempt = decision.status.restartAttempt;
         boolean nativeGang = mode == GangMode.Native;
-        if (nativeGang) {
-            createNativeGang(ctx, job, plan, attempt, api, now);
-        }
-        for (List<Integer> wave : new Placement(job, plan).createWaves(decision.createRanks)) {
-            BoundedParallel.runAll(wave.stream()
-                    .<Runnable>map(rank -> {
-                        Pod pod = GangPodFactory.render(job, plan, attempt, rank, settings);
-                        if (nativeGang) {
-                            NativeGang.join(pod, job, attempt);
-                        }
-                        return () -> Ownership.create(ctx, job, pod);
-                    })
-                    .toList());
+        boolean newNativeGang = nativeGang && createNativeGang(ctx, job, plan, attempt, api, now);
+        try {
+            for (List<Integer> wave : new Placement(job, plan).createWaves(decision.createRanks)) {
+                // Each task renders its own pod: the rendering of a 512-pod gang runs in the pool too, not on
+                // the reconciler's thread before the first create.
+                BoundedParallel.runAll(wave.stream()
+                        .<Runnable>map(rank -> () -> {
+                            Pod pod = GangPodFactory.render(job, plan, attempt, rank, settings);
+                            if (nativeGang) {
+                                NativeGang.join(pod, job, attempt);
+                            }
+                            Ownership.create(ctx, job, pod);
+                        })
+                        .toList());
+            }
+        } finally {
+            if (newNativeGang && NativeGang.earlierAttemptsMayExist(attempt)) {
+                // After the pods (nothing waits for it), and even when a create failed: the PodGroup exists now,
+                // so the next reconcile's create would not come here again.
+                deleteEarlierNativeGangs(ctx, job, attempt);
+            }
         }
     }
 
     /**
-     * The attempt's Workload, then its PodGroup (the pods wait in the scheduler until it exists). A new PodGroup
-     * means a new attempt: those of earlier attempts (their pods are gone or going) are deleted by one
-     * deletecollection each, selected by job and job uid, so nothing the job did not create is reached.
+     * The attempt's Workload, then its PodGroup (the pods wait in the scheduler until it exists).
+     *
+     * @return whether the PodGroup was created now (false: this job's PodGroup of the attempt was there already)
      */
-    private static void createNativeGang(
+    private static boolean createNativeGang(
             Context<MoETrainingJob> ctx, MoETrainingJob job, Plan plan, int attempt, GangApi api, Instant now) {
         boolean topology = NativeGang.hasTopology(job, plan) && !api.topologyRefused(now);
         try {
@@ -88,20 +97,27 @@ public final class GangWriter {
             topology = false;
             Ownership.createUncached(ctx.getClient(), job, NativeGang.workload(job, plan, attempt, false));
         }
-        boolean created =
-                Ownership.createUncached(ctx.getClient(), job, NativeGang.podGroup(job, plan, attempt, topology));
+        return Ownership.createUncached(ctx.getClient(), job, NativeGang.podGroup(job, plan, attempt, topology));
+    }
+
+    /**
+     * A new PodGroup means a new attempt: those of earlier attempts (their pods are gone or going) are deleted by one
+     * deletecollection each, selected by job and job uid, so nothing the job did not create is reached.
+     */
+    private static void deleteEarlierNativeGangs(Context<MoETrainingJob> ctx, MoETrainingJob job, int attempt) {
         String uid = job.getMetadata().getUid();
-        if (created && uid != null) {
-            for (String kind : List.of(NativeGang.POD_GROUP_KIND, NativeGang.WORKLOAD_KIND)) {
-                ctx.getClient()
-                        .genericKubernetesResources(NativeGang.API_VERSION, kind)
-                        .inNamespace(job.getMetadata().getNamespace())
-                        .withLabel(GangNames.JOB_LABEL, job.getMetadata().getName())
-                        .withLabel(GangNames.JOB_UID_LABEL, uid)
-                        .withLabel(GangNames.ATTEMPT_LABEL)
-                        .withoutLabel(GangNames.ATTEMPT_LABEL, String.valueOf(attempt))
-                        .delete();
-            }
+        if (uid == null) {
+            return;
+        }
+        for (String kind : List.of(NativeGang.POD_GROUP_KIND, NativeGang.WORKLOAD_KIND)) {
+            ctx.getClient()
+                    .genericKubernetesResources(NativeGang.API_VERSION, kind)
+                    .inNamespace(job.getMetadata().getNamespace())
+                    .withLabel(GangNames.JOB_LABEL, job.getMetadata().getName())
+                    .withLabel(GangNames.JOB_UID_LABEL, uid)
+                    .withLabel(GangNames.ATTEMPT_LABEL)
+                    .withoutLabel(GangNames.ATTEMPT_LABEL, String.valueOf(attempt))
+                    .delete();
         }
     }
 

@@ -157,4 +157,13 @@ class NativeGangTest {
         assertThat(NativeGang.mode(new Placement(job, plan), true)).isEqualTo(GangMode.Kueue);
         assertThat(NativeGang.mode(new Placement(job, plan), false)).isEqualTo(GangMode.Kueue);
     }
+
+    @Test
+    void onlyARestartedJobHasEarlierAttemptsGangObjectsToDelete() {
+        // The first gang of a job goes without the two deletecollections (nothing of an earlier attempt can exist);
+        // every later attempt deletes those of the attempts before it.
+        assertThat(NativeGang.earlierAttemptsMayExist(0)).isFalse();
+        assertThat(NativeGang.earlierAttemptsMayExist(1)).isTrue();
+        assertThat(NativeGang.earlierAttemptsMayExist(999)).isTrue();
+    }
 }
