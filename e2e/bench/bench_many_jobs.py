@@ -147,6 +147,13 @@ def memory(pid, gc):
     }
 
 
+def histogram(pid, top):
+    """The `top` classes with the most bytes among live objects (jcmd GC.class_histogram runs a full GC first)."""
+    out = subprocess.run([JCMD, str(pid), "GC.class_histogram"], capture_output=True, text=True, timeout=300).stdout
+    lines = [line for line in out.splitlines() if re.match(r"^\s*(\d+:|Total)", line)]
+    return "\n".join(lines[:top] + lines[-1:])
+
+
 def wait_idle(settle, timeout=900):
     """Until the reconcile count has not moved for `settle` seconds."""
     deadline = time.time() + timeout
@@ -195,6 +202,7 @@ def main():
     ap.add_argument("--idle", type=int, default=60, help="seconds between the two resourceVersion snapshots")
     ap.add_argument("--timeout", type=int, default=1800)
     ap.add_argument("--restart-operator", action="store_true")
+    ap.add_argument("--histogram", type=int, default=0, help="print the N largest classes of the heap once idle")
     args = ap.parse_args()
     ns, n = args.namespace, args.jobs
     kubectl("create", "namespace", ns, check=False)
@@ -218,6 +226,8 @@ def main():
     m_after = memory(pid, gc=True)
     log(f"memory (no GC first): {json.dumps(m_before)}")
     log(f"memory (after jcmd GC.run): {json.dumps(m_after)}")
+    if args.histogram:
+        log(f"heap histogram (live objects, largest {args.histogram} classes):\n{histogram(pid, args.histogram)}")
     rv1 = objects
     r1 = reconcile_count()
     time.sleep(args.idle)
