@@ -129,8 +129,10 @@ def memory(pid, gc):
         if line.startswith("VmRSS:"):
             rss = int(line.split()[1]) / 1024
     info = subprocess.run([JCMD, str(pid), "GC.heap_info"], capture_output=True, text=True, timeout=120).stdout
-    m = re.search(r"total (\d+)K, used (\d+)K", info)
-    heap_committed, heap_used = (int(m.group(1)) / 1024, int(m.group(2)) / 1024) if m else (None, None)
+    # G1 prints one "garbage-first heap total ..K, used ..K" line; Serial one per generation (def new, tenured).
+    spaces = re.findall(r"(?:heap|generation)\s+total (\d+)K, used (\d+)K", info)
+    heap_committed = sum(int(t) for t, _ in spaces) / 1024 if spaces else None
+    heap_used = sum(int(u) for _, u in spaces) / 1024 if spaces else None
     areas = {}
     for line in metrics().splitlines():
         mm = re.match(r"^jvm_memory_used_bytes\{([^}]*)\} ([0-9.eE+]+)$", line)
@@ -143,7 +145,7 @@ def memory(pid, gc):
         "heap_committed_mib": heap_committed,
         "jvm_used_mib": {k: round(v, 1) for k, v in areas.items()},
         "gc_first": gc,
-        "heap_info": " ".join(info.split())[:300],
+        "heap_info": " ".join(info.split())[:600],
     }
 
 
