@@ -28,6 +28,7 @@ import dev.moe.operator.k8s.GangApi;
 import dev.moe.operator.k8s.GangWriter;
 import dev.moe.operator.k8s.JobEvents;
 import dev.moe.operator.k8s.NodeFleet;
+import dev.moe.operator.k8s.TrimmingItemStore;
 import dev.moe.operator.k8s.WriteRejection;
 import dev.moe.operator.metrics.JobMetrics;
 import dev.moe.operator.planner.JobPlanner;
@@ -138,7 +139,7 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
                 InformerEventSourceConfiguration.from(Pod.class, MoETrainingJob.class)
                         .withName("pod")
                         .withLabelSelector(GangNames.JOB_LABEL)
-                        .withItemStore(CachedPod.store())
+                        .withItemStore(new TrimmingItemStore<>(CachedPod::trim))
                         .withOnDeleteFilter((pod, unknownFinalState) -> {
                             if (!Boolean.TRUE.equals(unknownFinalState)) {
                                 tombstones.record(pod, clock.instant());

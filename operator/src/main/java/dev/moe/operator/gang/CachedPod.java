@@ -1,13 +1,13 @@
 package dev.moe.operator.gang;
 
-import dev.moe.operator.k8s.TrimmingItemStore;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.PodStatus;
 
 /**
- * What the pod informer keeps of each of the jobs' pods: the fields the operator reads ({@link GangObserver},
+ * What the pod informer keeps of each of the jobs' pods (its item store, a {@code k8s.TrimmingItemStore} of
+ * {@link #trim}): the fields the operator reads ({@link GangObserver},
  * {@link FailureClassifier}, {@link PodTombstones}, {@link StopCheckpoint}, {@link StallDetector}, the progress
  * report, the reconciler's node-fit check) and nothing else. A pod as the API server sends it is mostly its spec
  * (the trainer container's environment, volumes, tolerations, affinity) and managedFields, none of which the
@@ -26,11 +26,6 @@ import io.fabric8.kubernetes.api.model.PodStatus;
  */
 public final class CachedPod {
     private CachedPod() {}
-
-    /** The informer store for pods: each pod is kept as {@link #trim}. */
-    public static TrimmingItemStore<Pod> store() {
-        return new TrimmingItemStore<>(CachedPod::trim);
-    }
 
     /** A copy of {@code pod} with only the kept fields (it shares their objects with {@code pod}). */
     public static Pod trim(Pod pod) {

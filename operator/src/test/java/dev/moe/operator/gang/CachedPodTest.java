@@ -197,7 +197,7 @@ class CachedPodTest {
 
     @Test
     void theStoreKeysPodsAsTheInformerDoesAndHoldsTheTrimmedCopy() {
-        TrimmingItemStore<Pod> store = CachedPod.store();
+        TrimmingItemStore<Pod> store = new TrimmingItemStore<>(CachedPod::trim); // as the reconciler's pod informer
         Pod full = fromApiServer(PodStates::running);
         String key = Cache.metaNamespaceKeyFunc(full);
         assertThat(store.getKey(full))
