@@ -367,3 +367,37 @@ def test_main_value_combinations_lint_and_render(sets):
 )
 def test_schema_refuses_values_that_would_render_a_broken_install(sets, words):
     assert words in helm_template_error(*sets)
+
+
+# The JVM around the heap (metaspace, code cache, threads, GC, Vert.x/Netty buffers) measured with 1,000 running
+# jobs (bench/results.md, "Operator memory with 1,000 jobs after trimming the caches"): the memory limit must leave
+# at least this much beside the largest heap the JVM options allow, or the process outgrows the limit (OOM kill).
+JVM_NON_HEAP_MIB = 200
+
+
+def mebibytes(quantity: str) -> float:
+    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}
+    for suffix, factor in units.items():
+        if quantity.endswith(suffix):
+            return float(quantity[: -len(suffix)]) * factor
+    return float(quantity) / 2**20
+
+
+def operator_jvm(*sets: str) -> tuple[str, float]:
+    (deployment,) = by_kind(render(*sets), "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    return env["JAVA_TOOL_OPTIONS"], mebibytes(container["resources"]["limits"]["memory"])
+
+
+@pytest.mark.parametrize("limit", ["512Mi", "1Gi", "2Gi"])
+def test_jvm_heap_leaves_the_measured_non_heap_room_under_the_memory_limit(limit):
+    options, limit_mib = operator_jvm(f"resources.limits.memory={limit}")
+    share = re.search(r"-XX:MaxRAMPercentage=([0-9.]+)", options)
+    assert share, f"JAVA_TOOL_OPTIONS sets no heap share of the memory limit: {options}"
+    assert "-Xmx" not in options and "-XX:MaxRAM=" not in options, "the heap must follow the limit, not a constant"
+    heap_mib = limit_mib * float(share.group(1)) / 100
+    assert limit_mib - heap_mib >= JVM_NON_HEAP_MIB, (limit, heap_mib)
+    # Named, so that the footprint does not depend on what the JVM picks for the node it lands on.
+    assert "-XX:+UseSerialGC" in options
+    assert "-XX:+ExitOnOutOfMemoryError" in options and "-Xss8m" in options

@@ -129,8 +129,10 @@ def memory(pid, gc):
         if line.startswith("VmRSS:"):
             rss = int(line.split()[1]) / 1024
     info = subprocess.run([JCMD, str(pid), "GC.heap_info"], capture_output=True, text=True, timeout=120).stdout
-    m = re.search(r"total (\d+)K, used (\d+)K", info)
-    heap_committed, heap_used = (int(m.group(1)) / 1024, int(m.group(2)) / 1024) if m else (None, None)
+    # G1 prints one "garbage-first heap total ..K, used ..K" line; Serial one per generation (def new, tenured).
+    spaces = re.findall(r"(?:heap|generation)\s+total (\d+)K, used (\d+)K", info)
+    heap_committed = sum(int(t) for t, _ in spaces) / 1024 if spaces else None
+    heap_used = sum(int(u) for _, u in spaces) / 1024 if spaces else None
     areas = {}
     for line in metrics().splitlines():
         mm = re.match(r"^jvm_memory_used_bytes\{([^}]*)\} ([0-9.eE+]+)$", line)
@@ -143,8 +145,15 @@ def memory(pid, gc):
         "heap_committed_mib": heap_committed,
         "jvm_used_mib": {k: round(v, 1) for k, v in areas.items()},
         "gc_first": gc,
-        "heap_info": " ".join(info.split())[:300],
+        "heap_info": " ".join(info.split())[:600],
     }
+
+
+def histogram(pid, top):
+    """The `top` classes with the most bytes among live objects (jcmd GC.class_histogram runs a full GC first)."""
+    out = subprocess.run([JCMD, str(pid), "GC.class_histogram"], capture_output=True, text=True, timeout=300).stdout
+    lines = [line for line in out.splitlines() if re.match(r"^\s*(\d+:|Total)", line)]
+    return "\n".join(lines[:top] + lines[-1:])
 
 
 def wait_idle(settle, timeout=900):
@@ -195,6 +204,7 @@ def main():
     ap.add_argument("--idle", type=int, default=60, help="seconds between the two resourceVersion snapshots")
     ap.add_argument("--timeout", type=int, default=1800)
     ap.add_argument("--restart-operator", action="store_true")
+    ap.add_argument("--histogram", type=int, default=0, help="print the N largest classes of the heap once idle")
     args = ap.parse_args()
     ns, n = args.namespace, args.jobs
     kubectl("create", "namespace", ns, check=False)
@@ -218,6 +228,8 @@ def main():
     m_after = memory(pid, gc=True)
     log(f"memory (no GC first): {json.dumps(m_before)}")
     log(f"memory (after jcmd GC.run): {json.dumps(m_after)}")
+    if args.histogram:
+        log(f"heap histogram (live objects, largest {args.histogram} classes):\n{histogram(pid, args.histogram)}")
     rv1 = objects
     r1 = reconcile_count()
     time.sleep(args.idle)

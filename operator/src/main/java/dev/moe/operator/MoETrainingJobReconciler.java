@@ -11,6 +11,7 @@ import dev.moe.operator.dependents.PlanIsValid;
 import dev.moe.operator.dependents.TrainerRole;
 import dev.moe.operator.dependents.TrainerRoleBinding;
 import dev.moe.operator.dependents.TrainerServiceAccount;
+import dev.moe.operator.gang.CachedPod;
 import dev.moe.operator.gang.FailureClassifier;
 import dev.moe.operator.gang.FleetFit;
 import dev.moe.operator.gang.GangDecision;
@@ -27,6 +28,7 @@ import dev.moe.operator.k8s.GangApi;
 import dev.moe.operator.k8s.GangWriter;
 import dev.moe.operator.k8s.JobEvents;
 import dev.moe.operator.k8s.NodeFleet;
+import dev.moe.operator.k8s.TrimmingItemStore;
 import dev.moe.operator.k8s.WriteRejection;
 import dev.moe.operator.metrics.JobMetrics;
 import dev.moe.operator.planner.JobPlanner;
@@ -127,13 +129,17 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
     /** Deleted pods' last failures (an evicted pod that went before a reconcile saw it is still an eviction). */
     private final PodTombstones tombstones = new PodTombstones();
 
-    /** The pods: only those labelled with a job name, mapped to their job through the owner reference. */
+    /**
+     * The pods: only those labelled with a job name, mapped to their job through the owner reference, each cached
+     * with only the fields the operator reads ({@link CachedPod}).
+     */
     @Override
     public List<EventSource<?, MoETrainingJob>> prepareEventSources(EventSourceContext<MoETrainingJob> context) {
         return List.of(new InformerEventSource<>(
                 InformerEventSourceConfiguration.from(Pod.class, MoETrainingJob.class)
                         .withName("pod")
                         .withLabelSelector(GangNames.JOB_LABEL)
+                        .withItemStore(new TrimmingItemStore<>(CachedPod::trim))
                         .withOnDeleteFilter((pod, unknownFinalState) -> {
                             if (!Boolean.TRUE.equals(unknownFinalState)) {
                                 tombstones.record(pod, clock.instant());

@@ -4,7 +4,7 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.moe.api.v1alpha1.TolerantJobReading;
-import io.fabric8.kubernetes.api.model.ManagedFieldsEntry;
+import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.quarkus.kubernetes.client.KubernetesClientObjectMapperCustomizer;
 import jakarta.inject.Singleton;
 
@@ -17,11 +17,14 @@ import jakarta.inject.Singleton;
  * <ul>
  *   <li>the parser follows up to {@link #PARSER_MAX_NESTING} levels (Jackson's default of 1,000 failed the whole
  *       list of jobs), and the reader then finds the job too deep ({@link TolerantJobReading#MAX_DEPTH});</li>
- *   <li>managedFields' {@code fieldsV1} are neither read nor written: they mirror every field path of an object,
- *       as deep as its deepest field, and Jackson walks them recursively. The operator compares its dependents on
- *       their fields, never on managedFields, and server-side apply needs none on a request; the informer caches
- *       are smaller too.</li>
+ *   <li>{@code metadata.managedFields} is neither read nor written: its {@code fieldsV1} mirror every field path
+ *       of an object, as deep as its deepest field, and Jackson walks them recursively. The operator compares its
+ *       dependents on their fields, never on managedFields, and server-side apply needs none on a request (the API
+ *       server keeps an object's managedFields when a write leaves them out).</li>
  * </ul>
+ * The last rule is also the informer caches' biggest saving: every cached object (job, pod, dependent) carried one
+ * entry per field manager (operator, scheduler, kubelet, a user's kubectl), ≈ 1 KiB of heap each
+ * (bench/results.md, "Operator memory with 1,000 jobs after trimming the caches").
  * Fabric8 converts watch events from generic maps recursively as well: the operator runs with 8 MiB thread stacks
  * ({@code -Xss8m}, the chart's jvmOptions), on which a 10,000-level job is read (ClientJobReadingTest).
  */
@@ -29,8 +32,8 @@ import jakarta.inject.Singleton;
 public class ClientJobReading implements KubernetesClientObjectMapperCustomizer {
     static final int PARSER_MAX_NESTING = 100_000;
 
-    @JsonIgnoreProperties(value = "fieldsV1", ignoreUnknown = true)
-    abstract static class WithoutFieldsV1 {}
+    @JsonIgnoreProperties(value = "managedFields", ignoreUnknown = true)
+    abstract static class WithoutManagedFields {}
 
     @Override
     public void customize(ObjectMapper mapper) {
@@ -38,7 +41,7 @@ public class ClientJobReading implements KubernetesClientObjectMapperCustomizer 
                 .setStreamReadConstraints(StreamReadConstraints.builder()
                         .maxNestingDepth(PARSER_MAX_NESTING)
                         .build());
-        mapper.addMixIn(ManagedFieldsEntry.class, WithoutFieldsV1.class);
+        mapper.addMixIn(ObjectMeta.class, WithoutManagedFields.class);
         mapper.registerModule(TolerantJobReading.module());
     }
 }

@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.moe.api.v1alpha1.MoETrainingJob;
 import dev.moe.api.v1alpha1.TolerantJobReading;
 import dev.moe.api.v1alpha1.TolerantJobReading.UnreadableSpec;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.WatchEvent;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.io.ByteArrayInputStream;
@@ -85,5 +86,31 @@ class ClientJobReadingTest {
         reader.join();
         assertThat(read[0]).isInstanceOf(MoETrainingJob.class);
         assertThat(((MoETrainingJob) read[0]).getSpec()).isInstanceOf(UnreadableSpec.class);
+    }
+
+    @Test
+    void managedFieldsAreNeitherReadIntoACachedObjectNorWrittenBack() {
+        // What the informers cache is what the client reads: a pod with three field managers holds none of them.
+        String pod = "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"p\",\"namespace\":\"ns\","
+                + "\"resourceVersion\":\"7\",\"labels\":{\"a\":\"b\"},\"managedFields\":["
+                + "{\"manager\":\"moe-operator\",\"operation\":\"Update\",\"fieldsType\":\"FieldsV1\",\"fieldsV1\":{\"f:a\":{}}},"
+                + "{\"manager\":\"kube-scheduler\",\"operation\":\"Update\",\"subresource\":\"status\"},"
+                + "{\"manager\":\"kubelet\",\"operation\":\"Update\",\"subresource\":\"status\"}]},"
+                + "\"spec\":{\"nodeName\":\"n1\"}}";
+        var watchEvent = serialization.unmarshal("{\"type\":\"ADDED\",\"object\":" + pod + "}", WatchEvent.class);
+        Pod read = serialization.convertValue(watchEvent.getObject(), Pod.class);
+        assertThat(read.getMetadata().getManagedFields()).isNullOrEmpty();
+        assertThat(read.getMetadata().getAdditionalProperties()).doesNotContainKey("managedFields");
+        assertThat(read.getMetadata().getResourceVersion()).isEqualTo("7");
+        assertThat(read.getMetadata().getLabels()).containsEntry("a", "b");
+        assertThat(read.getSpec().getNodeName()).isEqualTo("n1");
+        assertThat(serialization.unmarshal(pod, Pod.class).getMetadata().getManagedFields())
+                .isNullOrEmpty();
+        // Server-side apply refuses a request that carries managedFields; the client never sends any.
+        read.getMetadata()
+                .setManagedFields(List.of(new io.fabric8.kubernetes.api.model.ManagedFieldsEntryBuilder()
+                        .withManager("x")
+                        .build()));
+        assertThat(serialization.asJson(read)).doesNotContain("managedFields");
     }
 }
