@@ -196,8 +196,15 @@ class PodWatch:
                     p["failed"] = now
 
     def of_attempt(self, attempt):
+        """The attempt's pods, the newest incarnation of each name only: a pod deleted and created again under its
+        name (kwok v0.8.0 can delete a new pod by the name of the old one it was finishing; the operator then
+        creates the rank again) leaves its first uid behind without a deletion event in this stream."""
         with self.lock:
-            return [dict(p) for p in self.pods.values() if p["attempt"] == str(attempt)]
+            newest = {}
+            for p in self.pods.values():
+                if p["attempt"] == str(attempt) and (p["name"] not in newest or p["seen"] >= newest[p["name"]]["seen"]):
+                    newest[p["name"]] = p
+            return [dict(p) for p in newest.values()]
 
     def wait(self, predicate, timeout, what):
         deadline = time.monotonic() + timeout
