@@ -23,11 +23,7 @@ if compgen -G "$WORK/pids/*.pid" >/dev/null; then
   e2e_log "stopping the previous cluster in $WORK"
   "$E2E_DIR/bin/cluster-down.sh" >&2
 fi
-for p in "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KCM_PORT" "$SCHEDULER_PORT" "$KWOK_PORT"; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-    e2e_log "port 127.0.0.1:$p is already in use; set MOE_E2E_*_PORT (see e2e/bin/env.sh)"; exit 1
-  fi
-done
+e2e_require_free_ports "MOE_E2E_*_PORT" "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KCM_PORT" "$SCHEDULER_PORT" "$KWOK_PORT"
 mkdir -p "$WORK"/{pki,logs,pids}
 FEATURE_GATES=${MOE_E2E_FEATURE_GATES-GenericWorkload=true,GangScheduling=true,TopologyAwareWorkloadScheduling=true}
 gate_args=()

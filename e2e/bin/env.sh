@@ -30,3 +30,36 @@ TRAINING_SECONDS=${MOE_KWOK_TRAINING_SECONDS:-10}   # how long a training.moe.de
 READY_TIMEOUT=${MOE_E2E_READY_TIMEOUT:-90}         # seconds per component
 export PATH="$K8S_BIN:$PATH"
 e2e_log() { echo "[e2e $(date -u +%H:%M:%S)] $*" >&2; }
+# Exits 1 when one of the loopback ports is taken; $1 names the env vars that move them (for the message).
+e2e_require_free_ports() {
+  local hint=$1 p; shift
+  for p in "$@"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      e2e_log "port 127.0.0.1:$p is already in use; set $hint (see e2e/bin/env.sh)"; exit 1
+    fi
+  done
+}
+# A serving certificate for 127.0.0.1 signed by a CA of its own (ca.crt, tls.crt, tls.key in dir $1; CA named $2),
+# made once per dir: what the API server needs to call a webhook served on loopback.
+e2e_loopback_serving_cert() {
+  local tls=$1 cn=$2
+  [[ -s $tls/tls.crt ]] && return 0
+  mkdir -p "$tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$cn" \
+    -keyout "$tls/ca.key" -out "$tls/ca.crt" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls/tls.key" -out "$tls/tls.csr" 2>/dev/null
+  openssl x509 -req -in "$tls/tls.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial -days 30 \
+    -extfile <(printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n') -out "$tls/tls.crt" 2>/dev/null
+}
+# Stops the process of $WORK/pids/$1.pid: TERM, KILL after 10 s.
+e2e_stop_pidfile() {
+  local name=$1 pidfile="$WORK/pids/$1.pid" pid
+  [[ -f $pidfile ]] || return 0
+  pid=$(cat "$pidfile"); rm -f "$pidfile"
+  if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && { e2e_log "$name ($pid) did not stop on TERM; killing"; kill -KILL "$pid"; }
+  fi
+  return 0
+}

@@ -9,12 +9,5 @@ if [[ -f "$KUBECONFIG_PATH" ]]; then
     mutatingwebhookconfiguration/moe-e2e-jobset-mutating validatingwebhookconfiguration/moe-e2e-jobset-validating \
     >/dev/null 2>&1 || true
 fi
-pidfile="$WORK/pids/jobset.pid"
-[[ -f $pidfile ]] || exit 0
-pid=$(cat "$pidfile"); rm -f "$pidfile"
-if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
-  kill -TERM "$pid"
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && { e2e_log "jobset ($pid) did not stop on TERM; killing"; kill -KILL "$pid"; }
-fi
+e2e_stop_pidfile jobset
 e2e_log "jobset down"

@@ -22,22 +22,12 @@ PODS_READY_TIMEOUT=${MOE_E2E_KUEUE_PODS_READY_TIMEOUT:-20}
 dir="$WORK/kueue"
 pidfile="$WORK/pids/kueue.pid"
 if [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then e2e_log "kueue already running"; exit 0; fi
-for p in "$KUEUE_WEBHOOK_PORT" "$KUEUE_METRICS_PORT" "$KUEUE_HEALTH_PORT"; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-    e2e_log "port 127.0.0.1:$p is already in use; set MOE_E2E_KUEUE_*_PORT (see e2e/bin/env.sh)"; exit 1
-  fi
-done
+e2e_require_free_ports "MOE_E2E_KUEUE_*_PORT" "$KUEUE_WEBHOOK_PORT" "$KUEUE_METRICS_PORT" "$KUEUE_HEALTH_PORT"
 mkdir -p "$dir/tls" "$WORK/pids" "$WORK/logs"
 
 # ---- serving certificate: one CA per work dir ------------------------------------------------------------------
 tls="$dir/tls"
-if [[ ! -s $tls/tls.crt ]]; then
-  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=moe-e2e-kueue-ca" \
-    -keyout "$tls/ca.key" -out "$tls/ca.crt" 2>/dev/null
-  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls/tls.key" -out "$tls/tls.csr" 2>/dev/null
-  openssl x509 -req -in "$tls/tls.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial -days 30 \
-    -extfile <(printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n') -out "$tls/tls.crt" 2>/dev/null
-fi
+e2e_loopback_serving_cert "$tls" moe-e2e-kueue-ca
 
 # ---- CRDs (conversion webhooks at the local manager) ------------------------------------------------------------
 python3 "$E2E_DIR/bin/kueue-manifests.py" crds "$config_dir" "$KUEUE_WEBHOOK_PORT" "$tls/ca.crt" \

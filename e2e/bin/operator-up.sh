@@ -45,14 +45,7 @@ rm -rf "$WORK/operator-app" && cp -r "$(dirname "$jar")" "$WORK/operator-app"
 # The webhook's serving certificate (the chart makes its own, or cert-manager does): one CA per work dir.
 # MOE_E2E_WEBHOOK_TLS_DIR=<dir with tls.crt, tls.key> serves another pair (e2e/chart_tests: the one helm made).
 tls="${MOE_E2E_WEBHOOK_TLS_DIR:-$WORK/webhook-tls}"
-if [[ ! -s $tls/tls.crt ]]; then
-  mkdir -p "$tls"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=moe-e2e-webhook-ca" \
-    -keyout "$tls/ca.key" -out "$tls/ca.crt" 2>/dev/null
-  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$tls/tls.key" -out "$tls/tls.csr" 2>/dev/null
-  openssl x509 -req -in "$tls/tls.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" -CAcreateserial -days 30 \
-    -extfile <(printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n') -out "$tls/tls.crt" 2>/dev/null
-fi
+e2e_loopback_serving_cert "$tls" moe-e2e-webhook-ca
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 # Appended, not overwritten: a test that restarts the operator keeps the evidence of the run before.
 log="$WORK/logs/operator.log"
