@@ -27,12 +27,6 @@ public final class GangDecision {
     public final List<Integer> createRanks = new ArrayList<>();
     public final List<Pod> deletePods = new ArrayList<>();
     /**
-     * Whether every pod of the job goes ({@link #deletePods} then lists them): the reconciler deletes them with one
-     * deletecollection by the job label instead of one DELETE per pod. False when nothing needs deleting (every
-     * pod already terminating) or when some pods stay (a failed job keeps its finished pods for their logs).
-     */
-    public boolean deleteGang;
-    /**
      * Whether {@link #deletePods} are stale pods of earlier attempts: the reconciler may delete them with one
      * deletecollection by the job label and {@code attempt != current} (it checks that every listed pod matches).
      */
@@ -87,10 +81,9 @@ public final class GangDecision {
         deleteOtherAttempts = deletePods.size() > before;
     }
 
-    /** Deletes every pod of the job (all attempts, stale ones too): one deletecollection when any is still live. */
+    /** Deletes every pod of the job that is not terminating yet (all attempts, stale ones too). */
     void deleteAll(GangState gang) {
         gang.allPods().forEach(this::delete);
-        deleteGang = !deletePods.isEmpty();
     }
 
     public Optional<Duration> requeue() {

@@ -24,8 +24,8 @@ import org.jboss.logging.Logger;
 
 /**
  * Every API write to a gang's pods, in one place: the decided creates (in the waves {@link Placement} orders, up to
- * {@link BoundedParallel#MAX_IN_FLIGHT} at a time) and deletes (one deletecollection when the whole gang or every
- * stale attempt goes).
+ * {@link BoundedParallel#MAX_IN_FLIGHT} at a time) and deletes (as many in flight; one deletecollection for the
+ * stale pods of earlier attempts).
  */
 public final class GangWriter {
     private static final Logger LOG = Logger.getLogger(GangWriter.class);
@@ -122,12 +122,13 @@ public final class GangWriter {
     }
 
     /**
-     * Deletes the decided pods. When the decision stops the whole gang, one deletecollection replaces a DELETE per
-     * pod (one API write instead of one per node); stale pods of earlier attempts go the same way with
-     * {@code attempt != current}. The selector always includes the job's uid label, so it can only reach pods this
-     * job created; pods without that label (created before it existed) are deleted one by one. A selector is used
-     * only when every pod to delete matches it and nothing that must stay can: the whole-gang delete never runs in
-     * a decision that also creates pods.
+     * Deletes the decided pods, each by its own DELETE, up to {@link BoundedParallel#MAX_IN_FLIGHT} at a time.
+     * Not one deletecollection for a whole gang: that would be one write, but kube-apiserver deletes a collection's
+     * items one after another ({@code --delete-collection-workers} defaults to 1), 0.9–2.2 s for 64 pods on the
+     * benchmark cluster (bench/results.md), and every restart waits for it (the ranks keep their names). Only stale
+     * pods of earlier attempts, whose deletion nothing waits for, go by one deletecollection with {@code attempt !=
+     * current}; its selector includes the job's uid label, so it can only reach pods this job created, and it is
+     * used only when every pod to delete matches it.
      */
     public static void delete(Context<MoETrainingJob> ctx, MoETrainingJob job, GangDecision decision) {
         String ns = job.getMetadata().getNamespace();
@@ -137,14 +138,6 @@ public final class GangWriter {
         var pods = ctx.getClient().pods().inNamespace(ns);
         List<Pod> oneByOne = decision.deletePods;
         if (uid != null
-                && decision.deleteGang
-                && decision.createRanks.isEmpty()
-                && decision.deletePods.stream().allMatch(p -> ofJob(p, ns, name))) {
-            pods.withLabel(GangNames.JOB_LABEL, name)
-                    .withLabel(GangNames.JOB_UID_LABEL, uid)
-                    .delete();
-            oneByOne = withoutLabel(decision.deletePods, GangNames.JOB_UID_LABEL, uid);
-        } else if (uid != null
                 && decision.deleteOtherAttempts
                 && decision.deletePods.stream()
                         .allMatch(p -> ofJob(p, ns, name)
@@ -157,9 +150,10 @@ public final class GangWriter {
                     .delete();
             oneByOne = withoutLabel(decision.deletePods, GangNames.JOB_UID_LABEL, uid);
         }
-        for (Pod p : oneByOne) {
-            pods.withName(p.getMetadata().getName()).delete();
-        }
+        BoundedParallel.runAll(oneByOne.stream()
+                .<Runnable>map(
+                        p -> () -> pods.withName(p.getMetadata().getName()).delete())
+                .toList());
         for (Pod p : decision.forceDeletePods) {
             LOG.warnf(
                     "force-deleting %s/%s, terminating since %s (node unreachable?)",

@@ -83,7 +83,6 @@ class GangLifecycleTest {
         assertThat(d.deletePods)
                 .extracting(p -> p.getMetadata().getName())
                 .containsExactlyInAnyOrder("j-node-0", "j-node-1");
-        assertThat(d.deleteGang).as("one deletecollection for the whole gang").isTrue();
         assertThat(d.requeue()).contains(Duration.ofSeconds(1));
         assertThat(d.restartReasons).containsExactly("ExitCode");
 
@@ -94,9 +93,7 @@ class GangLifecycleTest {
         // Old pods still terminating after the backoff: wait for them.
         d = decide(List.of(PodStates.deleted(PodStates.base("j", 0, 0))), T0.plusSeconds(12));
         assertThat(d.createRanks).isEmpty();
-        assertThat(d.deleteGang)
-                .as("nothing left to delete: no second deletecollection")
-                .isFalse();
+        assertThat(d.deletePods).as("nothing left to delete: no second DELETE").isEmpty();
         // Backoff over, old pods gone: attempt 1 is created.
         d = decide(List.of(), T0.plusSeconds(12));
         assertThat(d.createRanks).containsExactly(0, 1);
@@ -121,7 +118,6 @@ class GangLifecycleTest {
         assertThat(Conditions.get(d.status, Conditions.FAILED).orElseThrow().reason)
                 .isEqualTo("RestartLimitExceeded");
         assertThat(d.deletePods).extracting(p -> p.getMetadata().getName()).containsExactly("j-node-0");
-        assertThat(d.deleteGang).as("finished pods stay: per-pod deletes").isFalse();
         assertThat(d.status.restarts).isEqualTo(2);
         // The two restarts, newest last; the final failure is lastFailure, not a restart.
         assertThat(d.status.restartHistory)

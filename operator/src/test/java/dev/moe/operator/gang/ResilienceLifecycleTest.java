@@ -215,7 +215,7 @@ class ResilienceLifecycleTest {
         assertThat(d.status.restarts).isEqualTo(1);
         assertThat(d.restartReasons).containsExactly("Stalled");
         assertThat(d.events).extracting(GangDecision.JobEvent::reason).contains("GangRestart");
-        assertThat(d.deleteGang).isTrue();
+        assertThat(d.deletePods).hasSize(2);
         assertThat(d.requeue()).contains(Duration.ofSeconds(1));
 
         // The next attempt gets the startup grace again, although its rank 0 has not reported yet and
