@@ -61,16 +61,33 @@ if ! has_version etcd "etcd Version: ${ETCD_VERSION#v}" --version; then
   log "etcd built in $((SECONDS - start)) s"
 fi
 
-# ---- kwok, kwokctl ----------------------------------------------------------------------------------------------
-for b in kwok kwokctl; do
-  if ! has_version "$b" "${KWOK_VERSION}" --version; then
-    log "installing $b ${KWOK_VERSION}"
-    start=$SECONDS
-    GOBIN="$K8S_BIN" GOFLAGS=-buildvcs=false go install -p "$GO_BUILD_P" -trimpath \
-      -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION}" "sigs.k8s.io/kwok/cmd/$b@${KWOK_VERSION}"
-    log "$b installed in $((SECONDS - start)) s"
-  fi
-done
+# ---- kwok (patched), kwokctl ------------------------------------------------------------------------------------
+# kwok is built inside a copy of its module with e2e/kwok/patches/*.patch applied (why: each patch's header in
+# e2e/README.md "Patches to KWOK"); its version string names the patches' hash, so a changed patch rebuilds it.
+kwok_patches=("$E2E"/kwok/patches/*.patch)
+KWOK_BUILD_VERSION="${KWOK_VERSION}+moe.$(cat "${kwok_patches[@]}" | sha256sum | cut -c1-8)"
+if ! has_version kwok "${KWOK_BUILD_VERSION}" --version; then
+  log "building kwok ${KWOK_BUILD_VERSION} (${KWOK_VERSION} with ${#kwok_patches[@]} patch(es))"
+  start=$SECONDS
+  moddir=$(go mod download -json "sigs.k8s.io/kwok@${KWOK_VERSION}" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
+  src=$(mktemp -d "$K8S_BIN/.kwok-src.XXXXXX")
+  cp -r "$moddir/." "$src/" && chmod -R u+w "$src"
+  for p in "${kwok_patches[@]}"; do
+    (cd "$src" && git apply -p1 "$p") || { log "patch $p does not apply to kwok ${KWOK_VERSION}"; exit 1; }
+  done
+  (cd "$src" && go build -p "$GO_BUILD_P" -trimpath \
+    -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_BUILD_VERSION}" -o "$K8S_BIN/kwok.tmp" ./cmd/kwok)
+  mv -f "$K8S_BIN/kwok.tmp" "$K8S_BIN/kwok"
+  rm -rf "$src"
+  log "kwok built in $((SECONDS - start)) s"
+fi
+if ! has_version kwokctl "${KWOK_VERSION}" --version; then
+  log "installing kwokctl ${KWOK_VERSION}"
+  start=$SECONDS
+  GOBIN="$K8S_BIN" GOFLAGS=-buildvcs=false go install -p "$GO_BUILD_P" -trimpath \
+    -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION}" "sigs.k8s.io/kwok/cmd/kwokctl@${KWOK_VERSION}"
+  log "kwokctl installed in $((SECONDS - start)) s"
+fi
 
 # ---- kwok's upstream stage YAMLs (kustomize/stage in the kwok module) -----------------------------------------
 if [[ ! -d "$K8S_CACHE/kwok-stages" ]]; then

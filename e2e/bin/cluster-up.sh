@@ -7,6 +7,9 @@
 # MOE_E2E_APISERVER_EXTRA_ARGS: more kube-apiserver flags (e2e/bench/run.sh turns on an audit log with it).
 # MOE_E2E_KCM_EXTRA_ARGS: more kube-controller-manager flags (e2e/bench/fleet.sh raises its client rate limit with
 #   "--kube-api-qps=500 --kube-api-burst=500"; default: none, i.e. the controller-manager's own 20 QPS / burst 30).
+# MOE_E2E_KWOK_POD_PARALLELISM: pod stages kwok plays at a time (default: MOE_E2E_NODES, a kubelet per node).
+# MOE_E2E_SCHEDULER_EXTRA_ARGS: more kube-scheduler flags (fleet.sh raises its client rate limit the same way; default:
+#   none, i.e. the scheduler's own 50 QPS / burst 100).
 # MOE_E2E_FEATURE_GATES: --feature-gates of apiserver, controller-manager and scheduler (default: the alpha gang
 #   scheduling API, scheduling.k8s.io/v1alpha2 Workload/PodGroup, and the scheduler's gang and topology plugins);
 #   when non-empty the apiserver also serves scheduling.k8s.io/v1alpha2. Set it to "" for a cluster without them.
@@ -117,13 +120,27 @@ start kube-controller-manager kube-controller-manager \
   --node-monitor-grace-period=60s --concurrent-gc-syncs=10 "${gate_args[@]}" ${MOE_E2E_KCM_EXTRA_ARGS:-}
 start kube-scheduler kube-scheduler \
   --kubeconfig="$KUBECONFIG_PATH" --authentication-kubeconfig="$KUBECONFIG_PATH" --authorization-kubeconfig="$KUBECONFIG_PATH" \
-  --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --leader-elect=false "${gate_args[@]}"
+  --bind-address=127.0.0.1 --secure-port="$SCHEDULER_PORT" --leader-elect=false "${gate_args[@]}" \
+  ${MOE_E2E_SCHEDULER_EXTRA_ARGS:-}
 wait_for kube-controller-manager curl -fsSk --max-time 2 "https://127.0.0.1:$KCM_PORT/healthz"
 wait_for kube-scheduler curl -fsSk --max-time 2 "https://127.0.0.1:$SCHEDULER_PORT/healthz"
 
 # ---- kwok ----------------------------------------------------------------------------------------------------------
 stages="$WORK/kwok-stages.yaml"
-: >"$stages"
+# Every node of a real cluster has its own kubelet; one kwok plays them all, by default with 4 pod stages at a time,
+# so a gang's 64 pods bound at once queued for ~1.5 s before they ran (a controller that creates pods one by one
+# never meets that queue). One stage worker per node puts the queue back where a cluster has it. kwok v0.8.0 does
+# not default the options of a KwokConfiguration it reads: the others are given with their documented defaults.
+cat >"$stages" <<KWOKCONF
+apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokConfiguration
+options:
+  podPlayStageParallelism: ${MOE_E2E_KWOK_POD_PARALLELISM:-$NODES}
+  nodePlayStageParallelism: 4
+  nodeLeaseParallelism: 4
+  podsOnNodeSyncParallelism: 1
+  enablePodsOnNodeSyncListPager: true
+KWOKCONF
 for f in "$E2E_DIR"/kwok/stages/*.yaml; do
   echo "---" >>"$stages"
   sed "s/\${MOE_KWOK_TRAINING_MS}/$((TRAINING_SECONDS * 1000))/g" "$f" >>"$stages"
@@ -183,7 +200,13 @@ until [[ $(kubectl get nodes -o jsonpath='{range .items[*]}{.status.conditions[?
   (( SECONDS < deadline )) || fail "fake nodes not Ready after ${READY_TIMEOUT}s"
   sleep 0.5
 done
-e2e_log "$NODES fake GPU nodes Ready (${GPUS_PER_NODE}x nvidia.com/gpu each, $NODES_PER_RACK per rack)"
+# Ready is not schedulable yet: the node lifecycle controller lifts each new node's not-ready taint after it sees
+# Ready, at its own client rate limit (64 nodes take seconds); a gang placed before that finds tainted nodes.
+until [[ -z $(kubectl get nodes -o jsonpath='{range .items[*]}{.spec.taints}{end}' 2>/dev/null) ]]; do
+  (( SECONDS < deadline )) || fail "fake nodes still tainted after ${READY_TIMEOUT}s: $(kubectl get nodes -o jsonpath='{.items[*].spec.taints}')"
+  sleep 0.5
+done
+e2e_log "$NODES fake GPU nodes Ready and untainted (${GPUS_PER_NODE}x nvidia.com/gpu each, $NODES_PER_RACK per rack)"
 # The default ServiceAccount must exist before pods can be created in the default namespace.
 deadline=$((SECONDS + READY_TIMEOUT))
 until kubectl get serviceaccount default -n default >/dev/null 2>&1; do
