@@ -369,9 +369,46 @@ def one_run(i, ns, job_json, name, nodes, log):
     return res
 
 
+def measured_runs(one_run, runs, warmup, log):
+    """`warmup` + `runs` runs of one_run(i); the first `warmup` are marked {"warmup": true} and left out of the
+    summaries. The first gang on a fresh cluster pays for cold caches in every component (the operator's JIT,
+    kube-scheduler's and KWOK's first pods), so bench_jobset.py warms JobSet up the same way."""
+    results = []
+    for i in range(warmup + runs):
+        if i < warmup:
+            log(f"(run {i} is a warm-up run, not counted)")
+        results.append(one_run(i) | {"warmup": i < warmup})
+    return results
+
+
+def log_summary(results, times, counts, pods, log):
+    """Medians [min-max] of the counted runs: `times` (key, label) in seconds, `counts` (key, label) as numbers,
+    writes also per pod."""
+    counted = [r for r in results if not r.get("warmup")]
+
+    def vals(key):
+        return [r[key] for r in counted if r.get(key) is not None]
+
+    warm = len(results) - len(counted)
+    log("")
+    log(f"SUMMARY ({len(counted)} runs after {warm} warm-up, median [min-max])")
+    for key, label in times:
+        v = vals(key)
+        log(f"  {label:45s} {statistics.median(v):.2f} s [{min(v):.2f}-{max(v):.2f}]" if v else f"  {label:45s} n/a")
+    for key, label in counts:
+        v = vals(key)
+        if not v:
+            log(f"  {label:45s} n/a")
+            continue
+        med = statistics.median(v)
+        per_pod = f" ({med / pods:.2f} per pod)" if "writes" in key and "noop" not in key else ""
+        log(f"  {label:45s} {med:g} [{min(v):g}-{max(v):g}]{per_pod}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1, help="runs before the counted ones, left out of the summary")
     ap.add_argument("--namespace", default="bench")
     ap.add_argument("--job", default=str(E2E / "bench" / "job-512.yaml"))
     ap.add_argument("--nodes", type=int, help="override the job's spec.resources.nodes")
@@ -405,42 +442,34 @@ def main():
         f"{args.runs} runs; audit log: {'yes' if AUDIT_LOG.exists() else 'no (writes per client unavailable)'}"
     )
     job_json = json.dumps(spec)
-    results = [one_run(i, args.namespace, job_json, name, nodes, log) for i in range(args.runs)]
-
-    def med(key):
-        vals = [r[key] for r in results if r[key] is not None]
-        return statistics.median(vals) if vals else None
-
-    def rng(key):
-        vals = [r[key] for r in results if r[key] is not None]
-        return f"{min(vals):.2f}-{max(vals):.2f}" if vals else "n/a"
-
-    log("")
-    log(f"SUMMARY ({args.runs} runs, median [min-max])")
-    for key, label in (
-        ("created_s", "apply -> all pods created"),
-        ("bound_s", "apply -> all pods bound"),
-        ("running_s", "apply -> all pods Running"),
-        ("status_s", "apply -> job status Running"),
-        ("fail_to_created_s", "pod Failed -> new gang created"),
-        ("fail_to_running_s", "pod Failed -> new gang Running (backoff 1 s)"),
-    ):
-        log(f"  {label:45s} {med(key):.2f} s [{rng(key)}]")
-    for key, label in (
-        ("create_writes_operator", "operator API writes per job (create)"),
-        ("create_writes_total", "all API writes per job (create)"),
-        ("restart_writes_operator", "operator API writes per gang restart"),
-        ("restart_writes_total", "all API writes per gang restart"),
-        ("create_status_patches_operator", "operator status patches per gang start"),
-        ("restart_status_patches_operator", "operator status patches per gang restart"),
-        ("noop_operator_writes", "operator writes on a no-op reconcile"),
-        ("noop_reconciles", "reconciles triggered by the no-op event"),
-    ):
-        v = med(key)
-        per_pod = f" ({v / nodes:.2f} per pod)" if v is not None and "writes" in key and "noop" not in key else ""
-        log(f"  {label:45s} {v if v is not None else 'n/a'} [{rng(key)}]{per_pod}")
-    log(f"  {'status.gangMode':45s} {sorted({str(r['gang_mode']) for r in results})}")
-    log(f"  {'no-op: resourceVersions stable':45s} {sum(r['noop_rv_stable'] for r in results)}/{len(results)} runs")
+    run = lambda i: one_run(i, args.namespace, job_json, name, nodes, log)  # noqa: E731
+    results = measured_runs(run, args.runs, args.warmup, log)
+    log_summary(
+        results,
+        (
+            ("created_s", "apply -> all pods created"),
+            ("bound_s", "apply -> all pods bound"),
+            ("running_s", "apply -> all pods Running"),
+            ("status_s", "apply -> job status Running"),
+            ("fail_to_created_s", "pod Failed -> new gang created"),
+            ("fail_to_running_s", "pod Failed -> new gang Running (backoff 1 s)"),
+        ),
+        (
+            ("create_writes_operator", "operator API writes per job (create)"),
+            ("create_writes_total", "all API writes per job (create)"),
+            ("restart_writes_operator", "operator API writes per gang restart"),
+            ("restart_writes_total", "all API writes per gang restart"),
+            ("create_status_patches_operator", "operator status patches per gang start"),
+            ("restart_status_patches_operator", "operator status patches per gang restart"),
+            ("noop_operator_writes", "operator writes on a no-op reconcile"),
+            ("noop_reconciles", "reconciles triggered by the no-op event"),
+        ),
+        nodes,
+        log,
+    )
+    counted = [r for r in results if not r["warmup"]]
+    log(f"  {'status.gangMode':45s} {sorted({str(r['gang_mode']) for r in counted})}")
+    log(f"  {'no-op: resourceVersions stable':45s} {sum(r['noop_rv_stable'] for r in counted)}/{len(counted)} runs")
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(results, indent=1, default=str))
 

@@ -21,7 +21,6 @@ Env: KUBECONFIG, MOE_E2E_WORK (admin cert for /metrics, audit log), MOE_E2E_APIS
 import argparse
 import json
 import pathlib
-import statistics
 import subprocess
 import sys
 import time
@@ -130,6 +129,7 @@ def one_run(i, ns, jobset_file, name, job, pods, log):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1, help="runs before the counted ones, left out of the summary")
     ap.add_argument("--namespace", default="bench-jobset")
     ap.add_argument("--jobset", default=str(bg.E2E / "bench" / "jobset-512.yaml"))
     ap.add_argument("--json", help="also write the per-run results here")
@@ -154,31 +154,28 @@ def main():
         f"benchmark: JobSet {name} ({len(rjobs)} ReplicatedJob, {pods} pods) on {fleet} KWOK nodes, {args.runs} runs; "
         f"audit log: {'yes' if bg.AUDIT_LOG.exists() else 'no (writes per client unavailable)'}"
     )
-    results = [one_run(i, args.namespace, jobset_file, name, rjobs[0]["name"], pods, log) for i in range(args.runs)]
-
-    def vals(key):
-        return [r[key] for r in results if r[key] is not None]
-
-    log("")
-    log(f"SUMMARY ({args.runs} runs, median [min-max])")
-    for key, label in (
-        ("created_s", "apply -> all pods created"),
-        ("bound_s", "apply -> all pods bound"),
-        ("running_s", "apply -> all pods Running"),
-        ("fail_to_created_s", "pod Failed -> new gang created"),
-        ("fail_to_running_s", "pod Failed -> new gang Running"),
-    ):
-        log(f"  {label:45s} {statistics.median(vals(key)):.2f} s [{min(vals(key)):.2f}-{max(vals(key)):.2f}]")
-    for key, label in (
-        ("create_writes_jobset", "JobSet controller API writes per job (create)"),
-        ("create_writes_kcm", "controller-manager API writes (create)"),
-        ("create_writes_total", "all API writes per job (create)"),
-        ("restart_writes_jobset", "JobSet controller API writes per restart"),
-        ("restart_writes_kcm", "controller-manager API writes per restart"),
-        ("restart_writes_total", "all API writes per restart"),
-    ):
-        v = vals(key)
-        log(f"  {label:45s} {statistics.median(v) if v else 'n/a'} [{f'{min(v)}-{max(v)}' if v else 'n/a'}]")
+    run = lambda i: one_run(i, args.namespace, jobset_file, name, rjobs[0]["name"], pods, log)  # noqa: E731
+    results = bg.measured_runs(run, args.runs, args.warmup, log)
+    bg.log_summary(
+        results,
+        (
+            ("created_s", "apply -> all pods created"),
+            ("bound_s", "apply -> all pods bound"),
+            ("running_s", "apply -> all pods Running"),
+            ("fail_to_created_s", "pod Failed -> new gang created"),
+            ("fail_to_running_s", "pod Failed -> new gang Running"),
+        ),
+        (
+            ("create_writes_jobset", "JobSet controller API writes per job (create)"),
+            ("create_writes_kcm", "controller-manager API writes (create)"),
+            ("create_writes_total", "all API writes per job (create)"),
+            ("restart_writes_jobset", "JobSet controller API writes per restart"),
+            ("restart_writes_kcm", "controller-manager API writes per restart"),
+            ("restart_writes_total", "all API writes per restart"),
+        ),
+        pods,
+        log,
+    )
     if args.json:
         pathlib.Path(args.json).write_text(json.dumps(results, indent=1, default=str))
 

@@ -6,9 +6,12 @@
 # then a side-by-side table of the medians (fleet_table.py), and the JSON of every run under $MOE_E2E_WORK/fleet/.
 #   e2e/bench/fleet.sh [--runs 5] [--kcm default|tuned|both]
 # --kcm: kube-controller-manager as cluster-up.sh starts it ("default": its own client rate limit, 20 QPS / burst 30),
-# "tuned": MOE_E2E_KCM_EXTRA_ARGS="$MOE_FLEET_KCM_TUNED" (default "--kube-api-qps=500 --kube-api-burst=500"); "both"
-# (the default): two clusters, default first. The Job controller inside the controller-manager creates and
-# deletes JobSet's pods, so its rate limit is JobSet's; the operator writes its pods itself.
+# "tuned": MOE_E2E_KCM_EXTRA_ARGS="$MOE_FLEET_KCM_TUNED" (default "--kube-api-qps=500 --kube-api-burst=500") and
+# kube-scheduler's the same (MOE_FLEET_SCHEDULER_TUNED, same default; its own is 50 QPS / burst 100); "both" (the
+# default): two clusters, default first. The Job controller inside the controller-manager creates and deletes
+# JobSet's pods, so its rate limit is JobSet's; the operator writes its pods itself. Both controllers share the
+# scheduler: a gang costs it more writes (a nominated node per pod before the bindings), so it is tuned alike.
+# Each benchmark's first run is a warm-up, left out of the table (--warmup of bench_gang.py / bench_jobset.py).
 # Env: everything e2e/bin/env.sh reads (ports, MOE_E2E_WORK, ...); MOE_E2E_NODES defaults to 64 here.
 # Run it under the shared benchmark lock: flock /work/notes/bench.lock e2e/bench/fleet.sh
 set -uo pipefail
@@ -25,6 +28,7 @@ done
 case $kcm in default) modes=(default) ;; tuned) modes=(tuned) ;; both) modes=(default tuned) ;;
   *) echo "--kcm: default, tuned or both, not '$kcm'" >&2; exit 2 ;; esac
 TUNED=${MOE_FLEET_KCM_TUNED:-"--kube-api-qps=500 --kube-api-burst=500"}
+SCHEDULER_TUNED=${MOE_FLEET_SCHEDULER_TUNED:-"--kube-api-qps=500 --kube-api-burst=500"}
 audit_args="--audit-policy-file=$E2E_DIR/bench/audit-policy.yaml --audit-log-path=$WORK/logs/audit.log --audit-log-format=json --audit-log-maxsize=0"
 base_apiserver_args=${MOE_E2E_APISERVER_EXTRA_ARGS:-}
 out="$WORK/fleet"
@@ -36,10 +40,14 @@ trap 'exit 130' INT TERM
 export KUBECONFIG="$KUBECONFIG_PATH" MOE_E2E_WORK="$WORK" MOE_E2E_APISERVER_PORT="$APISERVER_PORT"
 e2e_log "fleet benchmark on $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $runs runs, kube-controller-manager: ${modes[*]}"
 for mode in "${modes[@]}"; do
-  if [[ $mode == tuned ]]; then export MOE_E2E_KCM_EXTRA_ARGS="$TUNED"; else export MOE_E2E_KCM_EXTRA_ARGS=""; fi
+  if [[ $mode == tuned ]]; then
+    export MOE_E2E_KCM_EXTRA_ARGS="$TUNED" MOE_E2E_SCHEDULER_EXTRA_ARGS="$SCHEDULER_TUNED"
+  else
+    export MOE_E2E_KCM_EXTRA_ARGS="" MOE_E2E_SCHEDULER_EXTRA_ARGS=""
+  fi
   export MOE_E2E_APISERVER_EXTRA_ARGS="$audit_args $base_apiserver_args"
-  echo "{\"kcm\": \"$mode\", \"kcm_args\": \"$MOE_E2E_KCM_EXTRA_ARGS\", \"load_start\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >"$out/$mode-meta.json"
-  e2e_log "[$mode] cluster up (kube-controller-manager extra args: '${MOE_E2E_KCM_EXTRA_ARGS}')"
+  echo "{\"kcm\": \"$mode\", \"kcm_args\": \"$MOE_E2E_KCM_EXTRA_ARGS\", \"scheduler_args\": \"$MOE_E2E_SCHEDULER_EXTRA_ARGS\", \"load_start\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >"$out/$mode-meta.json"
+  e2e_log "[$mode] cluster up (extra args of kube-controller-manager: '${MOE_E2E_KCM_EXTRA_ARGS}', kube-scheduler: '${MOE_E2E_SCHEDULER_EXTRA_ARGS}')"
   "$E2E_DIR/bin/cluster-up.sh" >/dev/null || { e2e_log "cluster-up failed"; exit 1; }
   "$E2E_DIR/bin/jobset-up.sh" || exit 1
   python3 "$E2E_DIR/bench/bench_jobset.py" --runs "$runs" --json "$out/$mode-jobset.json" || exit 1

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Side-by-side table of e2e/bench/fleet.sh: reads DIR/<mode>-{jobset,operator,meta}.json (the --json output of
-bench_jobset.py and bench_gang.py, 5 runs each) and prints one Markdown table, medians [min-max]; writes one row
-per controller and mode to DIR/rows.jsonl (for bench/results.jsonl).
+bench_jobset.py and bench_gang.py, 5 runs each) and prints one Markdown table, medians [min-max] of the runs after
+the warm-up; writes one row per controller and mode to DIR/rows.jsonl (for bench/results.jsonl).
 
 Usage: e2e/bench/fleet_table.py DIR MODE...   (MODE: default, tuned)
 """
@@ -66,15 +66,17 @@ def main(argv):
     for mode in modes:
         meta = json.loads((out / f"{mode}-meta.json").read_text())
         for controller in ("jobset", "operator"):
-            runs = [normalise(r, controller) for r in json.loads((out / f"{mode}-{controller}.json").read_text())]
+            every = json.loads((out / f"{mode}-{controller}.json").read_text())
+            runs = [normalise(r, controller) for r in every if not r.get("warmup")]
             name = "JobSet v0.12.0" if controller == "jobset" else "operator"
-            kcm_label = meta["kcm_args"] or "default rate limit"
-            cols.append((f"{name}, kube-controller-manager {kcm_label}", runs))
+            limits = "controller-manager and scheduler tuned" if meta["kcm_args"] else "default rate limits"
+            cols.append((f"{name}, {limits}", runs))
             row = {
                 "bench": "fleet-64-nodes",
                 "controller": controller,
                 "kcm": mode,
                 "kcm_args": meta["kcm_args"],
+                "scheduler_args": meta.get("scheduler_args", ""),
                 "runs": len(runs),
                 "commit": commit,
                 "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
