@@ -14,7 +14,10 @@ import dev.moe.operator.gang.Placement;
 import dev.moe.plan.Plan;
 import io.fabric8.kubernetes.api.model.DeletionPropagation;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodList;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.NonNamespaceOperation;
+import io.fabric8.kubernetes.client.dsl.PodResource;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
@@ -29,6 +32,7 @@ import org.jboss.logging.Logger;
  */
 public final class GangWriter {
     private static final Logger LOG = Logger.getLogger(GangWriter.class);
+    private static final PendingDeletes PENDING_DELETES = new PendingDeletes();
 
     private GangWriter() {}
 
@@ -128,18 +132,42 @@ public final class GangWriter {
      * benchmark cluster (bench/results.md), and every restart waits for it (the ranks keep their names). Only stale
      * pods of earlier attempts, whose deletion nothing waits for, go by one deletecollection with {@code attempt !=
      * current}; its selector includes the job's uid label, so it can only reach pods this job created, and it is
-     * used only when every pod to delete matches it.
+     * used only when every pod to delete matches it. A pod this operator deleted already ({@link PendingDeletes})
+     * is not deleted again while the cache catches up.
      */
     public static void delete(Context<MoETrainingJob> ctx, MoETrainingJob job, GangDecision decision) {
+        delete(ctx.getClient().pods().inNamespace(job.getMetadata().getNamespace()), job, decision, PENDING_DELETES);
+        for (Pod p : decision.forceDeletePods) {
+            LOG.warnf(
+                    "force-deleting %s/%s, terminating since %s (node unreachable?)",
+                    job.getMetadata().getNamespace(),
+                    p.getMetadata().getName(),
+                    p.getMetadata().getDeletionTimestamp());
+            ctx.getClient()
+                    .pods()
+                    .inNamespace(job.getMetadata().getNamespace())
+                    .withName(p.getMetadata().getName())
+                    .withGracePeriod(0)
+                    .delete();
+        }
+    }
+
+    /** The decided deletes, less those {@code pending} says were asked for already. */
+    static void delete(
+            NonNamespaceOperation<Pod, PodList, PodResource> pods,
+            MoETrainingJob job,
+            GangDecision decision,
+            PendingDeletes pending) {
         String ns = job.getMetadata().getNamespace();
         String name = job.getMetadata().getName();
         String uid = job.getMetadata().getUid();
         String attempt = String.valueOf(decision.status.restartAttempt);
-        var pods = ctx.getClient().pods().inNamespace(ns);
-        List<Pod> oneByOne = decision.deletePods;
+        List<Pod> toDelete = pending.notYetDeleted(decision.deletePods);
+        List<Pod> oneByOne = toDelete;
         if (uid != null
                 && decision.deleteOtherAttempts
-                && decision.deletePods.stream()
+                && !toDelete.isEmpty()
+                && toDelete.stream()
                         .allMatch(p -> ofJob(p, ns, name)
                                 && p.getMetadata().getLabels().containsKey(GangNames.ATTEMPT_LABEL)
                                 && !attempt.equals(p.getMetadata().getLabels().get(GangNames.ATTEMPT_LABEL)))) {
@@ -148,18 +176,17 @@ public final class GangWriter {
                     .withLabel(GangNames.ATTEMPT_LABEL)
                     .withoutLabel(GangNames.ATTEMPT_LABEL, attempt)
                     .delete();
-            oneByOne = withoutLabel(decision.deletePods, GangNames.JOB_UID_LABEL, uid);
+            toDelete.stream()
+                    .filter(p -> uid.equals(p.getMetadata().getLabels().get(GangNames.JOB_UID_LABEL)))
+                    .forEach(pending::deleted);
+            oneByOne = withoutLabel(toDelete, GangNames.JOB_UID_LABEL, uid);
         }
         BoundedParallel.runAll(oneByOne.stream()
-                .<Runnable>map(
-                        p -> () -> pods.withName(p.getMetadata().getName()).delete())
+                .<Runnable>map(p -> () -> {
+                    pods.withName(p.getMetadata().getName()).delete();
+                    pending.deleted(p);
+                })
                 .toList());
-        for (Pod p : decision.forceDeletePods) {
-            LOG.warnf(
-                    "force-deleting %s/%s, terminating since %s (node unreachable?)",
-                    ns, p.getMetadata().getName(), p.getMetadata().getDeletionTimestamp());
-            pods.withName(p.getMetadata().getName()).withGracePeriod(0).delete();
-        }
     }
 
     /**
