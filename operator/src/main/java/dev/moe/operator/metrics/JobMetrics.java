@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
+import org.jboss.logging.Logger;
 
 /**
  * The operator's Prometheus metrics (/q/metrics). Every figure a user sees in status is also a metric.
@@ -45,6 +46,8 @@ import java.util.stream.Stream;
 public class JobMetrics {
     /** Per-job label: not "job", which Prometheus reserves for the scrape job. */
     public static final String JOB_TAG = "moejob";
+
+    private static final Logger LOG = Logger.getLogger(JobMetrics.class);
 
     @Inject
     MeterRegistry registry;
@@ -86,8 +89,15 @@ public class JobMetrics {
         reconcileTimer(false);
         prometheusRegistry = prometheusRegistryOf(registry);
         if (prometheusRegistry != null) {
-            jobSeries = new JobSeriesCollector(this::cachedJobs);
-            prometheusRegistry.register(jobSeries);
+            JobSeriesCollector collector = new JobSeriesCollector(this::cachedJobs);
+            try {
+                prometheusRegistry.register(collector);
+                jobSeries = collector;
+            } catch (IllegalArgumentException taken) {
+                // Another instance's collector still holds the names (an application restart in one JVM, as in
+                // tests): its series read that instance's cache; a reconcile must not fail over metrics.
+                LOG.warnf("per-job series not registered: %s", taken.getMessage());
+            }
         }
         registered = true;
     }

@@ -57,8 +57,9 @@ final class JobSeriesCollector extends Collector {
             new Series("moe_job_gpus_requested", "GPUs the job's gang requests now", JobSeriesCollector::gpusOf));
 
     static final String PHASE = "moe_job_phase";
-    private static final List<String> LABELS = List.of("namespace", JobMetrics.JOB_TAG);
-    private static final List<String> PHASE_LABELS = List.of("namespace", JobMetrics.JOB_TAG, "phase");
+    // In the order Micrometer wrote them (tag keys sorted), so the exposition text stays as it was.
+    private static final List<String> LABELS = List.of(JobMetrics.JOB_TAG, "namespace");
+    private static final List<String> PHASE_LABELS = List.of(JobMetrics.JOB_TAG, "namespace", "phase");
 
     /** The jobs of the operator's cache at the time of the scrape (empty before the cache is bound). */
     private final Supplier<Stream<MoETrainingJob>> jobs;
@@ -79,13 +80,14 @@ final class JobSeriesCollector extends Collector {
             MoETrainingJobStatus status = job.getStatus() != null ? job.getStatus() : new MoETrainingJobStatus();
             String ns =
                     job.getMetadata().getNamespace() != null ? job.getMetadata().getNamespace() : "";
-            List<String> labels = List.of(ns, job.getMetadata().getName());
+            String name = job.getMetadata().getName();
+            List<String> labels = List.of(name, ns);
             for (int i = 0; i < SERIES.size(); i++) {
                 families.get(i).addMetric(labels, SERIES.get(i).value().applyAsDouble(status));
             }
             JobPhase current = status.phase != null ? status.phase : JobPhase.Pending;
             for (JobPhase phase : JobPhase.values()) {
-                phases.addMetric(List.of(ns, job.getMetadata().getName(), phase.name()), phase == current ? 1 : 0);
+                phases.addMetric(List.of(name, ns, phase.name()), phase == current ? 1 : 0);
             }
         });
         List<MetricFamilySamples> out = new ArrayList<>(families);

@@ -148,20 +148,20 @@ class JobMetricsTest {
         String scrape = prometheus.scrape();
         assertTrue(scrape.contains("# HELP moe_job_step Optimizer steps done (rank 0 report)\n"), scrape);
         assertTrue(scrape.contains("# TYPE moe_job_step gauge\n"), scrape);
-        assertTrue(scrape.contains("moe_job_step{namespace=\"team-a\",moejob=\"alpha\",} 10.0\n"), scrape);
-        assertTrue(scrape.contains("moe_job_step{namespace=\"team-b\",moejob=\"beta\",} NaN\n"), scrape);
-        assertTrue(scrape.contains("moe_job_restarts{namespace=\"team-a\",moejob=\"alpha\",} 2.0\n"), scrape);
+        assertTrue(scrape.contains("moe_job_step{moejob=\"alpha\",namespace=\"team-a\",} 10.0\n"), scrape);
+        assertTrue(scrape.contains("moe_job_step{moejob=\"beta\",namespace=\"team-b\",} NaN\n"), scrape);
+        assertTrue(scrape.contains("moe_job_restarts{moejob=\"alpha\",namespace=\"team-a\",} 2.0\n"), scrape);
         // counts are 0, not NaN, before the first restart (increase() over NaN is NaN)
-        assertTrue(scrape.contains("moe_job_restarts{namespace=\"team-b\",moejob=\"beta\",} 0.0\n"), scrape);
+        assertTrue(scrape.contains("moe_job_restarts{moejob=\"beta\",namespace=\"team-b\",} 0.0\n"), scrape);
         assertTrue(
-                scrape.contains("moe_job_phase{namespace=\"team-a\",moejob=\"alpha\",phase=\"Running\",} 1.0\n"),
+                scrape.contains("moe_job_phase{moejob=\"alpha\",namespace=\"team-a\",phase=\"Running\",} 1.0\n"),
                 scrape);
         assertTrue(
-                scrape.contains("moe_job_phase{namespace=\"team-a\",moejob=\"alpha\",phase=\"Pending\",} 0.0\n"),
+                scrape.contains("moe_job_phase{moejob=\"alpha\",namespace=\"team-a\",phase=\"Pending\",} 0.0\n"),
                 scrape);
         // no status: Pending
         assertTrue(
-                scrape.contains("moe_job_phase{namespace=\"team-b\",moejob=\"beta\",phase=\"Pending\",} 1.0\n"),
+                scrape.contains("moe_job_phase{moejob=\"beta\",namespace=\"team-b\",phase=\"Pending\",} 1.0\n"),
                 scrape);
         for (String name : new String[] {
             "moe_job_loss",
@@ -173,14 +173,14 @@ class JobMetricsTest {
             "moe_job_gpus_requested"
         }) {
             assertTrue(scrape.contains("# TYPE " + name + " gauge\n"), name);
-            assertTrue(scrape.contains(name + "{namespace=\"team-a\",moejob=\"alpha\",}"), name);
+            assertTrue(scrape.contains(name + "{moejob=\"alpha\",namespace=\"team-a\",}"), name);
         }
         assertTrue(scrape.contains("moe_jobs{phase=\"Running\",} 1.0\n"), scrape);
 
         jobs.remove(new ResourceID("alpha", "team-a")); // deleted: gone from the cache
         String after = prometheus.scrape();
         assertFalse(after.contains("moejob=\"alpha\""), after);
-        assertTrue(after.contains("moe_job_step{namespace=\"team-b\",moejob=\"beta\",} NaN\n"), after);
+        assertTrue(after.contains("moe_job_step{moejob=\"beta\",namespace=\"team-b\",} NaN\n"), after);
     }
 
     @Test
@@ -199,7 +199,7 @@ class JobMetricsTest {
             metrics.track(j);
         }
         String scrape = prometheus.scrape();
-        assertTrue(scrape.contains("moe_job_step{namespace=\"ns\",moejob=\"job-199\",} 1.0\n"), scrape);
+        assertTrue(scrape.contains("moe_job_step{moejob=\"job-199\",namespace=\"ns\",} 1.0\n"), scrape);
         assertEquals(meters, prometheus.getMeters().size());
     }
 }
