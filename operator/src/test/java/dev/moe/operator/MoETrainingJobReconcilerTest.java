@@ -799,17 +799,12 @@ class MoETrainingJobReconcilerTest {
             assertThat(p.lastCheckpointStep).isEqualTo(100L);
             assertThat(p.updateTime).isEqualTo("2026-11-26T12:00:00Z");
         });
+        // Per-job series are written at scrape time from the job cache (JobSeriesCollector), not Micrometer meters.
         await().atMost(WAIT)
-                .untilAsserted(() -> assertThat(registry.find("moe.job.step")
-                                .tags("namespace", NS, "moejob", "progress")
-                                .gauge()
-                                .value())
-                        .isEqualTo(120.0));
-        assertThat(registry.find("moe.job.mfu")
-                        .tags("namespace", NS, "moejob", "progress")
-                        .gauge()
-                        .value())
-                .isEqualTo(0.31);
+                .untilAsserted(() -> assertThat(
+                                io.restassured.RestAssured.get("/q/metrics").asString())
+                        .contains("moe_job_step{moejob=\"progress\",namespace=\"" + NS + "\"} 120.0")
+                        .contains("moe_job_mfu{moejob=\"progress\",namespace=\"" + NS + "\"} 0.31"));
         assertThat(registry.find("moe.jobs").tag("phase", "Running").gauge().value())
                 .isGreaterThanOrEqualTo(1.0);
         String metrics = io.restassured.RestAssured.get("/q/metrics").asString();

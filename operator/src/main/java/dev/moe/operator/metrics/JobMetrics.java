@@ -1,30 +1,25 @@
 package dev.moe.operator.metrics;
 
 import dev.moe.api.v1alpha1.MoETrainingJob;
-import dev.moe.api.v1alpha1.MoETrainingJobStatus;
 import dev.moe.api.v1alpha1.MoETrainingJobStatus.JobPhase;
 import dev.moe.operator.gang.FailureClassifier;
 import dev.moe.operator.k8s.WriteRejection;
 import io.javaoperatorsdk.operator.api.reconciler.IndexedResourceCache;
-import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
-import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
-import jakarta.annotation.PreDestroy;
+import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
+import io.micrometer.prometheus.PrometheusMeterRegistry;
+import io.prometheus.client.CollectorRegistry;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
-import java.util.function.Function;
-import java.util.function.ToDoubleFunction;
+import java.util.stream.Stream;
+import org.jboss.logging.Logger;
 
 /**
  * The operator's Prometheus metrics (/q/metrics). Every figure a user sees in status is also a metric.
@@ -42,7 +37,8 @@ import java.util.function.ToDoubleFunction;
  *   <li>{@code moe_job_step}, {@code moe_job_loss}, {@code moe_job_tokens_per_second}, {@code moe_job_mfu},
  *       {@code moe_job_last_checkpoint_step}, {@code moe_job_restarts}, {@code moe_job_gpus_requested}
  *       {@code {namespace, moejob}}, and {@code moe_job_phase{namespace, moejob, phase}} (1 for the current
- *       phase): per-job figures from status; removed when the job is deleted.</li>
+ *       phase): per-job figures from status, written by {@link JobSeriesCollector} from the job cache at scrape
+ *       time (no meter per job); a deleted job's series are gone at the next scrape.</li>
  * </ul>
  * Label values come from closed sets (phases, reasons, rule ids, result) or are one series per existing job.
  */
@@ -51,24 +47,22 @@ public class JobMetrics {
     /** Per-job label: not "job", which Prometheus reserves for the scrape job. */
     public static final String JOB_TAG = "moejob";
 
+    private static final Logger LOG = Logger.getLogger(JobMetrics.class);
+
     @Inject
     MeterRegistry registry;
 
     private volatile IndexedResourceCache<MoETrainingJob> cache;
-    private final Map<ResourceID, List<Meter>> perJob = new ConcurrentHashMap<>();
     private final Map<String, Counter> rejections = new ConcurrentHashMap<>();
     private final Map<String, Counter> writeRejections = new ConcurrentHashMap<>();
     private final Map<String, Counter> restarts = new ConcurrentHashMap<>();
     private volatile boolean registered;
     /** Gauges that read this instance: removed when it goes, or a later instance would find them and not register. */
     private final List<Meter> gauges = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** The per-job series, registered with the Prometheus registry under {@link #registry} (null: there is none). */
+    private JobSeriesCollector jobSeries;
 
-    private static final long PRUNE_SECONDS = 30;
-    private final ScheduledExecutorService pruner = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "moe-metrics-pruner");
-        t.setDaemon(true);
-        return t;
-    });
+    private CollectorRegistry prometheusRegistry;
 
     private synchronized void registerGlobal() {
         if (registered) {
@@ -93,6 +87,18 @@ public class JobMetrics {
         }
         reconcileTimer(true);
         reconcileTimer(false);
+        prometheusRegistry = prometheusRegistryOf(registry);
+        if (prometheusRegistry != null) {
+            JobSeriesCollector collector = new JobSeriesCollector(this::cachedJobs);
+            try {
+                prometheusRegistry.register(collector);
+                jobSeries = collector;
+            } catch (IllegalArgumentException taken) {
+                // Another instance's collector still holds the names (an application restart in one JVM, as in
+                // tests): its series read that instance's cache; a reconcile must not fail over metrics.
+                LOG.warnf("per-job series not registered: %s", taken.getMessage());
+            }
+        }
         registered = true;
     }
 
@@ -103,8 +109,10 @@ public class JobMetrics {
     @jakarta.annotation.PreDestroy
     void close() {
         gauges.forEach(registry::remove);
-        perJob.values().forEach(meters -> meters.forEach(registry::remove));
-        pruner.shutdownNow();
+        if (jobSeries != null) {
+            prometheusRegistry.unregister(jobSeries);
+            jobSeries = null;
+        }
     }
 
     /** Binds the operator's primary cache (jobs) the gauges read from. */
@@ -113,17 +121,10 @@ public class JobMetrics {
             synchronized (this) {
                 if (this.cache == null) {
                     this.cache = primaryCache;
-                    // Deleted jobs trigger no reconcile: drop their series on a timer as well.
-                    pruner.scheduleWithFixedDelay(this::prune, PRUNE_SECONDS, PRUNE_SECONDS, TimeUnit.SECONDS);
                 }
             }
         }
         registerGlobal();
-    }
-
-    @PreDestroy
-    void stop() {
-        pruner.shutdownNow();
     }
 
     public Timer.Sample startReconcile() {
@@ -187,107 +188,36 @@ public class JobMetrics {
                         .register(registry));
     }
 
-    /** Makes sure the per-job gauges of {@code job} exist, and drops those of jobs that are gone. */
-    public synchronized void track(MoETrainingJob job) {
+    /**
+     * Called on every reconcile: the per-job series need nothing per job (JobSeriesCollector reads the cache at scrape
+     * time), so this only makes sure the operator's meters and the collector are registered.
+     */
+    public void track(MoETrainingJob job) {
         registerGlobal();
-        ResourceID id = ResourceID.fromResource(job);
-        perJob.computeIfAbsent(id, this::registerJob);
-        prune();
     }
 
-    private List<Meter> registerJob(ResourceID id) {
-        Tags tags = Tags.of("namespace", id.getNamespace().orElse(""), JOB_TAG, id.getName());
-        List<Meter> meters = new ArrayList<>();
-        meters.add(jobGauge(
-                "moe.job.step",
-                "Optimizer steps done (rank 0 report)",
-                id,
-                tags,
-                s -> s.progress != null ? num(s.progress.step) : Double.NaN));
-        meters.add(jobGauge(
-                "moe.job.loss",
-                "Training loss at the last reported step",
-                id,
-                tags,
-                s -> s.progress != null ? num(s.progress.loss) : Double.NaN));
-        meters.add(jobGauge(
-                "moe.job.tokens.per.second",
-                "Tokens per second over the gang",
-                id,
-                tags,
-                s -> s.progress != null ? num(s.progress.tokensPerSecond) : Double.NaN));
-        meters.add(jobGauge(
-                "moe.job.mfu",
-                "Model FLOPs utilisation (0..1)",
-                id,
-                tags,
-                s -> s.progress != null ? num(s.progress.mfu) : Double.NaN));
-        meters.add(jobGauge(
-                "moe.job.last.checkpoint.step",
-                "Step of the newest complete checkpoint",
-                id,
-                tags,
-                s -> s.progress != null ? num(s.progress.lastCheckpointStep) : Double.NaN));
-        // Counts are 0 while status has none (a new job), not NaN: increase() over a series that starts with NaN is
-        // NaN, so the restart alerts would miss the first restarts.
-        meters.add(jobGauge("moe.job.restarts", "Gang restarts of the job", id, tags, s -> count(s.restarts)));
-        meters.add(jobGauge(
-                "moe.job.infrastructure.restarts",
-                "Gang restarts of the job for infrastructure" + " failures (not counted toward maxRestarts)",
-                id,
-                tags,
-                s -> count(s.infrastructureRestarts)));
-        meters.add(jobGauge(
-                "moe.job.percent.done",
-                "Percent of training.steps done",
-                id,
-                tags,
-                s -> s.progress != null ? num(s.progress.percentDone) : Double.NaN));
-        meters.add(
-                jobGauge("moe.job.gpus.requested", "GPUs the job's gang requests now", id, tags, JobMetrics::gpusOf));
-        for (JobPhase phase : JobPhase.values()) {
-            meters.add(jobGauge(
-                    "moe.job.phase",
-                    "1 for the job's current phase, 0 for the others",
-                    id,
-                    tags.and("phase", phase.name()),
-                    s -> (s.phase != null ? s.phase : JobPhase.Pending) == phase ? 1 : 0));
-        }
-        return meters;
-    }
-
-    private Meter jobGauge(
-            String name, String help, ResourceID id, Tags tags, ToDoubleFunction<MoETrainingJobStatus> f) {
-        Function<ResourceID, Double> read = rid -> {
-            IndexedResourceCache<MoETrainingJob> c = cache;
-            if (c == null) {
-                return Double.NaN;
-            }
-            // A job not yet given a status reads as an empty one: Pending, no restarts, no progress (NaN).
-            return c.get(rid)
-                    .map(j -> j.getStatus() != null ? j.getStatus() : new MoETrainingJobStatus())
-                    .map(f::applyAsDouble)
-                    .orElse(Double.NaN);
-        };
-        return Gauge.builder(name, id, rid -> read.apply(rid))
-                .description(help)
-                .tags(tags)
-                .register(registry);
-    }
-
-    synchronized void prune() {
+    private Stream<MoETrainingJob> cachedJobs() {
         IndexedResourceCache<MoETrainingJob> c = cache;
-        if (c == null) {
-            return;
+        return c != null ? c.list() : Stream.empty();
+    }
+
+    /**
+     * The simpleclient registry /q/metrics is written from: Quarkus injects a composite of its registries (the
+     * Prometheus one among them), a test may pass the Prometheus registry itself. Null when there is none.
+     */
+    static CollectorRegistry prometheusRegistryOf(MeterRegistry r) {
+        if (r instanceof PrometheusMeterRegistry p) {
+            return p.getPrometheusRegistry();
         }
-        for (ResourceID id : List.copyOf(perJob.keySet())) {
-            if (c.get(id).isEmpty()) {
-                List<Meter> meters = perJob.remove(id);
-                if (meters != null) {
-                    meters.forEach(registry::remove);
+        if (r instanceof CompositeMeterRegistry c) {
+            for (MeterRegistry child : c.getRegistries()) {
+                CollectorRegistry found = prometheusRegistryOf(child);
+                if (found != null) {
+                    return found;
                 }
             }
         }
+        return null;
     }
 
     private double countPhase(JobPhase phase) {
@@ -306,26 +236,11 @@ public class JobMetrics {
         return c.list()
                 .map(MoETrainingJob::getStatus)
                 .filter(s -> s != null)
-                .mapToDouble(JobMetrics::gpusOf)
+                .mapToDouble(JobSeriesCollector::gpusOf)
                 .sum();
-    }
-
-    private static double gpusOf(MoETrainingJobStatus s) {
-        if (s == null || s.plan == null || s.plan.worldSize == null) {
-            return 0;
-        }
-        return s.phase == JobPhase.Pending || s.phase == JobPhase.Running ? s.plan.worldSize : 0;
     }
 
     private static JobPhase phaseOf(MoETrainingJob j) {
         return j.getStatus() != null && j.getStatus().phase != null ? j.getStatus().phase : JobPhase.Pending;
-    }
-
-    private static double num(Number n) {
-        return n != null ? n.doubleValue() : Double.NaN;
-    }
-
-    private static double count(Number n) {
-        return n != null ? n.doubleValue() : 0;
     }
 }
