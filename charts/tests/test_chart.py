@@ -166,8 +166,9 @@ def operator_metric_names() -> set[str]:
                     else {base}
                 )
             )
-        for name in re.findall(r'jobGauge\(\s*"(moe\.[a-z0-9.]+)"', text):
-            names.add(name.replace(".", "_"))
+        # Per-job series are written at scrape time by metrics.JobSeriesCollector, under their Prometheus names.
+        names |= set(re.findall(r'new Series\(\s*"(moe_[a-z0-9_]+)"', text))
+        names |= set(re.findall(r'static final String PHASE = "(moe_[a-z0-9_]+)"', text))
     return names
 
 
