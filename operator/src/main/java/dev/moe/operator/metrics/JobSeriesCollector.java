@@ -3,10 +3,12 @@ package dev.moe.operator.metrics;
 import dev.moe.api.v1alpha1.MoETrainingJob;
 import dev.moe.api.v1alpha1.MoETrainingJobStatus;
 import dev.moe.api.v1alpha1.MoETrainingJobStatus.JobPhase;
+import dev.moe.api.v1alpha1.MoETrainingJobStatus.Progress;
 import io.prometheus.client.Collector;
 import io.prometheus.client.GaugeMetricFamily;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 import java.util.stream.Stream;
@@ -25,35 +27,21 @@ final class JobSeriesCollector extends Collector {
     // Counts are 0 while status has none (a new job), not NaN: increase() over a series that starts with NaN is NaN,
     // so the restart alerts would miss the first restarts.
     private static final List<Series> SERIES = List.of(
+            new Series("moe_job_step", "Optimizer steps done (rank 0 report)", progress(p -> p.step)),
+            new Series("moe_job_loss", "Training loss at the last reported step", progress(p -> p.loss)),
             new Series(
-                    "moe_job_step",
-                    "Optimizer steps done (rank 0 report)",
-                    s -> s.progress != null ? num(s.progress.step) : Double.NaN),
-            new Series(
-                    "moe_job_loss",
-                    "Training loss at the last reported step",
-                    s -> s.progress != null ? num(s.progress.loss) : Double.NaN),
-            new Series(
-                    "moe_job_tokens_per_second",
-                    "Tokens per second over the gang",
-                    s -> s.progress != null ? num(s.progress.tokensPerSecond) : Double.NaN),
-            new Series(
-                    "moe_job_mfu",
-                    "Model FLOPs utilisation (0..1)",
-                    s -> s.progress != null ? num(s.progress.mfu) : Double.NaN),
+                    "moe_job_tokens_per_second", "Tokens per second over the gang", progress(p -> p.tokensPerSecond)),
+            new Series("moe_job_mfu", "Model FLOPs utilisation (0..1)", progress(p -> p.mfu)),
             new Series(
                     "moe_job_last_checkpoint_step",
                     "Step of the newest complete checkpoint",
-                    s -> s.progress != null ? num(s.progress.lastCheckpointStep) : Double.NaN),
+                    progress(p -> p.lastCheckpointStep)),
             new Series("moe_job_restarts", "Gang restarts of the job", s -> count(s.restarts)),
             new Series(
                     "moe_job_infrastructure_restarts",
                     "Gang restarts of the job for infrastructure failures (not counted toward maxRestarts)",
                     s -> count(s.infrastructureRestarts)),
-            new Series(
-                    "moe_job_percent_done",
-                    "Percent of training.steps done",
-                    s -> s.progress != null ? num(s.progress.percentDone) : Double.NaN),
+            new Series("moe_job_percent_done", "Percent of training.steps done", progress(p -> p.percentDone)),
             new Series("moe_job_gpus_requested", "GPUs the job's gang requests now", JobSeriesCollector::gpusOf));
 
     static final String PHASE = "moe_job_phase";
@@ -100,6 +88,11 @@ final class JobSeriesCollector extends Collector {
             return 0;
         }
         return s.phase == JobPhase.Pending || s.phase == JobPhase.Running ? s.plan.worldSize : 0;
+    }
+
+    /** A figure of status.progress; NaN while the job has reported none. */
+    private static ToDoubleFunction<MoETrainingJobStatus> progress(Function<Progress, Number> field) {
+        return s -> s.progress != null ? num(field.apply(s.progress)) : Double.NaN;
     }
 
     private static double num(Number n) {
