@@ -384,11 +384,23 @@ def mebibytes(quantity: str) -> float:
     return float(quantity) / 2**20
 
 
-def operator_jvm(*sets: str) -> tuple[str, float]:
+def operator_env(*sets: str) -> tuple[dict, dict]:
     (deployment,) = by_kind(render(*sets), "Deployment")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
-    env = {e["name"]: e.get("value") for e in container["env"]}
+    return {e["name"]: e.get("value") for e in container["env"]}, container
+
+
+def operator_jvm(*sets: str) -> tuple[str, float]:
+    env, container = operator_env(*sets)
     return env["JAVA_TOOL_OPTIONS"], mebibytes(container["resources"]["limits"]["memory"])
+
+
+def test_malloc_arenas_are_bounded_by_default_and_can_be_left_to_glibc():
+    env, _ = operator_env()
+    assert env["MALLOC_ARENA_MAX"] == "2"
+    env, _ = operator_env("mallocArenaMax=0")
+    assert "MALLOC_ARENA_MAX" not in env
+    assert "mallocArenaMax" in helm_template_error("mallocArenaMax=-1")
 
 
 @pytest.mark.parametrize("limit", ["512Mi", "1Gi", "2Gi"])

@@ -51,6 +51,9 @@ JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 log="$WORK/logs/operator.log"
 offset=$(stat -c %s "$log" 2>/dev/null || echo 0)
 echo "===== operator-up $(date -u +%FT%TZ)" >>"$log"
+# glibc's malloc arenas as the chart's Deployment bounds them (values.yaml mallocArenaMax), unless set here already.
+arenas=$(sed -n 's/^mallocArenaMax: *\([0-9]*\).*/\1/p' "$REPO_DIR/charts/moe-operator/values.yaml")
+if [[ ${arenas:-0} != 0 ]]; then export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-$arenas}; fi
 KUBECONFIG="$operator_kubeconfig" MOE_WEBHOOK_PORT="$WEBHOOK_PORT" MOE_WEBHOOK_TLS_CERT="$tls/tls.crt" \
   MOE_WEBHOOK_TLS_KEY="$tls/tls.key" setsid nohup "$JAVA" \
   -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$OPERATOR_PORT" -Xss8m ${MOE_OPERATOR_JAVA_OPTS:-} \
