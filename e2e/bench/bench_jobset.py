@@ -64,6 +64,9 @@ def one_run(i, ns, jobset_file, name, job, pods, log):
     t_running = watch.wait(lambda: watch.all_at(0, pods, "running"), 300, f"{pods} pods Running") - t0
     t_created = watch.all_at(0, pods, "seen") - t0
     t_bound = watch.all_at(0, pods, "bound") - t0
+    # With feature gate WorkloadWithJob (fleet.sh --job-gang) the Job controller puts its pods in a PodGroup.
+    groups = bg.kubectl("get", "pods", "-n", ns, "-l", selector, "-o", "jsonpath={.items[*].spec.schedulingGroup}")
+    in_pod_group = groups.count("podGroupName")
     time.sleep(3)  # let the last status updates / events land
     create_writes = bg.delta(bg.api_writes(), m0)
     create_audit = bg.audit_writes(a0, client=client_of)
@@ -98,6 +101,7 @@ def one_run(i, ns, jobset_file, name, job, pods, log):
         "created_s": t_created,
         "bound_s": t_bound,
         "running_s": t_running,
+        "pods_in_pod_group": in_pod_group,
         "create_writes_total": sum(create_writes.values()),
         "create_writes_jobset": create_audit[0].get("jobset", 0) if create_audit else None,
         "create_writes_kcm": kcm(create_audit[0]) if create_audit else None,
@@ -110,7 +114,8 @@ def one_run(i, ns, jobset_file, name, job, pods, log):
         "restart_audit": dict(restart_audit[0]) if restart_audit else None,
     }
     log(
-        f"run {i}: apply->created {t_created:.2f}s, bound {t_bound:.2f}s, Running {t_running:.2f}s; "
+        f"run {i}: apply->created {t_created:.2f}s, bound {t_bound:.2f}s, Running {t_running:.2f}s "
+        f"({in_pod_group} pods in a PodGroup); "
         f"writes {res['create_writes_total']} (jobset {res['create_writes_jobset']}, "
         f"controller-manager {res['create_writes_kcm']}; {res['create_audit']}); "
         f"failure -> created {t_rec_created:.2f}s, Running {t_rec_running:.2f}s; "

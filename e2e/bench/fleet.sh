@@ -4,25 +4,29 @@
 #   JobSet (e2e/bin/jobset-up.sh) -> e2e/bench/bench_jobset.py (jobset-512.yaml) -> JobSet stopped (jobset-down.sh),
 #   the operator (e2e/bin/operator-up.sh) -> e2e/bench/bench_gang.py (job-512.yaml) -> the cluster down;
 # then a side-by-side table of the medians (fleet_table.py), and the JSON of every run under $MOE_E2E_WORK/fleet/.
-#   e2e/bench/fleet.sh [--runs 5] [--kcm default|tuned|both]
+#   e2e/bench/fleet.sh [--runs 5] [--kcm default|tuned|both] [--job-gang]
 # --kcm: kube-controller-manager as cluster-up.sh starts it ("default": its own client rate limit, 20 QPS / burst 30),
 # "tuned": MOE_E2E_KCM_EXTRA_ARGS="$MOE_FLEET_KCM_TUNED" (default "--kube-api-qps=500 --kube-api-burst=500") and
 # kube-scheduler's the same (MOE_FLEET_SCHEDULER_TUNED, same default; its own is 50 QPS / burst 100); "both" (the
 # default): two clusters, default first. The Job controller inside the controller-manager creates and deletes
 # JobSet's pods, so its rate limit is JobSet's; the operator writes its pods itself. Both controllers share the
 # scheduler: a gang costs it more writes (a nominated node per pod before the bindings), so it is tuned alike.
+# --job-gang: the clusters also run with feature gate WorkloadWithJob, so kube-controller-manager's Job controller gives
+# JobSet's Indexed Job (completions = parallelism = 64) its own Workload and PodGroup (minCount 64): both controllers
+# then start all-or-nothing gangs through the same kube-scheduler path (bench_jobset.py counts the pods in a group).
 # Each benchmark's first run is a warm-up, left out of the table (--warmup of bench_gang.py / bench_jobset.py).
 # Env: everything e2e/bin/env.sh reads (ports, MOE_E2E_WORK, ...); MOE_E2E_NODES defaults to 64 here.
 # Run it under the shared benchmark lock: flock /work/notes/bench.lock e2e/bench/fleet.sh
 set -uo pipefail
 export MOE_E2E_NODES=${MOE_E2E_NODES:-64}
 source "$(dirname "$0")/../bin/env.sh"
-runs=5 kcm=both
+runs=5 kcm=both job_gang=false
 while (($#)); do
   case $1 in
     --runs) runs=$2; shift 2 ;;
     --kcm) kcm=$2; shift 2 ;;
-    *) echo "usage: $0 [--runs N] [--kcm default|tuned|both]" >&2; exit 2 ;;
+    --job-gang) job_gang=true; shift ;;
+    *) echo "usage: $0 [--runs N] [--kcm default|tuned|both] [--job-gang]" >&2; exit 2 ;;
   esac
 done
 case $kcm in default) modes=(default) ;; tuned) modes=(tuned) ;; both) modes=(default tuned) ;;
@@ -32,6 +36,7 @@ SCHEDULER_TUNED=${MOE_FLEET_SCHEDULER_TUNED:-"--kube-api-qps=500 --kube-api-burs
 audit_args="--audit-policy-file=$E2E_DIR/bench/audit-policy.yaml --audit-log-path=$WORK/logs/audit.log --audit-log-format=json --audit-log-maxsize=0"
 base_apiserver_args=${MOE_E2E_APISERVER_EXTRA_ARGS:-}
 out="$WORK/fleet"
+$job_gang && export MOE_E2E_EXTRA_FEATURE_GATES="WorkloadWithJob=true"
 mkdir -p "$out"
 "$E2E_DIR/bin/build-binaries.sh" >/dev/null || { e2e_log "building the binaries failed"; exit 1; }
 "$E2E_DIR/bin/build-jobset.sh" >/dev/null || { e2e_log "building JobSet failed"; exit 1; }
@@ -46,7 +51,7 @@ for mode in "${modes[@]}"; do
     export MOE_E2E_KCM_EXTRA_ARGS="" MOE_E2E_SCHEDULER_EXTRA_ARGS=""
   fi
   export MOE_E2E_APISERVER_EXTRA_ARGS="$audit_args $base_apiserver_args"
-  echo "{\"kcm\": \"$mode\", \"kcm_args\": \"$MOE_E2E_KCM_EXTRA_ARGS\", \"scheduler_args\": \"$MOE_E2E_SCHEDULER_EXTRA_ARGS\", \"load_start\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >"$out/$mode-meta.json"
+  echo "{\"kcm\": \"$mode\", \"kcm_args\": \"$MOE_E2E_KCM_EXTRA_ARGS\", \"scheduler_args\": \"$MOE_E2E_SCHEDULER_EXTRA_ARGS\", \"job_gang\": $job_gang, \"load_start\": \"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >"$out/$mode-meta.json"
   e2e_log "[$mode] cluster up (extra args of kube-controller-manager: '${MOE_E2E_KCM_EXTRA_ARGS}', kube-scheduler: '${MOE_E2E_SCHEDULER_EXTRA_ARGS}')"
   "$E2E_DIR/bin/cluster-up.sh" >/dev/null || { e2e_log "cluster-up failed"; exit 1; }
   "$E2E_DIR/bin/jobset-up.sh" || exit 1

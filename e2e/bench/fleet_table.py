@@ -17,6 +17,7 @@ ROWS = (  # key, label, is a time
     ("created_s", "apply → all 64 pods created", True),
     ("bound_s", "apply → all pods bound", True),
     ("running_s", "apply → all pods Running", True),
+    ("pods_in_pod_group", "JobSet's pods in a PodGroup (fleet.sh --job-gang)", False),
     ("fail_to_created_s", "pod Failed → new gang created", True),
     ("fail_to_running_s", "pod Failed → new gang Running", True),
     ("fail_to_running_less_backoff_s", "… less the operator's 1 s backoff", True),
@@ -69,6 +70,8 @@ def main(argv):
             every = json.loads((out / f"{mode}-{controller}.json").read_text())
             runs = [normalise(r, controller) for r in every if not r.get("warmup")]
             name = "JobSet v0.12.0" if controller == "jobset" else "operator"
+            if controller == "jobset" and meta.get("job_gang"):
+                name += " with the Job controller's gang"
             limits = "controller-manager and scheduler tuned" if meta["kcm_args"] else "default rate limits"
             cols.append((f"{name}, {limits}", runs))
             row = {
@@ -77,6 +80,7 @@ def main(argv):
                 "kcm": mode,
                 "kcm_args": meta["kcm_args"],
                 "scheduler_args": meta.get("scheduler_args", ""),
+                "job_gang": meta.get("job_gang", False),
                 "runs": len(runs),
                 "commit": commit,
                 "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

@@ -13,6 +13,8 @@
 # MOE_E2E_FEATURE_GATES: --feature-gates of apiserver, controller-manager and scheduler (default: the alpha gang
 #   scheduling API, scheduling.k8s.io/v1alpha2 Workload/PodGroup, and the scheduler's gang and topology plugins);
 #   when non-empty the apiserver also serves scheduling.k8s.io/v1alpha2. Set it to "" for a cluster without them.
+# MOE_E2E_EXTRA_FEATURE_GATES: gates added to those (e2e/bench/fleet.sh --job-gang: "WorkloadWithJob=true", the Job
+#   controller's own gang for Indexed Jobs).
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
@@ -29,6 +31,7 @@ fi
 e2e_require_free_ports "MOE_E2E_*_PORT" "$ETCD_PORT" "$ETCD_PEER_PORT" "$APISERVER_PORT" "$KCM_PORT" "$SCHEDULER_PORT" "$KWOK_PORT"
 mkdir -p "$WORK"/{pki,logs,pids}
 FEATURE_GATES=${MOE_E2E_FEATURE_GATES-GenericWorkload=true,GangScheduling=true,TopologyAwareWorkloadScheduling=true}
+[[ -n ${MOE_E2E_EXTRA_FEATURE_GATES:-} ]] && FEATURE_GATES="${FEATURE_GATES:+$FEATURE_GATES,}$MOE_E2E_EXTRA_FEATURE_GATES"
 gate_args=()
 [[ -n $FEATURE_GATES ]] && gate_args=(--feature-gates="$FEATURE_GATES")
 apiserver_gate_args=("${gate_args[@]}")
