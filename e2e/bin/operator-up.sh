@@ -51,12 +51,16 @@ JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 log="$WORK/logs/operator.log"
 offset=$(stat -c %s "$log" 2>/dev/null || echo 0)
 echo "===== operator-up $(date -u +%FT%TZ)" >>"$log"
-# glibc's malloc arenas as the chart's Deployment bounds them (values.yaml mallocArenaMax), unless set here already.
-arenas=$(sed -n 's/^mallocArenaMax: *\([0-9]*\).*/\1/p' "$REPO_DIR/charts/moe-operator/values.yaml")
+# The JVM and glibc as the chart's Deployment runs them: values.yaml jvmOptions (the collector, heap bounds, 8 MiB
+# stacks) and mallocArenaMax (unless MALLOC_ARENA_MAX is set here already); MOE_OPERATOR_JAVA_OPTS comes after them.
+values="$REPO_DIR/charts/moe-operator/values.yaml"
+read -r -a chart_jvm <<<"$(sed -n 's/^jvmOptions: *"\(.*\)"$/\1/p' "$values")"
+((${#chart_jvm[@]})) || { e2e_log "no jvmOptions in $values"; exit 1; }
+arenas=$(sed -n 's/^mallocArenaMax: *\([0-9]*\).*/\1/p' "$values")
 if [[ ${arenas:-0} != 0 ]]; then export MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX:-$arenas}; fi
 KUBECONFIG="$operator_kubeconfig" MOE_WEBHOOK_PORT="$WEBHOOK_PORT" MOE_WEBHOOK_TLS_CERT="$tls/tls.crt" \
   MOE_WEBHOOK_TLS_KEY="$tls/tls.key" setsid nohup "$JAVA" \
-  -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$OPERATOR_PORT" -Xss8m ${MOE_OPERATOR_JAVA_OPTS:-} \
+  "${chart_jvm[@]}" -Dquarkus.http.host=127.0.0.1 -Dquarkus.http.port="$OPERATOR_PORT" ${MOE_OPERATOR_JAVA_OPTS:-} \
   -jar "$WORK/operator-app/quarkus-run.jar" >>"$WORK/logs/operator.log" 2>&1 </dev/null &
 echo $! >"$pidfile"
 deadline=$((SECONDS + ${MOE_E2E_READY_TIMEOUT:-90}))

@@ -449,8 +449,10 @@ public final class PlanEngine {
                 memory,
                 ranks,
                 List.copyOf(warnings));
+        String document = null;
         if (withRanks) {
-            int bytes = plan.toJsonString().getBytes(StandardCharsets.UTF_8).length;
+            document = plan.toJsonString();
+            int bytes = document.getBytes(StandardCharsets.UTF_8).length;
             if (bytes > SpecLimits.MAX_PLAN_DOCUMENT_BYTES) {
                 errors.add(new PlanError(
                         "PlanTooLarge",
@@ -463,7 +465,7 @@ public final class PlanEngine {
                 return new PlanResult(null, List.copyOf(errors), List.copyOf(warnings), List.of());
             }
         }
-        return new PlanResult(plan, List.of(), List.copyOf(warnings), List.of());
+        return new PlanResult(plan, List.of(), List.copyOf(warnings), List.of(), document);
     }
 
     /** The node label of a node's own name: one pod per node, so never a domain for a multi-node group. */

@@ -182,4 +182,13 @@ class PlanDocumentTest {
         JsonNode parsed = new ObjectMapper().readTree(r.plan().toJsonString());
         assertThat(parsed.toString()).isEqualTo(r.plan().toJson().toString());
     }
+
+    @Test
+    void a_valid_result_carries_the_document_its_size_was_checked_on() {
+        PlanResult r = Specs.plan(Specs.tiny(2, 2, 2, 2));
+        assertThat(r.document()).isEqualTo(r.plan().toJsonString());
+        assertThat(Specs.plan(Specs.set(Specs.tiny(2, 2, 2, 2), "training.logEvery", 0))
+                        .document())
+                .isNull();
+    }
 }

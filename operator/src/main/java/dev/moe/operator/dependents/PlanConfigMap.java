@@ -28,8 +28,8 @@ public class PlanConfigMap extends JobDependent<ConfigMap> {
     protected ConfigMap desired(MoETrainingJob job, Context<MoETrainingJob> context) {
         return new ConfigMapBuilder()
                 .withMetadata(meta(job, name(job)))
-                .withData(Map.of(
-                        GangNames.PLAN_KEY, JobPlanner.plan(job, context).plan().toJsonString()))
+                .withData(
+                        Map.of(GangNames.PLAN_KEY, JobPlanner.plan(job, context).document()))
                 .build();
     }
 
