@@ -449,7 +449,8 @@ def test_suspend_of_a_trainer_that_ignores_the_request_stops_the_pods_after_the_
     )
     log0 = r.log("deaf-node-0", 0)
     assert "checkpoint-request" not in log0, "the trainer never saw the request"
-    assert "on request (signal 15)" in log0, log0[-3000:]  # the SIGTERM path, after the operator's wait
+    # the SIGTERM path, after the operator's wait; the kubelet's signal may reach the other pod's ranks first
+    assert re.search(r"on request \(signal 15( on another rank)?\)", log0), log0[-3000:]
     # the pods ran through the wait: the trainer's SIGTERM checkpoint is past the step reported when it was asked
     asked_after = int(re.search(r"after step (\d+)", requested[0]["message"]).group(1))
     at = int((r.pvc("ckpt") / "latest").read_text().strip().split("-")[1])

@@ -25,6 +25,9 @@ from .contract import CHECKPOINT_REQUEST_ANNOTATION, EXIT_STOPPED
 
 log = logging.getLogger("moe_trainer.stop")
 
+_REQUEST_CODE = 1  # agreed()'s codes: the annotation, or a signal (its number added), which outranks it
+_SIGNAL_CODE = 2
+
 assert EXIT_STOPPED == 128 + signal.SIGTERM  # what the container would report had the signal killed it
 
 
@@ -59,6 +62,7 @@ class StopRequest:
         self.annotations_path = annotations_path or None
         self._seen_mtime: tuple[int, int] | None = None
         self.reason: str | None = None
+        self._code = 0  # what asked, as agreed() shares it: 0 nothing, _REQUEST_CODE, or _SIGNAL_CODE + signum
         if threading.current_thread() is threading.main_thread():
             for s in signals:
                 signal.signal(s, self._on_signal)
@@ -67,9 +71,11 @@ class StopRequest:
         if not self._requested.is_set():
             log.warning("signal %d: checkpointing at the next step boundary, then stopping", signum)
             self.reason = f"signal {signum}"
+            self._code = _SIGNAL_CODE + signum
         self._requested.set()
 
     def request(self) -> None:
+        self._code = self._code or _REQUEST_CODE
         self._requested.set()
 
     def poll(self) -> bool:
@@ -89,14 +95,21 @@ class StopRequest:
         if value:
             log.warning("checkpoint requested by the operator (%s): checkpointing at this step, then stopping", value)
             self.reason = f"{CHECKPOINT_REQUEST_ANNOTATION}={value}"
+            self._code = self._code or _REQUEST_CODE
             self._requested.set()
         return self._requested.is_set()
 
     def agreed(self, device: torch.device) -> bool:
-        """Whether any rank was asked to stop: one all-reduce (MAX) of a flag, called by every rank at the same
-        step boundary (after each polled its pod's annotations file)."""
+        """Whether any rank was asked to stop: one all-reduce (MAX) of what asked, called by every rank at the same
+        step boundary (after each polled its pod's annotations file). A rank stopped by another's request gets that
+        request as its `reason` (a signal outranks the annotation), so rank 0's log says why even when the
+        kubelet's SIGTERM reached another pod first."""
         self.poll()
-        flag = torch.tensor([1.0 if self._requested.is_set() else 0.0], device=device)
+        code = torch.tensor([float(self._code if self._requested.is_set() else 0)], device=device)
         if dist.is_available() and dist.is_initialized():
-            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-        return bool(flag.item() > 0)
+            dist.all_reduce(code, op=dist.ReduceOp.MAX)
+        agreed = int(code.item())
+        if agreed and self.reason is None:
+            asked = f"signal {agreed - _SIGNAL_CODE}" if agreed >= _SIGNAL_CODE else CHECKPOINT_REQUEST_ANNOTATION
+            self.reason = f"{asked} on another rank"
+        return agreed > 0

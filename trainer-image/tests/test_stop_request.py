@@ -66,7 +66,7 @@ AGREE = textwrap.dedent("""
             os.replace(path + ".tmp", path)
         if stop.agreed(torch.device("cpu")):
             with open(os.path.join(work, f"stopped-{rank}"), "w") as f:
-                f.write(str(step))
+                f.write(f"{step} {stop.reason}")
             break
     dist.destroy_process_group()
 """)
@@ -77,7 +77,11 @@ def test_the_ranks_agree_on_the_step_one_of_them_was_asked_at(tmp_path):
     script.write_text(AGREE)
     r = torchrun(2, [str(script), str(tmp_path)], timeout=120)
     assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
-    assert [(tmp_path / f"stopped-{k}").read_text() for k in (0, 1)] == ["4", "4"]
+    stopped = [(tmp_path / f"stopped-{k}").read_text().split(" ", 1) for k in (0, 1)]
+    assert [step for step, _ in stopped] == ["4", "4"], stopped
+    # rank 1 read the request itself; rank 0 stopped on the agreement and says whose request it followed
+    assert stopped[1][1] == f"{contract.CHECKPOINT_REQUEST_ANNOTATION}=now", stopped
+    assert stopped[0][1] == f"{contract.CHECKPOINT_REQUEST_ANNOTATION} on another rank", stopped
 
 
 def _losses(path):
