@@ -140,6 +140,8 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
                         .withName("pod")
                         .withLabelSelector(GangNames.JOB_LABEL)
                         .withItemStore(new TrimmingItemStore<>(CachedPod::trim))
+                        // An update that changes nothing the cache keeps wakes no reconcile (CachedPod).
+                        .withOnUpdateFilter(CachedPod::changesWhatIsKept)
                         .withOnDeleteFilter((pod, unknownFinalState) -> {
                             if (!Boolean.TRUE.equals(unknownFinalState)) {
                                 tombstones.record(pod, clock.instant());

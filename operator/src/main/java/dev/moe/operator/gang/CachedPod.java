@@ -1,9 +1,12 @@
 package dev.moe.operator.gang;
 
 import io.fabric8.kubernetes.api.model.ContainerStatus;
+import io.fabric8.kubernetes.api.model.ObjectMeta;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.PodStatus;
+import java.util.Objects;
 
 /**
  * What the pod informer keeps of each of the jobs' pods (its item store, a {@code k8s.TrimmingItemStore} of
@@ -23,6 +26,11 @@ import io.fabric8.kubernetes.api.model.PodStatus;
  * </ul>
  * A field the operator starts to read must be added here: CachedPodTest compares what the operator concludes from
  * a full pod and from its cached copy, for pods in every state the observer tells apart.
+ *
+ * <p>The same fields decide which pod updates wake the job's reconciler ({@link #changesWhatIsKept}): most of a
+ * gang start's pod events change nothing kept (kube-scheduler writes each waiting pod's nominatedNodeName before
+ * it binds the gang, the kubelet the pod's IPs), and a reconcile they woke would read the same pods again, on
+ * the cores the scheduler and the API server need at that moment (bench/results.md).
  */
 public final class CachedPod {
     private CachedPod() {}
@@ -60,6 +68,25 @@ public final class CachedPod {
             kept.setStatus(s);
         }
         return kept;
+    }
+
+    /**
+     * Whether {@code updated} differs from {@code previous} (the informer's cached copy) in a field the cache keeps,
+     * other than metadata.resourceVersion: the pod informer's update filter. Both are compared trimmed, so the
+     * answer is the same for a full pod and for a cached one.
+     */
+    public static boolean changesWhatIsKept(Pod updated, Pod previous) {
+        Pod now = trim(updated);
+        Pod before = trim(previous);
+        return !Objects.equals(now.getSpec(), before.getSpec())
+                || !Objects.equals(now.getStatus(), before.getStatus())
+                || !Objects.equals(versionless(now.getMetadata()), versionless(before.getMetadata()));
+    }
+
+    private static ObjectMeta versionless(ObjectMeta metadata) {
+        return metadata == null
+                ? null
+                : new ObjectMetaBuilder(metadata).withResourceVersion(null).build();
     }
 
     private static ContainerStatus trim(ContainerStatus cs) {

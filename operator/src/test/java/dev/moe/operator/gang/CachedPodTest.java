@@ -168,6 +168,67 @@ class CachedPodTest {
     }
 
     @Test
+    void everyUpdateThatChangesWhatTheOperatorConcludesWakesTheReconciler() {
+        // The pod informer's update filter: from each state's cached copy to each other state as the API server
+        // sends it, an update the operator would conclude something new from is never filtered out.
+        var states = states();
+        int compared = 0;
+        for (var from : states.entrySet()) {
+            Pod cached = CachedPod.trim(fromApiServer(from.getValue()));
+            for (var to : states.entrySet()) {
+                Pod updated = withVersion(fromApiServer(to.getValue()), "43");
+                List<Object> before = conclusions(cached).subList(0, 19); // less resourceVersion and uid
+                if (!before.equals(conclusions(updated).subList(0, 19))) {
+                    compared++;
+                    assertThat(CachedPod.changesWhatIsKept(updated, cached))
+                            .as(from.getKey() + " -> " + to.getKey())
+                            .isTrue();
+                }
+            }
+        }
+        assertThat(compared).isGreaterThan(100);
+    }
+
+    @Test
+    void anUpdateOfFieldsTheCacheDropsWakesNothing() {
+        // kube-scheduler's nomination of a waiting gang member, then the kubelet's pod IP: a new resourceVersion and
+        // managedFields entry each time, nothing the operator reads.
+        Pod pending = fromApiServer(p -> PodStates.unschedulable(p, "waiting for the gang"));
+        Pod cached = CachedPod.trim(Serialization.clone(pending));
+        Pod nominated = withVersion(Serialization.clone(pending), "43");
+        nominated.getStatus().setNominatedNodeName("kwok-node-7");
+        nominated
+                .getMetadata()
+                .getManagedFields()
+                .add(new ManagedFieldsEntryBuilder()
+                        .withManager("kube-scheduler")
+                        .withOperation("Update")
+                        .withSubresource("status")
+                        .withTime("2026-11-26T12:00:01Z")
+                        .build());
+        assertThat(CachedPod.changesWhatIsKept(nominated, cached)).isFalse();
+
+        Pod running = fromApiServer(PodStates::running);
+        Pod runningCached = CachedPod.trim(Serialization.clone(running));
+        Pod withIp = withVersion(Serialization.clone(running), "44");
+        withIp.getStatus().setPodIP("10.244.1.10");
+        assertThat(CachedPod.changesWhatIsKept(withIp, runningCached)).isFalse();
+
+        // ...whereas a new annotation (the trainer's progress report) or a binding does.
+        Pod reported = withVersion(Serialization.clone(running), "45");
+        reported.getMetadata().getAnnotations().put(TrainerContract.PROGRESS_ANNOTATION, "{\"step\":8}");
+        assertThat(CachedPod.changesWhatIsKept(reported, runningCached)).isTrue();
+        Pod bound = withVersion(Serialization.clone(pending), "46");
+        bound.getSpec().setNodeName("kwok-node-7");
+        assertThat(CachedPod.changesWhatIsKept(bound, cached)).isTrue();
+    }
+
+    private static Pod withVersion(Pod pod, String resourceVersion) {
+        pod.getMetadata().setResourceVersion(resourceVersion);
+        return pod;
+    }
+
+    @Test
     void theCachedPodHoldsNoManagedFieldsAndNoneOfTheSpecTheOperatorRendered() {
         Pod full = fromApiServer(p -> PodStates.exited(p, 1));
         int fullSize = Serialization.asJson(full).length();
