@@ -414,3 +414,5 @@ def test_jvm_heap_leaves_the_measured_non_heap_room_under_the_memory_limit(limit
     # Named, so that the footprint does not depend on what the JVM picks for the node it lands on.
     assert "-XX:+UseSerialGC" in options
     assert "-XX:+ExitOnOutOfMemoryError" in options and "-Xss8m" in options
+    # C1 only: C2's warm-up took half the operator's CPU per gang start (bench/results.md)
+    assert "-XX:TieredStopAtLevel=1" in options
