@@ -4,7 +4,7 @@
 #   JobSet (e2e/bin/jobset-up.sh) -> e2e/bench/bench_jobset.py (jobset-512.yaml) -> JobSet stopped (jobset-down.sh),
 #   the operator (e2e/bin/operator-up.sh) -> e2e/bench/bench_gang.py (job-512.yaml) -> the cluster down;
 # then a side-by-side table of the medians (fleet_table.py), and the JSON of every run under $MOE_E2E_WORK/fleet/.
-#   e2e/bench/fleet.sh [--runs 5] [--kcm default|tuned|both] [--job-gang]
+#   e2e/bench/fleet.sh [--runs 5] [--kcm default|tuned|both] [--job-gang] [--jobset FILE]
 # --kcm: kube-controller-manager as cluster-up.sh starts it ("default": its own client rate limit, 20 QPS / burst 30),
 # "tuned": MOE_E2E_KCM_EXTRA_ARGS="$MOE_FLEET_KCM_TUNED" (default "--kube-api-qps=500 --kube-api-burst=500") and
 # kube-scheduler's the same (MOE_FLEET_SCHEDULER_TUNED, same default; its own is 50 QPS / burst 100); "both" (the
@@ -14,19 +14,22 @@
 # --job-gang: the clusters also run with feature gate WorkloadWithJob, so kube-controller-manager's Job controller gives
 # JobSet's Indexed Job (completions = parallelism = 64) its own Workload and PodGroup (minCount 64): both controllers
 # then start all-or-nothing gangs through the same kube-scheduler path (bench_jobset.py counts the pods in a group).
+# --jobset: the JobSet to apply (default e2e/bench/jobset-512.yaml, bare pods; jobset-512-like-ours.yaml gives its pods
+# what the operator's carry: environment, volumes, ports, tolerations, affinity).
 # Each benchmark's first run is a warm-up, left out of the table (--warmup of bench_gang.py / bench_jobset.py).
 # Env: everything e2e/bin/env.sh reads (ports, MOE_E2E_WORK, ...); MOE_E2E_NODES defaults to 64 here.
 # Run it under the shared benchmark lock: flock /work/notes/bench.lock e2e/bench/fleet.sh
 set -uo pipefail
 export MOE_E2E_NODES=${MOE_E2E_NODES:-64}
 source "$(dirname "$0")/../bin/env.sh"
-runs=5 kcm=both job_gang=false
+runs=5 kcm=both job_gang=false jobset="$E2E_DIR/bench/jobset-512.yaml"
 while (($#)); do
   case $1 in
     --runs) runs=$2; shift 2 ;;
     --kcm) kcm=$2; shift 2 ;;
     --job-gang) job_gang=true; shift ;;
-    *) echo "usage: $0 [--runs N] [--kcm default|tuned|both] [--job-gang]" >&2; exit 2 ;;
+    --jobset) jobset=$2; shift 2 ;;
+    *) echo "usage: $0 [--runs N] [--kcm default|tuned|both] [--job-gang] [--jobset FILE]" >&2; exit 2 ;;
   esac
 done
 case $kcm in default) modes=(default) ;; tuned) modes=(tuned) ;; both) modes=(default tuned) ;;
@@ -55,7 +58,7 @@ for mode in "${modes[@]}"; do
   e2e_log "[$mode] cluster up (extra args of kube-controller-manager: '${MOE_E2E_KCM_EXTRA_ARGS}', kube-scheduler: '${MOE_E2E_SCHEDULER_EXTRA_ARGS}')"
   "$E2E_DIR/bin/cluster-up.sh" >/dev/null || { e2e_log "cluster-up failed"; exit 1; }
   "$E2E_DIR/bin/jobset-up.sh" || exit 1
-  python3 "$E2E_DIR/bench/bench_jobset.py" --runs "$runs" --json "$out/$mode-jobset.json" || exit 1
+  python3 "$E2E_DIR/bench/bench_jobset.py" --runs "$runs" --jobset "$jobset" --json "$out/$mode-jobset.json" || exit 1
   "$E2E_DIR/bin/jobset-down.sh"
   "$E2E_DIR/bin/operator-up.sh" || exit 1
   python3 "$E2E_DIR/bench/bench_gang.py" --runs "$runs" --json "$out/$mode-operator.json" || exit 1
