@@ -525,6 +525,70 @@ class MoETrainingJobReconcilerTest {
     }
 
     @Test
+    void aPlanThatTurnsInvalidKeepsTheJobsObjectsAndNeverTouchesAUsersObjectOfADerivedName() {
+        // A user's ConfigMap under the name the operator derives for job "foreign", labelled so that the operator's
+        // informer caches it: the job is invalid from the start, and the workflow must not delete it.
+        client.configMaps()
+                .inNamespace(NS)
+                .resource(new io.fabric8.kubernetes.api.model.ConfigMapBuilder()
+                        .withNewMetadata()
+                        .withName("foreign-plan")
+                        .addToLabels(GangNames.JOB_LABEL, "someone-else")
+                        .endMetadata()
+                        .addToData("mine", "yes")
+                        .build())
+                .create();
+        await().pollDelay(Duration.ofSeconds(1)).atMost(WAIT).until(() -> true); // the informer has it
+        MoETrainingJob foreign = TestJobs.tiny(NS, "foreign", 2);
+        foreign.getSpec().parallelism.expert = 3;
+        create(foreign);
+        awaitPhase("foreign", JobPhase.Invalid);
+        assertThat(client.configMaps().inNamespace(NS).withName("foreign-plan").get())
+                .isNotNull()
+                .satisfies(cm -> assertThat(cm.getData()).containsEntry("mine", "yes"));
+
+        // A valid job's objects stay when an edit makes its plan invalid (garbage collection removes them with
+        // the job); the workflow deletes nothing.
+        create(TestJobs.tiny(NS, "turns", 2));
+        awaitPods("turns", 2, 0);
+        await().atMost(WAIT)
+                .untilAsserted(() -> assertThat(client.rbac()
+                                .roleBindings()
+                                .inNamespace(NS)
+                                .withName("turns-trainer")
+                                .get())
+                        .isNotNull());
+        client.resources(MoETrainingJob.class)
+                .inNamespace(NS)
+                .withName("turns")
+                .patch(
+                        io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
+                                io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+                        "{\"spec\":{\"parallelism\":{\"expert\":3}}}");
+        awaitPhase("turns", JobPhase.Invalid);
+        assertThat(client.configMaps().inNamespace(NS).withName("turns-plan").get())
+                .isNotNull();
+        assertThat(client.services().inNamespace(NS).withName("turns").get()).isNotNull();
+        assertThat(client.serviceAccounts()
+                        .inNamespace(NS)
+                        .withName("turns-trainer")
+                        .get())
+                .isNotNull();
+        assertThat(client.rbac()
+                        .roles()
+                        .inNamespace(NS)
+                        .withName("turns-trainer")
+                        .get())
+                .isNotNull();
+        assertThat(client.rbac()
+                        .roleBindings()
+                        .inNamespace(NS)
+                        .withName("turns-trainer")
+                        .get())
+                .isNotNull();
+    }
+
+    @Test
     void operatorRestartWhileCreatingTheGangNeverDuplicatesARank() {
         // What an operator that died half-way through creating a gang leaves behind: some ranks of the attempt
         // exist, others do not. The next reconcile must create exactly the missing ranks, under the same names.

@@ -9,8 +9,9 @@ import io.javaoperatorsdk.operator.api.reconciler.dependent.DependentResource;
 import io.javaoperatorsdk.operator.processing.dependent.workflow.Condition;
 
 /**
- * Reconcile precondition of every dependent: the job is this operator's (spec.managedBy) and its plan is valid. An invalid job gets no objects (its existing
- * ones stay until the job is deleted: the dependents are garbage-collected, not deleted by the workflow).
+ * Reconcile precondition of every dependent: the job is this operator's (spec.managedBy) and its plan is valid. An
+ * invalid job gets no objects; its existing ones stay until the job is deleted (garbage collection): the workflow's
+ * delete of a dependent whose precondition fails does nothing ({@link JobDependent#handleDelete}).
  */
 public class PlanIsValid implements Condition<HasMetadata, MoETrainingJob> {
     @Override
