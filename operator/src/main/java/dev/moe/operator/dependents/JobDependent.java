@@ -59,9 +59,9 @@ abstract class JobDependent<R extends HasMetadata> extends CRUDKubernetesDepende
 
     /**
      * Deletes nothing. JOSDK's workflow deletes a dependent whose reconcile precondition fails ({@link PlanIsValid}:
-     * an edit that makes the plan invalid), and it would delete whatever its informer caches under the derived
-     * name, which may be someone else's object that carries the job label. Every object a job derives has the job
-     * as controller owner, so garbage collection removes it with the job; until then an invalid job keeps them.
+     * an edit that makes the plan invalid), which took a job's plan ConfigMap, Service and trainer identity away and
+     * made the fixed spec recreate them. Every object a job derives has the job as controller owner, so garbage
+     * collection removes it with the job; until then an invalid job keeps them.
      */
     @Override
     protected void handleDelete(MoETrainingJob job, R secondary, Context<MoETrainingJob> context) {}
