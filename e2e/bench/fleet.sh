@@ -4,7 +4,7 @@
 #   JobSet (e2e/bin/jobset-up.sh) -> e2e/bench/bench_jobset.py (jobset-512.yaml) -> JobSet stopped (jobset-down.sh),
 #   the operator (e2e/bin/operator-up.sh) -> e2e/bench/bench_gang.py (job-512.yaml) -> the cluster down;
 # then a side-by-side table of the medians (fleet_table.py), and the JSON of every run under $MOE_E2E_WORK/fleet/.
-#   e2e/bench/fleet.sh [--runs 5] [--kcm default|tuned|both] [--job-gang] [--jobset FILE]
+#   e2e/bench/fleet.sh [--runs 5] [--kcm default|tuned|both] [--job-gang] [--jobset FILE] [--baseline-app DIR]
 # --kcm: kube-controller-manager as cluster-up.sh starts it ("default": its own client rate limit, 20 QPS / burst 30),
 # "tuned": MOE_E2E_KCM_EXTRA_ARGS="$MOE_FLEET_KCM_TUNED" (default "--kube-api-qps=500 --kube-api-burst=500") and
 # kube-scheduler's the same (MOE_FLEET_SCHEDULER_TUNED, same default; its own is 50 QPS / burst 100); "both" (the
@@ -16,20 +16,25 @@
 # then start all-or-nothing gangs through the same kube-scheduler path (bench_jobset.py counts the pods in a group).
 # --jobset: the JobSet to apply (default e2e/bench/jobset-512.yaml, bare pods; jobset-512-like-ours.yaml gives its pods
 # what the operator's carry: environment, volumes, ports, tolerations, affinity).
+# --baseline-app: also an operator built elsewhere (DIR: its quarkus-app directory, e.g. a worktree of the commit
+# before a change), on the same cluster after JobSet, in two rounds of alternating starts (baseline, this checkout,
+# baseline, this checkout), so that a change is measured against its baseline in one run (files
+# <mode>-operator-r<round>.json and <mode>-operator-baseline-r<round>.json, one column each).
 # Each benchmark's first run is a warm-up, left out of the table (--warmup of bench_gang.py / bench_jobset.py).
 # Env: everything e2e/bin/env.sh reads (ports, MOE_E2E_WORK, ...); MOE_E2E_NODES defaults to 64 here.
 # Run it under the shared benchmark lock: flock /work/notes/bench.lock e2e/bench/fleet.sh
 set -uo pipefail
 export MOE_E2E_NODES=${MOE_E2E_NODES:-64}
 source "$(dirname "$0")/../bin/env.sh"
-runs=5 kcm=both job_gang=false jobset="$E2E_DIR/bench/jobset-512.yaml"
+runs=5 kcm=both job_gang=false jobset="$E2E_DIR/bench/jobset-512.yaml" baseline_app=""
 while (($#)); do
   case $1 in
     --runs) runs=$2; shift 2 ;;
     --kcm) kcm=$2; shift 2 ;;
     --job-gang) job_gang=true; shift ;;
     --jobset) jobset=$2; shift 2 ;;
-    *) echo "usage: $0 [--runs N] [--kcm default|tuned|both] [--job-gang] [--jobset FILE]" >&2; exit 2 ;;
+    --baseline-app) baseline_app=$(realpath "$2"); shift 2 ;;
+    *) echo "usage: $0 [--runs N] [--kcm default|tuned|both] [--job-gang] [--jobset FILE] [--baseline-app DIR]" >&2; exit 2 ;;
   esac
 done
 case $kcm in default) modes=(default) ;; tuned) modes=(tuned) ;; both) modes=(default tuned) ;;
@@ -60,8 +65,20 @@ for mode in "${modes[@]}"; do
   "$E2E_DIR/bin/jobset-up.sh" || exit 1
   python3 "$E2E_DIR/bench/bench_jobset.py" --runs "$runs" --jobset "$jobset" --json "$out/$mode-jobset.json" || exit 1
   "$E2E_DIR/bin/jobset-down.sh"
-  "$E2E_DIR/bin/operator-up.sh" || exit 1
-  python3 "$E2E_DIR/bench/bench_gang.py" --runs "$runs" --json "$out/$mode-operator.json" || exit 1
+  if [[ -n $baseline_app ]]; then
+    for round in 1 2; do
+      for which in baseline this; do
+        if [[ $which == baseline ]]; then app=$baseline_app file="$out/$mode-operator-baseline-r$round.json"
+        else app="" file="$out/$mode-operator-r$round.json"; fi
+        MOE_OPERATOR_APP=$app "$E2E_DIR/bin/operator-up.sh" || exit 1
+        python3 "$E2E_DIR/bench/bench_gang.py" --runs "$runs" --json "$file" || exit 1
+        pid=$(cat "$WORK/pids/operator.pid"); kill "$pid"; while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+      done
+    done
+  else
+    "$E2E_DIR/bin/operator-up.sh" || exit 1
+    python3 "$E2E_DIR/bench/bench_gang.py" --runs "$runs" --json "$out/$mode-operator.json" || exit 1
+  fi
   "$E2E_DIR/bin/cluster-down.sh"
   python3 - "$out/$mode-meta.json" <<'PY'
 import json, sys

@@ -3,7 +3,7 @@
 bench_jobset.py and bench_gang.py, 5 runs each) and prints one Markdown table, medians [min-max] of the runs after
 the warm-up; writes one row per controller and mode to DIR/rows.jsonl (for bench/results.jsonl).
 
-Usage: e2e/bench/fleet_table.py DIR MODE...   (MODE: default, tuned)
+Usage: e2e/bench/fleet_table.py DIR MODE...   (MODE: default, tuned; one column per DIR/<mode>-operator*.json)
 """
 
 import json
@@ -66,10 +66,13 @@ def main(argv):
     cols, rows_out = [], []
     for mode in modes:
         meta = json.loads((out / f"{mode}-meta.json").read_text())
-        for controller in ("jobset", "operator"):
-            every = json.loads((out / f"{mode}-{controller}.json").read_text())
+        # this checkout's operator, or with fleet.sh --baseline-app the rounds of both builds
+        operators = sorted(p.stem[len(mode) + 1 :] for p in out.glob(f"{mode}-operator*.json"))
+        for run_name in ["jobset", *operators]:
+            controller = "jobset" if run_name == "jobset" else "operator"
+            every = json.loads((out / f"{mode}-{run_name}.json").read_text())
             runs = [normalise(r, controller) for r in every if not r.get("warmup")]
-            name = "JobSet v0.12.0" if controller == "jobset" else "operator"
+            name = "JobSet v0.12.0" if controller == "jobset" else run_name
             if controller == "jobset" and meta.get("job_gang"):
                 name += " with the Job controller's gang"
             limits = "controller-manager and scheduler tuned" if meta["kcm_args"] else "default rate limits"
@@ -77,6 +80,7 @@ def main(argv):
             row = {
                 "bench": "fleet-64-nodes",
                 "controller": controller,
+                "build": run_name,
                 "kcm": mode,
                 "kcm_args": meta["kcm_args"],
                 "scheduler_args": meta.get("scheduler_args", ""),

@@ -836,6 +836,7 @@ def _user(kind, name, **body):
 
 
 USER_CONFIGMAP = _user("ConfigMap", f"{VICTIM}-plan", data={"settings.json": '{"mine": true}'})
+USER_ENV_CONFIGMAP = _user("ConfigMap", f"{VICTIM}-trainer-env", data={"MY_SETTING": "1"})
 USER_SERVICE = _user("Service", VICTIM, spec={"selector": {"app": "user-web"}, "ports": [{"port": 80}]})
 USER_SERVICE_ACCOUNT = _user("ServiceAccount", f"{VICTIM}-trainer")
 USER_ROLE = _user("Role", f"{VICTIM}-trainer", rules=[{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}])
@@ -857,6 +858,7 @@ def _user_pod(labels):
 
 OWNERSHIP_CASES = {
     "own-configmap": [USER_CONFIGMAP],
+    "own-env-configmap": [USER_ENV_CONFIGMAP],
     "own-service": [USER_SERVICE],
     "own-serviceaccount": [USER_SERVICE_ACCOUNT],
     "own-role": [USER_ROLE],
@@ -865,6 +867,7 @@ OWNERSHIP_CASES = {
     "own-pod-labelled": [_user_pod({"training.moe.dev/job": VICTIM})],
     "own-everything": [
         USER_CONFIGMAP,
+        USER_ENV_CONFIGMAP,
         USER_SERVICE,
         USER_SERVICE_ACCOUNT,
         USER_ROLE,

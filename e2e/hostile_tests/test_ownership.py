@@ -1,8 +1,8 @@
 """Never adopt (data loss): the namespace already holds a user's objects with the names the operator derives for
-job `victim` (ConfigMap victim-plan, Service victim, ServiceAccount/Role/RoleBinding victim-trainer, Pod
-victim-node-0). The job reports the conflict (DependentsReady=False/ObjectNotOwned naming the object, a Warning
-Event), creates no pod, and every user object stays byte-for-byte the same — also after the job is deleted, so
-garbage collection cannot take them."""
+job `victim` (ConfigMaps victim-plan and victim-trainer-env, Service victim, ServiceAccount/Role/RoleBinding
+victim-trainer, Pod victim-node-0). The job reports the conflict (DependentsReady=False/ObjectNotOwned naming the
+object, a Warning Event), creates no pod, and every user object stays byte-for-byte the same — also after the job is
+deleted, so garbage collection cannot take them."""
 
 import json
 

@@ -54,8 +54,16 @@ def ns():
 
 
 def env_of(pod):
+    """The trainer container's environment as the kubelet builds it: the data of each ConfigMap of its envFrom (read
+    from the API server: it must exist), then its own env over it (valueFrom entries as None)."""
     c = pod["spec"]["containers"][0]
-    return {e["name"]: e.get("value") for e in c.get("env", [])}
+    env = {}
+    for source in c.get("envFrom", []):
+        ref = source["configMapRef"]["name"]
+        cm = json.loads(kubectl("get", "configmap", ref, "-n", pod["metadata"]["namespace"], "-o", "json"))
+        env.update({source.get("prefix", "") + k: v for k, v in (cm.get("data") or {}).items()})
+    env.update({e["name"]: e.get("value") for e in c.get("env", [])})
+    return env
 
 
 def wait_phase(ns, name, want, timeout):

@@ -102,6 +102,9 @@ def test_ep_groups_span_nodes_inside_one_rack_tp_inside_a_node_env_and_mounts(ns
         assert e["MOE_JOB_NAME"] == "ep-rack" and e["MOE_METRICS_PORT"] == "9400"
         refs = {v["name"]: v["valueFrom"]["fieldRef"]["fieldPath"] for v in c["env"] if "valueFrom" in v}
         assert refs == {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}
+        # What all pods share comes from the job's ConfigMap; the pod carries only its own rank and attempt.
+        assert [source["configMapRef"]["name"] for source in c["envFrom"]] == ["ep-rack-trainer-env"]
+        assert "NNODES" not in {v["name"] for v in c["env"]} and e["NNODES"] == "8"
         mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
         volumes = {v["name"]: v for v in p0["spec"]["volumes"]}
         assert volumes[mounts["/etc/moe"]["name"]]["configMap"]["name"] == "ep-rack-plan"

@@ -427,7 +427,7 @@ class Runner:
                 data = self.get_data("configmap", ef["configMapRef"]["name"], ef["configMapRef"].get("optional"))
             else:
                 data = self.get_data("secret", ef["secretRef"]["name"], ef["secretRef"].get("optional"))
-            env.update({prefix + k: v for k, v in data.items()})
+            env.update({prefix + k: translate(v) if v.startswith("/") else v for k, v in data.items()})
         for e in c.get("env", []):
             if "valueFrom" in e:
                 v = self.value_from(e["valueFrom"], pod)

@@ -8,6 +8,7 @@ import dev.moe.operator.config.OperatorConfig;
 import dev.moe.operator.dependents.HeadlessService;
 import dev.moe.operator.dependents.PlanConfigMap;
 import dev.moe.operator.dependents.PlanIsValid;
+import dev.moe.operator.dependents.TrainerEnvConfigMap;
 import dev.moe.operator.dependents.TrainerRole;
 import dev.moe.operator.dependents.TrainerRoleBinding;
 import dev.moe.operator.dependents.TrainerServiceAccount;
@@ -36,6 +37,7 @@ import dev.moe.operator.status.Reasons;
 import dev.moe.operator.status.StatusUpdater;
 import dev.moe.plan.Plan;
 import dev.moe.plan.PlanResult;
+import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClientException;
@@ -66,7 +68,7 @@ import org.jboss.logging.Logger;
 /**
  * Reconciles MoETrainingJobs: observe → validate → reconcile, each in its own class.
  * <ol>
- *   <li>the job's singleton objects (plan ConfigMap, headless Service, trainer ServiceAccount, Role, RoleBinding)
+ *   <li>the job's singleton objects (plan and trainer-env ConfigMaps, headless Service, trainer ServiceAccount, Role, RoleBinding)
  *       are JOSDK dependents of a managed workflow ({@code dependents/}), reconciled before this class runs,
  *       only for a valid plan ({@link PlanIsValid});</li>
  *   <li>observe: the job's pods from the informer cache ({@link GangObserver});</li>
@@ -81,7 +83,14 @@ import org.jboss.logging.Logger;
  */
 @Workflow(
         dependents = {
-            @Dependent(type = PlanConfigMap.class, reconcilePrecondition = PlanIsValid.class),
+            @Dependent(
+                    type = PlanConfigMap.class,
+                    reconcilePrecondition = PlanIsValid.class,
+                    useEventSourceWithName = MoETrainingJobReconciler.CONFIG_MAPS),
+            @Dependent(
+                    type = TrainerEnvConfigMap.class,
+                    reconcilePrecondition = PlanIsValid.class,
+                    useEventSourceWithName = MoETrainingJobReconciler.CONFIG_MAPS),
             @Dependent(type = HeadlessService.class, reconcilePrecondition = PlanIsValid.class),
             @Dependent(
                     name = "trainer-sa",
@@ -99,6 +108,9 @@ import org.jboss.logging.Logger;
         informer = @Informer(genericFilter = ManagedByOperator.class))
 public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
     public static final String NAME = "moetrainingjob";
+    /** The one ConfigMap informer of the job's two ConfigMaps (plan, trainer env). */
+    static final String CONFIG_MAPS = "configmap";
+
     private static final Logger LOG = Logger.getLogger(MoETrainingJobReconciler.class);
 
     @Inject
@@ -135,21 +147,29 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
      */
     @Override
     public List<EventSource<?, MoETrainingJob>> prepareEventSources(EventSourceContext<MoETrainingJob> context) {
-        return List.of(new InformerEventSource<>(
-                InformerEventSourceConfiguration.from(Pod.class, MoETrainingJob.class)
-                        .withName("pod")
+        InformerEventSource<ConfigMap, MoETrainingJob> configMaps = new InformerEventSource<>(
+                InformerEventSourceConfiguration.from(ConfigMap.class, MoETrainingJob.class)
+                        .withName(CONFIG_MAPS)
                         .withLabelSelector(GangNames.JOB_LABEL)
-                        .withItemStore(new TrimmingItemStore<>(CachedPod::trim))
-                        // An update that changes nothing the cache keeps wakes no reconcile (CachedPod).
-                        .withOnUpdateFilter(CachedPod::changesWhatIsKept)
-                        .withOnDeleteFilter((pod, unknownFinalState) -> {
-                            if (!Boolean.TRUE.equals(unknownFinalState)) {
-                                tombstones.record(pod, clock.instant());
-                            }
-                            return true;
-                        })
                         .build(),
-                context));
+                context);
+        return List.of(
+                configMaps,
+                new InformerEventSource<>(
+                        InformerEventSourceConfiguration.from(Pod.class, MoETrainingJob.class)
+                                .withName("pod")
+                                .withLabelSelector(GangNames.JOB_LABEL)
+                                .withItemStore(new TrimmingItemStore<>(CachedPod::trim))
+                                // An update that changes nothing the cache keeps wakes no reconcile (CachedPod).
+                                .withOnUpdateFilter(CachedPod::changesWhatIsKept)
+                                .withOnDeleteFilter((pod, unknownFinalState) -> {
+                                    if (!Boolean.TRUE.equals(unknownFinalState)) {
+                                        tombstones.record(pod, clock.instant());
+                                    }
+                                    return true;
+                                })
+                                .build(),
+                        context));
     }
 
     @Override

@@ -11,7 +11,6 @@ import dev.moe.operator.gang.GangPodFactory;
 import dev.moe.operator.gang.GangSettings;
 import dev.moe.operator.status.Conditions;
 import io.fabric8.kubernetes.api.model.ConfigMap;
-import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -178,10 +177,23 @@ class MoETrainingJobReconcilerTest {
                 .toList();
     }
 
-    static Map<String, String> env(Pod p) {
-        return p.getSpec().getContainers().get(0).getEnv().stream()
-                .filter(e -> e.getValue() != null)
-                .collect(Collectors.toMap(EnvVar::getName, EnvVar::getValue));
+    /**
+     * The trainer container's environment with a value, as the kubelet builds it: the data of each ConfigMap of
+     * its envFrom, read from the API server (so the ConfigMap must exist), then its own env over it.
+     */
+    Map<String, String> env(Pod p) {
+        var c = p.getSpec().getContainers().get(0);
+        Map<String, String> env = new TreeMap<>();
+        for (var from : c.getEnvFrom()) {
+            ConfigMap cm = client.configMaps()
+                    .inNamespace(p.getMetadata().getNamespace())
+                    .withName(from.getConfigMapRef().getName())
+                    .get();
+            assertThat(cm).as("ConfigMap " + from.getConfigMapRef().getName()).isNotNull();
+            env.putAll(cm.getData());
+        }
+        c.getEnv().stream().filter(e -> e.getValue() != null).forEach(e -> env.put(e.getName(), e.getValue()));
+        return env;
     }
 
     long reconciles() {
@@ -254,8 +266,11 @@ class MoETrainingJobReconcilerTest {
             assertThat(s.getKind()).isEqualTo("ServiceAccount");
             assertThat(s.getName()).isEqualTo("gang-trainer");
         });
+        ConfigMap sharedEnv =
+                client.configMaps().inNamespace(NS).withName("gang-trainer-env").get();
+        assertThat(sharedEnv.getData()).containsEntry("NNODES", "3").doesNotContainKey("NODE_RANK");
         // Everything is owned by the job: deleting the job garbage-collects it.
-        for (HasMetadata owned : List.<HasMetadata>of(svc, cm, role, binding)) {
+        for (HasMetadata owned : List.<HasMetadata>of(svc, cm, sharedEnv, role, binding)) {
             assertThat(owned.getMetadata().getOwnerReferences())
                     .singleElement()
                     .satisfies(o -> assertThat(o.getUid()).isEqualTo(uid));
@@ -567,6 +582,11 @@ class MoETrainingJobReconcilerTest {
         awaitPhase("turns", JobPhase.Invalid);
         assertThat(client.configMaps().inNamespace(NS).withName("turns-plan").get())
                 .isNotNull();
+        assertThat(client.configMaps()
+                        .inNamespace(NS)
+                        .withName("turns-trainer-env")
+                        .get())
+                .isNotNull();
         assertThat(client.services().inNamespace(NS).withName("turns").get()).isNotNull();
         assertThat(client.serviceAccounts()
                         .inNamespace(NS)
@@ -814,6 +834,10 @@ class MoETrainingJobReconcilerTest {
         all.addAll(pods(name));
         all.add(client.services().inNamespace(NS).withName(name).get());
         all.add(client.configMaps().inNamespace(NS).withName(name + "-plan").get());
+        all.add(client.configMaps()
+                .inNamespace(NS)
+                .withName(name + "-trainer-env")
+                .get());
         all.add(client.serviceAccounts()
                 .inNamespace(NS)
                 .withName(name + "-trainer")

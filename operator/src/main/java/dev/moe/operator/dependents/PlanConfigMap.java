@@ -5,14 +5,11 @@ import dev.moe.operator.gang.GangNames;
 import dev.moe.operator.planner.JobPlanner;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
-import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
-import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
 import java.util.Map;
 import java.util.Objects;
 
 /** ConfigMap {@code <job>-plan}: the plan document (docs/contract.md section 1), mounted into every pod. */
-@KubernetesDependent(informer = @Informer(labelSelector = GangNames.JOB_LABEL))
 public class PlanConfigMap extends JobDependent<ConfigMap> {
 
     public PlanConfigMap() {

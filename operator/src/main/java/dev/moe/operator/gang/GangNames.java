@@ -55,6 +55,11 @@ public final class GangNames {
         return job.getMetadata().getName() + "-plan";
     }
 
+    /** The ConfigMap of the environment all the job's pods share ({@link GangPodFactory#sharedEnv}). */
+    public static String trainerEnvConfigMapName(MoETrainingJob job) {
+        return job.getMetadata().getName() + "-trainer-env";
+    }
+
     public static String trainerIdentityName(MoETrainingJob job) {
         return job.getMetadata().getName() + "-trainer";
     }

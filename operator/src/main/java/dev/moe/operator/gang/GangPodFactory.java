@@ -11,6 +11,7 @@ import dev.moe.api.v1alpha1.WorkloadSyntax;
 import dev.moe.plan.Plan;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
+import io.fabric8.kubernetes.api.model.EnvFromSourceBuilder;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.EnvVarBuilder;
 import io.fabric8.kubernetes.api.model.OwnerReference;
@@ -35,7 +36,8 @@ import java.util.TreeMap;
  * Renders the pod of one node rank: a pure function of (job, plan, attempt, node rank, settings). No API calls,
  * so every detail of the pod spec is unit-testable.
  *
- * <p>Layout (docs/contract.md section 2): one pod per node requesting all its GPUs, torchrun env, the plan
+ * <p>Layout (docs/contract.md section 2): one pod per node requesting all its GPUs, torchrun env (the job's shared
+ * part from ConfigMap {@code <job>-trainer-env}, the pod's own inline), the plan
  * mounted at {@value GangNames#PLAN_PATH}, memory-backed /dev/shm, checkpoint/model/data volumes, NCCL env.
  * Placement: pods of the job never share a node; when expert-parallel groups span nodes, consecutive node ranks
  * form a group and the group's pods are required to share a domain of the first topology key. With a Kueue
@@ -94,7 +96,12 @@ public final class GangPodFactory {
                 .withTerminationMessagePolicy(TERMINATION_MESSAGE_POLICY)
                 .withCommand(trainer.command != null && !trainer.command.isEmpty() ? trainer.command : null)
                 .withArgs(trainer.args != null && !trainer.args.isEmpty() ? trainer.args : null)
-                .withEnv(env(job, plan, attempt, nodeRank, settings, volumes.checkpointDir))
+                .withEnvFrom(new EnvFromSourceBuilder()
+                        .withNewConfigMapRef()
+                        .withName(GangNames.trainerEnvConfigMapName(job))
+                        .endConfigMapRef()
+                        .build())
+                .withEnv(podEnv(job, attempt, nodeRank))
                 .addNewPort()
                 .withName("rendezvous")
                 .withContainerPort(settings.masterPort())
@@ -152,56 +159,76 @@ public final class GangPodFactory {
                 .build();
     }
 
-    static List<EnvVar> env(
-            MoETrainingJob job, Plan plan, int attempt, int nodeRank, GangSettings settings, String checkpointDir) {
-        Map<String, EnvVar> env = new LinkedHashMap<>();
-        put(env, TrainerContract.MASTER_ADDR, GangNames.masterAddress(job));
-        put(env, TrainerContract.MASTER_PORT, String.valueOf(settings.masterPort()));
-        put(env, TrainerContract.NNODES, String.valueOf(plan.nodes()));
-        put(env, TrainerContract.NODE_RANK, String.valueOf(nodeRank));
-        put(env, TrainerContract.NPROC_PER_NODE, String.valueOf(plan.gpusPerNode()));
-        put(env, TrainerContract.WORLD_SIZE, String.valueOf(plan.worldSize()));
-        put(env, TrainerContract.MOE_PLAN_PATH, TrainerContract.PLAN_PATH);
-        put(env, TrainerContract.MOE_TENSOR_PARALLEL, String.valueOf(plan.tensor()));
-        put(env, TrainerContract.MOE_EXPERT_PARALLEL, String.valueOf(plan.expert()));
-        put(env, TrainerContract.MOE_CONTEXT_PARALLEL, String.valueOf(plan.context()));
-        put(env, TrainerContract.MOE_DATA_PARALLEL, String.valueOf(plan.data()));
-        put(env, TrainerContract.MOE_RESTART_ATTEMPT, String.valueOf(attempt));
-        put(env, TrainerContract.MOE_JOB_NAME, job.getMetadata().getName());
-        put(env, TrainerContract.PET_NNODES, String.valueOf(plan.nodes()));
-        put(env, TrainerContract.PET_NODE_RANK, String.valueOf(nodeRank));
-        put(env, TrainerContract.PET_NPROC_PER_NODE, String.valueOf(plan.gpusPerNode()));
-        put(env, TrainerContract.PET_MASTER_ADDR, GangNames.masterAddress(job));
-        put(env, TrainerContract.PET_MASTER_PORT, String.valueOf(settings.masterPort()));
-        fieldRef(env, TrainerContract.POD_NAME, "metadata.name");
-        fieldRef(env, TrainerContract.POD_NAMESPACE, "metadata.namespace");
+    /**
+     * The environment every pod of the job shares, as the data of ConfigMap {@code <job>-trainer-env}
+     * ({@link GangNames#trainerEnvConfigMapName}) that the trainer container reads through {@code envFrom}
+     * (docs/contract.md section 2): the rank layout of the whole job, the trainer's settings, the NCCL hints and
+     * {@code spec.nccl.extraEnv}. It is kept out of the pods because each pod is written four times as a gang
+     * starts (create, the scheduler's nomination and binding, the kubelet's status) and each write costs the API
+     * server and every watcher in proportion to the pod's size: these 23 variables were 2.3 KB of a 10.9 KB pod,
+     * counting the managedFields entry the create adds for each.
+     */
+    public static Map<String, String> sharedEnv(MoETrainingJob job, Plan plan, GangSettings settings) {
+        Map<String, String> env = new TreeMap<>();
+        env.put(TrainerContract.MASTER_ADDR, GangNames.masterAddress(job));
+        env.put(TrainerContract.MASTER_PORT, String.valueOf(settings.masterPort()));
+        env.put(TrainerContract.NNODES, String.valueOf(plan.nodes()));
+        env.put(TrainerContract.NPROC_PER_NODE, String.valueOf(plan.gpusPerNode()));
+        env.put(TrainerContract.WORLD_SIZE, String.valueOf(plan.worldSize()));
+        env.put(TrainerContract.MOE_PLAN_PATH, TrainerContract.PLAN_PATH);
+        env.put(TrainerContract.MOE_TENSOR_PARALLEL, String.valueOf(plan.tensor()));
+        env.put(TrainerContract.MOE_EXPERT_PARALLEL, String.valueOf(plan.expert()));
+        env.put(TrainerContract.MOE_CONTEXT_PARALLEL, String.valueOf(plan.context()));
+        env.put(TrainerContract.MOE_DATA_PARALLEL, String.valueOf(plan.data()));
+        env.put(TrainerContract.MOE_JOB_NAME, job.getMetadata().getName());
+        env.put(TrainerContract.PET_NNODES, String.valueOf(plan.nodes()));
+        env.put(TrainerContract.PET_NPROC_PER_NODE, String.valueOf(plan.gpusPerNode()));
+        env.put(TrainerContract.PET_MASTER_ADDR, GangNames.masterAddress(job));
+        env.put(TrainerContract.PET_MASTER_PORT, String.valueOf(settings.masterPort()));
+        String checkpointDir = volumes(job).checkpointDir;
         if (checkpointDir != null) {
-            put(env, TrainerContract.MOE_CHECKPOINT_DIR, checkpointDir);
+            env.put(TrainerContract.MOE_CHECKPOINT_DIR, checkpointDir);
         }
-        put(env, TrainerContract.MOE_METRICS_PORT, String.valueOf(settings.metricsPort()));
-        put(env, TrainerContract.MOE_PROGRESS, TrainerContract.PROGRESS_TO_POD_ANNOTATION);
-        put(env, TrainerContract.MOE_POD_ANNOTATIONS, TrainerContract.POD_ANNOTATIONS_PATH);
+        env.put(TrainerContract.MOE_METRICS_PORT, String.valueOf(settings.metricsPort()));
+        env.put(TrainerContract.MOE_PROGRESS, TrainerContract.PROGRESS_TO_POD_ANNOTATION);
+        env.put(TrainerContract.MOE_POD_ANNOTATIONS, TrainerContract.POD_ANNOTATIONS_PATH);
         // NCCL: fail fast on a broken peer so the gang restarts instead of hanging.
-        put(env, "TORCH_NCCL_ASYNC_ERROR_HANDLING", "1");
-        put(env, "TORCH_NCCL_BLOCKING_WAIT", "0");
-        put(env, "TORCH_NCCL_ENABLE_MONITORING", "1");
-        put(env, "TORCH_NCCL_HEARTBEAT_TIMEOUT_SEC", "600");
+        env.put("TORCH_NCCL_ASYNC_ERROR_HANDLING", "1");
+        env.put("TORCH_NCCL_BLOCKING_WAIT", "0");
+        env.put("TORCH_NCCL_ENABLE_MONITORING", "1");
+        env.put("TORCH_NCCL_HEARTBEAT_TIMEOUT_SEC", "600");
         NcclSpec nccl = job.getSpec().nccl;
         if (nccl != null) {
             if (nccl.socketIfname != null && !nccl.socketIfname.isBlank()) {
-                put(env, "NCCL_SOCKET_IFNAME", nccl.socketIfname);
+                env.put("NCCL_SOCKET_IFNAME", nccl.socketIfname);
             }
             if (nccl.ibHca != null && !nccl.ibHca.isBlank()) {
-                put(env, "NCCL_IB_HCA", nccl.ibHca);
+                env.put("NCCL_IB_HCA", nccl.ibHca);
             }
             if (nccl.extraEnv != null) {
-                new TreeMap<>(nccl.extraEnv).forEach((k, v) -> {
+                nccl.extraEnv.forEach((k, v) -> {
                     if (!IDENTITY_ENV.contains(k)) {
-                        put(env, k, v);
+                        env.put(k, v);
                     }
                 });
             }
         }
+        return env;
+    }
+
+    /**
+     * The container's own environment, over {@link #sharedEnv} (a container's {@code env} wins over its
+     * {@code envFrom}): what differs from pod to pod (node rank, attempt, the pod's name and namespace) and
+     * {@code spec.trainer.env}, which may use {@code valueFrom} and may change any shared variable outside the
+     * rank layout.
+     */
+    static List<EnvVar> podEnv(MoETrainingJob job, int attempt, int nodeRank) {
+        Map<String, EnvVar> env = new LinkedHashMap<>();
+        put(env, TrainerContract.NODE_RANK, String.valueOf(nodeRank));
+        put(env, TrainerContract.PET_NODE_RANK, String.valueOf(nodeRank));
+        put(env, TrainerContract.MOE_RESTART_ATTEMPT, String.valueOf(attempt));
+        fieldRef(env, TrainerContract.POD_NAME, "metadata.name");
+        fieldRef(env, TrainerContract.POD_NAMESPACE, "metadata.namespace");
         TrainerSpec trainer = job.getSpec().trainer;
         if (trainer != null && trainer.env != null) {
             for (EnvVar e : trainer.env) {

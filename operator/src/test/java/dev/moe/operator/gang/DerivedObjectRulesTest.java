@@ -40,6 +40,8 @@ class DerivedObjectRulesTest {
                 .isTrue();
         assertThat(ObjectNameRules.isDns1123Subdomain(GangNames.trainerIdentityName(job)))
                 .isTrue();
+        assertThat(ObjectNameRules.isDns1123Subdomain(GangNames.trainerEnvConfigMapName(job)))
+                .isTrue();
         assertThat(ObjectNameRules.isLabelValue(GangNames.jobLabels(job).get(GangNames.JOB_LABEL)))
                 .isTrue();
         String group = Placement.kueueGroupName(job, ObjectNameRules.MAX_ATTEMPT);

@@ -25,10 +25,19 @@ import org.junit.jupiter.api.Test;
 
 class GangPodFactoryTest {
 
-    private static Map<String, String> env(Pod pod) {
-        return pod.getSpec().getContainers().get(0).getEnv().stream()
-                .filter(e -> e.getValue() != null)
-                .collect(Collectors.toMap(EnvVar::getName, EnvVar::getValue));
+    /**
+     * The container's environment with a value, as the kubelet builds it: the ConfigMap of its envFrom (the job's
+     * shared environment, whose name the pod must give) first, its own env over it.
+     */
+    private static Map<String, String> env(MoETrainingJob job, Plan plan, Pod pod) {
+        Container c = pod.getSpec().getContainers().get(0);
+        assertThat(c.getEnvFrom())
+                .singleElement()
+                .satisfies(from ->
+                        assertThat(from.getConfigMapRef().getName()).isEqualTo(GangNames.trainerEnvConfigMapName(job)));
+        Map<String, String> env = new java.util.TreeMap<>(GangPodFactory.sharedEnv(job, plan, GangSettings.defaults()));
+        c.getEnv().stream().filter(e -> e.getValue() != null).forEach(e -> env.put(e.getName(), e.getValue()));
+        return env;
     }
 
     @Test
@@ -37,7 +46,7 @@ class GangPodFactoryTest {
         Plan plan = TestJobs.plan(job);
         Pod pod = GangPodFactory.render(job, plan, 3, 1, GangSettings.defaults());
 
-        Map<String, String> env = env(pod);
+        Map<String, String> env = env(job, plan, pod);
         assertThat(env)
                 .containsEntry("MASTER_ADDR", "tiny-node-0.tiny.ml.svc")
                 .containsEntry("MASTER_PORT", "29500")
@@ -76,8 +85,11 @@ class GangPodFactoryTest {
                 .singleElement()
                 .satisfies(e -> assertThat(e.getValueFrom().getFieldRef().getFieldPath())
                         .isEqualTo("metadata.namespace"));
-        // Every name once.
+        // Every name once; in the pod only what differs from pod to pod.
         assertThat(all.stream().map(EnvVar::getName).distinct().count()).isEqualTo(all.size());
+        assertThat(all)
+                .extracting(EnvVar::getName)
+                .containsExactly("NODE_RANK", "PET_NODE_RANK", "MOE_RESTART_ATTEMPT", "POD_NAME", "POD_NAMESPACE");
     }
 
     @Test
@@ -141,7 +153,7 @@ class GangPodFactoryTest {
         assertThat(custom.getSpec().getContainers().get(0).getImage()).isEqualTo("my/trainer:1");
         assertThat(custom.getSpec().getContainers().get(0).getCommand()).containsExactly("python", "-m", "x");
         // User env is added and may tune NCCL, but never changes the rank layout.
-        assertThat(env(custom))
+        assertThat(env(job, plan, custom))
                 .containsEntry("FOO", "bar")
                 .containsEntry("NODE_RANK", "0")
                 .containsEntry("TORCH_NCCL_BLOCKING_WAIT", "1");
@@ -181,7 +193,7 @@ class GangPodFactoryTest {
         assertThat(volumes.get("data").getPersistentVolumeClaim().getClaimName())
                 .isEqualTo("corpus");
         assertThat(mounts.get("data").getMountPath()).isEqualTo("/data");
-        assertThat(env(pod)).containsEntry("MOE_CHECKPOINT_DIR", "/checkpoints");
+        assertThat(env(job, TestJobs.plan(job), pod)).containsEntry("MOE_CHECKPOINT_DIR", "/checkpoints");
         // checkpoint before stop: the kubelet keeps the pod's annotations in a file the trainer polls
         var items = volumes.get("pod-info").getDownwardAPI().getItems();
         assertThat(items).singleElement().satisfies(i -> {
@@ -202,7 +214,7 @@ class GangPodFactoryTest {
         Plan plan = TestJobs.plan(job);
         // refused by the plan engine (EnvNameReserved), and ignored by the pod factory all the same
         job.getSpec().nccl.extraEnv = Map.of("NCCL_DEBUG", "WARN", "MASTER_PORT", "1");
-        Map<String, String> env = env(GangPodFactory.render(job, plan, 0, 0, GangSettings.defaults()));
+        Map<String, String> env = env(job, plan, GangPodFactory.render(job, plan, 0, 0, GangSettings.defaults()));
         assertThat(env)
                 .containsEntry("NCCL_SOCKET_IFNAME", "eth0")
                 .containsEntry("NCCL_IB_HCA", "mlx5_0,mlx5_1")
