@@ -5,8 +5,8 @@ Target (bench/results.md): 1,000 jobs held with < 300 MiB operator memory; no re
 
 What it holds: N small jobs that really run (not suspended ones), so that every informer cache of the operator is
 filled the way a fleet fills it: each job is tiny-moe on 1 node x 1 GPU, kept Running by KWOK (E2E_MOE_HOLD), and
-owns 1 pod + the plan ConfigMap + headless Service + trainer ServiceAccount/Role/RoleBinding. N jobs = N job
-objects + 6 N cached dependents (1,000 jobs: 7,000 objects). Needs N GPUs of KWOK nodes (8 per node:
+owns 1 pod + the plan and trainer-env ConfigMaps + headless Service + trainer ServiceAccount/Role/RoleBinding. N jobs =
+N job objects + 7 N cached dependents (1,000 jobs: 8,000 objects). Needs N GPUs of KWOK nodes (8 per node:
 MOE_E2E_NODES=128 for 1,000).
 
 Steps: create the jobs (kubectl create, batches of 100) -> wait until every job's status.phase is Running ->

@@ -918,13 +918,15 @@ GANG_CASES = [
 class QuotaCase:
     id: str  # also the job's name
     hard: dict  # ResourceQuota spec.hard in the job's namespace
-    refused_object: str  # the derived object the apiserver refuses (named in the condition and the Event)
+    # the derived objects the apiserver refuses; the condition and the Event name one of them (the workflow writes
+    # the job's two ConfigMaps side by side, so either may be refused first)
+    refused_objects: tuple
 
 
 QUOTA_CASES = [
-    QuotaCase("quota-pods", {"pods": "0"}, "quota-pods-node-0"),
+    QuotaCase("quota-pods", {"pods": "0"}, ("quota-pods-node-0",)),
     # kube-root-ca.crt already uses the one ConfigMap allowed
-    QuotaCase("quota-configmaps", {"count/configmaps": "1"}, "quota-configmaps-plan"),
+    QuotaCase("quota-configmaps", {"count/configmaps": "1"}, ("quota-configmaps-plan", "quota-configmaps-trainer-env")),
 ]
 QUOTA_MESSAGE = "exceeded quota"
 
