@@ -5,25 +5,19 @@ import dev.moe.operator.config.OperatorConfig;
 import dev.moe.operator.gang.GangNames;
 import dev.moe.operator.gang.GangPodFactory;
 import dev.moe.operator.planner.JobPlanner;
-import io.fabric8.kubernetes.api.model.ConfigMap;
-import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import jakarta.inject.Inject;
-import java.util.Objects;
+import java.util.Map;
 
 /**
- * ConfigMap {@code <job>-trainer-env}: the environment every pod of the job shares, read by the trainer container
- * through {@code envFrom} (docs/contract.md section 2). It exists before the pods: the workflow reconciles it
- * before the reconciler writes a gang.
+ * ConfigMap {@code <job>-trainer-env}: the environment every pod of the job shares for the job's whole life, read
+ * by the trainer container through {@code envFrom} (docs/contract.md section 2). It exists before the pods: the
+ * workflow reconciles it before the reconciler writes a gang.
  */
-public class TrainerEnvConfigMap extends JobDependent<ConfigMap> {
+public class TrainerEnvConfigMap extends JobConfigMap {
 
     @Inject
     OperatorConfig config;
-
-    public TrainerEnvConfigMap() {
-        super(ConfigMap.class);
-    }
 
     @Override
     String name(MoETrainingJob job) {
@@ -31,16 +25,7 @@ public class TrainerEnvConfigMap extends JobDependent<ConfigMap> {
     }
 
     @Override
-    protected ConfigMap desired(MoETrainingJob job, Context<MoETrainingJob> context) {
-        return new ConfigMapBuilder()
-                .withMetadata(meta(job, name(job)))
-                .withData(GangPodFactory.sharedEnv(
-                        job, JobPlanner.plan(job, context).plan(), config.gangSettings()))
-                .build();
-    }
-
-    @Override
-    boolean matches(ConfigMap desired, ConfigMap actual) {
-        return Objects.equals(desired.getData(), actual.getData());
+    Map<String, String> data(MoETrainingJob job, Context<MoETrainingJob> context) {
+        return GangPodFactory.sharedEnv(job, JobPlanner.plan(job, context).plan(), config.gangSettings());
     }
 }

@@ -101,7 +101,7 @@ public final class GangPodFactory {
                         .withName(GangNames.trainerEnvConfigMapName(job))
                         .endConfigMapRef()
                         .build())
-                .withEnv(podEnv(job, attempt, nodeRank))
+                .withEnv(podEnv(job, attempt, nodeRank, volumes.checkpointDir))
                 .addNewPort()
                 .withName("rendezvous")
                 .withContainerPort(settings.masterPort())
@@ -162,11 +162,18 @@ public final class GangPodFactory {
     /**
      * The environment every pod of the job shares, as the data of ConfigMap {@code <job>-trainer-env}
      * ({@link GangNames#trainerEnvConfigMapName}) that the trainer container reads through {@code envFrom}
-     * (docs/contract.md section 2): the rank layout of the whole job, the trainer's settings, the NCCL hints and
-     * {@code spec.nccl.extraEnv}. It is kept out of the pods because each pod is written four times as a gang
-     * starts (create, the scheduler's nomination and binding, the kubelet's status) and each write costs the API
-     * server and every watcher in proportion to the pod's size: these 23 variables were 2.3 KB of a 10.9 KB pod,
-     * counting the managedFields entry the create adds for each.
+     * (docs/contract.md section 2): the rank layout of the whole job, the trainer's settings and PyTorch's NCCL
+     * watchdog settings. It is kept out of the pods because each pod is written four times as a gang starts
+     * (create, the scheduler's nomination and binding, the kubelet's status) and each write costs the API server
+     * and every watcher in proportion to the pod's size: these variables were 2.1 KB of a 10.9 KB pod, counting
+     * the managedFields entry the create adds for each.
+     *
+     * <p>Only what stays the same for the life of the job belongs here: the plan's degrees and sizes
+     * (spec.parallelism and spec.resources are immutable while the job runs), its name and the operator's
+     * settings. The kubelet reads the ConfigMap when it starts each container, so a value a user may edit while the
+     * job runs would reach the pods of one attempt that start after the edit and not those before: such values
+     * (spec.nccl, the checkpoint directory that comes with spec.training.checkpoint's volume) go inline in
+     * {@link #podEnv}, fixed when the pod is written, so every pod of an attempt holds the same.
      */
     public static Map<String, String> sharedEnv(MoETrainingJob job, Plan plan, GangSettings settings) {
         Map<String, String> env = new TreeMap<>();
@@ -185,10 +192,6 @@ public final class GangPodFactory {
         env.put(TrainerContract.PET_NPROC_PER_NODE, String.valueOf(plan.gpusPerNode()));
         env.put(TrainerContract.PET_MASTER_ADDR, GangNames.masterAddress(job));
         env.put(TrainerContract.PET_MASTER_PORT, String.valueOf(settings.masterPort()));
-        String checkpointDir = volumes(job).checkpointDir;
-        if (checkpointDir != null) {
-            env.put(TrainerContract.MOE_CHECKPOINT_DIR, checkpointDir);
-        }
         env.put(TrainerContract.MOE_METRICS_PORT, String.valueOf(settings.metricsPort()));
         env.put(TrainerContract.MOE_PROGRESS, TrainerContract.PROGRESS_TO_POD_ANNOTATION);
         env.put(TrainerContract.MOE_POD_ANNOTATIONS, TrainerContract.POD_ANNOTATIONS_PATH);
@@ -197,38 +200,43 @@ public final class GangPodFactory {
         env.put("TORCH_NCCL_BLOCKING_WAIT", "0");
         env.put("TORCH_NCCL_ENABLE_MONITORING", "1");
         env.put("TORCH_NCCL_HEARTBEAT_TIMEOUT_SEC", "600");
-        NcclSpec nccl = job.getSpec().nccl;
-        if (nccl != null) {
-            if (nccl.socketIfname != null && !nccl.socketIfname.isBlank()) {
-                env.put("NCCL_SOCKET_IFNAME", nccl.socketIfname);
-            }
-            if (nccl.ibHca != null && !nccl.ibHca.isBlank()) {
-                env.put("NCCL_IB_HCA", nccl.ibHca);
-            }
-            if (nccl.extraEnv != null) {
-                nccl.extraEnv.forEach((k, v) -> {
-                    if (!IDENTITY_ENV.contains(k)) {
-                        env.put(k, v);
-                    }
-                });
-            }
-        }
         return env;
     }
 
     /**
      * The container's own environment, over {@link #sharedEnv} (a container's {@code env} wins over its
-     * {@code envFrom}): what differs from pod to pod (node rank, attempt, the pod's name and namespace) and
-     * {@code spec.trainer.env}, which may use {@code valueFrom} and may change any shared variable outside the
-     * rank layout.
+     * {@code envFrom}): what differs from pod to pod (node rank, attempt, the pod's name and namespace), what a
+     * user may edit while the job runs (the checkpoint directory, spec.nccl's hints and extraEnv; see
+     * {@link #sharedEnv} for why) and {@code spec.trainer.env}, which may use {@code valueFrom} and may change any
+     * shared variable outside the rank layout. The later entries win: trainer.env over nccl.extraEnv over the NCCL
+     * hints.
      */
-    static List<EnvVar> podEnv(MoETrainingJob job, int attempt, int nodeRank) {
+    static List<EnvVar> podEnv(MoETrainingJob job, int attempt, int nodeRank, String checkpointDir) {
         Map<String, EnvVar> env = new LinkedHashMap<>();
         put(env, TrainerContract.NODE_RANK, String.valueOf(nodeRank));
         put(env, TrainerContract.PET_NODE_RANK, String.valueOf(nodeRank));
         put(env, TrainerContract.MOE_RESTART_ATTEMPT, String.valueOf(attempt));
         fieldRef(env, TrainerContract.POD_NAME, "metadata.name");
         fieldRef(env, TrainerContract.POD_NAMESPACE, "metadata.namespace");
+        if (checkpointDir != null) {
+            put(env, TrainerContract.MOE_CHECKPOINT_DIR, checkpointDir);
+        }
+        NcclSpec nccl = job.getSpec().nccl;
+        if (nccl != null) {
+            if (nccl.socketIfname != null && !nccl.socketIfname.isBlank()) {
+                put(env, "NCCL_SOCKET_IFNAME", nccl.socketIfname);
+            }
+            if (nccl.ibHca != null && !nccl.ibHca.isBlank()) {
+                put(env, "NCCL_IB_HCA", nccl.ibHca);
+            }
+            if (nccl.extraEnv != null) {
+                new TreeMap<>(nccl.extraEnv).forEach((k, v) -> {
+                    if (!IDENTITY_ENV.contains(k)) {
+                        put(env, k, v);
+                    }
+                });
+            }
+        }
         TrainerSpec trainer = job.getSpec().trainer;
         if (trainer != null && trainer.env != null) {
             for (EnvVar e : trainer.env) {

@@ -223,6 +223,31 @@ class GangPodFactoryTest {
     }
 
     @Test
+    void whatAUserMayEditWhileTheJobRunsIsFixedInThePodNotTheSharedConfigMap() {
+        // The kubelet reads envFrom when it starts a container: a ConfigMap value that followed an edit of a running
+        // job would differ between the pods of one attempt that started before the edit and after it.
+        MoETrainingJob job = TestJobs.tiny("ml", "tiny", 2);
+        Plan plan = TestJobs.plan(job);
+        Map<String, String> shared = GangPodFactory.sharedEnv(job, plan, GangSettings.defaults());
+        job.getSpec().nccl = new NcclSpec();
+        job.getSpec().nccl.socketIfname = "eth0";
+        job.getSpec().nccl.extraEnv = Map.of("TORCH_NCCL_HEARTBEAT_TIMEOUT_SEC", "1200");
+        job.getSpec().training.checkpoint = new dev.moe.api.v1alpha1.TrainingSpec.CheckpointSpec();
+        job.getSpec().training.checkpoint.claimName = "ckpt";
+
+        assertThat(GangPodFactory.sharedEnv(job, plan, GangSettings.defaults())).isEqualTo(shared);
+        Pod pod = GangPodFactory.render(job, plan, 0, 1, GangSettings.defaults());
+        Map<String, String> inline = new java.util.TreeMap<>();
+        pod.getSpec().getContainers().get(0).getEnv().forEach(e -> inline.put(e.getName(), e.getValue()));
+        assertThat(inline)
+                .containsEntry("NCCL_SOCKET_IFNAME", "eth0")
+                .containsEntry("MOE_CHECKPOINT_DIR", "/checkpoints")
+                .containsEntry("TORCH_NCCL_HEARTBEAT_TIMEOUT_SEC", "1200");
+        // the pod's own env wins over the ConfigMap's default
+        assertThat(env(job, plan, pod)).containsEntry("TORCH_NCCL_HEARTBEAT_TIMEOUT_SEC", "1200");
+    }
+
+    @Test
     void expertGroupsSpanningNodesShareTheFirstTopologyDomainInRankOrder() {
         // expert 4 over 2-GPU nodes: each expert group spans 2 consecutive node ranks.
         MoETrainingJob job = TestJobs.tiny("ml", "big", 4);
