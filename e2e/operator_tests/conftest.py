@@ -15,6 +15,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "lib"))
 from cluster import (  # noqa: E402
     E2E,  # noqa: F401
     JOBS,  # noqa: F401
+    OPERATOR_PORT,  # noqa: F401
     REPO,  # noqa: F401
     WORK,  # noqa: F401
     KubectlError,  # noqa: F401
@@ -24,8 +25,11 @@ from cluster import (  # noqa: E402
     events_of,  # noqa: F401
     job,  # noqa: F401
     kubectl,
+    operator_health,  # noqa: F401
     phase,
     pods,
+    start_operator,  # noqa: F401
+    stop_operator,  # noqa: F401
     tiny_job,  # noqa: F401
     wait,
 )

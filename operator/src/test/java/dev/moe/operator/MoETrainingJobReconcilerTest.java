@@ -19,8 +19,8 @@ import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheus.PrometheusMeterRegistry;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.kubernetes.client.KubernetesServer;
 import io.quarkus.test.kubernetes.client.KubernetesTestServer;
@@ -47,8 +47,9 @@ class MoETrainingJobReconcilerTest {
     @Inject
     KubernetesClient client;
 
+    /** The registry the operator's meters live in and /q/metrics is written from (JobMetrics says why). */
     @Inject
-    MeterRegistry registry;
+    PrometheusMeterRegistry registry;
 
     @KubernetesTestServer
     KubernetesServer mockServer;
