@@ -4,7 +4,7 @@ import io.javaoperatorsdk.operator.Operator;
 import io.javaoperatorsdk.operator.health.InformerHealthIndicator;
 import io.javaoperatorsdk.operator.health.InformerWrappingEventSourceHealthIndicator;
 import io.micrometer.core.instrument.Gauge;
-import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.prometheus.PrometheusMeterRegistry;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
@@ -30,8 +30,12 @@ public class InformersLiveness implements HealthCheck {
     @Inject
     Operator operator;
 
+    /**
+     * Quarkus's Prometheus registry itself, as for every meter of the operator ({@link
+     * dev.moe.operator.metrics.JobMetrics#useRegistry} says why).
+     */
     @Inject
-    MeterRegistry registry;
+    PrometheusMeterRegistry registry;
 
     /** The same facts as metrics, so an alert can fire on them (the chart's MoEOperatorNotReady). */
     void registerMetrics(@Observes StartupEvent start) {
@@ -46,7 +50,7 @@ public class InformersLiveness implements HealthCheck {
 
     private final List<io.micrometer.core.instrument.Meter> gauges = new ArrayList<>();
 
-    /** Gauges read this instance: removed with it (the global registry outlives an application restart). */
+    /** Gauges read this instance: removed with it, so that none outlives it in the registry. */
     @jakarta.annotation.PreDestroy
     void close() {
         gauges.forEach(registry::remove);

@@ -15,7 +15,7 @@ import io.javaoperatorsdk.webhook.admission.AdmissionUtils;
 import io.javaoperatorsdk.webhook.admission.NotAllowedException;
 import io.javaoperatorsdk.webhook.admission.Operation;
 import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.prometheus.PrometheusMeterRegistry;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
@@ -51,8 +51,12 @@ public class AdmissionWebhook {
     @Inject
     KubernetesClient client;
 
+    /**
+     * Quarkus's Prometheus registry itself, as for every meter of the operator ({@link
+     * dev.moe.operator.metrics.JobMetrics#useRegistry} says why).
+     */
     @Inject
-    MeterRegistry registry;
+    PrometheusMeterRegistry registry;
 
     @ConfigProperty(name = "moe.webhook.timeout", defaultValue = "PT2S")
     Duration timeout;
