@@ -35,6 +35,8 @@ from cluster import (  # noqa: E402
 )
 
 TRAINING_SECONDS = int(os.environ.get("MOE_KWOK_TRAINING_SECONDS", "10"))
+# spec.trainer of a job whose pods KWOK keeps Running until they are failed or deleted (e2e/kwok/stages)
+HELD_TRAINER = {"env": [{"name": "E2E_MOE_HOLD", "value": "true"}]}
 
 
 @pytest.fixture(scope="session", autouse=True)

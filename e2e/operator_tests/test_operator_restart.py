@@ -8,6 +8,7 @@ import re
 import urllib.request
 
 from conftest import (
+    HELD_TRAINER,
     OPERATOR_PORT,
     apply,
     operator_health,
@@ -18,7 +19,6 @@ from conftest import (
     wait,
 )
 
-HOLD = {"env": [{"name": "E2E_MOE_HOLD", "value": "true"}]}
 RECONCILES = re.compile(r'^moe_reconcile_duration_seconds_count\{result="success",?\} (\S+)$', re.M)
 
 
@@ -30,7 +30,7 @@ def scrape():
 def test_a_restarted_operator_counts_its_resync_and_serves_every_running_jobs_series(ns):
     names = [f"resync-{i}" for i in range(3)]
     for name in names:
-        apply(tiny_job(name, trainer=HOLD), ns)
+        apply(tiny_job(name, trainer=HELD_TRAINER), ns)
     for name in names:
         running_gang(ns, name, tiny_job(name)["spec"]["resources"]["nodes"])
 

@@ -7,15 +7,13 @@ import json
 import threading
 import time
 
-from conftest import apply, condition, events_of, job, kubectl, pods, running_gang, tiny_job, wait
-
-HOLD = {"env": [{"name": "E2E_MOE_HOLD", "value": "true"}]}
+from conftest import HELD_TRAINER, apply, condition, events_of, job, kubectl, pods, running_gang, tiny_job, wait
 
 
 def held_job(name, **restart_policy):
     return tiny_job(
         name,
-        trainer=HOLD,
+        trainer=HELD_TRAINER,
         restartPolicy={"maxRestarts": 3, "backoffSeconds": 1, "maxBackoffSeconds": 1, **restart_policy},
     )
 

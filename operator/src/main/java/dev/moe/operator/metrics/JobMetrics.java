@@ -10,7 +10,6 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
 import io.micrometer.prometheus.PrometheusMeterRegistry;
 import io.prometheus.client.CollectorRegistry;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -214,23 +213,9 @@ public class JobMetrics {
         return c != null ? c.list() : Stream.empty();
     }
 
-    /**
-     * The simpleclient registry /q/metrics is written from: the Prometheus registry itself, or one under a composite
-     * (a test's). Null when there is none.
-     */
+    /** The simpleclient registry /q/metrics is written from; null for a test's registry of another kind. */
     static CollectorRegistry prometheusRegistryOf(MeterRegistry r) {
-        if (r instanceof PrometheusMeterRegistry p) {
-            return p.getPrometheusRegistry();
-        }
-        if (r instanceof CompositeMeterRegistry c) {
-            for (MeterRegistry child : c.getRegistries()) {
-                CollectorRegistry found = prometheusRegistryOf(child);
-                if (found != null) {
-                    return found;
-                }
-            }
-        }
-        return null;
+        return r instanceof PrometheusMeterRegistry p ? p.getPrometheusRegistry() : null;
     }
 
     private double countPhase(JobPhase phase) {

@@ -13,7 +13,6 @@ import dev.moe.operator.k8s.WriteRejection;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.javaoperatorsdk.operator.api.reconciler.IndexedResourceCache;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
-import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.micrometer.prometheus.PrometheusConfig;
 import io.micrometer.prometheus.PrometheusMeterRegistry;
@@ -136,9 +135,7 @@ class JobMetricsTest {
     @Test
     void perJobSeriesAreReadFromTheCacheAtScrapeTimeAndVanishWithTheJob() {
         PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        CompositeMeterRegistry composite = new CompositeMeterRegistry();
-        composite.add(prometheus); // as Quarkus injects it: a composite over the Prometheus registry
-        metrics.registry = composite;
+        metrics.registry = prometheus; // as the operator runs it (JobMetrics.useRegistry)
         Map<ResourceID, MoETrainingJob> jobs = new ConcurrentHashMap<>();
         put(jobs, job("team-a", "alpha", JobPhase.Running, 2, 10L));
         put(jobs, job("team-b", "beta", null, null, null)); // no status figures yet
