@@ -8,9 +8,8 @@ import dev.moe.operator.config.OperatorConfig;
 import dev.moe.operator.dependents.HeadlessService;
 import dev.moe.operator.dependents.PlanConfigMap;
 import dev.moe.operator.dependents.PlanIsValid;
+import dev.moe.operator.dependents.TrainerAccess;
 import dev.moe.operator.dependents.TrainerEnvConfigMap;
-import dev.moe.operator.dependents.TrainerRole;
-import dev.moe.operator.dependents.TrainerRoleBinding;
 import dev.moe.operator.dependents.TrainerServiceAccount;
 import dev.moe.operator.gang.CachedPod;
 import dev.moe.operator.gang.FailureClassifier;
@@ -25,6 +24,7 @@ import dev.moe.operator.gang.NativeGang;
 import dev.moe.operator.gang.Placement;
 import dev.moe.operator.gang.PodProblem;
 import dev.moe.operator.gang.PodTombstones;
+import dev.moe.operator.k8s.BoundedParallel;
 import dev.moe.operator.k8s.GangApi;
 import dev.moe.operator.k8s.GangWriter;
 import dev.moe.operator.k8s.JobEvents;
@@ -58,6 +58,7 @@ import jakarta.inject.Inject;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -68,9 +69,10 @@ import org.jboss.logging.Logger;
 /**
  * Reconciles MoETrainingJobs: observe → validate → reconcile, each in its own class.
  * <ol>
- *   <li>the job's singleton objects (plan and trainer-env ConfigMaps, headless Service, trainer ServiceAccount, Role, RoleBinding)
+ *   <li>the job's singleton objects (plan and trainer-env ConfigMaps, headless Service, trainer ServiceAccount)
  *       are JOSDK dependents of a managed workflow ({@code dependents/}), reconciled before this class runs,
- *       only for a valid plan ({@link PlanIsValid});</li>
+ *       only for a valid plan ({@link PlanIsValid}); the trainer's Role and RoleBinding ({@link TrainerAccess})
+ *       are reconciled here, beside the first gang's creates;</li>
  *   <li>observe: the job's pods from the informer cache ({@link GangObserver});</li>
  *   <li>validate: the spec through the plan engine ({@link JobPlanner}, computed once per reconciliation); the
  *       reconciler does no plan arithmetic;</li>
@@ -92,16 +94,9 @@ import org.jboss.logging.Logger;
                     reconcilePrecondition = PlanIsValid.class,
                     useEventSourceWithName = MoETrainingJobReconciler.CONFIG_MAPS),
             @Dependent(type = HeadlessService.class, reconcilePrecondition = PlanIsValid.class),
-            @Dependent(
-                    name = "trainer-sa",
-                    type = TrainerServiceAccount.class,
-                    reconcilePrecondition = PlanIsValid.class),
-            @Dependent(name = "trainer-role", type = TrainerRole.class, reconcilePrecondition = PlanIsValid.class),
-            // After the Role: the API server's escalation check of a new RoleBinding reads the Role it binds.
-            @Dependent(
-                    type = TrainerRoleBinding.class,
-                    reconcilePrecondition = PlanIsValid.class,
-                    dependsOn = {"trainer-sa", "trainer-role"})
+            // Before the pods: the API server admits a pod only once its ServiceAccount exists. The Role and
+            // RoleBinding are not here: TrainerAccess says why.
+            @Dependent(type = TrainerServiceAccount.class, reconcilePrecondition = PlanIsValid.class)
         })
 @ControllerConfiguration(
         name = MoETrainingJobReconciler.NAME,
@@ -138,6 +133,9 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
 
     private record RefusedUntil(Long generation, Instant at) {}
 
+    /** The trainer's Role and RoleBinding, reconciled beside the gang's creates (see the class). */
+    private final TrainerAccess trainerAccess = new TrainerAccess();
+
     /** Deleted pods' last failures (an evicted pod that went before a reconcile saw it is still an eviction). */
     private final PodTombstones tombstones = new PodTombstones();
 
@@ -153,23 +151,24 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
                         .withLabelSelector(GangNames.JOB_LABEL)
                         .build(),
                 context);
-        return List.of(
-                configMaps,
-                new InformerEventSource<>(
-                        InformerEventSourceConfiguration.from(Pod.class, MoETrainingJob.class)
-                                .withName("pod")
-                                .withLabelSelector(GangNames.JOB_LABEL)
-                                .withItemStore(new TrimmingItemStore<>(CachedPod::trim))
-                                // An update that changes nothing the cache keeps wakes no reconcile (CachedPod).
-                                .withOnUpdateFilter(CachedPod::changesWhatIsKept)
-                                .withOnDeleteFilter((pod, unknownFinalState) -> {
-                                    if (!Boolean.TRUE.equals(unknownFinalState)) {
-                                        tombstones.record(pod, clock.instant());
-                                    }
-                                    return true;
-                                })
-                                .build(),
-                        context));
+        List<EventSource<?, MoETrainingJob>> sources = new ArrayList<>(trainerAccess.eventSources(context));
+        sources.add(configMaps);
+        sources.add(new InformerEventSource<>(
+                InformerEventSourceConfiguration.from(Pod.class, MoETrainingJob.class)
+                        .withName("pod")
+                        .withLabelSelector(GangNames.JOB_LABEL)
+                        .withItemStore(new TrimmingItemStore<>(CachedPod::trim))
+                        // An update that changes nothing the cache keeps wakes no reconcile (CachedPod).
+                        .withOnUpdateFilter(CachedPod::changesWhatIsKept)
+                        .withOnDeleteFilter((pod, unknownFinalState) -> {
+                            if (!Boolean.TRUE.equals(unknownFinalState)) {
+                                tombstones.record(pod, clock.instant());
+                            }
+                            return true;
+                        })
+                        .build(),
+                context));
+        return sources;
     }
 
     @Override
@@ -280,15 +279,19 @@ public class MoETrainingJobReconciler implements Reconciler<MoETrainingJob> {
             return UpdateControl.noUpdate();
         }
         if (plan != null) {
-            GangWriter.create(
-                    ctx,
-                    job,
-                    plan,
-                    decision,
-                    config.gangSettings(),
-                    gangMode(job, plan, decision, ctx, now),
-                    gangApi,
-                    now);
+            Plan valid = plan;
+            GangMode mode = gangMode(job, valid, decision, ctx, now);
+            Runnable createGang =
+                    () -> GangWriter.create(ctx, job, valid, decision, config.gangSettings(), mode, gangApi, now);
+            Runnable reconcileAccess = () -> trainerAccess.reconcile(job, ctx);
+            if (!decision.createRanks.isEmpty() && trainerAccess.missing(job, ctx)) {
+                // The first gang: its pods do not wait for the RBAC escalation checks (TrainerAccess).
+                trainerAccess.requireNamesFree(job, ctx);
+                BoundedParallel.runBeside(reconcileAccess, createGang);
+            } else {
+                reconcileAccess.run();
+                createGang.run();
+            }
             GangLifecycle.dependentsWritten(job, decision, now);
         }
         GangWriter.annotate(ctx, job, decision);

@@ -20,6 +20,8 @@ import io.fabric8.kubernetes.api.model.PodConditionBuilder;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.api.model.StatusBuilder;
+import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
+import io.fabric8.kubernetes.api.model.rbac.RoleBindingBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.kubernetes.client.KubernetesServer;
@@ -29,6 +31,7 @@ import jakarta.inject.Inject;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -276,6 +279,73 @@ class HostileInputReconcilerTest {
                         .filteredOn(p -> "1".equals(p.getMetadata().getLabels().get(GangNames.ATTEMPT_LABEL)))
                         .hasSize(2));
         assertUnchanged(lookalike);
+    }
+
+    @Test
+    void aUsersRoleBindingUnderTheTrainersNameStopsTheJobBeforeAnyPodIsCreated() throws Exception {
+        // The trainer's Role and RoleBinding are created beside the first gang's pods (TrainerAccess), so their
+        // names are checked before any pod: a taken name must still leave the job without a single pod. A namespace
+        // of its own, so that the request log's pod creates there are this job's.
+        String ns = "hostile-rbac";
+        RoleBinding userBinding = client.rbac()
+                .roleBindings()
+                .inNamespace(ns)
+                .resource(new RoleBindingBuilder()
+                        .withNewMetadata()
+                        .withName("rbac-trainer")
+                        .endMetadata()
+                        .withNewRoleRef()
+                        .withApiGroup("rbac.authorization.k8s.io")
+                        .withKind("ClusterRole")
+                        .withName("view")
+                        .endRoleRef()
+                        .addNewSubject()
+                        .withKind("User")
+                        .withName("alice")
+                        .endSubject()
+                        .build())
+                .create();
+        drainRequests();
+        client.resources(MoETrainingJob.class)
+                .inNamespace(ns)
+                .resource(TestJobs.tiny(ns, "rbac", 2))
+                .create();
+        var job = client.resources(MoETrainingJob.class).inNamespace(ns).withName("rbac");
+        java.util.function.Supplier<JobCondition> dependentsReady =
+                () -> Optional.ofNullable(job.get().getStatus())
+                        .flatMap(st -> Conditions.get(st, Conditions.DEPENDENTS_READY))
+                        .orElse(new JobCondition());
+        await().atMost(WAIT).untilAsserted(() -> {
+            JobCondition c = dependentsReady.get();
+            assertThat(c.status).isEqualTo("False");
+            assertThat(c.reason).isEqualTo("ObjectNotOwned");
+            assertThat(c.message).contains("RoleBinding rbac-trainer");
+        });
+        assertThat(drainRequests().stream()
+                        .filter(r -> r.getMethod().equals("POST")
+                                && r.getPath().startsWith("/api/v1/namespaces/" + ns + "/pods")))
+                .as("no pod of the job was ever created")
+                .isEmpty();
+        assertUnchanged(userBinding);
+
+        // Once the user's RoleBinding is gone, the job gets its own and its gang.
+        client.rbac().roleBindings().inNamespace(ns).withName("rbac-trainer").delete();
+        await().atMost(RETRY_WAIT)
+                .untilAsserted(() -> assertThat(client.pods()
+                                .inNamespace(ns)
+                                .withLabel(GangNames.JOB_LABEL, "rbac")
+                                .list()
+                                .getItems())
+                        .hasSize(2));
+        await().atMost(WAIT).untilAsserted(() -> {
+            RoleBinding own = client.rbac()
+                    .roleBindings()
+                    .inNamespace(ns)
+                    .withName("rbac-trainer")
+                    .get();
+            assertThat(own).isNotNull();
+            assertThat(own.getRoleRef().getName()).isEqualTo("rbac-trainer");
+        });
     }
 
     @Test

@@ -299,6 +299,50 @@ class MoETrainingJobReconcilerTest {
     }
 
     @Test
+    void theFirstGangsPodsDoNotWaitForTheTrainersRoleBinding() {
+        // The API server's escalation check makes a RoleBinding create slow (TrainerAccess); here it takes 4 s and
+        // then fails as unavailable. The pods are all created meanwhile, and the retry creates the RoleBinding.
+        String ns = "beside";
+        mockServer
+                .expect()
+                .post()
+                .delay(4, java.util.concurrent.TimeUnit.SECONDS)
+                .withPath("/apis/rbac.authorization.k8s.io/v1/namespaces/" + ns + "/rolebindings")
+                .andReturn(
+                        503,
+                        new io.fabric8.kubernetes.api.model.StatusBuilder()
+                                .withStatus("Failure")
+                                .withCode(503)
+                                .withReason("ServiceUnavailable")
+                                .build())
+                .once();
+        client.resources(MoETrainingJob.class)
+                .inNamespace(ns)
+                .resource(TestJobs.tiny(ns, "beside", 2))
+                .create();
+        var bindings = client.rbac().roleBindings().inNamespace(ns).withName("beside-trainer");
+        await().atMost(Duration.ofSeconds(3))
+                .untilAsserted(() -> assertThat(client.pods()
+                                .inNamespace(ns)
+                                .withLabel(GangNames.JOB_LABEL, "beside")
+                                .list()
+                                .getItems())
+                        .hasSize(2));
+        assertThat(bindings.get())
+                .as("the RoleBinding's create is still under way")
+                .isNull();
+        await().atMost(WAIT).untilAsserted(() -> assertThat(bindings.get()).isNotNull());
+        assertThat(client.pods()
+                        .inNamespace(ns)
+                        .withLabel(GangNames.JOB_LABEL, "beside")
+                        .list()
+                        .getItems())
+                .hasSize(2)
+                .allSatisfy(
+                        pod -> assertThat(pod.getMetadata().getLabels()).containsEntry(GangNames.ATTEMPT_LABEL, "0"));
+    }
+
+    @Test
     void retriableFailureRestartsTheWholeGangWithTheNextAttemptUntilMaxRestarts() {
         create(TestJobs.tiny(NS, "flaky", 2)); // maxRestarts 2, backoff 1 s (max 2 s)
         runGang("flaky", 2, 0);

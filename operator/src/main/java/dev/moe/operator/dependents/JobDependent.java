@@ -14,7 +14,8 @@ import io.javaoperatorsdk.operator.processing.event.ResourceID;
 
 /**
  * One of the job's singleton objects (plan and trainer-env ConfigMaps, headless Service, trainer ServiceAccount,
- * Role and RoleBinding), reconciled by JOSDK's managed workflow before the reconciler runs. Three departures from JOSDK's
+ * Role and RoleBinding), reconciled by JOSDK's managed workflow before the reconciler runs (the Role and RoleBinding by
+ * the reconciler, beside the pods: {@link TrainerAccess}). Three departures from JOSDK's
  * defaults, all for the same rule ({@link Ownership}): a missing object is created with a plain create (JOSDK would
  * apply, taking over an object of the same name); an object is updated only when this job controls it; and whether
  * it is already right is decided on the fields the operator sets ({@link #matches}), so a no-op reconcile writes

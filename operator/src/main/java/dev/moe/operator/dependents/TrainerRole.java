@@ -6,18 +6,15 @@ import dev.moe.operator.planner.JobPlanner;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRuleBuilder;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.rbac.RoleBuilder;
-import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
-import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 
 /**
  * Role {@code <job>-trainer}: patch on this job's pods only (by name), so rank 0 can write its progress annotation
- * (docs/contract.md section 4) and nothing else.
+ * (docs/contract.md section 4) and nothing else. Reconciled through {@link TrainerAccess}.
  */
-@KubernetesDependent(informer = @Informer(labelSelector = GangNames.JOB_LABEL))
 public class TrainerRole extends JobDependent<Role> {
 
     public TrainerRole() {

@@ -4,15 +4,15 @@ import dev.moe.api.v1alpha1.MoETrainingJob;
 import dev.moe.operator.gang.GangNames;
 import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import io.fabric8.kubernetes.api.model.rbac.RoleBindingBuilder;
-import io.javaoperatorsdk.operator.api.config.informer.Informer;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
-import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDependent;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 
-/** RoleBinding {@code <job>-trainer}: {@link TrainerRole} for {@link TrainerServiceAccount}. */
-@KubernetesDependent(informer = @Informer(labelSelector = GangNames.JOB_LABEL))
+/**
+ * RoleBinding {@code <job>-trainer}: {@link TrainerRole} for {@link TrainerServiceAccount}. Reconciled through
+ * {@link TrainerAccess}.
+ */
 public class TrainerRoleBinding extends JobDependent<RoleBinding> {
 
     public TrainerRoleBinding() {

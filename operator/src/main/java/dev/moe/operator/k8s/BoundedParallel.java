@@ -30,6 +30,43 @@ public final class BoundedParallel {
         return t;
     });
 
+    /**
+     * Runs {@code beside} in the pool while {@code main} runs on this thread, and waits for both; rethrows
+     * {@code main}'s failure first (the other attached as suppressed). For a write that other writes need not wait
+     * for, but whose failure must still reach the caller.
+     */
+    public static void runBeside(Runnable beside, Runnable main) {
+        Future<?> other = POOL.submit(beside);
+        RuntimeException first = null;
+        try {
+            main.run();
+        } catch (RuntimeException e) {
+            first = e;
+        }
+        try {
+            other.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            other.cancel(false);
+            RuntimeException ie = new IllegalStateException("interrupted while waiting for an API write", e);
+            if (first != null) {
+                ie.addSuppressed(first);
+            }
+            throw ie;
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            RuntimeException re = cause instanceof RuntimeException r ? r : new IllegalStateException(cause);
+            if (first == null) {
+                first = re;
+            } else {
+                first.addSuppressed(re);
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
     /** Runs every task and waits for all of them; rethrows the first failure in task order. */
     public static void runAll(List<Runnable> tasks) {
         if (tasks.isEmpty()) {
