@@ -12,8 +12,12 @@ taken from each write's stageTimestamp (when the API server answered). The first
 belong to that start (a benchmark run injects its failure only after the whole gang is Running). Then the medians per
 controller (the namespace: bench for the operator, bench-jobset for JobSet).
 
-Usage: e2e/bench/audit_phases.py [--pods 64] AUDIT_LOG   (fleet.sh writes $MOE_E2E_WORK/logs/audit.log per cluster;
-  it is removed when the next cluster starts, so run this before, or point MOE_E2E_WORK elsewhere per run)
+--chunk N: one row per N consecutive starts of a namespace instead of one per namespace (fleet.sh --baseline-app
+  starts the baseline and this build in turn, each for its bench_gang.py runs plus the warm-up: --chunk 4 for --runs 3).
+
+Usage: e2e/bench/audit_phases.py [--pods 64] [--chunk N] AUDIT_LOG
+  (fleet.sh writes $MOE_E2E_WORK/logs/audit.log per cluster; it is removed when the next cluster starts, so run
+  this before, or point MOE_E2E_WORK elsewhere per run)
 """
 
 import argparse
@@ -80,11 +84,15 @@ def read_starts(path, pods):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pods", type=int, default=64)
+    ap.add_argument("--chunk", type=int, default=0, help="one row per CHUNK consecutive starts of a namespace")
     ap.add_argument("audit_log")
     args = ap.parse_args()
     by_ns = collections.defaultdict(list)
+    seen = collections.Counter()
     for ns, phases in read_starts(args.audit_log, args.pods):
-        by_ns[ns].append(phases)
+        key = f"{ns} #{seen[ns] // args.chunk + 1}" if args.chunk > 0 else ns
+        seen[ns] += 1
+        by_ns[key].append(phases)
     print(f"seconds after the create, median over the starts (first / last write of each kind); {args.pods} pods")
     print(f"| namespace | starts | {' | '.join(PHASES)} |")
     print(f"| --- | --- |{' --- |' * len(PHASES)}")

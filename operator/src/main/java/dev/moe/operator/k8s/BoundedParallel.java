@@ -37,34 +37,13 @@ public final class BoundedParallel {
      */
     public static void runBeside(Runnable beside, Runnable main) {
         Future<?> other = POOL.submit(beside);
-        RuntimeException first = null;
+        RuntimeException failure = null;
         try {
             main.run();
         } catch (RuntimeException e) {
-            first = e;
+            failure = e;
         }
-        try {
-            other.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            other.cancel(false);
-            RuntimeException ie = new IllegalStateException("interrupted while waiting for an API write", e);
-            if (first != null) {
-                ie.addSuppressed(first);
-            }
-            throw ie;
-        } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
-            RuntimeException re = cause instanceof RuntimeException r ? r : new IllegalStateException(cause);
-            if (first == null) {
-                first = re;
-            } else {
-                first.addSuppressed(re);
-            }
-        }
-        if (first != null) {
-            throw first;
-        }
+        throwIfFailed(awaitAll(List.of(other), failure));
     }
 
     /** Runs every task and waits for all of them; rethrows the first failure in task order. */
@@ -80,7 +59,14 @@ public final class BoundedParallel {
         for (Runnable t : tasks) {
             futures.add(POOL.submit(t));
         }
-        RuntimeException first = null;
+        throwIfFailed(awaitAll(futures, null));
+    }
+
+    /**
+     * Waits for every future; returns {@code first}, or else the first failure in order, with every later one
+     * attached as suppressed. Interrupted: cancels what has not started and throws.
+     */
+    private static RuntimeException awaitAll(List<Future<?>> futures, RuntimeException first) {
         for (Future<?> f : futures) {
             try {
                 f.get();
@@ -103,8 +89,12 @@ public final class BoundedParallel {
                 }
             }
         }
-        if (first != null) {
-            throw first;
+        return first;
+    }
+
+    private static void throwIfFailed(RuntimeException failure) {
+        if (failure != null) {
+            throw failure;
         }
     }
 }
