@@ -22,8 +22,14 @@
 # <mode>-operator-r<round>.json and <mode>-operator-baseline-r<round>.json, one column each).
 # Each benchmark's first run is a warm-up, left out of the table (--warmup of bench_gang.py / bench_jobset.py).
 # Env: everything e2e/bin/env.sh reads (ports, MOE_E2E_WORK, ...); MOE_E2E_NODES defaults to 64 here.
-# Run it under the shared benchmark lock: flock /work/notes/bench.lock e2e/bench/fleet.sh
+# On a shared machine run it under one lock with every other benchmark (e.g. flock FILE e2e/bench/fleet.sh ...).
 set -uo pipefail
+# What ran, for the rows fleet_table.py writes: the arguments and the environment that changes the cluster.
+fleet_env=""
+for v in MOE_E2E_FEATURE_GATES MOE_E2E_EXTRA_FEATURE_GATES MOE_FLEET_KCM_TUNED MOE_FLEET_SCHEDULER_TUNED; do
+  [[ -n ${!v+set} ]] && fleet_env+="$v=${!v} "
+done
+export MOE_FLEET_COMMAND="${fleet_env}bash e2e/bench/fleet.sh $*"
 export MOE_E2E_NODES=${MOE_E2E_NODES:-64}
 source "$(dirname "$0")/../bin/env.sh"
 runs=5 kcm=both job_gang=false jobset="$E2E_DIR/bench/jobset-512.yaml" baseline_app=""

@@ -7,6 +7,7 @@ Usage: e2e/bench/fleet_table.py DIR MODE...   (MODE: default, tuned; one column 
 """
 
 import json
+import os
 import pathlib
 import statistics
 import subprocess
@@ -90,7 +91,7 @@ def main(argv):
                 "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                 "load_start": meta.get("load_start"),
                 "load_end": meta.get("load_end"),
-                "command": "flock /work/notes/bench.lock bash e2e/bench/fleet.sh",
+                "command": os.environ.get("MOE_FLEET_COMMAND", "bash e2e/bench/fleet.sh"),
             }
             for key, _, _ in ROWS:
                 s = stats(runs, key)
