@@ -75,8 +75,12 @@ class HostileInputReconcilerTest {
     }
 
     List<Pod> pods(String job) {
+        return pods(NS, job);
+    }
+
+    List<Pod> pods(String namespace, String job) {
         return client.pods()
-                .inNamespace(NS)
+                .inNamespace(namespace)
                 .withLabel(GangNames.JOB_LABEL, job)
                 .list()
                 .getItems();
@@ -331,12 +335,7 @@ class HostileInputReconcilerTest {
         // Once the user's RoleBinding is gone, the job gets its own and its gang.
         client.rbac().roleBindings().inNamespace(ns).withName("rbac-trainer").delete();
         await().atMost(RETRY_WAIT)
-                .untilAsserted(() -> assertThat(client.pods()
-                                .inNamespace(ns)
-                                .withLabel(GangNames.JOB_LABEL, "rbac")
-                                .list()
-                                .getItems())
-                        .hasSize(2));
+                .untilAsserted(() -> assertThat(pods(ns, "rbac")).hasSize(2));
         await().atMost(WAIT).untilAsserted(() -> {
             RoleBinding own = client.rbac()
                     .roleBindings()

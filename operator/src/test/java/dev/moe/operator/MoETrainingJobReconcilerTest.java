@@ -78,8 +78,12 @@ class MoETrainingJobReconcilerTest {
     }
 
     List<Pod> pods(String job) {
+        return pods(NS, job);
+    }
+
+    List<Pod> pods(String namespace, String job) {
         return client.pods()
-                .inNamespace(NS)
+                .inNamespace(namespace)
                 .withLabel(GangNames.JOB_LABEL, job)
                 .list()
                 .getItems();
@@ -322,21 +326,12 @@ class MoETrainingJobReconcilerTest {
                 .create();
         var bindings = client.rbac().roleBindings().inNamespace(ns).withName("beside-trainer");
         await().atMost(Duration.ofSeconds(3))
-                .untilAsserted(() -> assertThat(client.pods()
-                                .inNamespace(ns)
-                                .withLabel(GangNames.JOB_LABEL, "beside")
-                                .list()
-                                .getItems())
-                        .hasSize(2));
+                .untilAsserted(() -> assertThat(pods(ns, "beside")).hasSize(2));
         assertThat(bindings.get())
                 .as("the RoleBinding's create is still under way")
                 .isNull();
         await().atMost(WAIT).untilAsserted(() -> assertThat(bindings.get()).isNotNull());
-        assertThat(client.pods()
-                        .inNamespace(ns)
-                        .withLabel(GangNames.JOB_LABEL, "beside")
-                        .list()
-                        .getItems())
+        assertThat(pods(ns, "beside"))
                 .hasSize(2)
                 .allSatisfy(
                         pod -> assertThat(pod.getMetadata().getLabels()).containsEntry(GangNames.ATTEMPT_LABEL, "0"));

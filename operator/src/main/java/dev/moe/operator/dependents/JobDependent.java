@@ -3,6 +3,7 @@ package dev.moe.operator.dependents;
 import dev.moe.api.v1alpha1.MoETrainingJob;
 import dev.moe.operator.gang.GangNames;
 import dev.moe.operator.gang.GangPodFactory;
+import dev.moe.operator.k8s.ObjectNotOwnedException;
 import dev.moe.operator.k8s.Ownership;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
@@ -41,6 +42,21 @@ abstract class JobDependent<R extends HasMetadata> extends CRUDKubernetesDepende
                 .withLabels(GangNames.jobLabels(job))
                 .withOwnerReferences(GangPodFactory.ownerReference(job))
                 .build();
+    }
+
+    /**
+     * Throws {@link ObjectNotOwnedException} when this object's name is taken by an object the job does not control.
+     * One GET: for a name the informer cache cannot answer for (it holds only objects labelled with a job name).
+     */
+    void requireNameFree(MoETrainingJob job, Context<MoETrainingJob> context) {
+        R existing = context.getClient()
+                .resources(resourceType())
+                .inNamespace(job.getMetadata().getNamespace())
+                .withName(name(job))
+                .get();
+        if (existing != null) {
+            Ownership.requireControlledBy(job, existing);
+        }
     }
 
     @Override

@@ -5,8 +5,6 @@ import dev.moe.operator.gang.GangNames;
 import dev.moe.operator.k8s.ObjectNotOwnedException;
 import dev.moe.operator.k8s.Ownership;
 import io.fabric8.kubernetes.api.model.HasMetadata;
-import io.fabric8.kubernetes.api.model.rbac.Role;
-import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
 import io.javaoperatorsdk.operator.api.config.informer.InformerConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
@@ -37,16 +35,8 @@ public final class TrainerAccess {
     private final TrainerRoleBinding binding = new TrainerRoleBinding();
 
     public TrainerAccess() {
-        role.configureWith(new KubernetesDependentResourceConfigBuilder<Role>()
-                .withKubernetesDependentInformerConfig(InformerConfiguration.builder(Role.class)
-                        .withLabelSelector(GangNames.JOB_LABEL)
-                        .build())
-                .build());
-        binding.configureWith(new KubernetesDependentResourceConfigBuilder<RoleBinding>()
-                .withKubernetesDependentInformerConfig(InformerConfiguration.builder(RoleBinding.class)
-                        .withLabelSelector(GangNames.JOB_LABEL)
-                        .build())
-                .build());
+        watchJobLabelled(role);
+        watchJobLabelled(binding);
     }
 
     /** The informers of the two objects (only objects labelled with a job name, as for every dependent). */
@@ -60,27 +50,10 @@ public final class TrainerAccess {
                 || binding.getSecondaryResource(job, ctx).isEmpty();
     }
 
-    /**
-     * Throws {@link ObjectNotOwnedException} when the Role's or the RoleBinding's name is taken by an object this job
-     * does not control (one the informer cache does not hold: it holds only objects labelled with a job name).
-     */
+    /** Throws {@link ObjectNotOwnedException} when the Role's or the RoleBinding's name is taken by someone else's. */
     public void requireNamesFree(MoETrainingJob job, Context<MoETrainingJob> ctx) {
-        String namespace = job.getMetadata().getNamespace();
-        String name = role.name(job);
-        Role existingRole = ctx.getClient()
-                .rbac()
-                .roles()
-                .inNamespace(namespace)
-                .withName(name)
-                .get();
-        requireAbsentOrOurs(job, "Role", name, existingRole);
-        RoleBinding existingBinding = ctx.getClient()
-                .rbac()
-                .roleBindings()
-                .inNamespace(namespace)
-                .withName(binding.name(job))
-                .get();
-        requireAbsentOrOurs(job, "RoleBinding", binding.name(job), existingBinding);
+        role.requireNameFree(job, ctx);
+        binding.requireNameFree(job, ctx);
     }
 
     /** Reconciles the Role, then the RoleBinding: the escalation check of a new RoleBinding reads the Role it binds. */
@@ -89,9 +62,12 @@ public final class TrainerAccess {
         binding.reconcile(job, ctx);
     }
 
-    private static void requireAbsentOrOurs(MoETrainingJob job, String kind, String name, HasMetadata existing) {
-        if (existing != null && !Ownership.controlledBy(job, existing)) {
-            throw new ObjectNotOwnedException(kind, name, existing);
-        }
+    /** As every dependent's informer: only objects labelled with a job name (a standalone dependent reads no annotation). */
+    private static <R extends HasMetadata> void watchJobLabelled(JobDependent<R> dependent) {
+        dependent.configureWith(new KubernetesDependentResourceConfigBuilder<R>()
+                .withKubernetesDependentInformerConfig(InformerConfiguration.builder(dependent.resourceType())
+                        .withLabelSelector(GangNames.JOB_LABEL)
+                        .build())
+                .build());
     }
 }
